@@ -1,0 +1,208 @@
+//! The scan's shared cache: one entry per (name, type), positive and negative answers alike, with
+//! single-flight so that concurrent requests for a key send one query (a provider's SPF include or a
+//! popular MX host is fetched once per scan, not once per domain).
+//!
+//! Bounded by an entry count (quick_cache's S3-FIFO eviction keeps the popular keys), so a
+//! ten-million-domain scan does not grow without limit.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use super::{Answer, Engine, RecordType};
+
+/// How long answers stay in the cache. Defaults suit a scan: records are kept for their TTL within
+/// bounds, failures only briefly so that one lost packet does not poison every domain sharing a name.
+#[derive(Debug, Clone)]
+pub struct CacheOptions {
+    /// Entries kept at most. Default 1,000,000 (a few hundred MB at worst).
+    pub capacity: usize,
+    /// Longest time an answer is reused, whatever its TTL. Default 1 hour.
+    pub max_ttl: Duration,
+    /// Shortest time an ok/nodata/nxdomain answer is reused, even with TTL 0, so a scan still shares
+    /// it among the domains being checked at that moment. Default 30 s.
+    pub min_ttl: Duration,
+    /// Time a failure (servfail, refused, timeout, error) is reused. Default 5 s.
+    pub failure_ttl: Duration,
+}
+
+impl Default for CacheOptions {
+    fn default() -> Self {
+        CacheOptions {
+            capacity: 1_000_000,
+            max_ttl: Duration::from_secs(3600),
+            min_ttl: Duration::from_secs(30),
+            failure_ttl: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    /// Lookups asked of the cache.
+    pub lookups: AtomicU64,
+    /// Lookups that had to send a query (the others were hits or joined a query in flight).
+    pub misses: AtomicU64,
+    /// Entries found but expired (counted in misses too).
+    pub expired: AtomicU64,
+}
+
+impl CacheStats {
+    pub fn hit_rate(&self) -> f64 {
+        let l = self.lookups.load(Relaxed);
+        if l == 0 {
+            0.0
+        } else {
+            1.0 - self.misses.load(Relaxed) as f64 / l as f64
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    name: Box<str>,
+    rtype: u16,
+}
+
+#[derive(Clone)]
+struct Entry {
+    answer: Arc<Answer>,
+    expires: Instant,
+}
+
+impl Entry {
+    fn new(answer: Arc<Answer>, now: Instant, opts: &CacheOptions) -> Entry {
+        let life = if answer.status.is_failure() {
+            opts.failure_ttl
+        } else {
+            Duration::from_secs(answer.ttl.into())
+                .clamp(opts.min_ttl, opts.max_ttl.max(opts.min_ttl))
+        };
+        Entry {
+            answer,
+            expires: now + life,
+        }
+    }
+
+    fn fresh(&self, now: Instant) -> bool {
+        now < self.expires
+    }
+}
+
+/// The engine behind the shared cache: what every stage of a scan asks.
+#[derive(Clone)]
+pub struct Resolver {
+    engine: Engine,
+    cache: Arc<quick_cache::sync::Cache<Key, Entry>>,
+    opts: Arc<CacheOptions>,
+    stats: Arc<CacheStats>,
+}
+
+impl Resolver {
+    pub fn new(engine: Engine, opts: CacheOptions) -> Resolver {
+        Resolver {
+            engine,
+            cache: Arc::new(quick_cache::sync::Cache::new(opts.capacity.max(1))),
+            opts: Arc::new(opts),
+            stats: Arc::new(CacheStats::default()),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn stats(&self) -> &Arc<CacheStats> {
+        &self.stats
+    }
+
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cache.is_empty()
+    }
+
+    /// The answer for (name, type): from the cache when fresh, else from one query shared by every
+    /// concurrent caller. `name` is matched case-insensitively.
+    pub async fn lookup(&self, name: &str, rtype: RecordType) -> Arc<Answer> {
+        self.stats.lookups.fetch_add(1, Relaxed);
+        let key = Key {
+            name: name.trim_end_matches('.').to_ascii_lowercase().into(),
+            rtype: rtype.into(),
+        };
+        loop {
+            match self.cache.get_value_or_guard_async(&key).await {
+                Ok(entry) if entry.fresh(Instant::now()) => return entry.answer,
+                Ok(_) => {
+                    self.stats.expired.fetch_add(1, Relaxed);
+                    // Only drop it if nobody replaced it meanwhile; then take the guard ourselves.
+                    self.cache.remove_if(&key, |e| !e.fresh(Instant::now()));
+                }
+                Err(guard) => {
+                    self.stats.misses.fetch_add(1, Relaxed);
+                    let answer = Arc::new(self.engine.query(&key.name, rtype).await);
+                    let _ = guard.insert(Entry::new(answer.clone(), Instant::now(), &self.opts));
+                    return answer;
+                }
+            }
+        }
+    }
+}
+
+/// Is this answer one the cache would still serve at `now`? Exposed for tests of expiry rules.
+pub fn would_serve(answer: &Answer, stored: Instant, now: Instant, opts: &CacheOptions) -> bool {
+    Entry::new(Arc::new(answer.clone()), stored, opts).fresh(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::Status;
+
+    fn answer(status: Status, ttl: u32) -> Answer {
+        Answer {
+            status,
+            records: Vec::new(),
+            ttl,
+            error: None,
+            authentic: false,
+        }
+    }
+
+    #[test]
+    fn expiry_follows_ttl_within_bounds_and_failures_are_short() {
+        let o = CacheOptions::default();
+        let t = Instant::now();
+        let s = Duration::from_secs;
+        // TTL 600 is honoured.
+        assert!(would_serve(&answer(Status::Ok, 600), t, t + s(599), &o));
+        assert!(!would_serve(&answer(Status::Ok, 600), t, t + s(600), &o));
+        // TTL 0 still shared for min_ttl; huge TTLs capped at max_ttl.
+        assert!(would_serve(&answer(Status::NoData, 0), t, t + s(29), &o));
+        assert!(!would_serve(
+            &answer(Status::Ok, 86400 * 7),
+            t,
+            t + s(3600),
+            &o
+        ));
+        // Negative answers are cached like positive ones.
+        assert!(would_serve(
+            &answer(Status::NxDomain, 300),
+            t,
+            t + s(200),
+            &o
+        ));
+        // Failures for failure_ttl only, whatever TTL.
+        for st in [
+            Status::Timeout,
+            Status::ServFail,
+            Status::Refused,
+            Status::Error,
+        ] {
+            assert!(would_serve(&answer(st, 9999), t, t + s(4), &o));
+            assert!(!would_serve(&answer(st, 9999), t, t + s(5), &o));
+        }
+    }
+}

@@ -1,0 +1,730 @@
+//! The query engine: a few UDP sockets shared by every query, random query ids, answers matched on
+//! id + source + question, a bounded in-flight window, retries that rotate across resolvers, and TCP
+//! when an answer comes back truncated.
+//!
+//! Each socket has one receive task. A query registers a pending slot under a free random id, sends,
+//! and waits on a oneshot with a timeout; the receive task hands it the raw bytes only when the id,
+//! the resolver address and the question all match, so a stray or spoofed datagram is dropped rather
+//! than taken for an answer. Decoding happens in the waiting task, which spreads that CPU across the
+//! runtime's workers.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, RecordType};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::JoinHandle;
+
+use super::{Answer, Rdata, Status, normalize_name};
+
+/// How the engine behaves. Which servers it asks is part of it because the engine owns their sockets.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Recursive resolvers, asked in rotation. Required: no default here, the binary reads the
+    /// system configuration when the user names none.
+    pub servers: Vec<SocketAddr>,
+    /// Time to wait for one answer before retrying. Default 2 s.
+    pub timeout: Duration,
+    /// Further attempts after the first, each on the next resolver. Default 2.
+    pub retries: u32,
+    /// Queries in flight at once (the window). Default 2000.
+    pub concurrency: usize,
+    /// UDP sockets shared by all queries, each on a random source port. Default 4.
+    pub sockets: usize,
+    /// Global cap on queries sent per second (UDP attempts and TCP fallbacks). Default: none.
+    pub rate: Option<NonZeroU32>,
+    /// Cap per resolver, queries per second. Default: none.
+    pub rate_per_server: Option<NonZeroU32>,
+    /// EDNS0 UDP payload size advertised. Default 1232 (the DNS flag day 2020 value: no
+    /// fragmentation on common paths).
+    pub edns_payload: u16,
+    /// Set the DO bit so a validating resolver reports authenticated data. Default false.
+    pub dnssec_ok: bool,
+    /// Largest TCP answer accepted (bytes). Default 65535, the protocol maximum.
+    pub tcp_max_answer: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            servers: Vec::new(),
+            timeout: Duration::from_secs(2),
+            retries: 2,
+            concurrency: 2000,
+            sockets: 4,
+            rate: None,
+            rate_per_server: None,
+            edns_payload: 1232,
+            dnssec_ok: false,
+            tcp_max_answer: 65535,
+        }
+    }
+}
+
+/// Configuration errors: nothing that happens to one query is an `Err`, it is an [`Answer`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    #[error("no DNS resolver configured")]
+    NoServers,
+    #[error("cannot bind a UDP socket for {family}: {source}")]
+    Bind {
+        family: &'static str,
+        source: std::io::Error,
+    },
+}
+
+/// Counters over the engine's life, read for run.json and progress.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    /// Questions asked (one per `query` call).
+    pub queries: AtomicU64,
+    /// UDP datagrams sent (attempts, retries included).
+    pub udp_sent: AtomicU64,
+    pub retries: AtomicU64,
+    /// Attempts that ran out of time.
+    pub attempt_timeouts: AtomicU64,
+    /// Answers that came back truncated and were asked again over TCP.
+    pub tcp_fallbacks: AtomicU64,
+    /// Datagrams dropped: unknown id, wrong source, wrong question, not a response.
+    pub dropped: AtomicU64,
+    /// Final statuses, indexed by [`Status::index`].
+    pub by_status: [AtomicU64; 7],
+}
+
+impl EngineStats {
+    pub fn status_count(&self, s: Status) -> u64 {
+        self.by_status[s.index()].load(Relaxed)
+    }
+}
+
+struct Pending {
+    server: SocketAddr,
+    query: Arc<[u8]>,
+    tx: oneshot::Sender<Vec<u8>>,
+}
+
+struct Sock {
+    udp: UdpSocket,
+    pending: Mutex<HashMap<u16, Pending, ahash::RandomState>>,
+}
+
+struct Inner {
+    opts: EngineOptions,
+    v4: Vec<Arc<Sock>>,
+    v6: Vec<Arc<Sock>>,
+    next_sock: AtomicUsize,
+    next_server: AtomicUsize,
+    window: Semaphore,
+    rate: Option<DefaultDirectRateLimiter>,
+    per_server: Vec<Option<DefaultDirectRateLimiter>>,
+    stats: Arc<EngineStats>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Cheap to clone; every clone shares sockets, window and counters.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Binds the sockets and starts their receive tasks. Must run inside a tokio runtime.
+    pub async fn new(opts: EngineOptions) -> Result<Engine, EngineError> {
+        if opts.servers.is_empty() {
+            return Err(EngineError::NoServers);
+        }
+        let n = opts.sockets.max(1);
+        let stats = Arc::new(EngineStats::default());
+        let mut tasks = Vec::new();
+        let mut bind = async |family: &'static str, any: SocketAddr| {
+            let mut socks = Vec::new();
+            for _ in 0..n {
+                let udp = UdpSocket::bind(any)
+                    .await
+                    .map_err(|source| EngineError::Bind { family, source })?;
+                let sock = Arc::new(Sock {
+                    udp,
+                    pending: Mutex::new(HashMap::default()),
+                });
+                tasks.push(tokio::spawn(receive_loop(sock.clone(), stats.clone())));
+                socks.push(sock);
+            }
+            Ok::<_, EngineError>(socks)
+        };
+        let v4 = if opts.servers.iter().any(|s| s.is_ipv4()) {
+            bind("IPv4", (Ipv4Addr::UNSPECIFIED, 0).into()).await?
+        } else {
+            Vec::new()
+        };
+        let v6 = if opts.servers.iter().any(|s| s.is_ipv6()) {
+            bind("IPv6", (Ipv6Addr::UNSPECIFIED, 0).into()).await?
+        } else {
+            Vec::new()
+        };
+        let per_server = opts
+            .servers
+            .iter()
+            .map(|_| {
+                opts.rate_per_server
+                    .map(|r| RateLimiter::direct(Quota::per_second(r)))
+            })
+            .collect();
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                rate: opts.rate.map(|r| RateLimiter::direct(Quota::per_second(r))),
+                window: Semaphore::new(opts.concurrency.max(1)),
+                per_server,
+                v4,
+                v6,
+                next_sock: AtomicUsize::new(0),
+                next_server: AtomicUsize::new(0),
+                stats,
+                tasks,
+                opts,
+            }),
+        })
+    }
+
+    pub fn stats(&self) -> &Arc<EngineStats> {
+        &self.inner.stats
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.inner.opts
+    }
+
+    /// Asks one question. Never fails: every problem is a status in the answer.
+    pub async fn query(&self, name: &str, rtype: RecordType) -> Answer {
+        let inner = &*self.inner;
+        inner.stats.queries.fetch_add(1, Relaxed);
+        let answer = match encode_query(name, rtype, inner.opts.edns_payload, inner.opts.dnssec_ok)
+        {
+            Ok(bytes) => {
+                let _permit = inner.window.acquire().await.expect("window never closed");
+                self.resolve(bytes.into(), rtype).await
+            }
+            Err(e) => Answer::failure(Status::Error, format!("invalid query name {name:?}: {e}")),
+        };
+        inner.stats.by_status[answer.status.index()].fetch_add(1, Relaxed);
+        answer
+    }
+
+    async fn resolve(&self, query: Arc<[u8]>, rtype: RecordType) -> Answer {
+        let inner = &*self.inner;
+        let servers = &inner.opts.servers;
+        let first = inner.next_server.fetch_add(1, Relaxed);
+        let attempts = inner.opts.retries + 1;
+        let mut last = Answer::failure(Status::Timeout, "no answer");
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                inner.stats.retries.fetch_add(1, Relaxed);
+            }
+            let si = (first + attempt as usize) % servers.len();
+            let server = servers[si];
+            self.pace(si).await;
+            let answer = match self.udp_exchange(&query, server).await {
+                Ok(Some(bytes)) => match Message::from_vec(&bytes) {
+                    Ok(msg) if msg.metadata.truncation => {
+                        inner.stats.tcp_fallbacks.fetch_add(1, Relaxed);
+                        self.pace(si).await;
+                        match self.tcp_exchange(&query, server).await {
+                            Ok(msg) => interpret(msg, rtype),
+                            Err(e) => Answer::failure(Status::Error, format!("tcp {server}: {e}")),
+                        }
+                    }
+                    Ok(msg) => interpret(msg, rtype),
+                    Err(e) => Answer::failure(Status::Error, format!("undecodable answer: {e}")),
+                },
+                Ok(None) => {
+                    inner.stats.attempt_timeouts.fetch_add(1, Relaxed);
+                    Answer::failure(Status::Timeout, format!("no answer from {server}"))
+                }
+                Err(e) => Answer::failure(Status::Error, format!("send to {server}: {e}")),
+            };
+            // A server failure is worth asking another resolver about; asking the same one again
+            // right away only doubles the load on a broken zone.
+            let retry = match answer.status {
+                Status::Timeout | Status::Error => true,
+                Status::ServFail | Status::Refused => servers.len() > 1,
+                _ => false,
+            };
+            if !retry {
+                return answer;
+            }
+            last = answer;
+        }
+        last
+    }
+
+    async fn pace(&self, server_index: usize) {
+        let inner = &*self.inner;
+        if let Some(r) = &inner.rate {
+            r.until_ready().await;
+        }
+        if let Some(r) = &inner.per_server[server_index] {
+            r.until_ready().await;
+        }
+    }
+
+    /// One UDP attempt: `Ok(None)` on timeout.
+    async fn udp_exchange(
+        &self,
+        query: &Arc<[u8]>,
+        server: SocketAddr,
+    ) -> std::io::Result<Option<Vec<u8>>> {
+        let inner = &*self.inner;
+        let socks = if server.is_ipv4() {
+            &inner.v4
+        } else {
+            &inner.v6
+        };
+        let sock = &socks[inner.next_sock.fetch_add(1, Relaxed) % socks.len()];
+        let (tx, rx) = oneshot::channel();
+        let id = {
+            let mut pending = sock.pending.lock();
+            if pending.len() >= 60_000 {
+                // The window is far smaller than the id space; this only guards misconfiguration.
+                return Err(std::io::Error::other("query id space exhausted"));
+            }
+            let id = loop {
+                let id: u16 = rand::random();
+                if !pending.contains_key(&id) {
+                    break id;
+                }
+            };
+            pending.insert(
+                id,
+                Pending {
+                    server,
+                    query: query.clone(),
+                    tx,
+                },
+            );
+            id
+        };
+        let mut packet = query.to_vec();
+        packet[..2].copy_from_slice(&id.to_be_bytes());
+        inner.stats.udp_sent.fetch_add(1, Relaxed);
+        if let Err(e) = sock.udp.send_to(&packet, server).await {
+            sock.pending.lock().remove(&id);
+            return Err(e);
+        }
+        match tokio::time::timeout(inner.opts.timeout, rx).await {
+            Ok(Ok(bytes)) => Ok(Some(bytes)),
+            _ => {
+                sock.pending.lock().remove(&id);
+                Ok(None)
+            }
+        }
+    }
+
+    async fn tcp_exchange(&self, query: &[u8], server: SocketAddr) -> std::io::Result<Message> {
+        let timeout = self.inner.opts.timeout;
+        let max = self.inner.opts.tcp_max_answer;
+        let id: u16 = rand::random();
+        let mut packet = Vec::with_capacity(query.len() + 2);
+        packet.extend_from_slice(&(query.len() as u16).to_be_bytes());
+        packet.extend_from_slice(query);
+        packet[2..4].copy_from_slice(&id.to_be_bytes());
+        let exchange = async {
+            let mut stream = TcpStream::connect(server).await?;
+            stream.write_all(&packet).await?;
+            let len = stream.read_u16().await? as usize;
+            if len > max {
+                return Err(std::io::Error::other(format!(
+                    "answer of {len} bytes over the cap"
+                )));
+            }
+            let mut buf = vec![0; len];
+            stream.read_exact(&mut buf).await?;
+            Ok(buf)
+        };
+        let buf = tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "tcp timeout"))??;
+        let mut expected = query.to_vec();
+        expected[..2].copy_from_slice(&id.to_be_bytes());
+        if !matches_query(&buf, &expected) {
+            return Err(std::io::Error::other(
+                "tcp answer does not match the question",
+            ));
+        }
+        Message::from_vec(&buf).map_err(std::io::Error::other)
+    }
+}
+
+async fn receive_loop(sock: Arc<Sock>, stats: Arc<EngineStats>) {
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let (len, from) = match sock.udp.recv_from(&mut buf).await {
+            Ok(r) => r,
+            // ICMP errors surface here on some systems; the attempt's timer covers the query.
+            Err(_) => continue,
+        };
+        let data = &buf[..len];
+        if len < 12 {
+            stats.dropped.fetch_add(1, Relaxed);
+            continue;
+        }
+        let id = u16::from_be_bytes([data[0], data[1]]);
+        let pending = {
+            let mut map = sock.pending.lock();
+            match map.get(&id) {
+                Some(p) if p.server == from && matches_query(data, &p.query) => map.remove(&id),
+                _ => None,
+            }
+        };
+        match pending {
+            Some(p) => {
+                let _ = p.tx.send(data.to_vec());
+            }
+            None => {
+                stats.dropped.fetch_add(1, Relaxed);
+            }
+        }
+    }
+}
+
+/// Length of the question section of a message we encoded ourselves (one question, no
+/// compression), or None when malformed.
+fn question_len(msg: &[u8]) -> Option<usize> {
+    let mut i = 12;
+    loop {
+        let l = *msg.get(i)? as usize;
+        if l == 0 {
+            i += 1;
+            break;
+        }
+        if l > 63 {
+            return None;
+        }
+        i += 1 + l;
+    }
+    let end = i + 4;
+    (end <= msg.len()).then_some(end - 12)
+}
+
+/// Does `resp` answer `query`: a response (QR set), same id, one question equal to ours ignoring
+/// ASCII case (resolvers may echo the name in another case).
+pub(crate) fn matches_query(resp: &[u8], query: &[u8]) -> bool {
+    let Some(qlen) = question_len(query) else {
+        return false;
+    };
+    resp.len() >= 12 + qlen
+        && resp[..2] == query[..2]
+        && resp[2] & 0x80 != 0
+        && resp[4..6] == [0, 1]
+        && resp[12..12 + qlen].eq_ignore_ascii_case(&query[12..12 + qlen])
+}
+
+/// Encodes a recursive query with EDNS0; the id (first two bytes) is set per attempt.
+pub fn encode_query(
+    name: &str,
+    rtype: RecordType,
+    payload: u16,
+    dnssec_ok: bool,
+) -> Result<Vec<u8>, hickory_proto::ProtoError> {
+    let mut qname = Name::from_ascii(name)?;
+    qname.set_fqdn(true);
+    let mut msg = Message::new(0, MessageType::Query, OpCode::Query);
+    msg.metadata.recursion_desired = true;
+    msg.add_query(Query::query(qname, rtype));
+    let mut edns = Edns::new();
+    edns.set_max_payload(payload);
+    edns.set_dnssec_ok(dnssec_ok);
+    msg.set_edns(edns);
+    msg.to_vec()
+}
+
+/// Turns a decoded response into an [`Answer`] for `rtype`.
+pub fn interpret(msg: Message, rtype: RecordType) -> Answer {
+    let rcode = msg.metadata.response_code;
+    let authentic = msg.metadata.authentic_data;
+    let status = match rcode {
+        ResponseCode::NoError => Status::Ok,
+        ResponseCode::NXDomain => Status::NxDomain,
+        ResponseCode::ServFail => Status::ServFail,
+        ResponseCode::Refused => Status::Refused,
+        other => {
+            return Answer::failure(Status::Error, format!("rcode {other}"));
+        }
+    };
+    let negative_ttl = || {
+        msg.authorities
+            .iter()
+            .find_map(|r| match &r.data {
+                RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+                _ => None,
+            })
+            .unwrap_or(0)
+    };
+    match status {
+        Status::Ok => {}
+        Status::NxDomain => {
+            return Answer {
+                status,
+                records: Vec::new(),
+                ttl: negative_ttl(),
+                error: None,
+                authentic,
+            };
+        }
+        _ => return Answer::failure(status, format!("rcode {rcode}")),
+    }
+    let mut records = Vec::new();
+    let mut ttl = u32::MAX;
+    for r in &msg.answers {
+        if r.record_type() != rtype {
+            continue;
+        }
+        ttl = ttl.min(r.ttl);
+        records.push(convert(&r.data));
+    }
+    if !records.is_empty() {
+        return Answer {
+            status: Status::Ok,
+            records,
+            ttl,
+            error: None,
+            authentic,
+        };
+    }
+    // An empty NOERROR that carries NS records and is neither authoritative nor from a recursive
+    // server is a referral: the "resolver" is an authoritative server for a parent zone and knows
+    // nothing about the name itself. Calling that "no record" would be a lie.
+    let referral = !msg.metadata.authoritative
+        && !msg.metadata.recursion_available
+        && msg.answers.is_empty()
+        && msg
+            .authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::NS);
+    if referral {
+        return Answer::failure(
+            Status::Error,
+            "referral: the server is not recursive for this name",
+        );
+    }
+    Answer {
+        status: Status::NoData,
+        records: Vec::new(),
+        ttl: negative_ttl(),
+        error: None,
+        authentic,
+    }
+}
+
+fn convert(data: &RData) -> Rdata {
+    match data {
+        RData::A(a) => Rdata::A(a.0),
+        RData::AAAA(a) => Rdata::Aaaa(a.0),
+        RData::MX(mx) => Rdata::Mx {
+            preference: mx.preference,
+            exchange: normalize_name(&mx.exchange),
+        },
+        RData::TXT(txt) => Rdata::Txt(txt.txt_data.clone()),
+        RData::PTR(p) => Rdata::Ptr(normalize_name(&p.0)),
+        RData::CNAME(c) => Rdata::Cname(normalize_name(&c.0)),
+        RData::SOA(soa) => Rdata::Soa {
+            mname: normalize_name(&soa.mname),
+            rname: normalize_name(&soa.rname),
+        },
+        other => Rdata::Other(u16::from(other.record_type())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::rdata::{A, MX, NS, SOA, TXT};
+    use hickory_proto::rr::{Record, rdata::CNAME};
+
+    fn response_to(query: &[u8]) -> Message {
+        let q = Message::from_vec(query).unwrap();
+        let mut m = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+        m.metadata.recursion_available = true;
+        m.add_queries(q.queries.clone());
+        m
+    }
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    #[test]
+    fn encoded_query_has_edns_and_rd() {
+        let q = encode_query("example.com", RecordType::MX, 1232, false).unwrap();
+        let m = Message::from_vec(&q).unwrap();
+        assert!(m.metadata.recursion_desired);
+        assert_eq!(m.queries[0].name().to_ascii(), "example.com.");
+        assert_eq!(m.queries[0].query_type(), RecordType::MX);
+        assert_eq!(m.edns.as_ref().unwrap().max_payload(), 1232);
+        assert_eq!(question_len(&q), Some("example.com".len() + 2 + 4));
+    }
+
+    #[test]
+    fn answers_match_on_id_and_question_only() {
+        let mut q = encode_query("Example.com", RecordType::A, 1232, false).unwrap();
+        q[..2].copy_from_slice(&0x1234u16.to_be_bytes());
+        let resp = response_to(&q).to_vec().unwrap();
+        assert!(matches_query(&resp, &q));
+
+        // Case differences in the echoed name are fine.
+        let mut lower = resp.clone();
+        lower[12..25].make_ascii_lowercase();
+        assert!(matches_query(&lower, &q));
+
+        // Wrong id, a query instead of a response, another name, another type: dropped.
+        let mut wrong_id = resp.clone();
+        wrong_id[1] ^= 1;
+        assert!(!matches_query(&wrong_id, &q));
+        let mut not_response = resp.clone();
+        not_response[2] &= 0x7f;
+        assert!(!matches_query(&not_response, &q));
+        let mut other = encode_query("example.org", RecordType::A, 1232, false).unwrap();
+        other[..2].copy_from_slice(&0x1234u16.to_be_bytes());
+        assert!(!matches_query(&response_to(&other).to_vec().unwrap(), &q));
+        let mut other_type = encode_query("example.com", RecordType::AAAA, 1232, false).unwrap();
+        other_type[..2].copy_from_slice(&0x1234u16.to_be_bytes());
+        assert!(!matches_query(
+            &response_to(&other_type).to_vec().unwrap(),
+            &q
+        ));
+        // Truncated garbage.
+        assert!(!matches_query(&resp[..14], &q));
+        assert!(!matches_query(&[], &q));
+    }
+
+    #[test]
+    fn interprets_every_status() {
+        let q = encode_query("example.com", RecordType::MX, 1232, false).unwrap();
+        let soa = Record::from_rdata(
+            name("example.com."),
+            300,
+            RData::SOA(SOA::new(
+                name("ns."),
+                name("hostmaster.example.com."),
+                1,
+                1,
+                1,
+                1,
+                30,
+            )),
+        );
+
+        let mut ok = response_to(&q);
+        ok.add_answer(Record::from_rdata(
+            name("example.com."),
+            120,
+            RData::MX(MX::new(10, name("MX.Example.com."))),
+        ));
+        ok.add_answer(Record::from_rdata(
+            name("example.com."),
+            60,
+            RData::TXT(TXT::new(vec!["not asked".into()])),
+        ));
+        let a = interpret(ok, RecordType::MX);
+        assert_eq!(a.status, Status::Ok);
+        assert_eq!(a.ttl, 120);
+        assert_eq!(
+            a.records,
+            [Rdata::Mx {
+                preference: 10,
+                exchange: "mx.example.com".into()
+            }]
+        );
+
+        let mut nodata = response_to(&q);
+        nodata.metadata.authoritative = true;
+        nodata.add_authority(soa.clone());
+        let a = interpret(nodata, RecordType::MX);
+        assert_eq!((a.status, a.ttl), (Status::NoData, 30));
+
+        let mut nx = response_to(&q);
+        nx.metadata.response_code = ResponseCode::NXDomain;
+        nx.add_authority(soa);
+        assert_eq!(interpret(nx, RecordType::MX).status, Status::NxDomain);
+
+        for (rcode, status) in [
+            (ResponseCode::ServFail, Status::ServFail),
+            (ResponseCode::Refused, Status::Refused),
+            (ResponseCode::FormErr, Status::Error),
+            (ResponseCode::NotImp, Status::Error),
+        ] {
+            let mut m = response_to(&q);
+            m.metadata.response_code = rcode;
+            let a = interpret(m, RecordType::MX);
+            assert_eq!(a.status, status, "{rcode}");
+            assert!(a.error.is_some());
+        }
+
+        // A CNAME chain that ends without data of the asked type is nodata, not ok.
+        let mut chain = response_to(&q);
+        chain.add_answer(Record::from_rdata(
+            name("example.com."),
+            60,
+            RData::CNAME(CNAME(name("target.example.net."))),
+        ));
+        assert_eq!(interpret(chain, RecordType::MX).status, Status::NoData);
+
+        // A referral from a non-recursive server is an error, never nodata.
+        let mut referral = response_to(&q);
+        referral.metadata.recursion_available = false;
+        referral.add_authority(Record::from_rdata(
+            name("example.com."),
+            60,
+            RData::NS(NS(name("ns.example.com."))),
+        ));
+        let a = interpret(referral, RecordType::MX);
+        assert_eq!(a.status, Status::Error);
+        assert!(a.error.unwrap().contains("referral"));
+
+        // Records following a CNAME chain count.
+        let qa = encode_query("www.example.com", RecordType::A, 1232, false).unwrap();
+        let mut followed = response_to(&qa);
+        followed.add_answer(Record::from_rdata(
+            name("www.example.com."),
+            60,
+            RData::CNAME(CNAME(name("host.example.com."))),
+        ));
+        followed.add_answer(Record::from_rdata(
+            name("host.example.com."),
+            60,
+            RData::A(A::new(127, 0, 0, 1)),
+        ));
+        let a = interpret(followed, RecordType::A);
+        assert_eq!(a.records, [Rdata::A(Ipv4Addr::LOCALHOST)]);
+    }
+
+    #[test]
+    fn invalid_names_are_errors_not_panics() {
+        assert!(encode_query(&"a".repeat(64), RecordType::A, 1232, false).is_err());
+        assert!(
+            encode_query(
+                &format!("{}.com", "a.".repeat(130)),
+                RecordType::A,
+                1232,
+                false
+            )
+            .is_err()
+        );
+    }
+}

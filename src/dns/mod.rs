@@ -1,0 +1,202 @@
+//! DNS: the query engine (sockets, ids, timers, retries, TCP fallback) and the shared cache with
+//! single-flight in front of it.
+//!
+//! The engine speaks to recursive resolvers with hickory-proto messages over its own UDP transport,
+//! because hickory-resolver's lookup API opens a socket per query and tops out far below what a local
+//! resolver can answer (see benches/README.md).
+
+pub mod cache;
+pub mod engine;
+pub mod system;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+pub use cache::{CacheOptions, CacheStats, Resolver};
+pub use engine::{Engine, EngineOptions, EngineStats};
+pub use hickory_proto::rr::RecordType;
+
+/// Outcome of one DNS query: the closed set of the output contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    /// The name has records of the asked type.
+    Ok,
+    /// The name exists but has no record of that type (NOERROR, empty answer).
+    NoData,
+    /// The name does not exist.
+    NxDomain,
+    ServFail,
+    Refused,
+    /// No matching answer within the timeout, after every retry.
+    Timeout,
+    /// Anything else: network errors, undecodable answers, other rcodes, referrals.
+    Error,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Ok,
+        Status::NoData,
+        Status::NxDomain,
+        Status::ServFail,
+        Status::Refused,
+        Status::Timeout,
+        Status::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::NoData => "nodata",
+            Status::NxDomain => "nxdomain",
+            Status::ServFail => "servfail",
+            Status::Refused => "refused",
+            Status::Timeout => "timeout",
+            Status::Error => "error",
+        }
+    }
+
+    /// True when the query did not get an authoritative answer about the name: the data is unknown,
+    /// which must never be reported as "no record".
+    pub fn is_failure(self) -> bool {
+        !matches!(self, Status::Ok | Status::NoData | Status::NxDomain)
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The record data mxray uses, with names already normalised (lowercase ASCII, no trailing dot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rdata {
+    A(Ipv4Addr),
+    Aaaa(Ipv6Addr),
+    Mx {
+        preference: u16,
+        exchange: String,
+    },
+    /// The character-strings of one TXT record, kept apart: SPF joins them, length checks need them.
+    Txt(Box<[Box<[u8]>]>),
+    Ptr(String),
+    Cname(String),
+    Soa {
+        mname: String,
+        rname: String,
+    },
+    /// A record type mxray does not interpret; the type code is kept.
+    Other(u16),
+}
+
+/// The answer to one (name, type) question, as the cache stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: Status,
+    /// Records of the asked type (following the CNAME chain the resolver returned).
+    pub records: Vec<Rdata>,
+    /// Seconds the answer may be cached: the smallest record TTL, or the SOA minimum for negative
+    /// answers, 0 when unknown.
+    pub ttl: u32,
+    /// What went wrong, for statuses other than ok/nodata/nxdomain.
+    pub error: Option<Box<str>>,
+    /// The resolver set the AD bit (it validated the answer with DNSSEC).
+    pub authentic: bool,
+}
+
+impl Answer {
+    pub fn failure(status: Status, error: impl Into<Box<str>>) -> Answer {
+        Answer {
+            status,
+            records: Vec::new(),
+            ttl: 0,
+            error: Some(error.into()),
+            authentic: false,
+        }
+    }
+
+    /// Each TXT record's strings joined without separator (RFC 7208 3.3), lossily decoded.
+    pub fn txt_joined(&self) -> impl Iterator<Item = String> + '_ {
+        self.records.iter().filter_map(|r| match r {
+            Rdata::Txt(strings) => {
+                let bytes: Vec<u8> = strings.iter().flat_map(|s| s.iter().copied()).collect();
+                Some(String::from_utf8_lossy(&bytes).into_owned())
+            }
+            _ => None,
+        })
+    }
+
+    /// A and AAAA addresses in the answer.
+    pub fn ips(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.records.iter().filter_map(|r| match r {
+            Rdata::A(a) => Some(IpAddr::V4(*a)),
+            Rdata::Aaaa(a) => Some(IpAddr::V6(*a)),
+            _ => None,
+        })
+    }
+
+    /// `status: error` for failures, plain status otherwise: the text of error columns.
+    pub fn describe(&self) -> String {
+        match &self.error {
+            Some(e) => format!("{}: {e}", self.status),
+            None => self.status.to_string(),
+        }
+    }
+}
+
+/// Lowercase ASCII, without the trailing dot; the root is the empty string.
+pub fn normalize_name(name: &hickory_proto::rr::Name) -> String {
+    let mut s = name.to_ascii();
+    if s.ends_with('.') {
+        s.pop();
+    }
+    s.make_ascii_lowercase();
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_render_as_the_contract_says() {
+        let names: Vec<_> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ok", "nodata", "nxdomain", "servfail", "refused", "timeout", "error"
+            ]
+        );
+        assert!(!Status::NxDomain.is_failure());
+        assert!(Status::Timeout.is_failure());
+        for (i, s) in Status::ALL.iter().enumerate() {
+            assert_eq!(s.index(), i);
+        }
+    }
+
+    #[test]
+    fn txt_strings_join_without_separator() {
+        let a = Answer {
+            status: Status::Ok,
+            records: vec![Rdata::Txt(
+                vec![b"v=spf1 ".to_vec().into(), b"-all".to_vec().into()].into(),
+            )],
+            ttl: 60,
+            error: None,
+            authentic: false,
+        };
+        assert_eq!(a.txt_joined().collect::<Vec<_>>(), ["v=spf1 -all"]);
+    }
+
+    #[test]
+    fn names_are_normalised() {
+        let n = hickory_proto::rr::Name::from_ascii("MX1.Example.COM.").unwrap();
+        assert_eq!(normalize_name(&n), "mx1.example.com");
+        assert_eq!(normalize_name(&hickory_proto::rr::Name::root()), "");
+    }
+}

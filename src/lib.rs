@@ -1,0 +1,10 @@
+//! mxray: measure how the internet's mail servers are set up, at scale.
+//!
+//! Data flows one way, one module per stage:
+//! - [`targets`]: input readers (lines, CSV, Tranco, gz, stdin), IDNA normalisation, rejects;
+//! - [`dns`]: the query engine and the shared cache with single-flight;
+//! - [`checks`]: pure functions from fetched records to findings (no I/O);
+//! - [`pipeline`]: stage wiring over bounded channels, progress, shutdown, stats;
+//! - [`output`]: one schema, record batches, Parquet and CSV writers, the run manifest.
+
+pub mod dns;
