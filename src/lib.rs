@@ -7,4 +7,6 @@
 //! - [`pipeline`]: stage wiring over bounded channels, progress, shutdown, stats;
 //! - [`output`]: one schema, record batches, Parquet and CSV writers, the run manifest.
 
+pub mod checks;
 pub mod dns;
+pub mod targets;
