@@ -9,4 +9,6 @@
 
 pub mod checks;
 pub mod dns;
+pub mod output;
+pub mod pipeline;
 pub mod targets;

@@ -388,7 +388,7 @@ async fn receive_loop(sock: Arc<Sock>, stats: Arc<EngineStats>) {
         let pending = {
             let mut map = sock.pending.lock();
             match map.get(&id) {
-                Some(p) if p.server == from && matches_query(data, &p.query) => map.remove(&id),
+                Some(p) if p.server == from && answers_question(data, &p.query) => map.remove(&id),
                 _ => None,
             }
         };
@@ -425,11 +425,16 @@ fn question_len(msg: &[u8]) -> Option<usize> {
 /// Does `resp` answer `query`: a response (QR set), same id, one question equal to ours ignoring
 /// ASCII case (resolvers may echo the name in another case).
 pub(crate) fn matches_query(resp: &[u8], query: &[u8]) -> bool {
+    resp.len() >= 2 && query.len() >= 2 && resp[..2] == query[..2] && answers_question(resp, query)
+}
+
+/// `matches_query` without the id, which the receive loop has already matched through its map
+/// (the stored query bytes carry a placeholder id).
+fn answers_question(resp: &[u8], query: &[u8]) -> bool {
     let Some(qlen) = question_len(query) else {
         return false;
     };
     resp.len() >= 12 + qlen
-        && resp[..2] == query[..2]
         && resp[2] & 0x80 != 0
         && resp[4..6] == [0, 1]
         && resp[12..12 + qlen].eq_ignore_ascii_case(&query[12..12 + qlen])

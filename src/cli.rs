@@ -1,0 +1,230 @@
+//! The command line: what the user typed (clap derive), turned into ready-to-use scan options.
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use mxray::dns::{CacheOptions, EngineOptions};
+use mxray::output::{Formats, WriterOptions};
+use mxray::pipeline::{ProgressMode, ScanOptions};
+use mxray::targets::ReaderOptions;
+
+/// Measure how mail servers are set up, at scale: MX, SPF and DMARC of many domains, streamed
+/// through a fast DNS engine with a shared cache into Parquet.
+#[derive(Debug, Parser)]
+#[command(name = "mxray", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan a list of domains.
+    Scan(ScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Domains to scan: one per line (`#` comments), CSV with a `domain` column, or Tranco
+    /// `rank,domain`; `.gz` is decompressed; `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub domains: String,
+
+    /// Output directory: domains/ and hosts/ Parquet parts, run.json, rejects.csv.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Replace an earlier scan's results in --out.
+    #[arg(long)]
+    pub overwrite: bool,
+
+    /// Output formats: `parquet`, `csv` or `parquet,csv` (CSV lists are joined with `;`).
+    #[arg(long, default_value = "parquet", value_name = "LIST")]
+    pub format: String,
+
+    /// Recursive resolver to ask, IP or IP:PORT (repeatable; asked in rotation). Default: the
+    /// system's resolvers (/etc/resolv.conf).
+    #[arg(long = "resolver", value_name = "IP[:PORT]")]
+    pub resolvers: Vec<String>,
+
+    /// Global cap on DNS queries per second. Default: no cap (the in-flight window bounds load).
+    #[arg(long, value_name = "QPS")]
+    pub rate: Option<NonZeroU32>,
+
+    /// Cap on DNS queries per second to each resolver.
+    #[arg(long, value_name = "QPS")]
+    pub rate_per_resolver: Option<NonZeroU32>,
+
+    /// DNS queries in flight at once.
+    #[arg(long, default_value_t = 2000)]
+    pub concurrency: usize,
+
+    /// Domains in flight at once.
+    #[arg(long, default_value_t = 1000)]
+    pub domain_concurrency: usize,
+
+    /// Time to wait for one DNS answer: `2s`, `500ms`, or seconds.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Further attempts after a DNS timeout, each on the next resolver.
+    #[arg(long, default_value_t = 2)]
+    pub retries: u32,
+
+    /// UDP sockets shared by all DNS queries (each on a random source port).
+    #[arg(long, default_value_t = 4)]
+    pub sockets: usize,
+
+    /// Entries kept in the shared DNS cache.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub cache_size: usize,
+
+    /// Seconds between flushes of buffered rows to the output files.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub flush_interval: Duration,
+
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?}"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(format!("duration must be positive: {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(v * unit))
+}
+
+pub fn parse_resolver(s: &str) -> anyhow::Result<SocketAddr> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let ip: IpAddr = s
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .with_context(|| format!("--resolver {s:?}: expected IP or IP:PORT"))?;
+    Ok(SocketAddr::new(ip, 53))
+}
+
+fn parse_formats(s: &str) -> anyhow::Result<Formats> {
+    let mut f = Formats {
+        parquet: false,
+        csv: false,
+    };
+    for part in s.split(',') {
+        match part.trim() {
+            "parquet" => f.parquet = true,
+            "csv" => f.csv = true,
+            other => bail!("--format: unknown format {other:?} (parquet, csv)"),
+        }
+    }
+    Ok(f)
+}
+
+impl ScanArgs {
+    pub fn into_options(self, command_line: Vec<String>) -> anyhow::Result<ScanOptions> {
+        let servers = if self.resolvers.is_empty() {
+            mxray::dns::system::system_servers()
+                .map_err(|e| anyhow::anyhow!("no --resolver given and {e}"))?
+        } else {
+            self.resolvers
+                .iter()
+                .map(|r| parse_resolver(r))
+                .collect::<anyhow::Result<_>>()?
+        };
+        let progress = if self.quiet {
+            ProgressMode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            ProgressMode::Bar
+        } else {
+            ProgressMode::Plain(Duration::from_secs(10))
+        };
+        Ok(ScanOptions {
+            input: self.domains,
+            out: self.out,
+            overwrite: self.overwrite,
+            engine: EngineOptions {
+                servers,
+                timeout: self.timeout,
+                retries: self.retries,
+                concurrency: self.concurrency,
+                sockets: self.sockets,
+                rate: self.rate,
+                rate_per_server: self.rate_per_resolver,
+                ..EngineOptions::default()
+            },
+            cache: CacheOptions {
+                capacity: self.cache_size,
+                ..CacheOptions::default()
+            },
+            reader: ReaderOptions::default(),
+            writer: WriterOptions {
+                formats: parse_formats(&self.format)?,
+                flush_interval: self.flush_interval,
+                ..WriterOptions::default()
+            },
+            domain_concurrency: self.domain_concurrency,
+            progress,
+            command_line,
+            ..ScanOptions::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn resolvers() {
+        assert_eq!(
+            parse_resolver("127.0.0.1").unwrap(),
+            "127.0.0.1:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_resolver("127.0.0.1:5353").unwrap(),
+            "127.0.0.1:5353".parse().unwrap()
+        );
+        assert_eq!(parse_resolver("::1").unwrap(), "[::1]:53".parse().unwrap());
+        assert_eq!(
+            parse_resolver("[::1]:5353").unwrap(),
+            "[::1]:5353".parse().unwrap()
+        );
+        assert!(parse_resolver("resolver.example").is_err());
+    }
+
+    #[test]
+    fn formats() {
+        let f = parse_formats("parquet,csv").unwrap();
+        assert!(f.parquet && f.csv);
+        assert!(parse_formats("json").is_err());
+    }
+}

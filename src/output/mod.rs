@@ -1,0 +1,12 @@
+//! Output: one schema per table (the contract in docs/SCHEMA.md), record batches, Parquet part files
+//! and CSV written as the scan goes, and the run manifest.
+//!
+//! Each flush writes one complete Parquet file (`part-NNNNN.parquet`, one row group, zstd), first
+//! under a hidden temporary name and then renamed, so `read_parquet('OUT/domains/*.parquet')` only
+//! ever sees whole files, during the scan and after a crash alike.
+
+pub mod rows;
+pub mod writer;
+
+pub use rows::{DomainRow, HostRow, Row, Value};
+pub use writer::{Formats, TableWriter, WriterOptions, WriterStats};

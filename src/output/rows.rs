@@ -1,0 +1,346 @@
+//! The rows of each table and their schema. A row lists its values in schema order; one generic
+//! builder turns rows into Arrow columns and one formatter into CSV, so the two formats cannot
+//! drift apart.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, ListBuilder, StringBuilder, StructBuilder, UInt8Builder, UInt16Builder,
+    UInt32Builder, UInt64Builder,
+};
+use arrow_array::{ArrayRef, RecordBatch, TimestampMillisecondArray};
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+
+/// One cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Str(Option<&'a str>),
+    Bool(Option<bool>),
+    U8(Option<u8>),
+    U32(Option<u32>),
+    U64(Option<u64>),
+    /// Milliseconds since the Unix epoch, UTC.
+    Ts(i64),
+    StrList(Option<&'a [String]>),
+    /// MX records: (preference, exchange).
+    MxList(Option<&'a [(u16, String)]>),
+}
+
+/// A table row: its schema and its values in schema order.
+pub trait Row: Send + 'static {
+    fn schema() -> SchemaRef;
+    fn values(&self) -> Vec<Value<'_>>;
+}
+
+fn ts() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+}
+
+fn list(item: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(item, true)))
+}
+
+fn mx_struct() -> Fields {
+    Fields::from(vec![
+        Field::new("preference", DataType::UInt16, false),
+        Field::new("exchange", DataType::Utf8, false),
+    ])
+}
+
+/// One row per input domain.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DomainRow {
+    pub domain: String,
+    pub scanned_at: i64,
+    pub mx_status: &'static str,
+    pub mx: Option<Vec<(u16, String)>>,
+    pub mx_null: Option<bool>,
+    pub mx_ips: Option<Vec<String>>,
+    /// Status of the exchanges' address lookups: `ok` when every A/AAAA query got an answer
+    /// (records or none), else the first failure; null without exchanges to look up.
+    pub mx_ips_status: Option<&'static str>,
+    pub mx_errors: Vec<String>,
+    pub spf_status: &'static str,
+    pub spf_records: Option<Vec<String>>,
+    pub spf_errors: Vec<String>,
+    pub dmarc_status: &'static str,
+    pub dmarc_record: Option<String>,
+    pub dmarc_source: Option<&'static str>,
+    pub dmarc_p: Option<String>,
+    pub dmarc_sp: Option<String>,
+    pub dmarc_pct: Option<u8>,
+    pub dmarc_rua: Vec<String>,
+    pub dmarc_errors: Vec<String>,
+}
+
+impl Row for DomainRow {
+    fn schema() -> SchemaRef {
+        let s = |n: &str, nullable| Field::new(n, DataType::Utf8, nullable);
+        let sl = |n: &str| Field::new(n, list(DataType::Utf8), true);
+        Arc::new(Schema::new(vec![
+            s("domain", false),
+            Field::new("scanned_at", ts(), false),
+            s("mx_status", false),
+            Field::new("mx", list(DataType::Struct(mx_struct())), true),
+            Field::new("mx_null", DataType::Boolean, true),
+            sl("mx_ips"),
+            s("mx_ips_status", true),
+            sl("mx_errors"),
+            s("spf_status", false),
+            sl("spf_records"),
+            sl("spf_errors"),
+            s("dmarc_status", false),
+            s("dmarc_record", true),
+            s("dmarc_source", true),
+            s("dmarc_p", true),
+            s("dmarc_sp", true),
+            Field::new("dmarc_pct", DataType::UInt8, true),
+            sl("dmarc_rua"),
+            sl("dmarc_errors"),
+        ]))
+    }
+
+    fn values(&self) -> Vec<Value<'_>> {
+        use Value::*;
+        vec![
+            Str(Some(&self.domain)),
+            Ts(self.scanned_at),
+            Str(Some(self.mx_status)),
+            MxList(self.mx.as_deref()),
+            Bool(self.mx_null),
+            StrList(self.mx_ips.as_deref()),
+            Str(self.mx_ips_status),
+            StrList(Some(&self.mx_errors)),
+            Str(Some(self.spf_status)),
+            StrList(self.spf_records.as_deref()),
+            StrList(Some(&self.spf_errors)),
+            Str(Some(self.dmarc_status)),
+            Str(self.dmarc_record.as_deref()),
+            Str(self.dmarc_source),
+            Str(self.dmarc_p.as_deref()),
+            Str(self.dmarc_sp.as_deref()),
+            U8(self.dmarc_pct),
+            StrList(Some(&self.dmarc_rua)),
+            StrList(Some(&self.dmarc_errors)),
+        ]
+    }
+}
+
+/// One row per IP address probed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostRow {
+    pub ip: String,
+    pub scanned_at: i64,
+}
+
+impl Row for HostRow {
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("ip", DataType::Utf8, false),
+            Field::new("scanned_at", ts(), false),
+        ]))
+    }
+
+    fn values(&self) -> Vec<Value<'_>> {
+        vec![Value::Str(Some(&self.ip)), Value::Ts(self.scanned_at)]
+    }
+}
+
+/// Builds a record batch, column by column, from rows.
+pub fn to_batch<R: Row>(rows: &[R]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let schema = R::schema();
+    let values: Vec<Vec<Value>> = rows.iter().map(|r| r.values()).collect();
+    let n = rows.len();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for (i, field) in schema.fields().iter().enumerate() {
+        let col = values.iter().map(|v| &v[i]);
+        let array: ArrayRef = match field.data_type() {
+            DataType::Utf8 => {
+                let mut b = StringBuilder::with_capacity(n, n * 16);
+                col.for_each(|v| b.append_option(as_str(v)));
+                Arc::new(b.finish())
+            }
+            DataType::Boolean => {
+                let mut b = BooleanBuilder::with_capacity(n);
+                col.for_each(|v| b.append_option(if let Value::Bool(x) = v { *x } else { None }));
+                Arc::new(b.finish())
+            }
+            DataType::UInt8 => {
+                let mut b = UInt8Builder::with_capacity(n);
+                col.for_each(|v| b.append_option(if let Value::U8(x) = v { *x } else { None }));
+                Arc::new(b.finish())
+            }
+            DataType::UInt32 => {
+                let mut b = UInt32Builder::with_capacity(n);
+                col.for_each(|v| b.append_option(if let Value::U32(x) = v { *x } else { None }));
+                Arc::new(b.finish())
+            }
+            DataType::UInt64 => {
+                let mut b = UInt64Builder::with_capacity(n);
+                col.for_each(|v| b.append_option(if let Value::U64(x) = v { *x } else { None }));
+                Arc::new(b.finish())
+            }
+            DataType::Timestamp(_, _) => Arc::new(
+                TimestampMillisecondArray::from_iter_values(col.map(|v| match v {
+                    Value::Ts(t) => *t,
+                    _ => 0,
+                }))
+                .with_timezone("UTC"),
+            ),
+            DataType::List(item) if item.data_type() == &DataType::Utf8 => {
+                let mut b = ListBuilder::new(StringBuilder::new());
+                for v in col {
+                    match v {
+                        Value::StrList(Some(items)) => {
+                            for s in *items {
+                                b.values().append_value(s);
+                            }
+                            b.append(true);
+                        }
+                        _ => b.append(false),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            DataType::List(item) => {
+                let DataType::Struct(fields) = item.data_type() else {
+                    unreachable!("only list<utf8> and list<struct> are in the schemas")
+                };
+                let sb = StructBuilder::new(
+                    fields.clone(),
+                    vec![
+                        Box::new(UInt16Builder::new()),
+                        Box::new(StringBuilder::new()),
+                    ],
+                );
+                let mut b = ListBuilder::new(sb).with_field(item.clone());
+                for v in col {
+                    match v {
+                        Value::MxList(Some(items)) => {
+                            let sb = b.values();
+                            for (pref, exch) in *items {
+                                sb.field_builder::<UInt16Builder>(0)
+                                    .expect("u16 field")
+                                    .append_value(*pref);
+                                sb.field_builder::<StringBuilder>(1)
+                                    .expect("utf8 field")
+                                    .append_value(exch);
+                                sb.append(true);
+                            }
+                            b.append(true);
+                        }
+                        _ => b.append(false),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            other => unreachable!("type {other} is not used in the schemas"),
+        };
+        columns.push(array);
+    }
+    RecordBatch::try_new(schema, columns)
+}
+
+fn as_str<'a>(v: &Value<'a>) -> Option<&'a str> {
+    match v {
+        Value::Str(s) => *s,
+        _ => None,
+    }
+}
+
+/// CSV text of one cell: null is empty, lists are joined with `;`, MX as `pref exchange`,
+/// timestamps as RFC 3339 UTC with milliseconds.
+pub fn csv_cell(v: &Value) -> String {
+    match v {
+        Value::Str(s) => s.unwrap_or_default().to_string(),
+        Value::Bool(b) => b.map(|b| b.to_string()).unwrap_or_default(),
+        Value::U8(x) => x.map(|x| x.to_string()).unwrap_or_default(),
+        Value::U32(x) => x.map(|x| x.to_string()).unwrap_or_default(),
+        Value::U64(x) => x.map(|x| x.to_string()).unwrap_or_default(),
+        Value::Ts(ms) => chrono::DateTime::from_timestamp_millis(*ms)
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .unwrap_or_default(),
+        Value::StrList(l) => l.map(|l| l.join(";")).unwrap_or_default(),
+        Value::MxList(l) => l
+            .map(|l| {
+                l.iter()
+                    .map(|(p, e)| format!("{p} {e}"))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            })
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Array, BooleanArray, ListArray, StringArray, StructArray, UInt16Array};
+
+    fn sample() -> DomainRow {
+        DomainRow {
+            domain: "example.com".into(),
+            scanned_at: 1_700_000_000_123,
+            mx_status: "ok",
+            mx: Some(vec![
+                (10, "mx.example.com".into()),
+                (20, "mx2.example.com".into()),
+            ]),
+            mx_null: Some(false),
+            mx_ips: Some(vec!["127.0.0.1".into(), "::1".into()]),
+            mx_ips_status: Some("ok"),
+            spf_status: "valid",
+            spf_records: Some(vec!["v=spf1 -all".into()]),
+            dmarc_status: "none",
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn values_follow_the_schema() {
+        let n = DomainRow::schema().fields().len();
+        assert_eq!(sample().values().len(), n);
+        assert_eq!(
+            HostRow::default().values().len(),
+            HostRow::schema().fields().len()
+        );
+    }
+
+    #[test]
+    fn batch_holds_lists_structs_and_nulls() {
+        let failed = DomainRow {
+            domain: "failed.example".into(),
+            mx_status: "timeout",
+            spf_status: "temperror",
+            dmarc_status: "temperror",
+            ..Default::default()
+        };
+        let b = to_batch(&[sample(), failed]).unwrap();
+        assert_eq!(b.num_rows(), 2);
+        let mx = b
+            .column_by_name("mx")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<ListArray>()
+            .unwrap();
+        assert!(mx.is_null(1), "unknown MX is null, not empty");
+        let first = mx.value(0);
+        let s = first.as_any().downcast_ref::<StructArray>().unwrap();
+        let prefs = s.column(0).as_any().downcast_ref::<UInt16Array>().unwrap();
+        let exch = s.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!((prefs.value(1), exch.value(1)), (20, "mx2.example.com"));
+        let null = b.column_by_name("mx_null").unwrap();
+        let null = null.as_any().downcast_ref::<BooleanArray>().unwrap();
+        assert!(!null.value(0) && null.is_null(1));
+    }
+
+    #[test]
+    fn csv_cells() {
+        let r = sample();
+        let v = r.values();
+        assert_eq!(csv_cell(&v[1]), "2023-11-14T22:13:20.123Z");
+        assert_eq!(csv_cell(&v[3]), "10 mx.example.com;20 mx2.example.com");
+        assert_eq!(csv_cell(&v[5]), "127.0.0.1;::1");
+        assert_eq!(csv_cell(&Value::Bool(None)), "");
+    }
+}

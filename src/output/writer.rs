@@ -1,0 +1,201 @@
+//! A table writer: rows arrive over a bounded channel; every flush interval (or row cap) the buffered
+//! rows become one Parquet part file and/or lines appended to the table's CSV.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use tokio::sync::mpsc;
+
+use super::rows::{Row, csv_cell, to_batch};
+
+/// Which files a scan writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Formats {
+    pub parquet: bool,
+    pub csv: bool,
+}
+
+impl Default for Formats {
+    fn default() -> Self {
+        Formats {
+            parquet: true,
+            csv: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    pub formats: Formats,
+    /// Buffered rows are written at least this often. Default 5 s.
+    pub flush_interval: Duration,
+    /// ... or as soon as this many rows are buffered. Default 50,000.
+    pub max_rows: usize,
+    /// Rows waiting in the channel before senders wait (backpressure). Default 4096.
+    pub channel: usize,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            formats: Formats::default(),
+            flush_interval: Duration::from_secs(5),
+            max_rows: 50_000,
+            channel: 4096,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct WriterStats {
+    pub rows: u64,
+    pub parts: u64,
+}
+
+struct Files {
+    dir: PathBuf,
+    parquet: bool,
+    csv: Option<csv::Writer<BufWriter<File>>>,
+    props: WriterProperties,
+    stats: WriterStats,
+}
+
+impl Files {
+    fn write<R: Row>(&mut self, rows: &[R]) -> io::Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if self.parquet {
+            let batch = to_batch(rows).map_err(io::Error::other)?;
+            let name = format!("part-{:05}.parquet", self.stats.parts);
+            let tmp = self.dir.join(format!(".{name}.tmp"));
+            let file = File::create(&tmp)?;
+            let mut w = ArrowWriter::try_new(file, batch.schema(), Some(self.props.clone()))
+                .map_err(io::Error::other)?;
+            w.write(&batch).map_err(io::Error::other)?;
+            w.close().map_err(io::Error::other)?;
+            fs::rename(&tmp, self.dir.join(name))?;
+            self.stats.parts += 1;
+        }
+        if let Some(csv) = &mut self.csv {
+            for r in rows {
+                csv.write_record(r.values().iter().map(csv_cell))
+                    .map_err(io::Error::other)?;
+            }
+            csv.flush()?;
+        }
+        self.stats.rows += rows.len() as u64;
+        Ok(())
+    }
+}
+
+/// The sending side; dropping every clone ends the writer, which flushes what is left.
+pub struct TableWriter<R> {
+    tx: mpsc::Sender<R>,
+}
+
+impl<R> Clone for TableWriter<R> {
+    fn clone(&self) -> Self {
+        TableWriter {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<R: Row> TableWriter<R> {
+    /// Creates `OUT/<table>/` (Parquet parts) and `OUT/<table>.csv` as asked, and starts the
+    /// writer task. Its handle yields the counts once every sender is gone.
+    pub fn start(
+        out: &Path,
+        table: &str,
+        opts: &WriterOptions,
+    ) -> io::Result<(
+        TableWriter<R>,
+        tokio::task::JoinHandle<io::Result<WriterStats>>,
+    )> {
+        let dir = out.join(table);
+        if opts.formats.parquet {
+            fs::create_dir_all(&dir)?;
+        }
+        let csv = if opts.formats.csv {
+            let mut w = csv::Writer::from_writer(BufWriter::new(File::create(
+                out.join(format!("{table}.csv")),
+            )?));
+            w.write_record(R::schema().fields().iter().map(|f| f.name().as_str()))
+                .map_err(io::Error::other)?;
+            w.flush()?;
+            Some(w)
+        } else {
+            None
+        };
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(3).expect("valid level"),
+            ))
+            .set_created_by(format!("mxray {}", env!("CARGO_PKG_VERSION")))
+            .build();
+        let files = Files {
+            dir,
+            parquet: opts.formats.parquet,
+            csv,
+            props,
+            stats: WriterStats::default(),
+        };
+        let (tx, rx) = mpsc::channel(opts.channel.max(1));
+        let handle = tokio::spawn(run(rx, files, opts.flush_interval, opts.max_rows.max(1)));
+        Ok((TableWriter { tx }, handle))
+    }
+
+    /// Queues a row, waiting while the writer is behind. False when the writer has stopped
+    /// (after an I/O error, which its handle reports).
+    pub async fn send(&self, row: R) -> bool {
+        self.tx.send(row).await.is_ok()
+    }
+}
+
+async fn run<R: Row>(
+    mut rx: mpsc::Receiver<R>,
+    mut files: Files,
+    interval: Duration,
+    max_rows: usize,
+) -> io::Result<WriterStats> {
+    let mut buf: Vec<R> = Vec::new();
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        let closed = tokio::select! {
+            row = rx.recv() => match row {
+                Some(r) => {
+                    buf.push(r);
+                    if buf.len() < max_rows {
+                        continue;
+                    }
+                    false
+                }
+                None => true,
+            },
+            _ = tick.tick() => false,
+        };
+        if !buf.is_empty() {
+            let rows = std::mem::take(&mut buf);
+            // Encoding and compression are CPU work: keep them off the runtime's workers.
+            let (f, result) = tokio::task::spawn_blocking(move || {
+                let r = files.write(&rows);
+                (files, r)
+            })
+            .await
+            .map_err(io::Error::other)?;
+            files = f;
+            result?;
+        }
+        if closed {
+            return Ok(files.stats.clone());
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Counters of a scan and the run manifest (run.json).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use super::ScanOptions;
+use crate::dns::{Resolver, Status};
+use crate::output::{DomainRow, WriterStats};
+
+#[derive(Debug, Default)]
+pub struct ScanStats {
+    /// Valid domains read from the input.
+    pub read: AtomicU64,
+    pub rejects: AtomicU64,
+    pub duplicates: AtomicU64,
+    /// Domains whose row was produced.
+    pub done: AtomicU64,
+    /// Distinct host addresses found.
+    pub hosts: AtomicU64,
+    /// Domains in flight when a shutdown's grace period ran out.
+    pub abandoned: AtomicU64,
+    pub dedup_overflow: AtomicBool,
+    pub input_done: AtomicBool,
+    total: OnceLock<Arc<OnceLock<u64>>>,
+    /// column -> status -> domains
+    by_status: Mutex<BTreeMap<&'static str, BTreeMap<&'static str, u64>>>,
+}
+
+impl ScanStats {
+    pub fn set_total_source(&self, total: Arc<OnceLock<u64>>) {
+        let _ = self.total.set(total);
+    }
+
+    /// Data lines in the input, once counted (None for stdin or while counting).
+    pub fn total(&self) -> Option<u64> {
+        self.total.get().and_then(|t| t.get().copied())
+    }
+
+    pub fn record_domain(&self, row: &DomainRow) {
+        self.done.fetch_add(1, Relaxed);
+        let mut m = self.by_status.lock();
+        for (col, st) in [
+            ("mx_status", row.mx_status),
+            ("spf_status", row.spf_status),
+            ("dmarc_status", row.dmarc_status),
+        ] {
+            *m.entry(col).or_default().entry(st).or_default() += 1;
+        }
+    }
+
+    pub fn by_status(&self) -> BTreeMap<&'static str, BTreeMap<&'static str, u64>> {
+        self.by_status.lock().clone()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunManifest {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub command_line: Vec<String>,
+    pub input: String,
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_s: f64,
+    /// Stopped by the user (Ctrl-C) before the end of the input.
+    pub interrupted: bool,
+    /// Set when reading the input failed part-way; the rows before it were scanned.
+    pub input_error: Option<String>,
+    pub resolvers: Vec<String>,
+    pub options: ManifestOptions,
+    pub counts: Counts,
+    pub status_counts: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
+    pub rates: Rates,
+    pub dns: DnsCounts,
+    pub cache: CacheCounts,
+    pub shard: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ManifestOptions {
+    pub timeout_ms: u64,
+    pub retries: u32,
+    pub concurrency: usize,
+    pub domain_concurrency: usize,
+    pub rate: Option<u32>,
+    pub rate_per_resolver: Option<u32>,
+    pub edns_payload: u16,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Counts {
+    pub domains_read: u64,
+    pub domains_scanned: u64,
+    pub rejects: u64,
+    pub duplicates: u64,
+    /// Repeats past the dedup capacity may have been scanned twice.
+    pub dedup_overflow: bool,
+    pub abandoned: u64,
+    pub hosts: u64,
+    pub domains_written: WriterStats,
+    pub hosts_written: WriterStats,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Rates {
+    pub domains_per_s: f64,
+    pub queries_per_s: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DnsCounts {
+    pub queries: u64,
+    pub udp_sent: u64,
+    pub retries: u64,
+    pub attempt_timeouts: u64,
+    pub tcp_fallbacks: u64,
+    pub dropped_datagrams: u64,
+    pub by_status: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CacheCounts {
+    pub lookups: u64,
+    pub misses: u64,
+    pub expired: u64,
+    pub hit_rate: f64,
+    pub entries: usize,
+    pub capacity: usize,
+}
+
+impl RunManifest {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn build(
+        opts: &ScanOptions,
+        started: chrono::DateTime<chrono::Utc>,
+        elapsed: Duration,
+        interrupted: bool,
+        stats: &ScanStats,
+        input_error: Option<String>,
+        resolver: &Resolver,
+        domains_written: WriterStats,
+        hosts_written: WriterStats,
+    ) -> RunManifest {
+        let e = resolver.engine().stats();
+        let c = resolver.stats();
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        let fmt = |t: chrono::DateTime<chrono::Utc>| {
+            t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
+        RunManifest {
+            tool: "mxray",
+            version: env!("CARGO_PKG_VERSION"),
+            command_line: opts.command_line.clone(),
+            input: opts.input.clone(),
+            started_at: fmt(started),
+            ended_at: fmt(chrono::Utc::now()),
+            duration_s: elapsed.as_secs_f64(),
+            interrupted,
+            input_error,
+            resolvers: opts.engine.servers.iter().map(|s| s.to_string()).collect(),
+            options: ManifestOptions {
+                timeout_ms: opts.engine.timeout.as_millis() as u64,
+                retries: opts.engine.retries,
+                concurrency: opts.engine.concurrency,
+                domain_concurrency: opts.domain_concurrency,
+                rate: opts.engine.rate.map(|r| r.get()),
+                rate_per_resolver: opts.engine.rate_per_server.map(|r| r.get()),
+                edns_payload: opts.engine.edns_payload,
+            },
+            counts: Counts {
+                domains_read: stats.read.load(Relaxed),
+                domains_scanned: stats.done.load(Relaxed),
+                rejects: stats.rejects.load(Relaxed),
+                duplicates: stats.duplicates.load(Relaxed),
+                dedup_overflow: stats.dedup_overflow.load(Relaxed),
+                abandoned: stats.abandoned.load(Relaxed),
+                hosts: stats.hosts.load(Relaxed),
+                domains_written,
+                hosts_written,
+            },
+            status_counts: stats.by_status(),
+            rates: Rates {
+                domains_per_s: stats.done.load(Relaxed) as f64 / secs,
+                queries_per_s: e.queries.load(Relaxed) as f64 / secs,
+            },
+            dns: DnsCounts {
+                queries: e.queries.load(Relaxed),
+                udp_sent: e.udp_sent.load(Relaxed),
+                retries: e.retries.load(Relaxed),
+                attempt_timeouts: e.attempt_timeouts.load(Relaxed),
+                tcp_fallbacks: e.tcp_fallbacks.load(Relaxed),
+                dropped_datagrams: e.dropped.load(Relaxed),
+                by_status: Status::ALL
+                    .iter()
+                    .map(|s| (s.as_str(), e.status_count(*s)))
+                    .collect(),
+            },
+            cache: CacheCounts {
+                lookups: c.lookups.load(Relaxed),
+                misses: c.misses.load(Relaxed),
+                expired: c.expired.load(Relaxed),
+                hit_rate: c.hit_rate(),
+                entries: resolver.len(),
+                capacity: opts.cache.capacity,
+            },
+            shard: None,
+        }
+    }
+}
