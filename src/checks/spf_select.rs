@@ -45,7 +45,9 @@ pub fn select_spf(txt: &Answer) -> SpfSelection {
             errors: vec![format!("dns-temperror: TXT query {}", txt.describe())],
         };
     }
-    let records: Vec<String> = txt.txt_joined().filter(|t| is_spf_record(t)).collect();
+    let mut records: Vec<String> = txt.txt_joined().filter(|t| is_spf_record(t)).collect();
+    // RRset order carries no meaning and varies between answers: sort for stable output.
+    records.sort();
     let (status, errors) = match records.len() {
         0 => (SpfStatus::None, Vec::new()),
         1 => (SpfStatus::Valid, Vec::new()),

@@ -1,0 +1,144 @@
+//! Shared helpers of the integration tests: where the fixtures are, reading results back.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use arrow_array::{
+    Array, BooleanArray, ListArray, RecordBatch, StringArray, StructArray,
+    TimestampMillisecondArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::{Value, json};
+
+/// The servers started by tests/fixtures/up.sh (their addresses come from its env file, which
+/// .ci/run exports). Without them the test is skipped with a message, except under CI where a
+/// missing fixture is a failure.
+pub struct Fixtures {
+    /// Unbound, recursive.
+    pub resolver: SocketAddr,
+    /// Knot, authoritative only.
+    pub auth: SocketAddr,
+    /// Generated world: domains.txt, expected.jsonl, expected_rejects.csv.
+    pub world: PathBuf,
+}
+
+pub fn fixtures(test: &str) -> Option<Fixtures> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (
+        get("MXRAY_TEST_RESOLVER"),
+        get("MXRAY_TEST_AUTH"),
+        get("MXRAY_TEST_WORLD"),
+    ) {
+        (Some(r), Some(a), Some(w)) => Some(Fixtures {
+            resolver: r.parse().expect("MXRAY_TEST_RESOLVER is IP:PORT"),
+            auth: a.parse().expect("MXRAY_TEST_AUTH is IP:PORT"),
+            world: PathBuf::from(w),
+        }),
+        _ => {
+            let msg = format!(
+                "{test}: the DNS fixtures are not up (MXRAY_TEST_RESOLVER, MXRAY_TEST_AUTH, \
+                 MXRAY_TEST_WORLD unset): run `bash .ci/run`, or tests/fixtures/up.sh and export \
+                 the variables of its env file"
+            );
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{msg}");
+            }
+            eprintln!("SKIP {msg}");
+            None
+        }
+    }
+}
+
+fn cell(col: &dyn Array, i: usize) -> Value {
+    if col.is_null(i) {
+        return Value::Null;
+    }
+    let any = col.as_any();
+    if let Some(a) = any.downcast_ref::<StringArray>() {
+        return json!(a.value(i));
+    }
+    if let Some(a) = any.downcast_ref::<BooleanArray>() {
+        return json!(a.value(i));
+    }
+    if let Some(a) = any.downcast_ref::<UInt8Array>() {
+        return json!(a.value(i));
+    }
+    if let Some(a) = any.downcast_ref::<UInt16Array>() {
+        return json!(a.value(i));
+    }
+    if let Some(a) = any.downcast_ref::<UInt32Array>() {
+        return json!(a.value(i));
+    }
+    if let Some(a) = any.downcast_ref::<UInt64Array>() {
+        return json!(a.value(i));
+    }
+    if let Some(a) = any.downcast_ref::<TimestampMillisecondArray>() {
+        return json!(a.value(i));
+    }
+    if let Some(a) = any.downcast_ref::<ListArray>() {
+        let v = a.value(i);
+        return Value::Array((0..v.len()).map(|j| cell(v.as_ref(), j)).collect());
+    }
+    if let Some(a) = any.downcast_ref::<StructArray>() {
+        return Value::Array(a.columns().iter().map(|c| cell(c.as_ref(), i)).collect());
+    }
+    panic!("unexpected column type {:?}", col.data_type());
+}
+
+pub fn batch_rows(batch: &RecordBatch) -> Vec<BTreeMap<String, Value>> {
+    let schema = batch.schema();
+    (0..batch.num_rows())
+        .map(|i| {
+            schema
+                .fields()
+                .iter()
+                .zip(batch.columns())
+                .map(|(f, c)| (f.name().clone(), cell(c.as_ref(), i)))
+                .collect()
+        })
+        .collect()
+}
+
+/// Every row of every part file of a table, as JSON values (struct = array of its fields).
+pub fn read_table(out: &Path, table: &str) -> Vec<BTreeMap<String, Value>> {
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(out.join(table))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    parts.sort();
+    let mut rows = Vec::new();
+    for p in parts {
+        assert!(
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .ends_with(".parquet"),
+            "only finished parts are left behind: {p:?}"
+        );
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&p).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        for b in reader {
+            rows.extend(batch_rows(&b.unwrap()));
+        }
+    }
+    rows
+}
+
+/// Rows keyed by a column.
+pub fn by_key(
+    rows: Vec<BTreeMap<String, Value>>,
+    key: &str,
+) -> BTreeMap<String, BTreeMap<String, Value>> {
+    let mut m = BTreeMap::new();
+    for r in rows {
+        let k = r[key].as_str().unwrap().to_string();
+        assert!(m.insert(k.clone(), r).is_none(), "duplicate row for {k}");
+    }
+    m
+}

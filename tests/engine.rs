@@ -1,0 +1,197 @@
+//! The engine's transport against small DNS servers run by the test itself on loopback: single-
+//! flight, retries that rotate across resolvers, timeouts, and datagrams that must be dropped.
+//! (Behaviour against real resolvers is in tests/dns_fixtures.rs.)
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, OpCode};
+use hickory_proto::rr::rdata::A;
+use hickory_proto::rr::{Name, RData, Record};
+use mxray::dns::{CacheOptions, Engine, EngineOptions, RecordType, Resolver, Status};
+use tokio::net::UdpSocket;
+
+/// What the test server does with each query.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// Answer `<name> A 127.0.0.1` after `delay`.
+    Answer { delay: Duration },
+    /// Never answer.
+    Drop,
+    /// First send a reply with a wrong id, one for another question, and garbage; then the answer.
+    Noisy,
+}
+
+struct Server {
+    addr: SocketAddr,
+    queries: Arc<AtomicU64>,
+}
+
+async fn server(b: Behaviour) -> Server {
+    let sock = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let addr = sock.local_addr().unwrap();
+    let queries = Arc::new(AtomicU64::new(0));
+    let q = queries.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let (n, from) = sock.recv_from(&mut buf).await.unwrap();
+            q.fetch_add(1, Relaxed);
+            let req = Message::from_vec(&buf[..n]).unwrap();
+            let sock = sock.clone();
+            tokio::spawn(async move {
+                let answer = |id: u16, name: &Name| {
+                    let mut m = Message::new(id, MessageType::Response, OpCode::Query);
+                    m.metadata.recursion_available = true;
+                    m.add_queries(req.queries.clone());
+                    m.add_answer(Record::from_rdata(
+                        name.clone(),
+                        60,
+                        RData::A(A(Ipv4Addr::LOCALHOST)),
+                    ));
+                    m.to_vec().unwrap()
+                };
+                let id = req.metadata.id;
+                let name = req.queries[0].name().clone();
+                match b {
+                    Behaviour::Drop => {}
+                    Behaviour::Answer { delay } => {
+                        tokio::time::sleep(delay).await;
+                        sock.send_to(&answer(id, &name), from).await.unwrap();
+                    }
+                    Behaviour::Noisy => {
+                        sock.send_to(&answer(id.wrapping_add(1), &name), from)
+                            .await
+                            .unwrap();
+                        let mut other = req.clone();
+                        other.queries[0].set_name(Name::from_ascii("other.test.").unwrap());
+                        other.metadata.message_type = MessageType::Response;
+                        sock.send_to(&other.to_vec().unwrap(), from).await.unwrap();
+                        sock.send_to(b"\x00\x01garbage", from).await.unwrap();
+                        let mut short = answer(id, &name);
+                        short.truncate(14);
+                        sock.send_to(&short, from).await.unwrap();
+                        sock.send_to(&answer(id, &name), from).await.unwrap();
+                    }
+                }
+            });
+        }
+    });
+    Server { addr, queries }
+}
+
+fn opts(servers: Vec<SocketAddr>) -> EngineOptions {
+    EngineOptions {
+        servers,
+        timeout: Duration::from_millis(300),
+        retries: 2,
+        ..EngineOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn single_flight_sends_one_query_for_concurrent_lookups() {
+    let s = server(Behaviour::Answer {
+        delay: Duration::from_millis(100),
+    })
+    .await;
+    let engine = Engine::new(opts(vec![s.addr])).await.unwrap();
+    let res = Resolver::new(engine, CacheOptions::default());
+    let lookups = (0..200).map(|i| {
+        let res = res.clone();
+        // Case and a trailing dot do not make another key.
+        let name = if i % 2 == 0 {
+            "shared.example"
+        } else {
+            "Shared.EXAMPLE."
+        };
+        async move { res.lookup(name, RecordType::A).await }
+    });
+    let answers = futures::future::join_all(lookups).await;
+    assert!(answers.iter().all(|a| a.status == Status::Ok));
+    assert_eq!(
+        s.queries.load(Relaxed),
+        1,
+        "one query for 200 concurrent lookups"
+    );
+    let st = res.stats();
+    assert_eq!(st.lookups.load(Relaxed), 200);
+    assert_eq!(st.misses.load(Relaxed), 1);
+    // Later lookups are hits; another type is another key.
+    res.lookup("shared.example", RecordType::A).await;
+    res.lookup("shared.example", RecordType::AAAA).await;
+    assert_eq!(s.queries.load(Relaxed), 2);
+}
+
+#[tokio::test]
+async fn a_silent_server_is_a_timeout_after_every_retry() {
+    let s = server(Behaviour::Drop).await;
+    let engine = Engine::new(opts(vec![s.addr])).await.unwrap();
+    let t = std::time::Instant::now();
+    let a = engine.query("dropped.example", RecordType::A).await;
+    assert_eq!(a.status, Status::Timeout);
+    assert!(a.error.is_some());
+    assert_eq!(s.queries.load(Relaxed), 3, "first attempt + 2 retries");
+    assert!(t.elapsed() >= Duration::from_millis(900));
+    assert_eq!(engine.stats().attempt_timeouts.load(Relaxed), 3);
+}
+
+#[tokio::test]
+async fn retries_rotate_to_the_next_resolver() {
+    let dead = server(Behaviour::Drop).await;
+    let live = server(Behaviour::Answer {
+        delay: Duration::ZERO,
+    })
+    .await;
+    let engine = Engine::new(opts(vec![dead.addr, live.addr])).await.unwrap();
+    for i in 0..4 {
+        let a = engine.query(&format!("n{i}.example"), RecordType::A).await;
+        assert_eq!(a.status, Status::Ok, "n{i}");
+    }
+    // Queries start on alternate servers; those that met the dead one were retried on the live one.
+    assert_eq!(dead.queries.load(Relaxed), 2);
+    assert_eq!(live.queries.load(Relaxed), 4);
+}
+
+#[tokio::test]
+async fn stray_datagrams_are_dropped_not_taken_for_answers() {
+    let s = server(Behaviour::Noisy).await;
+    let engine = Engine::new(opts(vec![s.addr])).await.unwrap();
+    let a = engine.query("noisy.example", RecordType::A).await;
+    assert_eq!(a.status, Status::Ok);
+    assert_eq!(a.ips().collect::<Vec<_>>(), [Ipv4Addr::LOCALHOST]);
+    assert_eq!(
+        s.queries.load(Relaxed),
+        1,
+        "the real answer arrived on the first attempt"
+    );
+    // Wrong id, wrong question, garbage, truncated message.
+    let dropped = engine.stats().dropped.load(Relaxed);
+    assert!(dropped >= 3, "dropped {dropped}");
+}
+
+#[tokio::test]
+async fn the_window_bounds_queries_in_flight() {
+    let s = server(Behaviour::Answer {
+        delay: Duration::from_millis(50),
+    })
+    .await;
+    let mut o = opts(vec![s.addr]);
+    o.concurrency = 10;
+    let engine = Engine::new(o).await.unwrap();
+    let t = std::time::Instant::now();
+    let all = (0..50).map(|i| {
+        let e = engine.clone();
+        async move { e.query(&format!("w{i}.example"), RecordType::A).await }
+    });
+    let answers = futures::future::join_all(all).await;
+    assert!(answers.iter().all(|a| a.status == Status::Ok));
+    // 50 queries, 10 at a time, 50 ms each: at least 5 rounds.
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        t.elapsed()
+    );
+}

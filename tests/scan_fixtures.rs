@@ -1,0 +1,365 @@
+//! Whole scans against the real DNS fixtures: the hand-written example.test zone (each case
+//! checked by hand below) and the generated world (100k domains, checked against the generator's
+//! expected.jsonl), read back from the Parquet parts the scan wrote.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use mxray::dns::EngineOptions;
+use mxray::output::{Formats, WriterOptions};
+use mxray::pipeline::{ScanOptions, scan};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+fn options(input: &str, out: &std::path::Path, resolver: std::net::SocketAddr) -> ScanOptions {
+    ScanOptions {
+        input: input.to_string(),
+        out: out.to_path_buf(),
+        engine: EngineOptions {
+            servers: vec![resolver],
+            timeout: Duration::from_secs(2),
+            retries: 2,
+            ..EngineOptions::default()
+        },
+        writer: WriterOptions {
+            formats: Formats {
+                parquet: true,
+                csv: true,
+            },
+            flush_interval: Duration::from_millis(500),
+            max_rows: 20_000,
+            ..WriterOptions::default()
+        },
+        ..ScanOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_zone_rows_hold_the_right_statuses_and_records() {
+    let Some(f) = common::fixtures("example_zone") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    let mut w = std::fs::File::create(&input).unwrap();
+    writeln!(
+        w,
+        "# the example.test cases\n\
+         ok.example.test\n\
+         nodata.example.test\n\
+         missing.example.test\n\
+         nullmx.example.test\n\
+         multispf.example.test\n\
+         split.example.test\n\
+         badmarc.example.test\n\
+         twodmarc.example.test\n\
+         big.example.test\n\
+         cname.example.test\n\
+         B\u{fc}cher.Example.Test.\n\
+         broken.example.test\n\
+         mixmx.example.test\n\
+         \n\
+         not a domain!\n\
+         OK.EXAMPLE.TEST.\n\
+         localhost"
+    )
+    .unwrap();
+    drop(w);
+    let out = dir.path().join("out");
+    let m = scan(
+        options(input.to_str().unwrap(), &out, f.resolver),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(m.counts.domains_scanned, 13);
+    assert_eq!((m.counts.rejects, m.counts.duplicates), (2, 1));
+    assert!(!m.interrupted);
+
+    let rows = common::by_key(common::read_table(&out, "domains"), "domain");
+    assert_eq!(rows.len(), 13);
+    let get = |d: &str, c: &str| rows[d][c].clone();
+
+    let ok = &rows["ok.example.test"];
+    assert_eq!(ok["mx_status"], "ok");
+    assert_eq!(
+        ok["mx"],
+        json!([[10, "mx1.ok.example.test"], [20, "mx2.ok.example.test"]])
+    );
+    assert_eq!(ok["mx_null"], false);
+    assert_eq!(ok["mx_ips"], json!(["127.0.0.10", "127.0.0.11", "::1"]));
+    assert_eq!(ok["mx_ips_status"], "ok");
+    assert_eq!(ok["spf_status"], "valid");
+    assert_eq!(
+        ok["spf_records"],
+        json!(["v=spf1 mx ip4:127.0.0.0/24 -all"])
+    );
+    assert_eq!(ok["dmarc_status"], "valid");
+    assert_eq!(ok["dmarc_source"], "domain");
+    assert_eq!(ok["dmarc_p"], "reject");
+    assert_eq!(ok["dmarc_sp"], "quarantine");
+    assert_eq!(ok["dmarc_pct"], 50);
+    assert_eq!(
+        ok["dmarc_rua"],
+        json!(["mailto:agg@ok.example.test", "mailto:b@ok.example.test"])
+    );
+    assert!(ok["scanned_at"].as_i64().unwrap() > 1_700_000_000_000);
+
+    // The name exists without MX or TXT: nodata, never a failure.
+    assert_eq!(get("nodata.example.test", "mx_status"), "nodata");
+    assert_eq!(get("nodata.example.test", "mx"), json!([]));
+    assert_eq!(get("nodata.example.test", "mx_ips_status"), Value::Null);
+    assert_eq!(get("nodata.example.test", "spf_status"), "none");
+    assert_eq!(get("nodata.example.test", "dmarc_status"), "none");
+
+    assert_eq!(get("missing.example.test", "mx_status"), "nxdomain");
+    assert_eq!(get("missing.example.test", "spf_status"), "none");
+    assert_eq!(get("missing.example.test", "mx_null"), false);
+
+    assert_eq!(get("nullmx.example.test", "mx_null"), true);
+    assert_eq!(get("nullmx.example.test", "mx"), json!([[0, ""]]));
+    assert_eq!(get("nullmx.example.test", "mx_ips"), json!([]));
+    assert_eq!(get("nullmx.example.test", "dmarc_p"), "reject");
+
+    assert_eq!(get("mixmx.example.test", "mx_null"), false);
+    let errs = get("mixmx.example.test", "mx_errors");
+    assert!(
+        errs[0].as_str().unwrap().starts_with("null-mx-mixed:"),
+        "{errs}"
+    );
+
+    assert_eq!(get("multispf.example.test", "spf_status"), "permerror");
+    assert_eq!(
+        get("multispf.example.test", "spf_records"),
+        json!(["v=spf1 -all", "v=spf1 ip4:127.0.0.3 -all"])
+    );
+    assert!(
+        get("multispf.example.test", "spf_errors")[0]
+            .as_str()
+            .unwrap()
+            .starts_with("multiple-records:")
+    );
+
+    assert_eq!(
+        get("split.example.test", "spf_records"),
+        json!(["v=spf1 ip4:127.0.0.0/8 include:ok.example.test -all"])
+    );
+
+    assert_eq!(get("badmarc.example.test", "dmarc_status"), "invalid");
+    assert_eq!(get("badmarc.example.test", "dmarc_p"), Value::Null);
+    assert_eq!(
+        get("badmarc.example.test", "dmarc_record"),
+        "v=DMARC1; rua=mailto:x@badmarc.example.test"
+    );
+    assert_eq!(get("twodmarc.example.test", "dmarc_status"), "invalid");
+
+    // Over UDP the TXT RRset is truncated; the row holds what TCP returned.
+    assert_eq!(get("big.example.test", "spf_status"), "valid");
+    assert_eq!(
+        get("big.example.test", "spf_records"),
+        json!(["v=spf1 ip4:127.0.0.1 -all"])
+    );
+    assert!(m.dns.tcp_fallbacks >= 1);
+
+    assert_eq!(get("cname.example.test", "mx_status"), "ok");
+    assert_eq!(get("xn--bcher-kva.example.test", "mx_status"), "ok");
+    assert_eq!(get("xn--bcher-kva.example.test", "spf_status"), "valid");
+
+    // A DNS failure is a failure in every derived field, never "no record".
+    let b = &rows["broken.example.test"];
+    assert_eq!(b["mx_status"], "servfail");
+    assert_eq!(b["mx"], Value::Null);
+    assert_eq!(b["mx_null"], Value::Null);
+    assert_eq!(b["mx_ips"], Value::Null);
+    assert_eq!(b["spf_status"], "temperror");
+    assert_eq!(b["spf_records"], Value::Null);
+    assert_eq!(b["dmarc_status"], "temperror");
+
+    // One hosts row per distinct MX address.
+    let hosts = common::by_key(common::read_table(&out, "hosts"), "ip");
+    assert_eq!(
+        hosts.keys().collect::<Vec<_>>(),
+        ["127.0.0.10", "127.0.0.11", "::1"]
+    );
+
+    let rejects = std::fs::read_to_string(out.join("rejects.csv")).unwrap();
+    let lines: Vec<&str> = rejects.lines().collect();
+    assert_eq!(lines[0], "line,text,reason");
+    assert!(lines[1].starts_with("16,not a domain!,"), "{rejects}");
+    assert!(lines[2].starts_with("18,localhost,"), "{rejects}");
+
+    // CSV beside Parquet, same columns.
+    let csv = std::fs::read_to_string(out.join("domains.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 14);
+    assert!(csv.lines().any(|l| l.starts_with("ok.example.test,")
+        && l.contains(",10 mx1.ok.example.test;20 mx2.ok.example.test,")));
+
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(manifest["counts"]["domains_scanned"], 13);
+    assert_eq!(manifest["status_counts"]["mx_status"]["servfail"], 1);
+    assert!(manifest["cache"]["hit_rate"].as_f64().unwrap() > 0.0);
+
+    // A second scan into the same directory is refused rather than mixed in.
+    let again = scan(
+        options(input.to_str().unwrap(), &out, f.resolver),
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(again.is_err());
+}
+
+fn expected_world(path: &std::path::Path) -> BTreeMap<String, Value> {
+    std::fs::read_to_string(path.join("expected.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["domain"].as_str().unwrap().to_string(), v)
+        })
+        .collect()
+}
+
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Array(a) => {
+            let mut a = a.clone();
+            a.sort_by_key(|x| x.to_string());
+            Value::Array(a)
+        }
+        other => other.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_world_every_domain_has_the_expected_row() {
+    let Some(f) = common::fixtures("generated_world") else {
+        return;
+    };
+    let expected = expected_world(&f.world);
+    assert!(
+        expected.len() >= 1000,
+        "world too small: {}",
+        expected.len()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let input = f.world.join("domains.txt");
+    let m = scan(
+        options(input.to_str().unwrap(), &out, f.resolver),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    eprintln!(
+        "world: {} domains in {:.1}s = {:.0} domains/s, {} queries, cache hit rate {:.3}",
+        m.counts.domains_scanned,
+        m.duration_s,
+        m.rates.domains_per_s,
+        m.dns.queries,
+        m.cache.hit_rate
+    );
+    let rows = common::by_key(common::read_table(&out, "domains"), "domain");
+    assert_eq!(
+        rows.len(),
+        expected.len(),
+        "one row per distinct valid domain"
+    );
+
+    let mut mismatches = Vec::new();
+    for (domain, want) in &expected {
+        let Some(got) = rows.get(domain) else {
+            mismatches.push(format!("{domain}: no row"));
+            continue;
+        };
+        // The generator writes false where the data is unknown; the scan must say null there.
+        let failed = !matches!(
+            got["mx_status"].as_str(),
+            Some("ok" | "nodata" | "nxdomain")
+        );
+        let want_null = if failed {
+            Value::Null
+        } else {
+            want["mx_null"].clone()
+        };
+        if got["mx_null"] != want_null {
+            mismatches.push(format!(
+                "{domain} mx_null: got {} want {want_null}",
+                got["mx_null"]
+            ));
+        }
+        for col in ["mx_status", "spf_status", "dmarc_status", "dmarc_p"] {
+            if got[col] != want[col] {
+                mismatches.push(format!(
+                    "{domain} {col}: got {} want {}",
+                    got[col], want[col]
+                ));
+            }
+        }
+        for col in ["mx", "mx_ips", "spf_records"] {
+            // Unknown (null) lists are compared as empty with the generator, which has no null;
+            // the status columns above already say whether the data is known.
+            let g = if got[col].is_null() {
+                json!([])
+            } else {
+                sorted(&got[col])
+            };
+            if g != sorted(&want[col]) {
+                mismatches.push(format!(
+                    "{domain} {col}: got {} want {}",
+                    got[col], want[col]
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches, first: {:#?}",
+        mismatches.len(),
+        &mismatches[..mismatches.len().min(20)]
+    );
+
+    assert_eq!(
+        m.dns.by_status["timeout"], 0,
+        "no query may time out on loopback"
+    );
+
+    // Rejects: the same line numbers and texts as the generator's list.
+    let want_rejects = std::fs::read_to_string(f.world.join("expected_rejects.csv")).unwrap();
+    let mut want = csv::Reader::from_reader(want_rejects.as_bytes());
+    let want: Vec<(u64, String)> = want
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].parse().unwrap(), r[1].to_string())
+        })
+        .collect();
+    let mut got = csv::Reader::from_path(out.join("rejects.csv")).unwrap();
+    let got: Vec<(u64, String)> = got
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].parse().unwrap(), r[1].to_string())
+        })
+        .collect();
+    assert_eq!(got, want);
+
+    // Hosts: one row per distinct MX address of the whole world.
+    let hosts = common::read_table(&out, "hosts");
+    let distinct: std::collections::BTreeSet<&str> = expected
+        .values()
+        .flat_map(|v| {
+            v["mx_ips"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(hosts.len(), distinct.len());
+    // Shared provider records and MX hosts are fetched once: far fewer queries than lookups.
+    assert!(m.cache.hit_rate > 0.2, "hit rate {}", m.cache.hit_rate);
+}
