@@ -363,3 +363,227 @@ async fn generated_world_every_domain_has_the_expected_row() {
     // Shared provider records and MX hosts are fetched once: far fewer queries than lookups.
     assert!(m.cache.hit_rate > 0.2, "hit rate {}", m.cache.hit_rate);
 }
+
+/// Every SPF column of the SPF trees in the example.test zone (tests/fixtures/up.sh), worked out by
+/// hand from the records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spf_trees_columns_worked_out_by_hand() {
+    let Some(f) = common::fixtures("spf_trees") else {
+        return;
+    };
+    // domain, status, all, lookups, void, ipv4 authorized, flags, first error code, include tree
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Value,
+        Value,
+        Value,
+        Value,
+        &'a [&'a str],
+        Option<&'a str>,
+        &'a [&'a str],
+    );
+    let n = Value::Null;
+    let cases: Vec<Case> = vec![
+        // mx -> 127.0.0.10, 127.0.0.11 (and ::1), all inside 127.0.0.0/24: 256.
+        (
+            "ok.example.test",
+            "valid",
+            json!("fail"),
+            json!(1),
+            json!(0),
+            json!(256),
+            &[],
+            None,
+            &[],
+        ),
+        // Two strings joined; /8 plus an include whose addresses lie inside it.
+        (
+            "split.example.test",
+            "valid",
+            json!("fail"),
+            json!(2),
+            json!(0),
+            json!(16777216),
+            &["wide_ranges"],
+            None,
+            &["1 ok.example.test"],
+        ),
+        (
+            "nullmx.example.test",
+            "valid",
+            json!("fail"),
+            json!(0),
+            json!(0),
+            json!(0),
+            &[],
+            None,
+            &[],
+        ),
+        // Several records: permerror, both kept, no walk so no counts.
+        (
+            "multispf.example.test",
+            "permerror",
+            n.clone(),
+            n.clone(),
+            n.clone(),
+            n.clone(),
+            &[],
+            Some("multiple-records"),
+            &[],
+        ),
+        // /16 and a /24 inside it, then another /24 inside it and one more address: 65537.
+        (
+            "spf-inc.example.test",
+            "valid",
+            json!("softfail"),
+            json!(2),
+            json!(0),
+            json!(65537),
+            &[],
+            None,
+            &["1 _spf.prov.example.test", "1 _spf2.prov.example.test"],
+        ),
+        // The all of the redirect target ends evaluation.
+        (
+            "spf-redir.example.test",
+            "valid",
+            json!("fail"),
+            json!(1),
+            json!(0),
+            json!(65536),
+            &[],
+            None,
+            &["1 _spf.prov.example.test"],
+        ),
+        // 2 includes + 10 + 11 a-terms = 23, counted on past 10; 21 distinct addresses.
+        (
+            "spf-over.example.test",
+            "permerror",
+            json!("fail"),
+            json!(23),
+            json!(0),
+            json!(21),
+            &[],
+            Some("lookup-limit"),
+            &["1 o1.spf.example.test", "1 o2.spf.example.test"],
+        ),
+        (
+            "spf-void.example.test",
+            "permerror",
+            json!("fail"),
+            json!(3),
+            json!(3),
+            json!(1),
+            &[],
+            Some("void-limit"),
+            &[],
+        ),
+        (
+            "spf-plusall.example.test",
+            "valid",
+            json!("pass"),
+            json!(0),
+            json!(0),
+            json!(4294967296u64),
+            &["plus_all"],
+            None,
+            &[],
+        ),
+        // exists with a macro cannot be enumerated.
+        (
+            "spf-macro.example.test",
+            "valid",
+            json!("fail"),
+            json!(1),
+            json!(0),
+            n.clone(),
+            &[],
+            None,
+            &[],
+        ),
+        (
+            "spf-loop.example.test",
+            "permerror",
+            json!("fail"),
+            json!(1),
+            json!(0),
+            json!(0),
+            &["loop"],
+            Some("include-loop"),
+            &["1 spf-loop.example.test"],
+        ),
+        (
+            "spf-ptr.example.test",
+            "valid",
+            json!("neutral"),
+            json!(1),
+            json!(0),
+            n.clone(),
+            &["neutral_all", "ptr_used"],
+            None,
+            &[],
+        ),
+        (
+            "spf-syntax.example.test",
+            "permerror",
+            n.clone(),
+            json!(0),
+            json!(0),
+            n.clone(),
+            &[],
+            Some("syntax"),
+            &[],
+        ),
+        // A failed TXT lookup: temperror, nothing derived.
+        (
+            "broken.example.test",
+            "temperror",
+            n.clone(),
+            n.clone(),
+            n.clone(),
+            n.clone(),
+            &[],
+            Some("dns-temperror"),
+            &[],
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    let list: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    std::fs::write(&input, list.join("\n")).unwrap();
+    let out = dir.path().join("out");
+    scan(
+        options(input.to_str().unwrap(), &out, f.resolver),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let rows = common::by_key(common::read_table(&out, "domains"), "domain");
+    for (domain, status, all, lookups, void, v4, flags, error, tree) in cases {
+        let r = &rows[domain];
+        assert_eq!(r["spf_status"], status, "{domain}");
+        assert_eq!(r["spf_all"], all, "{domain} all");
+        assert_eq!(r["spf_lookups"], lookups, "{domain} lookups");
+        assert_eq!(r["spf_void_lookups"], void, "{domain} void");
+        assert_eq!(r["spf_ipv4_authorized"], v4, "{domain} ipv4");
+        assert_eq!(r["spf_flags"], json!(flags), "{domain} flags");
+        assert_eq!(r["spf_include_tree"], json!(tree), "{domain} tree");
+        let errors = r["spf_errors"].as_array().unwrap();
+        match error {
+            Some(code) => assert!(
+                errors[0]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{code}: ")),
+                "{domain}: {errors:?}"
+            ),
+            None => assert!(errors.is_empty(), "{domain}: {errors:?}"),
+        }
+    }
+    // The domain's own MX addresses (127.0.0.10, .11, ::1) all pass its `mx` term.
+    assert_eq!(rows["ok.example.test"]["spf_mx_pass"], true);
+    // No MX: nothing to check.
+    assert_eq!(rows["split.example.test"]["spf_mx_pass"], Value::Null);
+    assert_eq!(rows["ok.example.test"]["spf_ipv6_prefixes"], 1);
+}

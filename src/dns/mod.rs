@@ -149,6 +149,27 @@ impl Answer {
     }
 }
 
+/// The reverse-lookup name of an address: `4.3.2.1.in-addr.arpa`, or the nibbles under `ip6.arpa`
+/// (RFC 1035 3.5, RFC 3596 2.5).
+pub fn reverse_name(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
+        }
+        IpAddr::V6(v6) => {
+            let mut s = String::with_capacity(72);
+            for b in v6.octets().iter().rev() {
+                for nibble in [b & 0xf, b >> 4] {
+                    s.push(char::from_digit(nibble.into(), 16).expect("nibble"));
+                    s.push('.');
+                }
+            }
+            s + "ip6.arpa"
+        }
+    }
+}
+
 /// Lowercase ASCII, without the trailing dot; the root is the empty string.
 pub fn normalize_name(name: &hickory_proto::rr::Name) -> String {
     let mut s = name.to_ascii();
@@ -191,6 +212,18 @@ mod tests {
             authentic: false,
         };
         assert_eq!(a.txt_joined().collect::<Vec<_>>(), ["v=spf1 -all"]);
+    }
+
+    #[test]
+    fn reverse_names() {
+        assert_eq!(
+            reverse_name("192.0.2.1".parse().unwrap()),
+            "1.2.0.192.in-addr.arpa"
+        );
+        assert_eq!(
+            reverse_name("2001:db8::1".parse().unwrap()),
+            "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
+        );
     }
 
     #[test]

@@ -2,11 +2,21 @@
 
 use std::net::IpAddr;
 
+use std::sync::LazyLock;
+
 use crate::checks::dmarc::{DmarcStatus, dmarc_findings};
 use crate::checks::mx::mx_findings;
-use crate::checks::spf_select::{SpfStatus, select_spf};
+use crate::checks::spf::{self, ProviderRow, SpfAnalysis, SpfResult, SpfStatus};
 use crate::dns::{RecordType, Resolver, Status};
 use crate::output::DomainRow;
+
+/// The curated table of major senders' SPF includes, built in.
+static PROVIDERS: LazyLock<Vec<ProviderRow>> =
+    LazyLock::new(|| spf::load_providers(include_str!("../../datasets/spf_providers.csv")));
+
+/// MX addresses checked against the domain's own SPF (each is a full check_host through the
+/// cache, so a domain with dozens of MX addresses must not cost dozens of evaluations).
+pub const MAX_SPF_MX_CHECKS: usize = 4;
 
 /// Exchanges whose addresses are looked up per domain; a domain publishing hundreds of MX records
 /// must not cost hundreds of queries.
@@ -59,8 +69,8 @@ pub async fn scan_domain(
         );
         (e, a, aaaa)
     }));
-    let (txt, dmarc, addresses) = tokio::join!(
-        res.lookup(domain, RecordType::TXT),
+    let (spf, dmarc, addresses) = tokio::join!(
+        spf::analyze(res, domain),
         res.lookup(&dmarc_name, RecordType::TXT),
         address_lookups
     );
@@ -97,10 +107,16 @@ pub async fn scan_domain(
         }
     }
 
-    let spf = select_spf(&txt);
-    row.spf_status = spf.status.as_str();
-    row.spf_records = spf.records;
-    row.spf_errors = spf.errors;
+    if spf.status == SpfStatus::Valid && !ips.is_empty() {
+        let sender = format!("postmaster@{domain}");
+        let mut all_pass = true;
+        for ip in ips.iter().take(MAX_SPF_MX_CHECKS) {
+            let outcome = spf::check_host(res, *ip, domain, &sender, domain).await;
+            all_pass &= outcome.result == SpfResult::Pass;
+        }
+        row.spf_mx_pass = Some(all_pass);
+    }
+    fill_spf(&mut row, spf);
 
     let d = dmarc_findings(&dmarc);
     row.dmarc_status = d.status.as_str();
@@ -115,4 +131,46 @@ pub async fn scan_domain(
     row.dmarc_errors = d.errors;
     row.scanned_at = now_ms();
     (row, ips)
+}
+
+fn fill_spf(row: &mut DomainRow, a: SpfAnalysis) {
+    row.spf_status = a.status.as_str();
+    // The walk's figures mean something only where a single record was walked; with no record,
+    // several, or a failed lookup they stay null rather than a misleading 0.
+    let walked =
+        a.status == SpfStatus::Valid || (a.status == SpfStatus::PermError && a.records.len() == 1);
+    row.spf_records = (a.status != SpfStatus::TempError).then(|| {
+        let mut r = a.records.clone();
+        // RRset order carries no meaning and varies between answers.
+        r.sort();
+        r
+    });
+    if walked {
+        row.spf_all = a.all.map(|q| q.as_str());
+        row.spf_lookups = Some(a.lookups);
+        row.spf_void_lookups = Some(a.void_lookups);
+        row.spf_ipv4_authorized = a.ipv4_authorized;
+        row.spf_ipv6_prefixes = Some(a.ipv6_prefixes);
+    }
+    row.spf_providers = spf::providers(&a.include_tree, &PROVIDERS);
+    row.spf_include_tree = a
+        .include_tree
+        .iter()
+        .filter(|(_, depth)| *depth > 0)
+        .map(|(name, depth)| format!("{depth} {name}"))
+        .collect();
+    for (on, flag) in [
+        (a.plus_all, "plus_all"),
+        (a.neutral_all, "neutral_all"),
+        (a.wide_ranges, "wide_ranges"),
+        (a.ptr_used, "ptr_used"),
+        (a.too_long, "too_long"),
+        (a.redirect_with_all, "redirect_with_all"),
+        (a.loop_detected, "loop"),
+    ] {
+        if on {
+            row.spf_flags.push(flag.to_string());
+        }
+    }
+    row.spf_errors = a.errors;
 }

@@ -8,6 +8,7 @@
 
 pub mod domain;
 pub mod progress;
+pub mod spf_dns;
 pub mod stats;
 
 use std::fs::{self, File};

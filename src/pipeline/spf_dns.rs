@@ -1,0 +1,78 @@
+//! SPF's view of DNS: the scan's shared cache, so provider includes are fetched once per scan and
+//! not once per domain.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::checks::spf::{Lookup, SpfDns};
+use crate::dns::{Answer, Rdata, RecordType, Resolver, Status, reverse_name};
+
+fn lookup<T>(a: &Answer, records: impl FnOnce(&Answer) -> Vec<T>) -> Lookup<T> {
+    match a.status {
+        Status::Ok => Lookup::Records(records(a)),
+        Status::NoData => Lookup::NoData,
+        Status::NxDomain => Lookup::NxDomain,
+        _ => Lookup::TempError(a.describe()),
+    }
+}
+
+impl SpfDns for Resolver {
+    async fn txt(&self, name: &str) -> Lookup<String> {
+        lookup(&*self.lookup(name, RecordType::TXT).await, |a| {
+            a.txt_joined().collect()
+        })
+    }
+
+    async fn a(&self, name: &str) -> Lookup<Ipv4Addr> {
+        lookup(&*self.lookup(name, RecordType::A).await, |a| {
+            a.records
+                .iter()
+                .filter_map(|r| match r {
+                    Rdata::A(ip) => Some(*ip),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+
+    async fn aaaa(&self, name: &str) -> Lookup<Ipv6Addr> {
+        lookup(&*self.lookup(name, RecordType::AAAA).await, |a| {
+            a.records
+                .iter()
+                .filter_map(|r| match r {
+                    Rdata::Aaaa(ip) => Some(*ip),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+
+    async fn mx(&self, name: &str) -> Lookup<(u16, String)> {
+        lookup(&*self.lookup(name, RecordType::MX).await, |a| {
+            a.records
+                .iter()
+                .filter_map(|r| match r {
+                    Rdata::Mx {
+                        preference,
+                        exchange,
+                    } => Some((*preference, exchange.clone())),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+
+    async fn ptr(&self, ip: IpAddr) -> Lookup<String> {
+        lookup(
+            &*self.lookup(&reverse_name(ip), RecordType::PTR).await,
+            |a| {
+                a.records
+                    .iter()
+                    .filter_map(|r| match r {
+                        Rdata::Ptr(n) => Some(n.clone()),
+                        _ => None,
+                    })
+                    .collect()
+            },
+        )
+    }
+}
