@@ -65,6 +65,11 @@ pub struct ScanArgs {
     #[arg(long, default_value_t = 2000)]
     pub concurrency: usize,
 
+    /// Keep the DNS window fixed at --concurrency instead of sizing it to what the resolvers answer
+    /// without loss (start at 64, grow while answers come, halve on timeouts).
+    #[arg(long)]
+    pub fixed_window: bool,
+
     /// Domains in flight at once.
     #[arg(long, default_value_t = 1000)]
     pub domain_concurrency: usize,
@@ -167,6 +172,7 @@ impl ScanArgs {
                 timeout: self.timeout,
                 retries: self.retries,
                 concurrency: self.concurrency,
+                adaptive_window: !self.fixed_window,
                 sockets: self.sockets,
                 rate: self.rate,
                 rate_per_server: self.rate_per_resolver,

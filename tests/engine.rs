@@ -20,6 +20,10 @@ enum Behaviour {
     Answer { delay: Duration },
     /// Never answer.
     Drop,
+    /// Drop the first datagram for names starting with `lossy`, answer everything else at once.
+    DropFirstLossy,
+    /// Answer like an authoritative server for a parent zone: a referral, no data.
+    Referral,
     /// First send a reply with a wrong id, one for another question, and garbage; then the answer.
     Noisy,
 }
@@ -34,6 +38,7 @@ async fn server(b: Behaviour) -> Server {
     let addr = sock.local_addr().unwrap();
     let queries = Arc::new(AtomicU64::new(0));
     let q = queries.clone();
+    let seen = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         loop {
@@ -41,6 +46,7 @@ async fn server(b: Behaviour) -> Server {
             q.fetch_add(1, Relaxed);
             let req = Message::from_vec(&buf[..n]).unwrap();
             let sock = sock.clone();
+            let seen = seen.clone();
             tokio::spawn(async move {
                 let answer = |id: u16, name: &Name| {
                     let mut m = Message::new(id, MessageType::Response, OpCode::Query);
@@ -57,6 +63,25 @@ async fn server(b: Behaviour) -> Server {
                 let name = req.queries[0].name().clone();
                 match b {
                     Behaviour::Drop => {}
+                    Behaviour::DropFirstLossy => {
+                        let text = name.to_ascii();
+                        let first = seen.lock().unwrap().insert(text.clone());
+                        if !(text.starts_with("lossy") && first) {
+                            sock.send_to(&answer(id, &name), from).await.unwrap();
+                        }
+                    }
+                    Behaviour::Referral => {
+                        let mut m = Message::new(id, MessageType::Response, OpCode::Query);
+                        m.add_queries(req.queries.clone());
+                        m.add_authority(Record::from_rdata(
+                            Name::from_ascii("example.").unwrap(),
+                            60,
+                            RData::NS(hickory_proto::rr::rdata::NS(
+                                Name::from_ascii("ns.example.").unwrap(),
+                            )),
+                        ));
+                        sock.send_to(&m.to_vec().unwrap(), from).await.unwrap();
+                    }
                     Behaviour::Answer { delay } => {
                         tokio::time::sleep(delay).await;
                         sock.send_to(&answer(id, &name), from).await.unwrap();
@@ -194,4 +219,56 @@ async fn the_window_bounds_queries_in_flight() {
         "{:?}",
         t.elapsed()
     );
+}
+
+#[tokio::test]
+async fn a_referral_is_an_error_and_not_retried() {
+    let s = server(Behaviour::Referral).await;
+    let engine = Engine::new(opts(vec![s.addr])).await.unwrap();
+    let a = engine.query("child.example", RecordType::MX).await;
+    assert_eq!(a.status, Status::Error);
+    assert!(a.error.unwrap().contains("referral"));
+    assert_eq!(s.queries.load(Relaxed), 1, "the server's word is final");
+}
+
+#[tokio::test]
+async fn the_adaptive_window_grows_while_answers_come() {
+    let s = server(Behaviour::Answer {
+        delay: Duration::ZERO,
+    })
+    .await;
+    let mut o = opts(vec![s.addr]);
+    o.concurrency = 500;
+    o.initial_window = 8;
+    let engine = Engine::new(o).await.unwrap();
+    assert_eq!(engine.window(), 8);
+    let all = (0..300).map(|i| {
+        let e = engine.clone();
+        async move { e.query(&format!("g{i}.example"), RecordType::A).await }
+    });
+    futures::future::join_all(all).await;
+    assert_eq!(engine.window(), 308, "slow start: one place per answer");
+}
+
+#[tokio::test]
+async fn a_lost_datagram_costs_the_servers_rto_not_the_full_timeout() {
+    let s = server(Behaviour::DropFirstLossy).await;
+    let mut o = opts(vec![s.addr]);
+    o.timeout = Duration::from_secs(3);
+    let engine = Engine::new(o).await.unwrap();
+    // Until the server has answered a few times its RTO is unknown: learn it.
+    for i in 0..10 {
+        assert_eq!(
+            engine
+                .query(&format!("warm{i}.example"), RecordType::A)
+                .await
+                .status,
+            Status::Ok
+        );
+    }
+    let t = std::time::Instant::now();
+    let a = engine.query("lossy.example", RecordType::A).await;
+    assert_eq!(a.status, Status::Ok);
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert_eq!(engine.stats().retries.load(Relaxed), 1);
 }

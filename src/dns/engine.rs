@@ -2,10 +2,10 @@
 //! id + source + question, a bounded in-flight window, retries that rotate across resolvers, and TCP
 //! when an answer comes back truncated.
 //!
-//! Each socket has one receive task. A query registers a pending slot under a free random id, sends,
-//! and waits on a oneshot with a timeout; the receive task hands it the raw bytes only when the id,
-//! the resolver address and the question all match, so a stray or spoofed datagram is dropped rather
-//! than taken for an answer. Decoding happens in the waiting task, which spreads that CPU across the
+//! Each socket has one receive task. A query registers a pending slot under a free random id per
+//! attempt, sends, and waits on a channel shared by its attempts; the receive task hands it the raw
+//! bytes only when the id, the resolver address and the question all match, so a stray or spoofed
+//! datagram is dropped rather than taken for an answer. Decoding happens in the waiting task, which spreads that CPU across the
 //! runtime's workers.
 
 use std::collections::HashMap;
@@ -13,7 +13,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
@@ -21,9 +21,10 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::window::Window;
 use super::{Answer, Rdata, Status, normalize_name};
 
 /// How the engine behaves. Which servers it asks is part of it because the engine owns their sockets.
@@ -32,12 +33,21 @@ pub struct EngineOptions {
     /// Recursive resolvers, asked in rotation. Required: no default here, the binary reads the
     /// system configuration when the user names none.
     pub servers: Vec<SocketAddr>,
-    /// Time to wait for one answer before retrying. Default 2 s.
+    /// Longest wait for an answer to one attempt. Default 2 s. Once a server has answered a few
+    /// times, earlier attempts are retransmitted after its retransmission timeout (RFC 6298 style,
+    /// at least 50 ms) instead, and an answer to any attempt completes the query; the last
+    /// attempt always waits this long.
     pub timeout: Duration,
     /// Further attempts after the first, each on the next resolver. Default 2.
     pub retries: u32,
-    /// Queries in flight at once (the window). Default 2000.
+    /// Most queries in flight at once (the window's ceiling). Default 2000.
     pub concurrency: usize,
+    /// Size the window to what the resolvers answer without loss: start at `initial_window`, grow
+    /// while answers come, halve on timeouts (see [`super::window`]). Default true; false keeps
+    /// the window fixed at `concurrency`.
+    pub adaptive_window: bool,
+    /// Starting window when adaptive. Default 64.
+    pub initial_window: usize,
     /// UDP sockets shared by all queries, each on a random source port. Default 4.
     pub sockets: usize,
     /// Global cap on queries sent per second (UDP attempts and TCP fallbacks). Default: none.
@@ -64,6 +74,8 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(2),
             retries: 2,
             concurrency: 2000,
+            adaptive_window: true,
+            initial_window: 64,
             sockets: 4,
             rate: None,
             rate_per_server: None,
@@ -96,7 +108,7 @@ pub struct EngineStats {
     /// UDP datagrams sent (attempts, retries included).
     pub udp_sent: AtomicU64,
     pub retries: AtomicU64,
-    /// Attempts that ran out of time.
+    /// Attempts that ran out of time (then retransmitted, or the query timed out).
     pub attempt_timeouts: AtomicU64,
     /// Answers that came back truncated and were asked again over TCP.
     pub tcp_fallbacks: AtomicU64,
@@ -115,7 +127,71 @@ impl EngineStats {
 struct Pending {
     server: SocketAddr,
     query: Arc<[u8]>,
-    tx: oneshot::Sender<Vec<u8>>,
+    tx: mpsc::Sender<(u16, Vec<u8>)>,
+}
+
+/// The attempts of one query still registered; dropping it (answer, timeout, or the task being
+/// cancelled at shutdown) frees their ids.
+struct Sent {
+    slots: Vec<SentSlot>,
+}
+
+struct SentSlot {
+    sock: Arc<Sock>,
+    id: u16,
+    server_index: usize,
+    sent_at: Instant,
+}
+
+impl Sent {
+    /// The slot the receive loop already removed for answer `id`.
+    fn take(&mut self, id: u16) -> Option<SentSlot> {
+        let i = self.slots.iter().position(|s| s.id == id)?;
+        Some(self.slots.swap_remove(i))
+    }
+}
+
+impl Drop for Sent {
+    fn drop(&mut self) {
+        for s in &self.slots {
+            s.sock.pending.lock().remove(&s.id);
+        }
+    }
+}
+
+/// Round-trip estimate of one server (RFC 6298's smoothed RTT and variance), for the
+/// retransmission timeout of early attempts.
+#[derive(Default)]
+struct Rtt {
+    srtt_us: f64,
+    rttvar_us: f64,
+    samples: u64,
+}
+
+/// Floor of the retransmission timeout: below this, jitter alone would cause retransmissions.
+const MIN_RTO: Duration = Duration::from_millis(50);
+
+impl Rtt {
+    fn sample(&mut self, rtt: Duration) {
+        let r = rtt.as_secs_f64() * 1e6;
+        if self.samples == 0 {
+            self.srtt_us = r;
+            self.rttvar_us = r / 2.0;
+        } else {
+            self.rttvar_us = 0.75 * self.rttvar_us + 0.25 * (self.srtt_us - r).abs();
+            self.srtt_us = 0.875 * self.srtt_us + 0.125 * r;
+        }
+        self.samples += 1;
+    }
+
+    /// SRTT + 4 RTTVAR within [MIN_RTO, max]; `max` until the server has answered a few times.
+    fn rto(&self, max: Duration) -> Duration {
+        if self.samples < 8 {
+            return max;
+        }
+        Duration::from_micros((self.srtt_us + 4.0 * self.rttvar_us) as u64)
+            .clamp(MIN_RTO.min(max), max)
+    }
 }
 
 struct Sock {
@@ -129,9 +205,10 @@ struct Inner {
     v6: Vec<Arc<Sock>>,
     next_sock: AtomicUsize,
     next_server: AtomicUsize,
-    window: Semaphore,
+    window: Window,
     rate: Option<DefaultDirectRateLimiter>,
     per_server: Vec<Option<DefaultDirectRateLimiter>>,
+    rtt: Vec<Mutex<Rtt>>,
     stats: Arc<EngineStats>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -194,8 +271,9 @@ impl Engine {
         Ok(Engine {
             inner: Arc::new(Inner {
                 rate: opts.rate.map(|r| RateLimiter::direct(Quota::per_second(r))),
-                window: Semaphore::new(opts.concurrency.max(1)),
+                window: Window::new(opts.concurrency, opts.initial_window, opts.adaptive_window),
                 per_server,
+                rtt: opts.servers.iter().map(|_| Mutex::default()).collect(),
                 v4,
                 v6,
                 next_sock: AtomicUsize::new(0),
@@ -215,6 +293,11 @@ impl Engine {
         &self.inner.opts
     }
 
+    /// The in-flight window's current size.
+    pub fn window(&self) -> usize {
+        self.inner.window.limit()
+    }
+
     /// Asks one question. Never fails: every problem is a status in the answer.
     pub async fn query(&self, name: &str, rtype: RecordType) -> Answer {
         let inner = &*self.inner;
@@ -222,7 +305,7 @@ impl Engine {
         let answer = match encode_query(name, rtype, inner.opts.edns_payload, inner.opts.dnssec_ok)
         {
             Ok(bytes) => {
-                let _permit = inner.window.acquire().await.expect("window never closed");
+                let _place = inner.window.acquire().await;
                 self.resolve(bytes.into(), rtype).await
             }
             Err(e) => Answer::failure(Status::Error, format!("invalid query name {name:?}: {e}")),
@@ -236,6 +319,12 @@ impl Engine {
         let servers = &inner.opts.servers;
         let first = inner.next_server.fetch_add(1, Relaxed);
         let attempts = inner.opts.retries + 1;
+        // Every attempt's slot feeds this channel, so a late answer to an earlier attempt is as
+        // good as the answer to the latest: a retransmission never throws an answer away.
+        let (tx, mut rx) = mpsc::channel::<(u16, Vec<u8>)>(attempts as usize + 1);
+        let mut sent = Sent {
+            slots: Vec::with_capacity(attempts as usize),
+        };
         let mut last = Answer::failure(Status::Timeout, "no answer");
         for attempt in 0..attempts {
             if attempt > 0 {
@@ -244,33 +333,58 @@ impl Engine {
             let si = (first + attempt as usize) % servers.len();
             let server = servers[si];
             self.pace(si).await;
-            let answer = match self.udp_exchange(&query, server).await {
-                Ok(Some(bytes)) => match Message::from_vec(&bytes) {
-                    Ok(msg) if msg.metadata.truncation => {
-                        inner.stats.tcp_fallbacks.fetch_add(1, Relaxed);
-                        self.pace(si).await;
-                        match self.tcp_exchange(&query, server).await {
-                            Ok(msg) => interpret(msg, rtype),
-                            Err(e) => Answer::failure(Status::Error, format!("tcp {server}: {e}")),
+            if let Err(e) = self.send_attempt(&query, si, &tx, &mut sent).await {
+                last = Answer::failure(Status::Error, format!("send to {server}: {e}"));
+                continue;
+            }
+            // The last attempt waits the full timeout; earlier ones only the server's
+            // retransmission timeout, so a datagram lost on a fast path costs milliseconds.
+            let wait = if attempt + 1 == attempts {
+                inner.opts.timeout
+            } else {
+                inner.rtt[si].lock().rto(inner.opts.timeout)
+            };
+            let (id, bytes) = match tokio::time::timeout(wait, rx.recv()).await {
+                Ok(Some(got)) => got,
+                _ => {
+                    inner.stats.attempt_timeouts.fetch_add(1, Relaxed);
+                    inner.window.on_timeout(Instant::now(), wait);
+                    last = Answer::failure(Status::Timeout, format!("no answer from {server}"));
+                    continue;
+                }
+            };
+            inner.window.on_answer();
+            let slot = sent.take(id);
+            let (asi, aserver) = slot.map_or((si, server), |sl| {
+                inner.rtt[sl.server_index]
+                    .lock()
+                    .sample(sl.sent_at.elapsed());
+                (sl.server_index, servers[sl.server_index])
+            });
+            let answer = match Message::from_vec(&bytes) {
+                Ok(msg) if msg.metadata.truncation => {
+                    inner.stats.tcp_fallbacks.fetch_add(1, Relaxed);
+                    self.pace(asi).await;
+                    match self.tcp_exchange(&query, aserver).await {
+                        Ok(msg) => interpret(msg, rtype),
+                        Err(e) => {
+                            last = Answer::failure(Status::Error, format!("tcp {aserver}: {e}"));
+                            continue;
                         }
                     }
-                    Ok(msg) => interpret(msg, rtype),
-                    Err(e) => Answer::failure(Status::Error, format!("undecodable answer: {e}")),
-                },
-                Ok(None) => {
-                    inner.stats.attempt_timeouts.fetch_add(1, Relaxed);
-                    Answer::failure(Status::Timeout, format!("no answer from {server}"))
                 }
-                Err(e) => Answer::failure(Status::Error, format!("send to {server}: {e}")),
+                Ok(msg) => interpret(msg, rtype),
+                Err(e) => {
+                    last = Answer::failure(Status::Error, format!("undecodable answer: {e}"));
+                    continue;
+                }
             };
-            // A server failure is worth asking another resolver about; asking the same one again
-            // right away only doubles the load on a broken zone.
-            let retry = match answer.status {
-                Status::Timeout | Status::Error => true,
-                Status::ServFail | Status::Refused => servers.len() > 1,
-                _ => false,
-            };
-            if !retry {
+            // A decoded answer is the server's word, asked again only when another resolver may
+            // know better.
+            let ask_another = matches!(answer.status, Status::ServFail | Status::Refused)
+                && servers.len() > 1
+                && attempt + 1 < attempts;
+            if !ask_another {
                 return answer;
             }
             last = answer;
@@ -288,20 +402,22 @@ impl Engine {
         }
     }
 
-    /// One UDP attempt: `Ok(None)` on timeout.
-    async fn udp_exchange(
+    /// Registers a slot under a free random id on one of the family's sockets and sends.
+    async fn send_attempt(
         &self,
         query: &Arc<[u8]>,
-        server: SocketAddr,
-    ) -> std::io::Result<Option<Vec<u8>>> {
+        server_index: usize,
+        tx: &mpsc::Sender<(u16, Vec<u8>)>,
+        sent: &mut Sent,
+    ) -> std::io::Result<()> {
         let inner = &*self.inner;
+        let server = inner.opts.servers[server_index];
         let socks = if server.is_ipv4() {
             &inner.v4
         } else {
             &inner.v6
         };
-        let sock = &socks[inner.next_sock.fetch_add(1, Relaxed) % socks.len()];
-        let (tx, rx) = oneshot::channel();
+        let sock = socks[inner.next_sock.fetch_add(1, Relaxed) % socks.len()].clone();
         let id = {
             let mut pending = sock.pending.lock();
             if pending.len() >= 60_000 {
@@ -319,25 +435,21 @@ impl Engine {
                 Pending {
                     server,
                     query: query.clone(),
-                    tx,
+                    tx: tx.clone(),
                 },
             );
             id
         };
+        sent.slots.push(SentSlot {
+            sock: sock.clone(),
+            id,
+            server_index,
+            sent_at: Instant::now(),
+        });
         let mut packet = query.to_vec();
         packet[..2].copy_from_slice(&id.to_be_bytes());
         inner.stats.udp_sent.fetch_add(1, Relaxed);
-        if let Err(e) = sock.udp.send_to(&packet, server).await {
-            sock.pending.lock().remove(&id);
-            return Err(e);
-        }
-        match tokio::time::timeout(inner.opts.timeout, rx).await {
-            Ok(Ok(bytes)) => Ok(Some(bytes)),
-            _ => {
-                sock.pending.lock().remove(&id);
-                Ok(None)
-            }
-        }
+        sock.udp.send_to(&packet, server).await.map(|_| ())
     }
 
     async fn tcp_exchange(&self, query: &[u8], server: SocketAddr) -> std::io::Result<Message> {
@@ -409,7 +521,7 @@ async fn receive_loop(sock: Arc<Sock>, stats: Arc<EngineStats>) {
         };
         match pending {
             Some(p) => {
-                let _ = p.tx.send(data.to_vec());
+                let _ = p.tx.try_send((id, data.to_vec()));
             }
             None => {
                 stats.dropped.fetch_add(1, Relaxed);

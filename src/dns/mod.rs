@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod engine;
 pub mod system;
+pub mod window;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

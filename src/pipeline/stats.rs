@@ -120,6 +120,8 @@ pub struct DnsCounts {
     pub attempt_timeouts: u64,
     pub tcp_fallbacks: u64,
     pub dropped_datagrams: u64,
+    /// The in-flight window at the end (adaptive: what the resolvers took without loss).
+    pub window_final: usize,
     pub by_status: BTreeMap<&'static str, u64>,
 }
 
@@ -195,6 +197,7 @@ impl RunManifest {
                 attempt_timeouts: e.attempt_timeouts.load(Relaxed),
                 tcp_fallbacks: e.tcp_fallbacks.load(Relaxed),
                 dropped_datagrams: e.dropped.load(Relaxed),
+                window_final: resolver.engine().window(),
                 by_status: Status::ALL
                     .iter()
                     .map(|s| (s.as_str(), e.status_count(*s)))
