@@ -12,6 +12,10 @@ use std::path::Path;
 
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 
+pub mod exclude;
+pub mod ips;
+pub mod shard;
+
 /// Longest input line accepted; longer lines are rejected (a domain is at most 253 bytes, CSV rows
 /// carry a few more columns).
 pub const MAX_LINE: usize = 4096;
