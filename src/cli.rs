@@ -9,10 +9,16 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
+use mxray::checks::asn::AsnDb;
+use mxray::checks::dnsbl;
 use mxray::dns::{CacheOptions, EngineOptions};
 use mxray::output::{Formats, WriterOptions};
+use mxray::pipeline::host::HostOptions;
 use mxray::pipeline::{ProgressMode, ScanOptions};
 use mxray::targets::ReaderOptions;
+use mxray::targets::exclude::ExcludeList;
+use mxray::targets::ips::DEFAULT_MAX_V6;
+use mxray::targets::shard::Shard;
 
 /// Measure how mail servers are set up, at scale: MX, SPF and DMARC of many domains, streamed
 /// through a fast DNS engine with a shared cache into Parquet.
@@ -30,11 +36,63 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("targets").required(true).args(["domains", "ips"])))]
 pub struct ScanArgs {
     /// Domains to scan: one per line (`#` comments), CSV with a `domain` column, or Tranco
     /// `rank,domain`; `.gz` is decompressed; `-` reads stdin.
     #[arg(long, value_name = "FILE")]
-    pub domains: String,
+    pub domains: Option<String>,
+
+    /// Addresses to scan instead of domains: a file, or an inline comma-separated list, of IPv4
+    /// and IPv6 addresses, CIDR blocks and `a-b` ranges. Expanded lazily, in a pseudo-random
+    /// order fixed by --seed (consecutive probes do not hit one /24).
+    #[arg(long, value_name = "SPEC")]
+    pub ips: Option<String>,
+
+    /// Seed of the address order. Every shard of one scan must use the same seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Scan only part I of N (0-based) of the input; N machines with the same input, seed and N
+    /// scan disjoint parts whose union is the whole. E.g. `--shard "$JOB_COMPLETION_INDEX/8"` in a
+    /// Kubernetes Indexed Job, `--shard "$SLURM_ARRAY_TASK_ID/8"` in a Slurm array.
+    #[arg(long, default_value = "0/1", value_name = "I/N")]
+    pub shard: Shard,
+
+    /// Largest IPv6 range accepted per spec, in addresses (a /64 would never finish).
+    #[arg(long, default_value_t = DEFAULT_MAX_V6 as u64, value_name = "N")]
+    pub max_ipv6_range: u64,
+
+    /// Never-scan list (CIDRs, addresses, ranges, domains; `#` comments), added to the built-in
+    /// RFC 6890 special-purpose blocks. Repeatable. Excluded MX addresses keep a hosts row with
+    /// host_status `skipped`; excluded range addresses are dropped and counted in run.json.
+    #[arg(long = "exclude", value_name = "FILE")]
+    pub excludes: Vec<PathBuf>,
+
+    /// Replace the built-in never-scan list by the --exclude files (loopback stays excluded
+    /// unless --allow-loopback).
+    #[arg(long)]
+    pub no_default_excludes: bool,
+
+    /// Allow 127.0.0.0/8 and ::1 (tests and local experiments).
+    #[arg(long)]
+    pub allow_loopback: bool,
+
+    /// DNSBL zones to query for every address: comma-separated zone names from the zone table
+    /// (datasets/dnsbl-zones.csv, or --dnsbl-config), or `all`. Default: none. Public lists refuse
+    /// bulk queries through public resolvers; each zone has its own polite rate.
+    #[arg(long, value_name = "ZONES")]
+    pub dnsbl: Option<String>,
+
+    /// Zone table to use instead of the shipped one (CSV: zone,kind,listing_codes,error_codes,
+    /// rate_qps,description,reference).
+    #[arg(long, value_name = "FILE")]
+    pub dnsbl_config: Option<PathBuf>,
+
+    /// IP-to-AS table in the common TSV form (range start, range end, AS number, country, name;
+    /// e.g. iptoasn's ip2asn-combined.tsv, optionally .gz) for the asn columns.
+    #[arg(long, value_name = "FILE")]
+    pub asn_db: Option<PathBuf>,
 
     /// Output directory: domains/ and hosts/ Parquet parts, run.json, rejects.csv.
     #[arg(long, value_name = "DIR")]
@@ -130,6 +188,75 @@ pub fn parse_resolver(s: &str) -> anyhow::Result<SocketAddr> {
     Ok(SocketAddr::new(ip, 53))
 }
 
+/// The zones shipped with mxray (datasets/dnsbl-zones.csv).
+const SHIPPED_ZONES: &str = include_str!("../datasets/dnsbl-zones.csv");
+
+impl ScanArgs {
+    fn host_options(&self) -> anyhow::Result<HostOptions> {
+        let mut exclude = if self.no_default_excludes {
+            ExcludeList::minimal(self.allow_loopback)
+        } else {
+            ExcludeList::defaults(self.allow_loopback)
+        };
+        for f in &self.excludes {
+            exclude.extend(ExcludeList::from_file(f)?);
+        }
+        let table = match &self.dnsbl_config {
+            Some(path) => dnsbl::load_zones(path)?,
+            None => dnsbl::parse_zones(SHIPPED_ZONES)?,
+        };
+        let dnsbl = match self.dnsbl.as_deref() {
+            None if self.dnsbl_config.is_some() => table,
+            None | Some("") => Vec::new(),
+            Some("all") => table,
+            Some(list) => {
+                let mut zones = Vec::new();
+                for name in list
+                    .split(',')
+                    .map(|z| z.trim().trim_end_matches('.').to_lowercase())
+                {
+                    match table.iter().find(|z| z.zone == name) {
+                        Some(z) => zones.push(z.clone()),
+                        None => bail!(
+                            "--dnsbl: zone {name:?} is not in the zone table (add it with --dnsbl-config)"
+                        ),
+                    }
+                }
+                zones
+            }
+        };
+        let asn = match &self.asn_db {
+            Some(path) => {
+                let (db, report) = if path.extension().is_some_and(|e| e == "gz") {
+                    let f = std::fs::File::open(path)
+                        .with_context(|| format!("--asn-db {}", path.display()))?;
+                    AsnDb::from_reader(std::io::BufReader::new(flate2::read::MultiGzDecoder::new(
+                        f,
+                    )))
+                    .with_context(|| format!("--asn-db {}", path.display()))?
+                } else {
+                    AsnDb::from_file(path)?
+                };
+                if report.bad > 0 {
+                    eprintln!(
+                        "mxray: --asn-db {}: {} bad lines skipped (first: {:?})",
+                        path.display(),
+                        report.bad,
+                        report.first_errors.first()
+                    );
+                }
+                Some(std::sync::Arc::new(db))
+            }
+            None => None,
+        };
+        Ok(HostOptions {
+            dnsbl,
+            asn,
+            exclude: std::sync::Arc::new(exclude),
+        })
+    }
+}
+
 fn parse_formats(s: &str) -> anyhow::Result<Formats> {
     let mut f = Formats {
         parquet: false,
@@ -163,8 +290,14 @@ impl ScanArgs {
         } else {
             ProgressMode::Plain(Duration::from_secs(10))
         };
+        let hosts = self.host_options()?;
         Ok(ScanOptions {
-            input: self.domains,
+            input: self.domains.unwrap_or_default(),
+            ips: self.ips,
+            seed: self.seed,
+            shard: self.shard,
+            max_ipv6: self.max_ipv6_range.into(),
+            hosts,
             out: self.out,
             overwrite: self.overwrite,
             engine: EngineOptions {

@@ -43,7 +43,16 @@ fn stdin_input_and_csv_output() {
     };
     let dir = tempfile::tempdir().unwrap();
     let mut child = mxray()
-        .args(["scan", "--domains", "-", "--format", "csv", "-q", "--out"])
+        .args([
+            "scan",
+            "--domains",
+            "-",
+            "--format",
+            "csv",
+            "-q",
+            "--allow-loopback",
+            "--out",
+        ])
         .arg(dir.path())
         .args(["--resolver", &f.resolver.to_string()])
         .stdin(Stdio::piped())
@@ -70,7 +79,14 @@ fn ctrl_c_mid_scan_leaves_valid_files() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let mut child = mxray()
-        .args(["scan", "--flush-interval", "200ms", "-q", "--domains"])
+        .args([
+            "scan",
+            "--flush-interval",
+            "200ms",
+            "-q",
+            "--allow-loopback",
+            "--domains",
+        ])
         .arg(f.world.join("domains.txt"))
         .arg("--out")
         .arg(&out)

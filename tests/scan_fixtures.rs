@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use mxray::dns::EngineOptions;
 use mxray::output::{Formats, WriterOptions};
+use mxray::pipeline::host::HostOptions;
 use mxray::pipeline::{ScanOptions, scan};
+use mxray::targets::exclude::ExcludeList;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +34,10 @@ fn options(input: &str, out: &std::path::Path, resolver: std::net::SocketAddr) -
             flush_interval: Duration::from_millis(500),
             max_rows: 20_000,
             ..WriterOptions::default()
+        },
+        hosts: HostOptions {
+            exclude: std::sync::Arc::new(ExcludeList::defaults(true)),
+            ..HostOptions::default()
         },
         ..ScanOptions::default()
     }

@@ -164,18 +164,73 @@ impl Row for DomainRow {
 pub struct HostRow {
     pub ip: String,
     pub scanned_at: i64,
+    /// `ok`, or `skipped` (excluded: no check was made).
+    pub host_status: &'static str,
+    pub skip_reason: Option<String>,
+    pub ptr_status: &'static str,
+    pub ptr: Option<Vec<String>>,
+    pub fcrdns: Option<bool>,
+    pub ptr_errors: Vec<String>,
+    pub dnsbl_listed: Vec<String>,
+    /// `zone: codes (meanings)` of each listing.
+    pub dnsbl_codes: Vec<String>,
+    /// `zone: TXT reason` of each listing.
+    pub dnsbl_reasons: Vec<String>,
+    pub dnsbl_errors: Vec<String>,
+    pub asn: Option<u32>,
+    /// The table range holding the address, `first-last`.
+    pub asn_range: Option<String>,
+    pub asn_country: Option<String>,
+    pub asn_name: Option<String>,
 }
 
 impl Row for HostRow {
     fn schema() -> SchemaRef {
+        let s = |n: &str, nullable| Field::new(n, DataType::Utf8, nullable);
+        let sl = |n: &str| Field::new(n, list(DataType::Utf8), true);
         Arc::new(Schema::new(vec![
-            Field::new("ip", DataType::Utf8, false),
+            s("ip", false),
             Field::new("scanned_at", ts(), false),
+            s("host_status", false),
+            s("skip_reason", true),
+            s("ptr_status", true),
+            sl("ptr"),
+            Field::new("fcrdns", DataType::Boolean, true),
+            sl("ptr_errors"),
+            sl("dnsbl_listed"),
+            sl("dnsbl_codes"),
+            sl("dnsbl_reasons"),
+            sl("dnsbl_errors"),
+            Field::new("asn", DataType::UInt32, true),
+            s("asn_range", true),
+            s("asn_country", true),
+            s("asn_name", true),
         ]))
     }
 
-    fn values(&self) -> Vec<Value<'_>> {
-        vec![Value::Str(Some(&self.ip)), Value::Ts(self.scanned_at)]
+    fn values<'a>(&'a self) -> Vec<Value<'a>> {
+        use Value::*;
+        let skipped = self.host_status == "skipped";
+        // A skipped host was not checked: its check columns are null, not empty.
+        let checked = |v: &'a [String]| if skipped { None } else { Some(v) };
+        vec![
+            Str(Some(&self.ip)),
+            Ts(self.scanned_at),
+            Str(Some(self.host_status)),
+            Str(self.skip_reason.as_deref()),
+            Str((!skipped).then_some(self.ptr_status)),
+            StrList(self.ptr.as_deref()),
+            Bool(self.fcrdns),
+            StrList(checked(&self.ptr_errors)),
+            StrList(checked(&self.dnsbl_listed)),
+            StrList(checked(&self.dnsbl_codes)),
+            StrList(checked(&self.dnsbl_reasons)),
+            StrList(checked(&self.dnsbl_errors)),
+            U32(self.asn),
+            Str(self.asn_range.as_deref()),
+            Str(self.asn_country.as_deref()),
+            Str(self.asn_name.as_deref()),
+        ]
     }
 }
 

@@ -7,6 +7,7 @@
 //! complete files and the manifest.
 
 pub mod domain;
+pub mod host;
 pub mod progress;
 pub mod spf_dns;
 pub mod stats;
@@ -26,7 +27,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dns::{CacheOptions, Engine, EngineOptions, Resolver};
 use crate::output::{DomainRow, HostRow, TableWriter, WriterOptions};
-use crate::targets::{DomainReader, Item, ReaderOptions, Target};
+use crate::targets::ips::{DEFAULT_MAX_V6, IpTargets};
+use crate::targets::shard::Shard;
+use crate::targets::{DomainReader, Item, ReaderOptions, Reject, Target};
+use host::{HostChecker, HostOptions};
 pub use progress::ProgressMode;
 pub use stats::{RunManifest, ScanStats};
 
@@ -34,8 +38,20 @@ pub use stats::{RunManifest, ScanStats};
 /// (input, output directory, resolvers).
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
-    /// Input path, or `-` for stdin; `.gz` is decompressed.
+    /// Domain list: a path, or `-` for stdin; `.gz` is decompressed. Ignored when `ips` is set.
     pub input: String,
+    /// Address targets instead of domains: a file of addresses, CIDR blocks and `a-b` ranges, or
+    /// such a list inline (comma-separated). Default none.
+    pub ips: Option<String>,
+    /// Largest IPv6 spec accepted, in addresses. Default 65,536 (a /112): a /64 would never end.
+    pub max_ipv6: u128,
+    /// Seed of the pseudo-random order of address targets (the same seed, the same order; every
+    /// shard must use the same). Default 0.
+    pub seed: u64,
+    /// This machine's part of the input. Default 0/1 (all).
+    pub shard: Shard,
+    /// Host checks: DNSBL zones, ASN table, exclusions.
+    pub hosts: HostOptions,
     /// Output directory (created).
     pub out: PathBuf,
     /// Replace the results of an earlier scan in `out` instead of refusing. Default false.
@@ -57,6 +73,11 @@ impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions {
             input: String::new(),
+            ips: None,
+            max_ipv6: DEFAULT_MAX_V6,
+            seed: 0,
+            shard: Shard::ALL,
+            hosts: HostOptions::default(),
             out: PathBuf::new(),
             overwrite: false,
             engine: EngineOptions::default(),
@@ -76,6 +97,8 @@ impl Default for ScanOptions {
 pub enum ScanError {
     #[error("cannot read input {path}: {source}")]
     Input { path: String, source: io::Error },
+    #[error("--ips: {0}")]
+    Ips(String),
     #[error("output directory {path}: {source}")]
     Output { path: PathBuf, source: io::Error },
     #[error(
@@ -119,22 +142,44 @@ fn prepare_out(out: &Path, overwrite: bool) -> Result<(), ScanError> {
     Ok(())
 }
 
-/// Runs a domain scan to the end of the input or until `cancel` fires.
+/// Runs a scan (domains, or address targets when `opts.ips` is set) to the end of the input or
+/// until `cancel` fires.
 pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunManifest, ScanError> {
     let started = chrono::Utc::now();
     let t0 = Instant::now();
     prepare_out(&opts.out, opts.overwrite)?;
-    let input = crate::targets::open(&opts.input).map_err(|source| ScanError::Input {
-        path: opts.input.clone(),
-        source,
-    })?;
+    let stats = Arc::new(ScanStats::default());
+    let rejects =
+        File::create(opts.out.join("rejects.csv")).map_err(|source| ScanError::Output {
+            path: opts.out.clone(),
+            source,
+        })?;
+    let mut rejects = csv::Writer::from_writer(BufWriter::new(rejects));
+    let write_err = |source: csv::Error| ScanError::Write {
+        table: "rejects.csv",
+        source: source.into(),
+    };
+    rejects
+        .write_record(["line", "text", "reason"])
+        .map_err(write_err)?;
+    // Address targets are parsed up front (a spec list is small even when its ranges are huge),
+    // so that bad lines and the total are known before the first probe.
+    let source = match &opts.ips {
+        Some(spec) => {
+            let targets = ip_targets(spec, &opts, &stats, &mut rejects).map_err(ScanError::Ips)?;
+            rejects.flush().map_err(|e| write_err(e.into()))?;
+            Source::Ips(targets)
+        }
+        None => Source::Domains(crate::targets::open(&opts.input).map_err(|source| {
+            ScanError::Input {
+                path: opts.input.clone(),
+                source,
+            }
+        })?),
+    };
     let engine = Engine::new(opts.engine.clone()).await?;
     let resolver = Resolver::new(engine, opts.cache.clone());
-    let stats = Arc::new(ScanStats::default());
-
-    if let Some(total) = counting_thread(&opts.input) {
-        stats.set_total_source(total);
-    }
+    let checker = Arc::new(HostChecker::new(opts.hosts.clone()));
 
     let (domains, domains_done) =
         TableWriter::<DomainRow>::start(&opts.out, "domains", &opts.writer).map_err(|source| {
@@ -149,17 +194,32 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
             source,
         })?;
 
-    let rejects =
-        File::create(opts.out.join("rejects.csv")).map_err(|source| ScanError::Output {
-            path: opts.out.clone(),
-            source,
-        })?;
-    let (tx, mut rx) = mpsc::channel::<Target>(1024);
+    let (tx, mut rx) = mpsc::channel::<Job>(1024);
     let reader = {
         let stats = stats.clone();
         let cancel = cancel.clone();
         let ropts = opts.reader.clone();
-        std::thread::spawn(move || read_targets(input, ropts, rejects, tx, &stats, &cancel))
+        let (shard, seed) = (opts.shard, opts.seed);
+        match source {
+            Source::Domains(input) => {
+                if let Some(total) = counting_thread(&opts.input) {
+                    stats.set_total_source(total);
+                }
+                std::thread::spawn(move || {
+                    read_targets(input, ropts, shard, rejects, tx, &stats, &cancel)
+                })
+            }
+            Source::Ips(targets) => std::thread::spawn(move || {
+                for ip in shard.ips(&targets, seed) {
+                    if cancel.is_cancelled() || tx.blocking_send(Job::Host(ip)).is_err() {
+                        break;
+                    }
+                    stats.read.fetch_add(1, Relaxed);
+                }
+                stats.input_done.store(true, Relaxed);
+                rejects.flush()
+            }),
+        }
     };
 
     let progress = progress::start(opts.progress, stats.clone(), resolver.clone());
@@ -169,7 +229,7 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
     let mut tasks = JoinSet::new();
     let mut interrupted = false;
     loop {
-        let target = tokio::select! {
+        let job = tokio::select! {
             biased;
             _ = cancel.cancelled() => { interrupted = true; break; }
             t = rx.recv() => match t { Some(t) => t, None => break },
@@ -181,33 +241,43 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
         };
         while tasks.try_join_next().is_some() {}
         let resolver = resolver.clone();
-        let domains = domains.clone();
         let hosts = hosts.clone();
         let stats = stats.clone();
-        let seen = seen_hosts.clone();
-        let cap = opts.hosts_dedup_capacity;
-        tasks.spawn(async move {
-            let _permit = permit;
-            let (row, ips) = domain::scan_domain(&resolver, &target.domain, now_ms).await;
-            stats.record_domain(&row);
-            domains.send(row).await;
-            for ip in ips {
-                let new = if seen.len() < cap {
-                    seen.insert(ip)
-                } else {
-                    !seen.contains(&ip)
-                };
-                if new {
-                    stats.hosts.fetch_add(1, Relaxed);
-                    hosts
-                        .send(HostRow {
-                            ip: ip.to_string(),
-                            scanned_at: now_ms(),
-                        })
-                        .await;
-                }
+        let checker = checker.clone();
+        match job {
+            Job::Host(ip) => {
+                tasks.spawn(async move {
+                    let _permit = permit;
+                    let row = checker.check(&resolver, ip, now_ms).await;
+                    stats.record_host(&row);
+                    stats.done.fetch_add(1, Relaxed);
+                    hosts.send(row).await;
+                });
             }
-        });
+            Job::Domain(target) => {
+                let domains = domains.clone();
+                let seen = seen_hosts.clone();
+                let cap = opts.hosts_dedup_capacity;
+                tasks.spawn(async move {
+                    let _permit = permit;
+                    let (row, ips) = domain::scan_domain(&resolver, &target.domain, now_ms).await;
+                    stats.record_domain(&row);
+                    domains.send(row).await;
+                    for ip in ips {
+                        let new = if seen.len() < cap {
+                            seen.insert(ip)
+                        } else {
+                            !seen.contains(&ip)
+                        };
+                        if new {
+                            let row = checker.check(&resolver, ip, now_ms).await;
+                            stats.record_host(&row);
+                            hosts.send(row).await;
+                        }
+                    }
+                });
+            }
+        }
     }
     drop(rx);
     if interrupted {
@@ -291,16 +361,65 @@ fn counting_thread(input: &str) -> Option<Arc<std::sync::OnceLock<u64>>> {
     Some(cell)
 }
 
+type RejectsCsv = csv::Writer<BufWriter<File>>;
+
+/// What feeds the scan.
+enum Source {
+    Domains(Box<dyn BufRead + Send>),
+    Ips(IpTargets),
+}
+
+enum Job {
+    Domain(Target),
+    Host(IpAddr),
+}
+
+/// Parses an address spec (a file when `spec` names one, else an inline comma-separated list),
+/// writes its bad lines to rejects.csv, and removes excluded addresses.
+fn ip_targets(
+    spec: &str,
+    opts: &ScanOptions,
+    stats: &ScanStats,
+    rejects: &mut RejectsCsv,
+) -> Result<IpTargets, String> {
+    use crate::targets::ips;
+    let list = if Path::new(spec).is_file() {
+        ips::parse_spec_file(Path::new(spec), opts.max_ipv6).map_err(|e| e.to_string())?
+    } else {
+        ips::parse_spec_inline(spec, opts.max_ipv6)
+    };
+    for r in &list.rejects {
+        stats.rejects.fetch_add(1, Relaxed);
+        write_reject(rejects, r).map_err(|e| e.to_string())?;
+    }
+    let mut targets = list.targets();
+    if targets.is_empty() && list.rejects.is_empty() {
+        return Err(format!("{spec:?} holds no address"));
+    }
+    let excluded = opts.hosts.exclude.apply(&mut targets);
+    stats
+        .excluded
+        .store(excluded.min(u64::MAX as u128) as u64, Relaxed);
+    let mine = opts.shard.positions_of(targets.len());
+    stats.set_total_source(Arc::new(std::sync::OnceLock::from(
+        mine.min(u64::MAX as u128) as u64,
+    )));
+    Ok(targets)
+}
+
+fn write_reject(rejects: &mut RejectsCsv, r: &Reject) -> csv::Result<()> {
+    rejects.write_record([r.line.to_string(), r.text.clone(), r.reason.clone()])
+}
+
 fn read_targets(
     input: Box<dyn BufRead + Send>,
     opts: ReaderOptions,
-    rejects: File,
-    tx: mpsc::Sender<Target>,
+    shard: Shard,
+    mut rejects: RejectsCsv,
+    tx: mpsc::Sender<Job>,
     stats: &ScanStats,
     cancel: &CancellationToken,
 ) -> io::Result<()> {
-    let mut rejects = csv::Writer::from_writer(BufWriter::new(rejects));
-    rejects.write_record(["line", "text", "reason"])?;
     let mut reader = DomainReader::new(input, opts);
     let mut result = Ok(());
     for item in reader.by_ref() {
@@ -309,14 +428,18 @@ fn read_targets(
         }
         match item {
             Ok(Item::Target(t)) => {
+                if !shard.owns_domain(&t.domain) {
+                    stats.other_shards.fetch_add(1, Relaxed);
+                    continue;
+                }
                 stats.read.fetch_add(1, Relaxed);
-                if tx.blocking_send(t).is_err() {
+                if tx.blocking_send(Job::Domain(t)).is_err() {
                     break;
                 }
             }
             Ok(Item::Reject(r)) => {
                 stats.rejects.fetch_add(1, Relaxed);
-                rejects.write_record([r.line.to_string(), r.text, r.reason])?;
+                write_reject(&mut rejects, &r)?;
             }
             Ok(Item::Duplicate) => {
                 stats.duplicates.fetch_add(1, Relaxed);

@@ -42,8 +42,8 @@ fn line(stats: &ScanStats, res: &Resolver, started: Instant) -> String {
     let rate = done as f64 / secs;
     let total = stats.total();
     let mut s = match total {
-        Some(t) => format!("{done}/{t} domains"),
-        None => format!("{done} domains"),
+        Some(t) => format!("{done}/{t} targets"),
+        None => format!("{done} targets"),
     };
     s += &format!(" | {rate:.0}/s");
     if let Some(t) = total {

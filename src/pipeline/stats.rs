@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::ScanOptions;
 use crate::dns::{Resolver, Status};
-use crate::output::{DomainRow, WriterStats};
+use crate::output::{DomainRow, HostRow, WriterStats};
 
 #[derive(Debug, Default)]
 pub struct ScanStats {
@@ -24,6 +24,10 @@ pub struct ScanStats {
     pub hosts: AtomicU64,
     /// Domains in flight when a shutdown's grace period ran out.
     pub abandoned: AtomicU64,
+    /// Domains left to other shards.
+    pub other_shards: AtomicU64,
+    /// Addresses removed from range targets by the exclusion list.
+    pub excluded: AtomicU64,
     pub dedup_overflow: AtomicBool,
     pub input_done: AtomicBool,
     total: OnceLock<Arc<OnceLock<u64>>>,
@@ -53,6 +57,19 @@ impl ScanStats {
         }
     }
 
+    pub fn record_host(&self, row: &HostRow) {
+        let mut m = self.by_status.lock();
+        let ptr = if row.host_status == "skipped" {
+            "skipped"
+        } else {
+            row.ptr_status
+        };
+        for (col, st) in [("host_status", row.host_status), ("ptr_status", ptr)] {
+            *m.entry(col).or_default().entry(st).or_default() += 1;
+        }
+        self.hosts.fetch_add(1, Relaxed);
+    }
+
     pub fn by_status(&self) -> BTreeMap<&'static str, BTreeMap<&'static str, u64>> {
         self.by_status.lock().clone()
     }
@@ -78,7 +95,12 @@ pub struct RunManifest {
     pub rates: Rates,
     pub dns: DnsCounts,
     pub cache: CacheCounts,
-    pub shard: Option<String>,
+    /// `I/N`: this run scanned part I of N of the input (0/1: all of it).
+    pub shard: String,
+    /// Seed of the address order; every shard of one scan must use the same.
+    pub seed: u64,
+    pub targets: &'static str,
+    pub dnsbl_zones: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -100,6 +122,10 @@ pub struct Counts {
     pub duplicates: u64,
     /// Repeats past the dedup capacity may have been scanned twice.
     pub dedup_overflow: bool,
+    /// Domains left to other shards (domain inputs with --shard).
+    pub other_shards: u64,
+    /// Addresses of range targets removed by the exclusion list.
+    pub excluded: u64,
     pub abandoned: u64,
     pub hosts: u64,
     pub domains_written: WriterStats,
@@ -158,7 +184,7 @@ impl RunManifest {
             tool: "mxray",
             version: env!("CARGO_PKG_VERSION"),
             command_line: opts.command_line.clone(),
-            input: opts.input.clone(),
+            input: opts.ips.clone().unwrap_or_else(|| opts.input.clone()),
             started_at: fmt(started),
             ended_at: fmt(chrono::Utc::now()),
             duration_s: elapsed.as_secs_f64(),
@@ -180,6 +206,8 @@ impl RunManifest {
                 rejects: stats.rejects.load(Relaxed),
                 duplicates: stats.duplicates.load(Relaxed),
                 dedup_overflow: stats.dedup_overflow.load(Relaxed),
+                other_shards: stats.other_shards.load(Relaxed),
+                excluded: stats.excluded.load(Relaxed),
                 abandoned: stats.abandoned.load(Relaxed),
                 hosts: stats.hosts.load(Relaxed),
                 domains_written,
@@ -211,7 +239,10 @@ impl RunManifest {
                 entries: resolver.len(),
                 capacity: opts.cache.capacity,
             },
-            shard: None,
+            shard: opts.shard.to_string(),
+            seed: opts.seed,
+            targets: if opts.ips.is_some() { "ips" } else { "domains" },
+            dnsbl_zones: opts.hosts.dnsbl.iter().map(|z| z.zone.clone()).collect(),
         }
     }
 }

@@ -1,0 +1,248 @@
+//! The checks of one address (a range target, or an MX address of a scanned domain): reverse DNS
+//! with forward confirmation, DNSBL listings, origin AS. All DNS goes through the shared cache.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use crate::checks::asn::AsnDb;
+use crate::checks::dnsbl::{self, DnsStatus, Verdict, ZoneConfig};
+use crate::dns::{Answer, Rdata, RecordType, Resolver, Status, reverse_name};
+use crate::output::HostRow;
+use crate::targets::exclude::ExcludeList;
+
+/// PTR names whose forward addresses are checked (RFC 7208 4.6.4 uses the same bound for ptr).
+pub const MAX_PTR_NAMES: usize = 10;
+
+/// What the hosts stage checks, and how politely.
+#[derive(Clone)]
+pub struct HostOptions {
+    /// DNSBL zones to query (none by default: public lists refuse bulk queries through public
+    /// resolvers, so choosing them is the user's call).
+    pub dnsbl: Vec<ZoneConfig>,
+    /// Offline IP-to-AS table; `None` leaves the ASN columns null.
+    pub asn: Option<Arc<AsnDb>>,
+    /// Never-scan list: an excluded address keeps its row, with `host_status` skipped.
+    pub exclude: Arc<ExcludeList>,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            dnsbl: Vec::new(),
+            asn: None,
+            exclude: Arc::new(ExcludeList::defaults(false)),
+        }
+    }
+}
+
+impl std::fmt::Debug for HostOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostOptions")
+            .field(
+                "dnsbl",
+                &self
+                    .dnsbl
+                    .iter()
+                    .map(|z| z.zone.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("asn", &self.asn.is_some())
+            .field("exclude_entries", &self.exclude.len())
+            .finish()
+    }
+}
+
+/// Runs the host checks; one per scan, shared by every task (it holds the per-zone limiters).
+pub struct HostChecker {
+    opts: HostOptions,
+    zone_rate: Vec<DefaultDirectRateLimiter>,
+}
+
+impl HostChecker {
+    pub fn new(opts: HostOptions) -> HostChecker {
+        let zone_rate = opts
+            .dnsbl
+            .iter()
+            .map(|z| {
+                // Fractional rates (0.5 qps) become one query per 1/rate seconds.
+                let per_second = z.rate_qps.max(0.001);
+                let quota = if per_second >= 1.0 {
+                    Quota::per_second(NonZeroU32::new(per_second as u32).unwrap_or(NonZeroU32::MIN))
+                } else {
+                    Quota::with_period(std::time::Duration::from_secs_f64(1.0 / per_second))
+                        .expect("positive period")
+                };
+                RateLimiter::direct(quota)
+            })
+            .collect();
+        HostChecker { opts, zone_rate }
+    }
+
+    pub fn zones(&self) -> impl Iterator<Item = &str> {
+        self.opts.dnsbl.iter().map(|z| z.zone.as_str())
+    }
+
+    /// The row of one address. Never fails: problems are statuses and error lists.
+    pub async fn check(&self, res: &Resolver, ip: IpAddr, now_ms: impl Fn() -> i64) -> HostRow {
+        let mut row = HostRow {
+            ip: ip.to_string(),
+            ..Default::default()
+        };
+        if let Some(reason) = self.opts.exclude.is_excluded_ip(ip) {
+            row.host_status = "skipped";
+            row.skip_reason = Some(format!("excluded: {}", reason.text));
+            row.scanned_at = now_ms();
+            return row;
+        }
+        row.host_status = "ok";
+        let (ptr, dnsbl) = tokio::join!(self.reverse(res, ip, &mut row), self.dnsbl(res, ip));
+        let _ = ptr;
+        (
+            row.dnsbl_listed,
+            row.dnsbl_codes,
+            row.dnsbl_reasons,
+            row.dnsbl_errors,
+        ) = dnsbl;
+        if let Some(db) = &self.opts.asn
+            && let Some(info) = db.lookup(ip)
+        {
+            row.asn = Some(info.asn);
+            row.asn_range = Some(format!("{}-{}", info.prefix_start, info.prefix_end));
+            row.asn_country = Some(info.country.to_string());
+            row.asn_name = Some(info.name.to_string());
+        }
+        row.scanned_at = now_ms();
+        row
+    }
+
+    /// PTR and forward confirmation (FCrDNS): some PTR name resolves back to the address.
+    async fn reverse(&self, res: &Resolver, ip: IpAddr, row: &mut HostRow) {
+        let ptr = res.lookup(&reverse_name(ip), RecordType::PTR).await;
+        row.ptr_status = ptr.status.as_str();
+        if ptr.status.is_failure() {
+            row.ptr_errors
+                .push(format!("dns-{}: PTR {}", ptr.status, ptr.describe()));
+            return;
+        }
+        let mut names: Vec<String> = ptr
+            .records
+            .iter()
+            .filter_map(|r| match r {
+                Rdata::Ptr(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        row.ptr = Some(names.clone());
+        if names.len() > MAX_PTR_NAMES {
+            row.ptr_errors.push(format!(
+                "ptr-too-many: {} names, the first {MAX_PTR_NAMES} checked",
+                names.len()
+            ));
+        }
+        let rtype = if ip.is_ipv4() {
+            RecordType::A
+        } else {
+            RecordType::AAAA
+        };
+        let forwards = futures::future::join_all(
+            names
+                .iter()
+                .take(MAX_PTR_NAMES)
+                .map(|n| async move { (n, res.lookup(n, rtype).await) }),
+        )
+        .await;
+        row.fcrdns = Some(fcrdns(ip, &forwards));
+        if row.fcrdns == Some(false) {
+            for (name, a) in &forwards {
+                if a.status.is_failure() {
+                    row.ptr_errors
+                        .push(format!("forward-lookup: {name}: {}", a.describe()));
+                }
+            }
+            // Unconfirmed only because a lookup failed: unknown, not false.
+            if forwards.iter().any(|(_, a)| a.status.is_failure()) {
+                row.fcrdns = None;
+            }
+        }
+    }
+
+    /// (listed zones, `zone: code meaning` for listings, `zone: TXT reason`, `zone: error`).
+    async fn dnsbl(
+        &self,
+        res: &Resolver,
+        ip: IpAddr,
+    ) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
+        let checks = self
+            .opts
+            .dnsbl
+            .iter()
+            .zip(&self.zone_rate)
+            .filter(|(z, _)| z.accepts_ip(ip))
+            .map(|(z, rate)| async move {
+                rate.until_ready().await;
+                let name = dnsbl::dnsbl_query_name(ip, &z.zone);
+                let a = res.lookup(&name, RecordType::A).await;
+                let codes: Vec<std::net::Ipv4Addr> = a
+                    .records
+                    .iter()
+                    .filter_map(|r| match r {
+                        Rdata::A(x) => Some(*x),
+                        _ => None,
+                    })
+                    .collect();
+                let verdict = dnsbl::interpret(z, &dns_status(&a), &codes);
+                // The reason text is fetched only for a real listing (RFC 5782 2.1).
+                let txt = if verdict.wants_txt() {
+                    Some(res.lookup(&name, RecordType::TXT).await)
+                } else {
+                    None
+                };
+                (z, verdict, txt)
+            });
+        let mut listed = Vec::new();
+        let mut codes = Vec::new();
+        let mut reasons = Vec::new();
+        let mut errors = Vec::new();
+        for (z, verdict, txt) in futures::future::join_all(checks).await {
+            match verdict {
+                Verdict::Listed { codes: c, meanings } => {
+                    listed.push(z.zone.clone());
+                    let c: Vec<String> = c.iter().map(|x| x.to_string()).collect();
+                    codes.push(format!(
+                        "{}: {} ({})",
+                        z.zone,
+                        c.join(","),
+                        meanings.join("; ")
+                    ));
+                    if let Some(t) = txt {
+                        for text in t.txt_joined() {
+                            reasons.push(format!("{}: {text}", z.zone));
+                        }
+                    }
+                }
+                Verdict::NotListed => {}
+                Verdict::Error { reason, .. } => errors.push(format!("{}: {reason}", z.zone)),
+            }
+        }
+        (listed, codes, reasons, errors)
+    }
+}
+
+fn dns_status(a: &Answer) -> DnsStatus {
+    match a.status {
+        Status::Ok => DnsStatus::Ok,
+        Status::NoData => DnsStatus::NoData,
+        Status::NxDomain => DnsStatus::NxDomain,
+        _ => DnsStatus::Failure(a.describe()),
+    }
+}
+
+/// Forward-confirmed reverse DNS: some PTR name has the address among its A/AAAA records.
+pub fn fcrdns(ip: IpAddr, forwards: &[(&String, Arc<Answer>)]) -> bool {
+    forwards.iter().any(|(_, a)| a.ips().any(|x| x == ip))
+}

@@ -1,0 +1,266 @@
+//! Host checks against the real fixtures: PTR and forward confirmation from Knot's reverse zone,
+//! DNSBL answers from rbldnsd (listed, not listed, an error code, an undocumented code), range
+//! targets with exclusions, and shards. Every expected value comes from the records in
+//! tests/fixtures/up.sh.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mxray::checks::dnsbl;
+use mxray::dns::EngineOptions;
+use mxray::output::{Formats, WriterOptions};
+use mxray::pipeline::host::HostOptions;
+use mxray::pipeline::{ScanOptions, scan};
+use mxray::targets::exclude::ExcludeList;
+use mxray::targets::shard::Shard;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+fn host_options(allow_loopback: bool) -> HostOptions {
+    let path =
+        std::env::var("MXRAY_TEST_DNSBL").expect("MXRAY_TEST_DNSBL (tests/fixtures/up.sh env)");
+    HostOptions {
+        dnsbl: dnsbl::load_zones(path.as_ref()).unwrap(),
+        asn: None,
+        exclude: Arc::new(ExcludeList::defaults(allow_loopback)),
+    }
+}
+
+fn options(out: &std::path::Path, f: &common::Fixtures, hosts: HostOptions) -> ScanOptions {
+    ScanOptions {
+        out: out.to_path_buf(),
+        engine: EngineOptions {
+            servers: vec![f.resolver],
+            timeout: Duration::from_secs(2),
+            ..EngineOptions::default()
+        },
+        writer: WriterOptions {
+            formats: Formats {
+                parquet: true,
+                csv: false,
+            },
+            flush_interval: Duration::from_millis(500),
+            ..WriterOptions::default()
+        },
+        hosts,
+        ..ScanOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_targets_reverse_dns_and_dnsbl() {
+    let Some(f) = common::fixtures("range_targets") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut o = options(&out, &f, host_options(true));
+    o.ips = Some(
+        "127.0.0.10-127.0.0.12, 127.0.0.14, 127.0.0.20, 127.0.0.66, 10.1.2.3, 192.168.0.0/30, not-an-ip"
+            .into(),
+    );
+    let m = scan(o, CancellationToken::new()).await.unwrap();
+    assert_eq!(m.counts.excluded, 5, "RFC 1918 addresses are never scanned");
+    assert_eq!(m.counts.rejects, 1);
+    let rows = common::by_key(common::read_table(&out, "hosts"), "ip");
+    assert_eq!(
+        rows.keys().collect::<Vec<_>>(),
+        [
+            "127.0.0.10",
+            "127.0.0.11",
+            "127.0.0.12",
+            "127.0.0.14",
+            "127.0.0.20",
+            "127.0.0.66"
+        ]
+    );
+    let r = |ip: &str, col: &str| rows[ip][col].clone();
+
+    // PTR back to an MX name whose A points here: forward-confirmed; listed in bl.test with its
+    // TXT reason.
+    assert_eq!(r("127.0.0.10", "ptr_status"), "ok");
+    assert_eq!(r("127.0.0.10", "ptr"), json!(["mx1.ok.example.test"]));
+    assert_eq!(r("127.0.0.10", "fcrdns"), true);
+    assert_eq!(r("127.0.0.10", "dnsbl_listed"), json!(["bl.test"]));
+    assert_eq!(
+        r("127.0.0.10", "dnsbl_codes"),
+        json!(["bl.test: 127.0.0.2 (test listing)"])
+    );
+    assert_eq!(
+        r("127.0.0.10", "dnsbl_reasons"),
+        json!(["bl.test: Listed in bl.test: 127.0.0.10 (test entry)"])
+    );
+    assert_eq!(r("127.0.0.10", "dnsbl_errors"), json!([]));
+    assert_eq!(r("127.0.0.11", "dnsbl_listed"), json!(["bl2.test"]));
+
+    // PTR to a name whose A is another address: not confirmed. bl2.test answers a code it does
+    // not define: an error, never a listing.
+    assert_eq!(r("127.0.0.12", "ptr"), json!(["mismatch.hosts.test"]));
+    assert_eq!(r("127.0.0.12", "fcrdns"), false);
+    assert_eq!(r("127.0.0.12", "dnsbl_listed"), json!([]));
+    assert_eq!(
+        r("127.0.0.12", "dnsbl_errors"),
+        json!(["bl2.test: 127.0.0.99: code not documented for bl2.test"])
+    );
+
+    // Two PTRs, one of them dangling: the other confirms.
+    assert_eq!(
+        r("127.0.0.14", "ptr"),
+        json!(["back.hosts.test", "gone.hosts.test"])
+    );
+    assert_eq!(r("127.0.0.14", "fcrdns"), true);
+
+    // No PTR at all: nxdomain, not confirmed, nothing listed.
+    assert_eq!(r("127.0.0.20", "ptr_status"), "nxdomain");
+    assert_eq!(r("127.0.0.20", "ptr"), json!([]));
+    assert_eq!(r("127.0.0.20", "fcrdns"), false);
+    assert_eq!(r("127.0.0.20", "dnsbl_listed"), json!([]));
+    assert_eq!(r("127.0.0.20", "dnsbl_errors"), json!([]));
+
+    // The zone's "open resolver" code is an error of the query, not a listing.
+    assert_eq!(r("127.0.0.66", "dnsbl_listed"), json!([]));
+    assert_eq!(
+        r("127.0.0.66", "dnsbl_errors"),
+        json!(["bl.test: 127.255.255.254: query via public/open resolver"])
+    );
+    for row in rows.values() {
+        assert_eq!(row["host_status"], "ok");
+    }
+    let rejects = std::fs::read_to_string(out.join("rejects.csv")).unwrap();
+    assert!(
+        rejects.lines().nth(1).unwrap().starts_with("7,not-an-ip,"),
+        "{rejects}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mx_addresses_get_host_rows_and_exclusions_skip_them() {
+    let Some(f) = common::fixtures("mx_hosts") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, "ok.example.test\n").unwrap();
+
+    let out = dir.path().join("allowed");
+    let mut o = options(&out, &f, host_options(true));
+    o.input = input.to_str().unwrap().into();
+    scan(o, CancellationToken::new()).await.unwrap();
+    let rows = common::by_key(common::read_table(&out, "hosts"), "ip");
+    assert_eq!(rows["127.0.0.10"]["fcrdns"], true);
+    assert_eq!(rows["127.0.0.11"]["fcrdns"], true);
+    assert_eq!(rows["127.0.0.11"]["dnsbl_listed"], json!(["bl2.test"]));
+    // Unbound answers ::1 from its built-in localhost data, both ways.
+    assert_eq!(rows["::1"]["ptr"], json!(["localhost"]));
+    assert_eq!(rows["::1"]["fcrdns"], true);
+
+    // Without --allow-loopback the default never-scan list keeps the rows, marked skipped.
+    let out = dir.path().join("excluded");
+    let mut o = options(&out, &f, host_options(false));
+    o.input = input.to_str().unwrap().into();
+    scan(o, CancellationToken::new()).await.unwrap();
+    let rows = common::by_key(common::read_table(&out, "hosts"), "ip");
+    assert_eq!(rows.len(), 3);
+    for row in rows.values() {
+        assert_eq!(row["host_status"], "skipped");
+        assert!(
+            row["skip_reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("excluded: "),
+            "{row:?}"
+        );
+        assert_eq!(row["ptr_status"], Value::Null);
+        assert_eq!(
+            row["dnsbl_listed"],
+            Value::Null,
+            "not checked is not 'not listed'"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_shards_of_a_slash_16_are_the_slash_16() {
+    let Some(f) = common::fixtures("shards") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut total = 0;
+    for k in 0..4 {
+        let out = dir.path().join(format!("shard{k}"));
+        let mut hosts = host_options(true);
+        hosts.dnsbl.clear();
+        let mut o = options(&out, &f, hosts);
+        o.ips = Some("127.5.0.0/16".into());
+        o.seed = 42;
+        o.shard = Shard::new(k, 4).unwrap();
+        let m = scan(o, CancellationToken::new()).await.unwrap();
+        assert_eq!(m.shard, format!("{k}/4"));
+        let rows = common::read_table(&out, "hosts");
+        total += rows.len();
+        for r in &rows {
+            assert_eq!(r["ptr"], json!(["scan-target.hosts.test"]));
+            // The wildcard PTR's name resolves to 127.5.6.7 only.
+            assert_eq!(r["fcrdns"], r["ip"] == "127.5.6.7", "{r:?}");
+            seen.insert(r["ip"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(total, 65536, "no address scanned twice");
+    assert_eq!(seen.len(), 65536, "every address of the /16 scanned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_shards_split_the_world() {
+    let Some(f) = common::fixtures("domain_shards") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // The first 20k lines of the world are enough to show the split.
+    let input = dir.path().join("part.txt");
+    let text = std::fs::read_to_string(f.world.join("domains.txt")).unwrap();
+    let part: Vec<&str> = text.lines().take(20_000).collect();
+    std::fs::write(&input, part.join("\n")).unwrap();
+    let mut all: BTreeSet<String> = BTreeSet::new();
+    let mut total = 0;
+    let mut expected = 0;
+    for k in 0..3 {
+        let out = dir.path().join(format!("d{k}"));
+        let mut o = options(&out, &f, host_options(true));
+        o.hosts.dnsbl.clear();
+        o.input = input.to_str().unwrap().into();
+        o.shard = Shard::new(k, 3).unwrap();
+        let m = scan(o, CancellationToken::new()).await.unwrap();
+        expected = m.counts.domains_scanned + m.counts.other_shards;
+        let rows = common::read_table(&out, "domains");
+        total += rows.len() as u64;
+        all.extend(
+            rows.iter()
+                .map(|r| r["domain"].as_str().unwrap().to_string()),
+        );
+    }
+    assert_eq!(total, expected, "disjoint");
+    assert_eq!(all.len() as u64, expected, "complete");
+}
+
+#[tokio::test]
+async fn an_ipv6_range_over_the_cap_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ScanOptions {
+        out: dir.path().join("out"),
+        ips: Some("2001:db8::/64".into()),
+        engine: EngineOptions {
+            servers: vec!["127.0.0.1:9".parse().unwrap()],
+            ..EngineOptions::default()
+        },
+        ..ScanOptions::default()
+    };
+    let m = scan(o, CancellationToken::new()).await;
+    // The only spec is refused: it lands in rejects, and with nothing left the scan says so.
+    let rejects = std::fs::read_to_string(dir.path().join("out/rejects.csv")).unwrap();
+    assert!(rejects.contains("over the cap of 65536"), "{rejects}");
+    assert!(m.is_err() || m.unwrap().counts.hosts == 0);
+}
