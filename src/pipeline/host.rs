@@ -98,8 +98,7 @@ impl HostChecker {
             return row;
         }
         row.host_status = "ok";
-        let (ptr, dnsbl) = tokio::join!(self.reverse(res, ip, &mut row), self.dnsbl(res, ip));
-        let _ = ptr;
+        let ((), dnsbl) = tokio::join!(self.reverse(res, ip, &mut row), self.dnsbl(res, ip));
         (
             row.dnsbl_listed,
             row.dnsbl_codes,
