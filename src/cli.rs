@@ -152,6 +152,11 @@ pub struct ScanArgs {
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub flush_interval: Duration,
 
+    /// Only select and parse SPF records; do not walk includes and redirects (one TXT query per
+    /// domain instead of the tree; the spf_lookups, spf_all and address columns stay null).
+    #[arg(long)]
+    pub no_spf_walk: bool,
+
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
@@ -298,6 +303,9 @@ impl ScanArgs {
             shard: self.shard,
             max_ipv6: self.max_ipv6_range.into(),
             hosts,
+            domain: mxray::pipeline::domain::DomainOptions {
+                spf_walk: !self.no_spf_walk,
+            },
             out: self.out,
             overwrite: self.overwrite,
             engine: EngineOptions {

@@ -22,10 +22,25 @@ pub const MAX_SPF_MX_CHECKS: usize = 4;
 /// must not cost hundreds of queries.
 pub const MAX_EXCHANGES: usize = 16;
 
+/// What the domain stage does beyond the fixed queries.
+#[derive(Debug, Clone)]
+pub struct DomainOptions {
+    /// Walk every SPF include and redirect for the analysis columns. Default true; false only
+    /// selects and parses the record (one TXT query).
+    pub spf_walk: bool,
+}
+
+impl Default for DomainOptions {
+    fn default() -> Self {
+        DomainOptions { spf_walk: true }
+    }
+}
+
 /// Scans one domain. Returns its row and the distinct MX addresses found (for the hosts table).
 pub async fn scan_domain(
     res: &Resolver,
     domain: &str,
+    opts: &DomainOptions,
     now_ms: impl Fn() -> i64,
 ) -> (DomainRow, Vec<IpAddr>) {
     let mx = res.lookup(domain, RecordType::MX).await;
@@ -70,7 +85,7 @@ pub async fn scan_domain(
         (e, a, aaaa)
     }));
     let (spf, dmarc, addresses) = tokio::join!(
-        spf::analyze(res, domain),
+        spf::analyze_with(res, domain, opts.spf_walk),
         res.lookup(&dmarc_name, RecordType::TXT),
         address_lookups
     );
@@ -136,9 +151,8 @@ pub async fn scan_domain(
 fn fill_spf(row: &mut DomainRow, a: SpfAnalysis) {
     row.spf_status = a.status.as_str();
     // The walk's figures mean something only where a single record was walked; with no record,
-    // several, or a failed lookup they stay null rather than a misleading 0.
-    let walked =
-        a.status == SpfStatus::Valid || (a.status == SpfStatus::PermError && a.records.len() == 1);
+    // several, a syntax error, a failed lookup or --no-spf-walk they stay null, not a false 0.
+    let walked = a.walked;
     row.spf_records = (a.status != SpfStatus::TempError).then(|| {
         let mut r = a.records.clone();
         // RRset order carries no meaning and varies between answers.

@@ -52,6 +52,8 @@ pub struct ScanOptions {
     pub shard: Shard,
     /// Host checks: DNSBL zones, ASN table, exclusions.
     pub hosts: HostOptions,
+    /// Domain checks beyond the fixed queries.
+    pub domain: domain::DomainOptions,
     /// Output directory (created).
     pub out: PathBuf,
     /// Replace the results of an earlier scan in `out` instead of refusing. Default false.
@@ -78,6 +80,7 @@ impl Default for ScanOptions {
             seed: 0,
             shard: Shard::ALL,
             hosts: HostOptions::default(),
+            domain: domain::DomainOptions::default(),
             out: PathBuf::new(),
             overwrite: false,
             engine: EngineOptions::default(),
@@ -225,6 +228,7 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
     let progress = progress::start(opts.progress, stats.clone(), resolver.clone());
 
     let window = Arc::new(Semaphore::new(opts.domain_concurrency.max(1)));
+    let domain_opts = Arc::new(opts.domain.clone());
     let seen_hosts: Arc<DashSet<IpAddr, ahash::RandomState>> = Arc::new(DashSet::default());
     let mut tasks = JoinSet::new();
     let mut interrupted = false;
@@ -256,11 +260,13 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
             }
             Job::Domain(target) => {
                 let domains = domains.clone();
+                let dopts = domain_opts.clone();
                 let seen = seen_hosts.clone();
                 let cap = opts.hosts_dedup_capacity;
                 tasks.spawn(async move {
                     let _permit = permit;
-                    let (row, ips) = domain::scan_domain(&resolver, &target.domain, now_ms).await;
+                    let (row, ips) =
+                        domain::scan_domain(&resolver, &target.domain, &dopts, now_ms).await;
                     stats.record_domain(&row);
                     domains.send(row).await;
                     for ip in ips {

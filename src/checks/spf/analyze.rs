@@ -127,6 +127,8 @@ pub struct SpfAnalysis {
     pub redirect_with_all: bool,
     /// An include/redirect chain came back to a domain already on the path.
     pub loop_detected: bool,
+    /// The tree was walked: the counts, `all` and address figures are meaningful.
+    pub walked: bool,
 }
 
 impl SpfAnalysis {
@@ -148,12 +150,19 @@ impl SpfAnalysis {
             too_long: false,
             redirect_with_all: false,
             loop_detected: false,
+            walked: false,
         }
     }
 }
 
 /// Analyzes the SPF policy of `domain` (lowercase, no trailing dot).
 pub async fn analyze<D: SpfDns>(dns: &D, domain: &str) -> SpfAnalysis {
+    analyze_with(dns, domain, true).await
+}
+
+/// [`analyze`], or with `walk` false only record selection and syntax (one TXT query, no
+/// includes followed, counts left unset).
+pub async fn analyze_with<D: SpfDns>(dns: &D, domain: &str, walk: bool) -> SpfAnalysis {
     let domain = domain
         .strip_suffix('.')
         .unwrap_or(domain)
@@ -194,6 +203,10 @@ pub async fn analyze<D: SpfDns>(dns: &D, domain: &str) -> SpfAnalysis {
             return out;
         }
     };
+    if !walk {
+        return out;
+    }
+    out.walked = true;
 
     let mut w = Walker {
         dns,

@@ -19,7 +19,7 @@ pub mod macros;
 pub mod record;
 
 pub use analyze::{
-    Ipv4Set, ProviderRow, SpfAnalysis, SpfStatus, analyze, load_providers, providers,
+    Ipv4Set, ProviderRow, SpfAnalysis, SpfStatus, analyze, analyze_with, load_providers, providers,
 };
 pub use eval::{CheckParams, SpfOutcome, SpfResult, check_host, check_host_with};
 pub use macros::{MacroError, MacroString, MacroVars};
