@@ -229,7 +229,7 @@ E2E_DROPS=$(( $(knot_drops) - d0 ))
 read -r E2E_DPS E2E_QPS E2E_HIT E2E_N E2E_S E2E_RETRIES <<<"$(python3 - "$E2E/run.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-print("%.0f %.0f %.3f %d %.2f %s" % (r["rates"]["domains_per_s"], r["rates"]["queries_per_s"],
+print("%.0f %.0f %.3f %d %.2f %s" % (r["rates"]["targets_per_s"], r["rates"]["queries_per_s"],
       r["cache"]["hit_rate"], r["counts"]["domains_scanned"], r["duration_s"], r.get("dns", {}).get("retries", "?")))
 PY
 )"

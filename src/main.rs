@@ -43,12 +43,15 @@ fn run(cli: cli::Cli, args: Vec<String>) -> anyhow::Result<ExitCode> {
                     }
                 });
                 let m = mxray::pipeline::scan(opts, cancel).await?;
+                let scanned = if m.targets == "ips" {
+                    format!("{} addresses", m.counts.hosts)
+                } else {
+                    format!("{} domains, {} hosts", m.counts.domains_scanned, m.counts.hosts)
+                };
                 eprintln!(
-                    "mxray: {} domains in {:.1}s ({:.0}/s), {} hosts, {} rejects; cache hit rate {:.1}%; results in {}",
-                    m.counts.domains_scanned,
+                    "mxray: {scanned} in {:.1}s ({:.0}/s), {} rejects; cache hit rate {:.1}%; results in {}",
                     m.duration_s,
-                    m.rates.domains_per_s,
-                    m.counts.hosts,
+                    m.rates.targets_per_s,
                     m.counts.rejects,
                     m.cache.hit_rate * 100.0,
                     out.display()

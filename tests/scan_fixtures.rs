@@ -264,7 +264,7 @@ async fn generated_world_every_domain_has_the_expected_row() {
         "world: {} domains in {:.1}s = {:.0} domains/s, {} queries, cache hit rate {:.3}",
         m.counts.domains_scanned,
         m.duration_s,
-        m.rates.domains_per_s,
+        m.rates.targets_per_s,
         m.dns.queries,
         m.cache.hit_rate
     );

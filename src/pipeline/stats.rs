@@ -134,7 +134,8 @@ pub struct Counts {
 
 #[derive(Debug, Serialize)]
 pub struct Rates {
-    pub domains_per_s: f64,
+    /// Domains (domain scans) or addresses (address scans) per second.
+    pub targets_per_s: f64,
     pub queries_per_s: f64,
 }
 
@@ -202,7 +203,12 @@ impl RunManifest {
             },
             counts: Counts {
                 domains_read: stats.read.load(Relaxed),
-                domains_scanned: stats.done.load(Relaxed),
+                // `done` counts targets: hosts in an address scan.
+                domains_scanned: if opts.ips.is_some() {
+                    0
+                } else {
+                    stats.done.load(Relaxed)
+                },
                 rejects: stats.rejects.load(Relaxed),
                 duplicates: stats.duplicates.load(Relaxed),
                 dedup_overflow: stats.dedup_overflow.load(Relaxed),
@@ -215,7 +221,7 @@ impl RunManifest {
             },
             status_counts: stats.by_status(),
             rates: Rates {
-                domains_per_s: stats.done.load(Relaxed) as f64 / secs,
+                targets_per_s: stats.done.load(Relaxed) as f64 / secs,
                 queries_per_s: e.queries.load(Relaxed) as f64 / secs,
             },
             dns: DnsCounts {
