@@ -264,3 +264,39 @@ async fn an_ipv6_range_over_the_cap_is_refused_with_a_clear_message() {
     assert!(rejects.contains("over the cap of 65536"), "{rejects}");
     assert!(m.is_err() || m.unwrap().counts.hosts == 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domains_are_checked_against_domain_blocklists() {
+    let Some(f) = common::fixtures("rhsbl") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(
+        &input,
+        "multispf.example.test\nbadmarc.example.test\nok.example.test\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut o = options(&out, &f, host_options(true));
+    o.input = input.to_str().unwrap().into();
+    scan(o, CancellationToken::new()).await.unwrap();
+    let rows = common::by_key(common::read_table(&out, "domains"), "domain");
+    let r = |d: &str, c: &str| rows[d][c].clone();
+    assert_eq!(
+        r("multispf.example.test", "dnsbl_domain_listed"),
+        json!(["dbl.test"])
+    );
+    assert_eq!(
+        r("multispf.example.test", "dnsbl_domain_reasons"),
+        json!(["dbl.test: Listed in dbl.test: multispf.example.test"])
+    );
+    // The zone's "IP queries prohibited" code is an error of the query, not a listing.
+    assert_eq!(r("badmarc.example.test", "dnsbl_domain_listed"), json!([]));
+    assert_eq!(
+        r("badmarc.example.test", "dnsbl_domain_errors"),
+        json!(["dbl.test: 127.0.1.255: IP queries prohibited"])
+    );
+    assert_eq!(r("ok.example.test", "dnsbl_domain_listed"), json!([]));
+    assert_eq!(r("ok.example.test", "dnsbl_domain_errors"), json!([]));
+}

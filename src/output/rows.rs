@@ -86,6 +86,10 @@ pub struct DomainRow {
     pub dmarc_pct: Option<u8>,
     pub dmarc_rua: Vec<String>,
     pub dmarc_errors: Vec<String>,
+    /// Domain blocklists (RHSBL) listing the domain; null when no domain zone was queried.
+    pub dnsbl_domain_listed: Option<Vec<String>>,
+    pub dnsbl_domain_reasons: Option<Vec<String>>,
+    pub dnsbl_domain_errors: Option<Vec<String>>,
 }
 
 impl Row for DomainRow {
@@ -121,6 +125,9 @@ impl Row for DomainRow {
             Field::new("dmarc_pct", DataType::UInt8, true),
             sl("dmarc_rua"),
             sl("dmarc_errors"),
+            sl("dnsbl_domain_listed"),
+            sl("dnsbl_domain_reasons"),
+            sl("dnsbl_domain_errors"),
         ]))
     }
 
@@ -155,6 +162,9 @@ impl Row for DomainRow {
             U8(self.dmarc_pct),
             StrList(Some(&self.dmarc_rua)),
             StrList(Some(&self.dmarc_errors)),
+            StrList(self.dnsbl_domain_listed.as_deref()),
+            StrList(self.dnsbl_domain_reasons.as_deref()),
+            StrList(self.dnsbl_domain_errors.as_deref()),
         ]
     }
 }

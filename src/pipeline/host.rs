@@ -8,7 +8,7 @@ use std::sync::Arc;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::checks::asn::AsnDb;
-use crate::checks::dnsbl::{self, DnsStatus, Verdict, ZoneConfig};
+use crate::checks::dnsbl::{self, DnsStatus, Verdict, ZoneConfig, ZoneKind};
 use crate::dns::{Answer, Rdata, RecordType, Resolver, Status, reverse_name};
 use crate::output::HostRow;
 use crate::targets::exclude::ExcludeList;
@@ -85,6 +85,11 @@ impl HostChecker {
         self.opts.dnsbl.iter().map(|z| z.zone.as_str())
     }
 
+    /// Some zone lists domains (RHSBL).
+    pub fn has_domain_zones(&self) -> bool {
+        self.opts.dnsbl.iter().any(|z| z.kind == ZoneKind::Domain)
+    }
+
     /// The row of one address. Never fails: problems are statuses and error lists.
     pub async fn check(&self, res: &Resolver, ip: IpAddr, now_ms: impl Fn() -> i64) -> HostRow {
         let mut row = HostRow {
@@ -99,12 +104,10 @@ impl HostChecker {
         }
         row.host_status = "ok";
         let ((), dnsbl) = tokio::join!(self.reverse(res, ip, &mut row), self.dnsbl(res, ip));
-        (
-            row.dnsbl_listed,
-            row.dnsbl_codes,
-            row.dnsbl_reasons,
-            row.dnsbl_errors,
-        ) = dnsbl;
+        row.dnsbl_listed = dnsbl.listed;
+        row.dnsbl_codes = dnsbl.codes;
+        row.dnsbl_reasons = dnsbl.reasons;
+        row.dnsbl_errors = dnsbl.errors;
         if let Some(db) = &self.opts.asn
             && let Some(info) = db.lookup(ip)
         {
@@ -170,49 +173,81 @@ impl HostChecker {
         }
     }
 
-    /// (listed zones, `zone: code meaning` for listings, `zone: TXT reason`, `zone: error`).
-    async fn dnsbl(
-        &self,
-        res: &Resolver,
-        ip: IpAddr,
-    ) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
-        let checks = self
+    /// The address against every IP zone.
+    async fn dnsbl(&self, res: &Resolver, ip: IpAddr) -> Listings {
+        let queries = self
             .opts
             .dnsbl
             .iter()
             .zip(&self.zone_rate)
             .filter(|(z, _)| z.accepts_ip(ip))
-            .map(|(z, rate)| async move {
-                rate.until_ready().await;
-                let name = dnsbl::dnsbl_query_name(ip, &z.zone);
-                let a = res.lookup(&name, RecordType::A).await;
-                let codes: Vec<std::net::Ipv4Addr> = a
-                    .records
-                    .iter()
-                    .filter_map(|r| match r {
-                        Rdata::A(x) => Some(*x),
-                        _ => None,
-                    })
-                    .collect();
-                let verdict = dnsbl::interpret(z, &dns_status(&a), &codes);
-                // The reason text is fetched only for a real listing (RFC 5782 2.1).
-                let txt = if verdict.wants_txt() {
-                    Some(res.lookup(&name, RecordType::TXT).await)
-                } else {
-                    None
-                };
-                (z, verdict, txt)
+            .map(|(z, rate)| (z, rate, Ok(dnsbl::dnsbl_query_name(ip, &z.zone))));
+        self.query_zones(res, queries).await
+    }
+
+    /// A domain against every domain zone (RHSBL), for the domains table.
+    pub async fn rhsbl(&self, res: &Resolver, domain: &str) -> Listings {
+        let queries = self
+            .opts
+            .dnsbl
+            .iter()
+            .zip(&self.zone_rate)
+            .filter(|(z, _)| z.kind == ZoneKind::Domain)
+            .map(|(z, rate)| {
+                let name = dnsbl::rhsbl_query_name(domain, &z.zone).map_err(|e| e.to_string());
+                (z, rate, name)
             });
-        let mut listed = Vec::new();
-        let mut codes = Vec::new();
-        let mut reasons = Vec::new();
-        let mut errors = Vec::new();
+        self.query_zones(res, queries).await
+    }
+
+    async fn query_zones<'a>(
+        &'a self,
+        res: &Resolver,
+        queries: impl Iterator<
+            Item = (
+                &'a ZoneConfig,
+                &'a DefaultDirectRateLimiter,
+                Result<String, String>,
+            ),
+        >,
+    ) -> Listings {
+        let checks = queries.map(|(z, rate, name)| async move {
+            let name = match name {
+                Ok(n) => n,
+                Err(e) => {
+                    let v = Verdict::Error {
+                        kind: dnsbl::ErrorKind::DnsFailure,
+                        reason: format!("no query name: {e}"),
+                    };
+                    return (z, v, None);
+                }
+            };
+            rate.until_ready().await;
+            let a = res.lookup(&name, RecordType::A).await;
+            let codes: Vec<std::net::Ipv4Addr> = a
+                .records
+                .iter()
+                .filter_map(|r| match r {
+                    Rdata::A(x) => Some(*x),
+                    _ => None,
+                })
+                .collect();
+            let verdict = dnsbl::interpret(z, &dns_status(&a), &codes);
+            // The reason text is fetched only for a real listing (RFC 5782 2.1).
+            let txt = if verdict.wants_txt() {
+                Some(res.lookup(&name, RecordType::TXT).await)
+            } else {
+                None
+            };
+            (z, verdict, txt)
+        });
+        let mut out = Listings::default();
         for (z, verdict, txt) in futures::future::join_all(checks).await {
             match verdict {
-                Verdict::Listed { codes: c, meanings } => {
-                    listed.push(z.zone.clone());
-                    let c: Vec<String> = c.iter().map(|x| x.to_string()).collect();
-                    codes.push(format!(
+                Verdict::Listed { codes, meanings } => {
+                    out.listed.push(z.zone.clone());
+                    let c: Vec<String> = codes.iter().map(|x| x.to_string()).collect();
+                    out.codes.push(format!(
                         "{}: {} ({})",
                         z.zone,
                         c.join(","),
@@ -220,16 +255,29 @@ impl HostChecker {
                     ));
                     if let Some(t) = txt {
                         for text in t.txt_joined() {
-                            reasons.push(format!("{}: {text}", z.zone));
+                            out.reasons.push(format!("{}: {text}", z.zone));
                         }
                     }
                 }
                 Verdict::NotListed => {}
-                Verdict::Error { reason, .. } => errors.push(format!("{}: {reason}", z.zone)),
+                Verdict::Error { reason, .. } => out.errors.push(format!("{}: {reason}", z.zone)),
             }
         }
-        (listed, codes, reasons, errors)
+        out
     }
+}
+
+/// What a set of blocklist zones said about one name.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Listings {
+    /// Zones listing it (a documented listing code).
+    pub listed: Vec<String>,
+    /// `zone: codes (meanings)` per listing.
+    pub codes: Vec<String>,
+    /// `zone: TXT reason` per listing.
+    pub reasons: Vec<String>,
+    /// `zone: reason` for error codes, undocumented codes and failures.
+    pub errors: Vec<String>,
 }
 
 fn dns_status(a: &Answer) -> DnsStatus {

@@ -265,8 +265,14 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
                 let cap = opts.hosts_dedup_capacity;
                 tasks.spawn(async move {
                     let _permit = permit;
-                    let (row, ips) =
+                    let (mut row, ips) =
                         domain::scan_domain(&resolver, &target.domain, &dopts, now_ms).await;
+                    if checker.has_domain_zones() {
+                        let l = checker.rhsbl(&resolver, &target.domain).await;
+                        row.dnsbl_domain_listed = Some(l.listed);
+                        row.dnsbl_domain_reasons = Some(l.reasons);
+                        row.dnsbl_domain_errors = Some(l.errors);
+                    }
                     stats.record_domain(&row);
                     domains.send(row).await;
                     for ip in ips {
