@@ -1,6 +1,6 @@
 //! MX records (RFC 5321 5.1) and null MX (RFC 7505).
 
-use crate::dns::{Answer, Rdata, Status};
+use crate::dns::{Answer, Status};
 
 /// What the MX answer says about a domain.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -20,17 +20,7 @@ pub fn mx_findings(answer: &Answer) -> MxFindings {
     if answer.status.is_failure() {
         return MxFindings::default();
     }
-    let mut records: Vec<(u16, String)> = answer
-        .records
-        .iter()
-        .filter_map(|r| match r {
-            Rdata::Mx {
-                preference,
-                exchange,
-            } => Some((*preference, exchange.clone())),
-            _ => None,
-        })
-        .collect();
+    let mut records = answer.mx();
     records.sort();
     records.dedup();
     let roots = records.iter().filter(|(_, e)| e.is_empty()).count();
@@ -65,6 +55,7 @@ pub fn mx_findings(answer: &Answer) -> MxFindings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dns::Rdata;
 
     fn mx(records: &[(u16, &str)]) -> Answer {
         Answer {

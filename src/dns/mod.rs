@@ -141,6 +141,53 @@ impl Answer {
         })
     }
 
+    /// MX records as (preference, exchange).
+    pub fn mx(&self) -> Vec<(u16, String)> {
+        self.records
+            .iter()
+            .filter_map(|r| match r {
+                Rdata::Mx {
+                    preference,
+                    exchange,
+                } => Some((*preference, exchange.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A records.
+    pub fn v4(&self) -> Vec<Ipv4Addr> {
+        self.records
+            .iter()
+            .filter_map(|r| match r {
+                Rdata::A(a) => Some(*a),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// AAAA records.
+    pub fn v6(&self) -> Vec<Ipv6Addr> {
+        self.records
+            .iter()
+            .filter_map(|r| match r {
+                Rdata::Aaaa(a) => Some(*a),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// PTR names.
+    pub fn ptrs(&self) -> Vec<String> {
+        self.records
+            .iter()
+            .filter_map(|r| match r {
+                Rdata::Ptr(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// `status: error` for failures, plain status otherwise: the text of error columns.
     pub fn describe(&self) -> String {
         match &self.error {

@@ -9,7 +9,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::checks::asn::AsnDb;
 use crate::checks::dnsbl::{self, DnsStatus, Verdict, ZoneConfig, ZoneKind};
-use crate::dns::{Answer, Rdata, RecordType, Resolver, Status, reverse_name};
+use crate::dns::{Answer, RecordType, Resolver, Status, reverse_name};
 use crate::output::HostRow;
 use crate::targets::exclude::ExcludeList;
 
@@ -129,14 +129,7 @@ impl HostChecker {
                 .push(format!("dns-{}: PTR {}", ptr.status, ptr.describe()));
             return;
         }
-        let mut names: Vec<String> = ptr
-            .records
-            .iter()
-            .filter_map(|r| match r {
-                Rdata::Ptr(n) => Some(n.clone()),
-                _ => None,
-            })
-            .collect();
+        let mut names = ptr.ptrs();
         names.sort();
         names.dedup();
         row.ptr = Some(names.clone());
@@ -224,15 +217,7 @@ impl HostChecker {
             };
             rate.until_ready().await;
             let a = res.lookup(&name, RecordType::A).await;
-            let codes: Vec<std::net::Ipv4Addr> = a
-                .records
-                .iter()
-                .filter_map(|r| match r {
-                    Rdata::A(x) => Some(*x),
-                    _ => None,
-                })
-                .collect();
-            let verdict = dnsbl::interpret(z, &dns_status(&a), &codes);
+            let verdict = dnsbl::interpret(z, &dns_status(&a), &a.v4());
             // The reason text is fetched only for a real listing (RFC 5782 2.1).
             let txt = if verdict.wants_txt() {
                 Some(res.lookup(&name, RecordType::TXT).await)

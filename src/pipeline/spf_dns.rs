@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::checks::spf::{Lookup, SpfDns};
-use crate::dns::{Answer, Rdata, RecordType, Resolver, Status, reverse_name};
+use crate::dns::{Answer, RecordType, Resolver, Status, reverse_name};
 
 fn lookup<T>(a: &Answer, records: impl FnOnce(&Answer) -> Vec<T>) -> Lookup<T> {
     match a.status {
@@ -23,56 +23,21 @@ impl SpfDns for Resolver {
     }
 
     async fn a(&self, name: &str) -> Lookup<Ipv4Addr> {
-        lookup(&*self.lookup(name, RecordType::A).await, |a| {
-            a.records
-                .iter()
-                .filter_map(|r| match r {
-                    Rdata::A(ip) => Some(*ip),
-                    _ => None,
-                })
-                .collect()
-        })
+        lookup(&*self.lookup(name, RecordType::A).await, Answer::v4)
     }
 
     async fn aaaa(&self, name: &str) -> Lookup<Ipv6Addr> {
-        lookup(&*self.lookup(name, RecordType::AAAA).await, |a| {
-            a.records
-                .iter()
-                .filter_map(|r| match r {
-                    Rdata::Aaaa(ip) => Some(*ip),
-                    _ => None,
-                })
-                .collect()
-        })
+        lookup(&*self.lookup(name, RecordType::AAAA).await, Answer::v6)
     }
 
     async fn mx(&self, name: &str) -> Lookup<(u16, String)> {
-        lookup(&*self.lookup(name, RecordType::MX).await, |a| {
-            a.records
-                .iter()
-                .filter_map(|r| match r {
-                    Rdata::Mx {
-                        preference,
-                        exchange,
-                    } => Some((*preference, exchange.clone())),
-                    _ => None,
-                })
-                .collect()
-        })
+        lookup(&*self.lookup(name, RecordType::MX).await, Answer::mx)
     }
 
     async fn ptr(&self, ip: IpAddr) -> Lookup<String> {
         lookup(
             &*self.lookup(&reverse_name(ip), RecordType::PTR).await,
-            |a| {
-                a.records
-                    .iter()
-                    .filter_map(|r| match r {
-                        Rdata::Ptr(n) => Some(n.clone()),
-                        _ => None,
-                    })
-                    .collect()
-            },
+            Answer::ptrs,
         )
     }
 }
