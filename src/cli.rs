@@ -7,14 +7,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use mxray::checks::dkim;
+use mxray::checks::dmarc::{DiscoveryMode, SuffixList};
 
 use mxray::dns::{CacheOptions, EngineOptions};
 use mxray::output::{Formats, WriterOptions};
-use mxray::pipeline::{ProgressMode, ScanOptions};
+use mxray::pipeline::{PolicyOptions, ProgressMode, ScanOptions};
 use mxray::targets::ReaderOptions;
 
-/// Measure how mail servers are set up, at scale: MX, SPF and DMARC of many domains, streamed
+/// Measure how mail servers are set up, at scale: MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT, BIMI and
+/// SOA of many domains, streamed
 /// through a fast DNS engine with a shared cache into Parquet.
 #[derive(Debug, Parser)]
 #[command(name = "mxray", version, about, long_about = None)]
@@ -97,6 +101,38 @@ pub struct ScanArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Public Suffix List file (publicsuffix.org format) for DMARC's Organizational Domain.
+    /// Default: the list built into mxray (the `psl` crate's copy).
+    #[arg(long, value_name = "FILE")]
+    pub psl: Option<PathBuf>,
+
+    /// Where a domain without its own `_dmarc` record finds its policy: `rfc7489` (its
+    /// Organizational Domain, RFC 7489 6.6.3) or `tree-walk` (each parent up to the TLD, at most
+    /// 8 queries, DMARCbis).
+    #[arg(long, value_enum, default_value_t = Discovery::Rfc7489)]
+    pub dmarc_discovery: Discovery,
+
+    /// DKIM selectors to probe, one per line (`#` comments). Default: the 40 common selectors of
+    /// datasets/dkim-selectors.txt, built in. Each costs one TXT query per domain that has a
+    /// `_domainkey` subtree.
+    #[arg(long, value_name = "FILE")]
+    pub dkim_selectors: Option<PathBuf>,
+
+    /// Do not probe DKIM selectors (dkim_status `skipped`).
+    #[arg(long)]
+    pub no_dkim: bool,
+
+    /// Set the DNSSEC OK bit so a validating resolver's AD bit can be reported in `dnssec_ad`.
+    #[arg(long)]
+    pub dnssec: bool,
+}
+
+/// `--dmarc-discovery` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Discovery {
+    Rfc7489,
+    TreeWalk,
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -163,6 +199,35 @@ impl ScanArgs {
         } else {
             ProgressMode::Plain(Duration::from_secs(10))
         };
+        // Files the user names are read here, once: the library never opens them mid-scan.
+        let psl = match &self.psl {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("--psl {}", path.display()))?;
+                let list = SuffixList::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("--psl {}: {e}", path.display()))?;
+                Some(std::sync::Arc::new(list))
+            }
+            None => None,
+        };
+        let dkim_selectors = match &self.dkim_selectors {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("--dkim-selectors {}", path.display()))?;
+                dkim::load_selectors(&text)
+                    .map_err(|e| anyhow::anyhow!("--dkim-selectors {}: {e}", path.display()))?
+            }
+            None => dkim::builtin_selectors(),
+        };
+        let policies = PolicyOptions {
+            dmarc_discovery: match self.dmarc_discovery {
+                Discovery::Rfc7489 => DiscoveryMode::Rfc7489,
+                Discovery::TreeWalk => DiscoveryMode::TreeWalk,
+            },
+            psl,
+            dkim: !self.no_dkim,
+            dkim_selectors: std::sync::Arc::new(dkim_selectors),
+        };
         Ok(ScanOptions {
             input: self.domains,
             out: self.out,
@@ -176,6 +241,7 @@ impl ScanArgs {
                 sockets: self.sockets,
                 rate: self.rate,
                 rate_per_server: self.rate_per_resolver,
+                dnssec_ok: self.dnssec,
                 ..EngineOptions::default()
             },
             cache: CacheOptions {
@@ -190,6 +256,7 @@ impl ScanArgs {
             },
             domain_concurrency: self.domain_concurrency,
             progress,
+            policies,
             command_line,
             ..ScanOptions::default()
         })

@@ -7,6 +7,7 @@
 //! complete files and the manifest.
 
 pub mod domain;
+pub mod policies;
 pub mod progress;
 pub mod spf_dns;
 pub mod stats;
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dns::{CacheOptions, Engine, EngineOptions, Resolver};
 use crate::output::{DomainRow, HostRow, TableWriter, WriterOptions};
 use crate::targets::{DomainReader, Item, ReaderOptions, Target};
+pub use policies::PolicyOptions;
 pub use progress::ProgressMode;
 pub use stats::{RunManifest, ScanStats};
 
@@ -49,6 +51,8 @@ pub struct ScanOptions {
     /// Distinct host addresses remembered so each gets one hosts row. Default 5,000,000.
     pub hosts_dedup_capacity: usize,
     pub progress: ProgressMode,
+    /// DMARC discovery, DKIM selectors, DNSSEC reporting.
+    pub policies: PolicyOptions,
     /// The command line as typed, recorded in run.json (the library never reads argv itself).
     pub command_line: Vec<String>,
 }
@@ -66,6 +70,7 @@ impl Default for ScanOptions {
             domain_concurrency: 1000,
             hosts_dedup_capacity: 5_000_000,
             progress: ProgressMode::Quiet,
+            policies: PolicyOptions::default(),
             command_line: Vec::new(),
         }
     }
@@ -164,6 +169,7 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
 
     let progress = progress::start(opts.progress, stats.clone(), resolver.clone());
 
+    let policy = Arc::new(opts.policies.clone());
     let window = Arc::new(Semaphore::new(opts.domain_concurrency.max(1)));
     let seen_hosts: Arc<DashSet<IpAddr, ahash::RandomState>> = Arc::new(DashSet::default());
     let mut tasks = JoinSet::new();
@@ -186,9 +192,12 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
         let stats = stats.clone();
         let seen = seen_hosts.clone();
         let cap = opts.hosts_dedup_capacity;
+        let policy = policy.clone();
         tasks.spawn(async move {
             let _permit = permit;
-            let (row, ips) = domain::scan_domain(&resolver, &target.domain, now_ms).await;
+            let (row, ips) =
+                domain::scan_domain(&resolver, &target.domain, &policy, &stats.policies, now_ms)
+                    .await;
             stats.record_domain(&row);
             domains.send(row).await;
             for ip in ips {
