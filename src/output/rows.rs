@@ -111,7 +111,8 @@ pub struct DomainRow {
     pub spf_mx_pass: Option<bool>,
     pub dmarc_status: &'static str,
     pub dmarc_record: Option<String>,
-    pub dmarc_source: Option<&'static str>,
+    /// `domain`, `organizational`, or `tree-walk:<name>` (--dmarc-discovery tree-walk).
+    pub dmarc_source: Option<String>,
     pub dmarc_p: Option<String>,
     pub dmarc_sp: Option<String>,
     pub dmarc_pct: Option<u8>,
@@ -239,7 +240,7 @@ impl Row for DomainRow {
             Bool(self.spf_mx_pass),
             Str(Some(self.dmarc_status)),
             Str(self.dmarc_record.as_deref()),
-            Str(self.dmarc_source),
+            Str(self.dmarc_source.as_deref()),
             Str(self.dmarc_p.as_deref()),
             Str(self.dmarc_sp.as_deref()),
             U8(self.dmarc_pct),

@@ -283,11 +283,7 @@ async fn dkim_stage(
 pub fn fill(row: &mut DomainRow, p: Policies) {
     let d = p.dmarc;
     row.dmarc_status = d.status.as_str();
-    row.dmarc_source = d.source.as_ref().map(|s| match s {
-        DmarcSource::Domain => "domain",
-        DmarcSource::Organizational => "organizational",
-        DmarcSource::TreeWalk(_) => "tree-walk",
-    });
+    row.dmarc_source = d.source.as_ref().map(DmarcSource::to_string);
     row.dmarc_record = d.record;
     row.dmarc_p = d.p.clone();
     row.dmarc_sp = d.sp.clone();
