@@ -17,7 +17,10 @@ use std::time::Duration;
 use mxray::checks::dmarc::{DiscoveryMode, SuffixList, organizational_domain};
 use mxray::dns::EngineOptions;
 use mxray::output::WriterOptions;
+use mxray::pipeline::sts_fetch::FetchOptions;
 use mxray::pipeline::{PolicyOptions, RunManifest, ScanOptions, scan};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -55,10 +58,19 @@ async fn run(
     policies: PolicyOptions,
     dnssec_ok: bool,
 ) -> (Rows, RunManifest) {
+    run_on(DOMAINS, resolver, policies, dnssec_ok).await
+}
+
+async fn run_on(
+    domains: &[&str],
+    resolver: std::net::SocketAddr,
+    policies: PolicyOptions,
+    dnssec_ok: bool,
+) -> (Rows, RunManifest) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.txt");
     let mut w = std::fs::File::create(&input).unwrap();
-    for d in DOMAINS {
+    for d in domains {
         writeln!(w, "{d}").unwrap();
     }
     drop(w);
@@ -81,7 +93,7 @@ async fn run(
         ..ScanOptions::default()
     };
     let m = scan(opts, CancellationToken::new()).await.unwrap();
-    assert_eq!(m.counts.domains_scanned, DOMAINS.len() as u64);
+    assert_eq!(m.counts.domains_scanned, domains.len() as u64);
     let rows = common::by_key(common::read_table(&out, "domains"), "domain");
     (rows, m)
 }
@@ -411,4 +423,97 @@ async fn builtin_list_tree_walk_no_dkim_and_dnssec() {
             .unwrap()
             .starts_with("dns-temperror: _dmarc.test: ")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mta_sts_policies_fetched_over_https() {
+    let Some(f) = common::fixtures("mta_sts_fetch") else {
+        return;
+    };
+    let ca = std::env::var("MXRAY_TEST_STS_CA").expect("the fixtures' env names the test CA");
+    let ca: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&ca)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let domains = [
+        "sts.example.test",
+        "stsredir.example.test",
+        "stshtml.example.test",
+        "ststls.example.test",
+        "stsnohost.example.test",
+        "stsbad.example.test",
+        "ok.example.test",
+    ];
+    let fetch = |extra_roots| PolicyOptions {
+        dkim: false,
+        mta_sts_fetch: Some(FetchOptions {
+            timeout: Duration::from_secs(5),
+            extra_roots,
+            ..FetchOptions::default()
+        }),
+        ..PolicyOptions::default()
+    };
+    let (rows, _) = run_on(&domains, f.resolver, fetch(ca), false).await;
+    let policy_cols = |d: &str| {
+        let x = &rows[d];
+        (
+            x["mta_sts_policy_status"].clone(),
+            codes(&x["mta_sts_policy_errors"]),
+        )
+    };
+    // sts: policy "version: STSv1 / mode: enforce / mx: mx1.ok.example.test / max_age: 86400";
+    // the domain's MX hosts are mx1.ok and mx2.ok, so mx2.ok is not covered (RFC 8461 4.1).
+    let x = &rows["sts.example.test"];
+    assert_eq!(policy_cols("sts.example.test"), (json!("valid"), vec![]));
+    assert_eq!(x["mta_sts_mode"], "enforce");
+    assert_eq!(x["mta_sts_max_age"], 86400);
+    assert_eq!(x["mta_sts_mx"], json!(["mx1.ok.example.test"]));
+    assert_eq!(x["mta_sts_mx_uncovered"], json!(["mx2.ok.example.test"]));
+    // A 301 is not followed; text/html is not a policy; a certificate for other names; no host.
+    assert_eq!(
+        policy_cols("stsredir.example.test"),
+        (json!("http-error"), vec!["http-error".to_string()])
+    );
+    assert!(
+        rows["stsredir.example.test"]["mta_sts_policy_errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("status 301")
+    );
+    assert!(
+        rows["stshtml.example.test"]["mta_sts_policy_errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("not text/plain")
+    );
+    assert_eq!(policy_cols("ststls.example.test").0, "tls-error");
+    assert_eq!(policy_cols("stsnohost.example.test").0, "dns-error");
+    for d in ["stsredir.example.test", "ststls.example.test"] {
+        for c in [
+            "mta_sts_mode",
+            "mta_sts_max_age",
+            "mta_sts_mx",
+            "mta_sts_mx_uncovered",
+        ] {
+            assert_eq!(rows[d][c], Value::Null, "{d} {c}");
+        }
+    }
+    // No fetch without a valid record.
+    for d in ["stsbad.example.test", "ok.example.test"] {
+        assert_eq!(policy_cols(d), (Value::Null, vec![]), "{d}");
+    }
+
+    // Without the test CA the server's certificate chains to no trusted root.
+    let (rows, _) = run_on(&domains[..1], f.resolver, fetch(Vec::new()), false).await;
+    assert_eq!(
+        rows["sts.example.test"]["mta_sts_policy_status"],
+        "tls-error"
+    );
+    // Without --mta-sts-fetch nothing is fetched.
+    let (rows, _) = run_on(&domains[..1], f.resolver, PolicyOptions::default(), false).await;
+    assert_eq!(
+        rows["sts.example.test"]["mta_sts_policy_status"],
+        Value::Null
+    );
+    assert_eq!(rows["sts.example.test"]["mta_sts_status"], "valid");
 }

@@ -6,12 +6,13 @@ use std::sync::LazyLock;
 
 use std::collections::HashSet;
 
+use crate::checks::mta_sts;
 use crate::checks::mx::mx_findings;
 use crate::checks::mx_policy;
 use crate::checks::spf::{self, ProviderRow, SpfAnalysis, SpfResult, SpfStatus};
 use crate::dns::{RecordType, Resolver, Status};
 use crate::output::DomainRow;
-use crate::pipeline::policies::{self, PolicyOptions, PolicyStats};
+use crate::pipeline::policies::{self, PolicyStage, PolicyStats};
 
 /// The curated table of major senders' SPF includes, built in.
 static PROVIDERS: LazyLock<Vec<ProviderRow>> =
@@ -29,7 +30,7 @@ pub const MAX_EXCHANGES: usize = 16;
 pub async fn scan_domain(
     res: &Resolver,
     domain: &str,
-    policy: &PolicyOptions,
+    policy: &PolicyStage,
     stats: &PolicyStats,
     now_ms: impl Fn() -> i64,
 ) -> (DomainRow, Vec<IpAddr>) {
@@ -59,7 +60,7 @@ pub async fn scan_domain(
         row.mx_ips = Some(Vec::new());
         row.spf_status = SpfStatus::None.as_str();
         row.spf_records = Some(Vec::new());
-        policies::fill_nxdomain(&mut row, policy);
+        policies::fill_nxdomain(&mut row, &policy.opts);
         row.scanned_at = now_ms();
         return (row, Vec::new());
     }
@@ -86,6 +87,7 @@ pub async fn scan_domain(
         policies::scan(res, domain, policy, stats),
         address_lookups
     );
+    policies::fill(&mut row, found);
 
     let mut ips: Vec<IpAddr> = Vec::new();
     let mut first_failure: Option<Status> = None;
@@ -137,7 +139,9 @@ pub async fn scan_domain(
     }
     fill_spf(&mut row, spf);
 
-    policies::fill(&mut row, found);
+    if let (Some(patterns), false) = (&row.mta_sts_mx, mx.status.is_failure()) {
+        row.mta_sts_mx_uncovered = Some(mta_sts::uncovered_mx(patterns, &mxf.exchanges));
+    }
     row.scanned_at = now_ms();
     (row, ips)
 }

@@ -11,6 +11,7 @@ pub mod policies;
 pub mod progress;
 pub mod spf_dns;
 pub mod stats;
+pub mod sts_fetch;
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufWriter};
@@ -89,6 +90,8 @@ pub enum ScanError {
     OutputNotEmpty(PathBuf),
     #[error(transparent)]
     Engine(#[from] crate::dns::engine::EngineError),
+    #[error("policy stage: {0}")]
+    Policy(String),
     #[error("writing {table}: {source}")]
     Write {
         table: &'static str,
@@ -128,6 +131,8 @@ fn prepare_out(out: &Path, overwrite: bool) -> Result<(), ScanError> {
 pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunManifest, ScanError> {
     let started = chrono::Utc::now();
     let t0 = Instant::now();
+    let policy =
+        Arc::new(policies::PolicyStage::new(opts.policies.clone()).map_err(ScanError::Policy)?);
     prepare_out(&opts.out, opts.overwrite)?;
     let input = crate::targets::open(&opts.input).map_err(|source| ScanError::Input {
         path: opts.input.clone(),
@@ -169,7 +174,6 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
 
     let progress = progress::start(opts.progress, stats.clone(), resolver.clone());
 
-    let policy = Arc::new(opts.policies.clone());
     let window = Arc::new(Semaphore::new(opts.domain_concurrency.max(1)));
     let seen_hosts: Arc<DashSet<IpAddr, ahash::RandomState>> = Arc::new(DashSet::default());
     let mut tasks = JoinSet::new();

@@ -17,11 +17,12 @@ use crate::checks::dkim;
 use crate::checks::dmarc::{
     self, DiscoveryMode, DmarcFindings, DmarcSource, SuffixList, TxtAnswer,
 };
-use crate::checks::mta_sts::{self, StsTxtFindings};
+use crate::checks::mta_sts::{self, StsPolicy, StsStatus, StsTxtFindings};
 use crate::checks::soa;
 use crate::checks::tls_rpt::{self, TlsRptFindings};
 use crate::dns::{Answer, Rdata, RecordType, Resolver, Status};
 use crate::output::{DkimKeyRow, DomainRow};
+use crate::pipeline::sts_fetch::{FetchError, FetchOptions, Fetcher};
 
 /// How the policy stage behaves. `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -36,6 +37,9 @@ pub struct PolicyOptions {
     /// The selectors probed at `<selector>._domainkey.<domain>`. Default: the 40 of
     /// `datasets/dkim-selectors.txt`, built in.
     pub dkim_selectors: Arc<Vec<String>>,
+    /// Fetch the MTA-STS policy over HTTPS where a valid `_mta-sts` record is published
+    /// (`--mta-sts-fetch`). Default None: not fetched.
+    pub mta_sts_fetch: Option<FetchOptions>,
 }
 
 impl Default for PolicyOptions {
@@ -45,7 +49,25 @@ impl Default for PolicyOptions {
             psl: None,
             dkim: true,
             dkim_selectors: Arc::new(dkim::builtin_selectors()),
+            mta_sts_fetch: None,
         }
+    }
+}
+
+/// The policy stage of a scan: its options and what is built from them once (the TLS client).
+#[derive(Debug)]
+pub struct PolicyStage {
+    pub opts: PolicyOptions,
+    pub fetcher: Option<Fetcher>,
+}
+
+impl PolicyStage {
+    pub fn new(opts: PolicyOptions) -> Result<PolicyStage, String> {
+        let fetcher = match &opts.mta_sts_fetch {
+            Some(f) => Some(Fetcher::new(f.clone())?),
+            None => None,
+        };
+        Ok(PolicyStage { opts, fetcher })
     }
 }
 
@@ -65,6 +87,8 @@ pub struct Policies {
     pub rua_unauthorized: Option<Vec<String>>,
     pub dkim: DkimOutcome,
     pub mta_sts: StsTxtFindings,
+    /// The fetched policy, parsed, or why there is none; None when not fetched.
+    pub sts_policy: Option<Result<StsPolicy, FetchError>>,
     pub tls_rpt: TlsRptFindings,
     pub bimi: BimiFindings,
     pub soa_status: Status,
@@ -90,26 +114,23 @@ fn txt(a: &Answer) -> Vec<String> {
 pub async fn scan(
     res: &Resolver,
     domain: &str,
-    opts: &PolicyOptions,
+    stage: &PolicyStage,
     stats: &PolicyStats,
 ) -> Policies {
+    let opts = &stage.opts;
     let sts_name = format!("_mta-sts.{domain}");
     let rpt_name = format!("_smtp._tls.{domain}");
     let bimi_name = bimi::query_name(domain);
     let (dmarc_part, dkim, sts, rpt, bimi_answer, soa_answer) = tokio::join!(
         dmarc_stage(res, domain, opts),
         dkim_stage(res, domain, opts, stats),
-        res.lookup(&sts_name, RecordType::TXT),
+        sts_stage(res, domain, &sts_name, stage.fetcher.as_ref()),
         res.lookup(&rpt_name, RecordType::TXT),
         res.lookup(&bimi_name, RecordType::TXT),
         res.lookup(domain, RecordType::SOA),
     );
     let (dmarc, rua_authorized, rua_unauthorized) = dmarc_part;
-    let mta_sts = if sts.status.is_failure() {
-        StsTxtFindings::temperror(&format!("{sts_name} TXT {}", sts.describe()))
-    } else {
-        mta_sts::txt_findings(&txt(&sts))
-    };
+    let (mta_sts, sts_policy) = sts;
     let tls_rpt = if rpt.status.is_failure() {
         TlsRptFindings::temperror(&format!("{rpt_name} TXT {}", rpt.describe()))
     } else {
@@ -130,11 +151,38 @@ pub async fn scan(
         rua_unauthorized,
         dkim,
         mta_sts,
+        sts_policy,
         tls_rpt,
         bimi,
         soa_status: soa_answer.status,
         soa_rname,
     }
+}
+
+/// The `_mta-sts` record, then, with a fetcher and a valid record, the policy itself (RFC 8461
+/// 3.3: senders fetch it when the record is present).
+async fn sts_stage(
+    res: &Resolver,
+    domain: &str,
+    name: &str,
+    fetcher: Option<&Fetcher>,
+) -> (StsTxtFindings, Option<Result<StsPolicy, FetchError>>) {
+    let a = res.lookup(name, RecordType::TXT).await;
+    if a.status.is_failure() {
+        let f = StsTxtFindings::temperror(&format!("{name} TXT {}", a.describe()));
+        return (f, None);
+    }
+    let f = mta_sts::txt_findings(&txt(&a));
+    let policy = match fetcher {
+        Some(fetcher) if f.status == StsStatus::Valid => Some(
+            fetcher
+                .fetch(res, domain)
+                .await
+                .map(|body| mta_sts::parse_policy(&body)),
+        ),
+        _ => None,
+    };
+    (f, policy)
 }
 
 type DmarcPart = (DmarcFindings, Option<Vec<String>>, Option<Vec<String>>);
@@ -306,6 +354,20 @@ pub fn fill(row: &mut DomainRow, p: Policies) {
     row.mta_sts = p.mta_sts.record;
     row.mta_sts_id = p.mta_sts.id;
     row.mta_sts_errors = p.mta_sts.errors;
+    match p.sts_policy {
+        Some(Ok(policy)) => {
+            row.mta_sts_policy_status = Some(if policy.valid() { "valid" } else { "invalid" });
+            row.mta_sts_mode = policy.mode.map(|m| m.as_str());
+            row.mta_sts_max_age = policy.max_age;
+            row.mta_sts_mx = Some(policy.mx);
+            row.mta_sts_policy_errors = policy.errors;
+        }
+        Some(Err(e)) => {
+            row.mta_sts_policy_status = Some(e.as_str());
+            row.mta_sts_policy_errors = vec![e.describe()];
+        }
+        None => {}
+    }
 
     row.tls_rpt_status = p.tls_rpt.status.as_str();
     row.tls_rpt = p.tls_rpt.record;

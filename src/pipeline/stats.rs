@@ -100,6 +100,7 @@ pub struct ManifestOptions {
     pub dmarc_discovery: &'static str,
     pub psl: &'static str,
     pub dkim_selectors: usize,
+    pub mta_sts_fetch: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -200,6 +201,7 @@ impl RunManifest {
                 } else {
                     0
                 },
+                mta_sts_fetch: opts.policies.mta_sts_fetch.is_some(),
             },
             counts: Counts {
                 domains_read: stats.read.load(Relaxed),
