@@ -37,6 +37,7 @@ const DOMAINS: &[&str] = &[
     "bimi.example.test",
     "bimiok.example.test",
     "bimibad.example.test",
+    "sub.bimiorg.example.test",
     "mxcname.example.test",
     "mxip.example.test",
     "mxnoaddr.example.test",
@@ -225,10 +226,10 @@ async fn policy_columns_worked_out_by_hand() {
     assert_eq!(x["dkim_status"], "none");
     assert_eq!(x["dkim_selectors"], json!([]));
     assert_eq!(x["dkim_keys"], json!([]));
-    // Saved probes: 40 selectors for each existing domain without a _domainkey subtree: all 19
+    // Saved probes: 40 selectors for each existing domain without a _domainkey subtree: all 20
     // but dkim, dkimrevoked, broken (SERVFAIL: unknown, not skipped) and missing (the domain
     // itself is NXDOMAIN, so nothing below it is queried at all).
-    assert_eq!(m.counts.dkim_probes_saved, 15 * 40);
+    assert_eq!(m.counts.dkim_probes_saved, 16 * 40);
 
     // MTA-STS and TLS-RPT.
     let x = r("sts.example.test");
@@ -281,6 +282,16 @@ async fn policy_columns_worked_out_by_hand() {
     assert_eq!(x["bimi_status"], "invalid");
     assert_eq!(x["bimi_dmarc_not_enforcing"], Value::Null);
     assert_eq!(codes(&x["bimi_errors"]), ["invalid-l", "no-evidence"]);
+    // Under bimiorg's record (p=none; sp=reject) the subdomain's policy is sp=reject: enforcing.
+    let x = r("sub.bimiorg.example.test");
+    assert_eq!(
+        (&x["dmarc_source"], &x["dmarc_sp"]),
+        (&json!("organizational"), &json!("reject"))
+    );
+    assert_eq!(
+        (&x["bimi_status"], &x["bimi_dmarc_not_enforcing"]),
+        (&json!("valid"), &json!(false))
+    );
 
     // SOA: zone apexes give the contact; names inside a zone are nodata.
     let x = r("apex.example.test");

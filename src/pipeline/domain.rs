@@ -1,10 +1,8 @@
 //! The checks of one domain: the queries it needs (through the shared cache) and the row they make.
 
-use std::net::IpAddr;
-
-use std::sync::LazyLock;
-
 use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use crate::checks::mta_sts;
 use crate::checks::mx::mx_findings;

@@ -52,7 +52,8 @@ pub struct ScanOptions {
     /// Distinct host addresses remembered so each gets one hosts row. Default 5,000,000.
     pub hosts_dedup_capacity: usize,
     pub progress: ProgressMode,
-    /// DMARC discovery, DKIM selectors, DNSSEC reporting.
+    /// DMARC discovery and Public Suffix List, DKIM selectors, MTA-STS policy fetch. (The DO bit
+    /// for `dnssec_ad` is `engine.dnssec_ok`.)
     pub policies: PolicyOptions,
     /// The command line as typed, recorded in run.json (the library never reads argv itself).
     pub command_line: Vec<String>,
@@ -226,7 +227,10 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
     if interrupted {
         // Every query ends by itself within timeout x attempts (plus a TCP fallback each).
         let e = &opts.engine;
-        let grace = e.timeout * 2 * (e.retries + 1) + Duration::from_secs(1);
+        let mut grace = e.timeout * 2 * (e.retries + 1) + Duration::from_secs(1);
+        if let Some(f) = &opts.policies.mta_sts_fetch {
+            grace += f.timeout;
+        }
         let drained =
             tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         if drained.is_err() {

@@ -376,12 +376,19 @@ pub fn fill(row: &mut DomainRow, p: Policies) {
     row.bimi_status = p.bimi.status.as_str();
     // The BIMI draft: the indicator is shown only under an enforcing DMARC policy (quarantine at
     // pct=100 or reject, and a subdomain policy other than none). Judged where a record is
-    // published and the DMARC lookup did not fail.
+    // published and the DMARC lookup did not fail, on the policy that applies to the domain: a
+    // record found at a parent applies its `sp` (else `p`) to it (RFC 7489 6.6.3 step 6).
     let published = matches!(p.bimi.status, BimiStatus::Valid | BimiStatus::Declined);
     if published && d.status != dmarc::DmarcStatus::TempError {
+        let own = matches!(d.source, None | Some(DmarcSource::Domain));
+        let applies = if own {
+            d.p.as_deref()
+        } else {
+            d.sp.as_deref().or(d.p.as_deref())
+        };
         row.bimi_dmarc_not_enforcing = Some(
-            bimi::bimi_without_enforcing_dmarc(d.p.as_deref(), d.pct)
-                || d.sp.as_deref() == Some("none"),
+            bimi::bimi_without_enforcing_dmarc(applies, d.pct)
+                || (own && d.sp.as_deref() == Some("none")),
         );
     }
     row.bimi = p.bimi.record;
