@@ -452,6 +452,7 @@ async fn mta_sts_policies_fetched_over_https() {
         "stshtml.example.test",
         "ststls.example.test",
         "stsnohost.example.test",
+        "stsdown.example.test",
         "stsbad.example.test",
         "ok.example.test",
     ];
@@ -499,6 +500,7 @@ async fn mta_sts_policies_fetched_over_https() {
     );
     assert_eq!(policy_cols("ststls.example.test").0, "tls-error");
     assert_eq!(policy_cols("stsnohost.example.test").0, "dns-error");
+    assert_eq!(policy_cols("stsdown.example.test").0, "connect-error");
     for d in ["stsredir.example.test", "ststls.example.test"] {
         for c in [
             "mta_sts_mode",
@@ -527,4 +529,38 @@ async fn mta_sts_policies_fetched_over_https() {
         Value::Null
     );
     assert_eq!(rows["sts.example.test"]["mta_sts_status"], "valid");
+}
+
+/// A policy host that accepts the connection and never answers: the fetch ends at its timeout. The
+/// stalling listener is this test's own, on the policy host's address (127.0.0.40, loopback) and a
+/// port of its choosing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mta_sts_fetch_times_out_on_a_silent_server() {
+    let Some(f) = common::fixtures("mta_sts_timeout") else {
+        return;
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.40:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            held.push(conn);
+        }
+    });
+    let opts = PolicyOptions {
+        dkim: false,
+        mta_sts_fetch: Some(FetchOptions {
+            timeout: Duration::from_millis(500),
+            port,
+            ..FetchOptions::default()
+        }),
+        ..PolicyOptions::default()
+    };
+    let t = std::time::Instant::now();
+    let (rows, _) = run_on(&["sts.example.test"], f.resolver, opts, false).await;
+    let x = &rows["sts.example.test"];
+    assert_eq!(x["mta_sts_policy_status"], "timeout");
+    assert_eq!(codes(&x["mta_sts_policy_errors"]), ["timeout"]);
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    silent.abort();
 }
