@@ -13,7 +13,8 @@ Writes into DIR:
   queries.txt          a dnsperf query file ("name TYPE"): MX for every domain, A for every MX host
 
 Domain kinds are a deterministic function of (seed, index); roughly:
-  40% full      MX to a shared pool of 200 hosts mxK.mail.<zone>, SPF, DMARC p=reject|quarantine|none
+  40% full      MX to a shared pool of 200 hosts mxK.mail.<zone>, SPF, DMARC p=reject|quarantine|none;
+                one in 20 of them (2% of all) also a DKIM key at google._domainkey.<domain>
   15% own       own MX host mx.dNNNNNN.<zone> with its own A 127.2.x.y
   10% nodata    an A record, no MX (MX query: NOERROR, no answer)
    8% nxdomain  the name does not exist
@@ -39,6 +40,8 @@ EXPECTED (one JSON object per line):
                 or several. (A missing p= is invalid here, although RFC 7489 6.6.3 allows a
                 fallback to p=none when rua= is valid: the fixtures want the stricter reading.)
   dmarc_p       null | none | quarantine | reject (only for a valid record)
+  dkim_selectors  ["google"] where the key is published, [] elsewhere (including nxdomain: nothing
+                exists below), null for servfail (unknown)
 For nxdomain: spf none, dmarc none. For servfail: spf temperror, dmarc temperror. Everything else empty.
 
 stdlib only, streamed (about 20 MB of memory at any size); 200k domains take 2-3 seconds.
@@ -52,6 +55,8 @@ import sys
 
 MASK64 = (1 << 64) - 1
 POOL = 200  # shared MX hosts mx0..mx199.mail.<zone>
+# an RSA 1024 public key (SubjectPublicKeyInfo, base64), made with openssl
+DKIM_RSA_1024 = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC+9nJMIxce4EXr/Xw4TQVMCllL/NvR+KkZ2zZtFQcDzUAMSe+PYwPeZcokrCAXHgkdWm8A5Ye/6Zvk4ISkqPcuw0dYJGas9an5/uJfmyW0U0QEpMrQf/qkOCSmIh/SlNBBYFr5vre5wQ9/Al+GViWgi5g0LcRMbPVU6INOWT0mOQIDAQAB"
 
 # cumulative percentage thresholds -> kind
 KINDS = [
@@ -118,6 +123,7 @@ def build_domain(i, seed, zone):
         "spf_records": [],
         "dmarc_status": "none",
         "dmarc_p": None,
+        "dkim_selectors": [],
     }
 
     def mx(pref, host):
@@ -155,6 +161,9 @@ def build_domain(i, seed, zone):
         p = DMARC_P[r % 3]
         r //= 3
         dmarc("v=DMARC1; p=%s; rua=mailto:dmarc@%s" % (p, name), p=p)
+        if r % 20 == 0:
+            zl.append('google._domainkey.%s. TXT "v=DKIM1; k=rsa; p=%s"' % (name, DKIM_RSA_1024))
+            exp["dkim_selectors"] = ["google"]
     elif kind == "own":
         host = "mx.%s" % name
         mx(10, host)
@@ -210,6 +219,7 @@ def build_domain(i, seed, zone):
         exp["mx_status"] = "servfail"
         exp["spf_status"] = "temperror"
         exp["dmarc_status"] = "temperror"
+        exp["dkim_selectors"] = None
     elif kind == "splitspf":
         pool_mx(10, k)
         spf(("v=spf1 ip4:127.9.0.0/16 ", "include:_spf.provider.%s -all" % zone))

@@ -7,20 +7,27 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use mxray::checks::dkim;
+use mxray::checks::dmarc::{DiscoveryMode, SuffixList};
 
 use mxray::checks::asn::AsnDb;
 use mxray::checks::dnsbl;
 use mxray::dns::{CacheOptions, EngineOptions};
 use mxray::output::{Formats, WriterOptions};
 use mxray::pipeline::host::HostOptions;
-use mxray::pipeline::{ProgressMode, ScanOptions};
+use mxray::pipeline::sts_fetch::FetchOptions;
+use mxray::pipeline::{PolicyOptions, ProgressMode, ScanOptions};
 use mxray::targets::ReaderOptions;
 use mxray::targets::exclude::ExcludeList;
 use mxray::targets::ips::DEFAULT_MAX_V6;
 use mxray::targets::shard::Shard;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
-/// Measure how mail servers are set up, at scale: MX, SPF and DMARC of many domains, streamed
+/// Measure how mail servers are set up, at scale: MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT, BIMI and
+/// SOA of many domains, streamed
 /// through a fast DNS engine with a shared cache into Parquet.
 #[derive(Debug, Parser)]
 #[command(name = "mxray", version, about, long_about = None)]
@@ -160,6 +167,52 @@ pub struct ScanArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Public Suffix List file (publicsuffix.org format) for DMARC's Organizational Domain.
+    /// Default: the list built into mxray (the `psl` crate's copy).
+    #[arg(long, value_name = "FILE")]
+    pub psl: Option<PathBuf>,
+
+    /// Where a domain without its own `_dmarc` record finds its policy: `rfc7489` (its
+    /// Organizational Domain, RFC 7489 6.6.3) or `tree-walk` (each parent up to the TLD, at most
+    /// 8 queries, DMARCbis).
+    #[arg(long, value_enum, default_value_t = Discovery::Rfc7489)]
+    pub dmarc_discovery: Discovery,
+
+    /// DKIM selectors to probe, one per line (`#` comments). Default: the 40 common selectors of
+    /// datasets/dkim-selectors.txt, built in. Each costs one TXT query per domain that has a
+    /// `_domainkey` subtree.
+    #[arg(long, value_name = "FILE")]
+    pub dkim_selectors: Option<PathBuf>,
+
+    /// Do not probe DKIM selectors (dkim_status `skipped`).
+    #[arg(long)]
+    pub no_dkim: bool,
+
+    /// Set the DNSSEC OK bit so a validating resolver's AD bit can be reported in `dnssec_ad`.
+    #[arg(long)]
+    pub dnssec: bool,
+
+    /// Fetch the MTA-STS policy (https://mta-sts.<domain>/.well-known/mta-sts.txt, RFC 8461 3.3)
+    /// of every domain with a valid `_mta-sts` record: mode, max_age, mx patterns and the MX hosts
+    /// they leave uncovered. No redirects, 64 KiB body cap.
+    #[arg(long)]
+    pub mta_sts_fetch: bool,
+
+    /// PEM file of CA certificates trusted for policy fetches besides the built-in Mozilla roots.
+    #[arg(long, value_name = "FILE", requires = "mta_sts_fetch")]
+    pub mta_sts_ca: Option<PathBuf>,
+
+    /// Time for one whole policy fetch (address lookup, connect, TLS, response).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub mta_sts_timeout: Duration,
+}
+
+/// `--dmarc-discovery` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Discovery {
+    Rfc7489,
+    TreeWalk,
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -262,6 +315,19 @@ impl ScanArgs {
     }
 }
 
+fn read_certificates(path: &std::path::Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| anyhow::anyhow!("--mta-sts-ca {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        bail!(
+            "--mta-sts-ca {}: no certificate in the file",
+            path.display()
+        );
+    }
+    Ok(certs)
+}
+
 fn parse_formats(s: &str) -> anyhow::Result<Formats> {
     let mut f = Formats {
         parquet: false,
@@ -296,6 +362,47 @@ impl ScanArgs {
             ProgressMode::Plain(Duration::from_secs(10))
         };
         let hosts = self.host_options()?;
+        // Files the user names are read here, once: the library never opens them mid-scan.
+        let psl = match &self.psl {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("--psl {}", path.display()))?;
+                let list = SuffixList::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("--psl {}: {e}", path.display()))?;
+                Some(std::sync::Arc::new(list))
+            }
+            None => None,
+        };
+        let dkim_selectors = match &self.dkim_selectors {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("--dkim-selectors {}", path.display()))?;
+                dkim::load_selectors(&text)
+                    .map_err(|e| anyhow::anyhow!("--dkim-selectors {}: {e}", path.display()))?
+            }
+            None => dkim::builtin_selectors(),
+        };
+        let policies = PolicyOptions {
+            dmarc_discovery: match self.dmarc_discovery {
+                Discovery::Rfc7489 => DiscoveryMode::Rfc7489,
+                Discovery::TreeWalk => DiscoveryMode::TreeWalk,
+            },
+            psl,
+            dkim: !self.no_dkim,
+            dkim_selectors: std::sync::Arc::new(dkim_selectors),
+            mta_sts_fetch: if self.mta_sts_fetch {
+                Some(FetchOptions {
+                    timeout: self.mta_sts_timeout,
+                    extra_roots: match &self.mta_sts_ca {
+                        Some(path) => read_certificates(path)?,
+                        None => Vec::new(),
+                    },
+                    ..FetchOptions::default()
+                })
+            } else {
+                None
+            },
+        };
         Ok(ScanOptions {
             input: self.domains.unwrap_or_default(),
             ips: self.ips,
@@ -317,6 +424,7 @@ impl ScanArgs {
                 sockets: self.sockets,
                 rate: self.rate,
                 rate_per_server: self.rate_per_resolver,
+                dnssec_ok: self.dnssec,
                 ..EngineOptions::default()
             },
             cache: CacheOptions {
@@ -331,6 +439,7 @@ impl ScanArgs {
             },
             domain_concurrency: self.domain_concurrency,
             progress,
+            policies,
             command_line,
             ..ScanOptions::default()
         })

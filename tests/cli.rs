@@ -117,3 +117,106 @@ fn ctrl_c_mid_scan_leaves_valid_files() {
     assert!(scanned > 0 && scanned < 100_000, "{scanned}");
     assert_eq!(rows.len() as u64, scanned, "every scanned row was flushed");
 }
+
+#[test]
+fn policy_files_are_read_at_startup_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = mxray().args(["scan", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--psl <FILE>",
+        "--dmarc-discovery <DMARC_DISCOVERY>",
+        "[default: rfc7489]",
+        "--dkim-selectors <FILE>",
+        "--no-dkim",
+        "--dnssec",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}: {help}");
+    }
+    let bad = dir.path().join("selectors.txt");
+    std::fs::write(&bad, "google\nnot a selector!\n").unwrap();
+    for (flag, file, msg) in [
+        ("--dkim-selectors", bad.clone(), "invalid-selector: line 2"),
+        ("--psl", dir.path().join("missing.dat"), "--psl"),
+    ] {
+        let out = mxray()
+            .args([
+                "scan",
+                "--domains",
+                "-",
+                "--resolver",
+                "127.0.0.1:9",
+                "--out",
+            ])
+            .arg(dir.path().join("o"))
+            .arg(flag)
+            .arg(&file)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(msg), "{flag}: {err}");
+    }
+}
+
+#[test]
+fn psl_and_selector_files_drive_the_scan() {
+    let Some(f) = common::fixtures("policy_files") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let psl = dir.path().join("psl.dat");
+    // example.test a public suffix: sub.orgdmarc.example.test's Organizational Domain is
+    // orgdmarc.example.test, which publishes the record.
+    std::fs::write(&psl, "// test list\ntest\nexample.test\n").unwrap();
+    let sel = dir.path().join("sel.txt");
+    std::fs::write(
+        &sel,
+        "# two of the fixture's selectors, in this order\ns1\ngoogle\nnone1\n",
+    )
+    .unwrap();
+    let mut child = mxray()
+        .args(["scan", "--domains", "-", "--format", "csv", "-q", "--out"])
+        .arg(dir.path().join("o"))
+        .args(["--resolver", &f.resolver.to_string()])
+        .arg("--psl")
+        .arg(&psl)
+        .arg("--dkim-selectors")
+        .arg(&sel)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"sub.orgdmarc.example.test\ndkim.example.test\nok.example.test\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let mut r = csv::Reader::from_path(dir.path().join("o/domains.csv")).unwrap();
+    let headers = r.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    let row = |d: &str| rows.iter().find(|x| &x[0] == d).unwrap().clone();
+    assert_eq!(
+        &row("sub.orgdmarc.example.test")[col("dmarc_source")],
+        "organizational"
+    );
+    assert_eq!(
+        &row("dkim.example.test")[col("dkim_selectors")],
+        "s1;google"
+    );
+    assert_eq!(
+        &row("dkim.example.test")[col("dkim_keys")],
+        "s1 ed25519 256 false false true ;google rsa 2048 false false true "
+    );
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("o/run.json")).unwrap())
+            .unwrap();
+    // 3 selectors for each domain without a _domainkey subtree (sub.orgdmarc and ok).
+    assert_eq!(run["counts"]["dkim_probes_saved"], 6);
+    assert_eq!(run["options"]["psl"], "file");
+    assert_eq!(run["options"]["dkim_selectors"], 3);
+}

@@ -3,7 +3,13 @@
 //! for records through the [`spf::SpfDns`] trait, which the pipeline implements over the cache.)
 
 pub mod asn;
+pub mod bimi;
+pub mod dkim;
 pub mod dmarc;
 pub mod dnsbl;
+pub mod mta_sts;
 pub mod mx;
+pub mod mx_policy;
+pub mod soa;
 pub mod spf;
+pub mod tls_rpt;

@@ -1,4 +1,5 @@
-//! MX records (RFC 5321 5.1) and null MX (RFC 7505).
+//! MX records (RFC 5321 5.1) and null MX (RFC 7505). The RRset's problems are judged by
+//! [`super::mx_policy`].
 
 use crate::dns::{Answer, Status};
 
@@ -25,19 +26,8 @@ pub fn mx_findings(answer: &Answer) -> MxFindings {
     records.dedup();
     let roots = records.iter().filter(|(_, e)| e.is_empty()).count();
     let null = answer.status == Status::Ok && records.len() == 1 && roots == 1;
-    let mut errors = Vec::new();
-    if null && records[0].0 != 0 {
-        errors.push(format!(
-            "null-mx-preference: null MX with preference {} (RFC 7505 says 0)",
-            records[0].0
-        ));
-    }
-    if roots > 0 && records.len() > roots {
-        errors.push(
-            "null-mx-mixed: a null MX beside other MX records (RFC 7505 3: must be the only one)"
-                .into(),
-        );
-    }
+    // RFC 7505 misuse and address literals: one rule set, in mx_policy.
+    let errors = super::mx_policy::rrset_problems(&records);
     let mut exchanges: Vec<String> = Vec::new();
     for (_, e) in &records {
         if !e.is_empty() && !exchanges.contains(e) {

@@ -8,5 +8,5 @@
 pub mod rows;
 pub mod writer;
 
-pub use rows::{DomainRow, HostRow, Row, Value};
+pub use rows::{DkimKeyRow, DomainRow, HostRow, Row, Value};
 pub use writer::{Formats, TableWriter, WriterOptions, WriterStats};

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BooleanBuilder, ListBuilder, StringBuilder, StructBuilder, UInt8Builder, UInt16Builder,
-    UInt32Builder, UInt64Builder,
+    ArrayBuilder, BooleanBuilder, ListBuilder, StringBuilder, StructBuilder, UInt8Builder,
+    UInt16Builder, UInt32Builder, UInt64Builder,
 };
 use arrow_array::{ArrayRef, RecordBatch, TimestampMillisecondArray};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
@@ -17,13 +17,15 @@ pub enum Value<'a> {
     Str(Option<&'a str>),
     Bool(Option<bool>),
     U8(Option<u8>),
+    U16(Option<u16>),
     U32(Option<u32>),
     U64(Option<u64>),
     /// Milliseconds since the Unix epoch, UTC.
     Ts(i64),
     StrList(Option<&'a [String]>),
-    /// MX records: (preference, exchange).
-    MxList(Option<&'a [(u16, String)]>),
+    /// A list of structs: each item's field values in the struct's field order. The fields may
+    /// be utf8, bool, uint16, uint32 or list<utf8>.
+    StructList(Option<Vec<Vec<Value<'a>>>>),
 }
 
 /// A table row: its schema and its values in schema order.
@@ -45,6 +47,35 @@ fn mx_struct() -> Fields {
         Field::new("preference", DataType::UInt16, false),
         Field::new("exchange", DataType::Utf8, false),
     ])
+}
+
+fn dkim_key_struct() -> Fields {
+    Fields::from(vec![
+        Field::new("selector", DataType::Utf8, false),
+        Field::new("type", DataType::Utf8, false),
+        Field::new("bits", DataType::UInt32, true),
+        Field::new("testing", DataType::Boolean, false),
+        Field::new("revoked", DataType::Boolean, false),
+        Field::new("usable", DataType::Boolean, false),
+        Field::new("errors", list(DataType::Utf8), false),
+    ])
+}
+
+/// A DKIM key record found under a probed selector (RFC 6376 3.6.1).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DkimKeyRow {
+    pub selector: String,
+    /// `k=`: `rsa`, `ed25519`, or what was published.
+    pub key_type: String,
+    /// From the key itself (RSA modulus length; 256 for Ed25519); null when it cannot be read.
+    pub bits: Option<u32>,
+    /// `t=y`.
+    pub testing: bool,
+    /// Empty `p=`.
+    pub revoked: bool,
+    /// A verifier could use it: parsed cleanly, not revoked.
+    pub usable: bool,
+    pub errors: Vec<String>,
 }
 
 /// One row per input domain.
@@ -80,7 +111,8 @@ pub struct DomainRow {
     pub spf_mx_pass: Option<bool>,
     pub dmarc_status: &'static str,
     pub dmarc_record: Option<String>,
-    pub dmarc_source: Option<&'static str>,
+    /// `domain`, `organizational`, or `tree-walk:<name>` (--dmarc-discovery tree-walk).
+    pub dmarc_source: Option<String>,
     pub dmarc_p: Option<String>,
     pub dmarc_sp: Option<String>,
     pub dmarc_pct: Option<u8>,
@@ -90,6 +122,46 @@ pub struct DomainRow {
     pub dnsbl_domain_listed: Option<Vec<String>>,
     pub dnsbl_domain_reasons: Option<Vec<String>>,
     pub dnsbl_domain_errors: Option<Vec<String>>,
+    /// Selectors of the probed list with a DKIM key record; null when not probed or unknown.
+    pub dkim_selectors: Option<Vec<String>>,
+    /// Raw `_mta-sts` record (RFC 8461 3.1).
+    pub mta_sts: Option<String>,
+    /// Raw `_smtp._tls` record (RFC 8460 3).
+    pub tls_rpt: Option<String>,
+    /// Raw `default._bimi` record.
+    pub bimi: Option<String>,
+    /// SOA RNAME as an e-mail address.
+    pub soa_rname: Option<String>,
+    pub dmarc_np: Option<String>,
+    pub dmarc_adkim: Option<String>,
+    pub dmarc_aspf: Option<String>,
+    pub dmarc_ruf: Vec<String>,
+    /// External report destinations (RFC 7489 7.1) that publish the authorisation record.
+    pub dmarc_rua_authorized: Option<Vec<String>>,
+    /// External report destinations without it.
+    pub dmarc_rua_unauthorized: Option<Vec<String>>,
+    pub dkim_status: &'static str,
+    pub dkim_keys: Option<Vec<DkimKeyRow>>,
+    pub dkim_errors: Vec<String>,
+    pub mta_sts_status: &'static str,
+    pub mta_sts_id: Option<String>,
+    pub mta_sts_errors: Vec<String>,
+    /// With --mta-sts-fetch: `valid`, `invalid`, or why the fetch failed; null when not fetched.
+    pub mta_sts_policy_status: Option<&'static str>,
+    pub mta_sts_mode: Option<&'static str>,
+    pub mta_sts_max_age: Option<u32>,
+    /// The policy's `mx` patterns.
+    pub mta_sts_mx: Option<Vec<String>>,
+    /// MX exchanges no `mx` pattern covers (RFC 8461 4.1).
+    pub mta_sts_mx_uncovered: Option<Vec<String>>,
+    pub mta_sts_policy_errors: Vec<String>,
+    pub tls_rpt_status: &'static str,
+    pub tls_rpt_errors: Vec<String>,
+    pub bimi_status: &'static str,
+    pub bimi_dmarc_not_enforcing: Option<bool>,
+    pub bimi_errors: Vec<String>,
+    pub soa_status: &'static str,
+    pub dnssec_ad: Option<bool>,
 }
 
 impl Row for DomainRow {
@@ -128,6 +200,36 @@ impl Row for DomainRow {
             sl("dnsbl_domain_listed"),
             sl("dnsbl_domain_reasons"),
             sl("dnsbl_domain_errors"),
+            sl("dkim_selectors"),
+            s("mta_sts", true),
+            s("tls_rpt", true),
+            s("bimi", true),
+            s("soa_rname", true),
+            s("dmarc_np", true),
+            s("dmarc_adkim", true),
+            s("dmarc_aspf", true),
+            sl("dmarc_ruf"),
+            sl("dmarc_rua_authorized"),
+            sl("dmarc_rua_unauthorized"),
+            s("dkim_status", false),
+            Field::new("dkim_keys", list(DataType::Struct(dkim_key_struct())), true),
+            sl("dkim_errors"),
+            s("mta_sts_status", false),
+            s("mta_sts_id", true),
+            sl("mta_sts_errors"),
+            s("mta_sts_policy_status", true),
+            s("mta_sts_mode", true),
+            Field::new("mta_sts_max_age", DataType::UInt32, true),
+            sl("mta_sts_mx"),
+            sl("mta_sts_mx_uncovered"),
+            sl("mta_sts_policy_errors"),
+            s("tls_rpt_status", false),
+            sl("tls_rpt_errors"),
+            s("bimi_status", false),
+            Field::new("bimi_dmarc_not_enforcing", DataType::Boolean, true),
+            sl("bimi_errors"),
+            s("soa_status", false),
+            Field::new("dnssec_ad", DataType::Boolean, true),
         ]))
     }
 
@@ -137,7 +239,11 @@ impl Row for DomainRow {
             Str(Some(&self.domain)),
             Ts(self.scanned_at),
             Str(Some(self.mx_status)),
-            MxList(self.mx.as_deref()),
+            StructList(self.mx.as_ref().map(|mx| {
+                mx.iter()
+                    .map(|(p, e)| vec![U16(Some(*p)), Str(Some(e))])
+                    .collect()
+            })),
             Bool(self.mx_null),
             StrList(self.mx_ips.as_deref()),
             Str(self.mx_ips_status),
@@ -156,7 +262,7 @@ impl Row for DomainRow {
             Bool(self.spf_mx_pass),
             Str(Some(self.dmarc_status)),
             Str(self.dmarc_record.as_deref()),
-            Str(self.dmarc_source),
+            Str(self.dmarc_source.as_deref()),
             Str(self.dmarc_p.as_deref()),
             Str(self.dmarc_sp.as_deref()),
             U8(self.dmarc_pct),
@@ -165,6 +271,50 @@ impl Row for DomainRow {
             StrList(self.dnsbl_domain_listed.as_deref()),
             StrList(self.dnsbl_domain_reasons.as_deref()),
             StrList(self.dnsbl_domain_errors.as_deref()),
+            StrList(self.dkim_selectors.as_deref()),
+            Str(self.mta_sts.as_deref()),
+            Str(self.tls_rpt.as_deref()),
+            Str(self.bimi.as_deref()),
+            Str(self.soa_rname.as_deref()),
+            Str(self.dmarc_np.as_deref()),
+            Str(self.dmarc_adkim.as_deref()),
+            Str(self.dmarc_aspf.as_deref()),
+            StrList(Some(&self.dmarc_ruf)),
+            StrList(self.dmarc_rua_authorized.as_deref()),
+            StrList(self.dmarc_rua_unauthorized.as_deref()),
+            Str(Some(self.dkim_status)),
+            StructList(self.dkim_keys.as_ref().map(|keys| {
+                keys.iter()
+                    .map(|k| {
+                        vec![
+                            Str(Some(&k.selector)),
+                            Str(Some(&k.key_type)),
+                            U32(k.bits),
+                            Bool(Some(k.testing)),
+                            Bool(Some(k.revoked)),
+                            Bool(Some(k.usable)),
+                            StrList(Some(&k.errors)),
+                        ]
+                    })
+                    .collect()
+            })),
+            StrList(Some(&self.dkim_errors)),
+            Str(Some(self.mta_sts_status)),
+            Str(self.mta_sts_id.as_deref()),
+            StrList(Some(&self.mta_sts_errors)),
+            Str(self.mta_sts_policy_status),
+            Str(self.mta_sts_mode),
+            U32(self.mta_sts_max_age),
+            StrList(self.mta_sts_mx.as_deref()),
+            StrList(self.mta_sts_mx_uncovered.as_deref()),
+            StrList(Some(&self.mta_sts_policy_errors)),
+            Str(Some(self.tls_rpt_status)),
+            StrList(Some(&self.tls_rpt_errors)),
+            Str(Some(self.bimi_status)),
+            Bool(self.bimi_dmarc_not_enforcing),
+            StrList(Some(&self.bimi_errors)),
+            Str(Some(self.soa_status)),
+            Bool(self.dnssec_ad),
         ]
     }
 }
@@ -304,25 +454,16 @@ pub fn to_batch<R: Row>(rows: &[R]) -> Result<RecordBatch, arrow_schema::ArrowEr
                 let DataType::Struct(fields) = item.data_type() else {
                     unreachable!("only list<utf8> and list<struct> are in the schemas")
                 };
-                let sb = StructBuilder::new(
-                    fields.clone(),
-                    vec![
-                        Box::new(UInt16Builder::new()),
-                        Box::new(StringBuilder::new()),
-                    ],
-                );
+                let sb = StructBuilder::from_fields(fields.clone(), n);
                 let mut b = ListBuilder::new(sb).with_field(item.clone());
                 for v in col {
                     match v {
-                        Value::MxList(Some(items)) => {
+                        Value::StructList(Some(items)) => {
                             let sb = b.values();
-                            for (pref, exch) in *items {
-                                sb.field_builder::<UInt16Builder>(0)
-                                    .expect("u16 field")
-                                    .append_value(*pref);
-                                sb.field_builder::<StringBuilder>(1)
-                                    .expect("utf8 field")
-                                    .append_value(exch);
+                            for item in items {
+                                for (j, (f, x)) in fields.iter().zip(item).enumerate() {
+                                    append_field(sb, j, f.data_type(), x);
+                                }
                                 sb.append(true);
                             }
                             b.append(true);
@@ -339,6 +480,50 @@ pub fn to_batch<R: Row>(rows: &[R]) -> Result<RecordBatch, arrow_schema::ArrowEr
     RecordBatch::try_new(schema, columns)
 }
 
+/// Appends one struct field's value; the field builders are those `StructBuilder::from_fields`
+/// makes for the field's type.
+fn append_field(sb: &mut StructBuilder, j: usize, dt: &DataType, v: &Value) {
+    const MSG: &str = "the field builder matches the schema";
+    match (dt, v) {
+        (DataType::Utf8, Value::Str(x)) => sb
+            .field_builder::<StringBuilder>(j)
+            .expect(MSG)
+            .append_option(*x),
+        (DataType::Boolean, Value::Bool(x)) => sb
+            .field_builder::<BooleanBuilder>(j)
+            .expect(MSG)
+            .append_option(*x),
+        (DataType::UInt16, Value::U16(x)) => sb
+            .field_builder::<UInt16Builder>(j)
+            .expect(MSG)
+            .append_option(*x),
+        (DataType::UInt32, Value::U32(x)) => sb
+            .field_builder::<UInt32Builder>(j)
+            .expect(MSG)
+            .append_option(*x),
+        (DataType::List(_), Value::StrList(x)) => {
+            let lb = sb
+                .field_builder::<ListBuilder<Box<dyn ArrayBuilder>>>(j)
+                .expect(MSG);
+            match x {
+                Some(items) => {
+                    let strings = lb
+                        .values()
+                        .as_any_mut()
+                        .downcast_mut::<StringBuilder>()
+                        .expect(MSG);
+                    for s in *items {
+                        strings.append_value(s);
+                    }
+                    lb.append(true);
+                }
+                None => lb.append(false),
+            }
+        }
+        (dt, v) => unreachable!("struct field of type {dt} given {v:?}"),
+    }
+}
+
 fn as_str<'a>(v: &Value<'a>) -> Option<&'a str> {
     match v {
         Value::Str(s) => *s,
@@ -346,23 +531,37 @@ fn as_str<'a>(v: &Value<'a>) -> Option<&'a str> {
     }
 }
 
-/// CSV text of one cell: null is empty, lists are joined with `;`, MX as `pref exchange`,
-/// timestamps as RFC 3339 UTC with milliseconds.
+/// CSV text of one cell: null is empty, lists are joined with `;`, a struct's fields with a
+/// space (MX as `pref exchange`; a list inside a struct is joined with `,`), timestamps as
+/// RFC 3339 UTC with milliseconds.
 pub fn csv_cell(v: &Value) -> String {
     match v {
         Value::Str(s) => s.unwrap_or_default().to_string(),
         Value::Bool(b) => b.map(|b| b.to_string()).unwrap_or_default(),
         Value::U8(x) => x.map(|x| x.to_string()).unwrap_or_default(),
+        Value::U16(x) => x.map(|x| x.to_string()).unwrap_or_default(),
         Value::U32(x) => x.map(|x| x.to_string()).unwrap_or_default(),
         Value::U64(x) => x.map(|x| x.to_string()).unwrap_or_default(),
         Value::Ts(ms) => chrono::DateTime::from_timestamp_millis(*ms)
             .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
             .unwrap_or_default(),
         Value::StrList(l) => l.map(|l| l.join(";")).unwrap_or_default(),
-        Value::MxList(l) => l
+        Value::StructList(l) => l
+            .as_ref()
             .map(|l| {
                 l.iter()
-                    .map(|(p, e)| format!("{p} {e}"))
+                    .map(|fields| {
+                        fields
+                            .iter()
+                            .map(|f| match f {
+                                Value::StrList(inner) => {
+                                    inner.map(|i| i.join(",")).unwrap_or_default()
+                                }
+                                other => csv_cell(other),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
                     .collect::<Vec<_>>()
                     .join(";")
             })
@@ -430,6 +629,56 @@ mod tests {
         let null = b.column_by_name("mx_null").unwrap();
         let null = null.as_any().downcast_ref::<BooleanArray>().unwrap();
         assert!(!null.value(0) && null.is_null(1));
+    }
+
+    #[test]
+    fn dkim_keys_are_a_list_of_structs() {
+        let mut r = sample();
+        r.dkim_keys = Some(vec![
+            DkimKeyRow {
+                selector: "google".into(),
+                key_type: "rsa".into(),
+                bits: Some(2048),
+                testing: true,
+                revoked: false,
+                usable: true,
+                errors: vec![],
+            },
+            DkimKeyRow {
+                selector: "s1".into(),
+                key_type: "rsa".into(),
+                bits: None,
+                testing: false,
+                revoked: true,
+                usable: false,
+                errors: vec!["a: x".into(), "b: y".into()],
+            },
+        ]);
+        let b = to_batch(&[r.clone(), DomainRow::default()]).unwrap();
+        let col = b.column_by_name("dkim_keys").unwrap();
+        let keys = col.as_any().downcast_ref::<ListArray>().unwrap();
+        assert!(keys.is_null(1));
+        let first = keys.value(0);
+        let s = first.as_any().downcast_ref::<StructArray>().unwrap();
+        let bits = s
+            .column_by_name("bits")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow_array::UInt32Array>()
+            .unwrap();
+        assert_eq!((bits.value(0), bits.is_null(1)), (2048, true));
+        let errs = s
+            .column_by_name("errors")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<ListArray>()
+            .unwrap();
+        assert_eq!((errs.value(0).len(), errs.value(1).len()), (0, 2));
+        let i = DomainRow::schema().index_of("dkim_keys").unwrap();
+        assert_eq!(
+            csv_cell(&r.values()[i]),
+            "google rsa 2048 true false true ;s1 rsa  false true false a: x,b: y"
+        );
     }
 
     #[test]

@@ -1,14 +1,16 @@
 //! The checks of one domain: the queries it needs (through the shared cache) and the row they make.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
-
 use std::sync::LazyLock;
 
-use crate::checks::dmarc::{DmarcStatus, dmarc_findings};
+use crate::checks::mta_sts;
 use crate::checks::mx::mx_findings;
+use crate::checks::mx_policy;
 use crate::checks::spf::{self, ProviderRow, SpfAnalysis, SpfResult, SpfStatus};
 use crate::dns::{RecordType, Resolver, Status};
 use crate::output::DomainRow;
+use crate::pipeline::policies::{self, PolicyStage, PolicyStats};
 
 /// The curated table of major senders' SPF includes, built in.
 static PROVIDERS: LazyLock<Vec<ProviderRow>> =
@@ -41,6 +43,8 @@ pub async fn scan_domain(
     res: &Resolver,
     domain: &str,
     opts: &DomainOptions,
+    policy: &PolicyStage,
+    stats: &PolicyStats,
     now_ms: impl Fn() -> i64,
 ) -> (DomainRow, Vec<IpAddr>) {
     let mx = res.lookup(domain, RecordType::MX).await;
@@ -57,6 +61,11 @@ pub async fn scan_domain(
         row.mx_errors
             .push(format!("dns-{}: MX query {}", mx.status, mx.describe()));
     }
+    // With DO set (EngineOptions::dnssec_ok), a validating resolver's AD bit says whether it
+    // validated the answer (RFC 4035 3.2.3, RFC 6840 5.8).
+    if res.engine().options().dnssec_ok && !mx.status.is_failure() {
+        row.dnssec_ad = Some(mx.authentic);
+    }
 
     if mx.status == Status::NxDomain {
         // RFC 8020: nothing exists at or below a name that does not exist, so the apex TXT and
@@ -64,12 +73,11 @@ pub async fn scan_domain(
         row.mx_ips = Some(Vec::new());
         row.spf_status = SpfStatus::None.as_str();
         row.spf_records = Some(Vec::new());
-        row.dmarc_status = DmarcStatus::None.as_str();
+        policies::fill_nxdomain(&mut row, &policy.opts);
         row.scanned_at = now_ms();
         return (row, Vec::new());
     }
 
-    let dmarc_name = format!("_dmarc.{domain}");
     let exchanges = &mxf.exchanges[..mxf.exchanges.len().min(MAX_EXCHANGES)];
     if mxf.exchanges.len() > MAX_EXCHANGES {
         row.mx_errors.push(format!(
@@ -77,22 +85,30 @@ pub async fn scan_domain(
             mxf.exchanges.len()
         ));
     }
+    // The CNAME query tells an alias exchange (RFC 2181 10.3) apart: the A/AAAA answers follow
+    // the chain and keep only the asked type.
     let address_lookups = futures::future::join_all(exchanges.iter().map(|e| async move {
-        let (a, aaaa) = tokio::join!(
+        let (a, aaaa, cname) = tokio::join!(
             res.lookup(e, RecordType::A),
-            res.lookup(e, RecordType::AAAA)
+            res.lookup(e, RecordType::AAAA),
+            res.lookup(e, RecordType::CNAME)
         );
-        (e, a, aaaa)
+        (e, a, aaaa, cname)
     }));
-    let (spf, dmarc, addresses) = tokio::join!(
+    let (spf, found, addresses) = tokio::join!(
         spf::analyze_with(res, domain, opts.spf_walk),
-        res.lookup(&dmarc_name, RecordType::TXT),
+        policies::scan(res, domain, policy, stats),
         address_lookups
     );
+    policies::fill(&mut row, found);
 
     let mut ips: Vec<IpAddr> = Vec::new();
     let mut first_failure: Option<Status> = None;
-    for (exchange, a, aaaa) in &addresses {
+    let (mut aliases, mut addressless) = (HashSet::new(), HashSet::new());
+    for (exchange, a, aaaa, cname) in &addresses {
+        if cname.status == Status::Ok {
+            aliases.insert(exchange.to_string());
+        }
         for ans in [a, aaaa] {
             if ans.status.is_failure() {
                 first_failure.get_or_insert(ans.status);
@@ -109,9 +125,12 @@ pub async fn scan_domain(
             .iter()
             .all(|x| !x.status.is_failure() && x.records.is_empty());
         if no_address {
-            row.mx_errors
-                .push(format!("mx-no-address: {exchange} has no A or AAAA record"));
+            addressless.insert(exchange.to_string());
         }
+    }
+    if let Some(mx) = &row.mx {
+        row.mx_errors
+            .extend(mx_policy::exchange_problems(mx, &aliases, &addressless));
     }
     if mx.status.is_failure() {
         row.mx_ips = None;
@@ -133,17 +152,9 @@ pub async fn scan_domain(
     }
     fill_spf(&mut row, spf);
 
-    let d = dmarc_findings(&dmarc);
-    row.dmarc_status = d.status.as_str();
-    if d.record.is_some() {
-        row.dmarc_source = Some("domain");
+    if let (Some(patterns), false) = (&row.mta_sts_mx, mx.status.is_failure()) {
+        row.mta_sts_mx_uncovered = Some(mta_sts::uncovered_mx(patterns, &mxf.exchanges));
     }
-    row.dmarc_record = d.record;
-    row.dmarc_p = d.p;
-    row.dmarc_sp = d.sp;
-    row.dmarc_pct = d.pct;
-    row.dmarc_rua = d.rua;
-    row.dmarc_errors = d.errors;
     row.scanned_at = now_ms();
     (row, ips)
 }

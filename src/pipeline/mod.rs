@@ -8,9 +8,11 @@
 
 pub mod domain;
 pub mod host;
+pub mod policies;
 pub mod progress;
 pub mod spf_dns;
 pub mod stats;
+pub mod sts_fetch;
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufWriter};
@@ -31,6 +33,7 @@ use crate::targets::ips::{DEFAULT_MAX_V6, IpTargets};
 use crate::targets::shard::Shard;
 use crate::targets::{DomainReader, Item, ReaderOptions, Reject, Target};
 use host::{HostChecker, HostOptions};
+pub use policies::PolicyOptions;
 pub use progress::ProgressMode;
 pub use stats::{RunManifest, ScanStats};
 
@@ -67,6 +70,9 @@ pub struct ScanOptions {
     /// Distinct host addresses remembered so each gets one hosts row. Default 5,000,000.
     pub hosts_dedup_capacity: usize,
     pub progress: ProgressMode,
+    /// DMARC discovery and Public Suffix List, DKIM selectors, MTA-STS policy fetch. (The DO bit
+    /// for `dnssec_ad` is `engine.dnssec_ok`.)
+    pub policies: PolicyOptions,
     /// The command line as typed, recorded in run.json (the library never reads argv itself).
     pub command_line: Vec<String>,
 }
@@ -90,6 +96,7 @@ impl Default for ScanOptions {
             domain_concurrency: 1000,
             hosts_dedup_capacity: 5_000_000,
             progress: ProgressMode::Quiet,
+            policies: PolicyOptions::default(),
             command_line: Vec::new(),
         }
     }
@@ -110,6 +117,8 @@ pub enum ScanError {
     OutputNotEmpty(PathBuf),
     #[error(transparent)]
     Engine(#[from] crate::dns::engine::EngineError),
+    #[error("policy stage: {0}")]
+    Policy(String),
     #[error("writing {table}: {source}")]
     Write {
         table: &'static str,
@@ -150,6 +159,8 @@ fn prepare_out(out: &Path, overwrite: bool) -> Result<(), ScanError> {
 pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunManifest, ScanError> {
     let started = chrono::Utc::now();
     let t0 = Instant::now();
+    let policy =
+        Arc::new(policies::PolicyStage::new(opts.policies.clone()).map_err(ScanError::Policy)?);
     prepare_out(&opts.out, opts.overwrite)?;
     let stats = Arc::new(ScanStats::default());
     let rejects =
@@ -261,12 +272,20 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
             Job::Domain(target) => {
                 let domains = domains.clone();
                 let dopts = domain_opts.clone();
+                let policy = policy.clone();
                 let seen = seen_hosts.clone();
                 let cap = opts.hosts_dedup_capacity;
                 tasks.spawn(async move {
                     let _permit = permit;
-                    let (mut row, ips) =
-                        domain::scan_domain(&resolver, &target.domain, &dopts, now_ms).await;
+                    let (mut row, ips) = domain::scan_domain(
+                        &resolver,
+                        &target.domain,
+                        &dopts,
+                        &policy,
+                        &stats.policies,
+                        now_ms,
+                    )
+                    .await;
                     if checker.has_domain_zones() {
                         let l = checker.rhsbl(&resolver, &target.domain).await;
                         row.dnsbl_domain_listed = Some(l.listed);
@@ -295,7 +314,10 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
     if interrupted {
         // Every query ends by itself within timeout x attempts (plus a TCP fallback each).
         let e = &opts.engine;
-        let grace = e.timeout * 2 * (e.retries + 1) + Duration::from_secs(1);
+        let mut grace = e.timeout * 2 * (e.retries + 1) + Duration::from_secs(1);
+        if let Some(f) = &opts.policies.mta_sts_fetch {
+            grace += f.timeout;
+        }
         let drained =
             tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
         if drained.is_err() {

@@ -30,6 +30,7 @@ pub struct ScanStats {
     pub excluded: AtomicU64,
     pub dedup_overflow: AtomicBool,
     pub input_done: AtomicBool,
+    pub policies: super::policies::PolicyStats,
     total: OnceLock<Arc<OnceLock<u64>>>,
     /// column -> status -> domains
     by_status: Mutex<BTreeMap<&'static str, BTreeMap<&'static str, u64>>>,
@@ -52,6 +53,11 @@ impl ScanStats {
             ("mx_status", row.mx_status),
             ("spf_status", row.spf_status),
             ("dmarc_status", row.dmarc_status),
+            ("dkim_status", row.dkim_status),
+            ("mta_sts_status", row.mta_sts_status),
+            ("tls_rpt_status", row.tls_rpt_status),
+            ("bimi_status", row.bimi_status),
+            ("soa_status", row.soa_status),
         ] {
             *m.entry(col).or_default().entry(st).or_default() += 1;
         }
@@ -112,6 +118,11 @@ pub struct ManifestOptions {
     pub rate: Option<u32>,
     pub rate_per_resolver: Option<u32>,
     pub edns_payload: u16,
+    pub dnssec_ok: bool,
+    pub dmarc_discovery: &'static str,
+    pub psl: &'static str,
+    pub dkim_selectors: usize,
+    pub mta_sts_fetch: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -128,6 +139,8 @@ pub struct Counts {
     pub excluded: u64,
     pub abandoned: u64,
     pub hosts: u64,
+    /// DKIM selector queries not sent because `_domainkey.<domain>` was NXDOMAIN (RFC 8020).
+    pub dkim_probes_saved: u64,
     pub domains_written: WriterStats,
     pub hosts_written: WriterStats,
 }
@@ -200,6 +213,22 @@ impl RunManifest {
                 rate: opts.engine.rate.map(|r| r.get()),
                 rate_per_resolver: opts.engine.rate_per_server.map(|r| r.get()),
                 edns_payload: opts.engine.edns_payload,
+                dnssec_ok: opts.engine.dnssec_ok,
+                dmarc_discovery: match opts.policies.dmarc_discovery {
+                    crate::checks::dmarc::DiscoveryMode::Rfc7489 => "rfc7489",
+                    crate::checks::dmarc::DiscoveryMode::TreeWalk => "tree-walk",
+                },
+                psl: if opts.policies.psl.is_some() {
+                    "file"
+                } else {
+                    "built-in"
+                },
+                dkim_selectors: if opts.policies.dkim {
+                    opts.policies.dkim_selectors.len()
+                } else {
+                    0
+                },
+                mta_sts_fetch: opts.policies.mta_sts_fetch.is_some(),
             },
             counts: Counts {
                 domains_read: stats.read.load(Relaxed),
@@ -216,6 +245,7 @@ impl RunManifest {
                 excluded: stats.excluded.load(Relaxed),
                 abandoned: stats.abandoned.load(Relaxed),
                 hosts: stats.hosts.load(Relaxed),
+                dkim_probes_saved: stats.policies.dkim_probes_saved.load(Relaxed),
                 domains_written,
                 hosts_written,
             },

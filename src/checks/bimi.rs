@@ -1,0 +1,360 @@
+//! BIMI assertion records (draft-brand-indicators-for-message-identification, "the BIMI
+//! draft") at `default._bimi.<domain>`, and BIMI's demand for an enforcing DMARC policy.
+//!
+//! Pure: the scanner fetches the TXT records and passes them in.
+
+/// The scan outcome for one domain's `default._bimi` lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BimiStatus {
+    None,
+    Valid,
+    /// A valid record with empty `l` and `a`: the domain declines to publish an indicator.
+    Declined,
+    Invalid,
+    TempError,
+}
+
+impl BimiStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BimiStatus::None => "none",
+            BimiStatus::Valid => "valid",
+            BimiStatus::Declined => "declined",
+            BimiStatus::Invalid => "invalid",
+            BimiStatus::TempError => "temperror",
+        }
+    }
+}
+
+/// A parsed assertion record.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BimiRecord {
+    pub version_ok: bool,
+    /// `l=`: the location of the SVG indicator; `Some("")` when present but empty.
+    pub location: Option<String>,
+    /// `a=`: the location of the evidence document (a VMC or CMC, PEM); `Some("")` when empty.
+    pub authority: Option<String>,
+    /// Tags this parser does not know, `(name, value)`.
+    pub unknown: Vec<(String, String)>,
+    /// Facts worth counting that do not make the record invalid, each `code: text`.
+    pub notes: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+impl BimiRecord {
+    pub fn valid(&self) -> bool {
+        self.version_ok && self.errors.is_empty()
+    }
+
+    /// Both `l` and `a` are empty (or `a` absent): the domain declines to participate.
+    pub fn declined(&self) -> bool {
+        self.location.as_deref() == Some("") && self.authority.as_deref().unwrap_or("").is_empty()
+    }
+}
+
+/// The BIMI columns of a scan row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BimiFindings {
+    pub status: BimiStatus,
+    pub record: Option<String>,
+    pub l: Option<String>,
+    pub a: Option<String>,
+    pub errors: Vec<String>,
+}
+
+impl BimiFindings {
+    pub fn temperror(reason: &str) -> BimiFindings {
+        BimiFindings {
+            status: BimiStatus::TempError,
+            record: None,
+            l: None,
+            a: None,
+            errors: vec![format!("dns-temperror: {reason}")],
+        }
+    }
+}
+
+/// The BIMI draft: assertion records are at `<selector>._bimi.<domain>`, and receivers look up
+/// the selector `default` unless the message names another (`BIMI-Selector` header).
+pub fn query_name(domain: &str) -> String {
+    format!(
+        "default._bimi.{}",
+        domain.trim_end_matches('.').to_ascii_lowercase()
+    )
+}
+
+const WSP: [char; 2] = [' ', '\t'];
+
+/// `bimi-version = %s"v" *WSP "=" *WSP %s"BIMI" 1DIGIT`; only `BIMI1` is defined. Records not
+/// beginning so are discarded.
+pub fn is_bimi_record(txt: &str) -> bool {
+    let Some(rest) = txt.strip_prefix('v') else {
+        return false;
+    };
+    let Some(rest) = rest.trim_start_matches(WSP).strip_prefix('=') else {
+        return false;
+    };
+    rest.trim_start_matches(WSP)
+        .strip_prefix("BIMI1")
+        .is_some_and(|r| r.is_empty() || r.starts_with([';', ' ', '\t']))
+}
+
+/// Parses an assertion record (the BIMI draft, "Assertion Record Definition"):
+///
+/// ```text
+/// bimi-record     = bimi-version (bimi-sep bimi-location)
+///                   (bimi-sep bimi-evidence) [bimi-sep]
+/// bimi-version    = %s"v" *WSP "=" *WSP %s"BIMI" 1DIGIT
+/// bimi-sep        = *WSP %x3b *WSP
+/// bimi-location   = %s"l" *WSP "=" *WSP bimi-uri
+/// bimi-evidence   = %s"a" *WSP "=" *WSP bimi-uri
+/// bimi-uri        = [FWS URI FWS]
+/// ```
+///
+/// Both URIs must be `https:`. `l` names an SVG Tiny PS image, so an `l` not ending `.svg` is
+/// noted (servers may still serve SVG). A missing `a` is noted, not an error: the draft allows
+/// it, but major mailbox providers show indicators only with a VMC or CMC.
+pub fn parse(txt: &str) -> BimiRecord {
+    let mut r = BimiRecord {
+        version_ok: is_bimi_record(txt),
+        ..BimiRecord::default()
+    };
+    if !r.version_ok {
+        r.errors
+            .push("missing-version: the record must begin with v=BIMI1".into());
+    }
+    let mut offset = 0;
+    for (i, piece) in txt.split(';').enumerate() {
+        let at = offset + piece.len() - piece.trim_start_matches(WSP).len();
+        offset += piece.len() + 1;
+        let part = piece.trim_matches(WSP);
+        if i == 0 || part.is_empty() {
+            continue;
+        }
+        let Some((name, value)) = part.split_once('=') else {
+            r.errors
+                .push(format!("syntax: byte {at}: {part:?} is not tag=value"));
+            continue;
+        };
+        let (name, value) = (name.trim_matches(WSP), value.trim_matches(WSP));
+        let slot = match name {
+            "l" => &mut r.location,
+            "a" => &mut r.authority,
+            "v" => {
+                r.errors
+                    .push(format!("duplicate-tag: v again at byte {at}"));
+                continue;
+            }
+            _ => {
+                r.notes.push(format!("unknown-tag: {name}"));
+                r.unknown.push((name.to_string(), value.to_string()));
+                continue;
+            }
+        };
+        if slot.is_some() {
+            r.errors.push(format!(
+                "duplicate-tag: {name} again at byte {at} (the first one is used)"
+            ));
+            continue;
+        }
+        *slot = Some(value.to_string());
+    }
+    match r.location.as_deref() {
+        None => r
+            .errors
+            .push("missing-l: no l= tag (the BIMI draft: required, may be empty)".into()),
+        Some("") => {}
+        Some(l) if !is_https(l) => r
+            .errors
+            .push(format!("invalid-l: {l:?} is not an https: URI")),
+        Some(l) if !l.to_ascii_lowercase().ends_with(".svg") => r.notes.push(format!(
+            "l-not-svg: {l:?} (an SVG Tiny PS image is expected)"
+        )),
+        Some(_) => {}
+    }
+    match r.authority.as_deref() {
+        None | Some("") if !r.declined() => r.notes.push(
+            "no-evidence: no a= (no VMC/CMC: major mailbox providers show no logo without one)"
+                .into(),
+        ),
+        Some(a) if !a.is_empty() && !is_https(a) => r
+            .errors
+            .push(format!("invalid-a: {a:?} is not an https: URI")),
+        _ => {}
+    }
+    r
+}
+
+fn is_https(uri: &str) -> bool {
+    uri.get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        && uri.len() > 8
+        && !uri[8..].starts_with('/')
+}
+
+/// The findings for the `default._bimi` TXT answer.
+pub fn findings(records: &[String]) -> BimiFindings {
+    let recs: Vec<&String> = records.iter().filter(|r| is_bimi_record(r)).collect();
+    let mut f = BimiFindings {
+        status: BimiStatus::None,
+        record: recs.first().map(|r| r.to_string()),
+        l: None,
+        a: None,
+        errors: Vec::new(),
+    };
+    match recs.len() {
+        0 => {}
+        1 => {
+            let r = parse(recs[0]);
+            f.status = match (r.valid(), r.declined()) {
+                (false, _) => BimiStatus::Invalid,
+                (true, true) => BimiStatus::Declined,
+                (true, false) => BimiStatus::Valid,
+            };
+            f.l = r.location;
+            f.a = r.authority;
+            f.errors = r.errors;
+            f.errors.extend(r.notes);
+        }
+        n => {
+            f.status = BimiStatus::Invalid;
+            f.errors.push(format!(
+                "multiple-records: {n} v=BIMI1 records (none is used)"
+            ));
+        }
+    }
+    f
+}
+
+/// The BIMI draft requires DMARC at enforcement for the indicator to be shown: `p=quarantine`
+/// with `pct=100` (the default when absent) or `p=reject`. True when the given DMARC policy falls
+/// short, so a BIMI record would be ignored. The draft's further demand that `sp` not be `none`
+/// is left to the caller, which holds the whole DMARC record.
+pub fn bimi_without_enforcing_dmarc(dmarc_p: Option<&str>, pct: Option<u8>) -> bool {
+    match dmarc_p.map(str::to_ascii_lowercase).as_deref() {
+        Some("reject") => false,
+        Some("quarantine") => pct.unwrap_or(100) != 100,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(v: &[String]) -> String {
+        v.iter()
+            .map(|e| e.split(':').next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[test]
+    fn parse_table() {
+        // (record, valid, declined, error and note codes)
+        for (rec, valid, declined, want) in [
+            (
+                "v=BIMI1; l=https://example.com/logo.svg; a=https://example.com/vmc.pem",
+                true,
+                false,
+                "",
+            ),
+            (
+                "v=BIMI1;l=https://example.com/logo.svg;a=https://example.com/vmc.pem;",
+                true,
+                false,
+                "",
+            ),
+            (
+                "v=BIMI1; l=https://example.com/logo.svg",
+                true,
+                false,
+                "no-evidence",
+            ),
+            (
+                "v=BIMI1; l=https://example.com/logo.svg; a=",
+                true,
+                false,
+                "no-evidence",
+            ),
+            ("v=BIMI1; l=; a=", true, true, ""),
+            ("v=BIMI1; l=", true, true, ""),
+            (
+                "v=BIMI1; l=https://example.com/logo.png; a=https://x.example/v.pem",
+                true,
+                false,
+                "l-not-svg",
+            ),
+            (
+                "v=BIMI1; l=http://example.com/logo.svg; a=https://x.example/v.pem",
+                false,
+                false,
+                "invalid-l",
+            ),
+            (
+                "v=BIMI1; l=https://example.com/logo.svg; a=http://x.example/v.pem",
+                false,
+                false,
+                "invalid-a",
+            ),
+            (
+                "v=BIMI1; a=https://x.example/v.pem",
+                false,
+                false,
+                "missing-l",
+            ),
+            (
+                "v=BIMI1; l=; l=https://example.com/logo.svg",
+                false,
+                true,
+                "duplicate-tag",
+            ),
+            ("v=BIMI1; l=; x=1", true, true, "unknown-tag"),
+            ("v=BIMI1; l=; junk", false, true, "syntax"),
+            ("v=BIMI2; l=", false, true, "missing-version"),
+        ] {
+            let r = parse(rec);
+            let mut all = r.errors.clone();
+            all.extend(r.notes.clone());
+            assert_eq!(
+                (r.valid(), r.declined()),
+                (valid, declined),
+                "{rec}: {all:?}"
+            );
+            assert_eq!(codes(&all), want, "{rec}");
+        }
+    }
+
+    #[test]
+    fn findings_table() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let good = "v=BIMI1; l=https://example.com/l.svg; a=https://example.com/a.pem";
+        for (recs, status) in [
+            (vec![good], "valid"),
+            (vec!["v=BIMI1; l="], "declined"),
+            (vec![good, good], "invalid"),
+            (vec!["v=BIMI1; l=http://x/"], "invalid"),
+            (vec!["v=bimi1; l="], "none"),
+            (vec![], "none"),
+        ] {
+            assert_eq!(findings(&s(&recs)).status.as_str(), status, "{recs:?}");
+        }
+        assert_eq!(query_name("Example.com."), "default._bimi.example.com");
+        assert_eq!(BimiFindings::temperror("x").status, BimiStatus::TempError);
+    }
+
+    #[test]
+    fn dmarc_enforcement_table() {
+        for (p, pct, want) in [
+            (Some("reject"), None, false),
+            (Some("reject"), Some(10), false),
+            (Some("quarantine"), None, false),
+            (Some("quarantine"), Some(100), false),
+            (Some("quarantine"), Some(50), true),
+            (Some("none"), None, true),
+            (None, None, true),
+        ] {
+            assert_eq!(bimi_without_enforcing_dmarc(p, pct), want, "{p:?} {pct:?}");
+        }
+    }
+}

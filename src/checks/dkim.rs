@@ -1,0 +1,713 @@
+//! DKIM key records at `<selector>._domainkey.<domain>` (RFC 6376 3.6.1; RFC 8463 for Ed25519;
+//! RFC 8301 for the algorithm and key size rules), the list of selectors worth probing, and
+//! obsolete DomainKeys policy records (RFC 4870).
+//!
+//! Pure: the scanner fetches the TXT records (each record's strings joined) and passes them in.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
+
+/// The selectors probed by default: `datasets/dkim-selectors.txt`, compiled in.
+pub const BUILTIN_SELECTORS: &str = include_str!("../../datasets/dkim-selectors.txt");
+
+/// The built-in selectors, validated.
+pub fn builtin_selectors() -> Vec<String> {
+    load_selectors(BUILTIN_SELECTORS).expect("datasets/dkim-selectors.txt is valid")
+}
+
+/// Reads a selector list: one selector per line, `#` starts a comment, blank lines skipped.
+/// Selectors are lowercased and deduplicated (first occurrence kept).
+///
+/// RFC 6376 3.1: `selector = sub-domain *( "." sub-domain )`, with RFC 5321's
+/// `sub-domain = Let-dig [Ldh-str]`: letters, digits and inner hyphens, 63 octets a label
+/// (RFC 1035 2.3.4).
+pub fn load_selectors(text: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let sel = line.split('#').next().unwrap_or("").trim();
+        if sel.is_empty() {
+            continue;
+        }
+        if !is_selector(sel) {
+            return Err(format!(
+                "invalid-selector: line {}: {sel:?} is not a sequence of DNS labels (RFC 6376 3.1)",
+                n + 1
+            ));
+        }
+        let sel = sel.to_ascii_lowercase();
+        if !out.contains(&sel) {
+            out.push(sel);
+        }
+    }
+    Ok(out)
+}
+
+fn is_selector(s: &str) -> bool {
+    s.len() <= 200
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// RFC 6376 3.6.2.1: the key for `selector` is at `<selector>._domainkey.<domain>`.
+pub fn key_query_name(selector: &str, domain: &str) -> String {
+    format!(
+        "{}._domainkey.{}",
+        selector.to_ascii_lowercase(),
+        domain.trim_end_matches('.').to_ascii_lowercase()
+    )
+}
+
+/// RFC 6376 3.6.1: `key-k-tag-type = "rsa" / x-key-k-tag-type`; RFC 8463 3 adds `ed25519`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyType {
+    Rsa,
+    Ed25519,
+    Unknown(String),
+}
+
+impl KeyType {
+    pub fn as_str(&self) -> &str {
+        match self {
+            KeyType::Rsa => "rsa",
+            KeyType::Ed25519 => "ed25519",
+            KeyType::Unknown(s) => s,
+        }
+    }
+}
+
+/// A parsed DKIM key record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimKey {
+    /// `v=` absent, or `v=DKIM1` as the first tag (RFC 6376 3.6.1: "Records beginning with a
+    /// "v=" tag with any other value MUST be discarded").
+    pub version_ok: bool,
+    /// `k=`, default `rsa`.
+    pub key_type: KeyType,
+    /// `h=` acceptable hash algorithms; empty when absent ("allow all algorithms").
+    pub hash_algs: Vec<String>,
+    /// `t=y`: "This domain is testing DKIM".
+    pub testing: bool,
+    /// `t=s`: the `i=` domain must equal the `d=` domain, no subdomains.
+    pub strict: bool,
+    /// `s=` service types; empty when absent (default `*`).
+    pub service_types: Vec<String>,
+    /// `p=` is empty: "An empty value means that this public key has been revoked".
+    pub revoked: bool,
+    /// The key size, from the key itself (RSA modulus bit length; 256 for Ed25519).
+    pub bits: Option<u32>,
+    /// Facts worth counting that do not make the key unusable, each `code: text`.
+    pub notes: Vec<String>,
+    /// Problems that make the record or key unusable, each `code: text`.
+    pub errors: Vec<String>,
+}
+
+impl DkimKey {
+    /// A verifier could use this key: parsed cleanly, not revoked.
+    pub fn usable(&self) -> bool {
+        self.version_ok && !self.revoked && self.errors.is_empty()
+    }
+}
+
+const WSP: &[char] = &[' ', '\t', '\r', '\n'];
+
+/// RFC 6376 3.2 tag lists:
+///
+/// ```text
+/// tag-list  =  tag-spec *( ";" tag-spec ) [ ";" ]
+/// tag-spec  =  [FWS] tag-name [FWS] "=" [FWS] tag-value [FWS]
+/// tag-name  =  ALPHA *ALNUMPUNC
+/// tag-value =  [ tval *( 1*(WSP / FWS) tval ) ]
+/// ```
+///
+/// "Tags MUST be interpreted in a case-sensitive manner", and a duplicated tag makes "the entire
+/// tag-list ... invalid". Returns (byte offset, name, value) or errors.
+fn tag_list(txt: &str, errors: &mut Vec<String>) -> Vec<(usize, String, String)> {
+    let mut out: Vec<(usize, String, String)> = Vec::new();
+    let mut start = 0;
+    for piece in txt.split(';') {
+        let offset = start + (piece.len() - piece.trim_start_matches(WSP).len());
+        start += piece.len() + 1;
+        let part = piece.trim_matches(WSP);
+        if part.is_empty() {
+            continue;
+        }
+        let Some((name, value)) = part.split_once('=') else {
+            errors.push(format!("syntax: byte {offset}: {part:?} is not tag=value"));
+            continue;
+        };
+        let name = name.trim_matches(WSP);
+        let mut chars = name.chars();
+        if !(matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        {
+            errors.push(format!("syntax: byte {offset}: {name:?} is not a tag name"));
+            continue;
+        }
+        if out.iter().any(|(_, n, _)| n == name) {
+            errors.push(format!(
+                "duplicate-tag: {name} again at byte {offset} (RFC 6376 3.2: the tag-list is invalid)"
+            ));
+            continue;
+        }
+        out.push((
+            offset,
+            name.to_string(),
+            value.trim_matches(WSP).to_string(),
+        ));
+    }
+    out
+}
+
+fn colon_list(v: &str) -> Vec<String> {
+    v.split(':')
+        .map(|x| x.trim_matches(WSP).to_string())
+        .filter(|x| !x.is_empty())
+        .collect()
+}
+
+/// Parses a key record (RFC 6376 3.6.1):
+///
+/// ```text
+/// key-v-tag    = %x76 [FWS] "=" [FWS] %x44.4B.49.4D.31
+/// key-h-tag    = %x68 [FWS] "=" [FWS] key-h-tag-alg
+///                0*( [FWS] ":" [FWS] key-h-tag-alg )
+/// key-k-tag    = %x6b [FWS] "=" [FWS] key-k-tag-type
+/// key-n-tag    = %x6e [FWS] "=" [FWS] qp-section
+/// key-p-tag    = %x70 [FWS] "=" [ [FWS] base64string]
+/// key-s-tag    = %x73 [FWS] "=" [FWS] key-s-tag-type
+///                0*( [FWS] ":" [FWS] key-s-tag-type )
+/// key-t-tag    = %x74 [FWS] "=" [FWS] key-t-tag-flag
+///                0*( [FWS] ":" [FWS] key-t-tag-flag )
+/// ```
+pub fn parse_key_record(txt: &str) -> DkimKey {
+    let mut k = DkimKey {
+        version_ok: true,
+        key_type: KeyType::Rsa,
+        hash_algs: Vec::new(),
+        testing: false,
+        strict: false,
+        service_types: Vec::new(),
+        revoked: false,
+        bits: None,
+        notes: Vec::new(),
+        errors: Vec::new(),
+    };
+    let tags = tag_list(txt, &mut k.errors);
+    let mut p: Option<String> = None;
+    for (i, (offset, name, value)) in tags.iter().enumerate() {
+        match name.as_str() {
+            "v" => {
+                if i != 0 {
+                    k.version_ok = false;
+                    k.errors.push(format!(
+                        "syntax: byte {offset}: v= must be the first tag (RFC 6376 3.6.1)"
+                    ));
+                } else if value != "DKIM1" {
+                    k.version_ok = false;
+                    k.errors.push(format!(
+                        "invalid-version: {value:?} (RFC 6376 3.6.1: DKIM1, else the record is discarded)"
+                    ));
+                }
+            }
+            "k" => {
+                k.key_type = match value.as_str() {
+                    "rsa" => KeyType::Rsa,
+                    "ed25519" => KeyType::Ed25519,
+                    other => KeyType::Unknown(other.to_string()),
+                }
+            }
+            "h" => k.hash_algs = colon_list(value),
+            "s" => k.service_types = colon_list(value),
+            "t" => {
+                for flag in colon_list(value) {
+                    match flag.as_str() {
+                        "y" => k.testing = true,
+                        "s" => k.strict = true,
+                        // x-key-t-tag-flag: "Unrecognized flags MUST be ignored".
+                        other => k.notes.push(format!("unknown-flag: t={other}")),
+                    }
+                }
+            }
+            "p" => p = Some(value.clone()),
+            "n" => {}
+            "g" => k
+                .notes
+                .push("obsolete-tag: g= (RFC 4871 key granularity, removed by RFC 6376)".into()),
+            // "Unrecognized tags MUST be ignored" (3.6.1): counted, not held against the key.
+            other => k.notes.push(format!("unknown-tag: {other}")),
+        }
+    }
+
+    if let KeyType::Unknown(t) = &k.key_type {
+        k.errors.push(format!(
+            "unknown-key-type: k={t} (rsa, RFC 6376 3.6.1, or ed25519, RFC 8463)"
+        ));
+    }
+    if !k.hash_algs.is_empty() && k.hash_algs.iter().all(|h| h == "sha1") {
+        k.errors.push(
+            "sha1-only: h=sha1 (RFC 8301 3.1: verifiers MUST NOT consider rsa-sha1 signatures valid)"
+                .into(),
+        );
+    }
+    if !k.service_types.is_empty() && !k.service_types.iter().any(|s| s == "*" || s == "email") {
+        k.errors.push(format!(
+            "not-for-email: s={} (RFC 6376 3.6.1: neither * nor email)",
+            k.service_types.join(":")
+        ));
+    }
+    if k.testing {
+        k.notes.push(
+            "testing: t=y (RFC 6376 3.6.1: verifiers MUST NOT treat failures differently)".into(),
+        );
+    }
+
+    let Some(p) = p else {
+        k.errors
+            .push("missing-p: no p= tag (RFC 6376 3.6.1: REQUIRED)".into());
+        return k;
+    };
+    // base64string allows FWS between characters, and long keys span several TXT strings.
+    let b64: String = p.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    if b64.is_empty() {
+        k.revoked = true;
+        k.notes
+            .push("revoked: empty p= (RFC 6376 3.6.1: the key has been revoked)".into());
+        return k;
+    }
+    let der = match STANDARD_PAD_INDIFFERENT.decode(b64.as_bytes()) {
+        Ok(d) => d,
+        Err(e) => {
+            k.errors.push(format!("invalid-base64: p= ({e})"));
+            return k;
+        }
+    };
+    match k.key_type {
+        KeyType::Rsa => match rsa_modulus_bits(&der) {
+            Ok((bits, pkcs1)) => {
+                k.bits = Some(bits);
+                if pkcs1 {
+                    k.notes.push(
+                        "pkcs1-key: p= is a bare RSAPublicKey, not a SubjectPublicKeyInfo".into(),
+                    );
+                }
+                if bits < 1024 {
+                    k.errors.push(format!(
+                        "weak-key: RSA {bits} bits (RFC 8301 3.2: keys of less than 1024 bits MUST NOT be considered valid)"
+                    ));
+                } else if bits < 2048 {
+                    k.notes.push(format!(
+                        "short-key: RSA {bits} bits (RFC 8301 3.2: signers SHOULD use at least 2048)"
+                    ));
+                } else if bits > 4096 {
+                    k.notes.push(format!(
+                        "large-key: RSA {bits} bits (RFC 8301 3.2: verifiers need only handle 1024-4096)"
+                    ));
+                }
+            }
+            Err(e) => k.errors.push(e),
+        },
+        KeyType::Ed25519 => {
+            // RFC 8463 4.2: "the public key ... is the base64 encoding of the 32-octet public
+            // key", not a SubjectPublicKeyInfo.
+            if der.len() == 32 {
+                k.bits = Some(256);
+            } else if der.len() == 44 && der.starts_with(&ED25519_SPKI_PREFIX) {
+                k.errors.push(
+                    "invalid-key: an Ed25519 SubjectPublicKeyInfo; RFC 8463 4.2 wants the raw 32-byte key"
+                        .into(),
+                );
+            } else {
+                k.errors.push(format!(
+                    "invalid-key: Ed25519 key of {} bytes (RFC 8463 4.2: 32)",
+                    der.len()
+                ));
+            }
+        }
+        KeyType::Unknown(_) => {}
+    }
+    k
+}
+
+/// The key records among a selector's TXT answer: the record that carries `p=` (or starts with
+/// `v=DKIM1`). None when there is none; with several, the first is parsed and
+/// `multiple-records` noted (RFC 6376 3.6.2.2 leaves the choice to the verifier).
+pub fn select_key(records: &[String]) -> Option<DkimKey> {
+    let keys: Vec<&String> = records
+        .iter()
+        .filter(|r| {
+            let t = r.trim_start_matches(WSP);
+            t.starts_with("v=DKIM1")
+                || tag_list(t, &mut Vec::new())
+                    .iter()
+                    .any(|(_, n, _)| n == "p")
+        })
+        .collect();
+    let mut key = parse_key_record(keys.first()?);
+    if keys.len() > 1 {
+        key.errors.insert(
+            0,
+            format!(
+                "multiple-records: {} key records (RFC 6376 3.6.2.2: results are undefined)",
+                keys.len()
+            ),
+        );
+    }
+    Some(key)
+}
+
+/// `SEQUENCE { SEQUENCE { OID 1.3.101.112 } BIT STRING (33 bytes) }`: the DER header of an
+/// Ed25519 SubjectPublicKeyInfo (RFC 8410 4).
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+/// 1.2.840.113549.1.1.1, rsaEncryption (RFC 8017 A.1).
+const RSA_ENCRYPTION_OID: [u8; 9] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+const ED25519_OID: [u8; 3] = [0x2b, 0x65, 0x70];
+
+const TAG_INTEGER: u8 = 0x02;
+const TAG_BIT_STRING: u8 = 0x03;
+const TAG_OID: u8 = 0x06;
+const TAG_SEQUENCE: u8 = 0x30;
+
+/// Reads one DER TLV: (tag, contents, rest). Definite lengths only (DER, X.690 10.1), up to four
+/// length octets.
+fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = b.split_first()?;
+    let (&first, mut rest) = rest.split_first()?;
+    let len = if first < 0x80 {
+        first as usize
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |a, &x| (a << 8) | x as usize);
+        rest = &rest[n..];
+        len
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
+fn expect<'a>(b: &'a [u8], tag: u8, what: &str) -> Result<(&'a [u8], &'a [u8]), String> {
+    match tlv(b) {
+        Some((t, c, r)) if t == tag => Ok((c, r)),
+        _ => Err(format!("invalid-key: DER: expected {what}")),
+    }
+}
+
+/// The RSA modulus size in bits, and whether the key was a bare PKCS#1 `RSAPublicKey`.
+///
+/// The `p=` value is in practice a SubjectPublicKeyInfo (RFC 5280 4.1, what
+/// `openssl rsa -pubout` writes; RFC 6376 3.6.1 / A.3):
+///
+/// ```text
+/// SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier,
+///                                     subjectPublicKey BIT STRING }
+/// RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }  -- RFC 8017 A.1.1
+/// ```
+///
+/// Some publish the bare `RSAPublicKey`, which common verifiers also accept, so both are read.
+fn rsa_modulus_bits(der: &[u8]) -> Result<(u32, bool), String> {
+    let (outer, rest) = expect(der, TAG_SEQUENCE, "a SEQUENCE")?;
+    if !rest.is_empty() {
+        return Err("invalid-key: DER: trailing bytes after the key".into());
+    }
+    let (first_tag, ..) = tlv(outer).ok_or("invalid-key: DER: empty SEQUENCE")?;
+    if first_tag == TAG_INTEGER {
+        return rsa_public_key_bits(outer).map(|b| (b, true));
+    }
+    let (alg, rest) = expect(outer, TAG_SEQUENCE, "an AlgorithmIdentifier")?;
+    let (oid, _params) = expect(alg, TAG_OID, "an algorithm OID")?;
+    if oid == ED25519_OID {
+        return Err("invalid-key: an Ed25519 key published with k=rsa (use k=ed25519)".into());
+    }
+    if oid != RSA_ENCRYPTION_OID {
+        return Err("invalid-key: the algorithm is not rsaEncryption".into());
+    }
+    let (bits, _) = expect(rest, TAG_BIT_STRING, "a BIT STRING")?;
+    match bits.split_first() {
+        Some((0, key)) => {
+            let (rsa, _) = expect(key, TAG_SEQUENCE, "an RSAPublicKey SEQUENCE")?;
+            rsa_public_key_bits(rsa).map(|b| (b, false))
+        }
+        _ => Err("invalid-key: DER: BIT STRING with unused bits".into()),
+    }
+}
+
+/// The contents of an `RSAPublicKey` SEQUENCE: the bit length of the modulus, leading zero
+/// octets (the INTEGER sign padding) stripped.
+fn rsa_public_key_bits(seq: &[u8]) -> Result<u32, String> {
+    let (n, rest) = expect(seq, TAG_INTEGER, "the modulus INTEGER")?;
+    expect(rest, TAG_INTEGER, "the publicExponent INTEGER")?;
+    let n: &[u8] = match n.iter().position(|&b| b != 0) {
+        Some(i) => &n[i..],
+        None => &[],
+    };
+    match n.first() {
+        Some(&top) => Ok((n.len() as u32 - 1) * 8 + (8 - top.leading_zeros())),
+        None => Err("invalid-key: the modulus is zero".into()),
+    }
+}
+
+/// Recognises an obsolete DomainKeys policy record at `_domainkey.<domain>` (RFC 4870 3.6.2.1:
+/// tags `o` outbound signing policy, `t` testing, `r` reporting address, `n` notes) and
+/// describes it. None when the text is not such a record (a key record, or foreign tags).
+pub fn domainkeys_policy(txt: &str) -> Option<String> {
+    let tags = tag_list(txt, &mut Vec::new());
+    if tags.is_empty()
+        || tags
+            .iter()
+            .any(|(_, n, _)| !matches!(n.as_str(), "o" | "t" | "r" | "n"))
+    {
+        return None;
+    }
+    let mut parts = vec!["DomainKeys policy (RFC 4870, obsolete)".to_string()];
+    for (_, name, value) in &tags {
+        match (name.as_str(), value.as_str()) {
+            ("o", "~") => parts.push("o=~ some mail is signed".into()),
+            ("o", "-") => parts.push("o=- all mail is signed".into()),
+            ("o", v) => parts.push(format!("o={v} (unknown)")),
+            ("t", "y") => parts.push("t=y testing".into()),
+            ("t", v) => parts.push(format!("t={v}")),
+            ("r", v) => parts.push(format!("r={v} reports")),
+            _ => {}
+        }
+    }
+    Some(parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Produced once with `openssl genrsa N | openssl pkey -pubout -outform DER | base64 -w0`;
+    // PKCS1_1024 with `openssl rsa -RSAPublicKey_out`; ED25519 is the last 32 bytes of
+    // `openssl genpkey -algorithm ed25519 | openssl pkey -pubout -outform DER`.
+    const RSA_512: &str = "MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBALqZOua2AX03KHY3Yor7n7oExf/xElNgX0ZEQNc9fciw6ep9qzsqJinWXZnv2TFt704/8Zc5stMGEFCaFz7gAI8CAwEAAQ==";
+    const RSA_1024: &str = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDNVUky5ngtDgFbWMkXVK/6+Uz4XL8RRhFYCoaglJFS3WRhEa4pG7ciFpHZxHF/XN+LqntWs5vGhtXUofL2okUnYF68MCrtgZTnNKadXhuebeyObPRunMO9XNnAkkBEfMK8Q14uE6SFkZNyejl5D9LoyG0YzGDuc8XYqlEcCV4drwIDAQAB";
+    const RSA_2048: &str = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA3Y14EMKQ6DhsGK2608jFfqd96pmvUPfMrBZeGQEv9Hq+112IJ+sMArSseN0A6vBu2Nj5kAOEa4twQMTuURxnLwjwYilQKu0jc2a+uhYfwNvLPa4GFGfCOv5XDvk+PwvEd+9bCOZ/t4/JdQxKtnIAcpNsxYbBEIeYgoRX6Ryfhda6MhbjMPxZxdrW/IBsGYO+ErR29/RQClbeRnPJloVp8ALS7842GIWHtaqM+9h+LFJ1ClDXte8lvSt9MCgHK7vGPjSrgXXtYwp0ExvdWSuPa5SJ1rMz7b0QtoBIHIlS9el1ukE/iXEPHh9HruRzBSnBmcmMpijd4YUsS+1ZqyY05wIDAQAB";
+    const PKCS1_1024: &str = "MIGJAoGBAL/Sjq2F0thvzjDN9VYiKltZSHa1E+UkMMMvpFy0TOYxTpGPPg5yYeYE0Crjx0alhah5SLuhX/wyKfWJF4JqKdpmsmEz+ftuHTWXaxTjk6HxogAVrOZxUcW+XChy199qtZKCypACC7sUUveht8jSY6OkhRGfPcNPOFHPOsabI64pAgMBAAE=";
+    const ED25519: &str = "zyPOqhunapsQ+trq2UoXl7JxJK59z4l3CTEja6U9nTI=";
+    const ED25519_SPKI: &str = "MCowBQYDK2VwAyEA7UrtFvCSNpghMt3ODLQN10HqvN8L4BqbQGU1BBwbkAU=";
+
+    fn has(v: &[String], code: &str) -> bool {
+        v.iter().any(|e| e.starts_with(&format!("{code}:")))
+    }
+
+    #[test]
+    fn key_sizes_table() {
+        // (record, bits, usable, error or note code)
+        let split_2048 = format!(
+            "v=DKIM1; k=rsa; p={} {}",
+            &RSA_2048[..200],
+            &RSA_2048[200..]
+        );
+        let cases: Vec<(String, Option<u32>, bool, &str)> = vec![
+            (
+                format!("v=DKIM1; k=rsa; p={RSA_1024}"),
+                Some(1024),
+                true,
+                "short-key",
+            ),
+            (format!("v=DKIM1; p={RSA_2048}"), Some(2048), true, ""),
+            (split_2048, Some(2048), true, ""),
+            (format!("p={RSA_512}"), Some(512), false, "weak-key"),
+            (
+                format!("v=DKIM1; p={PKCS1_1024}"),
+                Some(1024),
+                true,
+                "pkcs1-key",
+            ),
+            (
+                format!("v=DKIM1; k=ed25519; p={ED25519}"),
+                Some(256),
+                true,
+                "",
+            ),
+            (
+                format!("v=DKIM1; k=ed25519; p={ED25519_SPKI}"),
+                None,
+                false,
+                "invalid-key",
+            ),
+            (
+                format!("v=DKIM1; k=rsa; p={ED25519_SPKI}"),
+                None,
+                false,
+                "invalid-key",
+            ),
+            (
+                format!("v=DKIM1; k=ed25519; p={RSA_1024}"),
+                None,
+                false,
+                "invalid-key",
+            ),
+            (
+                format!("v=DKIM1; k=rsa; p={ED25519}"),
+                None,
+                false,
+                "invalid-key",
+            ),
+            (
+                "v=DKIM1; p=!!!notbase64".into(),
+                None,
+                false,
+                "invalid-base64",
+            ),
+            (
+                format!("v=DKIM1; p={}", &RSA_1024[..100]),
+                None,
+                false,
+                "invalid-key",
+            ),
+        ];
+        for (rec, bits, usable, code) in cases {
+            let k = parse_key_record(&rec);
+            assert_eq!(k.bits, bits, "{rec}: {:?}", k.errors);
+            assert_eq!(k.usable(), usable, "{rec}: {:?}", k.errors);
+            if code.is_empty() {
+                assert!(k.errors.is_empty() && k.notes.is_empty(), "{rec}: {k:?}");
+            } else {
+                assert!(
+                    has(&k.errors, code) || has(&k.notes, code),
+                    "{rec}: want {code}: {k:?}"
+                );
+            }
+        }
+        assert_eq!(
+            parse_key_record(&format!("p={RSA_512}")).errors,
+            [
+                "weak-key: RSA 512 bits (RFC 8301 3.2: keys of less than 1024 bits MUST NOT be considered valid)"
+            ]
+        );
+    }
+
+    #[test]
+    fn tags_table() {
+        // (record, usable, code expected in errors or notes ("" = none))
+        for (rec, usable, code) in [
+            ("v=DKIM1; p=", false, "revoked"),
+            ("v=DKIM1; k=rsa; p= ;", false, "revoked"),
+            ("v=DKIM1; t=y; p=", false, "testing"),
+            ("v=DKIM1; k=rsa", false, "missing-p"),
+            ("v=DKIM2; p=", false, "invalid-version"),
+            ("k=rsa; v=DKIM1; p=", false, "syntax"),
+            ("v=DKIM1; k=dsa; p=", false, "unknown-key-type"),
+            ("v=DKIM1; h=sha1; p=", false, "sha1-only"),
+            ("v=DKIM1; s=tlsrpt; p=", false, "not-for-email"),
+            ("v=DKIM1; p=; p=", false, "duplicate-tag"),
+            ("v=DKIM1; x=1; p=", false, "unknown-tag"),
+            ("v=DKIM1; g=*; p=", false, "obsolete-tag"),
+            ("v=DKIM1; t=z; p=", false, "unknown-flag"),
+            ("v=DKIM1; junk; p=", false, "syntax"),
+        ] {
+            let k = parse_key_record(rec);
+            assert_eq!(k.usable(), usable, "{rec}: {k:?}");
+            assert!(
+                has(&k.errors, code) || has(&k.notes, code),
+                "{rec}: want {code}: {k:?}"
+            );
+        }
+        let k = parse_key_record(&format!(
+            "v=DKIM1; k=rsa; h=sha1:sha256; s=email:*; t=y:s; n=note; p={RSA_2048}"
+        ));
+        assert!(k.usable() && k.testing && k.strict, "{k:?}");
+        assert_eq!(k.hash_algs, ["sha1", "sha256"]);
+        assert_eq!(k.service_types, ["email", "*"]);
+        assert_eq!(k.key_type.as_str(), "rsa");
+        let k = parse_key_record("v=DKIM1; p=");
+        assert!(k.revoked && k.errors.is_empty());
+        // Tag names are case-sensitive: P= is not p=.
+        assert!(has(&parse_key_record("P=").errors, "missing-p"));
+    }
+
+    #[test]
+    fn der_reader_table() {
+        for (der, ok) in [
+            (&[0x30, 0x00][..], false),
+            (&[0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x03][..], false),
+            (&[0x30, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x03][..], true),
+            (&[0x30, 0x81][..], false),
+            (&[0x30, 0x80, 0x00, 0x00][..], false),
+            (&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff][..], false),
+            (&[0x02, 0x01, 0x05][..], false),
+        ] {
+            assert_eq!(rsa_modulus_bits(der).is_ok(), ok, "{der:02x?}");
+        }
+        assert_eq!(
+            rsa_modulus_bits(&[0x30, 0x07, 0x02, 0x02, 0x00, 0x81, 0x02, 0x01, 0x03]),
+            Ok((8, true))
+        );
+    }
+
+    #[test]
+    fn selectors_table() {
+        let got = load_selectors("# c\n\ngoogle\nSelector1 # m365\ns1.sub\ngoogle\n").unwrap();
+        assert_eq!(got, ["google", "selector1", "s1.sub"]);
+        for bad in ["a..b", "-x", "x-", "a_b", "a b", &"x".repeat(64)] {
+            let e = load_selectors(bad).unwrap_err();
+            assert!(e.starts_with("invalid-selector: line 1:"), "{bad}: {e}");
+        }
+        let builtin = builtin_selectors();
+        assert!((30..=50).contains(&builtin.len()), "{}", builtin.len());
+        for s in [
+            "google",
+            "selector1",
+            "selector2",
+            "k1",
+            "s1",
+            "fm1",
+            "20230601",
+        ] {
+            assert!(builtin.iter().any(|b| b == s), "{s}");
+        }
+        assert_eq!(
+            key_query_name("S1", "Example.com."),
+            "s1._domainkey.example.com"
+        );
+    }
+
+    #[test]
+    fn select_key_table() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(select_key(&s(&["v=spf1 -all"])).is_none());
+        assert!(select_key(&[]).is_none());
+        assert!(select_key(&s(&["x", "v=DKIM1; p="])).unwrap().revoked);
+        let k = select_key(&s(&["p=", "v=DKIM1; p="])).unwrap();
+        assert!(has(&k.errors, "multiple-records"));
+    }
+
+    #[test]
+    fn domainkeys_policy_table() {
+        for (txt, want) in [
+            (
+                "o=~",
+                Some("DomainKeys policy (RFC 4870, obsolete); o=~ some mail is signed"),
+            ),
+            (
+                "t=y; o=-; r=postmaster@example.com",
+                Some(
+                    "DomainKeys policy (RFC 4870, obsolete); t=y testing; o=- all mail is signed; r=postmaster@example.com reports",
+                ),
+            ),
+            (
+                "o=!",
+                Some("DomainKeys policy (RFC 4870, obsolete); o=! (unknown)"),
+            ),
+            ("v=DKIM1; p=abc", None),
+            ("o=~; p=abc", None),
+            ("v=spf1 -all", None),
+            ("", None),
+        ] {
+            assert_eq!(domainkeys_policy(txt).as_deref(), want, "{txt:?}");
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! SMTP TLS Reporting (RFC 8460): the `_smtp._tls.<domain>` TXT record (section 3).
+//!
+//! Pure: the scanner fetches the TXT records and passes them in.
+
+/// The scan outcome for one domain's `_smtp._tls` lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsRptStatus {
+    None,
+    Valid,
+    /// RFC 8460 3: "If the number of resulting records is not one, or if the resulting record is
+    /// syntactically invalid, senders MUST assume the recipient domain does not implement TLSRPT."
+    Invalid,
+    TempError,
+}
+
+impl TlsRptStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsRptStatus::None => "none",
+            TlsRptStatus::Valid => "valid",
+            TlsRptStatus::Invalid => "invalid",
+            TlsRptStatus::TempError => "temperror",
+        }
+    }
+}
+
+/// A parsed TLSRPT record.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsRptRecord {
+    /// The `rua` URIs as written.
+    pub rua: Vec<String>,
+    pub extensions: Vec<(String, String)>,
+    pub errors: Vec<String>,
+}
+
+impl TlsRptRecord {
+    pub fn valid(&self) -> bool {
+        !self.rua.is_empty() && self.errors.is_empty()
+    }
+}
+
+/// The TLS-RPT columns of a scan row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsRptFindings {
+    pub status: TlsRptStatus,
+    pub record: Option<String>,
+    pub rua: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+impl TlsRptFindings {
+    pub fn temperror(reason: &str) -> TlsRptFindings {
+        TlsRptFindings {
+            status: TlsRptStatus::TempError,
+            record: None,
+            rua: Vec::new(),
+            errors: vec![format!("dns-temperror: {reason}")],
+        }
+    }
+}
+
+const WSP: [char; 2] = [' ', '\t'];
+
+/// RFC 8460 3: records "that do not begin with "v=TLSRPTv1;" are discarded"; WSP before the `;`
+/// is allowed by `field-delim`, and a bare version is kept to be reported invalid.
+pub fn is_tlsrpt_record(txt: &str) -> bool {
+    txt.strip_prefix("v=TLSRPTv1")
+        .is_some_and(|r| r.is_empty() || r.starts_with([';', ' ', '\t']))
+}
+
+fn is_ext_name(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(a) if a.is_ascii_alphanumeric())
+        && s.len() <= 32
+        && c.all(|a| a.is_ascii_alphanumeric() || "_-.".contains(a))
+}
+
+/// Parses a record (RFC 8460 3):
+///
+/// ```text
+/// tlsrpt-record     = tlsrpt-version 1*(field-delim tlsrpt-field)
+///                     [field-delim]
+/// field-delim       = *WSP ";" *WSP
+/// tlsrpt-field      = tlsrpt-rua /        ; Note that the
+///                     tlsrpt-extension    ; tlsrpt-rua field is
+///                                         ; required.
+/// tlsrpt-version    = %s"v=TLSRPTv1"
+/// tlsrpt-rua        = %s"rua="
+///                     tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri)
+/// tlsrpt-uri        = URI
+///                   ; "URI" is imported from [RFC3986];
+///                   ; commas (ASCII 0x2C) and exclamation
+///                   ; points (ASCII 0x21) MUST be encoded
+/// tlsrpt-extension  = tlsrpt-ext-name "=" tlsrpt-ext-value
+/// tlsrpt-ext-name   = (ALPHA / DIGIT) *31(ALPHA /
+///                     DIGIT / "_" / "-" / ".")
+/// tlsrpt-ext-value  = 1*(%x21-3A / %x3C / %x3E-7E)
+/// ```
+///
+/// RFC 8460 3 defines two URI schemes for `rua`: `mailto:` (3.1.1 is silent on others) and
+/// `https:`; anything else cannot receive reports and is flagged.
+pub fn parse(txt: &str) -> TlsRptRecord {
+    let mut r = TlsRptRecord::default();
+    if !is_tlsrpt_record(txt) {
+        r.errors
+            .push("missing-version: the record must begin with v=TLSRPTv1 (RFC 8460 3)".into());
+    }
+    let mut seen_rua = false;
+    let mut offset = 0;
+    for (i, piece) in txt.split(';').enumerate() {
+        let at = offset + piece.len() - piece.trim_start_matches(WSP).len();
+        offset += piece.len() + 1;
+        let field = piece.trim_matches(WSP);
+        if i == 0 || field.is_empty() {
+            continue;
+        }
+        let Some((name, value)) = field.split_once('=') else {
+            r.errors
+                .push(format!("syntax: byte {at}: {field:?} is not name=value"));
+            continue;
+        };
+        if name == "rua" {
+            if seen_rua {
+                r.errors
+                    .push(format!("duplicate-rua: byte {at} (the first one is used)"));
+                continue;
+            }
+            seen_rua = true;
+            for uri in value.split(',').map(|u| u.trim_matches(WSP)) {
+                match check_uri(uri) {
+                    Ok(()) => r.rua.push(uri.to_string()),
+                    Err(e) => r.errors.push(e),
+                }
+            }
+        } else if is_ext_name(name)
+            && !value.is_empty()
+            && value
+                .bytes()
+                .all(|b| (0x21..=0x7e).contains(&b) && b != b'=' && b != b';')
+        {
+            r.extensions.push((name.to_string(), value.to_string()));
+        } else {
+            r.errors
+                .push(format!("syntax: byte {at}: {field:?} is not a valid field"));
+        }
+    }
+    if !seen_rua {
+        r.errors
+            .push("missing-rua: no rua= field (RFC 8460 3: required)".into());
+    }
+    r
+}
+
+fn check_uri(uri: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return Err(format!(
+            "invalid-uri: {uri:?} (RFC 8460 3: a mailto: or https: URI)"
+        ));
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "mailto" => {
+            let addr = rest.split('?').next().unwrap_or("");
+            match addr.rsplit_once('@') {
+                Some((local, domain)) if !local.is_empty() && is_host(domain) => Ok(()),
+                _ => Err(format!(
+                    "invalid-mailto: {uri:?} is not mailto:local@domain"
+                )),
+            }
+        }
+        "https" => {
+            let host = rest
+                .strip_prefix("//")
+                .map(|r| r.split(['/', '?', '#']).next().unwrap_or(""))
+                .map(|h| h.rsplit_once('@').map_or(h, |(_, h)| h))
+                .map(|h| h.split(':').next().unwrap_or(""));
+            match host {
+                Some(h) if is_host(h) => Ok(()),
+                _ => Err(format!("invalid-https: {uri:?} has no host")),
+            }
+        }
+        _ => Err(format!(
+            "invalid-uri-scheme: {uri:?} (RFC 8460 3: mailto: or https:)"
+        )),
+    }
+}
+
+fn is_host(d: &str) -> bool {
+    let d = d.strip_suffix('.').unwrap_or(d);
+    !d.is_empty()
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// The findings for the `_smtp._tls` TXT answer.
+pub fn findings(records: &[String]) -> TlsRptFindings {
+    let recs: Vec<&String> = records.iter().filter(|r| is_tlsrpt_record(r)).collect();
+    let mut f = TlsRptFindings {
+        status: TlsRptStatus::None,
+        record: recs.first().map(|r| r.to_string()),
+        rua: Vec::new(),
+        errors: Vec::new(),
+    };
+    match recs.len() {
+        0 => {}
+        1 => {
+            let r = parse(recs[0]);
+            f.status = if r.valid() {
+                TlsRptStatus::Valid
+            } else {
+                TlsRptStatus::Invalid
+            };
+            f.rua = r.rua;
+            f.errors = r.errors;
+        }
+        n => {
+            f.status = TlsRptStatus::Invalid;
+            f.errors.push(format!(
+                "multiple-records: {n} v=TLSRPTv1 records (RFC 8460 3: none is used)"
+            ));
+        }
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(errors: &[String]) -> String {
+        errors
+            .iter()
+            .map(|e| e.split(':').next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[test]
+    fn parse_table() {
+        // (record, rua count, error codes)
+        for (rec, n, want) in [
+            ("v=TLSRPTv1; rua=mailto:tlsrpt@example.com", 1, ""),
+            (
+                "v=TLSRPTv1;rua=mailto:a@example.com,https://r.example.net/v1/report;",
+                2,
+                "",
+            ),
+            (
+                "v=TLSRPTv1 ; rua=mailto:a@example.com , https://r.example.net:8443/x",
+                2,
+                "",
+            ),
+            ("v=TLSRPTv1; rua=mailto:a@example.com; ext=1", 1, ""),
+            ("v=TLSRPTv1;", 0, "missing-rua"),
+            ("v=TLSRPTv1; rua=a@example.com", 0, "invalid-uri"),
+            (
+                "v=TLSRPTv1; rua=http://r.example/x",
+                0,
+                "invalid-uri-scheme",
+            ),
+            ("v=TLSRPTv1; rua=https:///x", 0, "invalid-https"),
+            ("v=TLSRPTv1; rua=mailto:nobody", 0, "invalid-mailto"),
+            (
+                "v=TLSRPTv1; rua=mailto:a@x.example; rua=mailto:b@x.example",
+                1,
+                "duplicate-rua",
+            ),
+            ("v=TLSRPTv1; rua=mailto:a@x.example; junk", 1, "syntax"),
+            ("v=TLSRPTv2; rua=mailto:a@x.example", 1, "missing-version"),
+        ] {
+            let r = parse(rec);
+            assert_eq!(r.rua.len(), n, "{rec}: {:?}", r.errors);
+            assert_eq!(codes(&r.errors), want, "{rec}: {:?}", r.errors);
+        }
+    }
+
+    #[test]
+    fn findings_table() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        for (recs, status) in [
+            (vec!["v=TLSRPTv1; rua=mailto:a@example.com"], "valid"),
+            (
+                vec!["v=spf1 -all", "v=TLSRPTv1; rua=mailto:a@example.com"],
+                "valid",
+            ),
+            (
+                vec![
+                    "v=TLSRPTv1; rua=mailto:a@example.com",
+                    "v=TLSRPTv1; rua=mailto:b@example.com",
+                ],
+                "invalid",
+            ),
+            (vec!["v=TLSRPTv1; rua=ftp://x"], "invalid"),
+            (vec!["v=tlsrptv1; rua=mailto:a@example.com"], "none"),
+            (vec![], "none"),
+        ] {
+            assert_eq!(findings(&s(&recs)).status.as_str(), status, "{recs:?}");
+        }
+        assert_eq!(TlsRptFindings::temperror("x").status.as_str(), "temperror");
+    }
+}
