@@ -38,7 +38,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Scan a list of domains.
+    /// Scan a list of domains (--domains) or address ranges (--ips).
     Scan(ScanArgs),
 }
 
@@ -126,7 +126,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "QPS")]
     pub rate_per_resolver: Option<NonZeroU32>,
 
-    /// DNS queries in flight at once.
+    /// Most DNS queries in flight at once (the adaptive window's ceiling).
     #[arg(long, default_value_t = 2000)]
     pub concurrency: usize,
 
@@ -135,7 +135,7 @@ pub struct ScanArgs {
     #[arg(long)]
     pub fixed_window: bool,
 
-    /// Domains in flight at once.
+    /// Targets (domains or addresses) in flight at once.
     #[arg(long, default_value_t = 1000)]
     pub domain_concurrency: usize,
 
