@@ -134,6 +134,9 @@ struct Pending {
 /// cancelled at shutdown) frees their ids.
 struct Sent {
     slots: Vec<SentSlot>,
+    /// The query's channel: a slot is only ours while its entry feeds this channel (an id freed by
+    /// an answer may already serve another query).
+    tx: mpsc::Sender<(u16, Vec<u8>)>,
 }
 
 struct SentSlot {
@@ -154,7 +157,13 @@ impl Sent {
 impl Drop for Sent {
     fn drop(&mut self) {
         for s in &self.slots {
-            s.sock.pending.lock().remove(&s.id);
+            let mut pending = s.sock.pending.lock();
+            if pending
+                .get(&s.id)
+                .is_some_and(|p| p.tx.same_channel(&self.tx))
+            {
+                pending.remove(&s.id);
+            }
         }
     }
 }
@@ -324,6 +333,7 @@ impl Engine {
         let (tx, mut rx) = mpsc::channel::<(u16, Vec<u8>)>(attempts as usize + 1);
         let mut sent = Sent {
             slots: Vec::with_capacity(attempts as usize),
+            tx: tx.clone(),
         };
         let mut last = Answer::failure(Status::Timeout, "no answer");
         for attempt in 0..attempts {
