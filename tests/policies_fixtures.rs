@@ -159,9 +159,10 @@ async fn policy_columns_worked_out_by_hand() {
             "mailto:me@extrua.example.test"
         ])
     );
+    // ... and a ruf to reports-ruf, which consents too (RFC 7489 7.1 covers both kinds).
     assert_eq!(
         x["dmarc_rua_authorized"],
-        json!(["reports-ok.example.test"])
+        json!(["reports-ok.example.test", "reports-ruf.example.test"])
     );
     assert_eq!(
         x["dmarc_rua_unauthorized"],
@@ -315,12 +316,20 @@ async fn policy_columns_worked_out_by_hand() {
     assert_eq!(codes(&x["mx_errors"]), ["mx-cname"]);
     assert_eq!(x["mx_ips"], json!(["127.0.0.10"]));
     let x = r("mxip.example.test");
-    // 127.0.0.5 is no name anyone serves: its A and AAAA lookups fail (REFUSED -> SERVFAIL).
+    // 127.0.0.5 is no name anyone serves: its A, AAAA and TLSA lookups fail (REFUSED ->
+    // SERVFAIL).
     assert_eq!(
         codes(&x["mx_errors"]),
-        ["mx-ip-literal", "mx-address-lookup", "mx-address-lookup"]
+        [
+            "mx-ip-literal",
+            "tlsa-lookup",
+            "mx-address-lookup",
+            "mx-address-lookup"
+        ]
     );
     assert_eq!(x["mx_ips_status"], "servfail");
+    assert_eq!(x["dane_status"], "servfail");
+    assert_eq!(x["dane_all_mx"], Value::Null);
     let x = r("mxnoaddr.example.test");
     assert_eq!(codes(&x["mx_errors"]), ["mx-no-address"]);
     assert_eq!(

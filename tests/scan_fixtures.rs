@@ -114,6 +114,14 @@ async fn example_zone_rows_hold_the_right_statuses_and_records() {
     );
     assert!(ok["scanned_at"].as_i64().unwrap() > 1_700_000_000_000);
 
+    // DANE: only mx1 publishes TLSA; the resolver does not validate, so not authentic.
+    assert_eq!(ok["dane_status"], "ok");
+    assert_eq!(ok["dane_tlsa"], json!(["mx1.ok.example.test: 3 1 1"]));
+    assert_eq!(ok["dane_all_mx"], false);
+    assert_eq!(ok["dane_authentic"], false);
+    assert_eq!(get("multispf.example.test", "dane_all_mx"), true);
+    assert_eq!(get("nodata.example.test", "dane_status"), Value::Null);
+
     // The name exists without MX or TXT: nodata, never a failure.
     assert_eq!(get("nodata.example.test", "mx_status"), "nodata");
     assert_eq!(get("nodata.example.test", "mx"), json!([]));

@@ -689,6 +689,11 @@ fn convert(data: &RData) -> Rdata {
             mname: normalize_name(&soa.mname),
             rname: normalize_name(&soa.rname),
         },
+        RData::TLSA(t) => Rdata::Tlsa {
+            usage: t.cert_usage.into(),
+            selector: t.selector.into(),
+            matching: t.matching.into(),
+        },
         other => Rdata::Other(u16::from(other.record_type())),
     }
 }

@@ -91,6 +91,12 @@ pub enum Rdata {
         mname: String,
         rname: String,
     },
+    /// RFC 6698 2.1: certificate usage, selector, matching type (the association data is not kept).
+    Tlsa {
+        usage: u8,
+        selector: u8,
+        matching: u8,
+    },
     /// A record type mxray does not interpret; the type code is kept.
     Other(u16),
 }

@@ -122,6 +122,16 @@ pub struct DomainRow {
     pub dnsbl_domain_listed: Option<Vec<String>>,
     pub dnsbl_domain_reasons: Option<Vec<String>>,
     pub dnsbl_domain_errors: Option<Vec<String>>,
+    /// DANE (RFC 7672): status of the TLSA queries at `_25._tcp.<exchange>`: `ok` when every one
+    /// was answered, else the first failure; null without exchanges.
+    pub dane_status: Option<&'static str>,
+    /// `exchange: usage selector matching` of every TLSA record.
+    pub dane_tlsa: Option<Vec<String>>,
+    /// Every exchange publishes TLSA records.
+    pub dane_all_mx: Option<bool>,
+    /// The TLSA answers came back with the AD bit (validated; needs --dnssec and a validating
+    /// resolver); null without TLSA records.
+    pub dane_authentic: Option<bool>,
     /// Selectors of the probed list with a DKIM key record; null when not probed or unknown.
     pub dkim_selectors: Option<Vec<String>>,
     /// Raw `_mta-sts` record (RFC 8461 3.1).
@@ -200,6 +210,10 @@ impl Row for DomainRow {
             sl("dnsbl_domain_listed"),
             sl("dnsbl_domain_reasons"),
             sl("dnsbl_domain_errors"),
+            s("dane_status", true),
+            sl("dane_tlsa"),
+            Field::new("dane_all_mx", DataType::Boolean, true),
+            Field::new("dane_authentic", DataType::Boolean, true),
             sl("dkim_selectors"),
             s("mta_sts", true),
             s("tls_rpt", true),
@@ -271,6 +285,10 @@ impl Row for DomainRow {
             StrList(self.dnsbl_domain_listed.as_deref()),
             StrList(self.dnsbl_domain_reasons.as_deref()),
             StrList(self.dnsbl_domain_errors.as_deref()),
+            Str(self.dane_status),
+            StrList(self.dane_tlsa.as_deref()),
+            Bool(self.dane_all_mx),
+            Bool(self.dane_authentic),
             StrList(self.dkim_selectors.as_deref()),
             Str(self.mta_sts.as_deref()),
             Str(self.tls_rpt.as_deref()),

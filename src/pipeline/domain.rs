@@ -8,7 +8,7 @@ use crate::checks::mta_sts;
 use crate::checks::mx::mx_findings;
 use crate::checks::mx_policy;
 use crate::checks::spf::{self, ProviderRow, SpfAnalysis, SpfResult, SpfStatus};
-use crate::dns::{RecordType, Resolver, Status};
+use crate::dns::{Rdata, RecordType, Resolver, Status};
 use crate::output::DomainRow;
 use crate::pipeline::policies::{self, PolicyStage, PolicyStats};
 
@@ -86,14 +86,17 @@ pub async fn scan_domain(
         ));
     }
     // The CNAME query tells an alias exchange (RFC 2181 10.3) apart: the A/AAAA answers follow
-    // the chain and keep only the asked type.
+    // the chain and keep only the asked type. TLSA at _25._tcp.<exchange> is DANE for SMTP
+    // (RFC 7672 2.2); the cache asks it once per exchange however many domains share it.
     let address_lookups = futures::future::join_all(exchanges.iter().map(|e| async move {
-        let (a, aaaa, cname) = tokio::join!(
+        let tlsa_name = format!("_25._tcp.{e}");
+        let (a, aaaa, cname, tlsa) = tokio::join!(
             res.lookup(e, RecordType::A),
             res.lookup(e, RecordType::AAAA),
-            res.lookup(e, RecordType::CNAME)
+            res.lookup(e, RecordType::CNAME),
+            res.lookup(&tlsa_name, RecordType::TLSA)
         );
-        (e, a, aaaa, cname)
+        (e, a, aaaa, cname, tlsa)
     }));
     let (spf, found, addresses) = tokio::join!(
         spf::analyze_with(res, domain, opts.spf_walk),
@@ -105,10 +108,35 @@ pub async fn scan_domain(
     let mut ips: Vec<IpAddr> = Vec::new();
     let mut first_failure: Option<Status> = None;
     let (mut aliases, mut addressless) = (HashSet::new(), HashSet::new());
-    for (exchange, a, aaaa, cname) in &addresses {
+    let mut tlsa_failure: Option<Status> = None;
+    let mut tlsa_rows = Vec::new();
+    let mut with_tlsa = 0;
+    let mut tlsa_authentic = true;
+    for (exchange, a, aaaa, cname, tlsa) in &addresses {
         if cname.status == Status::Ok {
             aliases.insert(exchange.to_string());
         }
+        if tlsa.status.is_failure() {
+            tlsa_failure.get_or_insert(tlsa.status);
+            row.mx_errors.push(format!(
+                "tlsa-lookup: _25._tcp.{exchange}: {}",
+                tlsa.describe()
+            ));
+        }
+        let mut found = false;
+        for r in &tlsa.records {
+            if let Rdata::Tlsa {
+                usage,
+                selector,
+                matching,
+            } = r
+            {
+                found = true;
+                tlsa_rows.push(format!("{exchange}: {usage} {selector} {matching}"));
+            }
+        }
+        with_tlsa += usize::from(found);
+        tlsa_authentic &= !found || tlsa.authentic;
         for ans in [a, aaaa] {
             if ans.status.is_failure() {
                 first_failure.get_or_insert(ans.status);
@@ -138,6 +166,13 @@ pub async fn scan_domain(
         row.mx_ips = Some(ips.iter().map(|ip| ip.to_string()).collect());
         if !exchanges.is_empty() {
             row.mx_ips_status = Some(first_failure.unwrap_or(Status::Ok).as_str());
+            row.dane_status = Some(tlsa_failure.unwrap_or(Status::Ok).as_str());
+            row.dane_tlsa = Some(tlsa_rows);
+            if tlsa_failure.is_none() {
+                row.dane_all_mx = Some(with_tlsa == addresses.len());
+                // Only a validated TLSA RRset means anything to a sending MTA (RFC 7672 2.2).
+                row.dane_authentic = (with_tlsa > 0).then_some(tlsa_authentic);
+            }
         }
     }
 

@@ -212,7 +212,9 @@ async fn dmarc_stage(res: &Resolver, domain: &str, opts: &PolicyOptions) -> Dmar
         Some(DmarcSource::TreeWalk(name)) => name.clone(),
         _ => domain.to_string(),
     };
-    let dests = dmarc::external_destinations(&record_domain, &parsed.rua, psl);
+    // Both report kinds need the destination's consent (RFC 7489 7.1 covers rua and ruf).
+    let dests =
+        dmarc::external_destinations(&record_domain, parsed.rua.iter().chain(&parsed.ruf), psl);
     let checks =
         futures::future::join_all(dests.iter().map(|(dest, name)| async move {
             (dest, name, res.lookup(name, RecordType::TXT).await)
