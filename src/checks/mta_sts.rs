@@ -60,7 +60,7 @@ impl StsTxtFindings {
     }
 }
 
-const WSP: [char; 2] = [' ', '\t'];
+pub(super) const WSP: [char; 2] = [' ', '\t'];
 
 /// RFC 8461 3.1: records "that do not begin with "v=STSv1;" are discarded". The ABNF's
 /// `sts-sep = *WSP %x3B *WSP` allows WSP before the `;`, and a bare `v=STSv1` is kept so that
@@ -72,7 +72,7 @@ pub fn is_sts_record(txt: &str) -> bool {
 
 /// `(ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")`, shared by RFC 8461 3.1 and 3.2 and
 /// RFC 8460 3.
-fn is_ext_name(s: &str) -> bool {
+pub(super) fn is_ext_name(s: &str) -> bool {
     let mut c = s.chars();
     matches!(c.next(), Some(a) if a.is_ascii_alphanumeric())
         && s.len() <= 32

@@ -2,6 +2,8 @@
 //!
 //! Pure: the scanner fetches the TXT records and passes them in.
 
+use super::mta_sts::{WSP, is_ext_name};
+
 /// The scan outcome for one domain's `_smtp._tls` lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsRptStatus {
@@ -59,20 +61,11 @@ impl TlsRptFindings {
     }
 }
 
-const WSP: [char; 2] = [' ', '\t'];
-
 /// RFC 8460 3: records "that do not begin with "v=TLSRPTv1;" are discarded"; WSP before the `;`
 /// is allowed by `field-delim`, and a bare version is kept to be reported invalid.
 pub fn is_tlsrpt_record(txt: &str) -> bool {
     txt.strip_prefix("v=TLSRPTv1")
         .is_some_and(|r| r.is_empty() || r.starts_with([';', ' ', '\t']))
-}
-
-fn is_ext_name(s: &str) -> bool {
-    let mut c = s.chars();
-    matches!(c.next(), Some(a) if a.is_ascii_alphanumeric())
-        && s.len() <= 32
-        && c.all(|a| a.is_ascii_alphanumeric() || "_-.".contains(a))
 }
 
 /// Parses a record (RFC 8460 3):
