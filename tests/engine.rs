@@ -272,3 +272,80 @@ async fn a_lost_datagram_costs_the_servers_rto_not_the_full_timeout() {
     assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
     assert_eq!(engine.stats().retries.load(Relaxed), 1);
 }
+
+/// A server whose UDP answers are truncated and whose TCP side misbehaves.
+#[derive(Clone, Copy)]
+enum BadTcp {
+    /// Accepts, reads, never answers.
+    Tarpit,
+    /// Announces a 65,535-byte answer, sends a little, stalls.
+    Huge,
+    /// Sends a well-framed answer of random bytes.
+    Garbage,
+}
+
+async fn truncating_server(bad: BadTcp) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let udp = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let addr = udp.local_addr().unwrap();
+    let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let (n, from) = udp.recv_from(&mut buf).await.unwrap();
+            let req = Message::from_vec(&buf[..n]).unwrap();
+            let mut m = Message::new(req.metadata.id, MessageType::Response, OpCode::Query);
+            m.metadata.recursion_available = true;
+            m.metadata.truncation = true;
+            m.add_queries(req.queries.clone());
+            udp.send_to(&m.to_vec().unwrap(), from).await.unwrap();
+        }
+    });
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = tcp.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut req = [0u8; 512];
+                let _ = s.read(&mut req).await;
+                match bad {
+                    BadTcp::Tarpit => {}
+                    BadTcp::Huge => {
+                        let _ = s.write_all(&[0xff, 0xff, 1, 2, 3]).await;
+                    }
+                    BadTcp::Garbage => {
+                        let _ = s.write_all(&[0, 20]).await;
+                        let _ = s.write_all(&[0x5a; 20]).await;
+                    }
+                }
+                // Hold the connection open well past the client's timeout.
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn hostile_tcp_fallbacks_end_in_a_status_within_the_timeout() {
+    for (bad, want) in [
+        (BadTcp::Tarpit, "tcp timeout"),
+        (BadTcp::Huge, "tcp timeout"),
+        (BadTcp::Garbage, "does not match"),
+    ] {
+        let addr = truncating_server(bad).await;
+        let mut o = opts(vec![addr]);
+        o.retries = 1;
+        let engine = Engine::new(o).await.unwrap();
+        let t = std::time::Instant::now();
+        let a = engine.query("big.example", RecordType::TXT).await;
+        assert_eq!(a.status, Status::Error, "{a:?}");
+        assert!(a.error.as_deref().unwrap().contains(want), "{a:?}");
+        // Two attempts, each bounded by the 300 ms timeout.
+        assert!(
+            t.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!(engine.stats().tcp_fallbacks.load(Relaxed), 2);
+    }
+}
