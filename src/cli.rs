@@ -164,6 +164,11 @@ pub struct ScanArgs {
     #[arg(long)]
     pub no_spf_walk: bool,
 
+    /// Also query RR type 99 (SPF), obsolete since RFC 7208, and flag domains that still publish
+    /// it (`spf_type99` in spf_flags). One more query per domain.
+    #[arg(long)]
+    pub spf_type99: bool,
+
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
@@ -412,6 +417,7 @@ impl ScanArgs {
             hosts,
             domain: mxray::pipeline::domain::DomainOptions {
                 spf_walk: !self.no_spf_walk,
+                spf_type99: self.spf_type99,
             },
             out: self.out,
             overwrite: self.overwrite,

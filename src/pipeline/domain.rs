@@ -30,11 +30,17 @@ pub struct DomainOptions {
     /// Walk every SPF include and redirect for the analysis columns. Default true; false only
     /// selects and parses the record (one TXT query).
     pub spf_walk: bool,
+    /// Also ask for RR type 99 (SPF) records, which RFC 7208 3.1 removed: flags `spf_type99` where
+    /// one is still published. Default false (one more query per domain).
+    pub spf_type99: bool,
 }
 
 impl Default for DomainOptions {
     fn default() -> Self {
-        DomainOptions { spf_walk: true }
+        DomainOptions {
+            spf_walk: true,
+            spf_type99: false,
+        }
     }
 }
 
@@ -98,10 +104,18 @@ pub async fn scan_domain(
         );
         (e, a, aaaa, cname, tlsa)
     }));
-    let (spf, found, addresses) = tokio::join!(
+    let type99 = async {
+        if opts.spf_type99 {
+            Some(res.lookup(domain, RecordType::from(99u16)).await)
+        } else {
+            None
+        }
+    };
+    let (spf, found, addresses, type99) = tokio::join!(
         spf::analyze_with(res, domain, opts.spf_walk),
         policies::scan(res, domain, policy, stats),
-        address_lookups
+        address_lookups,
+        type99
     );
     policies::fill(&mut row, found);
 
@@ -186,6 +200,16 @@ pub async fn scan_domain(
         row.spf_mx_pass = Some(all_pass);
     }
     fill_spf(&mut row, spf);
+    if let Some(a) = type99 {
+        if a.status == Status::Ok {
+            row.spf_flags.push("spf_type99".into());
+        } else if a.status.is_failure() {
+            row.spf_errors.push(format!(
+                "dns-temperror: type 99 (SPF) query {}",
+                a.describe()
+            ));
+        }
+    }
 
     if let (Some(patterns), false) = (&row.mta_sts_mx, mx.status.is_failure()) {
         row.mta_sts_mx_uncovered = Some(mta_sts::uncovered_mx(patterns, &mxf.exchanges));
