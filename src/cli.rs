@@ -16,7 +16,7 @@ use mxray::checks::asn::AsnDb;
 use mxray::checks::dnsbl;
 use mxray::dns::{CacheOptions, EngineOptions};
 use mxray::output::{Formats, WriterOptions};
-use mxray::pipeline::host::HostOptions;
+use mxray::pipeline::host::{AsnDnsZones, HostOptions};
 use mxray::pipeline::sts_fetch::FetchOptions;
 use mxray::pipeline::{PolicyOptions, ProgressMode, ScanOptions};
 use mxray::targets::ReaderOptions;
@@ -100,6 +100,16 @@ pub struct ScanArgs {
     /// e.g. iptoasn's ip2asn-combined.tsv, optionally .gz) for the asn columns.
     #[arg(long, value_name = "FILE")]
     pub asn_db: Option<PathBuf>,
+
+    /// Origin AS over DNS from Team Cymru's IP-to-ASN service (origin.asn.cymru.com,
+    /// origin6.asn.cymru.com, names from asn.cymru.com) for addresses --asn-db does not know;
+    /// answers are cached per announced prefix.
+    #[arg(long)]
+    pub asn_dns: bool,
+
+    /// The zones of another service of that form: V4ZONE,V6ZONE[,ASNAMEZONE] (implies --asn-dns).
+    #[arg(long, value_name = "ZONES")]
+    pub asn_dns_zones: Option<String>,
 
     /// Output directory: domains/ and hosts/ Parquet parts, run.json, rejects.csv.
     #[arg(long, value_name = "DIR")]
@@ -312,10 +322,30 @@ impl ScanArgs {
             }
             None => None,
         };
+        let asn_dns = match &self.asn_dns_zones {
+            Some(list) => {
+                let z: Vec<&str> = list.split(',').map(str::trim).collect();
+                match z[..] {
+                    [v4, v6] => Some(AsnDnsZones {
+                        origin_v4: v4.into(),
+                        origin_v6: v6.into(),
+                        as_names: None,
+                    }),
+                    [v4, v6, names] => Some(AsnDnsZones {
+                        origin_v4: v4.into(),
+                        origin_v6: v6.into(),
+                        as_names: Some(names.into()),
+                    }),
+                    _ => bail!("--asn-dns-zones: expected V4ZONE,V6ZONE[,ASNAMEZONE]"),
+                }
+            }
+            None => self.asn_dns.then(AsnDnsZones::default),
+        };
         Ok(HostOptions {
             dnsbl,
             asn,
             exclude: std::sync::Arc::new(exclude),
+            asn_dns,
         })
     }
 }

@@ -26,6 +26,7 @@ fn host_options(allow_loopback: bool) -> HostOptions {
         dnsbl: dnsbl::load_zones(path.as_ref()).unwrap(),
         asn: None,
         exclude: Arc::new(ExcludeList::defaults(allow_loopback)),
+        asn_dns: None,
     }
 }
 
@@ -299,4 +300,44 @@ async fn domains_are_checked_against_domain_blocklists() {
     );
     assert_eq!(r("ok.example.test", "dnsbl_domain_listed"), json!([]));
     assert_eq!(r("ok.example.test", "dnsbl_domain_errors"), json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_as_over_dns_cached_per_prefix() {
+    let Some(f) = common::fixtures("asn_dns") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut hosts = host_options(true);
+    hosts.dnsbl.clear();
+    hosts.asn_dns = Some(mxray::pipeline::host::AsnDnsZones {
+        origin_v4: "origin.hosts.test".into(),
+        origin_v6: "origin6.hosts.test".into(),
+        as_names: Some("asnames.hosts.test".into()),
+    });
+    let mut o = options(&out, &f, hosts);
+    o.ips = Some("127.0.0.10-127.0.0.12,127.5.1.0/24".into());
+    // One at a time, so the first answer of a prefix is cached before the next address asks.
+    o.domain_concurrency = 1;
+    let m = scan(o, CancellationToken::new()).await.unwrap();
+    let rows = common::by_key(common::read_table(&out, "hosts"), "ip");
+    assert_eq!(rows.len(), 259);
+    let x = &rows["127.0.0.11"];
+    assert_eq!(x["asn"], 64500);
+    assert_eq!(x["asn_range"], "127.0.0.0/24");
+    assert_eq!(x["asn_country"], "ZZ");
+    assert_eq!(x["asn_name"], "LOOPBACK-TEST mxray fixture, ZZ");
+    let y = &rows["127.5.1.77"];
+    assert_eq!(y["asn"], 64501);
+    assert_eq!(y["asn_range"], "127.5.0.0/16");
+    assert_eq!(y["asn_name"], Value::Null, "no name record for AS64501");
+    // 259 addresses: one PTR each, 4 distinct forward names (mx1.ok, mx2.ok, mismatch,
+    // scan-target), and for the two prefixes one origin and one name query each: never an origin
+    // query per address.
+    assert!(
+        m.dns.queries <= 259 + 4 + 4,
+        "{} queries in all",
+        m.dns.queries
+    );
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::checks::asn::AsnDb;
+use crate::checks::asn::{self, AsnDb};
 use crate::checks::dnsbl::{self, DnsStatus, Verdict, ZoneConfig, ZoneKind};
 use crate::dns::{Answer, RecordType, Resolver, Status, reverse_name};
 use crate::output::HostRow;
@@ -26,6 +26,95 @@ pub struct HostOptions {
     pub asn: Option<Arc<AsnDb>>,
     /// Never-scan list: an excluded address keeps its row, with `host_status` skipped.
     pub exclude: Arc<ExcludeList>,
+    /// Origin AS over DNS (Team Cymru's interface) for addresses the table does not know;
+    /// `None` by default.
+    pub asn_dns: Option<AsnDnsZones>,
+}
+
+/// The zones of a Team Cymru style IP-to-ASN DNS service.
+#[derive(Debug, Clone)]
+pub struct AsnDnsZones {
+    pub origin_v4: String,
+    pub origin_v6: String,
+    /// Where `AS<n>` TXT records give the AS names; `None` leaves asn_name null.
+    pub as_names: Option<String>,
+}
+
+impl Default for AsnDnsZones {
+    fn default() -> Self {
+        AsnDnsZones {
+            origin_v4: asn::CYMRU_ORIGIN_V4.into(),
+            origin_v6: asn::CYMRU_ORIGIN_V6.into(),
+            as_names: Some(asn::CYMRU_AS_ZONE.into()),
+        }
+    }
+}
+
+/// What the ASN columns hold for one address.
+#[derive(Debug, Clone, PartialEq)]
+struct AsnHit {
+    asn: u32,
+    range: String,
+    country: String,
+    name: Option<String>,
+}
+
+/// Prefixes already answered by the DNS service, so the other addresses of a prefix cost no
+/// query ("cached per prefix": a /16 sweep asks about each announced prefix about once). The
+/// most specific cached prefix holding an address answers; an address inside a more specific
+/// announcement not seen yet gets the covering prefix's AS, the price of not asking per address.
+#[derive(Default)]
+struct PrefixCache {
+    /// (start, length) -> (end, hit), per family: for one start the longer prefix sorts later.
+    v4: PrefixMap,
+    v6: PrefixMap,
+}
+
+type PrefixMap = std::collections::BTreeMap<(u128, u8), (u128, Arc<AsnHit>)>;
+
+/// Cached prefixes looked at before a miss is declared (nested announcements are rarely deep).
+const PREFIX_WALK: usize = 16;
+
+/// Prefixes kept at most; past it the cache starts over (the routing table has ~1.2 M).
+const PREFIX_CACHE_MAX: usize = 2_000_000;
+
+impl PrefixCache {
+    fn map(&mut self, ip: IpAddr) -> (&mut PrefixMap, u128) {
+        match ip {
+            IpAddr::V4(a) => (&mut self.v4, u32::from(a).into()),
+            IpAddr::V6(a) => (&mut self.v6, u128::from(a)),
+        }
+    }
+
+    fn get(&mut self, ip: IpAddr) -> Option<Arc<AsnHit>> {
+        let (m, x) = self.map(ip);
+        // Walking down from the greatest start <= x, the first prefix holding x is the most
+        // specific one cached.
+        m.range(..=(x, u8::MAX))
+            .rev()
+            .take(PREFIX_WALK)
+            .find(|(_, (end, _))| x <= *end)
+            .map(|(_, (_, h))| h.clone())
+    }
+
+    fn insert(&mut self, prefix: IpAddr, len: u8, hit: Arc<AsnHit>) {
+        if self.v4.len() + self.v6.len() >= PREFIX_CACHE_MAX {
+            *self = PrefixCache::default();
+        }
+        let bits: u32 = if prefix.is_ipv4() { 32 } else { 128 };
+        let len = u32::from(len).min(bits);
+        let (m, start) = self.map(prefix);
+        let span = if len == 0 {
+            if bits == 32 {
+                u128::from(u32::MAX)
+            } else {
+                u128::MAX
+            }
+        } else {
+            (1u128 << (bits - len)).wrapping_sub(1)
+        };
+        m.insert((start, len as u8), (start.saturating_add(span), hit));
+    }
 }
 
 impl Default for HostOptions {
@@ -34,6 +123,7 @@ impl Default for HostOptions {
             dnsbl: Vec::new(),
             asn: None,
             exclude: Arc::new(ExcludeList::defaults(false)),
+            asn_dns: None,
         }
     }
 }
@@ -59,6 +149,7 @@ impl std::fmt::Debug for HostOptions {
 pub struct HostChecker {
     opts: HostOptions,
     zone_rate: Vec<DefaultDirectRateLimiter>,
+    prefixes: parking_lot::Mutex<PrefixCache>,
 }
 
 impl HostChecker {
@@ -78,7 +169,11 @@ impl HostChecker {
                 RateLimiter::direct(quota)
             })
             .collect();
-        HostChecker { opts, zone_rate }
+        HostChecker {
+            opts,
+            zone_rate,
+            prefixes: parking_lot::Mutex::default(),
+        }
     }
 
     pub fn zones(&self) -> impl Iterator<Item = &str> {
@@ -115,6 +210,17 @@ impl HostChecker {
             row.asn_range = Some(format!("{}-{}", info.prefix_start, info.prefix_end));
             row.asn_country = Some(info.country.to_string());
             row.asn_name = Some(info.name.to_string());
+        } else if let Some(zones) = &self.opts.asn_dns {
+            match self.asn_over_dns(res, ip, zones).await {
+                Ok(Some(hit)) => {
+                    row.asn = Some(hit.asn);
+                    row.asn_range = Some(hit.range.clone());
+                    row.asn_country = (!hit.country.is_empty()).then(|| hit.country.clone());
+                    row.asn_name = hit.name.clone();
+                }
+                Ok(None) => {}
+                Err(e) => row.ptr_errors.push(format!("asn-lookup: {e}")),
+            }
         }
         row.scanned_at = now_ms();
         row
@@ -164,6 +270,51 @@ impl HostChecker {
                 row.fcrdns = None;
             }
         }
+    }
+
+    /// Origin AS from the DNS service, through the per-prefix cache.
+    async fn asn_over_dns(
+        &self,
+        res: &Resolver,
+        ip: IpAddr,
+        zones: &AsnDnsZones,
+    ) -> Result<Option<Arc<AsnHit>>, String> {
+        if let Some(hit) = self.prefixes.lock().get(ip) {
+            return Ok(Some(hit));
+        }
+        let name = asn::cymru_origin_name(ip, &zones.origin_v4, &zones.origin_v6);
+        let a = res.lookup(&name, RecordType::TXT).await;
+        if a.status.is_failure() {
+            return Err(format!("{name} TXT {}", a.describe()));
+        }
+        // No TXT: the address is not routed.
+        let Some(text) = a.txt_joined().next() else {
+            return Ok(None);
+        };
+        let origin = asn::parse_cymru_origin(&text).map_err(|e| format!("{name}: {e}"))?;
+        let asn = origin.asns[0];
+        let as_name = match &zones.as_names {
+            Some(zone) => {
+                let a = res
+                    .lookup(&asn::cymru_as_name(asn, zone), RecordType::TXT)
+                    .await;
+                a.txt_joined()
+                    .next()
+                    .and_then(|t| asn::parse_cymru_as(&t).ok())
+                    .map(|x| x.name)
+            }
+            None => None,
+        };
+        let hit = Arc::new(AsnHit {
+            asn,
+            range: format!("{}/{}", origin.prefix, origin.prefix_len),
+            country: origin.country.clone(),
+            name: as_name,
+        });
+        self.prefixes
+            .lock()
+            .insert(origin.prefix, origin.prefix_len, hit.clone());
+        Ok(Some(hit))
     }
 
     /// The address against every IP zone.
@@ -277,4 +428,48 @@ fn dns_status(a: &Answer) -> DnsStatus {
 /// Forward-confirmed reverse DNS: some PTR name has the address among its A/AAAA records.
 pub fn fcrdns(ip: IpAddr, forwards: &[(&String, Arc<Answer>)]) -> bool {
     forwards.iter().any(|(_, a)| a.ips().any(|x| x == ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(asn: u32) -> Arc<AsnHit> {
+        Arc::new(AsnHit {
+            asn,
+            range: String::new(),
+            country: String::new(),
+            name: None,
+        })
+    }
+
+    #[test]
+    fn prefix_cache_answers_every_address_of_a_prefix_and_nothing_else() {
+        let mut c = PrefixCache::default();
+        c.insert("192.0.2.0".parse().unwrap(), 24, hit(1));
+        c.insert("198.51.100.128".parse().unwrap(), 25, hit(2));
+        c.insert("2001:db8::".parse().unwrap(), 32, hit(3));
+        let asn = |c: &mut PrefixCache, ip: &str| c.get(ip.parse().unwrap()).map(|h| h.asn);
+        assert_eq!(asn(&mut c, "192.0.2.0"), Some(1));
+        assert_eq!(asn(&mut c, "192.0.2.255"), Some(1));
+        assert_eq!(asn(&mut c, "192.0.3.0"), None);
+        assert_eq!(asn(&mut c, "198.51.100.127"), None);
+        assert_eq!(asn(&mut c, "198.51.100.200"), Some(2));
+        assert_eq!(asn(&mut c, "2001:db8:ffff::1"), Some(3));
+        assert_eq!(asn(&mut c, "2001:db9::1"), None);
+        // The families do not mix: ::c000:200 is not 192.0.2.0.
+        assert_eq!(asn(&mut c, "::c000:200"), None);
+        // Nested announcements: the most specific cached prefix answers.
+        c.insert("192.0.0.0".parse().unwrap(), 8, hit(4));
+        assert_eq!(asn(&mut c, "192.0.2.7"), Some(1));
+        assert_eq!(asn(&mut c, "192.200.0.1"), Some(4));
+        c.insert("192.0.2.0".parse().unwrap(), 23, hit(5));
+        assert_eq!(
+            asn(&mut c, "192.0.2.7"),
+            Some(1),
+            "the /24 beats a /23 at the same start"
+        );
+        c.insert("0.0.0.0".parse().unwrap(), 0, hit(6));
+        assert_eq!(asn(&mut c, "203.0.113.9"), Some(6));
+    }
 }
