@@ -2,7 +2,7 @@
 //! query file ("name TYPE" per line) against one resolver and prints queries/s and statuses.
 //! Used by benches/dns_throughput.sh beside dnsperf, against the same server, in the same run.
 //!
-//!     cargo run --release --example dns_throughput -- 127.0.0.1:5400 queries.txt [window] [sockets]
+//!     cargo run --release --example dns_throughput -- 127.0.0.1:5400 queries.txt [window] [sockets] [fixed]
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -19,7 +19,9 @@ fn main() {
     }
     let server = args[1].parse().expect("SERVER:PORT");
     let window: usize = args.get(3).map_or(2000, |s| s.parse().expect("window"));
-    let sockets: usize = args.get(4).map_or(4, |s| s.parse().expect("sockets"));
+    let sockets: usize = args.get(4).map_or(2, |s| s.parse().expect("sockets"));
+    // "fixed": keep the window at WINDOW instead of letting it adapt.
+    let adaptive = args.get(5).is_none_or(|s| s != "fixed");
     let queries: Vec<(String, RecordType)> = std::fs::read_to_string(&args[2])
         .expect("query file")
         .lines()
@@ -41,6 +43,7 @@ fn main() {
             timeout: Duration::from_secs(2),
             retries: 2,
             concurrency: window,
+            adaptive_window: adaptive,
             sockets,
             ..EngineOptions::default()
         })

@@ -158,7 +158,7 @@ pub struct ScanArgs {
     pub retries: u32,
 
     /// UDP sockets shared by all DNS queries (each on a random source port).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 2)]
     pub sockets: usize,
 
     /// Entries kept in the shared DNS cache.
