@@ -194,33 +194,35 @@ fn is_https(uri: &str) -> bool {
 
 /// The findings for the `default._bimi` TXT answer.
 pub fn findings(records: &[String]) -> BimiFindings {
-    let recs: Vec<&String> = records.iter().filter(|r| is_bimi_record(r)).collect();
     let mut f = BimiFindings {
         status: BimiStatus::None,
-        record: recs.first().map(|r| r.to_string()),
+        record: None,
         l: None,
         a: None,
         errors: Vec::new(),
     };
-    match recs.len() {
-        0 => {}
-        1 => {
-            let r = parse(recs[0]);
+    match super::select_records(records, is_bimi_record) {
+        super::Selection::None => {}
+        super::Selection::One(rec) => {
+            let r = parse(&rec);
             f.status = match (r.valid(), r.declined()) {
                 (false, _) => BimiStatus::Invalid,
                 (true, true) => BimiStatus::Declined,
                 (true, false) => BimiStatus::Valid,
             };
+            f.record = Some(rec);
             f.l = r.location;
             f.a = r.authority;
             f.errors = r.errors;
             f.errors.extend(r.notes);
         }
-        n => {
+        super::Selection::Multiple(recs) => {
             f.status = BimiStatus::Invalid;
             f.errors.push(format!(
-                "multiple-records: {n} v=BIMI1 records (none is used)"
+                "multiple-records: {} v=BIMI1 records (none is used)",
+                recs.len()
             ));
+            f.record = recs.into_iter().next();
         }
     }
     f

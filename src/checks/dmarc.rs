@@ -12,29 +12,9 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-/// The scan outcome for one domain's DMARC lookup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DmarcStatus {
-    /// No `v=DMARC1` record was found (NXDOMAIN and NODATA included).
-    None,
-    Valid,
-    /// A record was found but no policy applies: no valid `p`, an invalid `sp`, or several records
-    /// (RFC 7489 6.6.3 steps 5-6).
-    Invalid,
-    /// The DNS lookup failed transiently; the policy is unknown.
-    TempError,
-}
-
-impl DmarcStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DmarcStatus::None => "none",
-            DmarcStatus::Valid => "valid",
-            DmarcStatus::Invalid => "invalid",
-            DmarcStatus::TempError => "temperror",
-        }
-    }
-}
+/// The scan outcome for one domain's DMARC lookup. `Invalid`: a record was found but no policy
+/// applies (no valid `p`, an invalid `sp`, or several records: RFC 7489 6.6.3 steps 5-6).
+pub type DmarcStatus = super::RecordStatus;
 
 /// RFC 7489 6.4: `( "none" / "quarantine" / "reject" )`, for `p`, `sp` and (DMARCbis) `np`.
 /// ABNF literals are case-insensitive (RFC 5234 2.3), so `p=Reject` is valid.
@@ -542,26 +522,12 @@ fn is_hostname(d: &str) -> bool {
         })
 }
 
-/// The records at one `_dmarc` name after discarding non-DMARC ones (RFC 7489 6.6.3 step 4).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selection {
-    None,
-    One(String),
-    /// RFC 7489 6.6.3 step 5: several records mean none applies.
-    Multiple(Vec<String>),
-}
+pub use super::Selection;
 
+/// The records at one `_dmarc` name after discarding non-DMARC ones (RFC 7489 6.6.3 step 4);
+/// several mean none applies (step 5).
 pub fn select(records: &[String]) -> Selection {
-    let mut dmarc: Vec<String> = records
-        .iter()
-        .filter(|r| is_dmarc_record(r))
-        .cloned()
-        .collect();
-    match dmarc.len() {
-        0 => Selection::None,
-        1 => Selection::One(dmarc.remove(0)),
-        _ => Selection::Multiple(dmarc),
-    }
+    super::select_records(records, is_dmarc_record)
 }
 
 /// The findings for one `_dmarc` name's TXT answer.

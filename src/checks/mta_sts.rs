@@ -3,27 +3,10 @@
 //!
 //! Pure: the scanner fetches the TXT records and the policy body and passes them in.
 
-/// The scan outcome for one domain's `_mta-sts` lookup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StsStatus {
-    None,
-    Valid,
-    /// RFC 8461 3.1: several records, or a syntactically invalid one: "senders MUST assume the
-    /// recipient domain does not have an available MTA-STS Policy".
-    Invalid,
-    TempError,
-}
-
-impl StsStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StsStatus::None => "none",
-            StsStatus::Valid => "valid",
-            StsStatus::Invalid => "invalid",
-            StsStatus::TempError => "temperror",
-        }
-    }
-}
+/// The scan outcome for one domain's `_mta-sts` lookup. `Invalid` (RFC 8461 3.1): several
+/// records, or a syntactically invalid one: "senders MUST assume the recipient domain does not
+/// have an available MTA-STS Policy".
+pub type StsStatus = super::RecordStatus;
 
 /// A parsed `_mta-sts` TXT record.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -147,30 +130,32 @@ pub fn parse_record(txt: &str) -> StsRecord {
 
 /// The findings for the `_mta-sts` TXT answer.
 pub fn txt_findings(records: &[String]) -> StsTxtFindings {
-    let sts: Vec<&String> = records.iter().filter(|r| is_sts_record(r)).collect();
     let mut f = StsTxtFindings {
         status: StsStatus::None,
-        record: sts.first().map(|r| r.to_string()),
+        record: None,
         id: None,
         errors: Vec::new(),
     };
-    match sts.len() {
-        0 => {}
-        1 => {
-            let r = parse_record(sts[0]);
+    match super::select_records(records, is_sts_record) {
+        super::Selection::None => {}
+        super::Selection::One(rec) => {
+            let r = parse_record(&rec);
             f.status = if r.valid() {
                 StsStatus::Valid
             } else {
                 StsStatus::Invalid
             };
+            f.record = Some(rec);
             f.id = r.id;
             f.errors = r.errors;
         }
-        n => {
+        super::Selection::Multiple(recs) => {
             f.status = StsStatus::Invalid;
             f.errors.push(format!(
-                "multiple-records: {n} v=STSv1 records (RFC 8461 3.1: none is used)"
+                "multiple-records: {} v=STSv1 records (RFC 8461 3.1: none is used)",
+                recs.len()
             ));
+            f.record = recs.into_iter().next();
         }
     }
     f

@@ -2,29 +2,13 @@
 //!
 //! Pure: the scanner fetches the TXT records and passes them in.
 
+use super::Selection;
 use super::mta_sts::{WSP, is_ext_name};
 
-/// The scan outcome for one domain's `_smtp._tls` lookup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsRptStatus {
-    None,
-    Valid,
-    /// RFC 8460 3: "If the number of resulting records is not one, or if the resulting record is
-    /// syntactically invalid, senders MUST assume the recipient domain does not implement TLSRPT."
-    Invalid,
-    TempError,
-}
-
-impl TlsRptStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TlsRptStatus::None => "none",
-            TlsRptStatus::Valid => "valid",
-            TlsRptStatus::Invalid => "invalid",
-            TlsRptStatus::TempError => "temperror",
-        }
-    }
-}
+/// The scan outcome for one domain's `_smtp._tls` lookup. `Invalid` (RFC 8460 3): "If the number
+/// of resulting records is not one, or if the resulting record is syntactically invalid, senders
+/// MUST assume the recipient domain does not implement TLSRPT."
+pub type TlsRptStatus = super::RecordStatus;
 
 /// A parsed TLSRPT record.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -189,30 +173,32 @@ fn is_host(d: &str) -> bool {
 
 /// The findings for the `_smtp._tls` TXT answer.
 pub fn findings(records: &[String]) -> TlsRptFindings {
-    let recs: Vec<&String> = records.iter().filter(|r| is_tlsrpt_record(r)).collect();
     let mut f = TlsRptFindings {
         status: TlsRptStatus::None,
-        record: recs.first().map(|r| r.to_string()),
+        record: None,
         rua: Vec::new(),
         errors: Vec::new(),
     };
-    match recs.len() {
-        0 => {}
-        1 => {
-            let r = parse(recs[0]);
+    match super::select_records(records, is_tlsrpt_record) {
+        Selection::None => {}
+        Selection::One(rec) => {
+            let r = parse(&rec);
             f.status = if r.valid() {
                 TlsRptStatus::Valid
             } else {
                 TlsRptStatus::Invalid
             };
+            f.record = Some(rec);
             f.rua = r.rua;
             f.errors = r.errors;
         }
-        n => {
+        Selection::Multiple(recs) => {
             f.status = TlsRptStatus::Invalid;
             f.errors.push(format!(
-                "multiple-records: {n} v=TLSRPTv1 records (RFC 8460 3: none is used)"
+                "multiple-records: {} v=TLSRPTv1 records (RFC 8460 3: none is used)",
+                recs.len()
             ));
+            f.record = recs.into_iter().next();
         }
     }
     f
