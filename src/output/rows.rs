@@ -172,6 +172,10 @@ pub struct DomainRow {
     pub bimi_errors: Vec<String>,
     pub soa_status: &'static str,
     pub dnssec_ad: Option<bool>,
+    /// `ok`, or `error` when the domain probe itself failed (it panicked: a bug in mxray, not an
+    /// answer from the domain); then every check status says `error` and `domain_error` says why.
+    pub domain_status: &'static str,
+    pub domain_error: Option<String>,
 }
 
 impl Row for DomainRow {
@@ -244,6 +248,8 @@ impl Row for DomainRow {
             sl("bimi_errors"),
             s("soa_status", false),
             Field::new("dnssec_ad", DataType::Boolean, true),
+            s("domain_status", false),
+            s("domain_error", true),
         ]))
     }
 
@@ -333,6 +339,8 @@ impl Row for DomainRow {
             StrList(Some(&self.bimi_errors)),
             Str(Some(self.soa_status)),
             Bool(self.dnssec_ad),
+            Str(Some(self.domain_status)),
+            Str(self.domain_error.as_deref()),
         ]
     }
 }
@@ -342,7 +350,8 @@ impl Row for DomainRow {
 pub struct HostRow {
     pub ip: String,
     pub scanned_at: i64,
-    /// `ok`, or `skipped` (excluded: no check was made).
+    /// `ok`, `skipped` (excluded: no check was made), or `error` (the host probe itself failed:
+    /// it panicked, a bug in mxray; `host_error` says why and the check columns are null).
     pub host_status: &'static str,
     pub skip_reason: Option<String>,
     pub ptr_status: &'static str,
@@ -360,6 +369,7 @@ pub struct HostRow {
     pub asn_range: Option<String>,
     pub asn_country: Option<String>,
     pub asn_name: Option<String>,
+    pub host_error: Option<String>,
 }
 
 impl Row for HostRow {
@@ -383,13 +393,14 @@ impl Row for HostRow {
             s("asn_range", true),
             s("asn_country", true),
             s("asn_name", true),
+            s("host_error", true),
         ]))
     }
 
     fn values<'a>(&'a self) -> Vec<Value<'a>> {
         use Value::*;
-        let skipped = self.host_status == "skipped";
-        // A skipped host was not checked: its check columns are null, not empty.
+        // A skipped or failed host was not checked: its check columns are null, not empty.
+        let skipped = self.host_status != "ok";
         let checked = |v: &'a [String]| if skipped { None } else { Some(v) };
         vec![
             Str(Some(&self.ip)),
@@ -408,6 +419,7 @@ impl Row for HostRow {
             Str(self.asn_range.as_deref()),
             Str(self.asn_country.as_deref()),
             Str(self.asn_name.as_deref()),
+            Str(self.host_error.as_deref()),
         ]
     }
 }

@@ -57,6 +57,7 @@ pub async fn scan_domain(
     let mut row = DomainRow {
         domain: domain.to_string(),
         mx_status: mx.status.as_str(),
+        domain_status: "ok",
         ..Default::default()
     };
     let mxf = mx_findings(&mx);
