@@ -18,7 +18,7 @@ use mxray::dns::{CacheOptions, EngineOptions};
 use mxray::output::{Formats, WriterOptions};
 use mxray::pipeline::host::{AsnDnsZones, HostOptions};
 use mxray::pipeline::sts_fetch::FetchOptions;
-use mxray::pipeline::{PolicyOptions, ProgressMode, ScanOptions};
+use mxray::pipeline::{PolicyOptions, ProgressMode, ScanOptions, Targets};
 use mxray::targets::ReaderOptions;
 use mxray::targets::exclude::ExcludeList;
 use mxray::targets::ips::DEFAULT_MAX_V6;
@@ -145,9 +145,14 @@ pub struct ScanArgs {
     #[arg(long)]
     pub fixed_window: bool,
 
-    /// Targets (domains or addresses) in flight at once.
+    /// Domains in flight at once (the domain stage: MX, SPF, policies).
     #[arg(long, default_value_t = 1000)]
     pub domain_concurrency: usize,
+
+    /// Addresses in flight at once (the host stage: PTR, FCrDNS, DNSBL, ASN), apart from the
+    /// domains: a slow host never holds a domain's place.
+    #[arg(long, default_value_t = 1000)]
+    pub host_concurrency: usize,
 
     /// Time to wait for one DNS answer: `2s`, `500ms`, or seconds.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
@@ -439,8 +444,11 @@ impl ScanArgs {
             },
         };
         Ok(ScanOptions {
-            input: self.domains.unwrap_or_default(),
-            ips: self.ips,
+            targets: match (self.ips, self.domains) {
+                (Some(spec), _) => Targets::Ips(spec),
+                (None, Some(path)) => Targets::Domains(path),
+                (None, None) => bail!("name the targets: --domains FILE or --ips SPEC"),
+            },
             seed: self.seed,
             shard: self.shard,
             max_ipv6: self.max_ipv6_range.into(),
@@ -474,6 +482,7 @@ impl ScanArgs {
                 ..WriterOptions::default()
             },
             domain_concurrency: self.domain_concurrency,
+            host_concurrency: self.host_concurrency,
             progress,
             policies,
             command_line,

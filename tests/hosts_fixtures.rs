@@ -13,7 +13,7 @@ use mxray::checks::dnsbl;
 use mxray::dns::EngineOptions;
 use mxray::output::{Formats, WriterOptions};
 use mxray::pipeline::host::HostOptions;
-use mxray::pipeline::{ScanOptions, scan};
+use mxray::pipeline::{ScanOptions, Targets, scan};
 use mxray::targets::exclude::ExcludeList;
 use mxray::targets::shard::Shard;
 use serde_json::{Value, json};
@@ -59,7 +59,7 @@ async fn range_targets_reverse_dns_and_dnsbl() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let mut o = options(&out, &f, host_options(true));
-    o.ips = Some(
+    o.targets = Targets::Ips(
         "127.0.0.10-127.0.0.12, 127.0.0.14, 127.0.0.20, 127.0.0.66, 10.1.2.3, 192.168.0.0/30, not-an-ip"
             .into(),
     );
@@ -148,7 +148,7 @@ async fn mx_addresses_get_host_rows_and_exclusions_skip_them() {
 
     let out = dir.path().join("allowed");
     let mut o = options(&out, &f, host_options(true));
-    o.input = input.to_str().unwrap().into();
+    o.targets = Targets::Domains(input.to_str().unwrap().into());
     scan(o, CancellationToken::new()).await.unwrap();
     let rows = common::by_key(common::read_table(&out, "hosts"), "ip");
     assert_eq!(rows["127.0.0.10"]["fcrdns"], true);
@@ -161,7 +161,7 @@ async fn mx_addresses_get_host_rows_and_exclusions_skip_them() {
     // Without --allow-loopback the default never-scan list keeps the rows, marked skipped.
     let out = dir.path().join("excluded");
     let mut o = options(&out, &f, host_options(false));
-    o.input = input.to_str().unwrap().into();
+    o.targets = Targets::Domains(input.to_str().unwrap().into());
     scan(o, CancellationToken::new()).await.unwrap();
     let rows = common::by_key(common::read_table(&out, "hosts"), "ip");
     assert_eq!(rows.len(), 3);
@@ -196,7 +196,7 @@ async fn four_shards_of_a_slash_16_are_the_slash_16() {
         let mut hosts = host_options(true);
         hosts.dnsbl.clear();
         let mut o = options(&out, &f, hosts);
-        o.ips = Some("127.5.0.0/16".into());
+        o.targets = Targets::Ips("127.5.0.0/16".into());
         o.seed = 42;
         o.shard = Shard::new(k, 4).unwrap();
         let m = scan(o, CancellationToken::new()).await.unwrap();
@@ -232,7 +232,7 @@ async fn domain_shards_split_the_world() {
         let out = dir.path().join(format!("d{k}"));
         let mut o = options(&out, &f, host_options(true));
         o.hosts.dnsbl.clear();
-        o.input = input.to_str().unwrap().into();
+        o.targets = Targets::Domains(input.to_str().unwrap().into());
         o.shard = Shard::new(k, 3).unwrap();
         let m = scan(o, CancellationToken::new()).await.unwrap();
         expected = m.counts.domains_scanned + m.counts.other_shards;
@@ -252,7 +252,7 @@ async fn an_ipv6_range_over_the_cap_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let o = ScanOptions {
         out: dir.path().join("out"),
-        ips: Some("2001:db8::/64".into()),
+        targets: Targets::Ips("2001:db8::/64".into()),
         engine: EngineOptions {
             servers: vec!["127.0.0.1:9".parse().unwrap()],
             ..EngineOptions::default()
@@ -280,7 +280,7 @@ async fn domains_are_checked_against_domain_blocklists() {
     .unwrap();
     let out = dir.path().join("out");
     let mut o = options(&out, &f, host_options(true));
-    o.input = input.to_str().unwrap().into();
+    o.targets = Targets::Domains(input.to_str().unwrap().into());
     scan(o, CancellationToken::new()).await.unwrap();
     let rows = common::by_key(common::read_table(&out, "domains"), "domain");
     let r = |d: &str, c: &str| rows[d][c].clone();
@@ -317,9 +317,9 @@ async fn origin_as_over_dns_cached_per_prefix() {
         as_names: Some("asnames.hosts.test".into()),
     });
     let mut o = options(&out, &f, hosts);
-    o.ips = Some("127.0.0.10-127.0.0.12,127.5.1.0/24".into());
+    o.targets = Targets::Ips("127.0.0.10-127.0.0.12,127.5.1.0/24".into());
     // One at a time, so the first answer of a prefix is cached before the next address asks.
-    o.domain_concurrency = 1;
+    o.host_concurrency = 1;
     let m = scan(o, CancellationToken::new()).await.unwrap();
     let rows = common::by_key(common::read_table(&out, "hosts"), "ip");
     assert_eq!(rows.len(), 259);

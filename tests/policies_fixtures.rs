@@ -18,7 +18,7 @@ use mxray::checks::dmarc::{DiscoveryMode, SuffixList, organizational_domain};
 use mxray::dns::EngineOptions;
 use mxray::output::WriterOptions;
 use mxray::pipeline::sts_fetch::FetchOptions;
-use mxray::pipeline::{PolicyOptions, RunManifest, ScanOptions, scan};
+use mxray::pipeline::{PolicyOptions, RunManifest, ScanOptions, Targets, scan};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
@@ -77,7 +77,7 @@ async fn run_on(
     drop(w);
     let out = dir.path().join("out");
     let opts = ScanOptions {
-        input: input.to_str().unwrap().to_string(),
+        targets: Targets::Domains(input.to_str().unwrap().to_string()),
         out: out.clone(),
         engine: EngineOptions {
             servers: vec![resolver],

@@ -11,14 +11,14 @@ use std::time::Duration;
 use mxray::dns::EngineOptions;
 use mxray::output::{Formats, WriterOptions};
 use mxray::pipeline::host::HostOptions;
-use mxray::pipeline::{ScanOptions, scan};
+use mxray::pipeline::{ScanOptions, Targets, scan};
 use mxray::targets::exclude::ExcludeList;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 fn options(input: &str, out: &std::path::Path, resolver: std::net::SocketAddr) -> ScanOptions {
     ScanOptions {
-        input: input.to_string(),
+        targets: Targets::Domains(input.to_string()),
         out: out.to_path_buf(),
         engine: EngineOptions {
             servers: vec![resolver],

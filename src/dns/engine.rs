@@ -89,6 +89,14 @@ impl Default for EngineOptions {
     }
 }
 
+impl EngineOptions {
+    /// The longest one query can take: every attempt waits at most `timeout`, and each may fall
+    /// back to TCP once, which has the same bound.
+    pub fn query_deadline(&self) -> Duration {
+        self.timeout * 2 * (self.retries + 1)
+    }
+}
+
 /// Configuration errors: nothing that happens to one query is an `Err`, it is an [`Answer`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -259,3 +259,92 @@ fn fill_spf(row: &mut DomainRow, a: SpfAnalysis) {
     }
     row.spf_errors = a.errors;
 }
+
+/// What one domain probe hands on: its row, and the distinct MX addresses for the host stage.
+#[derive(Debug)]
+pub struct DomainOutput {
+    pub row: DomainRow,
+    pub ips: Vec<IpAddr>,
+}
+
+/// The domain stage's probe: every DNS check of one domain (MX, SPF, the mail policies, DANE,
+/// RHSBL), through the shared cache.
+pub struct DomainProbe {
+    pub resolver: Resolver,
+    pub opts: DomainOptions,
+    pub policy: std::sync::Arc<PolicyStage>,
+    pub stats: std::sync::Arc<crate::pipeline::ScanStats>,
+    pub checker: std::sync::Arc<crate::pipeline::host::HostChecker>,
+    pub concurrency: usize,
+}
+
+impl crate::pipeline::stage::Probe for DomainProbe {
+    type Target = String;
+    type Output = DomainOutput;
+
+    fn name(&self) -> &'static str {
+        "domains"
+    }
+
+    fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// One DNS query's deadline (every attempt and a TCP fallback each) plus the MTA-STS fetch:
+    /// the domain's queries run concurrently, and on a stop a deeper SPF walk is abandoned
+    /// rather than waited for.
+    fn worst_case(&self) -> std::time::Duration {
+        let mut d = self.resolver.engine().options().query_deadline();
+        if let Some(f) = &self.policy.opts.mta_sts_fetch {
+            d += f.timeout;
+        }
+        d + std::time::Duration::from_secs(1)
+    }
+
+    async fn probe(&self, domain: String) -> DomainOutput {
+        let (mut row, ips) = scan_domain(
+            &self.resolver,
+            &domain,
+            &self.opts,
+            &self.policy,
+            &self.stats.policies,
+            crate::pipeline::now_ms,
+        )
+        .await;
+        if self.checker.has_domain_zones() {
+            let l = self.checker.rhsbl(&self.resolver, &domain).await;
+            row.dnsbl_domain_listed = Some(l.listed);
+            row.dnsbl_domain_reasons = Some(l.reasons);
+            row.dnsbl_domain_errors = Some(l.errors);
+        }
+        DomainOutput { row, ips }
+    }
+
+    fn failed(&self, domain: &String, why: &str) -> DomainOutput {
+        DomainOutput {
+            row: DomainRow::failed(domain, why, crate::pipeline::now_ms()),
+            ips: Vec::new(),
+        }
+    }
+}
+
+impl DomainRow {
+    /// The row of a domain whose probe failed itself: every status `error`, nothing measured.
+    pub fn failed(domain: &str, why: &str, now_ms: i64) -> DomainRow {
+        DomainRow {
+            domain: domain.to_string(),
+            scanned_at: now_ms,
+            mx_status: "error",
+            spf_status: "error",
+            dmarc_status: "error",
+            dkim_status: "error",
+            mta_sts_status: "error",
+            tls_rpt_status: "error",
+            bimi_status: "error",
+            soa_status: "error",
+            domain_status: "error",
+            domain_error: Some(why.to_string()),
+            ..Default::default()
+        }
+    }
+}

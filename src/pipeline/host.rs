@@ -430,6 +430,55 @@ pub fn fcrdns(ip: IpAddr, forwards: &[(&String, Arc<Answer>)]) -> bool {
     forwards.iter().any(|(_, a)| a.ips().any(|x| x == ip))
 }
 
+/// The host stage's probe: the checks of one address, through the shared cache.
+pub struct HostProbe {
+    pub resolver: Resolver,
+    pub checker: Arc<HostChecker>,
+    pub concurrency: usize,
+}
+
+impl crate::pipeline::stage::Probe for HostProbe {
+    type Target = IpAddr;
+    type Output = HostRow;
+
+    fn name(&self) -> &'static str {
+        "hosts"
+    }
+
+    fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// PTR, then the forward lookups of its names (the DNSBL A and TXT queries run beside
+    /// them): two DNS query deadlines; with `--asn-dns`, the origin and the AS name after them.
+    fn worst_case(&self) -> std::time::Duration {
+        let q = self.resolver.engine().options().query_deadline();
+        let rounds = if self.checker.opts.asn_dns.is_some() {
+            4
+        } else {
+            2
+        };
+        q * rounds + std::time::Duration::from_secs(1)
+    }
+
+    async fn probe(&self, ip: IpAddr) -> HostRow {
+        self.checker
+            .check(&self.resolver, ip, crate::pipeline::now_ms)
+            .await
+    }
+
+    fn failed(&self, ip: &IpAddr, why: &str) -> HostRow {
+        HostRow {
+            ip: ip.to_string(),
+            scanned_at: crate::pipeline::now_ms(),
+            host_status: "error",
+            ptr_status: "error",
+            host_error: Some(why.to_string()),
+            ..Default::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

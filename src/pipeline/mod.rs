@@ -1,16 +1,26 @@
-//! Stage wiring: a reader thread streams targets into a bounded channel; a dispatcher keeps a bounded
-//! number of domains in flight; each domain's row goes to the domains writer and each new MX address
-//! to the hosts writer, both over bounded channels. Memory stays flat whatever the input size.
+//! Stage wiring only: which stages a scan has, how they are joined, where their rows go.
 //!
-//! Shutdown: when `cancel` fires the reader stops taking lines, in-flight domains get the time a
-//! query may take (timeout x attempts) to finish, the rest are abandoned, and the writers flush
-//! complete files and the manifest.
+//! ```text
+//! reader thread --(bounded)--> domain stage --rows--> domains writer
+//!   (domains)                      | MX addresses
+//!                                  v
+//!                            address dedup --(bounded)--> host stage --rows--> hosts writer
+//! reader thread (--ips) ---------------------------------^
+//! ```
+//!
+//! Each stage is [`stage::spawn_stage`] over a [`stage::Probe`], with its own concurrency, so a
+//! slow host probe holds back the domains only through backpressure, never by holding their
+//! permits. Memory stays flat whatever the input size: every channel is bounded, the address
+//! dedup too. Shutdown (see [`stage`]): when `cancel` fires the reader stops, the first stage
+//! stops taking targets, later stages drain what earlier ones produced, each within its grace,
+//! and the writers flush complete files and the manifest.
 
 pub mod domain;
 pub mod host;
 pub mod policies;
 pub mod progress;
 pub mod spf_dns;
+pub mod stage;
 pub mod stats;
 pub mod sts_fetch;
 
@@ -23,29 +33,27 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use dashmap::DashSet;
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::dns::{CacheOptions, Engine, EngineOptions, Resolver};
 use crate::output::{DomainRow, HostRow, TableWriter, WriterOptions};
 use crate::targets::ips::{DEFAULT_MAX_V6, IpTargets};
 use crate::targets::shard::Shard;
-use crate::targets::{DomainReader, Item, ReaderOptions, Reject, Target};
-use host::{HostChecker, HostOptions};
+use crate::targets::{DomainReader, Item, ReaderOptions, Reject};
+use domain::{DomainOutput, DomainProbe};
+use host::{HostChecker, HostOptions, HostProbe};
 pub use policies::PolicyOptions;
 pub use progress::ProgressMode;
-pub use stats::{RunManifest, ScanStats};
+use stage::{Probe, StageStats, StageStop, spawn_stage};
+pub use stats::{ManifestInput, RunManifest, ScanStats};
 
 /// Everything a domain scan needs. `Default` gives the documented defaults except what has none
 /// (input, output directory, resolvers).
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
-    /// Domain list: a path, or `-` for stdin; `.gz` is decompressed. Ignored when `ips` is set.
-    pub input: String,
-    /// Address targets instead of domains: a file of addresses, CIDR blocks and `a-b` ranges, or
-    /// such a list inline (comma-separated). Default none.
-    pub ips: Option<String>,
+    /// What to scan. Default: domains, with no input named.
+    pub targets: Targets,
     /// Largest IPv6 spec accepted, in addresses. Default 65,536 (a /112): a /64 would never end.
     pub max_ipv6: u128,
     /// Seed of the pseudo-random order of address targets (the same seed, the same order; every
@@ -65,8 +73,11 @@ pub struct ScanOptions {
     pub cache: CacheOptions,
     pub reader: ReaderOptions,
     pub writer: WriterOptions,
-    /// Domains in flight at once. Default 1000; the engine's window bounds the queries.
+    /// Domains in flight at once (the domain stage). Default 1000; the engine's window bounds
+    /// the queries.
     pub domain_concurrency: usize,
+    /// Addresses in flight at once (the host stage), apart from the domains. Default 1000.
+    pub host_concurrency: usize,
     /// Distinct host addresses remembered so each gets one hosts row. Default 5,000,000.
     pub hosts_dedup_capacity: usize,
     pub progress: ProgressMode,
@@ -80,8 +91,7 @@ pub struct ScanOptions {
 impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions {
-            input: String::new(),
-            ips: None,
+            targets: Targets::Domains(String::new()),
             max_ipv6: DEFAULT_MAX_V6,
             seed: 0,
             shard: Shard::ALL,
@@ -94,10 +104,38 @@ impl Default for ScanOptions {
             reader: ReaderOptions::default(),
             writer: WriterOptions::default(),
             domain_concurrency: 1000,
+            host_concurrency: 1000,
             hosts_dedup_capacity: 5_000_000,
             progress: ProgressMode::Quiet,
             policies: PolicyOptions::default(),
             command_line: Vec::new(),
+        }
+    }
+}
+
+/// What a scan reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Targets {
+    /// A domain list: a path, or `-` for stdin; `.gz` is decompressed.
+    Domains(String),
+    /// Addresses: a file of addresses, CIDR blocks and `a-b` ranges, or such a list inline
+    /// (comma-separated).
+    Ips(String),
+}
+
+impl Targets {
+    /// The input as named by the user (for run.json).
+    pub fn input(&self) -> &str {
+        match self {
+            Targets::Domains(s) | Targets::Ips(s) => s,
+        }
+    }
+
+    /// `domains` or `ips`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Targets::Domains(_) => "domains",
+            Targets::Ips(_) => "ips",
         }
     }
 }
@@ -126,7 +164,7 @@ pub enum ScanError {
     },
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -154,8 +192,7 @@ fn prepare_out(out: &Path, overwrite: bool) -> Result<(), ScanError> {
     Ok(())
 }
 
-/// Runs a scan (domains, or address targets when `opts.ips` is set) to the end of the input or
-/// until `cancel` fires.
+/// Runs a scan (domains, or address targets) to the end of the input or until `cancel` fires.
 pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunManifest, ScanError> {
     let started = chrono::Utc::now();
     let t0 = Instant::now();
@@ -163,11 +200,11 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
         Arc::new(policies::PolicyStage::new(opts.policies.clone()).map_err(ScanError::Policy)?);
     prepare_out(&opts.out, opts.overwrite)?;
     let stats = Arc::new(ScanStats::default());
-    let rejects =
-        File::create(opts.out.join("rejects.csv")).map_err(|source| ScanError::Output {
-            path: opts.out.clone(),
-            source,
-        })?;
+    let out_err = |source| ScanError::Output {
+        path: opts.out.clone(),
+        source,
+    };
+    let rejects = File::create(opts.out.join("rejects.csv")).map_err(out_err)?;
     let mut rejects = csv::Writer::from_writer(BufWriter::new(rejects));
     let write_err = |source: csv::Error| ScanError::Write {
         table: "rejects.csv",
@@ -178,190 +215,179 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
         .map_err(write_err)?;
     // Address targets are parsed up front (a spec list is small even when its ranges are huge),
     // so that bad lines and the total are known before the first probe.
-    let source = match &opts.ips {
-        Some(spec) => {
+    let source = match &opts.targets {
+        Targets::Ips(spec) => {
             let targets = ip_targets(spec, &opts, &stats, &mut rejects).map_err(ScanError::Ips)?;
             rejects.flush().map_err(|e| write_err(e.into()))?;
             Source::Ips(targets)
         }
-        None => Source::Domains(crate::targets::open(&opts.input).map_err(|source| {
-            ScanError::Input {
-                path: opts.input.clone(),
+        Targets::Domains(input) => Source::Domains(crate::targets::open(input).map_err(
+            |source| ScanError::Input {
+                path: input.clone(),
                 source,
-            }
-        })?),
+            },
+        )?),
     };
     let engine = Engine::new(opts.engine.clone()).await?;
     let resolver = Resolver::new(engine, opts.cache.clone());
     let checker = Arc::new(HostChecker::new(opts.hosts.clone()));
 
-    let (domains, domains_done) =
-        TableWriter::<DomainRow>::start(&opts.out, "domains", &opts.writer).map_err(|source| {
-            ScanError::Output {
-                path: opts.out.clone(),
-                source,
-            }
-        })?;
-    let (hosts, hosts_done) = TableWriter::<HostRow>::start(&opts.out, "hosts", &opts.writer)
-        .map_err(|source| ScanError::Output {
-            path: opts.out.clone(),
-            source,
-        })?;
+    // The chain: source -> [domains ->] address dedup -> hosts -> writers, each stage with its
+    // own concurrency and a bounded input channel.
+    let host_probe = Arc::new(HostProbe {
+        resolver: resolver.clone(),
+        checker: checker.clone(),
+        concurrency: opts.host_concurrency.max(1),
+    });
+    let domain_probe = match &source {
+        Source::Domains(_) => Some(Arc::new(DomainProbe {
+            resolver: resolver.clone(),
+            opts: opts.domain.clone(),
+            policy: policy.clone(),
+            stats: stats.clone(),
+            checker: checker.clone(),
+            concurrency: opts.domain_concurrency.max(1),
+        })),
+        Source::Ips(_) => None,
+    };
+    // Grace after a stop: each stage may run for the worst cases of the stages up to itself.
+    let domain_grace = domain_probe.as_ref().map(|p| p.worst_case());
+    let host_grace = domain_grace.unwrap_or_default() + host_probe.worst_case();
+    let stop = |first: bool, grace: Duration| StageStop {
+        cancel: cancel.clone(),
+        first,
+        grace,
+    };
 
-    let (tx, mut rx) = mpsc::channel::<Job>(1024);
+    let (domains, domains_done) =
+        TableWriter::<DomainRow>::start(&opts.out, "domains", &opts.writer).map_err(out_err)?;
+    let (hosts, hosts_done) =
+        TableWriter::<HostRow>::start(&opts.out, "hosts", &opts.writer).map_err(out_err)?;
+
+    // Stages start from the last to the first, so each knows where its outputs go.
+    let (host_tx, host_rx) = mpsc::channel::<IpAddr>(host_probe.concurrency().clamp(1, 4096));
+    let address_scan = domain_probe.is_none();
+    let host_stats = Arc::new(StageStats::new("hosts", host_probe.concurrency()));
+    let mut handles = vec![{
+        let stats = stats.clone();
+        spawn_stage(
+            host_probe.clone(),
+            host_rx,
+            move |row: HostRow| {
+                let (hosts, stats) = (hosts.clone(), stats.clone());
+                async move {
+                    stats.record_host(&row);
+                    if address_scan {
+                        stats.done.fetch_add(1, Relaxed);
+                    }
+                    hosts.send(row).await;
+                }
+            },
+            stop(address_scan, host_grace),
+            host_stats.clone(),
+        )
+    }];
+    let mut stages = vec![host_stats];
+
     let reader = {
         let stats = stats.clone();
         let cancel = cancel.clone();
         let ropts = opts.reader.clone();
         let (shard, seed) = (opts.shard, opts.seed);
-        match source {
-            Source::Domains(input) => {
-                if let Some(total) = counting_thread(&opts.input) {
+        match (source, domain_probe) {
+            (Source::Domains(input), Some(probe)) => {
+                let dedup = Arc::new(AddressDedup::new(opts.hosts_dedup_capacity));
+                stats.set_dedup(dedup.clone());
+                let domain_stats = Arc::new(StageStats::new("domains", probe.concurrency()));
+                let (dtx, drx) = mpsc::channel::<String>(1024);
+                {
+                    let stats = stats.clone();
+                    let host_tx = host_tx.clone();
+                    handles.push(spawn_stage(
+                        probe,
+                        drx,
+                        move |out: DomainOutput| {
+                            let (domains, stats, dedup, host_tx) = (
+                                domains.clone(),
+                                stats.clone(),
+                                dedup.clone(),
+                                host_tx.clone(),
+                            );
+                            async move {
+                                stats.record_domain(&out.row);
+                                domains.send(out.row).await;
+                                for ip in out.ips {
+                                    if dedup.first_time(ip) && host_tx.send(ip).await.is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                        },
+                        stop(true, domain_grace.unwrap_or_default()),
+                        domain_stats.clone(),
+                    ));
+                }
+                stages.insert(0, domain_stats);
+                if let Targets::Domains(path) = &opts.targets
+                    && let Some(total) = counting_thread(path)
+                {
                     stats.set_total_source(total);
                 }
                 std::thread::spawn(move || {
-                    read_targets(input, ropts, shard, rejects, tx, &stats, &cancel)
+                    read_targets(input, ropts, shard, rejects, dtx, &stats, &cancel)
                 })
             }
-            Source::Ips(targets) => std::thread::spawn(move || {
-                for ip in shard.ips(&targets, seed) {
-                    if cancel.is_cancelled() || tx.blocking_send(Job::Host(ip)).is_err() {
-                        break;
+            (Source::Ips(targets), _) => {
+                drop(domains);
+                let tx = host_tx.clone();
+                std::thread::spawn(move || {
+                    for ip in shard.ips(&targets, seed) {
+                        if cancel.is_cancelled() || tx.blocking_send(ip).is_err() {
+                            break;
+                        }
+                        stats.read.fetch_add(1, Relaxed);
                     }
-                    stats.read.fetch_add(1, Relaxed);
-                }
-                stats.input_done.store(true, Relaxed);
-                rejects.flush()
-            }),
+                    stats.input_done.store(true, Relaxed);
+                    rejects.flush()
+                })
+            }
+            (Source::Domains(_), None) => unreachable!("a domain source has a domain probe"),
         }
     };
+    drop(host_tx);
 
     let progress = progress::start(opts.progress, stats.clone(), resolver.clone());
-
-    let window = Arc::new(Semaphore::new(opts.domain_concurrency.max(1)));
-    let domain_opts = Arc::new(opts.domain.clone());
-    let seen_hosts: Arc<DashSet<IpAddr, ahash::RandomState>> = Arc::new(DashSet::default());
-    let mut tasks = JoinSet::new();
-    let mut interrupted = false;
-    loop {
-        let job = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => { interrupted = true; break; }
-            t = rx.recv() => match t { Some(t) => t, None => break },
-        };
-        let permit = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => { interrupted = true; break; }
-            p = window.clone().acquire_owned() => p.expect("never closed"),
-        };
-        while tasks.try_join_next().is_some() {}
-        let resolver = resolver.clone();
-        let hosts = hosts.clone();
-        let stats = stats.clone();
-        let checker = checker.clone();
-        match job {
-            Job::Host(ip) => {
-                tasks.spawn(async move {
-                    let _permit = permit;
-                    let row = checker.check(&resolver, ip, now_ms).await;
-                    stats.record_host(&row);
-                    stats.done.fetch_add(1, Relaxed);
-                    hosts.send(row).await;
-                });
-            }
-            Job::Domain(target) => {
-                let domains = domains.clone();
-                let dopts = domain_opts.clone();
-                let policy = policy.clone();
-                let seen = seen_hosts.clone();
-                let cap = opts.hosts_dedup_capacity;
-                tasks.spawn(async move {
-                    let _permit = permit;
-                    let (mut row, ips) = domain::scan_domain(
-                        &resolver,
-                        &target.domain,
-                        &dopts,
-                        &policy,
-                        &stats.policies,
-                        now_ms,
-                    )
-                    .await;
-                    if checker.has_domain_zones() {
-                        let l = checker.rhsbl(&resolver, &target.domain).await;
-                        row.dnsbl_domain_listed = Some(l.listed);
-                        row.dnsbl_domain_reasons = Some(l.reasons);
-                        row.dnsbl_domain_errors = Some(l.errors);
-                    }
-                    stats.record_domain(&row);
-                    domains.send(row).await;
-                    for ip in ips {
-                        let new = if seen.len() < cap {
-                            seen.insert(ip)
-                        } else {
-                            !seen.contains(&ip)
-                        };
-                        if new {
-                            let row = checker.check(&resolver, ip, now_ms).await;
-                            stats.record_host(&row);
-                            hosts.send(row).await;
-                        }
-                    }
-                });
-            }
-        }
+    // Each stage ends once its input has closed and its probes are done (or abandoned).
+    for h in handles.into_iter().rev() {
+        let _ = h.await;
     }
-    drop(rx);
-    if interrupted {
-        // Every query ends by itself within timeout x attempts (plus a TCP fallback each).
-        let e = &opts.engine;
-        let mut grace = e.timeout * 2 * (e.retries + 1) + Duration::from_secs(1);
-        if let Some(f) = &opts.policies.mta_sts_fetch {
-            grace += f.timeout;
-        }
-        let drained =
-            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
-        if drained.is_err() {
-            stats.abandoned.store(tasks.len() as u64, Relaxed);
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
-        }
-    } else {
-        while tasks.join_next().await.is_some() {}
-    }
+    let interrupted = cancel.is_cancelled();
     let reader_stats = reader
         .join()
         .unwrap_or_else(|_| Err(io::Error::other("reader panicked")));
-    drop(domains);
-    drop(hosts);
-    let domains_written = domains_done
-        .await
-        .map_err(io::Error::other)
-        .and_then(|r| r)
-        .map_err(|source| ScanError::Write {
-            table: "domains",
-            source,
-        })?;
-    let hosts_written = hosts_done
-        .await
-        .map_err(io::Error::other)
-        .and_then(|r| r)
-        .map_err(|source| ScanError::Write {
-            table: "hosts",
-            source,
-        })?;
+    let tables = [("domains", domains_done), ("hosts", hosts_done)];
+    let mut written = Vec::new();
+    for (table, done) in tables {
+        let w = done
+            .await
+            .map_err(io::Error::other)
+            .and_then(|r| r)
+            .map_err(|source| ScanError::Write { table, source })?;
+        written.push((table, w));
+    }
     progress.finish().await;
 
-    let manifest = RunManifest::build(
-        &opts,
+    let manifest = RunManifest::build(ManifestInput {
+        opts: &opts,
         started,
-        t0.elapsed(),
+        elapsed: t0.elapsed(),
         interrupted,
-        &stats,
-        reader_stats.err().map(|e| e.to_string()),
-        &resolver,
-        domains_written,
-        hosts_written,
-    );
+        stats: &stats,
+        input_error: reader_stats.err().map(|e| e.to_string()),
+        resolver: &resolver,
+        tables: written,
+        stages: stages.iter().map(|s| s.report()).collect(),
+    });
     let path = opts.out.join("run.json");
     let write = || -> io::Result<()> {
         let tmp = opts.out.join(".run.json.tmp");
@@ -376,6 +402,44 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
         source,
     })?;
     Ok(manifest)
+}
+
+/// Remembers the addresses already handed to the host stage, so each gets one hosts row however
+/// many domains share it. Bounded: past `capacity` a new address is probed without being
+/// remembered (it may then get a second row), and counted.
+#[derive(Debug)]
+pub struct AddressDedup {
+    seen: DashSet<IpAddr, ahash::RandomState>,
+    capacity: usize,
+    overflow: std::sync::atomic::AtomicU64,
+}
+
+impl AddressDedup {
+    pub fn new(capacity: usize) -> AddressDedup {
+        AddressDedup {
+            seen: DashSet::default(),
+            capacity,
+            overflow: Default::default(),
+        }
+    }
+
+    /// True the first time an address is seen (and, past the capacity, for every address not
+    /// remembered).
+    pub fn first_time(&self, ip: IpAddr) -> bool {
+        if self.seen.len() < self.capacity {
+            self.seen.insert(ip)
+        } else if self.seen.contains(&ip) {
+            false
+        } else {
+            self.overflow.fetch_add(1, Relaxed);
+            true
+        }
+    }
+
+    /// Addresses passed on without being remembered.
+    pub fn overflow(&self) -> u64 {
+        self.overflow.load(Relaxed)
+    }
 }
 
 /// Counts the input's data lines in the background so progress can show a total and ETA without
@@ -401,11 +465,6 @@ type RejectsCsv = csv::Writer<BufWriter<File>>;
 enum Source {
     Domains(Box<dyn BufRead + Send>),
     Ips(IpTargets),
-}
-
-enum Job {
-    Domain(Target),
-    Host(IpAddr),
 }
 
 /// Parses an address spec (a file when `spec` names one, else an inline comma-separated list),
@@ -450,7 +509,7 @@ fn read_targets(
     opts: ReaderOptions,
     shard: Shard,
     mut rejects: RejectsCsv,
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::Sender<String>,
     stats: &ScanStats,
     cancel: &CancellationToken,
 ) -> io::Result<()> {
@@ -467,7 +526,7 @@ fn read_targets(
                     continue;
                 }
                 stats.read.fetch_add(1, Relaxed);
-                if tx.blocking_send(Job::Domain(t)).is_err() {
+                if tx.blocking_send(t.domain).is_err() {
                     break;
                 }
             }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use super::ScanOptions;
+use super::stage::StageReport;
+use super::{ScanOptions, Targets};
 use crate::dns::{Resolver, Status};
 use crate::output::{DomainRow, HostRow, WriterStats};
 
@@ -22,8 +23,6 @@ pub struct ScanStats {
     pub done: AtomicU64,
     /// Distinct host addresses found.
     pub hosts: AtomicU64,
-    /// Domains in flight when a shutdown's grace period ran out.
-    pub abandoned: AtomicU64,
     /// Domains left to other shards.
     pub other_shards: AtomicU64,
     /// Addresses removed from range targets by the exclusion list.
@@ -32,11 +31,17 @@ pub struct ScanStats {
     pub input_done: AtomicBool,
     pub policies: super::policies::PolicyStats,
     total: OnceLock<Arc<OnceLock<u64>>>,
+    dedup: OnceLock<Arc<super::AddressDedup>>,
     /// column -> status -> domains
     by_status: Mutex<BTreeMap<&'static str, BTreeMap<&'static str, u64>>>,
 }
 
 impl ScanStats {
+    /// The address dedup between the domain and host stages, for its overflow count.
+    pub fn set_dedup(&self, dedup: Arc<super::AddressDedup>) {
+        let _ = self.dedup.set(dedup);
+    }
+
     pub fn set_total_source(&self, total: Arc<OnceLock<u64>>) {
         let _ = self.total.set(total);
     }
@@ -107,6 +112,8 @@ pub struct RunManifest {
     pub seed: u64,
     pub targets: &'static str,
     pub dnsbl_zones: Vec<String>,
+    /// Each stage on its own: concurrency, targets, panics, abandoned, its own throughput.
+    pub stages: Vec<StageReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -115,6 +122,7 @@ pub struct ManifestOptions {
     pub retries: u32,
     pub concurrency: usize,
     pub domain_concurrency: usize,
+    pub host_concurrency: usize,
     pub rate: Option<u32>,
     pub rate_per_resolver: Option<u32>,
     pub edns_payload: u16,
@@ -137,12 +145,34 @@ pub struct Counts {
     pub other_shards: u64,
     /// Addresses of range targets removed by the exclusion list.
     pub excluded: u64,
+    /// Targets running in some stage when its shutdown grace ran out (sum over the stages).
     pub abandoned: u64,
+    /// Targets queued in some stage but never started because the scan was stopped.
+    pub unstarted: u64,
+    /// Probes that failed themselves (a panic): their rows say `error`.
+    pub panicked: u64,
     pub hosts: u64,
+    /// MX addresses handed to the host stage past the dedup's capacity without being
+    /// remembered (each may have more than one hosts row).
+    pub hosts_dedup_overflow: u64,
     /// DKIM selector queries not sent because `_domainkey.<domain>` was NXDOMAIN (RFC 8020).
     pub dkim_probes_saved: u64,
     pub domains_written: WriterStats,
     pub hosts_written: WriterStats,
+}
+
+/// What a finished scan reports, gathered by the wiring.
+pub struct ManifestInput<'a> {
+    pub opts: &'a ScanOptions,
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub elapsed: Duration,
+    pub interrupted: bool,
+    pub stats: &'a ScanStats,
+    pub input_error: Option<String>,
+    pub resolver: &'a Resolver,
+    /// Each table written, with its counts.
+    pub tables: Vec<(&'static str, WriterStats)>,
+    pub stages: Vec<StageReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -176,18 +206,27 @@ pub struct CacheCounts {
 }
 
 impl RunManifest {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn build(
-        opts: &ScanOptions,
-        started: chrono::DateTime<chrono::Utc>,
-        elapsed: Duration,
-        interrupted: bool,
-        stats: &ScanStats,
-        input_error: Option<String>,
-        resolver: &Resolver,
-        domains_written: WriterStats,
-        hosts_written: WriterStats,
-    ) -> RunManifest {
+    pub(crate) fn build(m: ManifestInput<'_>) -> RunManifest {
+        let ManifestInput {
+            opts,
+            started,
+            elapsed,
+            interrupted,
+            stats,
+            input_error,
+            resolver,
+            tables,
+            stages,
+        } = m;
+        let written = |name: &str| {
+            tables
+                .iter()
+                .find(|(t, _)| *t == name)
+                .map(|(_, w)| w.clone())
+                .unwrap_or_default()
+        };
+        let sum = |f: fn(&StageReport) -> u64| stages.iter().map(f).sum::<u64>();
+        let address_scan = matches!(opts.targets, Targets::Ips(_));
         let e = resolver.engine().stats();
         let c = resolver.stats();
         let secs = elapsed.as_secs_f64().max(1e-9);
@@ -198,7 +237,7 @@ impl RunManifest {
             tool: "mxray",
             version: env!("CARGO_PKG_VERSION"),
             command_line: opts.command_line.clone(),
-            input: opts.ips.clone().unwrap_or_else(|| opts.input.clone()),
+            input: opts.targets.input().to_string(),
             started_at: fmt(started),
             ended_at: fmt(chrono::Utc::now()),
             duration_s: elapsed.as_secs_f64(),
@@ -210,6 +249,7 @@ impl RunManifest {
                 retries: opts.engine.retries,
                 concurrency: opts.engine.concurrency,
                 domain_concurrency: opts.domain_concurrency,
+                host_concurrency: opts.host_concurrency,
                 rate: opts.engine.rate.map(|r| r.get()),
                 rate_per_resolver: opts.engine.rate_per_server.map(|r| r.get()),
                 edns_payload: opts.engine.edns_payload,
@@ -233,7 +273,7 @@ impl RunManifest {
             counts: Counts {
                 domains_read: stats.read.load(Relaxed),
                 // `done` counts targets: hosts in an address scan.
-                domains_scanned: if opts.ips.is_some() {
+                domains_scanned: if address_scan {
                     0
                 } else {
                     stats.done.load(Relaxed)
@@ -243,11 +283,14 @@ impl RunManifest {
                 dedup_overflow: stats.dedup_overflow.load(Relaxed),
                 other_shards: stats.other_shards.load(Relaxed),
                 excluded: stats.excluded.load(Relaxed),
-                abandoned: stats.abandoned.load(Relaxed),
+                abandoned: sum(|s| s.abandoned),
+                unstarted: sum(|s| s.unstarted),
+                panicked: sum(|s| s.panicked),
                 hosts: stats.hosts.load(Relaxed),
+                hosts_dedup_overflow: stats.dedup.get().map(|d| d.overflow()).unwrap_or(0),
                 dkim_probes_saved: stats.policies.dkim_probes_saved.load(Relaxed),
-                domains_written,
-                hosts_written,
+                domains_written: written("domains"),
+                hosts_written: written("hosts"),
             },
             status_counts: stats.by_status(),
             rates: Rates {
@@ -277,8 +320,9 @@ impl RunManifest {
             },
             shard: opts.shard.to_string(),
             seed: opts.seed,
-            targets: if opts.ips.is_some() { "ips" } else { "domains" },
+            targets: opts.targets.kind(),
             dnsbl_zones: opts.hosts.dnsbl.iter().map(|z| z.zone.clone()).collect(),
+            stages,
         }
     }
 }

@@ -1,0 +1,576 @@
+//! One interface for every probe and one runner for every stage.
+//!
+//! As in zgrab2, where each protocol module implements one scanner interface and returns the same
+//! envelope, a [`Probe`] turns one target into one output that always carries a status: a failure
+//! on a target is data, never an `Err` that stops the scan. The runner ([`spawn_stage`]) gives each
+//! stage its own bounded input channel, its own concurrency, counters and shutdown, and turns a
+//! panicking probe into the probe's `failed` row plus a `panicked` count, so no target is lost.
+//!
+//! A scan is a chain of stages joined by bounded channels (targets -> domains -> address dedup ->
+//! hosts -> writers): a slow stage holds back only what feeds it, through backpressure, and each
+//! stage is sized by its own option (`--domain-concurrency`, `--host-concurrency`).
+//!
+//! Shutdown: the scan's `cancel` token stops the source. The first stage then stops taking
+//! targets (what is queued is counted `unstarted`) and every later stage drains what its
+//! upstream already produced, since those targets belong to rows already written. Each stage
+//! has a hard deadline after the cancel: the sum of the worst cases of the stages up to and
+//! including itself ([`StageStop::grace`]); whatever is still running then is aborted and counted
+//! `abandoned`.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use futures::FutureExt;
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// A probe: one target in, one output out, always.
+pub trait Probe: Send + Sync + 'static {
+    type Target: Clone + Send + 'static;
+    /// What one probe yields: a row with its status (and, for stages that feed others, what
+    /// they need).
+    type Output: Send + 'static;
+
+    /// The stage's name in run.json and progress (`domains`, `hosts`, `smtp`).
+    fn name(&self) -> &'static str;
+    /// Probes of this stage running at once.
+    fn concurrency(&self) -> usize;
+    /// The longest one probe may take once started (its deadlines added up). The shutdown grace
+    /// is built from these.
+    fn worst_case(&self) -> Duration;
+    /// Probes one target. Never fails: problems are statuses in the output.
+    fn probe(&self, target: Self::Target) -> impl Future<Output = Self::Output> + Send;
+    /// The output for a target whose probe failed itself (it panicked: a bug in mxray, not an
+    /// answer from the target): status `error`, with `why`.
+    fn failed(&self, target: &Self::Target, why: &str) -> Self::Output;
+}
+
+/// Counters of one stage, live (progress) and for run.json.
+#[derive(Debug)]
+pub struct StageStats {
+    pub name: &'static str,
+    pub concurrency: usize,
+    /// Targets taken from the input channel.
+    pub started: AtomicU64,
+    /// Outputs handed on (the failed rows of panicked probes included).
+    pub done: AtomicU64,
+    pub panicked: AtomicU64,
+    /// Running when the stage's shutdown deadline passed.
+    pub abandoned: AtomicU64,
+    /// Queued but never started because the scan was stopped.
+    pub unstarted: AtomicU64,
+    /// Probes running now.
+    pub in_flight: AtomicU64,
+    span: Mutex<Option<(Instant, Instant)>>,
+}
+
+impl StageStats {
+    pub fn new(name: &'static str, concurrency: usize) -> StageStats {
+        StageStats {
+            name,
+            concurrency,
+            started: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            panicked: AtomicU64::new(0),
+            abandoned: AtomicU64::new(0),
+            unstarted: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            span: Mutex::new(None),
+        }
+    }
+
+    fn mark_start(&self) {
+        let now = Instant::now();
+        let mut s = self.span.lock();
+        if s.is_none() {
+            *s = Some((now, now));
+        }
+    }
+
+    fn mark_done(&self) {
+        let now = Instant::now();
+        if let Some((_, last)) = self.span.lock().as_mut() {
+            *last = now;
+        }
+    }
+
+    /// From the first probe started to the last one finished; zero before any finished.
+    pub fn active(&self) -> Duration {
+        self.span
+            .lock()
+            .map(|(first, last)| last.saturating_duration_since(first))
+            .unwrap_or_default()
+    }
+
+    pub fn report(&self) -> StageReport {
+        let done = self.done.load(Relaxed);
+        let active = self.active().as_secs_f64();
+        StageReport {
+            name: self.name,
+            concurrency: self.concurrency,
+            started: self.started.load(Relaxed),
+            done,
+            panicked: self.panicked.load(Relaxed),
+            abandoned: self.abandoned.load(Relaxed),
+            unstarted: self.unstarted.load(Relaxed),
+            active_s: active,
+            rows_per_s: if active > 0.0 {
+                done as f64 / active
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// One stage's section of run.json.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct StageReport {
+    pub name: &'static str,
+    pub concurrency: usize,
+    pub started: u64,
+    pub done: u64,
+    pub panicked: u64,
+    pub abandoned: u64,
+    pub unstarted: u64,
+    /// Seconds from the stage's first probe to its last: the stage's own throughput is
+    /// `done / active_s`, apart from the stages before and after it.
+    pub active_s: f64,
+    pub rows_per_s: f64,
+}
+
+/// How a stage stops.
+#[derive(Debug, Clone)]
+pub struct StageStop {
+    /// The scan's stop signal (Ctrl-C, SIGTERM).
+    pub cancel: CancellationToken,
+    /// The first stage stops taking targets at the signal; the others drain their input.
+    pub first: bool,
+    /// After the signal, the time the stage may still run before what is left is aborted: the
+    /// worst cases of this stage and of every stage before it.
+    pub grace: Duration,
+}
+
+/// Starts a stage: takes targets from `rx` until it closes (or the stop says so), runs up to
+/// `probe.concurrency()` probes at once, and hands every output to `sink` (which may wait:
+/// backpressure reaches the input channel). The handle ends when every probe has finished or
+/// been abandoned; dropping `sink` then closes what it sends into.
+pub fn spawn_stage<P, S, F>(
+    probe: Arc<P>,
+    mut rx: mpsc::Receiver<P::Target>,
+    sink: S,
+    stop: StageStop,
+    stats: Arc<StageStats>,
+) -> JoinHandle<()>
+where
+    P: Probe,
+    S: Fn(P::Output) -> F + Send + Sync + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let sink = Arc::new(sink);
+    tokio::spawn(async move {
+        let permits = Arc::new(Semaphore::new(probe.concurrency().max(1)));
+        let mut tasks = JoinSet::new();
+        let mut deadline: Option<Instant> = None;
+        // Ends as Some(true) when the deadline passed with work left.
+        let timed_out = 'intake: loop {
+            let target = tokio::select! {
+                biased;
+                _ = stop.cancel.cancelled(), if deadline.is_none() => {
+                    deadline = Some(Instant::now() + stop.grace);
+                    if stop.first { break 'intake false; }
+                    continue;
+                }
+                _ = sleep_until(deadline) => break 'intake true,
+                t = rx.recv() => match t { Some(t) => t, None => break 'intake false },
+            };
+            let permit = loop {
+                tokio::select! {
+                    biased;
+                    _ = stop.cancel.cancelled(), if deadline.is_none() => {
+                        deadline = Some(Instant::now() + stop.grace);
+                        if stop.first {
+                            stats.unstarted.fetch_add(1, Relaxed);
+                            break 'intake false;
+                        }
+                    }
+                    _ = sleep_until(deadline) => {
+                        stats.unstarted.fetch_add(1, Relaxed);
+                        break 'intake true;
+                    }
+                    p = permits.clone().acquire_owned() => break p.expect("never closed"),
+                }
+            };
+            while let Some(r) = tasks.try_join_next() {
+                count_sink_panic(&stats, r);
+            }
+            stats.started.fetch_add(1, Relaxed);
+            stats.in_flight.fetch_add(1, Relaxed);
+            stats.mark_start();
+            let (probe, sink, stats) = (probe.clone(), sink.clone(), stats.clone());
+            tasks.spawn(async move {
+                let _permit = permit;
+                let keep = target.clone();
+                let out = match AssertUnwindSafe(probe.probe(target)).catch_unwind().await {
+                    Ok(out) => out,
+                    Err(panic) => {
+                        stats.panicked.fetch_add(1, Relaxed);
+                        probe.failed(&keep, &format!("panicked: {}", panic_message(&*panic)))
+                    }
+                };
+                sink(out).await;
+                stats.done.fetch_add(1, Relaxed);
+                stats.in_flight.fetch_sub(1, Relaxed);
+                stats.mark_done();
+            });
+        };
+        let drained = if timed_out {
+            false
+        } else {
+            let all = async {
+                while let Some(r) = tasks.join_next().await {
+                    count_sink_panic(&stats, r);
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = all => true,
+                _ = sleep_until_or_never(&stop, &mut deadline) => false,
+            }
+        };
+        if !drained {
+            stats.abandoned.fetch_add(tasks.len() as u64, Relaxed);
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        // What is still queued was never started.
+        rx.close();
+        while rx.recv().await.is_some() {
+            stats.unstarted.fetch_add(1, Relaxed);
+        }
+    })
+}
+
+/// The probe's own panics are caught inside the task; one that escapes came from the sink (the
+/// wiring), and its output is lost: count it all the same.
+fn count_sink_panic(stats: &StageStats, r: Result<(), tokio::task::JoinError>) {
+    if r.is_err_and(|e| e.is_panic()) {
+        stats.panicked.fetch_add(1, Relaxed);
+        stats.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits for the stop signal (which sets the deadline) and then for the deadline.
+async fn sleep_until_or_never(stop: &StageStop, deadline: &mut Option<Instant>) {
+    if deadline.is_none() {
+        stop.cancel.cancelled().await;
+        *deadline = Some(Instant::now() + stop.grace);
+    }
+    sleep_until(*deadline).await
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A probe that sleeps, and panics on the targets it is told to.
+    struct Sleepy {
+        name: &'static str,
+        per_target: Duration,
+        concurrency: usize,
+        panic_on: Option<u32>,
+        /// Addresses each target hands on (a domain's MX addresses).
+        fan_out: u32,
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Out {
+        target: u32,
+        status: &'static str,
+        error: Option<String>,
+        next: Vec<u32>,
+    }
+
+    impl Probe for Sleepy {
+        type Target = u32;
+        type Output = Out;
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn concurrency(&self) -> usize {
+            self.concurrency
+        }
+        fn worst_case(&self) -> Duration {
+            self.per_target
+        }
+        async fn probe(&self, t: u32) -> Out {
+            tokio::time::sleep(self.per_target).await;
+            if self.panic_on == Some(t) {
+                panic!("injected failure on {t}");
+            }
+            Out {
+                target: t,
+                status: "ok",
+                error: None,
+                next: (0..self.fan_out).map(|i| t * 100 + i).collect(),
+            }
+        }
+        fn failed(&self, t: &u32, why: &str) -> Out {
+            Out {
+                target: *t,
+                status: "error",
+                error: Some(why.into()),
+                next: Vec::new(),
+            }
+        }
+    }
+
+    fn sleepy(name: &'static str, ms: u64, concurrency: usize) -> Sleepy {
+        Sleepy {
+            name,
+            per_target: Duration::from_millis(ms),
+            concurrency,
+            panic_on: None,
+            fan_out: 1,
+        }
+    }
+
+    fn stop(first: bool) -> StageStop {
+        StageStop {
+            cancel: CancellationToken::new(),
+            first,
+            grace: Duration::from_secs(5),
+        }
+    }
+
+    /// Runs `domains` then `hosts` (if any) as a chain over `n` targets; returns the two stages'
+    /// stats and the rows each wrote.
+    async fn chain(
+        n: u32,
+        domains: Sleepy,
+        hosts: Option<Sleepy>,
+    ) -> (Arc<StageStats>, Option<Arc<StageStats>>, Vec<Out>, Vec<Out>) {
+        let (src_tx, src_rx) = mpsc::channel(16);
+        let (row_tx, mut row_rx) = mpsc::channel::<Out>(16);
+        let (host_row_tx, mut host_row_rx) = mpsc::channel::<Out>(16);
+        let d_stats = Arc::new(StageStats::new(domains.name, domains.concurrency));
+        let mut handles = Vec::new();
+        let mut h_stats = None;
+        let next_tx = if let Some(h) = hosts {
+            let (tx, rx) = mpsc::channel::<u32>(h.concurrency);
+            let s = Arc::new(StageStats::new(h.name, h.concurrency));
+            h_stats = Some(s.clone());
+            handles.push(spawn_stage(
+                Arc::new(h),
+                rx,
+                move |o: Out| {
+                    let tx = host_row_tx.clone();
+                    async move {
+                        tx.send(o).await.unwrap();
+                    }
+                },
+                stop(false),
+                s,
+            ));
+            Some(tx)
+        } else {
+            drop(host_row_tx);
+            None
+        };
+        handles.push(spawn_stage(
+            Arc::new(domains),
+            src_rx,
+            move |mut o: Out| {
+                let (rows, next) = (row_tx.clone(), next_tx.clone());
+                async move {
+                    let ips = std::mem::take(&mut o.next);
+                    rows.send(o).await.unwrap();
+                    if let Some(next) = next {
+                        for ip in ips {
+                            next.send(ip).await.unwrap();
+                        }
+                    }
+                }
+            },
+            stop(true),
+            d_stats.clone(),
+        ));
+        tokio::spawn(async move {
+            for t in 0..n {
+                src_tx.send(t).await.unwrap();
+            }
+        });
+        let rows = tokio::spawn(async move {
+            let mut v = Vec::new();
+            while let Some(r) = row_rx.recv().await {
+                v.push(r);
+            }
+            v
+        });
+        let host_rows = tokio::spawn(async move {
+            let mut v = Vec::new();
+            while let Some(r) = host_row_rx.recv().await {
+                v.push(r);
+            }
+            v
+        });
+        for h in handles {
+            h.await.unwrap();
+        }
+        (
+            d_stats,
+            h_stats,
+            rows.await.unwrap(),
+            host_rows.await.unwrap(),
+        )
+    }
+
+    // Virtual time (start_paused): the durations below are exact, not measured on a busy box.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_host_stage_does_not_slow_the_domain_stage() {
+        // 400 domains at 10 ms with 20 at once: 200 ms. One address each, probed for 1 s.
+        let (alone, _, rows, _) = chain(400, sleepy("domains", 10, 20), None).await;
+        assert_eq!(rows.len(), 400);
+        assert_eq!(alone.active(), Duration::from_millis(200));
+
+        let (with, hosts, rows, host_rows) = chain(
+            400,
+            sleepy("domains", 10, 20),
+            Some(sleepy("hosts", 1000, 400)),
+        )
+        .await;
+        let hosts = hosts.unwrap();
+        assert_eq!((rows.len(), host_rows.len()), (400, 400));
+        assert_eq!(
+            with.active(),
+            alone.active(),
+            "the domain stage runs at its own rate beside a slow host stage"
+        );
+        // The host stage works at its own concurrency: all 400 addresses in flight together, so
+        // its span is the last address's arrival plus one probe (not 400 s in a row, as when
+        // each domain task checked its addresses itself).
+        assert!(
+            hosts.active() <= Duration::from_millis(1200),
+            "{:?}",
+            hosts.active()
+        );
+        let r = hosts.report();
+        assert_eq!(
+            (r.started, r.done, r.panicked, r.abandoned),
+            (400, 400, 0, 0)
+        );
+
+        // With a host concurrency of 40 the host stage takes 10 rounds of 1 s, and backpressure
+        // (its bounded channel) paces the domains: memory stays bounded, nothing is dropped.
+        let (paced, hosts, rows, host_rows) = chain(
+            400,
+            sleepy("domains", 10, 20),
+            Some(sleepy("hosts", 1000, 40)),
+        )
+        .await;
+        assert_eq!((rows.len(), host_rows.len()), (400, 400));
+        assert!(hosts.unwrap().active() >= Duration::from_secs(9));
+        assert!(paced.active() > alone.active());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_probe_gives_an_error_row_and_a_count() {
+        let mut p = sleepy("domains", 1, 8);
+        p.panic_on = Some(17);
+        let (stats, _, rows, _) = chain(50, p, None).await;
+        assert_eq!(rows.len(), 50, "no target is lost");
+        let failed: Vec<&Out> = rows.iter().filter(|r| r.status == "error").collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].target, 17);
+        assert_eq!(
+            failed[0].error.as_deref(),
+            Some("panicked: injected failure on 17")
+        );
+        let r = stats.report();
+        assert_eq!((r.started, r.done, r.panicked), (50, 50, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_drains_in_flight_and_counts_the_rest() {
+        let p = Arc::new(sleepy("domains", 1000, 4));
+        let (tx, rx) = mpsc::channel(100);
+        for t in 0..20 {
+            tx.send(t).await.unwrap();
+        }
+        drop(tx);
+        let (row_tx, mut row_rx) = mpsc::channel::<Out>(100);
+        let st = stop(true);
+        let cancel = st.cancel.clone();
+        let stats = Arc::new(StageStats::new("domains", 4));
+        let h = spawn_stage(
+            p,
+            rx,
+            move |o| {
+                let tx = row_tx.clone();
+                async move {
+                    tx.send(o).await.unwrap();
+                }
+            },
+            st,
+            stats.clone(),
+        );
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        cancel.cancel();
+        h.await.unwrap();
+        let mut rows = 0;
+        while row_rx.recv().await.is_some() {
+            rows += 1;
+        }
+        let r = stats.report();
+        // 4 finished before the stop, 4 in flight finished within the grace, 12 never started.
+        assert_eq!((rows, r.done, r.abandoned, r.unstarted), (8, 8, 0, 12));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_outlives_the_grace_is_abandoned() {
+        let p = Arc::new(sleepy("hosts", 60_000, 4));
+        let (tx, rx) = mpsc::channel(100);
+        for t in 0..6 {
+            tx.send(t).await.unwrap();
+        }
+        drop(tx);
+        let st = StageStop {
+            grace: Duration::from_secs(2),
+            ..stop(false)
+        };
+        let cancel = st.cancel.clone();
+        let stats = Arc::new(StageStats::new("hosts", 4));
+        let h = spawn_stage(p, rx, |_o| async {}, st, stats.clone());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        cancel.cancel();
+        let t0 = Instant::now();
+        h.await.unwrap();
+        assert_eq!(t0.elapsed(), Duration::from_secs(2));
+        let r = stats.report();
+        assert_eq!((r.done, r.abandoned, r.unstarted), (0, 4, 2));
+    }
+}
