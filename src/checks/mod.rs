@@ -14,6 +14,53 @@ pub mod soa;
 pub mod spf;
 pub mod tls_rpt;
 
+use crate::dns::{Answer, Status};
+
+/// What one DNS lookup gave a check: the input of every check, whatever asked the question (the
+/// scan's cache, a test's map). Names are lowercase ASCII, no trailing dot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup<T> {
+    Records(Vec<T>),
+    NoData,
+    NxDomain,
+    /// servfail, timeout, refused, network error: the resolver's account of it.
+    TempError(String),
+}
+
+impl<T> Lookup<T> {
+    /// The one adapter from the engine's answers: `records` picks the asked type's data.
+    pub fn from_answer(a: &Answer, records: impl FnOnce(&Answer) -> Vec<T>) -> Lookup<T> {
+        match a.status {
+            Status::Ok => Lookup::Records(records(a)),
+            Status::NoData => Lookup::NoData,
+            Status::NxDomain => Lookup::NxDomain,
+            _ => Lookup::TempError(a.describe()),
+        }
+    }
+
+    /// RFC 7208 4.6.4: a "void lookup" is an answer with no records, either
+    /// NOERROR/NODATA or NXDOMAIN.
+    pub fn is_void(&self) -> bool {
+        match self {
+            Lookup::NoData | Lookup::NxDomain => true,
+            Lookup::Records(r) => r.is_empty(),
+            Lookup::TempError(_) => false,
+        }
+    }
+
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Lookup::TempError(_))
+    }
+
+    /// The records; none for NODATA, NXDOMAIN and failures.
+    pub fn records(&self) -> &[T] {
+        match self {
+            Lookup::Records(r) => r,
+            _ => &[],
+        }
+    }
+}
+
 /// The records of one kind at a name, after discarding the others (RFC 7489 6.6.3, RFC 8461 3.1
 /// and RFC 8460 3 all want exactly one; several mean none applies).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,15 +4,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::checks::spf::{Lookup, SpfDns};
-use crate::dns::{Answer, RecordType, Resolver, Status, reverse_name};
+use crate::dns::{Answer, RecordType, Resolver, reverse_name};
 
 fn lookup<T>(a: &Answer, records: impl FnOnce(&Answer) -> Vec<T>) -> Lookup<T> {
-    match a.status {
-        Status::Ok => Lookup::Records(records(a)),
-        Status::NoData => Lookup::NoData,
-        Status::NxDomain => Lookup::NxDomain,
-        _ => Lookup::TempError(a.describe()),
-    }
+    Lookup::from_answer(a, records)
 }
 
 impl SpfDns for Resolver {

@@ -30,28 +30,7 @@ pub use record::{
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// Outcome of one DNS lookup, as the scanner's engine reports it. Names are
-/// lowercase ASCII, no trailing dot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup<T> {
-    Records(Vec<T>),
-    NoData,
-    NxDomain,
-    /// servfail, timeout, refused, network error
-    TempError(String),
-}
-
-impl<T> Lookup<T> {
-    /// RFC 7208 4.6.4: a "void lookup" is an answer with no records, either
-    /// NOERROR/NODATA or NXDOMAIN.
-    pub fn is_void(&self) -> bool {
-        match self {
-            Lookup::NoData | Lookup::NxDomain => true,
-            Lookup::Records(r) => r.is_empty(),
-            Lookup::TempError(_) => false,
-        }
-    }
-}
+pub use crate::checks::Lookup;
 
 /// The DNS queries SPF needs. The real scanner implements it over its cached
 /// async DNS engine; tests and benches implement it over a map.
