@@ -10,8 +10,11 @@ use std::time::Duration;
 
 use mxray::dns::EngineOptions;
 use mxray::output::{Formats, WriterOptions};
+use mxray::pipeline::domain::DomainProbe;
 use mxray::pipeline::host::HostOptions;
-use mxray::pipeline::{ScanOptions, Targets, scan};
+use mxray::pipeline::host::HostProbe;
+use mxray::pipeline::stage::Probe;
+use mxray::pipeline::{ProbeLayer, ScanOptions, Targets, scan, scan_with};
 use mxray::targets::exclude::ExcludeList;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -630,4 +633,147 @@ async fn spf_trees_columns_worked_out_by_hand() {
     // No MX: nothing to check.
     assert_eq!(rows["split.example.test"]["spf_mx_pass"], Value::Null);
     assert_eq!(rows["ok.example.test"]["spf_ipv6_prefixes"], 1);
+}
+
+/// Wraps the scan's own probes: the domain probe panics for one name, the host probe for one
+/// address, through the probe interface (no test branch in the scan).
+struct PanicOn {
+    domain: &'static str,
+    ip: std::net::IpAddr,
+}
+
+struct Faulty<P, T> {
+    inner: P,
+    on: T,
+}
+
+impl<P, T> Probe for Faulty<P, T>
+where
+    P: Probe<Target = T>,
+    T: Clone + PartialEq + Send + Sync + std::fmt::Debug + 'static,
+{
+    type Target = T;
+    type Output = P::Output;
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn concurrency(&self) -> usize {
+        self.inner.concurrency()
+    }
+    fn worst_case(&self) -> Duration {
+        self.inner.worst_case()
+    }
+    async fn probe(&self, t: T) -> P::Output {
+        if t == self.on {
+            panic!("injected fault for {t:?}");
+        }
+        self.inner.probe(t).await
+    }
+    fn failed(&self, t: &T, why: &str) -> P::Output {
+        self.inner.failed(t, why)
+    }
+}
+
+impl ProbeLayer for PanicOn {
+    type Domain = Faulty<DomainProbe, String>;
+    type Host = Faulty<HostProbe, std::net::IpAddr>;
+    fn domain(&self, inner: DomainProbe) -> Self::Domain {
+        Faulty {
+            inner,
+            on: self.domain.to_string(),
+        }
+    }
+    fn host(&self, inner: HostProbe) -> Self::Host {
+        Faulty { inner, on: self.ip }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_probe_leaves_an_error_row_and_a_count() {
+    let Some(f) = common::fixtures("panicking_probe") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(
+        &input,
+        "ok.example.test\nnullmx.example.test\nmultispf.example.test\nmixmx.example.test\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    // Find the address first: one of ok.example.test's MX addresses gets the host-stage fault.
+    let clean = scan(
+        options(input.to_str().unwrap(), &out, f.resolver),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(clean.counts.panicked, 0);
+    let clean_rows = common::by_key(common::read_table(&out, "domains"), "domain");
+    let ips = clean_rows["ok.example.test"]["mx_ips"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let ip: std::net::IpAddr = ips[0].as_str().unwrap().parse().unwrap();
+    let clean_hosts = common::by_key(common::read_table(&out, "hosts"), "ip");
+
+    let mut o = options(input.to_str().unwrap(), &out, f.resolver);
+    o.overwrite = true;
+    let m = scan_with(
+        o,
+        CancellationToken::new(),
+        PanicOn {
+            domain: "multispf.example.test",
+            ip,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(m.counts.panicked, 2, "one domain and one host");
+    let stage = |name: &str| m.stages.iter().find(|s| s.name == name).unwrap().clone();
+    assert_eq!((stage("domains").panicked, stage("hosts").panicked), (1, 1));
+    assert_eq!(stage("domains").done, 4, "no domain is lost");
+    let rows = common::by_key(common::read_table(&out, "domains"), "domain");
+    assert_eq!(rows.len(), 4);
+    let r = &rows["multispf.example.test"];
+    assert_eq!(r["domain_status"], "error");
+    assert_eq!(
+        r["domain_error"],
+        "panicked: injected fault for \"multispf.example.test\""
+    );
+    for col in [
+        "mx_status",
+        "spf_status",
+        "dmarc_status",
+        "dkim_status",
+        "soa_status",
+    ] {
+        assert_eq!(r[col], "error", "{col}");
+    }
+    assert_eq!(r["mx"], Value::Null);
+    assert_eq!(m.status_counts["mx_status"]["error"], 1);
+    // Every other row is what the clean scan wrote (the time aside).
+    for (d, row) in &rows {
+        if d != "multispf.example.test" {
+            let (mut a, mut b) = (row.clone(), clean_rows[d].clone());
+            a.remove("scanned_at");
+            b.remove("scanned_at");
+            assert_eq!(a, b, "{d}");
+            assert_eq!(row["domain_status"], "ok");
+        }
+    }
+    let hosts = common::by_key(common::read_table(&out, "hosts"), "ip");
+    assert_eq!(hosts.len(), clean_hosts.len(), "no address is lost");
+    let h = &hosts[&ip.to_string()];
+    assert_eq!(h["host_status"], "error");
+    assert_eq!(
+        h["host_error"],
+        format!("panicked: injected fault for {ip:?}")
+    );
+    assert_eq!(
+        h["ptr_status"],
+        Value::Null,
+        "not checked: null, not a status"
+    );
+    assert_eq!(h["ptr"], Value::Null);
 }

@@ -4,12 +4,14 @@
 
 pub mod asn;
 pub mod bimi;
+pub mod dane;
 pub mod dkim;
 pub mod dmarc;
 pub mod dnsbl;
 pub mod mta_sts;
 pub mod mx;
 pub mod mx_policy;
+pub mod rdns;
 pub mod soa;
 pub mod spf;
 pub mod tls_rpt;

@@ -4,10 +4,10 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
-use crate::checks::mta_sts;
 use crate::checks::mx::mx_findings;
 use crate::checks::mx_policy;
 use crate::checks::spf::{self, ProviderRow, SpfAnalysis, SpfResult, SpfStatus};
+use crate::checks::{Lookup, dane, mta_sts};
 use crate::dns::{Rdata, RecordType, Resolver, Status};
 use crate::output::DomainRow;
 use crate::pipeline::policies::{self, PolicyStage, PolicyStats};
@@ -42,6 +42,24 @@ impl Default for DomainOptions {
             spf_type99: false,
         }
     }
+}
+
+fn tlsa_records(a: &crate::dns::Answer) -> Vec<dane::Tlsa> {
+    a.records
+        .iter()
+        .filter_map(|r| match r {
+            Rdata::Tlsa {
+                usage,
+                selector,
+                matching,
+            } => Some(dane::Tlsa {
+                usage: *usage,
+                selector: *selector,
+                matching: *matching,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Scans one domain. Returns its row and the distinct MX addresses found (for the hosts table).
@@ -124,34 +142,21 @@ pub async fn scan_domain(
     let mut first_failure: Option<Status> = None;
     let (mut aliases, mut addressless) = (HashSet::new(), HashSet::new());
     let mut tlsa_failure: Option<Status> = None;
-    let mut tlsa_rows = Vec::new();
-    let mut with_tlsa = 0;
-    let mut tlsa_authentic = true;
+    let mut tlsa_answers = Vec::new();
     for (exchange, a, aaaa, cname, tlsa) in &addresses {
         if cname.status == Status::Ok {
             aliases.insert(exchange.to_string());
         }
         if tlsa.status.is_failure() {
             tlsa_failure.get_or_insert(tlsa.status);
-            row.mx_errors.push(format!(
-                "tlsa-lookup: _25._tcp.{exchange}: {}",
-                tlsa.describe()
-            ));
         }
-        let mut found = false;
-        for r in &tlsa.records {
-            if let Rdata::Tlsa {
-                usage,
-                selector,
-                matching,
-            } = r
-            {
-                found = true;
-                tlsa_rows.push(format!("{exchange}: {usage} {selector} {matching}"));
-            }
-        }
-        with_tlsa += usize::from(found);
-        tlsa_authentic &= !found || tlsa.authentic;
+        let x = dane::ExchangeTlsa {
+            exchange: exchange.to_string(),
+            tlsa: Lookup::from_answer(tlsa, tlsa_records),
+            authentic: tlsa.authentic,
+        };
+        row.mx_errors.extend(dane::lookup_error(&x));
+        tlsa_answers.push(x);
         for ans in [a, aaaa] {
             if ans.status.is_failure() {
                 first_failure.get_or_insert(ans.status);
@@ -171,6 +176,7 @@ pub async fn scan_domain(
             addressless.insert(exchange.to_string());
         }
     }
+    let dane = dane::dane(&tlsa_answers);
     if let Some(mx) = &row.mx {
         row.mx_errors
             .extend(mx_policy::exchange_problems(mx, &aliases, &addressless));
@@ -182,12 +188,9 @@ pub async fn scan_domain(
         if !exchanges.is_empty() {
             row.mx_ips_status = Some(first_failure.unwrap_or(Status::Ok).as_str());
             row.dane_status = Some(tlsa_failure.unwrap_or(Status::Ok).as_str());
-            row.dane_tlsa = Some(tlsa_rows);
-            if tlsa_failure.is_none() {
-                row.dane_all_mx = Some(with_tlsa == addresses.len());
-                // Only a validated TLSA RRset means anything to a sending MTA (RFC 7672 2.2).
-                row.dane_authentic = (with_tlsa > 0).then_some(tlsa_authentic);
-            }
+            row.dane_tlsa = Some(dane.tlsa);
+            row.dane_all_mx = dane.all_mx;
+            row.dane_authentic = dane.authentic;
         }
     }
 

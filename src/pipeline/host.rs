@@ -9,12 +9,12 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::checks::asn::{self, AsnDb};
 use crate::checks::dnsbl::{self, DnsStatus, Verdict, ZoneConfig, ZoneKind};
+use crate::checks::{Lookup, rdns};
 use crate::dns::{Answer, RecordType, Resolver, Status, reverse_name};
 use crate::output::HostRow;
 use crate::targets::exclude::ExcludeList;
 
-/// PTR names whose forward addresses are checked (RFC 7208 4.6.4 uses the same bound for ptr).
-pub const MAX_PTR_NAMES: usize = 10;
+pub use crate::checks::rdns::MAX_PTR_NAMES;
 
 /// What the hosts stage checks, and how politely.
 #[derive(Clone)]
@@ -226,50 +226,32 @@ impl HostChecker {
         row
     }
 
-    /// PTR and forward confirmation (FCrDNS): some PTR name resolves back to the address.
+    /// PTR and forward confirmation (FCrDNS), judged by [`rdns`].
     async fn reverse(&self, res: &Resolver, ip: IpAddr, row: &mut HostRow) {
         let ptr = res.lookup(&reverse_name(ip), RecordType::PTR).await;
         row.ptr_status = ptr.status.as_str();
-        if ptr.status.is_failure() {
+        let Some((names, errors)) = rdns::ptr_names(&Lookup::from_answer(&ptr, Answer::ptrs))
+        else {
             row.ptr_errors
                 .push(format!("dns-{}: PTR {}", ptr.status, ptr.describe()));
             return;
-        }
-        let mut names = ptr.ptrs();
-        names.sort();
-        names.dedup();
-        row.ptr = Some(names.clone());
-        if names.len() > MAX_PTR_NAMES {
-            row.ptr_errors.push(format!(
-                "ptr-too-many: {} names, the first {MAX_PTR_NAMES} checked",
-                names.len()
-            ));
-        }
+        };
+        row.ptr_errors.extend(errors);
         let rtype = if ip.is_ipv4() {
             RecordType::A
         } else {
             RecordType::AAAA
         };
-        let forwards = futures::future::join_all(
-            names
-                .iter()
-                .take(MAX_PTR_NAMES)
-                .map(|n| async move { (n, res.lookup(n, rtype).await) }),
-        )
-        .await;
-        row.fcrdns = Some(fcrdns(ip, &forwards));
-        if row.fcrdns == Some(false) {
-            for (name, a) in &forwards {
-                if a.status.is_failure() {
-                    row.ptr_errors
-                        .push(format!("forward-lookup: {name}: {}", a.describe()));
-                }
-            }
-            // Unconfirmed only because a lookup failed: unknown, not false.
-            if forwards.iter().any(|(_, a)| a.status.is_failure()) {
-                row.fcrdns = None;
-            }
-        }
+        let forwards =
+            futures::future::join_all(names.iter().take(MAX_PTR_NAMES).map(|n| async move {
+                let a = res.lookup(n, rtype).await;
+                (n.clone(), Lookup::from_answer(&a, |a| a.ips().collect()))
+            }))
+            .await;
+        row.ptr = Some(names);
+        let (fcrdns, errors) = rdns::fcrdns(ip, &forwards);
+        row.fcrdns = fcrdns;
+        row.ptr_errors.extend(errors);
     }
 
     /// Origin AS from the DNS service, through the per-prefix cache.
@@ -423,11 +405,6 @@ fn dns_status(a: &Answer) -> DnsStatus {
         Status::NxDomain => DnsStatus::NxDomain,
         _ => DnsStatus::Failure(a.describe()),
     }
-}
-
-/// Forward-confirmed reverse DNS: some PTR name has the address among its A/AAAA records.
-pub fn fcrdns(ip: IpAddr, forwards: &[(&String, Arc<Answer>)]) -> bool {
-    forwards.iter().any(|(_, a)| a.ips().any(|x| x == ip))
 }
 
 /// The host stage's probe: the checks of one address, through the shared cache.

@@ -194,6 +194,39 @@ fn prepare_out(out: &Path, overwrite: bool) -> Result<(), ScanError> {
 
 /// Runs a scan (domains, or address targets) to the end of the input or until `cancel` fires.
 pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunManifest, ScanError> {
+    scan_with(opts, cancel, Probes).await
+}
+
+/// What a scan's stages run: the probes it builds, or wrappers of them. [`scan`] runs them as
+/// they are; a test wraps them through the same probe interface (a delay, an injected panic)
+/// without any test branch in the scan itself.
+pub trait ProbeLayer: Send + Sync + 'static {
+    type Domain: Probe<Target = String, Output = DomainOutput>;
+    type Host: Probe<Target = IpAddr, Output = HostRow>;
+    fn domain(&self, probe: DomainProbe) -> Self::Domain;
+    fn host(&self, probe: HostProbe) -> Self::Host;
+}
+
+/// The probes as built.
+pub struct Probes;
+
+impl ProbeLayer for Probes {
+    type Domain = DomainProbe;
+    type Host = HostProbe;
+    fn domain(&self, probe: DomainProbe) -> DomainProbe {
+        probe
+    }
+    fn host(&self, probe: HostProbe) -> HostProbe {
+        probe
+    }
+}
+
+/// [`scan`] with the probes passed through `layer`.
+pub async fn scan_with<L: ProbeLayer>(
+    opts: ScanOptions,
+    cancel: CancellationToken,
+    layer: L,
+) -> Result<RunManifest, ScanError> {
     let started = chrono::Utc::now();
     let t0 = Instant::now();
     let policy =
@@ -234,20 +267,20 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
 
     // The chain: source -> [domains ->] address dedup -> hosts -> writers, each stage with its
     // own concurrency and a bounded input channel.
-    let host_probe = Arc::new(HostProbe {
+    let host_probe = Arc::new(layer.host(HostProbe {
         resolver: resolver.clone(),
         checker: checker.clone(),
         concurrency: opts.host_concurrency.max(1),
-    });
+    }));
     let domain_probe = match &source {
-        Source::Domains(_) => Some(Arc::new(DomainProbe {
+        Source::Domains(_) => Some(Arc::new(layer.domain(DomainProbe {
             resolver: resolver.clone(),
             opts: opts.domain.clone(),
             policy: policy.clone(),
             stats: stats.clone(),
             checker: checker.clone(),
             concurrency: opts.domain_concurrency.max(1),
-        })),
+        }))),
         Source::Ips(_) => None,
     };
     // Grace after a stop: each stage may run for the worst cases of the stages up to itself.
@@ -267,7 +300,7 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
     // Stages start from the last to the first, so each knows where its outputs go.
     let (host_tx, host_rx) = mpsc::channel::<IpAddr>(host_probe.concurrency().clamp(1, 4096));
     let address_scan = domain_probe.is_none();
-    let host_stats = Arc::new(StageStats::new("hosts", host_probe.concurrency()));
+    let host_stats = Arc::new(StageStats::new(host_probe.name(), host_probe.concurrency()));
     let mut handles = vec![{
         let stats = stats.clone();
         spawn_stage(
@@ -298,7 +331,7 @@ pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunMan
             (Source::Domains(input), Some(probe)) => {
                 let dedup = Arc::new(AddressDedup::new(opts.hosts_dedup_capacity));
                 stats.set_dedup(dedup.clone());
-                let domain_stats = Arc::new(StageStats::new("domains", probe.concurrency()));
+                let domain_stats = Arc::new(StageStats::new(probe.name(), probe.concurrency()));
                 let (dtx, drx) = mpsc::channel::<String>(1024);
                 {
                     let stats = stats.clone();
