@@ -87,7 +87,15 @@ mod tests {
     fn verdicts() {
         use Lookup::*;
         let fail = || TempError("servfail: lame".into());
-        let cases: &[(&str, Vec<ExchangeTlsa>, Option<bool>, Option<bool>, usize)] = &[
+        // (case, answers, dane_all_mx, dane_authentic, TLSA rows)
+        type Case = (
+            &'static str,
+            Vec<ExchangeTlsa>,
+            Option<bool>,
+            Option<bool>,
+            usize,
+        );
+        let cases: &[Case] = &[
             ("no exchange", vec![], None, None, 0),
             (
                 "none publishes",
