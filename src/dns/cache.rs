@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use super::{Answer, Engine, RecordType};
+use super::{Answer, Dns, Engine, RecordType};
 
 /// How long answers stay in the cache. Defaults suit a scan: records are kept for their TTL within
 /// bounds, failures only briefly so that one lost packet does not poison every domain sharing a name.
@@ -92,7 +92,7 @@ impl Entry {
 /// The engine behind the shared cache: what every stage of a scan asks.
 #[derive(Clone)]
 pub struct Resolver {
-    engine: Engine,
+    engine: Arc<dyn Dns>,
     cache: Arc<quick_cache::sync::Cache<Key, Entry>>,
     opts: Arc<CacheOptions>,
     stats: Arc<CacheStats>,
@@ -100,6 +100,11 @@ pub struct Resolver {
 
 impl Resolver {
     pub fn new(engine: Engine, opts: CacheOptions) -> Resolver {
+        Resolver::with_dns(Arc::new(engine), opts)
+    }
+
+    /// A cache in front of any [`Dns`] (a [`super::MockDns`] in tests).
+    pub fn with_dns(engine: Arc<dyn Dns>, opts: CacheOptions) -> Resolver {
         Resolver {
             engine,
             cache: Arc::new(quick_cache::sync::Cache::new(opts.capacity.max(1))),
@@ -108,8 +113,9 @@ impl Resolver {
         }
     }
 
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// What the misses go to (its options and counters).
+    pub fn engine(&self) -> &dyn Dns {
+        &*self.engine
     }
 
     pub fn stats(&self) -> &Arc<CacheStats> {
@@ -127,6 +133,16 @@ impl Resolver {
     /// The answer for (name, type): from the cache when fresh, else from one query shared by every
     /// concurrent caller. `name` is matched case-insensitively.
     pub async fn lookup(&self, name: &str, rtype: RecordType) -> Arc<Answer> {
+        self.lookup_at(name, rtype, Instant::now).await
+    }
+
+    /// [`Resolver::lookup`] on a given clock, so expiry is testable.
+    pub async fn lookup_at(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        now: impl Fn() -> Instant,
+    ) -> Arc<Answer> {
         self.stats.lookups.fetch_add(1, Relaxed);
         let key = Key {
             name: name.trim_end_matches('.').to_ascii_lowercase().into(),
@@ -134,16 +150,16 @@ impl Resolver {
         };
         loop {
             match self.cache.get_value_or_guard_async(&key).await {
-                Ok(entry) if entry.fresh(Instant::now()) => return entry.answer,
+                Ok(entry) if entry.fresh(now()) => return entry.answer,
                 Ok(_) => {
                     self.stats.expired.fetch_add(1, Relaxed);
                     // Only drop it if nobody replaced it meanwhile; then take the guard ourselves.
-                    self.cache.remove_if(&key, |e| !e.fresh(Instant::now()));
+                    self.cache.remove_if(&key, |e| !e.fresh(now()));
                 }
                 Err(guard) => {
                     self.stats.misses.fetch_add(1, Relaxed);
                     let answer = Arc::new(self.engine.query(&key.name, rtype).await);
-                    let _ = guard.insert(Entry::new(answer.clone(), Instant::now(), &self.opts));
+                    let _ = guard.insert(Entry::new(answer.clone(), now(), &self.opts));
                     return answer;
                 }
             }
@@ -169,6 +185,43 @@ mod tests {
             error: None,
             authentic: false,
         }
+    }
+
+    #[tokio::test]
+    async fn the_cache_serves_until_expiry_on_the_clock_it_is_given() {
+        let mock = Arc::new(
+            crate::dns::MockDns::new()
+                .txt("a.example", &["v=spf1 -all"])
+                .fail("b.example", RecordType::TXT, Status::Timeout),
+        );
+        let res = Resolver::with_dns(mock.clone(), CacheOptions::default());
+        let t0 = Instant::now();
+        let at = |secs: u64| move || t0 + Duration::from_secs(secs);
+        for secs in [0, 10, 299] {
+            let a = res.lookup_at("A.example.", RecordType::TXT, at(secs)).await;
+            assert_eq!(a.status, Status::Ok);
+        }
+        assert_eq!(
+            mock.asked().len(),
+            1,
+            "one query while the TTL (300 s) runs"
+        );
+        res.lookup_at("a.example", RecordType::TXT, at(300)).await;
+        assert_eq!(mock.asked().len(), 2, "asked again once expired");
+        assert_eq!(res.stats().expired.load(Relaxed), 1);
+        // A failure is kept for failure_ttl (5 s), not for its TTL.
+        res.lookup_at("b.example", RecordType::TXT, at(0)).await;
+        res.lookup_at("b.example", RecordType::TXT, at(4)).await;
+        assert_eq!(mock.asked().len(), 3);
+        let b = res.lookup_at("b.example", RecordType::TXT, at(5)).await;
+        assert_eq!((b.status, mock.asked().len()), (Status::Timeout, 4));
+        // Unknown names are NXDOMAIN; a known name's other types NODATA.
+        let nx = res.lookup_at("c.example", RecordType::TXT, at(0)).await;
+        let nodata = res.lookup_at("a.example", RecordType::MX, at(0)).await;
+        assert_eq!(
+            (nx.status, nodata.status),
+            (Status::NxDomain, Status::NoData)
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod engine;
+pub mod mock;
 pub mod system;
 pub mod window;
 
@@ -16,6 +17,41 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub use cache::{CacheOptions, CacheStats, Resolver};
 pub use engine::{Engine, EngineOptions, EngineStats};
 pub use hickory_proto::rr::RecordType;
+pub use mock::MockDns;
+
+/// Where the cache's misses go: the [`Engine`] on a real scan, a [`MockDns`] in tests. Boxed
+/// futures keep it object-safe; one allocation per query sent is nothing beside the query.
+pub trait Dns: Send + Sync + 'static {
+    /// Asks one question. Never fails: every problem is a status in the answer.
+    fn query<'a>(
+        &'a self,
+        name: &'a str,
+        rtype: RecordType,
+    ) -> futures::future::BoxFuture<'a, Answer>;
+    fn options(&self) -> &EngineOptions;
+    fn stats(&self) -> &std::sync::Arc<EngineStats>;
+    /// The in-flight window's current size.
+    fn window(&self) -> usize;
+}
+
+impl Dns for Engine {
+    fn query<'a>(
+        &'a self,
+        name: &'a str,
+        rtype: RecordType,
+    ) -> futures::future::BoxFuture<'a, Answer> {
+        Box::pin(Engine::query(self, name, rtype))
+    }
+    fn options(&self) -> &EngineOptions {
+        Engine::options(self)
+    }
+    fn stats(&self) -> &std::sync::Arc<EngineStats> {
+        Engine::stats(self)
+    }
+    fn window(&self) -> usize {
+        Engine::window(self)
+    }
+}
 
 /// Outcome of one DNS query: the closed set of the output contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -351,3 +351,135 @@ impl DomainRow {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    use super::*;
+    use crate::dns::{CacheOptions, MockDns};
+    use crate::pipeline::PolicyOptions;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// A domain with MX, SPF and DMARC, its exchange with an address.
+    fn world() -> MockDns {
+        MockDns::new()
+            .mx("d.example", &[(10, "mx.d.example")])
+            .addr("mx.d.example", ip("192.0.2.1"))
+            .txt("d.example", &["v=spf1 mx -all"])
+            .txt("_dmarc.d.example", &["v=DMARC1; p=reject"])
+    }
+
+    async fn scan(dns: MockDns, domain: &str) -> (DomainRow, Vec<IpAddr>, Arc<MockDns>, u64) {
+        let dns = Arc::new(dns);
+        let res = Resolver::with_dns(dns.clone(), CacheOptions::default());
+        let policy = PolicyStage::new(PolicyOptions::default()).unwrap();
+        let stats = PolicyStats::default();
+        let (row, ips) = scan_domain(
+            &res,
+            domain,
+            &DomainOptions::default(),
+            &policy,
+            &stats,
+            || 0,
+        )
+        .await;
+        (row, ips, dns, stats.dkim_probes_saved.load(Relaxed))
+    }
+
+    fn asked_names(dns: &MockDns) -> Vec<String> {
+        let mut v: Vec<String> = dns
+            .asked()
+            .iter()
+            .map(|(n, t)| format!("{t} {n}"))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[tokio::test]
+    async fn the_queries_of_one_domain_are_the_budgeted_ones() {
+        let (row, ips, dns, saved) = scan(world(), "d.example").await;
+        assert_eq!(row.mx_status, "ok");
+        assert_eq!(row.spf_status, "valid");
+        assert_eq!(row.dmarc_status, "valid");
+        assert_eq!(row.spf_mx_pass, Some(true));
+        assert_eq!(ips, [ip("192.0.2.1")]);
+        // Each asked once (the cache answers SPF's own mx and a lookups), no DKIM selector
+        // because _domainkey.d.example does not exist (RFC 8020).
+        assert_eq!(
+            asked_names(&dns),
+            [
+                "A mx.d.example",
+                "AAAA mx.d.example",
+                "CNAME mx.d.example",
+                "MX d.example",
+                "SOA d.example",
+                "TLSA _25._tcp.mx.d.example",
+                "TXT _dmarc.d.example",
+                "TXT _domainkey.d.example",
+                "TXT _mta-sts.d.example",
+                "TXT _smtp._tls.d.example",
+                "TXT d.example",
+                "TXT default._bimi.d.example",
+            ]
+        );
+        assert_eq!(saved, 40, "the 40 selector probes were not sent");
+    }
+
+    #[tokio::test]
+    async fn an_existing_domainkey_subtree_is_probed_selector_by_selector() {
+        let dns = world().txt("google._domainkey.d.example", &["v=DKIM1; p="]);
+        let (row, _, dns, saved) = scan(dns, "d.example").await;
+        let selectors = dns
+            .asked()
+            .iter()
+            .filter(|(n, _)| n.ends_with("._domainkey.d.example"))
+            .count();
+        assert_eq!((selectors, saved), (40, 0));
+        assert_eq!(row.dkim_selectors, Some(vec!["google".to_string()]));
+    }
+
+    #[tokio::test]
+    async fn a_domain_that_does_not_exist_costs_one_query() {
+        let (row, ips, dns, _) = scan(world(), "gone.example").await;
+        assert_eq!(asked_names(&dns), ["MX gone.example"]);
+        assert_eq!((row.mx_status, row.spf_status), ("nxdomain", "none"));
+        assert_eq!(row.mx_ips, Some(vec![]));
+        assert!(ips.is_empty());
+    }
+
+    #[tokio::test]
+    async fn failures_are_statuses_never_no_record() {
+        use crate::dns::Status::*;
+        let dns = world()
+            .fail("d.example", RecordType::TXT, Timeout)
+            .fail("_dmarc.d.example", RecordType::TXT, ServFail)
+            .fail("mx.d.example", RecordType::AAAA, Timeout);
+        let (row, ips, _, _) = scan(dns, "d.example").await;
+        assert_eq!(row.spf_status, "temperror");
+        assert_eq!(row.spf_records, None, "unknown, not empty");
+        assert_eq!(row.spf_mx_pass, None);
+        assert_eq!(row.dmarc_status, "temperror");
+        assert_eq!(row.mx_ips_status, Some("timeout"));
+        assert_eq!(ips, [ip("192.0.2.1")], "the A answer still counts");
+        assert!(
+            row.mx_errors
+                .iter()
+                .any(|e| e.starts_with("mx-address-lookup: mx.d.example: timeout")),
+            "{:?}",
+            row.mx_errors
+        );
+
+        let dns = MockDns::new().fail("d.example", RecordType::MX, Timeout);
+        let (row, ips, _, _) = scan(dns, "d.example").await;
+        assert_eq!(row.mx_status, "timeout");
+        assert_eq!((row.mx, row.mx_null, row.mx_ips), (None, None, None));
+        assert!(ips.is_empty());
+    }
+}

@@ -499,3 +499,56 @@ mod tests {
         assert_eq!(asn(&mut c, "203.0.113.9"), Some(6));
     }
 }
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+    use crate::dns::{CacheOptions, MockDns, Rdata, Status};
+
+    async fn check(dns: MockDns, ip: &str) -> (HostRow, Vec<(String, RecordType)>) {
+        let dns = Arc::new(dns);
+        let res = Resolver::with_dns(dns.clone(), CacheOptions::default());
+        // 127.0.0.5: the documentation ranges are on the never-scan list, loopback is allowed.
+        let checker = HostChecker::new(HostOptions {
+            exclude: Arc::new(ExcludeList::defaults(true)),
+            ..HostOptions::default()
+        });
+        let row = checker.check(&res, ip.parse().unwrap(), || 0).await;
+        (row, dns.asked())
+    }
+
+    #[tokio::test]
+    async fn reverse_dns_paths() {
+        let ptr = |name: &str| vec![Rdata::Ptr(name.into())];
+        // Confirmed: PTR then one forward query.
+        let dns = MockDns::new()
+            .records("5.0.0.127.in-addr.arpa", RecordType::PTR, ptr("mx.example"))
+            .addr("mx.example", "127.0.0.5".parse().unwrap());
+        let (row, asked) = check(dns, "127.0.0.5").await;
+        assert_eq!((row.ptr_status, row.fcrdns), ("ok", Some(true)));
+        assert_eq!(row.ptr, Some(vec!["mx.example".into()]));
+        assert_eq!(asked.len(), 2);
+        // No PTR: false, nothing else asked.
+        let (row, asked) = check(MockDns::new(), "127.0.0.5").await;
+        assert_eq!((row.ptr_status, row.fcrdns), ("nxdomain", Some(false)));
+        assert_eq!((row.ptr, asked.len()), (Some(vec![]), 1));
+        // PTR failed: unknown, with the status and an error.
+        let dns = MockDns::new().fail("5.0.0.127.in-addr.arpa", RecordType::PTR, Status::Timeout);
+        let (row, _) = check(dns, "127.0.0.5").await;
+        assert_eq!(
+            (row.ptr_status, row.fcrdns, row.ptr),
+            ("timeout", None, None)
+        );
+        assert_eq!(row.ptr_errors, ["dns-timeout: PTR timeout: mock failure"]);
+        // The forward lookup failed: unknown, not false.
+        let dns = MockDns::new()
+            .records("5.0.0.127.in-addr.arpa", RecordType::PTR, ptr("mx.example"))
+            .fail("mx.example", RecordType::A, Status::ServFail);
+        let (row, _) = check(dns, "127.0.0.5").await;
+        assert_eq!((row.ptr_status, row.fcrdns), ("ok", None));
+        assert_eq!(
+            row.ptr_errors,
+            ["forward-lookup: mx.example: servfail: mock failure"]
+        );
+    }
+}
