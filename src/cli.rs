@@ -154,6 +154,11 @@ pub struct ScanArgs {
     #[arg(long, default_value_t = 1000)]
     pub host_concurrency: usize,
 
+    /// Domain scans only: do not check the MX addresses (no PTR, FCrDNS, DNSBL, ASN; the hosts
+    /// table stays empty, mx_ips is still filled).
+    #[arg(long, conflicts_with = "ips")]
+    pub no_hosts: bool,
+
     /// Time to wait for one DNS answer: `2s`, `500ms`, or seconds.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -483,6 +488,7 @@ impl ScanArgs {
             },
             domain_concurrency: self.domain_concurrency,
             host_concurrency: self.host_concurrency,
+            host_checks: !self.no_hosts,
             progress,
             policies,
             command_line,

@@ -78,6 +78,9 @@ pub struct ScanOptions {
     pub domain_concurrency: usize,
     /// Addresses in flight at once (the host stage), apart from the domains. Default 1000.
     pub host_concurrency: usize,
+    /// Check the MX addresses of a domain scan in the host stage (one hosts row each). Default
+    /// true; false leaves the hosts table empty (`mx_ips` is still filled).
+    pub host_checks: bool,
     /// Distinct host addresses remembered so each gets one hosts row. Default 5,000,000.
     pub hosts_dedup_capacity: usize,
     pub progress: ProgressMode,
@@ -105,6 +108,7 @@ impl Default for ScanOptions {
             writer: WriterOptions::default(),
             domain_concurrency: 1000,
             host_concurrency: 1000,
+            host_checks: true,
             hosts_dedup_capacity: 5_000_000,
             progress: ProgressMode::Quiet,
             policies: PolicyOptions::default(),
@@ -332,6 +336,7 @@ pub async fn scan_with<L: ProbeLayer>(
                 let dedup = Arc::new(AddressDedup::new(opts.hosts_dedup_capacity));
                 stats.set_dedup(dedup.clone());
                 let domain_stats = Arc::new(StageStats::new(probe.name(), probe.concurrency()));
+                let host_checks = opts.host_checks;
                 let (dtx, drx) = mpsc::channel::<String>(1024);
                 {
                     let stats = stats.clone();
@@ -349,7 +354,8 @@ pub async fn scan_with<L: ProbeLayer>(
                             async move {
                                 stats.record_domain(&out.row);
                                 domains.send(out.row).await;
-                                for ip in out.ips {
+                                let ips = if host_checks { out.ips } else { Vec::new() };
+                                for ip in ips {
                                     if dedup.first_time(ip) && host_tx.send(ip).await.is_err() {
                                         break;
                                     }
