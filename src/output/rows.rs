@@ -648,6 +648,48 @@ mod tests {
     }
 
     #[test]
+    fn status_counts_come_from_the_status_columns() {
+        let stats = crate::pipeline::ScanStats::default();
+        stats.record_domain(&full_domain());
+        let hosts = [
+            full_host("ok"),
+            full_host("skipped"),
+            HostRow {
+                host_status: "error",
+                ptr_status: "timeout",
+                ..Default::default()
+            },
+        ];
+        for h in &hosts {
+            stats.record_host(h);
+        }
+        let m = stats.by_status();
+        let cols: Vec<_> = m.keys().copied().collect();
+        assert_eq!(
+            cols,
+            [
+                "bimi_status",
+                "dkim_status",
+                "dmarc_status",
+                "domain_status",
+                "host_status",
+                "mta_sts_status",
+                "mx_status",
+                "ptr_status",
+                "soa_status",
+                "spf_status",
+                "tls_rpt_status",
+            ]
+        );
+        assert_eq!(m["mx_status"]["ok"], 1);
+        assert_eq!(m["domain_status"]["error"], 1);
+        // A host that was not checked counts its PTR status as its own status.
+        let ptr: Vec<_> = m["ptr_status"].iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(ptr, [("error", 1), ("ok", 1), ("skipped", 1)]);
+        assert_eq!(m["host_status"].values().sum::<u64>(), 3);
+    }
+
+    #[test]
     fn values_follow_the_schema() {
         let n = DomainRow::schema().fields().len();
         assert_eq!(sample().csv_record().count(), n);
