@@ -7,6 +7,8 @@
 
 pub mod columns;
 pub mod rows;
+#[cfg(test)]
+mod schema_doc;
 pub mod writer;
 
 pub use columns::{ColType, Column, Row, Value};
