@@ -4,11 +4,29 @@
 //! tables; the prose around them is written by hand. `schema_doc_tables_are_the_column_tables`
 //! fails while they differ and prints the expected tables; `MXRAY_BLESS=1 cargo test --lib
 //! schema_doc` rewrites them in the file instead.
+//!
+//! The output contract (`../shared/contract/OUTPUT.md` beside the checkout, on developers'
+//! machines and in CI) names the columns other tools read: each must exist with its type.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::columns::Row;
 use super::rows::{DomainRow, HostRow};
+
+/// Contract columns of hosts that wait for the SMTP probe (the SMTP issue). Each is asserted
+/// absent, so adding one fails until it leaves this list, and from then on its type is checked.
+const PENDING_SMTP: &[&str] = &[
+    "smtp_status",
+    "smtp_banner",
+    "smtp_ehlo",
+    "starttls",
+    "tls_version",
+    "tls_cert_valid",
+    "open_relay",
+    "relay_accepted",
+    "accepts_any_recipient",
+];
 
 fn schema_md() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/SCHEMA.md")
@@ -73,7 +91,11 @@ fn schema_doc_tables_are_the_column_tables() {
     }
     if std::env::var_os("MXRAY_BLESS").is_some_and(|v| v == "1") {
         std::fs::write(&path, want).expect("docs/SCHEMA.md is writable");
-        eprintln!("rewrote the column tables of {}", path.display());
+        let _ = writeln!(
+            std::io::stderr(),
+            "rewrote the column tables of {}",
+            path.display()
+        );
         return;
     }
     let mut msg = String::from(
@@ -95,4 +117,108 @@ fn regenerate_keeps_the_prose() {
         format!("intro\n{}new\n{}after\n", begin("t"), end("t"))
     );
     assert!(regenerate("no markers", &[("t", String::new())]).is_err());
+}
+
+/// `(column, type)` of each row of the `| column | type | meaning |` table under `## {table}`.
+fn contract_columns<'a>(doc: &'a str, table: &str) -> Vec<(&'a str, &'a str)> {
+    let heading = format!("## {table}\n");
+    let Some(at) = doc.find(&heading) else {
+        return Vec::new();
+    };
+    let section = &doc[at + heading.len()..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter(|l| !l.starts_with("column |") && !l.starts_with("---"))
+        .filter_map(|l| {
+            let mut cells = l.split(" | ");
+            Some((cells.next()?.trim(), cells.next()?.trim()))
+        })
+        .collect()
+}
+
+/// What is wrong with table `R` against the contract's columns; `pending` must be absent.
+fn contract_problems<R: Row>(
+    table: &str,
+    contract: &[(&str, &str)],
+    pending: &[&str],
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if contract.is_empty() {
+        problems.push(format!("the contract has no `## {table}` column table"));
+    }
+    for p in pending {
+        if !contract.iter().any(|(name, _)| name == p) {
+            problems.push(format!("{table}.{p} is pending but not in the contract"));
+        }
+    }
+    for (name, ty) in contract {
+        let col = R::columns().iter().find(|c| c.name == *name);
+        match (col, pending.contains(name)) {
+            (Some(_), true) => problems.push(format!(
+                "{table}.{name} exists now: remove it from the pending list so its type is checked"
+            )),
+            (None, true) => {}
+            (None, false) => problems.push(format!("{table}.{name} ({ty}) is missing")),
+            (Some(c), false) if c.ty.to_string() != *ty => problems.push(format!(
+                "{table}.{name} is {} but the contract says {ty}",
+                c.ty
+            )),
+            (Some(_), false) => {}
+        }
+    }
+    problems
+}
+
+#[test]
+fn contract_columns_exist_with_the_contract_types() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/contract/OUTPUT.md");
+    let Ok(doc) = std::fs::read_to_string(&path) else {
+        // Straight to stderr, not eprintln!: the test harness swallows a passing test's output.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!!!!!!! SKIP contract_columns_exist_with_the_contract_types: {} not found, \
+             the output contract was NOT checked !!!!!!!!\n",
+            path.display()
+        );
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "CI=true but the output contract is missing: {}",
+            path.display()
+        );
+        return;
+    };
+    let mut problems =
+        contract_problems::<DomainRow>("domains", &contract_columns(&doc, "domains"), &[]);
+    problems.extend(contract_problems::<HostRow>(
+        "hosts",
+        &contract_columns(&doc, "hosts"),
+        PENDING_SMTP,
+    ));
+    assert!(
+        problems.is_empty(),
+        "the tables do not meet {}:\n  {}",
+        path.display(),
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn contract_problems_are_found() {
+    let doc = "## hosts\n\n| column | type | meaning |\n|---|---|---|\n\
+               | ip | utf8 | x |\n| asn | uint64 | x |\n| nope | bool | x |\n\
+               | host_status | utf8 | pending, but present |\n| smtp_x | utf8 | pending |\n\n## next\n";
+    let cols = contract_columns(doc, "hosts");
+    assert_eq!(cols.len(), 5);
+    let p = contract_problems::<HostRow>("hosts", &cols, &["host_status", "smtp_x", "gone"]);
+    assert_eq!(
+        p,
+        [
+            "hosts.gone is pending but not in the contract",
+            "hosts.asn is uint32 but the contract says uint64",
+            "hosts.nope (bool) is missing",
+            "hosts.host_status exists now: remove it from the pending list so its type is checked",
+        ]
+    );
 }
