@@ -227,10 +227,6 @@ impl<R> Column<R> {
         self
     }
 
-    pub fn is_status(&self) -> bool {
-        matches!(self.get, Get::Status(_))
-    }
-
     pub fn value<'a>(&self, row: &'a R) -> Value<'a> {
         match self.get {
             Get::Cell(f) => f(row),
