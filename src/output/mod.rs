@@ -5,8 +5,12 @@
 //! under a hidden temporary name and then renamed, so `read_parquet('OUT/domains/*.parquet')` only
 //! ever sees whole files, during the scan and after a crash alike.
 
+pub mod columns;
 pub mod rows;
+#[cfg(test)]
+mod schema_doc;
 pub mod writer;
 
-pub use rows::{DkimKeyRow, DomainRow, HostRow, Row, Value};
+pub use columns::{ColType, Column, Row, Value};
+pub use rows::{DkimKeyRow, DomainRow, HostRow};
 pub use writer::{Formats, TableWriter, WriterOptions, WriterStats};

@@ -1,65 +1,10 @@
-//! The rows of each table and their schema. A row lists its values in schema order; one generic
-//! builder turns rows into Arrow columns and one formatter into CSV, so the two formats cannot
-//! drift apart.
+//! The rows of each table and their column tables: each column's name, type, nullability,
+//! meaning and accessor are written once, here, and everything else is derived from them (see
+//! `columns`).
 
-use std::sync::Arc;
-
-use arrow_array::builder::{
-    ArrayBuilder, BooleanBuilder, ListBuilder, StringBuilder, StructBuilder, UInt8Builder,
-    UInt16Builder, UInt32Builder, UInt64Builder,
-};
-use arrow_array::{ArrayRef, RecordBatch, TimestampMillisecondArray};
-use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
-
-/// One cell.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value<'a> {
-    Str(Option<&'a str>),
-    Bool(Option<bool>),
-    U8(Option<u8>),
-    U16(Option<u16>),
-    U32(Option<u32>),
-    U64(Option<u64>),
-    /// Milliseconds since the Unix epoch, UTC.
-    Ts(i64),
-    StrList(Option<&'a [String]>),
-    /// A list of structs: each item's field values in the struct's field order. The fields may
-    /// be utf8, bool, uint16, uint32 or list<utf8>.
-    StructList(Option<Vec<Vec<Value<'a>>>>),
-}
-
-/// A table row: its schema and its values in schema order.
-pub trait Row: Send + 'static {
-    fn schema() -> SchemaRef;
-    fn values(&self) -> Vec<Value<'_>>;
-}
-
-fn ts() -> DataType {
-    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
-}
-
-fn list(item: DataType) -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(item, true)))
-}
-
-fn mx_struct() -> Fields {
-    Fields::from(vec![
-        Field::new("preference", DataType::UInt16, false),
-        Field::new("exchange", DataType::Utf8, false),
-    ])
-}
-
-fn dkim_key_struct() -> Fields {
-    Fields::from(vec![
-        Field::new("selector", DataType::Utf8, false),
-        Field::new("type", DataType::Utf8, false),
-        Field::new("bits", DataType::UInt32, true),
-        Field::new("testing", DataType::Boolean, false),
-        Field::new("revoked", DataType::Boolean, false),
-        Field::new("usable", DataType::Boolean, false),
-        Field::new("errors", list(DataType::Utf8), false),
-    ])
-}
+use super::columns::ColType::*;
+use super::columns::Value::*;
+use super::columns::{Column, Row, StructField, StructItem, Value};
 
 /// A DKIM key record found under a probed selector (RFC 6376 3.6.1).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -178,173 +123,6 @@ pub struct DomainRow {
     pub domain_error: Option<String>,
 }
 
-impl Row for DomainRow {
-    fn schema() -> SchemaRef {
-        let s = |n: &str, nullable| Field::new(n, DataType::Utf8, nullable);
-        let sl = |n: &str| Field::new(n, list(DataType::Utf8), true);
-        Arc::new(Schema::new(vec![
-            s("domain", false),
-            Field::new("scanned_at", ts(), false),
-            s("mx_status", false),
-            Field::new("mx", list(DataType::Struct(mx_struct())), true),
-            Field::new("mx_null", DataType::Boolean, true),
-            sl("mx_ips"),
-            s("mx_ips_status", true),
-            sl("mx_errors"),
-            s("spf_status", false),
-            sl("spf_records"),
-            s("spf_all", true),
-            Field::new("spf_lookups", DataType::UInt32, true),
-            Field::new("spf_void_lookups", DataType::UInt32, true),
-            Field::new("spf_ipv4_authorized", DataType::UInt64, true),
-            Field::new("spf_ipv6_prefixes", DataType::UInt32, true),
-            sl("spf_errors"),
-            sl("spf_include_tree"),
-            sl("spf_flags"),
-            sl("spf_providers"),
-            Field::new("spf_mx_pass", DataType::Boolean, true),
-            s("dmarc_status", false),
-            s("dmarc_record", true),
-            s("dmarc_source", true),
-            s("dmarc_p", true),
-            s("dmarc_sp", true),
-            Field::new("dmarc_pct", DataType::UInt8, true),
-            sl("dmarc_rua"),
-            sl("dmarc_errors"),
-            sl("dnsbl_domain_listed"),
-            sl("dnsbl_domain_reasons"),
-            sl("dnsbl_domain_errors"),
-            s("dane_status", true),
-            sl("dane_tlsa"),
-            Field::new("dane_all_mx", DataType::Boolean, true),
-            Field::new("dane_authentic", DataType::Boolean, true),
-            sl("dkim_selectors"),
-            s("mta_sts", true),
-            s("tls_rpt", true),
-            s("bimi", true),
-            s("soa_rname", true),
-            s("dmarc_np", true),
-            s("dmarc_adkim", true),
-            s("dmarc_aspf", true),
-            sl("dmarc_ruf"),
-            sl("dmarc_rua_authorized"),
-            sl("dmarc_rua_unauthorized"),
-            s("dkim_status", false),
-            Field::new("dkim_keys", list(DataType::Struct(dkim_key_struct())), true),
-            sl("dkim_errors"),
-            s("mta_sts_status", false),
-            s("mta_sts_id", true),
-            sl("mta_sts_errors"),
-            s("mta_sts_policy_status", true),
-            s("mta_sts_mode", true),
-            Field::new("mta_sts_max_age", DataType::UInt32, true),
-            sl("mta_sts_mx"),
-            sl("mta_sts_mx_uncovered"),
-            sl("mta_sts_policy_errors"),
-            s("tls_rpt_status", false),
-            sl("tls_rpt_errors"),
-            s("bimi_status", false),
-            Field::new("bimi_dmarc_not_enforcing", DataType::Boolean, true),
-            sl("bimi_errors"),
-            s("soa_status", false),
-            Field::new("dnssec_ad", DataType::Boolean, true),
-            s("domain_status", false),
-            s("domain_error", true),
-        ]))
-    }
-
-    fn values(&self) -> Vec<Value<'_>> {
-        use Value::*;
-        vec![
-            Str(Some(&self.domain)),
-            Ts(self.scanned_at),
-            Str(Some(self.mx_status)),
-            StructList(self.mx.as_ref().map(|mx| {
-                mx.iter()
-                    .map(|(p, e)| vec![U16(Some(*p)), Str(Some(e))])
-                    .collect()
-            })),
-            Bool(self.mx_null),
-            StrList(self.mx_ips.as_deref()),
-            Str(self.mx_ips_status),
-            StrList(Some(&self.mx_errors)),
-            Str(Some(self.spf_status)),
-            StrList(self.spf_records.as_deref()),
-            Str(self.spf_all),
-            U32(self.spf_lookups),
-            U32(self.spf_void_lookups),
-            U64(self.spf_ipv4_authorized),
-            U32(self.spf_ipv6_prefixes),
-            StrList(Some(&self.spf_errors)),
-            StrList(Some(&self.spf_include_tree)),
-            StrList(Some(&self.spf_flags)),
-            StrList(Some(&self.spf_providers)),
-            Bool(self.spf_mx_pass),
-            Str(Some(self.dmarc_status)),
-            Str(self.dmarc_record.as_deref()),
-            Str(self.dmarc_source.as_deref()),
-            Str(self.dmarc_p.as_deref()),
-            Str(self.dmarc_sp.as_deref()),
-            U8(self.dmarc_pct),
-            StrList(Some(&self.dmarc_rua)),
-            StrList(Some(&self.dmarc_errors)),
-            StrList(self.dnsbl_domain_listed.as_deref()),
-            StrList(self.dnsbl_domain_reasons.as_deref()),
-            StrList(self.dnsbl_domain_errors.as_deref()),
-            Str(self.dane_status),
-            StrList(self.dane_tlsa.as_deref()),
-            Bool(self.dane_all_mx),
-            Bool(self.dane_authentic),
-            StrList(self.dkim_selectors.as_deref()),
-            Str(self.mta_sts.as_deref()),
-            Str(self.tls_rpt.as_deref()),
-            Str(self.bimi.as_deref()),
-            Str(self.soa_rname.as_deref()),
-            Str(self.dmarc_np.as_deref()),
-            Str(self.dmarc_adkim.as_deref()),
-            Str(self.dmarc_aspf.as_deref()),
-            StrList(Some(&self.dmarc_ruf)),
-            StrList(self.dmarc_rua_authorized.as_deref()),
-            StrList(self.dmarc_rua_unauthorized.as_deref()),
-            Str(Some(self.dkim_status)),
-            StructList(self.dkim_keys.as_ref().map(|keys| {
-                keys.iter()
-                    .map(|k| {
-                        vec![
-                            Str(Some(&k.selector)),
-                            Str(Some(&k.key_type)),
-                            U32(k.bits),
-                            Bool(Some(k.testing)),
-                            Bool(Some(k.revoked)),
-                            Bool(Some(k.usable)),
-                            StrList(Some(&k.errors)),
-                        ]
-                    })
-                    .collect()
-            })),
-            StrList(Some(&self.dkim_errors)),
-            Str(Some(self.mta_sts_status)),
-            Str(self.mta_sts_id.as_deref()),
-            StrList(Some(&self.mta_sts_errors)),
-            Str(self.mta_sts_policy_status),
-            Str(self.mta_sts_mode),
-            U32(self.mta_sts_max_age),
-            StrList(self.mta_sts_mx.as_deref()),
-            StrList(self.mta_sts_mx_uncovered.as_deref()),
-            StrList(Some(&self.mta_sts_policy_errors)),
-            Str(Some(self.tls_rpt_status)),
-            StrList(Some(&self.tls_rpt_errors)),
-            Str(Some(self.bimi_status)),
-            Bool(self.bimi_dmarc_not_enforcing),
-            StrList(Some(&self.bimi_errors)),
-            Str(Some(self.soa_status)),
-            Bool(self.dnssec_ad),
-            Str(Some(self.domain_status)),
-            Str(self.domain_error.as_deref()),
-        ]
-    }
-}
-
 /// One row per IP address probed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HostRow {
@@ -372,237 +150,254 @@ pub struct HostRow {
     pub host_error: Option<String>,
 }
 
-impl Row for HostRow {
-    fn schema() -> SchemaRef {
-        let s = |n: &str, nullable| Field::new(n, DataType::Utf8, nullable);
-        let sl = |n: &str| Field::new(n, list(DataType::Utf8), true);
-        Arc::new(Schema::new(vec![
-            s("ip", false),
-            Field::new("scanned_at", ts(), false),
-            s("host_status", false),
-            s("skip_reason", true),
-            s("ptr_status", true),
-            sl("ptr"),
-            Field::new("fcrdns", DataType::Boolean, true),
-            sl("ptr_errors"),
-            sl("dnsbl_listed"),
-            sl("dnsbl_codes"),
-            sl("dnsbl_reasons"),
-            sl("dnsbl_errors"),
-            Field::new("asn", DataType::UInt32, true),
-            s("asn_range", true),
-            s("asn_country", true),
-            s("asn_name", true),
-            s("host_error", true),
-        ]))
-    }
+impl StructItem for (u16, String) {
+    const FIELDS: &'static [StructField] = &[
+        StructField::new("preference", UInt16, false),
+        StructField::new("exchange", Utf8, false),
+    ];
 
-    fn values<'a>(&'a self) -> Vec<Value<'a>> {
-        use Value::*;
-        // A skipped or failed host was not checked: its check columns are null, not empty.
-        let skipped = self.host_status != "ok";
-        let checked = |v: &'a [String]| if skipped { None } else { Some(v) };
-        vec![
-            Str(Some(&self.ip)),
-            Ts(self.scanned_at),
-            Str(Some(self.host_status)),
-            Str(self.skip_reason.as_deref()),
-            Str((!skipped).then_some(self.ptr_status)),
-            StrList(self.ptr.as_deref()),
-            Bool(self.fcrdns),
-            StrList(checked(&self.ptr_errors)),
-            StrList(checked(&self.dnsbl_listed)),
-            StrList(checked(&self.dnsbl_codes)),
-            StrList(checked(&self.dnsbl_reasons)),
-            StrList(checked(&self.dnsbl_errors)),
-            U32(self.asn),
-            Str(self.asn_range.as_deref()),
-            Str(self.asn_country.as_deref()),
-            Str(self.asn_name.as_deref()),
-            Str(self.host_error.as_deref()),
-        ]
-    }
-}
-
-/// Builds a record batch, column by column, from rows.
-pub fn to_batch<R: Row>(rows: &[R]) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    let schema = R::schema();
-    let values: Vec<Vec<Value>> = rows.iter().map(|r| r.values()).collect();
-    let n = rows.len();
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    for (i, field) in schema.fields().iter().enumerate() {
-        let col = values.iter().map(|v| &v[i]);
-        let array: ArrayRef = match field.data_type() {
-            DataType::Utf8 => {
-                let mut b = StringBuilder::with_capacity(n, n * 16);
-                col.for_each(|v| b.append_option(as_str(v)));
-                Arc::new(b.finish())
-            }
-            DataType::Boolean => {
-                let mut b = BooleanBuilder::with_capacity(n);
-                col.for_each(|v| b.append_option(if let Value::Bool(x) = v { *x } else { None }));
-                Arc::new(b.finish())
-            }
-            DataType::UInt8 => {
-                let mut b = UInt8Builder::with_capacity(n);
-                col.for_each(|v| b.append_option(if let Value::U8(x) = v { *x } else { None }));
-                Arc::new(b.finish())
-            }
-            DataType::UInt32 => {
-                let mut b = UInt32Builder::with_capacity(n);
-                col.for_each(|v| b.append_option(if let Value::U32(x) = v { *x } else { None }));
-                Arc::new(b.finish())
-            }
-            DataType::UInt64 => {
-                let mut b = UInt64Builder::with_capacity(n);
-                col.for_each(|v| b.append_option(if let Value::U64(x) = v { *x } else { None }));
-                Arc::new(b.finish())
-            }
-            DataType::Timestamp(_, _) => Arc::new(
-                TimestampMillisecondArray::from_iter_values(col.map(|v| match v {
-                    Value::Ts(t) => *t,
-                    _ => 0,
-                }))
-                .with_timezone("UTC"),
-            ),
-            DataType::List(item) if item.data_type() == &DataType::Utf8 => {
-                let mut b = ListBuilder::new(StringBuilder::new());
-                for v in col {
-                    match v {
-                        Value::StrList(Some(items)) => {
-                            for s in *items {
-                                b.values().append_value(s);
-                            }
-                            b.append(true);
-                        }
-                        _ => b.append(false),
-                    }
-                }
-                Arc::new(b.finish())
-            }
-            DataType::List(item) => {
-                let DataType::Struct(fields) = item.data_type() else {
-                    unreachable!("only list<utf8> and list<struct> are in the schemas")
-                };
-                let sb = StructBuilder::from_fields(fields.clone(), n);
-                let mut b = ListBuilder::new(sb).with_field(item.clone());
-                for v in col {
-                    match v {
-                        Value::StructList(Some(items)) => {
-                            let sb = b.values();
-                            for item in items {
-                                for (j, (f, x)) in fields.iter().zip(item).enumerate() {
-                                    append_field(sb, j, f.data_type(), x);
-                                }
-                                sb.append(true);
-                            }
-                            b.append(true);
-                        }
-                        _ => b.append(false),
-                    }
-                }
-                Arc::new(b.finish())
-            }
-            other => unreachable!("type {other} is not used in the schemas"),
-        };
-        columns.push(array);
-    }
-    RecordBatch::try_new(schema, columns)
-}
-
-/// Appends one struct field's value; the field builders are those `StructBuilder::from_fields`
-/// makes for the field's type.
-fn append_field(sb: &mut StructBuilder, j: usize, dt: &DataType, v: &Value) {
-    const MSG: &str = "the field builder matches the schema";
-    match (dt, v) {
-        (DataType::Utf8, Value::Str(x)) => sb
-            .field_builder::<StringBuilder>(j)
-            .expect(MSG)
-            .append_option(*x),
-        (DataType::Boolean, Value::Bool(x)) => sb
-            .field_builder::<BooleanBuilder>(j)
-            .expect(MSG)
-            .append_option(*x),
-        (DataType::UInt16, Value::U16(x)) => sb
-            .field_builder::<UInt16Builder>(j)
-            .expect(MSG)
-            .append_option(*x),
-        (DataType::UInt32, Value::U32(x)) => sb
-            .field_builder::<UInt32Builder>(j)
-            .expect(MSG)
-            .append_option(*x),
-        (DataType::List(_), Value::StrList(x)) => {
-            let lb = sb
-                .field_builder::<ListBuilder<Box<dyn ArrayBuilder>>>(j)
-                .expect(MSG);
-            match x {
-                Some(items) => {
-                    let strings = lb
-                        .values()
-                        .as_any_mut()
-                        .downcast_mut::<StringBuilder>()
-                        .expect(MSG);
-                    for s in *items {
-                        strings.append_value(s);
-                    }
-                    lb.append(true);
-                }
-                None => lb.append(false),
-            }
+    fn field(&self, j: usize) -> Value<'_> {
+        match j {
+            0 => U16(Some(self.0)),
+            1 => Str(Some(&self.1)),
+            _ => unreachable!("MX has {} fields", Self::FIELDS.len()),
         }
-        (dt, v) => unreachable!("struct field of type {dt} given {v:?}"),
     }
 }
 
-fn as_str<'a>(v: &Value<'a>) -> Option<&'a str> {
-    match v {
-        Value::Str(s) => *s,
-        _ => None,
+impl StructItem for DkimKeyRow {
+    const FIELDS: &'static [StructField] = &[
+        StructField::new("selector", Utf8, false),
+        StructField::new("type", Utf8, false),
+        StructField::new("bits", UInt32, true),
+        StructField::new("testing", Boolean, false),
+        StructField::new("revoked", Boolean, false),
+        StructField::new("usable", Boolean, false),
+        StructField::new("errors", ListUtf8, false),
+    ];
+
+    fn field(&self, j: usize) -> Value<'_> {
+        match j {
+            0 => Str(Some(&self.selector)),
+            1 => Str(Some(&self.key_type)),
+            2 => U32(self.bits),
+            3 => Bool(Some(self.testing)),
+            4 => Bool(Some(self.revoked)),
+            5 => Bool(Some(self.usable)),
+            6 => StrList(Some(&self.errors)),
+            _ => unreachable!("a DKIM key has {} fields", Self::FIELDS.len()),
+        }
     }
 }
 
-/// CSV text of one cell: null is empty, lists are joined with `;`, a struct's fields with a
-/// space (MX as `pref exchange`; a list inside a struct is joined with `,`), timestamps as
-/// RFC 3339 UTC with milliseconds.
-pub fn csv_cell(v: &Value) -> String {
-    match v {
-        Value::Str(s) => s.unwrap_or_default().to_string(),
-        Value::Bool(b) => b.map(|b| b.to_string()).unwrap_or_default(),
-        Value::U8(x) => x.map(|x| x.to_string()).unwrap_or_default(),
-        Value::U16(x) => x.map(|x| x.to_string()).unwrap_or_default(),
-        Value::U32(x) => x.map(|x| x.to_string()).unwrap_or_default(),
-        Value::U64(x) => x.map(|x| x.to_string()).unwrap_or_default(),
-        Value::Ts(ms) => chrono::DateTime::from_timestamp_millis(*ms)
-            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-            .unwrap_or_default(),
-        Value::StrList(l) => l.map(|l| l.join(";")).unwrap_or_default(),
-        Value::StructList(l) => l
-            .as_ref()
-            .map(|l| {
-                l.iter()
-                    .map(|fields| {
-                        fields
-                            .iter()
-                            .map(|f| match f {
-                                Value::StrList(inner) => {
-                                    inner.map(|i| i.join(",")).unwrap_or_default()
-                                }
-                                other => csv_cell(other),
-                            })
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    })
-                    .collect::<Vec<_>>()
-                    .join(";")
-            })
-            .unwrap_or_default(),
+impl Row for DomainRow {
+    fn columns() -> &'static [Column<Self>] {
+        DOMAIN_COLUMNS
     }
 }
+
+impl Row for HostRow {
+    fn columns() -> &'static [Column<Self>] {
+        HOST_COLUMNS
+    }
+}
+
+type D = Column<DomainRow>;
+type H = Column<HostRow>;
+
+// The files' columns, in this order. Each `doc` is the column's row in docs/SCHEMA.md: after an
+// edit, `MXRAY_BLESS=1 cargo test --lib schema_doc` rewrites the file. One column a line pair
+// reads as a table, which rustfmt would not keep.
+#[rustfmt::skip]
+static DOMAIN_COLUMNS: &[D] = &[
+    D::new("domain", Utf8, |r| Str(Some(&r.domain))).required()
+        .doc("the scanned domain, normalised"),
+    D::new("scanned_at", Timestamp, |r| Ts(r.scanned_at)).required()
+        .doc("when the row was completed"),
+    D::status("mx_status", |r| Some(r.mx_status)).required()
+        .doc("status of the MX query"),
+    D::new("mx", ListStruct(<(u16, String)>::FIELDS), |r| Value::structs(r.mx.as_ref()))
+        .doc("MX records as published, sorted by (preference, exchange); null when the query failed"),
+    D::new("mx_null", Boolean, |r| Bool(r.mx_null))
+        .doc("the domain publishes a null MX (RFC 7505: a single `0 .`); null when the MX query failed"),
+    D::new("mx_ips", ListUtf8, |r| StrList(r.mx_ips.as_deref()))
+        .doc("A and AAAA addresses of the exchanges (at most 16 exchanges), in preference order, each once; each also has a row in hosts"),
+    D::new("mx_ips_status", Utf8, |r| Str(r.mx_ips_status))
+        .doc("`ok` when every A/AAAA query of the exchanges was answered (with records or without), else the first failure status; null without exchanges"),
+    D::new("mx_errors", ListUtf8, |r| StrList(Some(&r.mx_errors)))
+        .doc("`null-mx-mixed`, `null-mx-preference`, `mx-ip-literal` (an exchange written as an address, RFC 5321 5.1), `mx-cname` (an exchange that is an alias, RFC 2181 10.3: found by a CNAME query per exchange), `mx-no-address`, `mx-address-lookup`, `mx-too-many`, `dns-<status>`"),
+    D::status("spf_status", |r| Some(r.spf_status)).required()
+        .doc("`none` (no v=spf1 record), `valid`, `permerror` (syntax error, multiple records, lookup or void limit exceeded, include loop, include without record), `temperror` (the domain's TXT query failed)"),
+    D::new("spf_records", ListUtf8, |r| StrList(r.spf_records.as_deref()))
+        .doc("every TXT record at the domain starting with `v=spf1` (strings of one record joined without separator), sorted; null on temperror"),
+    D::new("spf_all", Utf8, |r| Str(r.spf_all))
+        .doc("qualifier (`pass`, `neutral`, `softfail`, `fail`) of the `all` that ends evaluation at the top level after following `redirect=`; null when there is none"),
+    D::new("spf_lookups", UInt32, |r| U32(r.spf_lookups))
+        .doc("DNS-querying terms (include, a, mx, ptr, exists, redirect) over the whole tree, RFC 7208 4.6.4, counted on past 10 (a tree with 23 shows 23); terms after a record's `all` are never evaluated and not counted; null without a single record to walk"),
+    D::new("spf_void_lookups", UInt32, |r| U32(r.spf_void_lookups))
+        .doc("lookups in the tree that returned nxdomain or no records"),
+    D::new("spf_ipv4_authorized", UInt64, |r| U64(r.spf_ipv4_authorized))
+        .doc("distinct IPv4 addresses that get `pass` through ip4/a/mx terms across includes and redirect, in first-match order (an earlier non-pass term shadows a later pass range), overlaps counted once; `+all` = 4294967296; null when the tree uses exists, ptr or macros, or a lookup in it failed. For a permerror tree it is what the published terms authorise (receivers return permerror instead)"),
+    D::new("spf_ipv6_prefixes", UInt32, |r| U32(r.spf_ipv6_prefixes))
+        .doc("pass-authorised IPv6 prefixes (ip6 terms, AAAA through a/mx)"),
+    D::new("spf_errors", ListUtf8, |r| StrList(Some(&r.spf_errors)))
+        .doc("`syntax`, `unknown-mechanism`, `invalid-*`, `multiple-records`, `lookup-limit`, `void-limit`, `include-loop`, `include-none`, `dns-temperror`, ..."),
+    D::new("spf_include_tree", ListUtf8, |r| StrList(Some(&r.spf_include_tree)))
+        .doc("include and redirect targets walked, `depth name`, in walk order"),
+    D::new("spf_flags", ListUtf8, |r| StrList(Some(&r.spf_flags)))
+        .doc("`plus_all`, `neutral_all`, `wide_ranges` (pass ranges shorter than /16, or /32 for IPv6), `ptr_used` (deprecated, RFC 7208 5.5), `too_long` (record over 512 bytes), `redirect_with_all` (the redirect is ignored), `loop`, `spf_type99` (with `--spf-type99`: an obsolete RR type 99 record is still published)"),
+    D::new("spf_providers", ListUtf8, |r| StrList(Some(&r.spf_providers)))
+        .doc("major senders the domain delegates to, from `datasets/spf_providers.csv` matched against the include tree"),
+    D::new("spf_mx_pass", Boolean, |r| Bool(r.spf_mx_pass))
+        .doc("each of the domain's MX addresses (the first 4) gets `pass` from check_host() with the domain's own SPF; null without a valid record or without MX addresses"),
+    D::status("dmarc_status", |r| Some(r.dmarc_status)).required()
+        .doc("`none`, `valid`, `invalid` (no or bad `p=`, bad `sp=`, several records), `temperror` (a `_dmarc` query of the discovery failed). Discovery (RFC 7489 6.6.3): `_dmarc.<domain>`, then, if it holds no record, `_dmarc.<Organizational Domain>` (the registrable domain by the Public Suffix List: mxray's built-in copy, or `--psl FILE`). `--dmarc-discovery tree-walk`: the DMARCbis DNS Tree Walk (each parent up to the TLD, at most 8 queries). A domain that does not exist (MX nxdomain) is `none` without any query (RFC 8020)"),
+    D::new("dmarc_record", Utf8, |r| Str(r.dmarc_record.as_deref()))
+        .doc("the record used (the first when several), raw"),
+    D::new("dmarc_source", Utf8, |r| Str(r.dmarc_source.as_deref()))
+        .doc("`domain` (found at `_dmarc.<domain>`), `organizational` (found at the Organizational Domain), `tree-walk:<name>` (found at `_dmarc.<name>` by the tree walk); null when no record"),
+    D::new("dmarc_p", Utf8, |r| Str(r.dmarc_p.as_deref()))
+        .doc("`none`, `quarantine`, `reject` as published in the record used (for an `organizational` record, the policy of the domain itself is its `sp`, else `p`); null when no valid record"),
+    D::new("dmarc_sp", Utf8, |r| Str(r.dmarc_sp.as_deref()))
+        .doc("subdomain policy as published"),
+    D::new("dmarc_pct", UInt8, |r| U8(r.dmarc_pct))
+        .doc("as published (null when absent or out of range)"),
+    D::new("dmarc_rua", ListUtf8, |r| StrList(Some(&r.dmarc_rua)))
+        .doc("aggregate report URIs"),
+    D::new("dmarc_errors", ListUtf8, |r| StrList(Some(&r.dmarc_errors)))
+        .doc("`missing-p`, `invalid-p`, `invalid-sp`, `invalid-pct`, `invalid-rua`, `multiple-records`, `duplicate-tag`, `unknown-tag`, `tag-order`, `syntax`, ... (full tag validation, RFC 7489 6.3 and DMARCbis), `rua-authorization-temperror` (an external destination's authorisation query failed: it is in neither list below), `dns-temperror`"),
+    D::new("dnsbl_domain_listed", ListUtf8, |r| StrList(r.dnsbl_domain_listed.as_deref()))
+        .doc("domain blocklists (RHSBL zones of `--dnsbl`) listing the domain; null when no domain zone was queried"),
+    D::new("dnsbl_domain_reasons", ListUtf8, |r| StrList(r.dnsbl_domain_reasons.as_deref()))
+        .doc("per listing, `zone: TXT reason`"),
+    D::new("dnsbl_domain_errors", ListUtf8, |r| StrList(r.dnsbl_domain_errors.as_deref()))
+        .doc("`zone: reason` for error codes, undocumented codes and failures"),
+    D::new("dane_status", Utf8, |r| Str(r.dane_status))
+        .doc("status of the TLSA queries at `_25._tcp.<exchange>` (RFC 7672 2.2), one per exchange through the cache: `ok` when every one was answered (with records or without), else the first failure; null without exchanges"),
+    D::new("dane_tlsa", ListUtf8, |r| StrList(r.dane_tlsa.as_deref()))
+        .doc("`exchange: usage selector matching` of every TLSA record (RFC 6698 2.1 numbers)"),
+    D::new("dane_all_mx", Boolean, |r| Bool(r.dane_all_mx))
+        .doc("every exchange publishes TLSA; null when a TLSA query failed"),
+    D::new("dane_authentic", Boolean, |r| Bool(r.dane_authentic))
+        .doc("the TLSA answers carried the AD bit (validated: needs `--dnssec` and a validating resolver; without it a sending MTA ignores the TLSA records); null without TLSA records"),
+    D::new("dkim_selectors", ListUtf8, |r| StrList(r.dkim_selectors.as_deref()))
+        .doc("selectors of the probed list (built-in `datasets/dkim-selectors.txt`, 40 common ones, or `--dkim-selectors FILE`) with a DKIM key record at `<selector>._domainkey.<domain>` (RFC 6376 3.6.2.1), in list order. `_domainkey.<domain>` is asked first: NXDOMAIN means nothing exists below it (RFC 8020), no selector is probed and the list is empty. Null with `--no-dkim` or when `_domainkey.<domain>` failed; on `temperror` from a selector's query, the list holds what the others found"),
+    D::new("mta_sts", Utf8, |r| Str(r.mta_sts.as_deref()))
+        .doc("the `v=STSv1` record at `_mta-sts.<domain>` (RFC 8461 3.1), raw (the first when several); null when absent or the query failed"),
+    D::new("tls_rpt", Utf8, |r| Str(r.tls_rpt.as_deref()))
+        .doc("the `v=TLSRPTv1` record at `_smtp._tls.<domain>` (RFC 8460 3), raw; null when absent or failed"),
+    D::new("bimi", Utf8, |r| Str(r.bimi.as_deref()))
+        .doc("the `v=BIMI1` record at `default._bimi.<domain>`, raw; null when absent or failed"),
+    D::new("soa_rname", Utf8, |r| Str(r.soa_rname.as_deref()))
+        .doc("the SOA RNAME of the domain as an e-mail address (first label = local part, `\\.` is a dot in it: `john\\.doe.example.com` -> `john.doe@example.com`, RFC 1035 3.3.13 and 8); null unless the domain is a zone apex (`soa_status` `nodata` otherwise)"),
+    D::new("dmarc_np", Utf8, |r| Str(r.dmarc_np.as_deref()))
+        .doc("DMARCbis `np` (policy for non-existent subdomains), as published"),
+    D::new("dmarc_adkim", Utf8, |r| Str(r.dmarc_adkim.as_deref()))
+        .doc("`r` or `s` as published"),
+    D::new("dmarc_aspf", Utf8, |r| Str(r.dmarc_aspf.as_deref()))
+        .doc("`r` or `s` as published"),
+    D::new("dmarc_ruf", ListUtf8, |r| StrList(Some(&r.dmarc_ruf)))
+        .doc("failure report URIs"),
+    D::new("dmarc_rua_authorized", ListUtf8, |r| StrList(r.dmarc_rua_authorized.as_deref()))
+        .doc("`rua` and `ruf` destination domains outside the record's Organizational Domain that authorise the reports: a `v=DMARC1` TXT record at `<record domain>._report._dmarc.<destination>` (RFC 7489 7.1); null without a record"),
+    D::new("dmarc_rua_unauthorized", ListUtf8, |r| StrList(r.dmarc_rua_unauthorized.as_deref()))
+        .doc("external `rua` and `ruf` destinations without that record (receivers will not send them reports)"),
+    D::status("dkim_status", |r| Some(r.dkim_status)).required()
+        .doc("`none` (no key record under any probed selector), `valid` (at least one usable key), `invalid` (key records, none usable: revoked or broken), `temperror` (`_domainkey.<domain>` or a selector query failed), `skipped` (`--no-dkim`)"),
+    D::new("dkim_keys", ListStruct(DkimKeyRow::FIELDS), |r| Value::structs(r.dkim_keys.as_ref()))
+        .doc("one per key record found: `k=` (`rsa` by default, `ed25519`), the key size read from the key (RSA modulus bits, 256 for Ed25519; null when there is no readable key), `t=y`, empty `p=` (revoked), usable by a verifier, and the record's problems. CSV: fields joined with a space, `errors` with `,`"),
+    D::new("dkim_errors", ListUtf8, |r| StrList(Some(&r.dkim_errors)))
+        .doc("the keys' problems as `code: selector: text` (`invalid-base64`, `weak-key`, `multiple-records`, ...), `domainkeys-policy` (an obsolete RFC 4870 record at `_domainkey`), `dns-temperror`"),
+    D::status("mta_sts_status", |r| Some(r.mta_sts_status)).required()
+        .doc("`none`, `valid`, `invalid` (several records, no or bad `id`, bad syntax: RFC 8461 3.1 says senders then assume no policy), `temperror`"),
+    D::new("mta_sts_id", Utf8, |r| Str(r.mta_sts_id.as_deref()))
+        .doc("the record's `id`"),
+    D::new("mta_sts_errors", ListUtf8, |r| StrList(Some(&r.mta_sts_errors)))
+        .doc("`missing-id`, `invalid-id`, `multiple-records`, `syntax`, `dns-temperror`, ..."),
+    D::new("mta_sts_policy_status", Utf8, |r| Str(r.mta_sts_policy_status))
+        .doc("with `--mta-sts-fetch`, for a domain with a `valid` record: `valid` or `invalid` (the policy text, RFC 8461 3.2), or why no policy was fetched: `dns-error` (no address for `mta-sts.<domain>`, looked up through the scan's resolver), `connect-error`, `tls-error` (handshake or certificate: checked against the Mozilla roots and `--mta-sts-ca`), `http-error` (status other than 200, redirects not followed (RFC 8461 3.3), Content-Type not `text/plain`, body over 64 KiB, bad framing), `timeout` (`--mta-sts-timeout`, default 10 s, for the whole fetch); null when not fetched"),
+    D::new("mta_sts_mode", Utf8, |r| Str(r.mta_sts_mode))
+        .doc("the policy's `mode`: `enforce`, `testing`, `none`"),
+    D::new("mta_sts_max_age", UInt32, |r| U32(r.mta_sts_max_age))
+        .doc("the policy's `max_age`, seconds"),
+    D::new("mta_sts_mx", ListUtf8, |r| StrList(r.mta_sts_mx.as_deref()))
+        .doc("the policy's `mx` patterns"),
+    D::new("mta_sts_mx_uncovered", ListUtf8, |r| StrList(r.mta_sts_mx_uncovered.as_deref()))
+        .doc("the domain's MX exchanges no `mx` pattern matches (RFC 8461 4.1: `*.` covers one leftmost label); null without a fetched policy or when the MX query failed"),
+    D::new("mta_sts_policy_errors", ListUtf8, |r| StrList(Some(&r.mta_sts_policy_errors)))
+        .doc("the policy's problems (`missing-mode`, `invalid-max-age`, `missing-mx`, ...) or the fetch error"),
+    D::status("tls_rpt_status", |r| Some(r.tls_rpt_status)).required()
+        .doc("`none`, `valid`, `invalid` (not exactly one record, or a syntax error / no usable `rua`: RFC 8460 3), `temperror`"),
+    D::new("tls_rpt_errors", ListUtf8, |r| StrList(Some(&r.tls_rpt_errors)))
+        .doc("`invalid-uri-scheme`, `invalid-mailto`, `missing-rua`, `multiple-records`, `dns-temperror`, ..."),
+    D::status("bimi_status", |r| Some(r.bimi_status)).required()
+        .doc("`none`, `valid`, `declined` (empty `l=` and `a=`), `invalid`, `temperror`"),
+    D::new("bimi_dmarc_not_enforcing", Boolean, |r| Bool(r.bimi_dmarc_not_enforcing))
+        .doc("a valid (or declining) BIMI record is published but the DMARC policy that applies to the domain is not at enforcement (`quarantine` with `pct=100`, or `reject`; and, for the domain's own record, `sp` not `none`; a record found at a parent applies its `sp`, else its `p`), so receivers ignore it; null without such a record or when DMARC failed"),
+    D::new("bimi_errors", ListUtf8, |r| StrList(Some(&r.bimi_errors)))
+        .doc("`invalid-l`, `invalid-a`, `no-evidence` (no `a=`), `l-not-svg`, `multiple-records`, `dns-temperror`, ..."),
+    D::status("soa_status", |r| Some(r.soa_status)).required()
+        .doc("status of the SOA query at the domain (`nodata` for a name inside a zone; `nxdomain` for a domain that does not exist, inferred without a query)"),
+    D::new("dnssec_ad", Boolean, |r| Bool(r.dnssec_ad))
+        .doc("with `--dnssec` (DO bit set): the resolver set AD on the domain's MX answer, i.e. it validated it with DNSSEC (only meaningful with a validating resolver); null without `--dnssec` or when the MX query failed"),
+    D::status("domain_status", |r| Some(r.domain_status)).required()
+        .doc("`ok`, or `error` when the domain probe itself failed (a panic, a bug in mxray, not an answer from the domain): then every check status says `error` and the other columns are null or empty"),
+    D::new("domain_error", Utf8, |r| Str(r.domain_error.as_deref()))
+        .doc("with `domain_status` `error`: what failed (`panicked: <message>`)"),
+];
+
+/// A skipped or failed host was not checked: its check columns are null, not empty.
+fn checked<T>(r: &HostRow, v: T) -> Option<T> {
+    (r.host_status == "ok").then_some(v)
+}
+
+#[rustfmt::skip]
+static HOST_COLUMNS: &[H] = &[
+    H::new("ip", Utf8, |r| Str(Some(&r.ip))).required()
+        .doc("IPv4 or IPv6 address, canonical text form"),
+    H::new("scanned_at", Timestamp, |r| Ts(r.scanned_at)).required()
+        .doc(""),
+    H::status("host_status", |r| Some(r.host_status)).required()
+        .doc("`ok` (checked), `skipped`: the address is on the never-scan list and nothing was checked (the check columns are null), or `error`: the host probe itself failed (a panic, a bug in mxray: the check columns are null and `host_error` says why)"),
+    H::new("skip_reason", Utf8, |r| Str(r.skip_reason.as_deref()))
+        .doc("`excluded: <reason>` (e.g. `excluded: RFC 1918 private`)"),
+    H::status("ptr_status", |r| checked(r, r.ptr_status))
+        .doc("status of the PTR query"),
+    H::new("ptr", ListUtf8, |r| StrList(r.ptr.as_deref()))
+        .doc("PTR names, sorted; empty when there is none (nxdomain/nodata); null when the query failed"),
+    H::new("fcrdns", Boolean, |r| Bool(r.fcrdns))
+        .doc("some PTR name (the first 10) resolves back (A or AAAA) to this ip; false without PTR; null when the PTR query or a forward lookup that could have confirmed failed"),
+    H::new("ptr_errors", ListUtf8, |r| StrList(checked(r, r.ptr_errors.as_slice())))
+        .doc("`dns-<status>`, `forward-lookup`, `ptr-too-many`"),
+    H::new("dnsbl_listed", ListUtf8, |r| StrList(checked(r, r.dnsbl_listed.as_slice())))
+        .doc("zones listing the address: only A answers whose code the zone defines as a listing"),
+    H::new("dnsbl_codes", ListUtf8, |r| StrList(checked(r, r.dnsbl_codes.as_slice())))
+        .doc("per listing, `zone: codes (meanings)`"),
+    H::new("dnsbl_reasons", ListUtf8, |r| StrList(checked(r, r.dnsbl_reasons.as_slice())))
+        .doc("per listing, `zone: TXT reason` (TXT is fetched only for listings)"),
+    H::new("dnsbl_errors", ListUtf8, |r| StrList(checked(r, r.dnsbl_errors.as_slice())))
+        .doc("`zone: reason` for error codes (e.g. Spamhaus's 127.255.255.254 \"query via public/open resolver\"), codes the zone does not define, answers outside 127/8, and DNS failures; never counted as listings"),
+    H::new("asn", UInt32, |r| U32(r.asn))
+        .doc("origin AS from the `--asn-db` table, else (with `--asn-dns`) from Team Cymru's DNS service, cached per announced prefix; null when unknown or not routed"),
+    H::new("asn_range", Utf8, |r| Str(r.asn_range.as_deref()))
+        .doc("the table's range holding the address, `first-last`, or the announced prefix `prefix/len` from DNS"),
+    H::new("asn_country", Utf8, |r| Str(r.asn_country.as_deref()))
+        .doc("as in the table"),
+    H::new("asn_name", Utf8, |r| Str(r.asn_name.as_deref()))
+        .doc("as in the table"),
+    H::new("host_error", Utf8, |r| Str(r.host_error.as_deref()))
+        .doc("with `host_status` `error`: what failed (`panicked: <message>`)"),
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::columns::{ColType, csv_cell, to_batch};
     use arrow_array::{Array, BooleanArray, ListArray, StringArray, StructArray, UInt16Array};
+
+    fn values<R: Row>(r: &R) -> Vec<Value<'_>> {
+        R::columns().iter().map(|c| c.value(r)).collect()
+    }
 
     fn sample() -> DomainRow {
         DomainRow {
@@ -623,12 +418,287 @@ mod tests {
         }
     }
 
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn keys() -> Vec<DkimKeyRow> {
+        vec![
+            DkimKeyRow {
+                selector: "google".into(),
+                key_type: "rsa".into(),
+                bits: Some(2048),
+                testing: true,
+                revoked: false,
+                usable: true,
+                errors: vec![],
+            },
+            DkimKeyRow {
+                selector: "s1".into(),
+                key_type: "rsa".into(),
+                bits: None,
+                errors: strings(&["a: x"]),
+                ..Default::default()
+            },
+        ]
+    }
+
+    /// Every `Option` is `Some` and every list is non-empty.
+    fn full_domain() -> DomainRow {
+        let l = || strings(&["a", "b"]);
+        DomainRow {
+            domain: "example.com".into(),
+            scanned_at: 1_700_000_000_123,
+            mx_status: "ok",
+            mx: Some(vec![(10, "mx.example.com".into())]),
+            mx_null: Some(false),
+            mx_ips: Some(l()),
+            mx_ips_status: Some("ok"),
+            mx_errors: l(),
+            spf_status: "valid",
+            spf_records: Some(l()),
+            spf_all: Some("fail"),
+            spf_lookups: Some(3),
+            spf_void_lookups: Some(0),
+            spf_ipv4_authorized: Some(1 << 32),
+            spf_ipv6_prefixes: Some(2),
+            spf_errors: l(),
+            spf_include_tree: l(),
+            spf_flags: l(),
+            spf_providers: l(),
+            spf_mx_pass: Some(true),
+            dmarc_status: "valid",
+            dmarc_record: Some("v=DMARC1; p=reject".into()),
+            dmarc_source: Some("domain".into()),
+            dmarc_p: Some("reject".into()),
+            dmarc_sp: Some("none".into()),
+            dmarc_pct: Some(100),
+            dmarc_rua: l(),
+            dmarc_errors: l(),
+            dnsbl_domain_listed: Some(l()),
+            dnsbl_domain_reasons: Some(l()),
+            dnsbl_domain_errors: Some(l()),
+            dane_status: Some("ok"),
+            dane_tlsa: Some(l()),
+            dane_all_mx: Some(true),
+            dane_authentic: Some(false),
+            dkim_selectors: Some(l()),
+            mta_sts: Some("v=STSv1; id=1".into()),
+            tls_rpt: Some("v=TLSRPTv1; rua=mailto:a@b".into()),
+            bimi: Some("v=BIMI1; l=".into()),
+            soa_rname: Some("hostmaster@example.com".into()),
+            dmarc_np: Some("reject".into()),
+            dmarc_adkim: Some("r".into()),
+            dmarc_aspf: Some("s".into()),
+            dmarc_ruf: l(),
+            dmarc_rua_authorized: Some(l()),
+            dmarc_rua_unauthorized: Some(l()),
+            dkim_status: "valid",
+            dkim_keys: Some(keys()),
+            dkim_errors: l(),
+            mta_sts_status: "valid",
+            mta_sts_id: Some("1".into()),
+            mta_sts_errors: l(),
+            mta_sts_policy_status: Some("valid"),
+            mta_sts_mode: Some("enforce"),
+            mta_sts_max_age: Some(86400),
+            mta_sts_mx: Some(l()),
+            mta_sts_mx_uncovered: Some(l()),
+            mta_sts_policy_errors: l(),
+            tls_rpt_status: "valid",
+            tls_rpt_errors: l(),
+            bimi_status: "declined",
+            bimi_dmarc_not_enforcing: Some(false),
+            bimi_errors: l(),
+            soa_status: "ok",
+            dnssec_ad: Some(true),
+            domain_status: "error",
+            domain_error: Some("panicked: x".into()),
+        }
+    }
+
+    /// Every `Option` is `Some` and every list is non-empty.
+    fn full_host(host_status: &'static str) -> HostRow {
+        let l = || strings(&["a", "b"]);
+        HostRow {
+            ip: "192.0.2.1".into(),
+            scanned_at: 1_700_000_000_123,
+            host_status,
+            skip_reason: Some("excluded: test".into()),
+            ptr_status: "ok",
+            ptr: Some(l()),
+            fcrdns: Some(true),
+            ptr_errors: l(),
+            dnsbl_listed: l(),
+            dnsbl_codes: l(),
+            dnsbl_reasons: l(),
+            dnsbl_errors: l(),
+            asn: Some(64500),
+            asn_range: Some("192.0.2.0-192.0.2.255".into()),
+            asn_country: Some("ZZ".into()),
+            asn_name: Some("TEST".into()),
+            host_error: Some("panicked: x".into()),
+        }
+    }
+
+    fn domain_rows() -> Vec<DomainRow> {
+        vec![DomainRow::default(), sample(), full_domain()]
+    }
+
+    fn host_rows() -> Vec<HostRow> {
+        let ok = full_host("ok");
+        let skipped = HostRow {
+            ip: "10.0.0.1".into(),
+            host_status: "skipped",
+            skip_reason: Some("excluded: RFC 1918 private".into()),
+            ..Default::default()
+        };
+        vec![
+            HostRow::default(),
+            ok,
+            skipped,
+            full_host("skipped"),
+            full_host("error"),
+        ]
+    }
+
+    /// The value fits the declared type, also inside struct items; a required column is never null.
+    fn check_value(what: &str, ty: ColType, nullable: bool, v: Value) {
+        assert!(
+            ty.admits(&v),
+            "{what}: declared {ty}, the accessor gave {v:?}"
+        );
+        assert!(
+            nullable || !v.is_null(),
+            "{what}: required, the accessor gave null"
+        );
+        if let (ListStruct(fields), StructList(Some(items))) = (ty, v) {
+            assert_eq!(items.fields(), fields, "{what}: struct fields");
+            for i in 0..items.len() {
+                for (j, f) in fields.iter().enumerate() {
+                    let what = format!("{what}[{i}].{}", f.name);
+                    check_value(&what, f.ty, f.nullable, items.field(i, j));
+                }
+            }
+        }
+    }
+
+    fn check_table<R: Row>(rows: &[R]) {
+        for (n, r) in rows.iter().enumerate() {
+            for c in R::columns() {
+                check_value(&format!("row {n} {}", c.name), c.ty, c.nullable, c.value(r));
+            }
+        }
+        to_batch(rows).expect("the rows make a batch");
+    }
+
+    #[test]
+    fn accessors_give_their_declared_types() {
+        check_table(&domain_rows());
+        check_table(&host_rows());
+    }
+
+    #[test]
+    fn full_rows_fill_every_column() {
+        // So that the type test above sees every accessor's non-null variant too.
+        let d = full_domain();
+        for c in DomainRow::columns() {
+            assert!(
+                !c.value(&d).is_null(),
+                "{} is null in full_domain()",
+                c.name
+            );
+        }
+        let h = full_host("ok");
+        for c in HostRow::columns() {
+            assert!(!c.value(&h).is_null(), "{} is null in full_host()", c.name);
+        }
+    }
+
+    #[test]
+    fn a_host_not_checked_has_null_check_columns() {
+        let checks = [
+            "ptr_status",
+            "ptr_errors",
+            "dnsbl_listed",
+            "dnsbl_codes",
+            "dnsbl_reasons",
+            "dnsbl_errors",
+        ];
+        for status in ["skipped", "error"] {
+            let h = full_host(status);
+            for c in HostRow::columns() {
+                assert_eq!(
+                    c.value(&h).is_null(),
+                    checks.contains(&c.name),
+                    "{status} host, {}",
+                    c.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique() {
+        fn unique<R: Row>() {
+            let mut names: Vec<_> = R::columns().iter().map(|c| c.name).collect();
+            names.sort();
+            let n = names.len();
+            names.dedup();
+            assert_eq!(names.len(), n);
+        }
+        unique::<DomainRow>();
+        unique::<HostRow>();
+    }
+
+    #[test]
+    fn status_counts_come_from_the_status_columns() {
+        let stats = crate::pipeline::ScanStats::default();
+        stats.record_domain(&full_domain());
+        let hosts = [
+            full_host("ok"),
+            full_host("skipped"),
+            HostRow {
+                host_status: "error",
+                ptr_status: "timeout",
+                ..Default::default()
+            },
+        ];
+        for h in &hosts {
+            stats.record_host(h);
+        }
+        let m = stats.by_status();
+        let cols: Vec<_> = m.keys().copied().collect();
+        assert_eq!(
+            cols,
+            [
+                "bimi_status",
+                "dkim_status",
+                "dmarc_status",
+                "domain_status",
+                "host_status",
+                "mta_sts_status",
+                "mx_status",
+                "ptr_status",
+                "soa_status",
+                "spf_status",
+                "tls_rpt_status",
+            ]
+        );
+        assert_eq!(m["mx_status"]["ok"], 1);
+        assert_eq!(m["domain_status"]["error"], 1);
+        // A host that was not checked counts its PTR status as its own status.
+        let ptr: Vec<_> = m["ptr_status"].iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(ptr, [("error", 1), ("ok", 1), ("skipped", 1)]);
+        assert_eq!(m["host_status"].values().sum::<u64>(), 3);
+    }
+
     #[test]
     fn values_follow_the_schema() {
         let n = DomainRow::schema().fields().len();
-        assert_eq!(sample().values().len(), n);
+        assert_eq!(sample().csv_record().count(), n);
         assert_eq!(
-            HostRow::default().values().len(),
+            HostRow::default().csv_record().count(),
             HostRow::schema().fields().len()
         );
     }
@@ -706,7 +776,7 @@ mod tests {
         assert_eq!((errs.value(0).len(), errs.value(1).len()), (0, 2));
         let i = DomainRow::schema().index_of("dkim_keys").unwrap();
         assert_eq!(
-            csv_cell(&r.values()[i]),
+            csv_cell(&values(&r)[i]),
             "google rsa 2048 true false true ;s1 rsa  false true false a: x,b: y"
         );
     }
@@ -714,7 +784,7 @@ mod tests {
     #[test]
     fn csv_cells() {
         let r = sample();
-        let v = r.values();
+        let v = values(&r);
         assert_eq!(csv_cell(&v[1]), "2023-11-14T22:13:20.123Z");
         assert_eq!(csv_cell(&v[3]), "10 mx.example.com;20 mx2.example.com");
         assert_eq!(csv_cell(&v[5]), "127.0.0.1;::1");

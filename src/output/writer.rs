@@ -11,7 +11,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use tokio::sync::mpsc;
 
-use super::rows::{Row, csv_cell, to_batch};
+use super::columns::{Row, to_batch};
 
 /// Which files a scan writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,8 +84,7 @@ impl Files {
         }
         if let Some(csv) = &mut self.csv {
             for r in rows {
-                csv.write_record(r.values().iter().map(csv_cell))
-                    .map_err(io::Error::other)?;
+                csv.write_record(r.csv_record()).map_err(io::Error::other)?;
             }
             csv.flush()?;
         }
@@ -126,7 +125,7 @@ impl<R: Row> TableWriter<R> {
             let mut w = csv::Writer::from_writer(BufWriter::new(File::create(
                 out.join(format!("{table}.csv")),
             )?));
-            w.write_record(R::schema().fields().iter().map(|f| f.name().as_str()))
+            w.write_record(R::columns().iter().map(|c| c.name))
                 .map_err(io::Error::other)?;
             w.flush()?;
             Some(w)

@@ -53,29 +53,23 @@ impl ScanStats {
 
     pub fn record_domain(&self, row: &DomainRow) {
         self.done.fetch_add(1, Relaxed);
+        use crate::output::Row;
         let mut m = self.by_status.lock();
-        for (col, st) in [
-            ("mx_status", row.mx_status),
-            ("spf_status", row.spf_status),
-            ("dmarc_status", row.dmarc_status),
-            ("dkim_status", row.dkim_status),
-            ("mta_sts_status", row.mta_sts_status),
-            ("tls_rpt_status", row.tls_rpt_status),
-            ("bimi_status", row.bimi_status),
-            ("soa_status", row.soa_status),
-        ] {
-            *m.entry(col).or_default().entry(st).or_default() += 1;
+        // The domains' status columns are required: a null would be no status to count.
+        for (col, st) in row.statuses() {
+            if let Some(st) = st {
+                *m.entry(col).or_default().entry(st).or_default() += 1;
+            }
         }
     }
 
     pub fn record_host(&self, row: &HostRow) {
+        use crate::output::Row;
         let mut m = self.by_status.lock();
-        let ptr = if row.host_status == "skipped" {
-            "skipped"
-        } else {
-            row.ptr_status
-        };
-        for (col, st) in [("host_status", row.host_status), ("ptr_status", ptr)] {
+        for (col, st) in row.statuses() {
+            // A host that was not checked (skipped, or its probe failed) has null check statuses:
+            // they count under the host's own status, so every column's counts add up to the hosts.
+            let st = st.unwrap_or(row.host_status);
             *m.entry(col).or_default().entry(st).or_default() += 1;
         }
         self.hosts.fetch_add(1, Relaxed);

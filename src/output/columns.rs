@@ -1,0 +1,504 @@
+//! Column tables: each row type lists its columns once (name, type, nullability, meaning,
+//! accessor), and the Arrow schema, the Arrow arrays, the CSV header and cells, run.json's status
+//! counts and the tables of docs/SCHEMA.md are all derived from that list. A column therefore
+//! exists in exactly one place, and a value of the wrong type is an error, never a silent null.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, ListBuilder, NullBufferBuilder, OffsetBufferBuilder, StringBuilder,
+    TimestampMillisecondBuilder, UInt8Builder, UInt16Builder, UInt32Builder, UInt64Builder,
+};
+use arrow_array::{ArrayRef, ListArray, RecordBatch, StructArray};
+use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+
+/// The type of a column or of a struct field. Its text (`Display`) is the one docs/SCHEMA.md and
+/// the output contract use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColType {
+    Utf8,
+    Boolean,
+    UInt8,
+    UInt16,
+    UInt32,
+    UInt64,
+    /// Milliseconds since the Unix epoch, UTC.
+    Timestamp,
+    ListUtf8,
+    ListStruct(&'static [StructField]),
+}
+
+/// One field of a struct type.
+#[derive(Debug, PartialEq, Eq)]
+pub struct StructField {
+    pub name: &'static str,
+    pub ty: ColType,
+    pub nullable: bool,
+}
+
+impl StructField {
+    pub const fn new(name: &'static str, ty: ColType, nullable: bool) -> Self {
+        StructField { name, ty, nullable }
+    }
+}
+
+impl ColType {
+    pub fn data_type(&self) -> DataType {
+        match self {
+            ColType::Utf8 => DataType::Utf8,
+            ColType::Boolean => DataType::Boolean,
+            ColType::UInt8 => DataType::UInt8,
+            ColType::UInt16 => DataType::UInt16,
+            ColType::UInt32 => DataType::UInt32,
+            ColType::UInt64 => DataType::UInt64,
+            ColType::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            ColType::ListUtf8 => DataType::List(list_of(DataType::Utf8)),
+            ColType::ListStruct(fields) => {
+                DataType::List(list_of(DataType::Struct(arrow_fields(fields))))
+            }
+        }
+    }
+
+    /// The value has this type's variant (null or not).
+    pub fn admits(&self, v: &Value) -> bool {
+        matches!(
+            (self, v),
+            (ColType::Utf8, Value::Str(_))
+                | (ColType::Boolean, Value::Bool(_))
+                | (ColType::UInt8, Value::U8(_))
+                | (ColType::UInt16, Value::U16(_))
+                | (ColType::UInt32, Value::U32(_))
+                | (ColType::UInt64, Value::U64(_))
+                | (ColType::Timestamp, Value::Ts(_))
+                | (ColType::ListUtf8, Value::StrList(_))
+                | (ColType::ListStruct(_), Value::StructList(_))
+        )
+    }
+}
+
+impl fmt::Display for ColType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ColType::Utf8 => f.write_str("utf8"),
+            ColType::Boolean => f.write_str("bool"),
+            ColType::UInt8 => f.write_str("uint8"),
+            ColType::UInt16 => f.write_str("uint16"),
+            ColType::UInt32 => f.write_str("uint32"),
+            ColType::UInt64 => f.write_str("uint64"),
+            ColType::Timestamp => f.write_str("timestamp[ms, UTC]"),
+            ColType::ListUtf8 => f.write_str("list<utf8>"),
+            ColType::ListStruct(fields) => {
+                f.write_str("list<struct<")?;
+                for (i, s) in fields.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}{}: {}", s.name, s.ty)?;
+                }
+                f.write_str(">>")
+            }
+        }
+    }
+}
+
+// Lists' items are nullable in Arrow's default `item` field; readers expect that name.
+fn list_of(item: DataType) -> Arc<Field> {
+    Arc::new(Field::new_list_field(item, true))
+}
+
+fn arrow_fields(fields: &[StructField]) -> Fields {
+    fields
+        .iter()
+        .map(|s| Field::new(s.name, s.ty.data_type(), s.nullable))
+        .collect()
+}
+
+/// One cell, borrowed from its row.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    Str(Option<&'a str>),
+    Bool(Option<bool>),
+    U8(Option<u8>),
+    U16(Option<u16>),
+    U32(Option<u32>),
+    U64(Option<u64>),
+    /// Milliseconds since the Unix epoch, UTC.
+    Ts(i64),
+    StrList(Option<&'a [String]>),
+    StructList(Option<&'a dyn StructItems>),
+}
+
+impl<'a> Value<'a> {
+    /// A list of structs, null when `None`.
+    pub fn structs<T: StructItem>(items: Option<&'a Vec<T>>) -> Value<'a> {
+        Value::StructList(items.map(|v| v as &dyn StructItems))
+    }
+
+    pub fn is_null(&self) -> bool {
+        match self {
+            Value::Str(x) => x.is_none(),
+            Value::Bool(x) => x.is_none(),
+            Value::U8(x) => x.is_none(),
+            Value::U16(x) => x.is_none(),
+            Value::U32(x) => x.is_none(),
+            Value::U64(x) => x.is_none(),
+            Value::Ts(_) => false,
+            Value::StrList(x) => x.is_none(),
+            Value::StructList(x) => x.is_none(),
+        }
+    }
+}
+
+/// A type stored as a struct inside a list column: its fields, and each field's value by position
+/// in `FIELDS`.
+pub trait StructItem: fmt::Debug + Sync + 'static {
+    const FIELDS: &'static [StructField];
+    fn field(&self, j: usize) -> Value<'_>;
+}
+
+/// A list of struct items with the item type erased, so one `Value` variant holds any of them.
+pub trait StructItems: fmt::Debug + Sync {
+    fn fields(&self) -> &'static [StructField];
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Field `j` of item `i`.
+    fn field(&self, i: usize, j: usize) -> Value<'_>;
+}
+
+impl<T: StructItem> StructItems for Vec<T> {
+    fn fields(&self) -> &'static [StructField] {
+        T::FIELDS
+    }
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+    fn field(&self, i: usize, j: usize) -> Value<'_> {
+        self[i].field(j)
+    }
+}
+
+enum Get<R> {
+    Cell(for<'a> fn(&'a R) -> Value<'a>),
+    // Statuses are counted in run.json under their own text, which must outlive every row.
+    Status(fn(&R) -> Option<&'static str>),
+}
+
+/// One column of the table of row type `R`.
+pub struct Column<R> {
+    pub name: &'static str,
+    pub ty: ColType,
+    pub nullable: bool,
+    /// The column's meaning, as docs/SCHEMA.md shows it.
+    pub doc: &'static str,
+    get: Get<R>,
+}
+
+impl<R> Column<R> {
+    /// A nullable column; see `required` and `doc`.
+    pub const fn new(name: &'static str, ty: ColType, get: for<'a> fn(&'a R) -> Value<'a>) -> Self {
+        Column {
+            name,
+            ty,
+            nullable: true,
+            doc: "",
+            get: Get::Cell(get),
+        }
+    }
+
+    /// A nullable utf8 status column, counted in run.json's `status_counts`.
+    pub const fn status(name: &'static str, get: fn(&R) -> Option<&'static str>) -> Self {
+        Column {
+            name,
+            ty: ColType::Utf8,
+            nullable: true,
+            doc: "",
+            get: Get::Status(get),
+        }
+    }
+
+    pub const fn required(mut self) -> Self {
+        self.nullable = false;
+        self
+    }
+
+    pub const fn doc(mut self, doc: &'static str) -> Self {
+        self.doc = doc;
+        self
+    }
+
+    pub fn value<'a>(&self, row: &'a R) -> Value<'a> {
+        match self.get {
+            Get::Cell(f) => f(row),
+            Get::Status(f) => Value::Str(f(row)),
+        }
+    }
+}
+
+/// A table row: the columns of its table.
+pub trait Row: Sized + Send + 'static {
+    fn columns() -> &'static [Column<Self>];
+
+    fn schema() -> SchemaRef {
+        let fields: Vec<Field> = Self::columns()
+            .iter()
+            .map(|c| Field::new(c.name, c.ty.data_type(), c.nullable))
+            .collect();
+        Arc::new(Schema::new(fields))
+    }
+
+    /// The status columns' names and this row's values in them.
+    fn statuses(&self) -> impl Iterator<Item = (&'static str, Option<&'static str>)> + '_ {
+        Self::columns().iter().filter_map(move |c| match c.get {
+            Get::Status(f) => Some((c.name, f(self))),
+            Get::Cell(_) => None,
+        })
+    }
+
+    /// This row's CSV cells in column order.
+    fn csv_record(&self) -> impl Iterator<Item = String> + '_ {
+        Self::columns()
+            .iter()
+            .map(move |c| csv_cell(&c.value(self)))
+    }
+}
+
+/// Builds a record batch, column by column, straight from the rows through each accessor.
+pub fn to_batch<R: Row>(rows: &[R]) -> Result<RecordBatch, ArrowError> {
+    let columns = R::columns()
+        .iter()
+        .map(|c| {
+            let mut b = Builder::new(c.ty, rows.len());
+            for r in rows {
+                let v = c.value(r);
+                if !b.append(v) {
+                    return Err(ArrowError::InvalidArgumentError(format!(
+                        "column {} is {} but its accessor gave {v:?}",
+                        c.name, c.ty
+                    )));
+                }
+            }
+            b.finish()
+        })
+        .collect::<Result<Vec<ArrayRef>, _>>()?;
+    // Nullability is checked here: a null in a required column is an error.
+    RecordBatch::try_new(R::schema(), columns)
+}
+
+/// An Arrow array under construction, one variant per `ColType`.
+enum Builder {
+    Utf8(StringBuilder),
+    Boolean(BooleanBuilder),
+    UInt8(UInt8Builder),
+    UInt16(UInt16Builder),
+    UInt32(UInt32Builder),
+    UInt64(UInt64Builder),
+    Timestamp(TimestampMillisecondBuilder),
+    ListUtf8(ListBuilder<StringBuilder>),
+    ListStruct {
+        fields: &'static [StructField],
+        children: Vec<Builder>,
+        offsets: OffsetBufferBuilder<i32>,
+        nulls: NullBufferBuilder,
+    },
+}
+
+impl Builder {
+    fn new(ty: ColType, n: usize) -> Builder {
+        match ty {
+            ColType::Utf8 => Builder::Utf8(StringBuilder::with_capacity(n, n * 16)),
+            ColType::Boolean => Builder::Boolean(BooleanBuilder::with_capacity(n)),
+            ColType::UInt8 => Builder::UInt8(UInt8Builder::with_capacity(n)),
+            ColType::UInt16 => Builder::UInt16(UInt16Builder::with_capacity(n)),
+            ColType::UInt32 => Builder::UInt32(UInt32Builder::with_capacity(n)),
+            ColType::UInt64 => Builder::UInt64(UInt64Builder::with_capacity(n)),
+            ColType::Timestamp => Builder::Timestamp(
+                TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC"),
+            ),
+            ColType::ListUtf8 => {
+                Builder::ListUtf8(ListBuilder::with_capacity(StringBuilder::new(), n))
+            }
+            ColType::ListStruct(fields) => Builder::ListStruct {
+                fields,
+                children: fields.iter().map(|f| Builder::new(f.ty, n)).collect(),
+                offsets: OffsetBufferBuilder::new(n),
+                nulls: NullBufferBuilder::new(n),
+            },
+        }
+    }
+
+    /// Appends one value; false when it is not of the builder's type.
+    fn append(&mut self, v: Value) -> bool {
+        match (self, v) {
+            (Builder::Utf8(b), Value::Str(x)) => b.append_option(x),
+            (Builder::Boolean(b), Value::Bool(x)) => b.append_option(x),
+            (Builder::UInt8(b), Value::U8(x)) => b.append_option(x),
+            (Builder::UInt16(b), Value::U16(x)) => b.append_option(x),
+            (Builder::UInt32(b), Value::U32(x)) => b.append_option(x),
+            (Builder::UInt64(b), Value::U64(x)) => b.append_option(x),
+            (Builder::Timestamp(b), Value::Ts(ms)) => b.append_value(ms),
+            (Builder::ListUtf8(b), Value::StrList(x)) => match x {
+                Some(items) => {
+                    for s in items {
+                        b.values().append_value(s);
+                    }
+                    b.append(true);
+                }
+                None => b.append(false),
+            },
+            (
+                Builder::ListStruct {
+                    fields,
+                    children,
+                    offsets,
+                    nulls,
+                },
+                Value::StructList(x),
+            ) => match x {
+                Some(items) => {
+                    if items.fields() != *fields {
+                        return false;
+                    }
+                    for i in 0..items.len() {
+                        for (j, child) in children.iter_mut().enumerate() {
+                            if !child.append(items.field(i, j)) {
+                                return false;
+                            }
+                        }
+                    }
+                    offsets.push_length(items.len());
+                    nulls.append_non_null();
+                }
+                None => {
+                    offsets.push_length(0);
+                    nulls.append_null();
+                }
+            },
+            _ => return false,
+        }
+        true
+    }
+
+    fn finish(self) -> Result<ArrayRef, ArrowError> {
+        Ok(match self {
+            Builder::Utf8(mut b) => Arc::new(b.finish()),
+            Builder::Boolean(mut b) => Arc::new(b.finish()),
+            Builder::UInt8(mut b) => Arc::new(b.finish()),
+            Builder::UInt16(mut b) => Arc::new(b.finish()),
+            Builder::UInt32(mut b) => Arc::new(b.finish()),
+            Builder::UInt64(mut b) => Arc::new(b.finish()),
+            Builder::Timestamp(mut b) => Arc::new(b.finish()),
+            Builder::ListUtf8(mut b) => Arc::new(b.finish()),
+            Builder::ListStruct {
+                fields,
+                children,
+                offsets,
+                mut nulls,
+            } => {
+                let children = children
+                    .into_iter()
+                    .map(Builder::finish)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let arrow = arrow_fields(fields);
+                // Struct items are never null themselves; their fields may be.
+                let items = StructArray::try_new(arrow.clone(), children, None)?;
+                Arc::new(ListArray::try_new(
+                    list_of(DataType::Struct(arrow)),
+                    offsets.finish(),
+                    Arc::new(items),
+                    nulls.finish(),
+                )?)
+            }
+        })
+    }
+}
+
+/// CSV text of one cell: null is empty, lists are joined with `;`, a struct's fields with a
+/// space (MX as `pref exchange`; a list inside a struct is joined with `,`), timestamps as
+/// RFC 3339 UTC with milliseconds.
+pub fn csv_cell(v: &Value) -> String {
+    match v {
+        Value::Str(s) => s.unwrap_or_default().to_string(),
+        Value::Bool(b) => b.map(|b| b.to_string()).unwrap_or_default(),
+        Value::U8(x) => x.map(|x| x.to_string()).unwrap_or_default(),
+        Value::U16(x) => x.map(|x| x.to_string()).unwrap_or_default(),
+        Value::U32(x) => x.map(|x| x.to_string()).unwrap_or_default(),
+        Value::U64(x) => x.map(|x| x.to_string()).unwrap_or_default(),
+        Value::Ts(ms) => chrono::DateTime::from_timestamp_millis(*ms)
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .unwrap_or_default(),
+        Value::StrList(l) => l.map(|l| l.join(";")).unwrap_or_default(),
+        Value::StructList(l) => l
+            .map(|l| {
+                (0..l.len())
+                    .map(|i| {
+                        (0..l.fields().len())
+                            .map(|j| match l.field(i, j) {
+                                Value::StrList(inner) => {
+                                    inner.map(|i| i.join(",")).unwrap_or_default()
+                                }
+                                other => csv_cell(&other),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(";")
+            })
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Bad {
+        n: u32,
+    }
+
+    // Declared uint64, given uint32.
+    static BAD: &[Column<Bad>] = &[Column::new("n", ColType::UInt64, |r| Value::U32(Some(r.n)))];
+
+    impl Row for Bad {
+        fn columns() -> &'static [Column<Self>] {
+            BAD
+        }
+    }
+
+    struct Null;
+
+    static NULL: &[Column<Null>] =
+        &[Column::new("s", ColType::Utf8, |_| Value::Str(None)).required()];
+
+    impl Row for Null {
+        fn columns() -> &'static [Column<Self>] {
+            NULL
+        }
+    }
+
+    #[test]
+    fn a_value_of_another_type_is_an_error_not_a_null() {
+        let e = to_batch(&[Bad { n: 1 }]).unwrap_err().to_string();
+        assert!(e.contains("column n is uint64"), "{e}");
+    }
+
+    #[test]
+    fn a_null_in_a_required_column_is_an_error() {
+        assert!(to_batch(&[Null]).is_err());
+    }
+
+    #[test]
+    fn type_text_is_the_documents() {
+        static FIELDS: &[StructField] = &[
+            StructField::new("preference", ColType::UInt16, false),
+            StructField::new("exchange", ColType::Utf8, false),
+        ];
+        assert_eq!(
+            ColType::ListStruct(FIELDS).to_string(),
+            "list<struct<preference: uint16, exchange: utf8>>"
+        );
+        assert_eq!(ColType::Timestamp.to_string(), "timestamp[ms, UTC]");
+        assert_eq!(ColType::Boolean.to_string(), "bool");
+    }
+}
