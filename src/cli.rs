@@ -47,189 +47,204 @@ pub enum Command {
 pub struct ScanArgs {
     /// Domains to scan: one per line (`#` comments), CSV with a `domain` column, or Tranco
     /// `rank,domain`; `.gz` is decompressed; `-` reads stdin.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Targets", long, value_name = "FILE")]
     pub domains: Option<String>,
 
     /// Addresses to scan instead of domains: a file, or an inline comma-separated list, of IPv4
     /// and IPv6 addresses, CIDR blocks and `a-b` ranges. Expanded lazily, in a pseudo-random
     /// order fixed by --seed (consecutive probes do not hit one /24).
-    #[arg(long, value_name = "SPEC")]
+    #[arg(help_heading = "Targets", long, value_name = "SPEC")]
     pub ips: Option<String>,
 
     /// Seed of the address order. Every shard of one scan must use the same seed.
-    #[arg(long, default_value_t = 0)]
+    #[arg(help_heading = "Targets", long, default_value_t = 0)]
     pub seed: u64,
 
     /// Scan only part I of N (0-based) of the input; N machines with the same input, seed and N
     /// scan disjoint parts whose union is the whole. E.g. `--shard "$JOB_COMPLETION_INDEX/8"` in a
     /// Kubernetes Indexed Job, `--shard "$SLURM_ARRAY_TASK_ID/8"` in a Slurm array.
-    #[arg(long, default_value = "0/1", value_name = "I/N")]
+    #[arg(
+        help_heading = "Targets",
+        long,
+        default_value = "0/1",
+        value_name = "I/N"
+    )]
     pub shard: Shard,
 
     /// Largest IPv6 range accepted per spec, in addresses (a /64 would never finish).
-    #[arg(long, default_value_t = DEFAULT_MAX_V6 as u64, value_name = "N")]
+    #[arg(help_heading = "Targets", long, default_value_t = DEFAULT_MAX_V6 as u64, value_name = "N")]
     pub max_ipv6_range: u64,
 
     /// Never-scan list (CIDRs, addresses, ranges, domains; `#` comments), added to the built-in
     /// RFC 6890 special-purpose blocks. Repeatable. Excluded MX addresses keep a hosts row with
     /// host_status `skipped`; excluded range addresses are dropped and counted in run.json.
-    #[arg(long = "exclude", value_name = "FILE")]
+    #[arg(help_heading = "Targets", long = "exclude", value_name = "FILE")]
     pub excludes: Vec<PathBuf>,
 
     /// Replace the built-in never-scan list by the --exclude files (loopback stays excluded
     /// unless --allow-loopback).
-    #[arg(long)]
+    #[arg(help_heading = "Targets", long)]
     pub no_default_excludes: bool,
 
     /// Allow 127.0.0.0/8 and ::1 (tests and local experiments).
-    #[arg(long)]
+    #[arg(help_heading = "Targets", long)]
     pub allow_loopback: bool,
 
     /// DNSBL zones to query for every address: comma-separated zone names from the zone table
     /// (datasets/dnsbl-zones.csv, or --dnsbl-config), or `all`. Default: none. Public lists refuse
     /// bulk queries through public resolvers; each zone has its own polite rate.
-    #[arg(long, value_name = "ZONES")]
+    #[arg(help_heading = "Host stage", long, value_name = "ZONES")]
     pub dnsbl: Option<String>,
 
     /// Zone table to use instead of the shipped one (CSV: zone,kind,listing_codes,error_codes,
     /// rate_qps,description,reference).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Host stage", long, value_name = "FILE")]
     pub dnsbl_config: Option<PathBuf>,
 
     /// IP-to-AS table in the common TSV form (range start, range end, AS number, country, name;
     /// e.g. iptoasn's ip2asn-combined.tsv, optionally .gz) for the asn columns.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Host stage", long, value_name = "FILE")]
     pub asn_db: Option<PathBuf>,
 
     /// Origin AS over DNS from Team Cymru's IP-to-ASN service (origin.asn.cymru.com,
     /// origin6.asn.cymru.com, names from asn.cymru.com) for addresses --asn-db does not know;
     /// answers are cached per announced prefix.
-    #[arg(long)]
+    #[arg(help_heading = "Host stage", long)]
     pub asn_dns: bool,
 
     /// The zones of another service of that form: V4ZONE,V6ZONE[,ASNAMEZONE] (implies --asn-dns).
-    #[arg(long, value_name = "ZONES")]
+    #[arg(help_heading = "Host stage", long, value_name = "ZONES")]
     pub asn_dns_zones: Option<String>,
 
     /// Output directory: domains/ and hosts/ Parquet parts, run.json, rejects.csv.
-    #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = "Output", long, value_name = "DIR")]
     pub out: PathBuf,
 
     /// Replace an earlier scan's results in --out.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub overwrite: bool,
 
     /// Output formats: `parquet`, `csv` or `parquet,csv` (CSV lists are joined with `;`).
-    #[arg(long, default_value = "parquet", value_name = "LIST")]
+    #[arg(
+        help_heading = "Output",
+        long,
+        default_value = "parquet",
+        value_name = "LIST"
+    )]
     pub format: String,
 
     /// Recursive resolver to ask, IP or IP:PORT (repeatable; asked in rotation). Default: the
     /// system's resolvers (/etc/resolv.conf).
-    #[arg(long = "resolver", value_name = "IP[:PORT]")]
+    #[arg(help_heading = "DNS", long = "resolver", value_name = "IP[:PORT]")]
     pub resolvers: Vec<String>,
 
     /// Global cap on DNS queries per second. Default: no cap (the in-flight window bounds load).
-    #[arg(long, value_name = "QPS")]
+    #[arg(help_heading = "DNS", long, value_name = "QPS")]
     pub rate: Option<NonZeroU32>,
 
     /// Cap on DNS queries per second to each resolver.
-    #[arg(long, value_name = "QPS")]
+    #[arg(help_heading = "DNS", long, value_name = "QPS")]
     pub rate_per_resolver: Option<NonZeroU32>,
 
     /// Most DNS queries in flight at once (the adaptive window's ceiling).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(help_heading = "DNS", long, default_value_t = 2000)]
     pub concurrency: usize,
 
     /// Keep the DNS window fixed at --concurrency instead of sizing it to what the resolvers answer
     /// without loss (start at 64, grow while answers come, halve on timeouts).
-    #[arg(long)]
+    #[arg(help_heading = "DNS", long)]
     pub fixed_window: bool,
 
     /// Domains in flight at once (the domain stage: MX, SPF, policies).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(help_heading = "Domain stage", long, default_value_t = 1000)]
     pub domain_concurrency: usize,
 
     /// Addresses in flight at once (the host stage: PTR, FCrDNS, DNSBL, ASN), apart from the
     /// domains: a slow host never holds a domain's place.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(help_heading = "Host stage", long, default_value_t = 1000)]
     pub host_concurrency: usize,
 
     /// Domain scans only: do not check the MX addresses (no PTR, FCrDNS, DNSBL, ASN; the hosts
     /// table stays empty, mx_ips is still filled).
-    #[arg(long, conflicts_with = "ips")]
+    #[arg(help_heading = "Host stage", long, conflicts_with = "ips")]
     pub no_hosts: bool,
 
     /// Time to wait for one DNS answer: `2s`, `500ms`, or seconds.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    #[arg(help_heading = "DNS", long, default_value = "2s", value_parser = parse_duration)]
     pub timeout: Duration,
 
     /// Further attempts after a DNS timeout, each on the next resolver.
-    #[arg(long, default_value_t = 2)]
+    #[arg(help_heading = "DNS", long, default_value_t = 2)]
     pub retries: u32,
 
     /// UDP sockets shared by all DNS queries (each on a random source port).
-    #[arg(long, default_value_t = 2)]
+    #[arg(help_heading = "DNS", long, default_value_t = 2)]
     pub sockets: usize,
 
     /// Entries kept in the shared DNS cache.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(help_heading = "DNS", long, default_value_t = 1_000_000)]
     pub cache_size: usize,
 
     /// Seconds between flushes of buffered rows to the output files.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(help_heading = "Output", long, default_value = "5s", value_parser = parse_duration)]
     pub flush_interval: Duration,
 
     /// Only select and parse SPF records; do not walk includes and redirects (one TXT query per
     /// domain instead of the tree; the spf_lookups, spf_all and address columns stay null).
-    #[arg(long)]
+    #[arg(help_heading = "Domain stage", long)]
     pub no_spf_walk: bool,
 
     /// Also query RR type 99 (SPF), obsolete since RFC 7208, and flag domains that still publish
     /// it (`spf_type99` in spf_flags). One more query per domain.
-    #[arg(long)]
+    #[arg(help_heading = "Domain stage", long)]
     pub spf_type99: bool,
 
     /// No progress output.
-    #[arg(long, short)]
+    #[arg(help_heading = "Output", long, short)]
     pub quiet: bool,
 
     /// Public Suffix List file (publicsuffix.org format) for DMARC's Organizational Domain.
     /// Default: the list built into mxray (the `psl` crate's copy).
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Domain stage", long, value_name = "FILE")]
     pub psl: Option<PathBuf>,
 
     /// Where a domain without its own `_dmarc` record finds its policy: `rfc7489` (its
     /// Organizational Domain, RFC 7489 6.6.3) or `tree-walk` (each parent up to the TLD, at most
     /// 8 queries, DMARCbis).
-    #[arg(long, value_enum, default_value_t = Discovery::Rfc7489)]
+    #[arg(help_heading = "Domain stage", long, value_enum, default_value_t = Discovery::Rfc7489)]
     pub dmarc_discovery: Discovery,
 
     /// DKIM selectors to probe, one per line (`#` comments). Default: the 40 common selectors of
     /// datasets/dkim-selectors.txt, built in. Each costs one TXT query per domain that has a
     /// `_domainkey` subtree.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Domain stage", long, value_name = "FILE")]
     pub dkim_selectors: Option<PathBuf>,
 
     /// Do not probe DKIM selectors (dkim_status `skipped`).
-    #[arg(long)]
+    #[arg(help_heading = "Domain stage", long)]
     pub no_dkim: bool,
 
     /// Set the DNSSEC OK bit so a validating resolver's AD bit can be reported in `dnssec_ad`.
-    #[arg(long)]
+    #[arg(help_heading = "DNS", long)]
     pub dnssec: bool,
 
     /// Fetch the MTA-STS policy (https://mta-sts.<domain>/.well-known/mta-sts.txt, RFC 8461 3.3)
     /// of every domain with a valid `_mta-sts` record: mode, max_age, mx patterns and the MX hosts
     /// they leave uncovered. No redirects, 64 KiB body cap.
-    #[arg(long)]
+    #[arg(help_heading = "Domain stage", long)]
     pub mta_sts_fetch: bool,
 
     /// PEM file of CA certificates trusted for policy fetches besides the built-in Mozilla roots.
-    #[arg(long, value_name = "FILE", requires = "mta_sts_fetch")]
+    #[arg(
+        help_heading = "Domain stage",
+        long,
+        value_name = "FILE",
+        requires = "mta_sts_fetch"
+    )]
     pub mta_sts_ca: Option<PathBuf>,
 
     /// Time for one whole policy fetch (address lookup, connect, TLS, response).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(help_heading = "Domain stage", long, default_value = "10s", value_parser = parse_duration)]
     pub mta_sts_timeout: Duration,
 }
 
