@@ -227,9 +227,9 @@ static DOMAIN_COLUMNS: &[D] = &[
     D::new("mx_errors", ListUtf8, |r| StrList(Some(&r.mx_errors)))
         .doc("`null-mx-mixed`, `null-mx-preference`, `mx-ip-literal` (an exchange written as an address, RFC 5321 5.1), `mx-cname` (an exchange that is an alias, RFC 2181 10.3: found by a CNAME query per exchange), `mx-no-address`, `mx-address-lookup`, `mx-too-many`, `dns-<status>`"),
     D::status("spf_status", |r| Some(r.spf_status)).required()
-        .doc("`none` (no v=spf1 record), `valid`, `permerror` (syntax error, multiple records, lookup or void limit exceeded, include loop, include without record), `temperror` (the domain's TXT query failed)"),
+        .doc("`none` (no v=spf1 record), `valid`, `permerror` (syntax error, multiple records, lookup or void limit exceeded, include loop, include without record), `temperror` (a DNS lookup failed: the domain's TXT query, or one in the include/redirect tree that evaluation would reach before ending otherwise, RFC 7208 5.2; the walk goes on and its counts are kept). When evaluation would meet both, the status is the error it meets first"),
     D::new("spf_records", ListUtf8, |r| StrList(r.spf_records.as_deref()))
-        .doc("every TXT record at the domain starting with `v=spf1` (strings of one record joined without separator), sorted; null on temperror"),
+        .doc("every TXT record at the domain starting with `v=spf1` (strings of one record joined without separator), sorted; null when the domain's own TXT query failed"),
     D::new("spf_all", Utf8, |r| Str(r.spf_all))
         .doc("qualifier (`pass`, `neutral`, `softfail`, `fail`) of the `all` that ends evaluation at the top level after following `redirect=`; null when there is none"),
     D::new("spf_lookups", UInt32, |r| U32(r.spf_lookups))

@@ -227,7 +227,10 @@ fn fill_spf(row: &mut DomainRow, a: SpfAnalysis) {
     // The walk's figures mean something only where a single record was walked; with no record,
     // several, a syntax error, a failed lookup or --no-spf-walk they stay null, not a false 0.
     let walked = a.walked;
-    row.spf_records = (a.status != SpfStatus::TempError).then(|| {
+    // Unknown only when the domain's own TXT query failed; a failure deeper in the tree leaves
+    // the record known.
+    let top_failed = a.status == SpfStatus::TempError && a.records.is_empty();
+    row.spf_records = (!top_failed).then(|| {
         let mut r = a.records.clone();
         // RRset order carries no meaning and varies between answers.
         r.sort();

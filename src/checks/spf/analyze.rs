@@ -65,9 +65,10 @@ pub enum SpfStatus {
     Valid,
     /// Evaluation would end in permerror for some or every client.
     PermError,
-    /// The top record's DNS lookup failed. Failures deeper in the tree
-    /// leave the status alone; they show as `dns-temperror` errors and make
-    /// `ipv4_authorized` None.
+    /// A DNS lookup failed: the top record's, or one in the tree that evaluation would reach
+    /// before it ended otherwise (RFC 7208 5.2: an include whose check_host() returns temperror
+    /// returns temperror, and so does the domain's evaluation). The walk goes on past a failure,
+    /// so the counts are still filled; `ipv4_authorized` is None.
     TempError,
 }
 
@@ -215,7 +216,8 @@ pub async fn analyze_with<D: SpfDns>(dns: &D, domain: &str, walk: bool) -> SpfAn
         records_fetched: 1,
         queries: 1,
         v6: Vec::new(),
-        permerror: false,
+        first_error: None,
+        void_limit_at: None,
     };
     w.out.include_tree.push((domain.clone(), 0));
     let mut path = vec![domain.clone()];
@@ -234,7 +236,6 @@ pub async fn analyze_with<D: SpfDns>(dns: &D, domain: &str, walk: bool) -> SpfAn
         Some(top_walk.pass.len())
     };
     if out.lookups > MAX_DNS_TERMS {
-        w.permerror = true;
         out.errors.insert(
             0,
             format!(
@@ -244,7 +245,6 @@ pub async fn analyze_with<D: SpfDns>(dns: &D, domain: &str, walk: bool) -> SpfAn
         );
     }
     if out.void_lookups > MAX_VOID_LOOKUPS {
-        w.permerror = true;
         out.errors.insert(
             0,
             format!(
@@ -254,8 +254,20 @@ pub async fn analyze_with<D: SpfDns>(dns: &D, domain: &str, walk: bool) -> SpfAn
         );
     }
     out.errors.truncate(MAX_ERRORS);
-    if w.permerror {
-        out.status = SpfStatus::PermError;
+    // Evaluation stops at its first error, so the status is the error it would meet first: the
+    // walk visits terms in evaluation order, and each event is placed by the lookup count at
+    // which it happens. The 11th DNS-querying term is refused before its query is sent, so a
+    // failure of that term's own query comes after the limit; the limits win ties.
+    let limit =
+        (out.lookups > MAX_DNS_TERMS).then_some((MAX_DNS_TERMS + 1, 0, SpfStatus::PermError));
+    let void = w.void_limit_at.map(|at| (at, 0, SpfStatus::PermError));
+    let tree = w.first_error.map(|(status, at)| (at, 1, status));
+    if let Some((_, _, status)) = [limit, void, tree]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(at, p, _)| (*at, *p))
+    {
+        out.status = status;
     }
     out
 }
@@ -276,7 +288,10 @@ struct Walker<'a, D> {
     queries: usize,
     /// Distinct pass-authorized IPv6 networks (masked address, length).
     v6: Vec<(u128, u8)>,
-    permerror: bool,
+    /// The first permerror or temperror met in the tree, with the lookup count then.
+    first_error: Option<(SpfStatus, u32)>,
+    /// The lookup count when the void lookups went over the limit.
+    void_limit_at: Option<u32>,
 }
 
 type BoxFut<'f, T> = Pin<Box<dyn Future<Output = T> + Send + 'f>>;
@@ -289,7 +304,15 @@ impl<'a, D: SpfDns> Walker<'a, D> {
     }
 
     fn perm(&mut self, e: String) {
-        self.permerror = true;
+        self.first_error
+            .get_or_insert((SpfStatus::PermError, self.out.lookups));
+        self.error(e);
+    }
+
+    /// A DNS failure in the tree: the evaluation that meets it returns temperror.
+    fn temp(&mut self, e: String) {
+        self.first_error
+            .get_or_insert((SpfStatus::TempError, self.out.lookups));
         self.error(e);
     }
 
@@ -310,6 +333,9 @@ impl<'a, D: SpfDns> Walker<'a, D> {
 
     fn void(&mut self) {
         self.out.void_lookups += 1;
+        if self.out.void_lookups == MAX_VOID_LOOKUPS + 1 {
+            self.void_limit_at = Some(self.out.lookups);
+        }
     }
 
     /// Fetches, parses and walks the record of an include/redirect target.
@@ -358,7 +384,7 @@ impl<'a, D: SpfDns> Walker<'a, D> {
                 }
                 Lookup::TempError(e) => {
                     self.enumerable = false;
-                    self.error(format!("dns-temperror: TXT {target}: {e}"));
+                    self.temp(format!("dns-temperror: TXT {target}: {e}"));
                     return None;
                 }
             };
@@ -553,7 +579,7 @@ impl<'a, D: SpfDns> Walker<'a, D> {
         }
         match self.dns.a(target).await {
             Lookup::Records(r) if !r.is_empty() => {}
-            Lookup::TempError(e) => self.error(format!("dns-temperror: A {target}: {e}")),
+            Lookup::TempError(e) => self.temp(format!("dns-temperror: A {target}: {e}")),
             _ => self.void(),
         }
     }
@@ -581,7 +607,7 @@ impl<'a, D: SpfDns> Walker<'a, D> {
                 Lookup::TempError(e) => {
                     any = true;
                     self.enumerable = false;
-                    self.error(format!("dns-temperror: A {name}: {e}"));
+                    self.temp(format!("dns-temperror: A {name}: {e}"));
                 }
                 _ => {}
             }
@@ -598,7 +624,7 @@ impl<'a, D: SpfDns> Walker<'a, D> {
                 }
                 Lookup::TempError(e) => {
                     any = true;
-                    self.error(format!("dns-temperror: AAAA {name}: {e}"));
+                    self.temp(format!("dns-temperror: AAAA {name}: {e}"));
                 }
                 _ => {}
             }
@@ -617,7 +643,7 @@ impl<'a, D: SpfDns> Walker<'a, D> {
             Lookup::Records(r) if !r.is_empty() => r,
             Lookup::TempError(e) => {
                 self.enumerable = false;
-                self.error(format!("dns-temperror: MX {name}: {e}"));
+                self.temp(format!("dns-temperror: MX {name}: {e}"));
                 return Ipv4Set::default();
             }
             _ => {
@@ -1022,6 +1048,80 @@ mod tests {
         assert_eq!(
             zz.errors,
             vec!["syntax: unknown mechanism \"ipv4\" at 7 (in bad.example)".to_string()]
+        );
+    }
+
+    /// RFC 7208 5.2: a temperror inside the tree is the domain's temperror (issue: a domain whose
+    /// include never answers was reported `valid`), and the walk's figures stay.
+    #[test]
+    fn a_dns_failure_in_the_tree_is_temperror_unless_evaluation_ends_first() {
+        use SpfStatus::{PermError, TempError, Valid};
+        let mut z = Zone::new()
+            .fail("dead.example")
+            .txt("ok.example", "v=spf1 ip4:192.0.2.0/24 -all")
+            .txt("inner.example", "v=spf1 include:dead.example -all")
+            .txt("bad.example", "v=spf1 ipv4:192.0.2.1 -all");
+        let cases: &[(&str, &str, SpfStatus)] = &[
+            (
+                "include",
+                "v=spf1 ip4:192.0.2.1 include:dead.example -all",
+                TempError,
+            ),
+            (
+                "nested include",
+                "v=spf1 include:inner.example -all",
+                TempError,
+            ),
+            ("redirect", "v=spf1 redirect=dead.example", TempError),
+            ("a", "v=spf1 a:dead.example -all", TempError),
+            ("mx", "v=spf1 mx:dead.example -all", TempError),
+            ("exists", "v=spf1 exists:dead.example -all", TempError),
+            (
+                "after a good include",
+                "v=spf1 include:ok.example include:dead.example -all",
+                TempError,
+            ),
+            // Evaluation meets the permerror first and stops there.
+            (
+                "permerror first",
+                "v=spf1 include:bad.example include:dead.example -all",
+                PermError,
+            ),
+            (
+                "temperror first",
+                "v=spf1 include:dead.example include:bad.example -all",
+                TempError,
+            ),
+            // The 11th term is refused before its query: the limit comes first.
+            (
+                "past the limit",
+                "v=spf1 a:a1.ok.example a:a2.ok.example a:a3.ok.example a:a4.ok.example a:a5.ok.example \
+                 a:a6.ok.example a:a7.ok.example a:a8.ok.example a:a9.ok.example a:a10.ok.example \
+                 include:dead.example -all",
+                PermError,
+            ),
+            // A term after `all` is never evaluated, so its failure changes nothing.
+            ("after all", "v=spf1 -all include:dead.example", Valid),
+        ];
+        for i in 1..=10 {
+            z = z.a(&format!("a{i}.ok.example"), "192.0.2.9");
+        }
+        for (i, (_, record, _)) in cases.iter().enumerate() {
+            z = z.txt(&format!("d{i}.example"), record);
+        }
+        for (i, (what, _, want)) in cases.iter().enumerate() {
+            let a = run(&z, &format!("d{i}.example"));
+            assert_eq!(a.status, *want, "{what}: {:?}", a.errors);
+            assert!(a.walked, "{what}: the walk went on");
+        }
+        let a = run(&z, "d0.example");
+        assert_eq!(a.lookups, 1, "the counts stay");
+        assert_eq!(a.all, Some(Qualifier::Fail));
+        assert_eq!(a.ipv4_authorized, None, "not enumerable past a failure");
+        assert!(
+            a.errors
+                .iter()
+                .any(|e| e.starts_with("dns-temperror: TXT dead.example"))
         );
     }
 
