@@ -116,15 +116,33 @@ impl Fetcher {
 
     /// Fetches the policy of `domain`: its text, or why there is none.
     pub async fn fetch(&self, res: &Resolver, domain: &str) -> Result<String, FetchError> {
-        match tokio::time::timeout(self.opts.timeout, self.fetch_inner(res, domain)).await {
+        self.bounded(async {
+            let host = policy_host(domain);
+            let ip = self.address(res, &host).await?;
+            self.get(ip, &host).await
+        })
+        .await
+    }
+
+    /// Fetches the policy of `domain` from `ip`, the policy host's address being known already
+    /// (a test server on loopback, or a caller that resolved it). The certificate is still
+    /// checked for `mta-sts.<domain>`, and the same timeout bounds the whole.
+    pub async fn fetch_from(&self, ip: IpAddr, domain: &str) -> Result<String, FetchError> {
+        self.bounded(self.get(ip, &policy_host(domain))).await
+    }
+
+    async fn bounded(
+        &self,
+        fetch: impl Future<Output = Result<String, FetchError>>,
+    ) -> Result<String, FetchError> {
+        match tokio::time::timeout(self.opts.timeout, fetch).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout),
         }
     }
 
-    async fn fetch_inner(&self, res: &Resolver, domain: &str) -> Result<String, FetchError> {
-        let host = format!("mta-sts.{domain}");
-        let ip = self.address(res, &host).await?;
+    async fn get(&self, ip: IpAddr, host: &str) -> Result<String, FetchError> {
+        let host = host.to_string();
         let tcp = TcpStream::connect(SocketAddr::new(ip, self.opts.port))
             .await
             .map_err(|e| FetchError::Connect(format!("{ip}: {e}")))?;
@@ -172,6 +190,11 @@ impl Fetcher {
             aaaa.describe()
         )))
     }
+}
+
+/// RFC 8461 3.3: the policy is served by the `mta-sts` host of the Policy Domain.
+fn policy_host(domain: &str) -> String {
+    format!("mta-sts.{domain}")
 }
 
 /// Parses an HTTP/1.x response (RFC 9112): status 200, `Content-Type: text/plain` (RFC 8461 3.3),
@@ -285,7 +308,10 @@ fn dechunk(mut raw: &[u8]) -> Result<Vec<u8>, FetchError> {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod parse_tests {
     use super::*;
 
     const POLICY: &str =
