@@ -148,10 +148,16 @@ async fn a_good_policy_and_the_request_for_it() {
         request.starts_with("GET /.well-known/mta-sts.txt HTTP/1.1\r\n"),
         "{request:?}"
     );
-    assert!(
-        request.contains("\r\nHost: mta-sts.example.test\r\n"),
-        "{request:?}"
-    );
+    for header in [
+        "Host: mta-sts.example.test",
+        "Accept: text/plain",
+        "Connection: close",
+    ] {
+        assert!(
+            request.contains(&format!("\r\n{header}\r\n")),
+            "{request:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -282,6 +288,30 @@ async fn garbage_instead_of_http_is_an_error() {
     assert_eq!(
         r.as_ref().map_err(|e| e.as_str()),
         Err("http-error"),
+        "{r:?}"
+    );
+
+    // A head the server never finishes.
+    let s = serve(Reply::Bytes(b"HTTP/1.1 200 OK\r\n".to_vec())).await;
+    let r = fetch(&s).await;
+    assert_eq!(
+        r.as_ref().map_err(|e| e.as_str()),
+        Err("http-error"),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_head_over_the_limit_is_an_error() {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Padding: {}\r\nContent-Length: {}\r\n\r\n{POLICY}",
+        "x".repeat(MAX_HEAD),
+        POLICY.len()
+    );
+    let s = serve(Reply::Bytes(head.into())).await;
+    let r = fetch(&s).await;
+    assert!(
+        describe(&r).starts_with("http-error: bad HTTP/1.x response head (limit 16384 bytes): "),
         "{r:?}"
     );
 }
