@@ -10,8 +10,8 @@
 //! - the response head: at most [`MAX_HEAD`] bytes (status line and headers);
 //! - the body: at most [`MAX_BODY`] bytes (RFC 8461 3.3 asks for a limit). A Content-Length over
 //!   it is refused before a body byte is read; a body that grows past it (chunked, or ending
-//!   with the connection) is refused once it does, having read at most one buffer
-//!   ([`MAX_HEAD`]) beyond;
+//!   with the connection) is refused once it does. hyper reads into a buffer capped near
+//!   [`MAX_HEAD`], so what is read past the limit is small and does not grow with the body;
 //! - what counts as a policy: status 200 only (a 3xx is an error, never followed: RFC 8461 3.3),
 //!   `Content-Type: text/plain` with any parameters (RFC 8461 3.3), a body of UTF-8;
 //! - trust: the certificate must chain to the `webpki-roots` Mozilla roots or one of
@@ -45,8 +45,8 @@ use crate::dns::{RecordType, Resolver};
 
 /// RFC 8461 3.3: "a sender SHOULD impose a limit" on the policy size; 64 KiB as suggested.
 pub const MAX_BODY: usize = 64 * 1024;
-/// The response head (status line and headers) read before giving up on a response; also the
-/// most the connection buffers at once, so the most read past [`MAX_BODY`] before stopping.
+/// The response head (status line and headers) read before giving up on a response; also the cap
+/// of hyper's read buffer, which keeps what is read past [`MAX_BODY`] small.
 pub const MAX_HEAD: usize = 16 * 1024;
 
 /// RFC 8461 3.3: the one path a policy is served at.

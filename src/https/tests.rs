@@ -25,6 +25,8 @@ enum Reply {
     Bytes(Vec<u8>),
     /// Writes these bytes, then drops the connection without close_notify, as many servers do.
     BytesThenDrop(Vec<u8>),
+    /// Writes these bytes, then resets the connection (TCP RST).
+    BytesThenReset(Vec<u8>),
     /// Writes this head, then body bytes until the client goes away.
     Endless(String),
     /// Never answers (the TLS handshake done).
@@ -87,6 +89,11 @@ async fn serve_as(names: &[&str], reply: Reply) -> Server {
             Reply::BytesThenDrop(b) => {
                 let _ = tls.write_all(&b).await;
                 let _ = tls.flush().await;
+            }
+            Reply::BytesThenReset(b) => {
+                let _ = tls.write_all(&b).await;
+                let _ = tls.flush().await;
+                tls.get_ref().0.set_zero_linger().unwrap();
             }
             Reply::Endless(h) => {
                 let _ = tls.write_all(h.as_bytes()).await;
@@ -328,6 +335,19 @@ async fn a_body_cut_short_or_not_utf8_is_an_error() {
     latin1.extend_from_slice(b"\xe9t\xe9");
     let s = serve(Reply::Bytes(latin1)).await;
     assert_eq!(describe(&fetch(&s).await), "http-error: body is not UTF-8");
+}
+
+/// A transport failure under the exchange is the connection's, not the response's.
+#[tokio::test]
+async fn a_reset_in_the_body_is_a_connect_error() {
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\nversion";
+    let s = serve(Reply::BytesThenReset(head.into())).await;
+    let r = fetch(&s).await;
+    assert_eq!(
+        r.as_ref().map_err(|e| e.as_str()),
+        Err("connect-error"),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
