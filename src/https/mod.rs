@@ -186,10 +186,10 @@ impl Fetcher {
             .await
             .map_err(|e| FetchError::Tls(e.to_string()))?;
         let (mut sender, conn) = http1::Builder::new()
-            // The request as the hand-written one was on the wire; some servers mind the case.
+            // `Host:`, not hyper's `host:`: some servers mind the case of header names.
             .title_case_headers(true)
             .max_header_size(MAX_HEAD)
-            // Bounds each read, hence how far past MAX_BODY a growing body is read.
+            // Caps the read buffer, which keeps small what is read past MAX_BODY.
             .max_buf_size(MAX_HEAD)
             .handshake::<_, Empty<Bytes>>(TokioIo::new(CloseIsEof(tls)))
             .await
