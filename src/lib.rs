@@ -3,12 +3,14 @@
 //! Data flows one way, one module per stage:
 //! - [`targets`]: input readers (lines, CSV, Tranco, gz, stdin), IDNA normalisation, rejects;
 //! - [`dns`]: the query engine and the shared cache with single-flight;
+//! - [`https`]: the MTA-STS policy fetch, an HTTPS client bounded in time and size;
 //! - [`checks`]: pure functions from fetched records to findings (no I/O);
 //! - [`pipeline`]: stage wiring over bounded channels, progress, shutdown, stats;
 //! - [`output`]: one schema, record batches, Parquet and CSV writers, the run manifest.
 
 pub mod checks;
 pub mod dns;
+pub mod https;
 pub mod output;
 pub mod pipeline;
 pub mod targets;

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use mxray::checks::dmarc::{DiscoveryMode, SuffixList, organizational_domain};
 use mxray::dns::EngineOptions;
+use mxray::https::FetchOptions;
 use mxray::output::WriterOptions;
-use mxray::pipeline::sts_fetch::FetchOptions;
 use mxray::pipeline::{PolicyOptions, RunManifest, ScanOptions, Targets, scan};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;

@@ -22,7 +22,6 @@ pub mod progress;
 pub mod spf_dns;
 pub mod stage;
 pub mod stats;
-pub mod sts_fetch;
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufWriter};

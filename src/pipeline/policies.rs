@@ -21,8 +21,8 @@ use crate::checks::mta_sts::{self, StsPolicy, StsStatus, StsTxtFindings};
 use crate::checks::soa;
 use crate::checks::tls_rpt::{self, TlsRptFindings};
 use crate::dns::{Answer, Rdata, RecordType, Resolver, Status};
+use crate::https::{FetchError, FetchOptions, Fetcher};
 use crate::output::{DkimKeyRow, DomainRow};
-use crate::pipeline::sts_fetch::{FetchError, FetchOptions, Fetcher};
 
 /// How the policy stage behaves. `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
