@@ -585,6 +585,30 @@ async fn spf_trees_columns_worked_out_by_hand() {
             Some("syntax"),
             &[],
         ),
+        // RFC 7208 5.2: an include or redirect whose zone never answers is temperror, not
+        // valid; the walk's figures stay.
+        (
+            "spf-deadinc.example.test",
+            "temperror",
+            json!("fail"),
+            json!(1),
+            json!(0),
+            n.clone(),
+            &[],
+            Some("dns-temperror"),
+            &["1 _spf.broken.example.test"],
+        ),
+        (
+            "spf-deadredir.example.test",
+            "temperror",
+            n.clone(),
+            json!(1),
+            json!(0),
+            n.clone(),
+            &[],
+            Some("dns-temperror"),
+            &["1 _spf.broken.example.test"],
+        ),
         // A failed TXT lookup: temperror, nothing derived.
         (
             "broken.example.test",
