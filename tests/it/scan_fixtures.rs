@@ -2,7 +2,7 @@
 //! checked by hand below) and the generated world (100k domains, checked against the generator's
 //! expected.jsonl), read back from the Parquet parts the scan wrote.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::Write;

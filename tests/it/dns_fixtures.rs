@@ -2,7 +2,7 @@
 //! (authoritative), as started by tests/fixtures/up.sh. Every status of the contract is produced by
 //! a real server, not a mock.
 
-mod common;
+use crate::common;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::Ordering::Relaxed;

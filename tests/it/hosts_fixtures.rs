@@ -3,7 +3,7 @@
 //! targets with exclusions, and shards. Every expected value comes from the records in
 //! tests/fixtures/up.sh.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

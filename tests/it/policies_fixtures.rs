@@ -7,7 +7,7 @@
 //! two-rule list "test, example.test" instead (as `--psl FILE` would), so that each
 //! `<name>.example.test` is an Organizational Domain of its own, as registered domains are.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::Write;

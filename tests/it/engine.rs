@@ -1,6 +1,6 @@
 //! The engine's transport against small DNS servers run by the test itself on loopback: single-
 //! flight, retries that rotate across resolvers, timeouts, and datagrams that must be dropped.
-//! (Behaviour against real resolvers is in tests/dns_fixtures.rs.)
+//! (Behaviour against real resolvers is in tests/it/dns_fixtures.rs.)
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The `mxray` binary end to end: usage errors, and Ctrl-C (SIGINT) in the middle of a scan of the
 //! generated world, which must still leave valid Parquet parts and run.json.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
