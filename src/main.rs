@@ -1,12 +1,15 @@
 //! The `mxray` binary: parse the command line, run, map the result to an exit code.
-//! Exit codes: 0 done, 2 usage or setup error, 130 interrupted (Ctrl-C; files are still valid).
+//! Exit codes: 0 done, 2 usage or setup error; stopped by a signal after the files were flushed
+//! (they are valid and run.json says `interrupted`): 130 SIGINT (Ctrl-C), 143 SIGTERM (what
+//! Kubernetes, Slurm, systemd and `timeout` send), 129 SIGHUP. A second signal quits at once with
+//! the same code.
 
 mod cli;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use tokio_util::sync::CancellationToken;
+use mxray::pipeline::Stop;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -29,20 +32,19 @@ fn run(cli: cli::Cli, args: Vec<String>) -> anyhow::Result<ExitCode> {
             cli::Command::Scan(scan) => {
                 let opts = scan.into_options(args)?;
                 let out = opts.out.clone();
-                let cancel = CancellationToken::new();
-                let c = cancel.clone();
+                let stop = Stop::new();
+                let mut signals = Signals::new()?;
+                let s = stop.clone();
                 tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        eprintln!(
-                            "\nmxray: stopping: finishing in-flight work and writing files (Ctrl-C again to quit at once)"
-                        );
-                        c.cancel();
-                        if tokio::signal::ctrl_c().await.is_ok() {
-                            std::process::exit(130);
-                        }
-                    }
+                    let first = signals.next().await;
+                    eprintln!(
+                        "\nmxray: {first}: stopping: finishing in-flight work and writing files (a second signal quits at once)"
+                    );
+                    s.stop(first);
+                    let second = signals.next().await;
+                    std::process::exit(exit_code(second).into());
                 });
-                let m = mxray::pipeline::scan(opts, cancel).await?;
+                let m = mxray::pipeline::scan(opts, stop.clone()).await?;
                 let scanned = if m.targets == "ips" {
                     format!("{} addresses", m.counts.hosts)
                 } else {
@@ -59,12 +61,55 @@ fn run(cli: cli::Cli, args: Vec<String>) -> anyhow::Result<ExitCode> {
                 if let Some(e) = &m.input_error {
                     eprintln!("mxray: warning: input read stopped early: {e}");
                 }
-                Ok(if m.interrupted {
-                    ExitCode::from(130)
-                } else {
-                    ExitCode::SUCCESS
+                Ok(match (m.interrupted, stop.reason()) {
+                    (false, _) => ExitCode::SUCCESS,
+                    (true, reason) => ExitCode::from(exit_code(reason.unwrap_or("SIGINT"))),
                 })
             }
         }
     })
+}
+
+/// The signals that stop a scan: SIGINT (Ctrl-C), SIGTERM, SIGHUP.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// The name of the next signal received.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => match r {
+                Ok(()) => "SIGINT",
+                // No SIGINT handler could be installed: wait for the others only.
+                Err(_) => self.other().await,
+            },
+            s = self.other() => s,
+        }
+    }
+
+    async fn other(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.hup.recv() => "SIGHUP",
+        }
+    }
+}
+
+/// 128 + the signal's number, as shells report a process a signal ended.
+fn exit_code(signal: &str) -> u8 {
+    match signal {
+        "SIGHUP" => 129,
+        "SIGTERM" => 143,
+        _ => 130,
+    }
 }

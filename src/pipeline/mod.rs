@@ -195,9 +195,46 @@ fn prepare_out(out: &Path, overwrite: bool) -> Result<(), ScanError> {
     Ok(())
 }
 
-/// Runs a scan (domains, or address targets) to the end of the input or until `cancel` fires.
-pub async fn scan(opts: ScanOptions, cancel: CancellationToken) -> Result<RunManifest, ScanError> {
-    scan_with(opts, cancel, Probes).await
+/// How a scan is told to stop: a cancellation token, and why it was cancelled (the signal's
+/// name, recorded in run.json). A bare `CancellationToken` converts into one.
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    token: CancellationToken,
+    reason: Arc<std::sync::OnceLock<String>>,
+}
+
+impl Stop {
+    pub fn new() -> Stop {
+        Stop::default()
+    }
+
+    /// Stops the scan (the first reason given is kept).
+    pub fn stop(&self, reason: &str) {
+        let _ = self.reason.set(reason.to_string());
+        self.token.cancel();
+    }
+
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.get().map(String::as_str)
+    }
+}
+
+impl From<CancellationToken> for Stop {
+    fn from(token: CancellationToken) -> Stop {
+        Stop {
+            token,
+            reason: Default::default(),
+        }
+    }
+}
+
+/// Runs a scan (domains, or address targets) to the end of the input or until `stop` fires.
+pub async fn scan(opts: ScanOptions, stop: impl Into<Stop>) -> Result<RunManifest, ScanError> {
+    scan_with(opts, stop, Probes).await
 }
 
 /// What a scan's stages run: the probes it builds, or wrappers of them. [`scan`] runs them as
@@ -227,9 +264,11 @@ impl ProbeLayer for Probes {
 /// [`scan`] with the probes passed through `layer`.
 pub async fn scan_with<L: ProbeLayer>(
     opts: ScanOptions,
-    cancel: CancellationToken,
+    stop: impl Into<Stop>,
     layer: L,
 ) -> Result<RunManifest, ScanError> {
+    let stop_handle: Stop = stop.into();
+    let cancel = stop_handle.token().clone();
     let started = chrono::Utc::now();
     let t0 = Instant::now();
     let policy =
@@ -289,7 +328,7 @@ pub async fn scan_with<L: ProbeLayer>(
     // Grace after a stop: each stage may run for the worst cases of the stages up to itself.
     let domain_grace = domain_probe.as_ref().map(|p| p.worst_case());
     let host_grace = domain_grace.unwrap_or_default() + host_probe.worst_case();
-    let stop = |first: bool, grace: Duration| StageStop {
+    let stage_stop = |first: bool, grace: Duration| StageStop {
         cancel: cancel.clone(),
         first,
         grace,
@@ -319,7 +358,7 @@ pub async fn scan_with<L: ProbeLayer>(
                     hosts.send(row).await;
                 }
             },
-            stop(address_scan, host_grace),
+            stage_stop(address_scan, host_grace),
             host_stats.clone(),
         )
     }];
@@ -361,7 +400,7 @@ pub async fn scan_with<L: ProbeLayer>(
                                 }
                             }
                         },
-                        stop(true, domain_grace.unwrap_or_default()),
+                        stage_stop(true, domain_grace.unwrap_or_default()),
                         domain_stats.clone(),
                     ));
                 }
@@ -420,6 +459,7 @@ pub async fn scan_with<L: ProbeLayer>(
         started,
         elapsed: t0.elapsed(),
         interrupted,
+        signal: stop_handle.reason().map(str::to_string),
         stats: &stats,
         input_error: reader_stats.err().map(|e| e.to_string()),
         resolver: &resolver,

@@ -89,8 +89,11 @@ pub struct RunManifest {
     pub started_at: String,
     pub ended_at: String,
     pub duration_s: f64,
-    /// Stopped by the user (Ctrl-C) before the end of the input.
+    /// Stopped (Ctrl-C, SIGTERM, SIGHUP) before the end of the input.
     pub interrupted: bool,
+    /// What stopped it: `SIGINT`, `SIGTERM`, `SIGHUP`; null when it ran to the end or was stopped
+    /// through the library without a reason.
+    pub signal: Option<String>,
     /// Set when reading the input failed part-way; the rows before it were scanned.
     pub input_error: Option<String>,
     pub resolvers: Vec<String>,
@@ -162,6 +165,7 @@ pub struct ManifestInput<'a> {
     pub started: chrono::DateTime<chrono::Utc>,
     pub elapsed: Duration,
     pub interrupted: bool,
+    pub signal: Option<String>,
     pub stats: &'a ScanStats,
     pub input_error: Option<String>,
     pub resolver: &'a Resolver,
@@ -207,6 +211,7 @@ impl RunManifest {
             started,
             elapsed,
             interrupted,
+            signal,
             stats,
             input_error,
             resolver,
@@ -237,6 +242,7 @@ impl RunManifest {
             ended_at: fmt(chrono::Utc::now()),
             duration_s: elapsed.as_secs_f64(),
             interrupted,
+            signal,
             input_error,
             resolvers: opts.engine.servers.iter().map(|s| s.to_string()).collect(),
             options: ManifestOptions {

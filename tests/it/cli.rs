@@ -1,5 +1,6 @@
-//! The `mxray` binary end to end: usage errors, and Ctrl-C (SIGINT) in the middle of a scan of the
-//! generated world, which must still leave valid Parquet parts and run.json.
+//! The `mxray` binary end to end: usage errors, and SIGINT (Ctrl-C), SIGTERM and SIGHUP in the
+//! middle of a scan of the generated world, which must still leave valid Parquet parts and
+//! run.json.
 
 use crate::common;
 
@@ -73,7 +74,23 @@ fn stdin_input_and_csv_output() {
 
 #[test]
 fn ctrl_c_mid_scan_leaves_valid_files() {
-    let Some(f) = common::fixtures("ctrl_c") else {
+    stopped_by_a_signal_mid_scan("INT", 130);
+}
+
+/// SIGTERM is what Kubernetes sends a pod before eviction, Slurm at the time limit, systemd and
+/// `timeout`: it must flush like Ctrl-C, not lose the scan.
+#[test]
+fn sigterm_mid_scan_leaves_valid_files() {
+    stopped_by_a_signal_mid_scan("TERM", 143);
+}
+
+#[test]
+fn sighup_mid_scan_leaves_valid_files() {
+    stopped_by_a_signal_mid_scan("HUP", 129);
+}
+
+fn stopped_by_a_signal_mid_scan(signal: &str, code: i32) {
+    let Some(f) = common::fixtures(&format!("sig{signal}")) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -93,17 +110,25 @@ fn ctrl_c_mid_scan_leaves_valid_files() {
         .args(["--resolver", &f.resolver.to_string()])
         // Slow enough that the scan is surely still running when the signal comes.
         .args(["--rate", "2000"])
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let t = Instant::now();
     let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "interrupted scans exit 130");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(
+        status.code(),
+        Some(code),
+        "SIG{signal} after a clean flush: {err}"
+    );
+    assert!(err.contains(&format!("SIG{signal}: stopping")), "{err}");
     assert!(
         t.elapsed() < Duration::from_secs(15),
         "stopped within the grace period"
@@ -112,10 +137,17 @@ fn ctrl_c_mid_scan_leaves_valid_files() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert_eq!(manifest["interrupted"], true);
+    assert_eq!(manifest["signal"], format!("SIG{signal}"));
     let rows = common::read_table(&out, "domains");
     let scanned = manifest["counts"]["domains_scanned"].as_u64().unwrap();
     assert!(scanned > 0 && scanned < 100_000, "{scanned}");
     assert_eq!(rows.len() as u64, scanned, "every scanned row was flushed");
+    let hosts = common::read_table(&out, "hosts");
+    assert_eq!(
+        hosts.len() as u64,
+        manifest["counts"]["hosts"].as_u64().unwrap(),
+        "every host row was flushed"
+    );
 }
 
 #[test]
