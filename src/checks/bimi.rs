@@ -3,6 +3,8 @@
 //!
 //! Pure: the scanner fetches the TXT records and passes them in.
 
+use super::taglist::{self, Part};
+
 /// The scan outcome for one domain's `default._bimi` lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BimiStatus {
@@ -123,41 +125,36 @@ pub fn parse(txt: &str) -> BimiRecord {
         r.errors
             .push("missing-version: the record must begin with v=BIMI1".into());
     }
-    let mut offset = 0;
-    for (i, piece) in txt.split(';').enumerate() {
-        let at = offset + piece.len() - piece.trim_start_matches(WSP).len();
-        offset += piece.len() + 1;
-        let part = piece.trim_matches(WSP);
-        if i == 0 || part.is_empty() {
-            continue;
-        }
-        let Some((name, value)) = part.split_once('=') else {
-            r.errors
-                .push(format!("syntax: byte {at}: {part:?} is not tag=value"));
-            continue;
+    for part in taglist::parse(txt, &taglist::BIMI) {
+        let t = match part {
+            Part::Tag(t) => t,
+            other => {
+                r.errors.extend(other.syntax_error());
+                continue;
+            }
         };
-        let (name, value) = (name.trim_matches(WSP), value.trim_matches(WSP));
-        let slot = match name {
+        let slot = match t.name {
             "l" => &mut r.location,
             "a" => &mut r.authority,
             "v" => {
                 r.errors
-                    .push(format!("duplicate-tag: v again at byte {at}"));
+                    .push(format!("duplicate-tag: v again at byte {}", t.offset));
                 continue;
             }
-            _ => {
+            name => {
                 r.notes.push(format!("unknown-tag: {name}"));
-                r.unknown.push((name.to_string(), value.to_string()));
+                r.unknown.push((name.to_string(), t.value.to_string()));
                 continue;
             }
         };
-        if slot.is_some() {
+        if t.duplicate {
             r.errors.push(format!(
-                "duplicate-tag: {name} again at byte {at} (the first one is used)"
+                "duplicate-tag: {} again at byte {} (the first one is used)",
+                t.name, t.offset
             ));
             continue;
         }
-        *slot = Some(value.to_string());
+        *slot = Some(t.value.to_string());
     }
     match r.location.as_deref() {
         None => r

@@ -7,6 +7,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
 
+use super::taglist::{self, Part, Tag};
+
 /// The selectors probed by default: `datasets/dkim-selectors.txt`, compiled in.
 pub const BUILTIN_SELECTORS: &str = include_str!("../../datasets/dkim-selectors.txt");
 
@@ -115,50 +117,20 @@ impl DkimKey {
 
 const WSP: &[char] = &[' ', '\t', '\r', '\n'];
 
-/// RFC 6376 3.2 tag lists:
-///
-/// ```text
-/// tag-list  =  tag-spec *( ";" tag-spec ) [ ";" ]
-/// tag-spec  =  [FWS] tag-name [FWS] "=" [FWS] tag-value [FWS]
-/// tag-name  =  ALPHA *ALNUMPUNC
-/// tag-value =  [ tval *( 1*(WSP / FWS) tval ) ]
-/// ```
-///
-/// "Tags MUST be interpreted in a case-sensitive manner", and a duplicated tag makes "the entire
-/// tag-list ... invalid". Returns (byte offset, name, value) or errors.
-fn tag_list(txt: &str, errors: &mut Vec<String>) -> Vec<(usize, String, String)> {
-    let mut out: Vec<(usize, String, String)> = Vec::new();
-    let mut start = 0;
-    for piece in txt.split(';') {
-        let offset = start + (piece.len() - piece.trim_start_matches(WSP).len());
-        start += piece.len() + 1;
-        let part = piece.trim_matches(WSP);
-        if part.is_empty() {
-            continue;
+/// The record's tags ([`taglist::DKIM`]). "Tags MUST be interpreted in a case-sensitive manner",
+/// and a duplicated tag makes "the entire tag-list ... invalid" (RFC 6376 3.2): the duplicate is
+/// an error, the first one is kept so the rest of the record can still be described.
+fn tag_list<'a>(txt: &'a str, errors: &mut Vec<String>) -> Vec<Tag<'a>> {
+    let mut out = Vec::new();
+    for part in taglist::parse(txt, &taglist::DKIM) {
+        match part {
+            Part::Tag(t) if t.duplicate => errors.push(format!(
+                "duplicate-tag: {} again at byte {} (RFC 6376 3.2: the tag-list is invalid)",
+                t.name, t.offset
+            )),
+            Part::Tag(t) => out.push(t),
+            other => errors.extend(other.syntax_error()),
         }
-        let Some((name, value)) = part.split_once('=') else {
-            errors.push(format!("syntax: byte {offset}: {part:?} is not tag=value"));
-            continue;
-        };
-        let name = name.trim_matches(WSP);
-        let mut chars = name.chars();
-        if !(matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        {
-            errors.push(format!("syntax: byte {offset}: {name:?} is not a tag name"));
-            continue;
-        }
-        if out.iter().any(|(_, n, _)| n == name) {
-            errors.push(format!(
-                "duplicate-tag: {name} again at byte {offset} (RFC 6376 3.2: the tag-list is invalid)"
-            ));
-            continue;
-        }
-        out.push((
-            offset,
-            name.to_string(),
-            value.trim_matches(WSP).to_string(),
-        ));
     }
     out
 }
@@ -199,15 +171,24 @@ pub fn parse_key_record(txt: &str) -> DkimKey {
     };
     let tags = tag_list(txt, &mut k.errors);
     let mut p: Option<String> = None;
-    for (i, (offset, name, value)) in tags.iter().enumerate() {
-        match name.as_str() {
+    for (
+        i,
+        Tag {
+            offset,
+            name,
+            value,
+            ..
+        },
+    ) in tags.iter().enumerate()
+    {
+        match *name {
             "v" => {
                 if i != 0 {
                     k.version_ok = false;
                     k.errors.push(format!(
                         "syntax: byte {offset}: v= must be the first tag (RFC 6376 3.6.1)"
                     ));
-                } else if value != "DKIM1" {
+                } else if *value != "DKIM1" {
                     k.version_ok = false;
                     k.errors.push(format!(
                         "invalid-version: {value:?} (RFC 6376 3.6.1: DKIM1, else the record is discarded)"
@@ -215,7 +196,7 @@ pub fn parse_key_record(txt: &str) -> DkimKey {
                 }
             }
             "k" => {
-                k.key_type = match value.as_str() {
+                k.key_type = match *value {
                     "rsa" => KeyType::Rsa,
                     "ed25519" => KeyType::Ed25519,
                     other => KeyType::Unknown(other.to_string()),
@@ -233,7 +214,7 @@ pub fn parse_key_record(txt: &str) -> DkimKey {
                     }
                 }
             }
-            "p" => p = Some(value.clone()),
+            "p" => p = Some(value.to_string()),
             "n" => {}
             "g" => k
                 .notes
@@ -341,10 +322,7 @@ pub fn select_key(records: &[String]) -> Option<DkimKey> {
         .iter()
         .filter(|r| {
             let t = r.trim_start_matches(WSP);
-            t.starts_with("v=DKIM1")
-                || tag_list(t, &mut Vec::new())
-                    .iter()
-                    .any(|(_, n, _)| n == "p")
+            t.starts_with("v=DKIM1") || taglist::tags(t, &taglist::DKIM).any(|tag| tag.name == "p")
         })
         .collect();
     let mut key = parse_key_record(keys.first()?);
@@ -465,13 +443,13 @@ pub fn domainkeys_policy(txt: &str) -> Option<String> {
     if tags.is_empty()
         || tags
             .iter()
-            .any(|(_, n, _)| !matches!(n.as_str(), "o" | "t" | "r" | "n"))
+            .any(|t| !matches!(t.name, "o" | "t" | "r" | "n"))
     {
         return None;
     }
     let mut parts = vec!["DomainKeys policy (RFC 4870, obsolete)".to_string()];
-    for (_, name, value) in &tags {
-        match (name.as_str(), value.as_str()) {
+    for t in &tags {
+        match (t.name, t.value) {
             ("o", "~") => parts.push("o=~ some mail is signed".into()),
             ("o", "-") => parts.push("o=- all mail is signed".into()),
             ("o", v) => parts.push(format!("o={v} (unknown)")),

@@ -12,6 +12,8 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use super::taglist::{self, Part};
+
 /// The scan outcome for one domain's DMARC lookup. `Invalid`: a record was found but no policy
 /// applies (no valid `p`, an invalid `sp`, or several records: RFC 7489 6.6.3 steps 5-6).
 pub type DmarcStatus = super::RecordStatus;
@@ -207,31 +209,6 @@ pub fn is_dmarc_record(txt: &str) -> bool {
     }
 }
 
-/// Splits a tag list at `;` (RFC 7489 6.4 `dmarc-sep = *WSP %x3b *WSP`), yielding each part's
-/// byte offset in the record and its text with WSP trimmed. Empty parts (a trailing `;`) are
-/// skipped: the ABNF allows one trailing separator and receivers tolerate more.
-fn tag_parts(record: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for piece in record.split(';') {
-        let lead = piece.len() - piece.trim_start_matches(WSP).len();
-        let text = piece.trim_matches(WSP);
-        if !text.is_empty() {
-            out.push((start + lead, text));
-        }
-        start += piece.len() + 1;
-    }
-    out
-}
-
-/// DMARCbis: `tag-name = ALPHA *(ALPHA / DIGIT / "_")`-like; RFC 7489's tags are all plain
-/// letters. Anything else in a name position is a syntax error rather than an unknown tag.
-fn is_tag_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// Parses one record's tags (RFC 7489 6.3, 6.4; DMARCbis for `np`, `t`, `psd`).
 ///
 /// ```text
@@ -260,27 +237,30 @@ fn is_tag_name(s: &str) -> bool {
 /// of duplicated tags wins, as a lenient receiver would do; the duplicate is flagged.
 pub fn parse(record: &str) -> DmarcRecord {
     let mut r = DmarcRecord::default();
-    let mut seen: HashSet<String> = HashSet::new();
     let mut bad_sp = false;
-    for (i, (offset, part)) in tag_parts(record).into_iter().enumerate() {
-        let Some((name, value)) = part.split_once('=') else {
-            r.errors
-                .push(format!("syntax: byte {offset}: {part:?} is not tag=value"));
-            if i == 0 {
-                r.errors.push(
-                    "missing-version: the record must begin with v=DMARC1 (RFC 7489 6.4)".into(),
-                );
+    for (i, part) in taglist::parse(record, &taglist::DMARC)
+        .into_iter()
+        .enumerate()
+    {
+        let t = match part {
+            Part::Tag(t) => t,
+            Part::NoEquals { .. } => {
+                r.errors.extend(part.syntax_error());
+                if i == 0 {
+                    r.errors.push(
+                        "missing-version: the record must begin with v=DMARC1 (RFC 7489 6.4)"
+                            .into(),
+                    );
+                }
+                continue;
             }
-            continue;
+            Part::BadName { .. } => {
+                r.errors.extend(part.syntax_error());
+                continue;
+            }
         };
-        let name = name.trim_matches(WSP);
-        let value = value.trim_matches(WSP);
-        if !is_tag_name(name) {
-            r.errors
-                .push(format!("syntax: byte {offset}: {name:?} is not a tag name"));
-            continue;
-        }
-        let tag = name.to_ascii_lowercase();
+        let (offset, value) = (t.offset, t.value);
+        let tag = t.name.to_ascii_lowercase();
         if i == 0 {
             if tag != "v" {
                 r.errors.push(
@@ -294,7 +274,7 @@ pub fn parse(record: &str) -> DmarcRecord {
                 r.version_ok = true;
             }
         }
-        if !seen.insert(tag.clone()) {
+        if t.duplicate {
             r.errors.push(format!(
                 "duplicate-tag: {tag} again at byte {offset} (the first one is used)"
             ));

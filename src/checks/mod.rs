@@ -12,6 +12,7 @@ pub mod mx;
 pub mod mx_policy;
 pub mod soa;
 pub mod spf;
+pub mod taglist;
 pub mod tls_rpt;
 
 use crate::dns::{Answer, Status};

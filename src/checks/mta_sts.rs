@@ -3,6 +3,8 @@
 //!
 //! Pure: the scanner fetches the TXT records and the policy body and passes them in.
 
+use super::taglist::{self, Part};
+
 /// The scan outcome for one domain's `_mta-sts` lookup. `Invalid` (RFC 8461 3.1): several
 /// records, or a syntactically invalid one: "senders MUST assume the recipient domain does not
 /// have an available MTA-STS Policy".
@@ -62,6 +64,21 @@ pub(super) fn is_ext_name(s: &str) -> bool {
         && c.all(|a| a.is_ascii_alphanumeric() || "_-.".contains(a))
 }
 
+/// A field of an MTA-STS or TLS-RPT record as `(offset, name, value)`; a part without `=` is
+/// reported as RFC 8461 3.1's and RFC 8460 3's `name=value` syntax error.
+pub(super) fn field<'a>(
+    part: Part<'a>,
+    errors: &mut Vec<String>,
+) -> Option<(usize, &'a str, &'a str)> {
+    match part {
+        Part::Tag(t) => Some((t.offset, t.name, t.value)),
+        Part::NoEquals { offset, text } | Part::BadName { offset, name: text } => {
+            errors.push(format!("syntax: byte {offset}: {text:?} is not name=value"));
+            None
+        }
+    }
+}
+
 /// Parses the TXT record (RFC 8461 3.1):
 ///
 /// ```text
@@ -83,20 +100,13 @@ pub fn parse_record(txt: &str) -> StsRecord {
         r.errors
             .push("missing-version: the record must begin with v=STSv1 (RFC 8461 3.1)".into());
     }
-    let mut offset = 0;
-    for (i, piece) in txt.split(';').enumerate() {
-        let at = offset + piece.len() - piece.trim_start_matches(WSP).len();
-        offset += piece.len() + 1;
-        let field = piece.trim_matches(WSP);
-        if i == 0 || field.is_empty() {
-            continue;
-        }
-        let Some((name, value)) = field.split_once('=') else {
-            r.errors
-                .push(format!("syntax: byte {at}: {field:?} is not name=value"));
+    for part in taglist::parse(txt, &taglist::STS) {
+        let Some((at, name, value)) = field(part, &mut r.errors) else {
             continue;
         };
         if name == "id" {
+            // An invalid first id does not hide a valid later one, so this is not the tag
+            // list's duplicate flag.
             if r.id.is_some() {
                 r.errors
                     .push(format!("duplicate-id: byte {at} (the first one is used)"));
@@ -117,8 +127,10 @@ pub fn parse_record(txt: &str) -> StsRecord {
         {
             r.extensions.push((name.to_string(), value.to_string()));
         } else {
-            r.errors
-                .push(format!("syntax: byte {at}: {field:?} is not a valid field"));
+            r.errors.push(format!(
+                "syntax: byte {at}: {:?} is not a valid field",
+                format!("{name}={value}")
+            ));
         }
     }
     if r.id.is_none() && !r.errors.iter().any(|e| e.starts_with("invalid-id")) {

@@ -3,7 +3,8 @@
 //! Pure: the scanner fetches the TXT records and passes them in.
 
 use super::Selection;
-use super::mta_sts::{WSP, is_ext_name};
+use super::mta_sts::{WSP, field, is_ext_name};
+use super::taglist::{self, Part};
 
 /// The scan outcome for one domain's `_smtp._tls` lookup. `Invalid` (RFC 8460 3): "If the number
 /// of resulting records is not one, or if the resulting record is syntactically invalid, senders
@@ -83,21 +84,13 @@ pub fn parse(txt: &str) -> TlsRptRecord {
             .push("missing-version: the record must begin with v=TLSRPTv1 (RFC 8460 3)".into());
     }
     let mut seen_rua = false;
-    let mut offset = 0;
-    for (i, piece) in txt.split(';').enumerate() {
-        let at = offset + piece.len() - piece.trim_start_matches(WSP).len();
-        offset += piece.len() + 1;
-        let field = piece.trim_matches(WSP);
-        if i == 0 || field.is_empty() {
-            continue;
-        }
-        let Some((name, value)) = field.split_once('=') else {
-            r.errors
-                .push(format!("syntax: byte {at}: {field:?} is not name=value"));
+    for part in taglist::parse(txt, &taglist::STS) {
+        let duplicate = matches!(&part, Part::Tag(t) if t.duplicate);
+        let Some((at, name, value)) = field(part, &mut r.errors) else {
             continue;
         };
         if name == "rua" {
-            if seen_rua {
+            if duplicate {
                 r.errors
                     .push(format!("duplicate-rua: byte {at} (the first one is used)"));
                 continue;
@@ -117,8 +110,10 @@ pub fn parse(txt: &str) -> TlsRptRecord {
         {
             r.extensions.push((name.to_string(), value.to_string()));
         } else {
-            r.errors
-                .push(format!("syntax: byte {at}: {field:?} is not a valid field"));
+            r.errors.push(format!(
+                "syntax: byte {at}: {:?} is not a valid field",
+                format!("{name}={value}")
+            ));
         }
     }
     if !seen_rua {
