@@ -3,6 +3,7 @@
 //!
 //! Pure: the scanner fetches the TXT records and passes them in.
 
+use super::TxtPolicy;
 use super::taglist::{self, Part};
 
 /// The scan outcome for one domain's `default._bimi` lookup.
@@ -64,14 +65,56 @@ pub struct BimiFindings {
     pub errors: Vec<String>,
 }
 
-impl BimiFindings {
-    pub fn temperror(reason: &str) -> BimiFindings {
+impl TxtPolicy for BimiFindings {
+    fn is_record(txt: &str) -> bool {
+        is_bimi_record(txt)
+    }
+
+    fn none() -> BimiFindings {
         BimiFindings {
-            status: BimiStatus::TempError,
+            status: BimiStatus::None,
             record: None,
             l: None,
             a: None,
+            errors: Vec::new(),
+        }
+    }
+
+    fn temperror(reason: &str) -> BimiFindings {
+        BimiFindings {
+            status: BimiStatus::TempError,
             errors: vec![format!("dns-temperror: {reason}")],
+            ..BimiFindings::none()
+        }
+    }
+
+    fn one(record: String) -> BimiFindings {
+        let r = parse(&record);
+        let status = match (r.valid(), r.declined()) {
+            (false, _) => BimiStatus::Invalid,
+            (true, true) => BimiStatus::Declined,
+            (true, false) => BimiStatus::Valid,
+        };
+        let mut errors = r.errors;
+        errors.extend(r.notes);
+        BimiFindings {
+            status,
+            record: Some(record),
+            l: r.location,
+            a: r.authority,
+            errors,
+        }
+    }
+
+    fn multiple(records: Vec<String>) -> BimiFindings {
+        BimiFindings {
+            status: BimiStatus::Invalid,
+            errors: vec![format!(
+                "multiple-records: {} v=BIMI1 records (none is used)",
+                records.len()
+            )],
+            record: records.into_iter().next(),
+            ..BimiFindings::none()
         }
     }
 }
@@ -189,42 +232,6 @@ fn is_https(uri: &str) -> bool {
         && !uri[8..].starts_with('/')
 }
 
-/// The findings for the `default._bimi` TXT answer.
-pub fn findings(records: &[String]) -> BimiFindings {
-    let mut f = BimiFindings {
-        status: BimiStatus::None,
-        record: None,
-        l: None,
-        a: None,
-        errors: Vec::new(),
-    };
-    match super::select_records(records, is_bimi_record) {
-        super::Selection::None => {}
-        super::Selection::One(rec) => {
-            let r = parse(&rec);
-            f.status = match (r.valid(), r.declined()) {
-                (false, _) => BimiStatus::Invalid,
-                (true, true) => BimiStatus::Declined,
-                (true, false) => BimiStatus::Valid,
-            };
-            f.record = Some(rec);
-            f.l = r.location;
-            f.a = r.authority;
-            f.errors = r.errors;
-            f.errors.extend(r.notes);
-        }
-        super::Selection::Multiple(recs) => {
-            f.status = BimiStatus::Invalid;
-            f.errors.push(format!(
-                "multiple-records: {} v=BIMI1 records (none is used)",
-                recs.len()
-            ));
-            f.record = recs.into_iter().next();
-        }
-    }
-    f
-}
-
 /// The BIMI draft requires DMARC at enforcement for the indicator to be shown: `p=quarantine`
 /// with `pct=100` (the default when absent) or `p=reject`. True when the given DMARC policy falls
 /// short, so a BIMI record would be ignored. The draft's further demand that `sp` not be `none`
@@ -240,6 +247,7 @@ pub fn bimi_without_enforcing_dmarc(dmarc_p: Option<&str>, pct: Option<u8>) -> b
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::Lookup;
 
     fn codes(v: &[String]) -> String {
         v.iter()
@@ -336,10 +344,13 @@ mod tests {
             (vec!["v=bimi1; l="], "none"),
             (vec![], "none"),
         ] {
-            assert_eq!(findings(&s(&recs)).status.as_str(), status, "{recs:?}");
+            let f = BimiFindings::from_lookup("default._bimi.x", &Lookup::Records(s(&recs)));
+            assert_eq!(f.status.as_str(), status, "{recs:?}");
         }
         assert_eq!(query_name("Example.com."), "default._bimi.example.com");
-        assert_eq!(BimiFindings::temperror("x").status, BimiStatus::TempError);
+        let f = BimiFindings::from_lookup("default._bimi.x", &Lookup::TempError("timeout".into()));
+        assert_eq!(f.status, BimiStatus::TempError);
+        assert_eq!(f.errors, ["dns-temperror: default._bimi.x TXT timeout"]);
     }
 
     #[test]

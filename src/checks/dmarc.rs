@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use super::taglist::{self, Part};
+use super::{Lookup, TxtPolicy};
 
 /// The scan outcome for one domain's DMARC lookup. `Invalid`: a record was found but no policy
 /// applies (no valid `p`, an invalid `sp`, or several records: RFC 7489 6.6.3 steps 5-6).
@@ -159,13 +160,6 @@ impl DmarcFindings {
             errors: Vec::new(),
             parsed: None,
         }
-    }
-
-    /// A row for a lookup that failed transiently; `reason` is the resolver's account of it.
-    pub fn temperror(reason: &str) -> DmarcFindings {
-        let mut f = DmarcFindings::empty(DmarcStatus::TempError);
-        f.errors.push(format!("dns-temperror: {reason}"));
-        f
     }
 
     fn from_record(raw: &str, r: DmarcRecord) -> DmarcFindings {
@@ -506,16 +500,34 @@ pub use super::Selection;
 
 /// The records at one `_dmarc` name after discarding non-DMARC ones (RFC 7489 6.6.3 step 4);
 /// several mean none applies (step 5).
-pub fn select(records: &[String]) -> Selection {
-    super::select_records(records, is_dmarc_record)
+pub fn select(answer: &Lookup<String>) -> Selection {
+    super::select_records(answer, is_dmarc_record)
 }
 
-/// The findings for one `_dmarc` name's TXT answer.
-pub fn findings(records: &[String]) -> DmarcFindings {
-    match select(records) {
-        Selection::None => DmarcFindings::empty(DmarcStatus::None),
-        Selection::One(r) => DmarcFindings::from_record(&r, parse(&r)),
-        Selection::Multiple(rs) => multiple(&rs),
+/// One `_dmarc` name's findings, without discovery (that is [`discover`]).
+impl TxtPolicy for DmarcFindings {
+    fn is_record(txt: &str) -> bool {
+        is_dmarc_record(txt)
+    }
+
+    fn none() -> DmarcFindings {
+        DmarcFindings::empty(DmarcStatus::None)
+    }
+
+    /// A row for a lookup that failed transiently; `reason` is the resolver's account of it.
+    fn temperror(reason: &str) -> DmarcFindings {
+        let mut f = DmarcFindings::empty(DmarcStatus::TempError);
+        f.errors.push(format!("dns-temperror: {reason}"));
+        f
+    }
+
+    fn one(record: String) -> DmarcFindings {
+        let parsed = parse(&record);
+        DmarcFindings::from_record(&record, parsed)
+    }
+
+    fn multiple(records: Vec<String>) -> DmarcFindings {
+        multiple(&records)
     }
 }
 
@@ -809,15 +821,6 @@ pub fn discovery_names_with(
         .collect()
 }
 
-/// One query's answer as the scanner fetched it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TxtAnswer {
-    /// The TXT records (each record's strings joined); empty for NXDOMAIN and NODATA.
-    Records(Vec<String>),
-    /// A transient failure (timeout, SERVFAIL), with the resolver's account of it.
-    TempError(String),
-}
-
 /// The next `_dmarc` name to query given the answers so far (in plan order), or None when
 /// discovery is complete. Drive it as `while let Some(q) = next_query(..) { answers.push(fetch(q)) }`
 /// and then call [`discover`] with the same answers.
@@ -825,7 +828,7 @@ pub fn next_query(
     domain: &str,
     mode: DiscoveryMode,
     list: Option<&SuffixList>,
-    answers: &[TxtAnswer],
+    answers: &[Lookup<String>],
 ) -> Option<String> {
     let plan = discovery_domains(domain, mode, list);
     if answers.len() >= plan.len() || walk(&plan, mode, answers).done {
@@ -839,26 +842,27 @@ struct Walk {
     findings: DmarcFindings,
 }
 
-fn walk(plan: &[String], mode: DiscoveryMode, answers: &[TxtAnswer]) -> Walk {
+fn walk(plan: &[String], mode: DiscoveryMode, answers: &[Lookup<String>]) -> Walk {
     let mut discarded: Vec<String> = Vec::new();
     for (i, answer) in answers.iter().enumerate().take(plan.len()) {
-        let records = match answer {
-            TxtAnswer::TempError(reason) => {
-                return Walk {
-                    done: true,
-                    findings: DmarcFindings::temperror(&format!("_dmarc.{}: {reason}", plan[i])),
-                };
-            }
-            TxtAnswer::Records(r) => r,
-        };
         let source = match (i, mode) {
             (0, _) => DmarcSource::Domain,
             (_, DiscoveryMode::Rfc7489) => DmarcSource::Organizational,
             (_, DiscoveryMode::TreeWalk) => DmarcSource::TreeWalk(plan[i].clone()),
         };
-        let mut f = match select(records) {
-            Selection::None => continue,
-            Selection::One(r) => DmarcFindings::from_record(&r, parse(&r)),
+        let mut f = match select(answer) {
+            Selection::TempError(reason) => {
+                return Walk {
+                    done: true,
+                    findings: DmarcFindings::temperror(&format!(
+                        "_dmarc.{}: TXT {reason}",
+                        plan[i]
+                    )),
+                };
+            }
+            // RFC 7489 6.6.3 step 3 and the Tree Walk go on past a name that does not exist.
+            Selection::None | Selection::NxDomain => continue,
+            Selection::One(r) => DmarcFindings::one(r),
             // DMARCbis 4.10 steps 2 and 7: "If multiple DMARC records are returned, they are all
             // discarded", and the walk goes on.
             Selection::Multiple(rs) if mode == DiscoveryMode::TreeWalk => {
@@ -902,7 +906,7 @@ pub fn discover(
     domain: &str,
     mode: DiscoveryMode,
     list: Option<&SuffixList>,
-    answers: &[TxtAnswer],
+    answers: &[Lookup<String>],
 ) -> DmarcFindings {
     walk(&discovery_domains(domain, mode, list), mode, answers).findings
 }
@@ -953,6 +957,10 @@ mod tests {
 
     fn has(errors: &[String], code: &str) -> bool {
         errors.iter().any(|e| e.starts_with(&format!("{code}:")))
+    }
+
+    fn findings(records: &[String]) -> DmarcFindings {
+        DmarcFindings::from_lookup("_dmarc.x", &Lookup::Records(records.to_vec()))
     }
 
     #[test]
@@ -1171,15 +1179,22 @@ mod tests {
 
     #[test]
     fn select_table() {
-        assert_eq!(select(&s(&["x"])), Selection::None);
+        let r = |v: &[&str]| Lookup::Records(s(v));
+        assert_eq!(select(&r(&["x"])), Selection::None);
         assert_eq!(
-            select(&s(&["x", "v=DMARC1; p=none"])),
+            select(&r(&["x", "v=DMARC1; p=none"])),
             Selection::One("v=DMARC1; p=none".into())
         );
         assert!(matches!(
-            select(&s(&["v=DMARC1; p=none", "v=DMARC1"])),
+            select(&r(&["v=DMARC1; p=none", "v=DMARC1"])),
             Selection::Multiple(v) if v.len() == 2
         ));
+        assert_eq!(select(&Lookup::NoData), Selection::None);
+        assert_eq!(select(&Lookup::NxDomain), Selection::NxDomain);
+        assert_eq!(
+            select(&Lookup::TempError("timeout".into())),
+            Selection::TempError("timeout".into())
+        );
     }
 
     #[test]
@@ -1325,13 +1340,15 @@ mod tests {
         );
     }
 
-    /// One answer per string: `-` none, `!` a temperror, else records split at ` | `.
-    fn answers(v: &[&str]) -> Vec<TxtAnswer> {
+    /// One answer per string: `-` no data, `x` NXDOMAIN, `!` a temperror, else records split at
+    /// ` | `.
+    fn answers(v: &[&str]) -> Vec<Lookup<String>> {
         v.iter()
             .map(|a| match *a {
-                "-" => TxtAnswer::Records(Vec::new()),
-                "!" => TxtAnswer::TempError("timeout".into()),
-                r => TxtAnswer::Records(r.split(" | ").map(str::to_string).collect()),
+                "-" => Lookup::NoData,
+                "x" => Lookup::NxDomain,
+                "!" => Lookup::TempError("timeout".into()),
+                r => Lookup::Records(r.split(" | ").map(str::to_string).collect()),
             })
             .collect()
     }
@@ -1371,6 +1388,13 @@ mod tests {
                 "valid organizational none",
             ),
             ("mail.example.com", Rfc7489, &["-", "-"], "", "none - -"),
+            (
+                "mail.example.com",
+                Rfc7489,
+                &["x", "v=DMARC1; p=none"],
+                "",
+                "valid organizational none",
+            ),
             ("mail.example.com", Rfc7489, &[TWO], "", "invalid domain -"),
             ("mail.example.com", Rfc7489, &["!"], "", "temperror - -"),
             (
@@ -1444,6 +1468,8 @@ mod tests {
             &answers(&[TWO, "v=DMARC1; p=none"]),
         );
         assert!(f.errors[0].starts_with("multiple-records: 2 v=DMARC1 records at _dmarc.a.mail"));
+        let f = discover("mail.example.com", Rfc7489, None, &answers(&["-", "!"]));
+        assert_eq!(f.errors, ["dns-temperror: _dmarc.example.com: TXT timeout"]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Pure: the scanner fetches the TXT records and passes them in.
 
-use super::Selection;
+use super::TxtPolicy;
 use super::mta_sts::{WSP, field, is_ext_name};
 use super::taglist::{self, Part};
 
@@ -35,13 +35,51 @@ pub struct TlsRptFindings {
     pub errors: Vec<String>,
 }
 
-impl TlsRptFindings {
-    pub fn temperror(reason: &str) -> TlsRptFindings {
+impl TxtPolicy for TlsRptFindings {
+    fn is_record(txt: &str) -> bool {
+        is_tlsrpt_record(txt)
+    }
+
+    fn none() -> TlsRptFindings {
         TlsRptFindings {
-            status: TlsRptStatus::TempError,
+            status: TlsRptStatus::None,
             record: None,
             rua: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn temperror(reason: &str) -> TlsRptFindings {
+        TlsRptFindings {
+            status: TlsRptStatus::TempError,
             errors: vec![format!("dns-temperror: {reason}")],
+            ..TlsRptFindings::none()
+        }
+    }
+
+    fn one(record: String) -> TlsRptFindings {
+        let r = parse(&record);
+        TlsRptFindings {
+            status: if r.valid() {
+                TlsRptStatus::Valid
+            } else {
+                TlsRptStatus::Invalid
+            },
+            record: Some(record),
+            rua: r.rua,
+            errors: r.errors,
+        }
+    }
+
+    fn multiple(records: Vec<String>) -> TlsRptFindings {
+        TlsRptFindings {
+            status: TlsRptStatus::Invalid,
+            errors: vec![format!(
+                "multiple-records: {} v=TLSRPTv1 records (RFC 8460 3: none is used)",
+                records.len()
+            )],
+            record: records.into_iter().next(),
+            ..TlsRptFindings::none()
         }
     }
 }
@@ -166,42 +204,10 @@ fn is_host(d: &str) -> bool {
         })
 }
 
-/// The findings for the `_smtp._tls` TXT answer.
-pub fn findings(records: &[String]) -> TlsRptFindings {
-    let mut f = TlsRptFindings {
-        status: TlsRptStatus::None,
-        record: None,
-        rua: Vec::new(),
-        errors: Vec::new(),
-    };
-    match super::select_records(records, is_tlsrpt_record) {
-        Selection::None => {}
-        Selection::One(rec) => {
-            let r = parse(&rec);
-            f.status = if r.valid() {
-                TlsRptStatus::Valid
-            } else {
-                TlsRptStatus::Invalid
-            };
-            f.record = Some(rec);
-            f.rua = r.rua;
-            f.errors = r.errors;
-        }
-        Selection::Multiple(recs) => {
-            f.status = TlsRptStatus::Invalid;
-            f.errors.push(format!(
-                "multiple-records: {} v=TLSRPTv1 records (RFC 8460 3: none is used)",
-                recs.len()
-            ));
-            f.record = recs.into_iter().next();
-        }
-    }
-    f
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::Lookup;
 
     fn codes(errors: &[String]) -> String {
         errors
@@ -270,8 +276,17 @@ mod tests {
             (vec!["v=tlsrptv1; rua=mailto:a@example.com"], "none"),
             (vec![], "none"),
         ] {
-            assert_eq!(findings(&s(&recs)).status.as_str(), status, "{recs:?}");
+            let f = TlsRptFindings::from_lookup("_smtp._tls.x", &Lookup::Records(s(&recs)));
+            assert_eq!(f.status.as_str(), status, "{recs:?}");
         }
-        assert_eq!(TlsRptFindings::temperror("x").status.as_str(), "temperror");
+        assert_eq!(
+            TlsRptFindings::from_lookup("_smtp._tls.x", &Lookup::TempError("timeout".into()))
+                .errors,
+            ["dns-temperror: _smtp._tls.x TXT timeout"]
+        );
+        assert_eq!(
+            TlsRptFindings::from_lookup("_smtp._tls.x", &Lookup::NxDomain),
+            TlsRptFindings::none()
+        );
     }
 }

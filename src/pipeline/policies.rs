@@ -14,12 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::checks::bimi::{self, BimiFindings, BimiStatus};
 use crate::checks::dkim;
-use crate::checks::dmarc::{
-    self, DiscoveryMode, DmarcFindings, DmarcSource, SuffixList, TxtAnswer,
-};
+use crate::checks::dmarc::{self, DiscoveryMode, DmarcFindings, DmarcSource, SuffixList};
 use crate::checks::mta_sts::{self, StsPolicy, StsStatus, StsTxtFindings};
 use crate::checks::soa;
 use crate::checks::tls_rpt::{self, TlsRptFindings};
+use crate::checks::{Lookup, TxtPolicy};
 use crate::dns::{Answer, Rdata, RecordType, Resolver, Status};
 use crate::output::{DkimKeyRow, DomainRow};
 use crate::pipeline::sts_fetch::{FetchError, FetchOptions, Fetcher};
@@ -110,6 +109,10 @@ fn txt(a: &Answer) -> Vec<String> {
     a.txt_joined().collect()
 }
 
+fn txt_lookup(a: &Answer) -> Lookup<String> {
+    Lookup::from_answer(a, txt)
+}
+
 /// Runs every policy lookup of `domain` concurrently.
 pub async fn scan(
     res: &Resolver,
@@ -131,16 +134,8 @@ pub async fn scan(
     );
     let (dmarc, rua_authorized, rua_unauthorized) = dmarc_part;
     let (mta_sts, sts_policy) = sts;
-    let tls_rpt = if rpt.status.is_failure() {
-        TlsRptFindings::temperror(&format!("{rpt_name} TXT {}", rpt.describe()))
-    } else {
-        tls_rpt::findings(&txt(&rpt))
-    };
-    let bimi = if bimi_answer.status.is_failure() {
-        BimiFindings::temperror(&format!("{bimi_name} TXT {}", bimi_answer.describe()))
-    } else {
-        bimi::findings(&txt(&bimi_answer))
-    };
+    let tls_rpt = TlsRptFindings::from_lookup(&rpt_name, &txt_lookup(&rpt));
+    let bimi = BimiFindings::from_lookup(&bimi_name, &txt_lookup(&bimi_answer));
     let soa_rname = soa_answer.records.iter().find_map(|r| match r {
         Rdata::Soa { rname, .. } => soa::soa_rname_to_email(rname),
         _ => None,
@@ -168,11 +163,7 @@ async fn sts_stage(
     fetcher: Option<&Fetcher>,
 ) -> (StsTxtFindings, Option<Result<StsPolicy, FetchError>>) {
     let a = res.lookup(name, RecordType::TXT).await;
-    if a.status.is_failure() {
-        let f = StsTxtFindings::temperror(&format!("{name} TXT {}", a.describe()));
-        return (f, None);
-    }
-    let f = mta_sts::txt_findings(&txt(&a));
+    let f = StsTxtFindings::from_lookup(name, &txt_lookup(&a));
     let policy = match fetcher {
         Some(fetcher) if f.status == StsStatus::Valid => Some(
             fetcher
@@ -191,14 +182,10 @@ type DmarcPart = (DmarcFindings, Option<Vec<String>>, Option<Vec<String>>);
 /// authorisation of the external `rua` destinations (RFC 7489 7.1), queried concurrently.
 async fn dmarc_stage(res: &Resolver, domain: &str, opts: &PolicyOptions) -> DmarcPart {
     let (mode, psl) = (opts.dmarc_discovery, opts.psl.as_deref());
-    let mut answers: Vec<TxtAnswer> = Vec::new();
+    let mut answers: Vec<Lookup<String>> = Vec::new();
     while let Some(name) = dmarc::next_query(domain, mode, psl, &answers) {
         let a = res.lookup(&name, RecordType::TXT).await;
-        answers.push(if a.status.is_failure() {
-            TxtAnswer::TempError(format!("TXT {}", a.describe()))
-        } else {
-            TxtAnswer::Records(txt(&a))
-        });
+        answers.push(txt_lookup(&a));
     }
     let mut f = dmarc::discover(domain, mode, psl, &answers);
     let Some(parsed) = &f.parsed else {
