@@ -4,6 +4,7 @@
 //! Pure: the scanner fetches the TXT records and passes them in.
 
 use super::TxtPolicy;
+use super::dmarc::{DmarcFindings, DmarcSource, DmarcStatus};
 use super::taglist::{self, Part};
 
 /// The scan outcome for one domain's `default._bimi` lookup.
@@ -63,6 +64,9 @@ pub struct BimiFindings {
     pub l: Option<String>,
     pub a: Option<String>,
     pub errors: Vec<String>,
+    /// `bimi_dmarc_not_enforcing`: set by [`dmarc_not_enforcing`] once the DMARC findings are
+    /// known; None where it is not judged.
+    pub dmarc_not_enforcing: Option<bool>,
 }
 
 impl TxtPolicy for BimiFindings {
@@ -77,6 +81,7 @@ impl TxtPolicy for BimiFindings {
             l: None,
             a: None,
             errors: Vec::new(),
+            dmarc_not_enforcing: None,
         }
     }
 
@@ -103,6 +108,7 @@ impl TxtPolicy for BimiFindings {
             l: r.location,
             a: r.authority,
             errors,
+            dmarc_not_enforcing: None,
         }
     }
 
@@ -244,6 +250,28 @@ pub fn bimi_without_enforcing_dmarc(dmarc_p: Option<&str>, pct: Option<u8>) -> b
     }
 }
 
+/// The BIMI draft: the indicator is shown only under an enforcing DMARC policy (quarantine at
+/// pct=100 or reject, and a subdomain policy other than none). Judged where a record is
+/// published (valid or declined) and the DMARC lookup did not fail, on the policy that applies
+/// to the domain: a record found at a parent applies its `sp` (else `p`) to it (RFC 7489 6.6.3
+/// step 6). None where not judged.
+pub fn dmarc_not_enforcing(bimi: BimiStatus, dmarc: &DmarcFindings) -> Option<bool> {
+    let published = matches!(bimi, BimiStatus::Valid | BimiStatus::Declined);
+    if !published || dmarc.status == DmarcStatus::TempError {
+        return None;
+    }
+    let own = matches!(dmarc.source, None | Some(DmarcSource::Domain));
+    let applies = if own {
+        dmarc.p.as_deref()
+    } else {
+        dmarc.sp.as_deref().or(dmarc.p.as_deref())
+    };
+    Some(
+        bimi_without_enforcing_dmarc(applies, dmarc.pct)
+            || (own && dmarc.sp.as_deref() == Some("none")),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,6 +379,85 @@ mod tests {
         let f = BimiFindings::from_lookup("default._bimi.x", &Lookup::TempError("timeout".into()));
         assert_eq!(f.status, BimiStatus::TempError);
         assert_eq!(f.errors, ["dns-temperror: default._bimi.x TXT timeout"]);
+    }
+
+    #[test]
+    fn dmarc_not_enforcing_table() {
+        use BimiStatus::*;
+        let dmarc = |rec: &str, source: Option<DmarcSource>| {
+            let mut f = if rec.is_empty() {
+                DmarcFindings::none()
+            } else {
+                DmarcFindings::one(rec.to_string())
+            };
+            f.source = source;
+            f
+        };
+        let (own, org) = (Some(DmarcSource::Domain), Some(DmarcSource::Organizational));
+        let walk = Some(DmarcSource::TreeWalk("example.com".into()));
+        // (BIMI status, DMARC record ("" = none), where it was found, verdict)
+        let cases: Vec<(BimiStatus, &str, Option<DmarcSource>, Option<bool>)> = vec![
+            (None, "v=DMARC1; p=none", own.clone(), Option::None),
+            (Invalid, "v=DMARC1; p=none", own.clone(), Option::None),
+            (TempError, "v=DMARC1; p=none", own.clone(), Option::None),
+            (Valid, "v=DMARC1; p=reject", own.clone(), Some(false)),
+            (Declined, "v=DMARC1; p=reject", own.clone(), Some(false)),
+            (
+                Valid,
+                "v=DMARC1; p=reject; sp=none",
+                own.clone(),
+                Some(true),
+            ),
+            (
+                Valid,
+                "v=DMARC1; p=quarantine; pct=50",
+                own.clone(),
+                Some(true),
+            ),
+            (Valid, "v=DMARC1; p=quarantine", own.clone(), Some(false)),
+            (
+                Valid,
+                "v=DMARC1; p=none; sp=reject",
+                own.clone(),
+                Some(true),
+            ),
+            (
+                Valid,
+                "v=DMARC1; p=reject; sp=none",
+                org.clone(),
+                Some(true),
+            ),
+            (
+                Valid,
+                "v=DMARC1; p=none; sp=reject",
+                org.clone(),
+                Some(false),
+            ),
+            (Valid, "v=DMARC1; p=reject", org.clone(), Some(false)),
+            (
+                Valid,
+                "v=DMARC1; p=reject; sp=quarantine",
+                walk.clone(),
+                Some(false),
+            ),
+            (Valid, "v=DMARC1; p=reject | two", Option::None, Some(true)),
+            (Valid, "", Option::None, Some(true)),
+        ];
+        for (bimi, rec, source, want) in cases {
+            let d = if let Some(first) = rec.strip_suffix(" | two") {
+                DmarcFindings::multiple(vec![first.to_string(), first.to_string()])
+            } else {
+                dmarc(rec, source)
+            };
+            assert_eq!(
+                dmarc_not_enforcing(bimi, &d),
+                want,
+                "{bimi:?} {rec} {:?}",
+                d.source
+            );
+        }
+        let failed = DmarcFindings::temperror("timeout");
+        assert_eq!(dmarc_not_enforcing(Valid, &failed), Option::None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
 
+use super::Lookup;
 use super::taglist::{self, Part, Tag};
 
 /// The selectors probed by default: `datasets/dkim-selectors.txt`, compiled in.
@@ -338,6 +339,164 @@ pub fn select_key(records: &[String]) -> Option<DkimKey> {
     Some(key)
 }
 
+/// `dkim_status`: what the probed selectors say together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DkimStatus {
+    /// No key record under any probed selector (or `_domainkey.<domain>` does not exist).
+    None,
+    /// At least one usable key.
+    Valid,
+    /// Key records, none usable.
+    Invalid,
+    /// A query failed, so a key may have been missed.
+    TempError,
+    /// Not probed (`--no-dkim`).
+    Skipped,
+}
+
+impl DkimStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DkimStatus::None => "none",
+            DkimStatus::Valid => "valid",
+            DkimStatus::Invalid => "invalid",
+            DkimStatus::TempError => "temperror",
+            DkimStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// The key record found under one probed selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectorKey {
+    pub selector: String,
+    pub key: DkimKey,
+}
+
+/// The DKIM columns of a scan row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimFindings {
+    pub status: DkimStatus,
+    /// The selectors with a key record; None when not probed or not known.
+    pub selectors: Option<Vec<String>>,
+    pub keys: Option<Vec<SelectorKey>>,
+    /// Each `code: text`; a key's own errors become `code: selector: text`.
+    pub errors: Vec<String>,
+}
+
+impl DkimFindings {
+    /// Probing was switched off.
+    pub fn skipped() -> DkimFindings {
+        DkimFindings {
+            status: DkimStatus::Skipped,
+            selectors: None,
+            keys: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The domain (or `_domainkey.<domain>`) does not exist: RFC 8020 says nothing exists below
+    /// it, so every selector is known to have no key without asking.
+    pub fn nxdomain() -> DkimFindings {
+        DkimFindings {
+            status: DkimStatus::None,
+            selectors: Some(Vec::new()),
+            keys: Some(Vec::new()),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The selectors are unknown; `reason` names the query and the resolver's account of it.
+    pub fn temperror(reason: &str) -> DkimFindings {
+        DkimFindings {
+            status: DkimStatus::TempError,
+            selectors: None,
+            keys: None,
+            errors: vec![format!("dns-temperror: {reason}")],
+        }
+    }
+}
+
+/// `_domainkey.<domain>`, the parent of every selector's key name (RFC 6376 3.6.2.1).
+pub fn parent_name(domain: &str) -> String {
+    format!("_domainkey.{domain}")
+}
+
+/// Whether the selectors under `_domainkey.<domain>` are worth asking: not when it does not
+/// exist (RFC 8020: nothing exists below it), nor when its query failed (theirs would fail
+/// alike).
+pub fn probe_selectors(parent: &Lookup<String>) -> bool {
+    !matches!(parent, Lookup::NxDomain | Lookup::TempError(_))
+}
+
+/// The aggregate over the probed selectors: a failed query leaves the answer open, else one
+/// usable key is enough (a signer needs one), else key records without a usable key are invalid.
+pub fn verdict(any_failed: bool, keys: &[SelectorKey]) -> DkimStatus {
+    if any_failed {
+        DkimStatus::TempError
+    } else if keys.iter().any(|k| k.key.usable()) {
+        DkimStatus::Valid
+    } else if keys.is_empty() {
+        DkimStatus::None
+    } else {
+        DkimStatus::Invalid
+    }
+}
+
+/// The findings from the TXT answer at `_domainkey.<domain>` and, in probe order, those at each
+/// selector's key name (none when [`probe_selectors`] said not to ask).
+pub fn findings(
+    domain: &str,
+    parent: &Lookup<String>,
+    probes: &[(&str, Lookup<String>)],
+) -> DkimFindings {
+    let parent_name = parent_name(domain);
+    match parent {
+        Lookup::TempError(reason) => {
+            return DkimFindings::temperror(&format!("{parent_name} TXT {reason}"));
+        }
+        Lookup::NxDomain => return DkimFindings::nxdomain(),
+        Lookup::NoData | Lookup::Records(_) => {}
+    }
+    let mut errors = Vec::new();
+    for t in parent.records() {
+        if let Some(policy) = domainkeys_policy(t) {
+            errors.push(format!("domainkeys-policy: {parent_name}: {policy}"));
+        }
+    }
+    let (mut selectors, mut keys) = (Vec::new(), Vec::new());
+    let mut failed = false;
+    for (sel, answer) in probes {
+        if let Lookup::TempError(reason) = answer {
+            failed = true;
+            errors.push(format!(
+                "dns-temperror: {} TXT {reason}",
+                key_query_name(sel, domain)
+            ));
+            continue;
+        }
+        let Some(key) = select_key(answer.records()) else {
+            continue;
+        };
+        for e in &key.errors {
+            // `code: text` -> `code: selector: text`, so the code stays first.
+            let (code, text) = e.split_once(": ").unwrap_or((e, ""));
+            errors.push(format!("{code}: {sel}: {text}"));
+        }
+        selectors.push(sel.to_string());
+        keys.push(SelectorKey {
+            selector: sel.to_string(),
+            key,
+        });
+    }
+    DkimFindings {
+        status: verdict(failed, &keys),
+        selectors: Some(selectors),
+        keys: Some(keys),
+        errors,
+    }
+}
+
 /// `SEQUENCE { SEQUENCE { OID 1.3.101.112 } BIT STRING (33 bytes) }`: the DER header of an
 /// Ed25519 SubjectPublicKeyInfo (RFC 8410 4).
 const ED25519_SPKI_PREFIX: [u8; 12] = [
@@ -661,6 +820,114 @@ mod tests {
         assert!(select_key(&s(&["x", "v=DKIM1; p="])).unwrap().revoked);
         let k = select_key(&s(&["p=", "v=DKIM1; p="])).unwrap();
         assert!(has(&k.errors, "multiple-records"));
+    }
+
+    #[test]
+    fn verdict_table() {
+        let key = |rec: &str| SelectorKey {
+            selector: "s".into(),
+            key: parse_key_record(rec),
+        };
+        let (good, revoked) = (key(&format!("v=DKIM1; p={RSA_2048}")), key("v=DKIM1; p="));
+        for (failed, keys, want) in [
+            (false, vec![], DkimStatus::None),
+            (false, vec![good.clone()], DkimStatus::Valid),
+            (
+                false,
+                vec![revoked.clone(), good.clone()],
+                DkimStatus::Valid,
+            ),
+            (false, vec![revoked.clone()], DkimStatus::Invalid),
+            (true, vec![good.clone()], DkimStatus::TempError),
+            (true, vec![], DkimStatus::TempError),
+        ] {
+            assert_eq!(verdict(failed, &keys), want, "{failed} {keys:?}");
+        }
+    }
+
+    #[test]
+    fn findings_table() {
+        let recs = |v: &[&str]| Lookup::Records(v.iter().map(|x| x.to_string()).collect());
+        let good = format!("v=DKIM1; p={RSA_2048}");
+        let weak = format!("v=DKIM1; p={RSA_512}");
+        let timeout = || Lookup::TempError("timeout".to_string());
+        // (parent, probes, status, selectors ("-" = null), errors)
+        type Case<'a> = (
+            Lookup<String>,
+            Vec<(&'a str, Lookup<String>)>,
+            &'a str,
+            &'a str,
+            Vec<&'a str>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                timeout(),
+                vec![],
+                "temperror",
+                "-",
+                vec!["dns-temperror: _domainkey.example.com TXT timeout"],
+            ),
+            (Lookup::NxDomain, vec![], "none", "", vec![]),
+            (
+                Lookup::NoData,
+                vec![("a", Lookup::NxDomain), ("b", Lookup::NoData)],
+                "none",
+                "",
+                vec![],
+            ),
+            (
+                Lookup::NoData,
+                vec![("a", recs(&[&good])), ("b", recs(&["v=spf1 -all"]))],
+                "valid",
+                "a",
+                vec![],
+            ),
+            (
+                Lookup::NoData,
+                vec![("a", recs(&[&weak])), ("b", recs(&[&good]))],
+                "valid",
+                "a b",
+                vec![
+                    "weak-key: a: RSA 512 bits (RFC 8301 3.2: keys of less than 1024 bits MUST NOT be considered valid)",
+                ],
+            ),
+            (
+                Lookup::NoData,
+                vec![("a", recs(&["v=DKIM1; p="]))],
+                "invalid",
+                "a",
+                vec![],
+            ),
+            (
+                Lookup::NoData,
+                vec![("a", recs(&[&good])), ("B", timeout())],
+                "temperror",
+                "a",
+                vec!["dns-temperror: b._domainkey.example.com TXT timeout"],
+            ),
+            (
+                recs(&["o=-"]),
+                vec![],
+                "none",
+                "",
+                vec![
+                    "domainkeys-policy: _domainkey.example.com: DomainKeys policy (RFC 4870, obsolete); o=- all mail is signed",
+                ],
+            ),
+        ];
+        for (parent, probes, status, sels, errors) in cases {
+            let f = findings("example.com", &parent, &probes);
+            assert_eq!(f.status.as_str(), status, "{parent:?} {probes:?}");
+            assert_eq!(
+                f.selectors.map_or("-".to_string(), |v| v.join(" ")),
+                sels,
+                "{parent:?} {probes:?}"
+            );
+            assert_eq!(f.errors, errors, "{parent:?} {probes:?}");
+        }
+        assert_eq!(DkimFindings::skipped().status.as_str(), "skipped");
+        assert!(!probe_selectors(&Lookup::NxDomain) && !probe_selectors(&timeout()));
+        assert!(probe_selectors(&Lookup::NoData) && probe_selectors(&recs(&["o=-"])));
     }
 
     #[test]

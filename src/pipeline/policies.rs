@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::checks::bimi::{self, BimiFindings, BimiStatus};
-use crate::checks::dkim;
+use crate::checks::dkim::{self, DkimFindings, SelectorKey};
 use crate::checks::dmarc::{self, DiscoveryMode, DmarcFindings, DmarcSource, SuffixList};
 use crate::checks::mta_sts::{self, StsPolicy, StsStatus, StsTxtFindings};
 use crate::checks::soa;
@@ -84,7 +84,7 @@ pub struct Policies {
     /// External destinations authorised and not, or None without a record to read them from.
     pub rua_authorized: Option<Vec<String>>,
     pub rua_unauthorized: Option<Vec<String>>,
-    pub dkim: DkimOutcome,
+    pub dkim: DkimFindings,
     pub mta_sts: StsTxtFindings,
     /// The fetched policy, parsed, or why there is none; None when not fetched.
     pub sts_policy: Option<Result<StsPolicy, FetchError>>,
@@ -92,17 +92,6 @@ pub struct Policies {
     pub bimi: BimiFindings,
     pub soa_status: Status,
     pub soa_rname: Option<String>,
-}
-
-/// DKIM over the probed selectors.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DkimOutcome {
-    /// `none`, `valid` (a usable key), `invalid` (key records, none usable), `temperror`,
-    /// `skipped` (--no-dkim).
-    pub status: &'static str,
-    pub selectors: Option<Vec<String>>,
-    pub keys: Option<Vec<DkimKeyRow>>,
-    pub errors: Vec<String>,
 }
 
 fn txt(a: &Answer) -> Vec<String> {
@@ -135,7 +124,8 @@ pub async fn scan(
     let (dmarc, rua_authorized, rua_unauthorized) = dmarc_part;
     let (mta_sts, sts_policy) = sts;
     let tls_rpt = TlsRptFindings::from_lookup(&rpt_name, &txt_lookup(&rpt));
-    let bimi = BimiFindings::from_lookup(&bimi_name, &txt_lookup(&bimi_answer));
+    let mut bimi = BimiFindings::from_lookup(&bimi_name, &txt_lookup(&bimi_answer));
+    bimi.dmarc_not_enforcing = bimi::dmarc_not_enforcing(bimi.status, &dmarc);
     let soa_rname = soa_answer.records.iter().find_map(|r| match r {
         Rdata::Soa { rname, .. } => soa::soa_rname_to_email(rname),
         _ => None,
@@ -223,96 +213,38 @@ async fn dmarc_stage(res: &Resolver, domain: &str, opts: &PolicyOptions) -> Dmar
     (f, Some(yes), Some(no))
 }
 
-/// RFC 6376 3.6.2.1 key lookups under every selector, unless `_domainkey.<domain>` does not
-/// exist (RFC 8020) or its query failed (the selectors' would fail alike).
+/// RFC 6376 3.6.2.1 key lookups under every selector, unless the `_domainkey.<domain>` answer
+/// says they are not worth asking ([`dkim::probe_selectors`]).
 async fn dkim_stage(
     res: &Resolver,
     domain: &str,
     opts: &PolicyOptions,
     stats: &PolicyStats,
-) -> DkimOutcome {
-    let mut out = DkimOutcome {
-        status: "none",
-        selectors: None,
-        keys: None,
-        errors: Vec::new(),
-    };
+) -> DkimFindings {
     if !opts.dkim {
-        out.status = "skipped";
-        return out;
+        return DkimFindings::skipped();
     }
-    let parent = format!("_domainkey.{domain}");
-    let p = res.lookup(&parent, RecordType::TXT).await;
-    if p.status.is_failure() {
-        out.status = "temperror";
-        out.errors
-            .push(format!("dns-temperror: {parent} TXT {}", p.describe()));
-        return out;
-    }
-    if p.status == Status::NxDomain {
-        stats
-            .dkim_probes_saved
-            .fetch_add(opts.dkim_selectors.len() as u64, Relaxed);
-        out.selectors = Some(Vec::new());
-        out.keys = Some(Vec::new());
-        return out;
-    }
-    for t in txt(&p) {
-        if let Some(policy) = dkim::domainkeys_policy(&t) {
-            out.errors
-                .push(format!("domainkeys-policy: {parent}: {policy}"));
-        }
-    }
-    let probes = futures::future::join_all(opts.dkim_selectors.iter().map(|sel| async move {
-        let a = res
-            .lookup(&dkim::key_query_name(sel, domain), RecordType::TXT)
-            .await;
-        (sel, a)
-    }))
-    .await;
-    let (mut selectors, mut keys) = (Vec::new(), Vec::new());
-    let mut failed = false;
-    for (sel, a) in probes {
-        if a.status.is_failure() {
-            failed = true;
-            out.errors.push(format!(
-                "dns-temperror: {} TXT {}",
-                dkim::key_query_name(sel, domain),
-                a.describe()
-            ));
-            continue;
-        }
-        let Some(key) = dkim::select_key(&txt(&a)) else {
-            continue;
-        };
-        for e in &key.errors {
-            // `code: text` -> `code: selector: text`, so the code stays first.
-            let (code, text) = e.split_once(": ").unwrap_or((e, ""));
-            out.errors.push(format!("{code}: {sel}: {text}"));
-        }
-        selectors.push(sel.clone());
-        keys.push(DkimKeyRow {
-            selector: sel.clone(),
-            key_type: key.key_type.as_str().to_string(),
-            bits: key.bits,
-            testing: key.testing,
-            revoked: key.revoked,
-            usable: key.usable(),
-            errors: key.errors.clone(),
-        });
-    }
-    out.status = if failed {
-        "temperror"
-    } else if keys.iter().any(|k| k.usable) {
-        "valid"
-    } else if keys.is_empty() {
-        "none"
+    let parent = res
+        .lookup(&dkim::parent_name(domain), RecordType::TXT)
+        .await;
+    let parent = txt_lookup(&parent);
+    let probes: Vec<(&str, Lookup<String>)> = if dkim::probe_selectors(&parent) {
+        futures::future::join_all(opts.dkim_selectors.iter().map(|sel| async move {
+            let a = res
+                .lookup(&dkim::key_query_name(sel, domain), RecordType::TXT)
+                .await;
+            (sel.as_str(), txt_lookup(&a))
+        }))
+        .await
     } else {
-        "invalid"
+        if parent == Lookup::NxDomain {
+            stats
+                .dkim_probes_saved
+                .fetch_add(opts.dkim_selectors.len() as u64, Relaxed);
+        }
+        Vec::new()
     };
-    out.selectors = Some(selectors);
-    out.keys = Some(keys);
-    out
+    dkim::findings(domain, &parent, &probes)
 }
 
 /// Writes the findings into the row's policy columns. `dnssec_ad` is set by the caller, which
@@ -334,9 +266,9 @@ pub fn fill(row: &mut DomainRow, p: Policies) {
     row.dmarc_rua_authorized = p.rua_authorized;
     row.dmarc_rua_unauthorized = p.rua_unauthorized;
 
-    row.dkim_status = p.dkim.status;
+    row.dkim_status = p.dkim.status.as_str();
     row.dkim_selectors = p.dkim.selectors;
-    row.dkim_keys = p.dkim.keys;
+    row.dkim_keys = p.dkim.keys.map(|keys| keys.iter().map(key_row).collect());
     row.dkim_errors = p.dkim.errors;
 
     row.mta_sts_status = p.mta_sts.status.as_str();
@@ -363,28 +295,24 @@ pub fn fill(row: &mut DomainRow, p: Policies) {
     row.tls_rpt_errors = p.tls_rpt.errors;
 
     row.bimi_status = p.bimi.status.as_str();
-    // The BIMI draft: the indicator is shown only under an enforcing DMARC policy (quarantine at
-    // pct=100 or reject, and a subdomain policy other than none). Judged where a record is
-    // published and the DMARC lookup did not fail, on the policy that applies to the domain: a
-    // record found at a parent applies its `sp` (else `p`) to it (RFC 7489 6.6.3 step 6).
-    let published = matches!(p.bimi.status, BimiStatus::Valid | BimiStatus::Declined);
-    if published && d.status != dmarc::DmarcStatus::TempError {
-        let own = matches!(d.source, None | Some(DmarcSource::Domain));
-        let applies = if own {
-            d.p.as_deref()
-        } else {
-            d.sp.as_deref().or(d.p.as_deref())
-        };
-        row.bimi_dmarc_not_enforcing = Some(
-            bimi::bimi_without_enforcing_dmarc(applies, d.pct)
-                || (own && d.sp.as_deref() == Some("none")),
-        );
-    }
+    row.bimi_dmarc_not_enforcing = p.bimi.dmarc_not_enforcing;
     row.bimi = p.bimi.record;
     row.bimi_errors = p.bimi.errors;
 
     row.soa_status = p.soa_status.as_str();
     row.soa_rname = p.soa_rname;
+}
+
+fn key_row(k: &SelectorKey) -> DkimKeyRow {
+    DkimKeyRow {
+        selector: k.selector.clone(),
+        key_type: k.key.key_type.as_str().to_string(),
+        bits: k.key.bits,
+        testing: k.key.testing,
+        revoked: k.key.revoked,
+        usable: k.key.usable(),
+        errors: k.key.errors.clone(),
+    }
 }
 
 /// The policy columns of a domain that does not exist (RFC 8020: nothing exists below it, so
