@@ -181,36 +181,18 @@ async fn dmarc_stage(res: &Resolver, domain: &str, opts: &PolicyOptions) -> Dmar
     let Some(parsed) = &f.parsed else {
         return (f, None, None);
     };
-    // RFC 7489 7.1: the destinations are judged against the domain whose record named them.
-    let record_domain = match &f.source {
-        Some(DmarcSource::Organizational) => {
-            dmarc::organizational_domain_with(domain, psl).unwrap_or_else(|| domain.to_string())
-        }
-        Some(DmarcSource::TreeWalk(name)) => name.clone(),
-        _ => domain.to_string(),
-    };
+    let record_domain = dmarc::record_domain(domain, f.source.as_ref(), psl);
     // Both report kinds need the destination's consent (RFC 7489 7.1 covers rua and ruf).
     let dests =
         dmarc::external_destinations(&record_domain, parsed.rua.iter().chain(&parsed.ruf), psl);
-    let checks =
-        futures::future::join_all(dests.iter().map(|(dest, name)| async move {
-            (dest, name, res.lookup(name, RecordType::TXT).await)
-        }))
-        .await;
-    let (mut yes, mut no) = (Vec::new(), Vec::new());
-    for (dest, name, a) in checks {
-        if a.status.is_failure() {
-            f.errors.push(format!(
-                "rua-authorization-temperror: {dest}: {name} TXT {}",
-                a.describe()
-            ));
-        } else if dmarc::authorizes(&txt(&a)) {
-            yes.push(dest.clone());
-        } else {
-            no.push(dest.clone());
-        }
-    }
-    (f, Some(yes), Some(no))
+    let answers = futures::future::join_all(dests.iter().map(|(dest, name)| async move {
+        let a = res.lookup(name, RecordType::TXT).await;
+        (dest.as_str(), name.as_str(), txt_lookup(&a))
+    }))
+    .await;
+    let auth = dmarc::authorization(answers.iter().map(|(d, n, a)| (*d, *n, a)));
+    f.errors.extend(auth.errors);
+    (f, Some(auth.authorized), Some(auth.unauthorized))
 }
 
 /// RFC 6376 3.6.2.1 key lookups under every selector, unless the `_domainkey.<domain>` answer
