@@ -8,6 +8,7 @@
 //! - [`output`]: one schema, record batches, Parquet and CSV writers, the run manifest.
 
 pub mod checks;
+mod csv_line;
 pub mod dns;
 pub mod output;
 pub mod pipeline;
