@@ -12,12 +12,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::checks::bimi::{self, BimiFindings, BimiStatus};
+use crate::checks::bimi::{self, BimiFindings};
 use crate::checks::dkim::{self, DkimFindings, SelectorKey};
 use crate::checks::dmarc::{self, DiscoveryMode, DmarcFindings, DmarcSource, SuffixList};
 use crate::checks::mta_sts::{self, StsPolicy, StsStatus, StsTxtFindings};
 use crate::checks::soa;
-use crate::checks::tls_rpt::{self, TlsRptFindings};
+use crate::checks::tls_rpt::TlsRptFindings;
 use crate::checks::{Lookup, TxtPolicy};
 use crate::dns::{Answer, Rdata, RecordType, Resolver, Status};
 use crate::output::{DkimKeyRow, DomainRow};
@@ -81,9 +81,6 @@ pub struct PolicyStats {
 #[derive(Debug, Clone)]
 pub struct Policies {
     pub dmarc: DmarcFindings,
-    /// External destinations authorised and not, or None without a record to read them from.
-    pub rua_authorized: Option<Vec<String>>,
-    pub rua_unauthorized: Option<Vec<String>>,
     pub dkim: DkimFindings,
     pub mta_sts: StsTxtFindings,
     /// The fetched policy, parsed, or why there is none; None when not fetched.
@@ -92,6 +89,26 @@ pub struct Policies {
     pub bimi: BimiFindings,
     pub soa_status: Status,
     pub soa_rname: Option<String>,
+}
+
+impl Policies {
+    /// What each check finds for a domain that does not exist (RFC 8020).
+    pub fn nxdomain(opts: &PolicyOptions) -> Policies {
+        Policies {
+            dmarc: DmarcFindings::nxdomain(),
+            dkim: if opts.dkim {
+                DkimFindings::nxdomain()
+            } else {
+                DkimFindings::skipped()
+            },
+            mta_sts: StsTxtFindings::nxdomain(),
+            sts_policy: None,
+            tls_rpt: TlsRptFindings::nxdomain(),
+            bimi: BimiFindings::nxdomain(),
+            soa_status: Status::NxDomain,
+            soa_rname: None,
+        }
+    }
 }
 
 fn txt(a: &Answer) -> Vec<String> {
@@ -113,7 +130,7 @@ pub async fn scan(
     let sts_name = format!("_mta-sts.{domain}");
     let rpt_name = format!("_smtp._tls.{domain}");
     let bimi_name = bimi::query_name(domain);
-    let (dmarc_part, dkim, sts, rpt, bimi_answer, soa_answer) = tokio::join!(
+    let (dmarc, dkim, sts, rpt, bimi_answer, soa_answer) = tokio::join!(
         dmarc_stage(res, domain, opts),
         dkim_stage(res, domain, opts, stats),
         sts_stage(res, domain, &sts_name, stage.fetcher.as_ref()),
@@ -121,7 +138,6 @@ pub async fn scan(
         res.lookup(&bimi_name, RecordType::TXT),
         res.lookup(domain, RecordType::SOA),
     );
-    let (dmarc, rua_authorized, rua_unauthorized) = dmarc_part;
     let (mta_sts, sts_policy) = sts;
     let tls_rpt = TlsRptFindings::from_lookup(&rpt_name, &txt_lookup(&rpt));
     let mut bimi = BimiFindings::from_lookup(&bimi_name, &txt_lookup(&bimi_answer));
@@ -132,8 +148,6 @@ pub async fn scan(
     });
     Policies {
         dmarc,
-        rua_authorized,
-        rua_unauthorized,
         dkim,
         mta_sts,
         sts_policy,
@@ -166,20 +180,18 @@ async fn sts_stage(
     (f, policy)
 }
 
-type DmarcPart = (DmarcFindings, Option<Vec<String>>, Option<Vec<String>>);
-
 /// The discovery loop (one `_dmarc` name at a time, stopping at the first record), then the
 /// authorisation of the external `rua` destinations (RFC 7489 7.1), queried concurrently.
-async fn dmarc_stage(res: &Resolver, domain: &str, opts: &PolicyOptions) -> DmarcPart {
+async fn dmarc_stage(res: &Resolver, domain: &str, opts: &PolicyOptions) -> DmarcFindings {
     let (mode, psl) = (opts.dmarc_discovery, opts.psl.as_deref());
     let mut answers: Vec<Lookup<String>> = Vec::new();
     while let Some(name) = dmarc::next_query(domain, mode, psl, &answers) {
         let a = res.lookup(&name, RecordType::TXT).await;
         answers.push(txt_lookup(&a));
     }
-    let mut f = dmarc::discover(domain, mode, psl, &answers);
+    let f = dmarc::discover(domain, mode, psl, &answers);
     let Some(parsed) = &f.parsed else {
-        return (f, None, None);
+        return f;
     };
     let record_domain = dmarc::record_domain(domain, f.source.as_ref(), psl);
     // Both report kinds need the destination's consent (RFC 7489 7.1 covers rua and ruf).
@@ -191,8 +203,7 @@ async fn dmarc_stage(res: &Resolver, domain: &str, opts: &PolicyOptions) -> Dmar
     }))
     .await;
     let auth = dmarc::authorization(answers.iter().map(|(d, n, a)| (*d, *n, a)));
-    f.errors.extend(auth.errors);
-    (f, Some(auth.authorized), Some(auth.unauthorized))
+    f.authorized(auth)
 }
 
 /// RFC 6376 3.6.2.1 key lookups under every selector, unless the `_domainkey.<domain>` answer
@@ -236,8 +247,8 @@ pub fn fill(row: &mut DomainRow, p: Policies) {
     row.dmarc_status = d.status.as_str();
     row.dmarc_source = d.source.as_ref().map(DmarcSource::to_string);
     row.dmarc_record = d.record;
-    row.dmarc_p = d.p.clone();
-    row.dmarc_sp = d.sp.clone();
+    row.dmarc_p = d.p;
+    row.dmarc_sp = d.sp;
     row.dmarc_np = d.np;
     row.dmarc_pct = d.pct;
     row.dmarc_adkim = d.adkim;
@@ -245,8 +256,8 @@ pub fn fill(row: &mut DomainRow, p: Policies) {
     row.dmarc_rua = d.rua;
     row.dmarc_ruf = d.ruf;
     row.dmarc_errors = d.errors;
-    row.dmarc_rua_authorized = p.rua_authorized;
-    row.dmarc_rua_unauthorized = p.rua_unauthorized;
+    row.dmarc_rua_authorized = d.rua_authorized;
+    row.dmarc_rua_unauthorized = d.rua_unauthorized;
 
     row.dkim_status = p.dkim.status.as_str();
     row.dkim_selectors = p.dkim.selectors;
@@ -300,16 +311,37 @@ fn key_row(k: &SelectorKey) -> DkimKeyRow {
 /// The policy columns of a domain that does not exist (RFC 8020: nothing exists below it, so
 /// every policy name would be NXDOMAIN too; no query is sent).
 pub fn fill_nxdomain(row: &mut DomainRow, opts: &PolicyOptions) {
-    row.dmarc_status = dmarc::DmarcStatus::None.as_str();
-    if opts.dkim {
-        row.dkim_status = "none";
-        row.dkim_selectors = Some(Vec::new());
-        row.dkim_keys = Some(Vec::new());
-    } else {
-        row.dkim_status = "skipped";
+    fill(row, Policies::nxdomain(opts));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nxdomain_columns() {
+        for dkim in [true, false] {
+            let opts = PolicyOptions {
+                dkim,
+                ..PolicyOptions::default()
+            };
+            let mut row = DomainRow::default();
+            fill_nxdomain(&mut row, &opts);
+            let mut want = DomainRow {
+                dmarc_status: "none",
+                dkim_status: "skipped",
+                mta_sts_status: "none",
+                tls_rpt_status: "none",
+                bimi_status: "none",
+                soa_status: "nxdomain",
+                ..DomainRow::default()
+            };
+            if dkim {
+                want.dkim_status = "none";
+                want.dkim_selectors = Some(Vec::new());
+                want.dkim_keys = Some(Vec::new());
+            }
+            assert_eq!(row, want, "dkim {dkim}");
+        }
     }
-    row.mta_sts_status = mta_sts::StsStatus::None.as_str();
-    row.tls_rpt_status = tls_rpt::TlsRptStatus::None.as_str();
-    row.bimi_status = BimiStatus::None.as_str();
-    row.soa_status = Status::NxDomain.as_str();
 }

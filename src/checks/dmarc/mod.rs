@@ -49,11 +49,24 @@ pub struct DmarcFindings {
     pub rua: Vec<String>,
     pub ruf: Vec<String>,
     pub errors: Vec<String>,
+    /// External report destinations (RFC 7489 7.1) that publish the authorisation record, and
+    /// those that do not: set from [`authorization`]; None without a record to read them from.
+    pub rua_authorized: Option<Vec<String>>,
+    pub rua_unauthorized: Option<Vec<String>>,
     /// The parsed record, for follow-up checks such as [`external_destinations`].
     pub parsed: Option<DmarcRecord>,
 }
 
 impl DmarcFindings {
+    /// Adds the external destinations' authorisation (RFC 7489 7.1); the lookups that failed
+    /// join the errors.
+    pub fn authorized(mut self, auth: Authorization) -> DmarcFindings {
+        self.errors.extend(auth.errors);
+        self.rua_authorized = Some(auth.authorized);
+        self.rua_unauthorized = Some(auth.unauthorized);
+        self
+    }
+
     fn empty(status: DmarcStatus) -> DmarcFindings {
         DmarcFindings {
             status,
@@ -68,6 +81,8 @@ impl DmarcFindings {
             rua: Vec::new(),
             ruf: Vec::new(),
             errors: Vec::new(),
+            rua_authorized: None,
+            rua_unauthorized: None,
             parsed: None,
         }
     }
@@ -90,6 +105,8 @@ impl DmarcFindings {
             rua: r.rua_raw.clone(),
             ruf: r.ruf_raw.clone(),
             errors: r.errors.clone(),
+            rua_authorized: None,
+            rua_unauthorized: None,
             parsed: Some(r),
         }
     }
