@@ -9,6 +9,7 @@
 //! - [`output`]: one schema, record batches, Parquet and CSV writers, the run manifest.
 
 pub mod checks;
+mod csv_line;
 pub mod dns;
 pub mod https;
 pub mod output;

@@ -3,6 +3,10 @@
 //!
 //! Pure: the scanner fetches the TXT records and passes them in.
 
+use super::TxtPolicy;
+use super::dmarc::{DmarcFindings, DmarcSource, DmarcStatus};
+use super::taglist::{self, Part};
+
 /// The scan outcome for one domain's `default._bimi` lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BimiStatus {
@@ -60,16 +64,63 @@ pub struct BimiFindings {
     pub l: Option<String>,
     pub a: Option<String>,
     pub errors: Vec<String>,
+    /// `bimi_dmarc_not_enforcing`: set by [`dmarc_not_enforcing`] once the DMARC findings are
+    /// known; None where it is not judged.
+    pub dmarc_not_enforcing: Option<bool>,
 }
 
-impl BimiFindings {
-    pub fn temperror(reason: &str) -> BimiFindings {
+impl TxtPolicy for BimiFindings {
+    fn is_record(txt: &str) -> bool {
+        is_bimi_record(txt)
+    }
+
+    fn none() -> BimiFindings {
         BimiFindings {
-            status: BimiStatus::TempError,
+            status: BimiStatus::None,
             record: None,
             l: None,
             a: None,
+            errors: Vec::new(),
+            dmarc_not_enforcing: None,
+        }
+    }
+
+    fn temperror(reason: &str) -> BimiFindings {
+        BimiFindings {
+            status: BimiStatus::TempError,
             errors: vec![format!("dns-temperror: {reason}")],
+            ..BimiFindings::none()
+        }
+    }
+
+    fn one(record: String) -> BimiFindings {
+        let r = parse(&record);
+        let status = match (r.valid(), r.declined()) {
+            (false, _) => BimiStatus::Invalid,
+            (true, true) => BimiStatus::Declined,
+            (true, false) => BimiStatus::Valid,
+        };
+        let mut errors = r.errors;
+        errors.extend(r.notes);
+        BimiFindings {
+            status,
+            record: Some(record),
+            l: r.location,
+            a: r.authority,
+            errors,
+            dmarc_not_enforcing: None,
+        }
+    }
+
+    fn multiple(records: Vec<String>) -> BimiFindings {
+        BimiFindings {
+            status: BimiStatus::Invalid,
+            errors: vec![format!(
+                "multiple-records: {} v=BIMI1 records (none is used)",
+                records.len()
+            )],
+            record: records.into_iter().next(),
+            ..BimiFindings::none()
         }
     }
 }
@@ -123,41 +174,36 @@ pub fn parse(txt: &str) -> BimiRecord {
         r.errors
             .push("missing-version: the record must begin with v=BIMI1".into());
     }
-    let mut offset = 0;
-    for (i, piece) in txt.split(';').enumerate() {
-        let at = offset + piece.len() - piece.trim_start_matches(WSP).len();
-        offset += piece.len() + 1;
-        let part = piece.trim_matches(WSP);
-        if i == 0 || part.is_empty() {
-            continue;
-        }
-        let Some((name, value)) = part.split_once('=') else {
-            r.errors
-                .push(format!("syntax: byte {at}: {part:?} is not tag=value"));
-            continue;
+    for part in taglist::parse(txt, &taglist::BIMI) {
+        let t = match part {
+            Part::Tag(t) => t,
+            other => {
+                r.errors.extend(other.syntax_error());
+                continue;
+            }
         };
-        let (name, value) = (name.trim_matches(WSP), value.trim_matches(WSP));
-        let slot = match name {
+        let slot = match t.name {
             "l" => &mut r.location,
             "a" => &mut r.authority,
             "v" => {
                 r.errors
-                    .push(format!("duplicate-tag: v again at byte {at}"));
+                    .push(format!("duplicate-tag: v again at byte {}", t.offset));
                 continue;
             }
-            _ => {
+            name => {
                 r.notes.push(format!("unknown-tag: {name}"));
-                r.unknown.push((name.to_string(), value.to_string()));
+                r.unknown.push((name.to_string(), t.value.to_string()));
                 continue;
             }
         };
-        if slot.is_some() {
+        if t.duplicate {
             r.errors.push(format!(
-                "duplicate-tag: {name} again at byte {at} (the first one is used)"
+                "duplicate-tag: {} again at byte {} (the first one is used)",
+                t.name, t.offset
             ));
             continue;
         }
-        *slot = Some(value.to_string());
+        *slot = Some(t.value.to_string());
     }
     match r.location.as_deref() {
         None => r
@@ -192,42 +238,6 @@ fn is_https(uri: &str) -> bool {
         && !uri[8..].starts_with('/')
 }
 
-/// The findings for the `default._bimi` TXT answer.
-pub fn findings(records: &[String]) -> BimiFindings {
-    let mut f = BimiFindings {
-        status: BimiStatus::None,
-        record: None,
-        l: None,
-        a: None,
-        errors: Vec::new(),
-    };
-    match super::select_records(records, is_bimi_record) {
-        super::Selection::None => {}
-        super::Selection::One(rec) => {
-            let r = parse(&rec);
-            f.status = match (r.valid(), r.declined()) {
-                (false, _) => BimiStatus::Invalid,
-                (true, true) => BimiStatus::Declined,
-                (true, false) => BimiStatus::Valid,
-            };
-            f.record = Some(rec);
-            f.l = r.location;
-            f.a = r.authority;
-            f.errors = r.errors;
-            f.errors.extend(r.notes);
-        }
-        super::Selection::Multiple(recs) => {
-            f.status = BimiStatus::Invalid;
-            f.errors.push(format!(
-                "multiple-records: {} v=BIMI1 records (none is used)",
-                recs.len()
-            ));
-            f.record = recs.into_iter().next();
-        }
-    }
-    f
-}
-
 /// The BIMI draft requires DMARC at enforcement for the indicator to be shown: `p=quarantine`
 /// with `pct=100` (the default when absent) or `p=reject`. True when the given DMARC policy falls
 /// short, so a BIMI record would be ignored. The draft's further demand that `sp` not be `none`
@@ -240,9 +250,32 @@ pub fn bimi_without_enforcing_dmarc(dmarc_p: Option<&str>, pct: Option<u8>) -> b
     }
 }
 
+/// The BIMI draft: the indicator is shown only under an enforcing DMARC policy (quarantine at
+/// pct=100 or reject, and a subdomain policy other than none). Judged where a record is
+/// published (valid or declined) and the DMARC lookup did not fail, on the policy that applies
+/// to the domain: a record found at a parent applies its `sp` (else `p`) to it (RFC 7489 6.6.3
+/// step 6). None where not judged.
+pub fn dmarc_not_enforcing(bimi: BimiStatus, dmarc: &DmarcFindings) -> Option<bool> {
+    let published = matches!(bimi, BimiStatus::Valid | BimiStatus::Declined);
+    if !published || dmarc.status == DmarcStatus::TempError {
+        return None;
+    }
+    let own = matches!(dmarc.source, None | Some(DmarcSource::Domain));
+    let applies = if own {
+        dmarc.p.as_deref()
+    } else {
+        dmarc.sp.as_deref().or(dmarc.p.as_deref())
+    };
+    Some(
+        bimi_without_enforcing_dmarc(applies, dmarc.pct)
+            || (own && dmarc.sp.as_deref() == Some("none")),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::Lookup;
 
     fn codes(v: &[String]) -> String {
         v.iter()
@@ -339,10 +372,92 @@ mod tests {
             (vec!["v=bimi1; l="], "none"),
             (vec![], "none"),
         ] {
-            assert_eq!(findings(&s(&recs)).status.as_str(), status, "{recs:?}");
+            let f = BimiFindings::from_lookup("default._bimi.x", &Lookup::Records(s(&recs)));
+            assert_eq!(f.status.as_str(), status, "{recs:?}");
         }
         assert_eq!(query_name("Example.com."), "default._bimi.example.com");
-        assert_eq!(BimiFindings::temperror("x").status, BimiStatus::TempError);
+        let f = BimiFindings::from_lookup("default._bimi.x", &Lookup::TempError("timeout".into()));
+        assert_eq!(f.status, BimiStatus::TempError);
+        assert_eq!(f.errors, ["dns-temperror: default._bimi.x TXT timeout"]);
+    }
+
+    #[test]
+    fn dmarc_not_enforcing_table() {
+        use BimiStatus::*;
+        let dmarc = |rec: &str, source: Option<DmarcSource>| {
+            let mut f = if rec.is_empty() {
+                DmarcFindings::none()
+            } else {
+                DmarcFindings::one(rec.to_string())
+            };
+            f.source = source;
+            f
+        };
+        let (own, org) = (Some(DmarcSource::Domain), Some(DmarcSource::Organizational));
+        let walk = Some(DmarcSource::TreeWalk("example.com".into()));
+        // (BIMI status, DMARC record ("" = none), where it was found, verdict)
+        let cases: Vec<(BimiStatus, &str, Option<DmarcSource>, Option<bool>)> = vec![
+            (None, "v=DMARC1; p=none", own.clone(), Option::None),
+            (Invalid, "v=DMARC1; p=none", own.clone(), Option::None),
+            (TempError, "v=DMARC1; p=none", own.clone(), Option::None),
+            (Valid, "v=DMARC1; p=reject", own.clone(), Some(false)),
+            (Declined, "v=DMARC1; p=reject", own.clone(), Some(false)),
+            (
+                Valid,
+                "v=DMARC1; p=reject; sp=none",
+                own.clone(),
+                Some(true),
+            ),
+            (
+                Valid,
+                "v=DMARC1; p=quarantine; pct=50",
+                own.clone(),
+                Some(true),
+            ),
+            (Valid, "v=DMARC1; p=quarantine", own.clone(), Some(false)),
+            (
+                Valid,
+                "v=DMARC1; p=none; sp=reject",
+                own.clone(),
+                Some(true),
+            ),
+            (
+                Valid,
+                "v=DMARC1; p=reject; sp=none",
+                org.clone(),
+                Some(true),
+            ),
+            (
+                Valid,
+                "v=DMARC1; p=none; sp=reject",
+                org.clone(),
+                Some(false),
+            ),
+            (Valid, "v=DMARC1; p=reject", org.clone(), Some(false)),
+            (
+                Valid,
+                "v=DMARC1; p=reject; sp=quarantine",
+                walk.clone(),
+                Some(false),
+            ),
+            (Valid, "v=DMARC1; p=reject | two", Option::None, Some(true)),
+            (Valid, "", Option::None, Some(true)),
+        ];
+        for (bimi, rec, source, want) in cases {
+            let d = if let Some(first) = rec.strip_suffix(" | two") {
+                DmarcFindings::multiple(vec![first.to_string(), first.to_string()])
+            } else {
+                dmarc(rec, source)
+            };
+            assert_eq!(
+                dmarc_not_enforcing(bimi, &d),
+                want,
+                "{bimi:?} {rec} {:?}",
+                d.source
+            );
+        }
+        let failed = DmarcFindings::temperror("timeout");
+        assert_eq!(dmarc_not_enforcing(Valid, &failed), Option::None);
     }
 
     #[test]

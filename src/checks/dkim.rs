@@ -7,6 +7,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
 
+use super::Lookup;
+use super::taglist::{self, Part, Tag};
+
 /// The selectors probed by default: `datasets/dkim-selectors.txt`, compiled in.
 pub const BUILTIN_SELECTORS: &str = include_str!("../../datasets/dkim-selectors.txt");
 
@@ -115,50 +118,20 @@ impl DkimKey {
 
 const WSP: &[char] = &[' ', '\t', '\r', '\n'];
 
-/// RFC 6376 3.2 tag lists:
-///
-/// ```text
-/// tag-list  =  tag-spec *( ";" tag-spec ) [ ";" ]
-/// tag-spec  =  [FWS] tag-name [FWS] "=" [FWS] tag-value [FWS]
-/// tag-name  =  ALPHA *ALNUMPUNC
-/// tag-value =  [ tval *( 1*(WSP / FWS) tval ) ]
-/// ```
-///
-/// "Tags MUST be interpreted in a case-sensitive manner", and a duplicated tag makes "the entire
-/// tag-list ... invalid". Returns (byte offset, name, value) or errors.
-fn tag_list(txt: &str, errors: &mut Vec<String>) -> Vec<(usize, String, String)> {
-    let mut out: Vec<(usize, String, String)> = Vec::new();
-    let mut start = 0;
-    for piece in txt.split(';') {
-        let offset = start + (piece.len() - piece.trim_start_matches(WSP).len());
-        start += piece.len() + 1;
-        let part = piece.trim_matches(WSP);
-        if part.is_empty() {
-            continue;
+/// The record's tags ([`taglist::DKIM`]). "Tags MUST be interpreted in a case-sensitive manner",
+/// and a duplicated tag makes "the entire tag-list ... invalid" (RFC 6376 3.2): the duplicate is
+/// an error, the first one is kept so the rest of the record can still be described.
+fn tag_list<'a>(txt: &'a str, errors: &mut Vec<String>) -> Vec<Tag<'a>> {
+    let mut out = Vec::new();
+    for part in taglist::parse(txt, &taglist::DKIM) {
+        match part {
+            Part::Tag(t) if t.duplicate => errors.push(format!(
+                "duplicate-tag: {} again at byte {} (RFC 6376 3.2: the tag-list is invalid)",
+                t.name, t.offset
+            )),
+            Part::Tag(t) => out.push(t),
+            other => errors.extend(other.syntax_error()),
         }
-        let Some((name, value)) = part.split_once('=') else {
-            errors.push(format!("syntax: byte {offset}: {part:?} is not tag=value"));
-            continue;
-        };
-        let name = name.trim_matches(WSP);
-        let mut chars = name.chars();
-        if !(matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        {
-            errors.push(format!("syntax: byte {offset}: {name:?} is not a tag name"));
-            continue;
-        }
-        if out.iter().any(|(_, n, _)| n == name) {
-            errors.push(format!(
-                "duplicate-tag: {name} again at byte {offset} (RFC 6376 3.2: the tag-list is invalid)"
-            ));
-            continue;
-        }
-        out.push((
-            offset,
-            name.to_string(),
-            value.trim_matches(WSP).to_string(),
-        ));
     }
     out
 }
@@ -199,15 +172,24 @@ pub fn parse_key_record(txt: &str) -> DkimKey {
     };
     let tags = tag_list(txt, &mut k.errors);
     let mut p: Option<String> = None;
-    for (i, (offset, name, value)) in tags.iter().enumerate() {
-        match name.as_str() {
+    for (
+        i,
+        Tag {
+            offset,
+            name,
+            value,
+            ..
+        },
+    ) in tags.iter().enumerate()
+    {
+        match *name {
             "v" => {
                 if i != 0 {
                     k.version_ok = false;
                     k.errors.push(format!(
                         "syntax: byte {offset}: v= must be the first tag (RFC 6376 3.6.1)"
                     ));
-                } else if value != "DKIM1" {
+                } else if *value != "DKIM1" {
                     k.version_ok = false;
                     k.errors.push(format!(
                         "invalid-version: {value:?} (RFC 6376 3.6.1: DKIM1, else the record is discarded)"
@@ -215,7 +197,7 @@ pub fn parse_key_record(txt: &str) -> DkimKey {
                 }
             }
             "k" => {
-                k.key_type = match value.as_str() {
+                k.key_type = match *value {
                     "rsa" => KeyType::Rsa,
                     "ed25519" => KeyType::Ed25519,
                     other => KeyType::Unknown(other.to_string()),
@@ -233,7 +215,7 @@ pub fn parse_key_record(txt: &str) -> DkimKey {
                     }
                 }
             }
-            "p" => p = Some(value.clone()),
+            "p" => p = Some(value.to_string()),
             "n" => {}
             "g" => k
                 .notes
@@ -341,10 +323,7 @@ pub fn select_key(records: &[String]) -> Option<DkimKey> {
         .iter()
         .filter(|r| {
             let t = r.trim_start_matches(WSP);
-            t.starts_with("v=DKIM1")
-                || tag_list(t, &mut Vec::new())
-                    .iter()
-                    .any(|(_, n, _)| n == "p")
+            t.starts_with("v=DKIM1") || taglist::tags(t, &taglist::DKIM).any(|tag| tag.name == "p")
         })
         .collect();
     let mut key = parse_key_record(keys.first()?);
@@ -358,6 +337,164 @@ pub fn select_key(records: &[String]) -> Option<DkimKey> {
         );
     }
     Some(key)
+}
+
+/// `dkim_status`: what the probed selectors say together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DkimStatus {
+    /// No key record under any probed selector (or `_domainkey.<domain>` does not exist).
+    None,
+    /// At least one usable key.
+    Valid,
+    /// Key records, none usable.
+    Invalid,
+    /// A query failed, so a key may have been missed.
+    TempError,
+    /// Not probed (`--no-dkim`).
+    Skipped,
+}
+
+impl DkimStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DkimStatus::None => "none",
+            DkimStatus::Valid => "valid",
+            DkimStatus::Invalid => "invalid",
+            DkimStatus::TempError => "temperror",
+            DkimStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// The key record found under one probed selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectorKey {
+    pub selector: String,
+    pub key: DkimKey,
+}
+
+/// The DKIM columns of a scan row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimFindings {
+    pub status: DkimStatus,
+    /// The selectors with a key record; None when not probed or not known.
+    pub selectors: Option<Vec<String>>,
+    pub keys: Option<Vec<SelectorKey>>,
+    /// Each `code: text`; a key's own errors become `code: selector: text`.
+    pub errors: Vec<String>,
+}
+
+impl DkimFindings {
+    /// Probing was switched off.
+    pub fn skipped() -> DkimFindings {
+        DkimFindings {
+            status: DkimStatus::Skipped,
+            selectors: None,
+            keys: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The domain (or `_domainkey.<domain>`) does not exist: RFC 8020 says nothing exists below
+    /// it, so every selector is known to have no key without asking.
+    pub fn nxdomain() -> DkimFindings {
+        DkimFindings {
+            status: DkimStatus::None,
+            selectors: Some(Vec::new()),
+            keys: Some(Vec::new()),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The selectors are unknown; `reason` names the query and the resolver's account of it.
+    pub fn temperror(reason: &str) -> DkimFindings {
+        DkimFindings {
+            status: DkimStatus::TempError,
+            selectors: None,
+            keys: None,
+            errors: vec![format!("dns-temperror: {reason}")],
+        }
+    }
+}
+
+/// `_domainkey.<domain>`, the parent of every selector's key name (RFC 6376 3.6.2.1).
+pub fn parent_name(domain: &str) -> String {
+    format!("_domainkey.{domain}")
+}
+
+/// Whether the selectors under `_domainkey.<domain>` are worth asking: not when it does not
+/// exist (RFC 8020: nothing exists below it), nor when its query failed (theirs would fail
+/// alike).
+pub fn probe_selectors(parent: &Lookup<String>) -> bool {
+    !matches!(parent, Lookup::NxDomain | Lookup::TempError(_))
+}
+
+/// The aggregate over the probed selectors: a failed query leaves the answer open, else one
+/// usable key is enough (a signer needs one), else key records without a usable key are invalid.
+pub fn verdict(any_failed: bool, keys: &[SelectorKey]) -> DkimStatus {
+    if any_failed {
+        DkimStatus::TempError
+    } else if keys.iter().any(|k| k.key.usable()) {
+        DkimStatus::Valid
+    } else if keys.is_empty() {
+        DkimStatus::None
+    } else {
+        DkimStatus::Invalid
+    }
+}
+
+/// The findings from the TXT answer at `_domainkey.<domain>` and, in probe order, those at each
+/// selector's key name (none when [`probe_selectors`] said not to ask).
+pub fn findings(
+    domain: &str,
+    parent: &Lookup<String>,
+    probes: &[(&str, Lookup<String>)],
+) -> DkimFindings {
+    let parent_name = parent_name(domain);
+    match parent {
+        Lookup::TempError(reason) => {
+            return DkimFindings::temperror(&format!("{parent_name} TXT {reason}"));
+        }
+        Lookup::NxDomain => return DkimFindings::nxdomain(),
+        Lookup::NoData | Lookup::Records(_) => {}
+    }
+    let mut errors = Vec::new();
+    for t in parent.records() {
+        if let Some(policy) = domainkeys_policy(t) {
+            errors.push(format!("domainkeys-policy: {parent_name}: {policy}"));
+        }
+    }
+    let (mut selectors, mut keys) = (Vec::new(), Vec::new());
+    let mut failed = false;
+    for (sel, answer) in probes {
+        if let Lookup::TempError(reason) = answer {
+            failed = true;
+            errors.push(format!(
+                "dns-temperror: {} TXT {reason}",
+                key_query_name(sel, domain)
+            ));
+            continue;
+        }
+        let Some(key) = select_key(answer.records()) else {
+            continue;
+        };
+        for e in &key.errors {
+            // `code: text` -> `code: selector: text`, so the code stays first.
+            let (code, text) = e.split_once(": ").unwrap_or((e, ""));
+            errors.push(format!("{code}: {sel}: {text}"));
+        }
+        selectors.push(sel.to_string());
+        keys.push(SelectorKey {
+            selector: sel.to_string(),
+            key,
+        });
+    }
+    DkimFindings {
+        status: verdict(failed, &keys),
+        selectors: Some(selectors),
+        keys: Some(keys),
+        errors,
+    }
 }
 
 /// `SEQUENCE { SEQUENCE { OID 1.3.101.112 } BIT STRING (33 bytes) }`: the DER header of an
@@ -465,13 +602,13 @@ pub fn domainkeys_policy(txt: &str) -> Option<String> {
     if tags.is_empty()
         || tags
             .iter()
-            .any(|(_, n, _)| !matches!(n.as_str(), "o" | "t" | "r" | "n"))
+            .any(|t| !matches!(t.name, "o" | "t" | "r" | "n"))
     {
         return None;
     }
     let mut parts = vec!["DomainKeys policy (RFC 4870, obsolete)".to_string()];
-    for (_, name, value) in &tags {
-        match (name.as_str(), value.as_str()) {
+    for t in &tags {
+        match (t.name, t.value) {
             ("o", "~") => parts.push("o=~ some mail is signed".into()),
             ("o", "-") => parts.push("o=- all mail is signed".into()),
             ("o", v) => parts.push(format!("o={v} (unknown)")),
@@ -683,6 +820,114 @@ mod tests {
         assert!(select_key(&s(&["x", "v=DKIM1; p="])).unwrap().revoked);
         let k = select_key(&s(&["p=", "v=DKIM1; p="])).unwrap();
         assert!(has(&k.errors, "multiple-records"));
+    }
+
+    #[test]
+    fn verdict_table() {
+        let key = |rec: &str| SelectorKey {
+            selector: "s".into(),
+            key: parse_key_record(rec),
+        };
+        let (good, revoked) = (key(&format!("v=DKIM1; p={RSA_2048}")), key("v=DKIM1; p="));
+        for (failed, keys, want) in [
+            (false, vec![], DkimStatus::None),
+            (false, vec![good.clone()], DkimStatus::Valid),
+            (
+                false,
+                vec![revoked.clone(), good.clone()],
+                DkimStatus::Valid,
+            ),
+            (false, vec![revoked.clone()], DkimStatus::Invalid),
+            (true, vec![good.clone()], DkimStatus::TempError),
+            (true, vec![], DkimStatus::TempError),
+        ] {
+            assert_eq!(verdict(failed, &keys), want, "{failed} {keys:?}");
+        }
+    }
+
+    #[test]
+    fn findings_table() {
+        let recs = |v: &[&str]| Lookup::Records(v.iter().map(|x| x.to_string()).collect());
+        let good = format!("v=DKIM1; p={RSA_2048}");
+        let weak = format!("v=DKIM1; p={RSA_512}");
+        let timeout = || Lookup::TempError("timeout".to_string());
+        // (parent, probes, status, selectors ("-" = null), errors)
+        type Case<'a> = (
+            Lookup<String>,
+            Vec<(&'a str, Lookup<String>)>,
+            &'a str,
+            &'a str,
+            Vec<&'a str>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                timeout(),
+                vec![],
+                "temperror",
+                "-",
+                vec!["dns-temperror: _domainkey.example.com TXT timeout"],
+            ),
+            (Lookup::NxDomain, vec![], "none", "", vec![]),
+            (
+                Lookup::NoData,
+                vec![("a", Lookup::NxDomain), ("b", Lookup::NoData)],
+                "none",
+                "",
+                vec![],
+            ),
+            (
+                Lookup::NoData,
+                vec![("a", recs(&[&good])), ("b", recs(&["v=spf1 -all"]))],
+                "valid",
+                "a",
+                vec![],
+            ),
+            (
+                Lookup::NoData,
+                vec![("a", recs(&[&weak])), ("b", recs(&[&good]))],
+                "valid",
+                "a b",
+                vec![
+                    "weak-key: a: RSA 512 bits (RFC 8301 3.2: keys of less than 1024 bits MUST NOT be considered valid)",
+                ],
+            ),
+            (
+                Lookup::NoData,
+                vec![("a", recs(&["v=DKIM1; p="]))],
+                "invalid",
+                "a",
+                vec![],
+            ),
+            (
+                Lookup::NoData,
+                vec![("a", recs(&[&good])), ("B", timeout())],
+                "temperror",
+                "a",
+                vec!["dns-temperror: b._domainkey.example.com TXT timeout"],
+            ),
+            (
+                recs(&["o=-"]),
+                vec![],
+                "none",
+                "",
+                vec![
+                    "domainkeys-policy: _domainkey.example.com: DomainKeys policy (RFC 4870, obsolete); o=- all mail is signed",
+                ],
+            ),
+        ];
+        for (parent, probes, status, sels, errors) in cases {
+            let f = findings("example.com", &parent, &probes);
+            assert_eq!(f.status.as_str(), status, "{parent:?} {probes:?}");
+            assert_eq!(
+                f.selectors.map_or("-".to_string(), |v| v.join(" ")),
+                sels,
+                "{parent:?} {probes:?}"
+            );
+            assert_eq!(f.errors, errors, "{parent:?} {probes:?}");
+        }
+        assert_eq!(DkimFindings::skipped().status.as_str(), "skipped");
+        assert!(!probe_selectors(&Lookup::NxDomain) && !probe_selectors(&timeout()));
+        assert!(probe_selectors(&Lookup::NoData) && probe_selectors(&recs(&["o=-"])));
     }
 
     #[test]

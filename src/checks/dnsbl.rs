@@ -144,7 +144,7 @@ pub fn parse_zones(text: &str) -> Result<Vec<ZoneConfig>, DnsblConfigError> {
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let fields = split_csv(raw).map_err(err)?;
+        let fields = crate::csv_line::fields_strict(raw).map_err(err)?;
         let Some(cols) = &header else {
             let cols: Vec<String> = fields
                 .iter()
@@ -228,43 +228,6 @@ pub fn parse_zones(text: &str) -> Result<Vec<ZoneConfig>, DnsblConfigError> {
         });
     }
     Ok(zones)
-}
-
-/// Split one CSV record (RFC 4180: fields may be quoted, `""` is a quote inside quotes).
-fn split_csv(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut cur = String::new();
-    let mut chars = line.trim_end_matches(['\r', '\n']).chars().peekable();
-    let mut quoted = false;
-    let mut at_start = true;
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted => {
-                if chars.peek() == Some(&'"') {
-                    cur.push('"');
-                    chars.next();
-                } else {
-                    quoted = false;
-                }
-            }
-            '"' if at_start && cur.trim().is_empty() => {
-                cur.clear();
-                quoted = true;
-            }
-            ',' if !quoted => {
-                fields.push(std::mem::take(&mut cur));
-                at_start = true;
-                continue;
-            }
-            _ => cur.push(c),
-        }
-        at_start = false;
-    }
-    if quoted {
-        return Err("unterminated quoted field".into());
-    }
-    fields.push(cur);
-    Ok(fields)
 }
 
 fn parse_codes(list: &str, default_meaning: &str) -> Result<Vec<CodeRule>, String> {

@@ -14,6 +14,7 @@ pub mod mx_policy;
 pub mod rdns;
 pub mod soa;
 pub mod spf;
+pub mod taglist;
 pub mod tls_rpt;
 
 use crate::dns::{Answer, Status};
@@ -63,22 +64,70 @@ impl<T> Lookup<T> {
     }
 }
 
-/// The records of one kind at a name, after discarding the others (RFC 7489 6.6.3, RFC 8461 3.1
-/// and RFC 8460 3 all want exactly one; several mean none applies).
+/// What the TXT answer at a policy name holds for that policy, after discarding the records of
+/// other kinds (RFC 7489 6.6.3, RFC 8461 3.1 and RFC 8460 3 all want exactly one; several mean
+/// none applies).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
+    /// The name does not exist (RFC 8020: nor does anything below it).
+    NxDomain,
+    /// No record of the kind: NODATA, or only other TXT records.
     None,
     One(String),
     Multiple(Vec<String>),
+    /// The lookup failed; the resolver's account of it.
+    TempError(String),
 }
 
 /// Keeps the TXT records that `is_record` accepts and says how many there are.
-pub fn select_records(records: &[String], is_record: impl Fn(&str) -> bool) -> Selection {
-    let mut kept: Vec<String> = records.iter().filter(|r| is_record(r)).cloned().collect();
-    match kept.len() {
-        0 => Selection::None,
-        1 => Selection::One(kept.remove(0)),
-        _ => Selection::Multiple(kept),
+pub fn select_records(answer: &Lookup<String>, is_record: impl Fn(&str) -> bool) -> Selection {
+    match answer {
+        Lookup::NxDomain => Selection::NxDomain,
+        Lookup::TempError(reason) => Selection::TempError(reason.clone()),
+        Lookup::NoData | Lookup::Records(_) => {
+            let mut kept: Vec<String> = answer
+                .records()
+                .iter()
+                .filter(|r| is_record(r))
+                .cloned()
+                .collect();
+            match kept.len() {
+                0 => Selection::None,
+                1 => Selection::One(kept.remove(0)),
+                _ => Selection::Multiple(kept),
+            }
+        }
+    }
+}
+
+/// A policy published as one TXT record at a fixed name: DMARC (RFC 7489 6.6.3), MTA-STS
+/// (RFC 8461 3.1), TLS-RPT (RFC 8460 3), BIMI. Its findings say what each outcome of the lookup
+/// means, so the selection is done once, here, for all of them.
+pub trait TxtPolicy: Sized {
+    /// A TXT record of this policy's kind (the others at the name are discarded).
+    fn is_record(txt: &str) -> bool;
+    /// No record.
+    fn none() -> Self;
+    /// The name does not exist: no record either, unless the policy tells the two apart.
+    fn nxdomain() -> Self {
+        Self::none()
+    }
+    /// The lookup failed; `reason` names the query and the resolver's account of it.
+    fn temperror(reason: &str) -> Self;
+    /// The one record.
+    fn one(record: String) -> Self;
+    /// Several records, of which none applies.
+    fn multiple(records: Vec<String>) -> Self;
+
+    /// The findings for the TXT answer at `name`.
+    fn from_lookup(name: &str, answer: &Lookup<String>) -> Self {
+        match select_records(answer, Self::is_record) {
+            Selection::NxDomain => Self::nxdomain(),
+            Selection::None => Self::none(),
+            Selection::One(r) => Self::one(r),
+            Selection::Multiple(rs) => Self::multiple(rs),
+            Selection::TempError(reason) => Self::temperror(&format!("{name} TXT {reason}")),
+        }
     }
 }
 

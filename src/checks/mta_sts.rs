@@ -3,6 +3,9 @@
 //!
 //! Pure: the scanner fetches the TXT records and the policy body and passes them in.
 
+use super::TxtPolicy;
+use super::taglist::{self, Part};
+
 /// The scan outcome for one domain's `_mta-sts` lookup. `Invalid` (RFC 8461 3.1): several
 /// records, or a syntactically invalid one: "senders MUST assume the recipient domain does not
 /// have an available MTA-STS Policy".
@@ -32,13 +35,51 @@ pub struct StsTxtFindings {
     pub errors: Vec<String>,
 }
 
-impl StsTxtFindings {
-    pub fn temperror(reason: &str) -> StsTxtFindings {
+impl TxtPolicy for StsTxtFindings {
+    fn is_record(txt: &str) -> bool {
+        is_sts_record(txt)
+    }
+
+    fn none() -> StsTxtFindings {
         StsTxtFindings {
-            status: StsStatus::TempError,
+            status: StsStatus::None,
             record: None,
             id: None,
+            errors: Vec::new(),
+        }
+    }
+
+    fn temperror(reason: &str) -> StsTxtFindings {
+        StsTxtFindings {
+            status: StsStatus::TempError,
             errors: vec![format!("dns-temperror: {reason}")],
+            ..StsTxtFindings::none()
+        }
+    }
+
+    fn one(record: String) -> StsTxtFindings {
+        let r = parse_record(&record);
+        StsTxtFindings {
+            status: if r.valid() {
+                StsStatus::Valid
+            } else {
+                StsStatus::Invalid
+            },
+            record: Some(record),
+            id: r.id,
+            errors: r.errors,
+        }
+    }
+
+    fn multiple(records: Vec<String>) -> StsTxtFindings {
+        StsTxtFindings {
+            status: StsStatus::Invalid,
+            errors: vec![format!(
+                "multiple-records: {} v=STSv1 records (RFC 8461 3.1: none is used)",
+                records.len()
+            )],
+            record: records.into_iter().next(),
+            ..StsTxtFindings::none()
         }
     }
 }
@@ -62,6 +103,21 @@ pub(super) fn is_ext_name(s: &str) -> bool {
         && c.all(|a| a.is_ascii_alphanumeric() || "_-.".contains(a))
 }
 
+/// A field of an MTA-STS or TLS-RPT record as `(offset, name, value)`; a part without `=` is
+/// reported as RFC 8461 3.1's and RFC 8460 3's `name=value` syntax error.
+pub(super) fn field<'a>(
+    part: Part<'a>,
+    errors: &mut Vec<String>,
+) -> Option<(usize, &'a str, &'a str)> {
+    match part {
+        Part::Tag(t) => Some((t.offset, t.name, t.value)),
+        Part::NoEquals { offset, text } | Part::BadName { offset, name: text } => {
+            errors.push(format!("syntax: byte {offset}: {text:?} is not name=value"));
+            None
+        }
+    }
+}
+
 /// Parses the TXT record (RFC 8461 3.1):
 ///
 /// ```text
@@ -83,20 +139,13 @@ pub fn parse_record(txt: &str) -> StsRecord {
         r.errors
             .push("missing-version: the record must begin with v=STSv1 (RFC 8461 3.1)".into());
     }
-    let mut offset = 0;
-    for (i, piece) in txt.split(';').enumerate() {
-        let at = offset + piece.len() - piece.trim_start_matches(WSP).len();
-        offset += piece.len() + 1;
-        let field = piece.trim_matches(WSP);
-        if i == 0 || field.is_empty() {
-            continue;
-        }
-        let Some((name, value)) = field.split_once('=') else {
-            r.errors
-                .push(format!("syntax: byte {at}: {field:?} is not name=value"));
+    for part in taglist::parse(txt, &taglist::STS) {
+        let Some((at, name, value)) = field(part, &mut r.errors) else {
             continue;
         };
         if name == "id" {
+            // An invalid first id does not hide a valid later one, so this is not the tag
+            // list's duplicate flag.
             if r.id.is_some() {
                 r.errors
                     .push(format!("duplicate-id: byte {at} (the first one is used)"));
@@ -117,8 +166,10 @@ pub fn parse_record(txt: &str) -> StsRecord {
         {
             r.extensions.push((name.to_string(), value.to_string()));
         } else {
-            r.errors
-                .push(format!("syntax: byte {at}: {field:?} is not a valid field"));
+            r.errors.push(format!(
+                "syntax: byte {at}: {:?} is not a valid field",
+                format!("{name}={value}")
+            ));
         }
     }
     if r.id.is_none() && !r.errors.iter().any(|e| e.starts_with("invalid-id")) {
@@ -126,39 +177,6 @@ pub fn parse_record(txt: &str) -> StsRecord {
             .push("missing-id: no id= field (RFC 8461 3.1: required)".into());
     }
     r
-}
-
-/// The findings for the `_mta-sts` TXT answer.
-pub fn txt_findings(records: &[String]) -> StsTxtFindings {
-    let mut f = StsTxtFindings {
-        status: StsStatus::None,
-        record: None,
-        id: None,
-        errors: Vec::new(),
-    };
-    match super::select_records(records, is_sts_record) {
-        super::Selection::None => {}
-        super::Selection::One(rec) => {
-            let r = parse_record(&rec);
-            f.status = if r.valid() {
-                StsStatus::Valid
-            } else {
-                StsStatus::Invalid
-            };
-            f.record = Some(rec);
-            f.id = r.id;
-            f.errors = r.errors;
-        }
-        super::Selection::Multiple(recs) => {
-            f.status = StsStatus::Invalid;
-            f.errors.push(format!(
-                "multiple-records: {} v=STSv1 records (RFC 8461 3.1: none is used)",
-                recs.len()
-            ));
-            f.record = recs.into_iter().next();
-        }
-    }
-    f
 }
 
 /// RFC 8461 3.2 `sts-policy-mode-value`.
@@ -356,6 +374,7 @@ pub fn uncovered_mx(patterns: &[String], exchanges: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::Lookup;
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
@@ -405,11 +424,15 @@ mod tests {
             (vec!["v=stsv1; id=1"], "none"),
             (vec![], "none"),
         ] {
-            assert_eq!(txt_findings(&s(&recs)).status.as_str(), status, "{recs:?}");
+            let f = StsTxtFindings::from_lookup("_mta-sts.x", &Lookup::Records(s(&recs)));
+            assert_eq!(f.status.as_str(), status, "{recs:?}");
         }
+        let f = StsTxtFindings::from_lookup("_mta-sts.x", &Lookup::TempError("timeout".into()));
+        assert_eq!(f.status, StsStatus::TempError);
+        assert_eq!(f.errors, ["dns-temperror: _mta-sts.x TXT timeout"]);
         assert_eq!(
-            StsTxtFindings::temperror("timeout").status,
-            StsStatus::TempError
+            StsTxtFindings::from_lookup("_mta-sts.x", &Lookup::NxDomain),
+            StsTxtFindings::none()
         );
     }
 

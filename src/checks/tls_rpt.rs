@@ -2,8 +2,9 @@
 //!
 //! Pure: the scanner fetches the TXT records and passes them in.
 
-use super::Selection;
-use super::mta_sts::{WSP, is_ext_name};
+use super::TxtPolicy;
+use super::mta_sts::{WSP, field, is_ext_name};
+use super::taglist::{self, Part};
 
 /// The scan outcome for one domain's `_smtp._tls` lookup. `Invalid` (RFC 8460 3): "If the number
 /// of resulting records is not one, or if the resulting record is syntactically invalid, senders
@@ -34,13 +35,51 @@ pub struct TlsRptFindings {
     pub errors: Vec<String>,
 }
 
-impl TlsRptFindings {
-    pub fn temperror(reason: &str) -> TlsRptFindings {
+impl TxtPolicy for TlsRptFindings {
+    fn is_record(txt: &str) -> bool {
+        is_tlsrpt_record(txt)
+    }
+
+    fn none() -> TlsRptFindings {
         TlsRptFindings {
-            status: TlsRptStatus::TempError,
+            status: TlsRptStatus::None,
             record: None,
             rua: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn temperror(reason: &str) -> TlsRptFindings {
+        TlsRptFindings {
+            status: TlsRptStatus::TempError,
             errors: vec![format!("dns-temperror: {reason}")],
+            ..TlsRptFindings::none()
+        }
+    }
+
+    fn one(record: String) -> TlsRptFindings {
+        let r = parse(&record);
+        TlsRptFindings {
+            status: if r.valid() {
+                TlsRptStatus::Valid
+            } else {
+                TlsRptStatus::Invalid
+            },
+            record: Some(record),
+            rua: r.rua,
+            errors: r.errors,
+        }
+    }
+
+    fn multiple(records: Vec<String>) -> TlsRptFindings {
+        TlsRptFindings {
+            status: TlsRptStatus::Invalid,
+            errors: vec![format!(
+                "multiple-records: {} v=TLSRPTv1 records (RFC 8460 3: none is used)",
+                records.len()
+            )],
+            record: records.into_iter().next(),
+            ..TlsRptFindings::none()
         }
     }
 }
@@ -83,21 +122,13 @@ pub fn parse(txt: &str) -> TlsRptRecord {
             .push("missing-version: the record must begin with v=TLSRPTv1 (RFC 8460 3)".into());
     }
     let mut seen_rua = false;
-    let mut offset = 0;
-    for (i, piece) in txt.split(';').enumerate() {
-        let at = offset + piece.len() - piece.trim_start_matches(WSP).len();
-        offset += piece.len() + 1;
-        let field = piece.trim_matches(WSP);
-        if i == 0 || field.is_empty() {
-            continue;
-        }
-        let Some((name, value)) = field.split_once('=') else {
-            r.errors
-                .push(format!("syntax: byte {at}: {field:?} is not name=value"));
+    for part in taglist::parse(txt, &taglist::STS) {
+        let duplicate = matches!(&part, Part::Tag(t) if t.duplicate);
+        let Some((at, name, value)) = field(part, &mut r.errors) else {
             continue;
         };
         if name == "rua" {
-            if seen_rua {
+            if duplicate {
                 r.errors
                     .push(format!("duplicate-rua: byte {at} (the first one is used)"));
                 continue;
@@ -117,8 +148,10 @@ pub fn parse(txt: &str) -> TlsRptRecord {
         {
             r.extensions.push((name.to_string(), value.to_string()));
         } else {
-            r.errors
-                .push(format!("syntax: byte {at}: {field:?} is not a valid field"));
+            r.errors.push(format!(
+                "syntax: byte {at}: {:?} is not a valid field",
+                format!("{name}={value}")
+            ));
         }
     }
     if !seen_rua {
@@ -171,42 +204,10 @@ fn is_host(d: &str) -> bool {
         })
 }
 
-/// The findings for the `_smtp._tls` TXT answer.
-pub fn findings(records: &[String]) -> TlsRptFindings {
-    let mut f = TlsRptFindings {
-        status: TlsRptStatus::None,
-        record: None,
-        rua: Vec::new(),
-        errors: Vec::new(),
-    };
-    match super::select_records(records, is_tlsrpt_record) {
-        Selection::None => {}
-        Selection::One(rec) => {
-            let r = parse(&rec);
-            f.status = if r.valid() {
-                TlsRptStatus::Valid
-            } else {
-                TlsRptStatus::Invalid
-            };
-            f.record = Some(rec);
-            f.rua = r.rua;
-            f.errors = r.errors;
-        }
-        Selection::Multiple(recs) => {
-            f.status = TlsRptStatus::Invalid;
-            f.errors.push(format!(
-                "multiple-records: {} v=TLSRPTv1 records (RFC 8460 3: none is used)",
-                recs.len()
-            ));
-            f.record = recs.into_iter().next();
-        }
-    }
-    f
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::Lookup;
 
     fn codes(errors: &[String]) -> String {
         errors
@@ -275,8 +276,17 @@ mod tests {
             (vec!["v=tlsrptv1; rua=mailto:a@example.com"], "none"),
             (vec![], "none"),
         ] {
-            assert_eq!(findings(&s(&recs)).status.as_str(), status, "{recs:?}");
+            let f = TlsRptFindings::from_lookup("_smtp._tls.x", &Lookup::Records(s(&recs)));
+            assert_eq!(f.status.as_str(), status, "{recs:?}");
         }
-        assert_eq!(TlsRptFindings::temperror("x").status.as_str(), "temperror");
+        assert_eq!(
+            TlsRptFindings::from_lookup("_smtp._tls.x", &Lookup::TempError("timeout".into()))
+                .errors,
+            ["dns-temperror: _smtp._tls.x TXT timeout"]
+        );
+        assert_eq!(
+            TlsRptFindings::from_lookup("_smtp._tls.x", &Lookup::NxDomain),
+            TlsRptFindings::none()
+        );
     }
 }

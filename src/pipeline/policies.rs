@@ -12,14 +12,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::checks::bimi::{self, BimiFindings, BimiStatus};
-use crate::checks::dkim;
-use crate::checks::dmarc::{
-    self, DiscoveryMode, DmarcFindings, DmarcSource, SuffixList, TxtAnswer,
-};
+use crate::checks::bimi::{self, BimiFindings};
+use crate::checks::dkim::{self, DkimFindings, SelectorKey};
+use crate::checks::dmarc::{self, DiscoveryMode, DmarcFindings, DmarcSource, SuffixList};
 use crate::checks::mta_sts::{self, StsPolicy, StsStatus, StsTxtFindings};
 use crate::checks::soa;
-use crate::checks::tls_rpt::{self, TlsRptFindings};
+use crate::checks::tls_rpt::TlsRptFindings;
+use crate::checks::{Lookup, TxtPolicy};
 use crate::dns::{Answer, Rdata, RecordType, Resolver, Status};
 use crate::https::{FetchError, FetchOptions, Fetcher};
 use crate::output::{DkimKeyRow, DomainRow};
@@ -82,10 +81,7 @@ pub struct PolicyStats {
 #[derive(Debug, Clone)]
 pub struct Policies {
     pub dmarc: DmarcFindings,
-    /// External destinations authorised and not, or None without a record to read them from.
-    pub rua_authorized: Option<Vec<String>>,
-    pub rua_unauthorized: Option<Vec<String>>,
-    pub dkim: DkimOutcome,
+    pub dkim: DkimFindings,
     pub mta_sts: StsTxtFindings,
     /// The fetched policy, parsed, or why there is none; None when not fetched.
     pub sts_policy: Option<Result<StsPolicy, FetchError>>,
@@ -95,19 +91,32 @@ pub struct Policies {
     pub soa_rname: Option<String>,
 }
 
-/// DKIM over the probed selectors.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DkimOutcome {
-    /// `none`, `valid` (a usable key), `invalid` (key records, none usable), `temperror`,
-    /// `skipped` (--no-dkim).
-    pub status: &'static str,
-    pub selectors: Option<Vec<String>>,
-    pub keys: Option<Vec<DkimKeyRow>>,
-    pub errors: Vec<String>,
+impl Policies {
+    /// What each check finds for a domain that does not exist (RFC 8020).
+    pub fn nxdomain(opts: &PolicyOptions) -> Policies {
+        Policies {
+            dmarc: DmarcFindings::nxdomain(),
+            dkim: if opts.dkim {
+                DkimFindings::nxdomain()
+            } else {
+                DkimFindings::skipped()
+            },
+            mta_sts: StsTxtFindings::nxdomain(),
+            sts_policy: None,
+            tls_rpt: TlsRptFindings::nxdomain(),
+            bimi: BimiFindings::nxdomain(),
+            soa_status: Status::NxDomain,
+            soa_rname: None,
+        }
+    }
 }
 
 fn txt(a: &Answer) -> Vec<String> {
     a.txt_joined().collect()
+}
+
+fn txt_lookup(a: &Answer) -> Lookup<String> {
+    Lookup::from_answer(a, txt)
 }
 
 /// Runs every policy lookup of `domain` concurrently.
@@ -121,7 +130,7 @@ pub async fn scan(
     let sts_name = format!("_mta-sts.{domain}");
     let rpt_name = format!("_smtp._tls.{domain}");
     let bimi_name = bimi::query_name(domain);
-    let (dmarc_part, dkim, sts, rpt, bimi_answer, soa_answer) = tokio::join!(
+    let (dmarc, dkim, sts, rpt, bimi_answer, soa_answer) = tokio::join!(
         dmarc_stage(res, domain, opts),
         dkim_stage(res, domain, opts, stats),
         sts_stage(res, domain, &sts_name, stage.fetcher.as_ref()),
@@ -129,26 +138,16 @@ pub async fn scan(
         res.lookup(&bimi_name, RecordType::TXT),
         res.lookup(domain, RecordType::SOA),
     );
-    let (dmarc, rua_authorized, rua_unauthorized) = dmarc_part;
     let (mta_sts, sts_policy) = sts;
-    let tls_rpt = if rpt.status.is_failure() {
-        TlsRptFindings::temperror(&format!("{rpt_name} TXT {}", rpt.describe()))
-    } else {
-        tls_rpt::findings(&txt(&rpt))
-    };
-    let bimi = if bimi_answer.status.is_failure() {
-        BimiFindings::temperror(&format!("{bimi_name} TXT {}", bimi_answer.describe()))
-    } else {
-        bimi::findings(&txt(&bimi_answer))
-    };
+    let tls_rpt = TlsRptFindings::from_lookup(&rpt_name, &txt_lookup(&rpt));
+    let mut bimi = BimiFindings::from_lookup(&bimi_name, &txt_lookup(&bimi_answer));
+    bimi.dmarc_not_enforcing = bimi::dmarc_not_enforcing(bimi.status, &dmarc);
     let soa_rname = soa_answer.records.iter().find_map(|r| match r {
         Rdata::Soa { rname, .. } => soa::soa_rname_to_email(rname),
         _ => None,
     });
     Policies {
         dmarc,
-        rua_authorized,
-        rua_unauthorized,
         dkim,
         mta_sts,
         sts_policy,
@@ -168,11 +167,7 @@ async fn sts_stage(
     fetcher: Option<&Fetcher>,
 ) -> (StsTxtFindings, Option<Result<StsPolicy, FetchError>>) {
     let a = res.lookup(name, RecordType::TXT).await;
-    if a.status.is_failure() {
-        let f = StsTxtFindings::temperror(&format!("{name} TXT {}", a.describe()));
-        return (f, None);
-    }
-    let f = mta_sts::txt_findings(&txt(&a));
+    let f = StsTxtFindings::from_lookup(name, &txt_lookup(&a));
     let policy = match fetcher {
         Some(fetcher) if f.status == StsStatus::Valid => Some(
             fetcher
@@ -185,147 +180,64 @@ async fn sts_stage(
     (f, policy)
 }
 
-type DmarcPart = (DmarcFindings, Option<Vec<String>>, Option<Vec<String>>);
-
 /// The discovery loop (one `_dmarc` name at a time, stopping at the first record), then the
 /// authorisation of the external `rua` destinations (RFC 7489 7.1), queried concurrently.
-async fn dmarc_stage(res: &Resolver, domain: &str, opts: &PolicyOptions) -> DmarcPart {
+async fn dmarc_stage(res: &Resolver, domain: &str, opts: &PolicyOptions) -> DmarcFindings {
     let (mode, psl) = (opts.dmarc_discovery, opts.psl.as_deref());
-    let mut answers: Vec<TxtAnswer> = Vec::new();
+    let mut answers: Vec<Lookup<String>> = Vec::new();
     while let Some(name) = dmarc::next_query(domain, mode, psl, &answers) {
         let a = res.lookup(&name, RecordType::TXT).await;
-        answers.push(if a.status.is_failure() {
-            TxtAnswer::TempError(format!("TXT {}", a.describe()))
-        } else {
-            TxtAnswer::Records(txt(&a))
-        });
+        answers.push(txt_lookup(&a));
     }
-    let mut f = dmarc::discover(domain, mode, psl, &answers);
+    let f = dmarc::discover(domain, mode, psl, &answers);
     let Some(parsed) = &f.parsed else {
-        return (f, None, None);
+        return f;
     };
-    // RFC 7489 7.1: the destinations are judged against the domain whose record named them.
-    let record_domain = match &f.source {
-        Some(DmarcSource::Organizational) => {
-            dmarc::organizational_domain_with(domain, psl).unwrap_or_else(|| domain.to_string())
-        }
-        Some(DmarcSource::TreeWalk(name)) => name.clone(),
-        _ => domain.to_string(),
-    };
+    let record_domain = dmarc::record_domain(domain, f.source.as_ref(), psl);
     // Both report kinds need the destination's consent (RFC 7489 7.1 covers rua and ruf).
     let dests =
         dmarc::external_destinations(&record_domain, parsed.rua.iter().chain(&parsed.ruf), psl);
-    let checks =
-        futures::future::join_all(dests.iter().map(|(dest, name)| async move {
-            (dest, name, res.lookup(name, RecordType::TXT).await)
-        }))
-        .await;
-    let (mut yes, mut no) = (Vec::new(), Vec::new());
-    for (dest, name, a) in checks {
-        if a.status.is_failure() {
-            f.errors.push(format!(
-                "rua-authorization-temperror: {dest}: {name} TXT {}",
-                a.describe()
-            ));
-        } else if dmarc::authorizes(&txt(&a)) {
-            yes.push(dest.clone());
-        } else {
-            no.push(dest.clone());
-        }
-    }
-    (f, Some(yes), Some(no))
+    let answers = futures::future::join_all(dests.iter().map(|(dest, name)| async move {
+        let a = res.lookup(name, RecordType::TXT).await;
+        (dest.as_str(), name.as_str(), txt_lookup(&a))
+    }))
+    .await;
+    let auth = dmarc::authorization(answers.iter().map(|(d, n, a)| (*d, *n, a)));
+    f.authorized(auth)
 }
 
-/// RFC 6376 3.6.2.1 key lookups under every selector, unless `_domainkey.<domain>` does not
-/// exist (RFC 8020) or its query failed (the selectors' would fail alike).
+/// RFC 6376 3.6.2.1 key lookups under every selector, unless the `_domainkey.<domain>` answer
+/// says they are not worth asking ([`dkim::probe_selectors`]).
 async fn dkim_stage(
     res: &Resolver,
     domain: &str,
     opts: &PolicyOptions,
     stats: &PolicyStats,
-) -> DkimOutcome {
-    let mut out = DkimOutcome {
-        status: "none",
-        selectors: None,
-        keys: None,
-        errors: Vec::new(),
-    };
+) -> DkimFindings {
     if !opts.dkim {
-        out.status = "skipped";
-        return out;
+        return DkimFindings::skipped();
     }
-    let parent = format!("_domainkey.{domain}");
-    let p = res.lookup(&parent, RecordType::TXT).await;
-    if p.status.is_failure() {
-        out.status = "temperror";
-        out.errors
-            .push(format!("dns-temperror: {parent} TXT {}", p.describe()));
-        return out;
-    }
-    if p.status == Status::NxDomain {
-        stats
-            .dkim_probes_saved
-            .fetch_add(opts.dkim_selectors.len() as u64, Relaxed);
-        out.selectors = Some(Vec::new());
-        out.keys = Some(Vec::new());
-        return out;
-    }
-    for t in txt(&p) {
-        if let Some(policy) = dkim::domainkeys_policy(&t) {
-            out.errors
-                .push(format!("domainkeys-policy: {parent}: {policy}"));
-        }
-    }
-    let probes = futures::future::join_all(opts.dkim_selectors.iter().map(|sel| async move {
-        let a = res
-            .lookup(&dkim::key_query_name(sel, domain), RecordType::TXT)
-            .await;
-        (sel, a)
-    }))
-    .await;
-    let (mut selectors, mut keys) = (Vec::new(), Vec::new());
-    let mut failed = false;
-    for (sel, a) in probes {
-        if a.status.is_failure() {
-            failed = true;
-            out.errors.push(format!(
-                "dns-temperror: {} TXT {}",
-                dkim::key_query_name(sel, domain),
-                a.describe()
-            ));
-            continue;
-        }
-        let Some(key) = dkim::select_key(&txt(&a)) else {
-            continue;
-        };
-        for e in &key.errors {
-            // `code: text` -> `code: selector: text`, so the code stays first.
-            let (code, text) = e.split_once(": ").unwrap_or((e, ""));
-            out.errors.push(format!("{code}: {sel}: {text}"));
-        }
-        selectors.push(sel.clone());
-        keys.push(DkimKeyRow {
-            selector: sel.clone(),
-            key_type: key.key_type.as_str().to_string(),
-            bits: key.bits,
-            testing: key.testing,
-            revoked: key.revoked,
-            usable: key.usable(),
-            errors: key.errors.clone(),
-        });
-    }
-    out.status = if failed {
-        "temperror"
-    } else if keys.iter().any(|k| k.usable) {
-        "valid"
-    } else if keys.is_empty() {
-        "none"
+    let parent = res
+        .lookup(&dkim::parent_name(domain), RecordType::TXT)
+        .await;
+    let parent = txt_lookup(&parent);
+    let probes: Vec<(&str, Lookup<String>)> = if dkim::probe_selectors(&parent) {
+        futures::future::join_all(opts.dkim_selectors.iter().map(|sel| async move {
+            let a = res
+                .lookup(&dkim::key_query_name(sel, domain), RecordType::TXT)
+                .await;
+            (sel.as_str(), txt_lookup(&a))
+        }))
+        .await
     } else {
-        "invalid"
+        if parent == Lookup::NxDomain {
+            stats
+                .dkim_probes_saved
+                .fetch_add(opts.dkim_selectors.len() as u64, Relaxed);
+        }
+        Vec::new()
     };
-    out.selectors = Some(selectors);
-    out.keys = Some(keys);
-    out
+    dkim::findings(domain, &parent, &probes)
 }
 
 /// Writes the findings into the row's policy columns. `dnssec_ad` is set by the caller, which
@@ -335,8 +247,8 @@ pub fn fill(row: &mut DomainRow, p: Policies) {
     row.dmarc_status = d.status.as_str();
     row.dmarc_source = d.source.as_ref().map(DmarcSource::to_string);
     row.dmarc_record = d.record;
-    row.dmarc_p = d.p.clone();
-    row.dmarc_sp = d.sp.clone();
+    row.dmarc_p = d.p;
+    row.dmarc_sp = d.sp;
     row.dmarc_np = d.np;
     row.dmarc_pct = d.pct;
     row.dmarc_adkim = d.adkim;
@@ -344,12 +256,12 @@ pub fn fill(row: &mut DomainRow, p: Policies) {
     row.dmarc_rua = d.rua;
     row.dmarc_ruf = d.ruf;
     row.dmarc_errors = d.errors;
-    row.dmarc_rua_authorized = p.rua_authorized;
-    row.dmarc_rua_unauthorized = p.rua_unauthorized;
+    row.dmarc_rua_authorized = d.rua_authorized;
+    row.dmarc_rua_unauthorized = d.rua_unauthorized;
 
-    row.dkim_status = p.dkim.status;
+    row.dkim_status = p.dkim.status.as_str();
     row.dkim_selectors = p.dkim.selectors;
-    row.dkim_keys = p.dkim.keys;
+    row.dkim_keys = p.dkim.keys.map(|keys| keys.iter().map(key_row).collect());
     row.dkim_errors = p.dkim.errors;
 
     row.mta_sts_status = p.mta_sts.status.as_str();
@@ -376,23 +288,7 @@ pub fn fill(row: &mut DomainRow, p: Policies) {
     row.tls_rpt_errors = p.tls_rpt.errors;
 
     row.bimi_status = p.bimi.status.as_str();
-    // The BIMI draft: the indicator is shown only under an enforcing DMARC policy (quarantine at
-    // pct=100 or reject, and a subdomain policy other than none). Judged where a record is
-    // published and the DMARC lookup did not fail, on the policy that applies to the domain: a
-    // record found at a parent applies its `sp` (else `p`) to it (RFC 7489 6.6.3 step 6).
-    let published = matches!(p.bimi.status, BimiStatus::Valid | BimiStatus::Declined);
-    if published && d.status != dmarc::DmarcStatus::TempError {
-        let own = matches!(d.source, None | Some(DmarcSource::Domain));
-        let applies = if own {
-            d.p.as_deref()
-        } else {
-            d.sp.as_deref().or(d.p.as_deref())
-        };
-        row.bimi_dmarc_not_enforcing = Some(
-            bimi::bimi_without_enforcing_dmarc(applies, d.pct)
-                || (own && d.sp.as_deref() == Some("none")),
-        );
-    }
+    row.bimi_dmarc_not_enforcing = p.bimi.dmarc_not_enforcing;
     row.bimi = p.bimi.record;
     row.bimi_errors = p.bimi.errors;
 
@@ -400,19 +296,52 @@ pub fn fill(row: &mut DomainRow, p: Policies) {
     row.soa_rname = p.soa_rname;
 }
 
+fn key_row(k: &SelectorKey) -> DkimKeyRow {
+    DkimKeyRow {
+        selector: k.selector.clone(),
+        key_type: k.key.key_type.as_str().to_string(),
+        bits: k.key.bits,
+        testing: k.key.testing,
+        revoked: k.key.revoked,
+        usable: k.key.usable(),
+        errors: k.key.errors.clone(),
+    }
+}
+
 /// The policy columns of a domain that does not exist (RFC 8020: nothing exists below it, so
 /// every policy name would be NXDOMAIN too; no query is sent).
 pub fn fill_nxdomain(row: &mut DomainRow, opts: &PolicyOptions) {
-    row.dmarc_status = dmarc::DmarcStatus::None.as_str();
-    if opts.dkim {
-        row.dkim_status = "none";
-        row.dkim_selectors = Some(Vec::new());
-        row.dkim_keys = Some(Vec::new());
-    } else {
-        row.dkim_status = "skipped";
+    fill(row, Policies::nxdomain(opts));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nxdomain_columns() {
+        for dkim in [true, false] {
+            let opts = PolicyOptions {
+                dkim,
+                ..PolicyOptions::default()
+            };
+            let mut row = DomainRow::default();
+            fill_nxdomain(&mut row, &opts);
+            let mut want = DomainRow {
+                dmarc_status: "none",
+                dkim_status: "skipped",
+                mta_sts_status: "none",
+                tls_rpt_status: "none",
+                bimi_status: "none",
+                soa_status: "nxdomain",
+                ..DomainRow::default()
+            };
+            if dkim {
+                want.dkim_status = "none";
+                want.dkim_selectors = Some(Vec::new());
+                want.dkim_keys = Some(Vec::new());
+            }
+            assert_eq!(row, want, "dkim {dkim}");
+        }
     }
-    row.mta_sts_status = mta_sts::StsStatus::None.as_str();
-    row.tls_rpt_status = tls_rpt::TlsRptStatus::None.as_str();
-    row.bimi_status = BimiStatus::None.as_str();
-    row.soa_status = Status::NxDomain.as_str();
 }

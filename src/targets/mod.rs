@@ -277,28 +277,17 @@ impl<R: BufRead> Iterator for DomainReader<R> {
     }
 }
 
-/// Splits one CSV line on commas, honouring double quotes (`""` inside quotes is a quote).
+/// Splits one CSV line (RFC 4180 quoting, through the `csv` crate).
 fn split_csv(line: &str) -> Vec<Cow<'_, str>> {
+    // Without a quote a record is its comma-separated parts; most lines take this path, which
+    // borrows instead of building a reader per line.
     if !line.contains('"') {
         return line.split(',').map(Cow::Borrowed).collect();
     }
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => out.push(Cow::Owned(std::mem::take(&mut cur))),
-            c => cur.push(c),
-        }
-    }
-    out.push(Cow::Owned(cur));
-    out
+    crate::csv_line::fields(line)
+        .into_iter()
+        .map(Cow::Owned)
+        .collect()
 }
 
 /// Every ASCII character but letters, digits, hyphen, underscore and dot is refused: underscores

@@ -743,13 +743,16 @@ pub struct ProviderRow {
     pub include_suffix: String,
 }
 
-/// Reads `provider,include_suffix` CSV (header line, no quoting needed).
-/// Malformed lines are skipped: the table is curated data, not input.
-pub fn load_providers(csv: &str) -> Vec<ProviderRow> {
-    csv.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let (p, s) = l.split_once(',')?;
+/// Reads `provider,include_suffix` CSV (a header line, then one row per line; fields after the
+/// second are ignored). Malformed rows are skipped: the table is curated data, not input.
+pub fn load_providers(text: &str) -> Vec<ProviderRow> {
+    csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .into_records()
+        .filter_map(Result::ok)
+        .filter_map(|r| {
+            let (p, s) = (r.get(0)?, r.get(1)?);
             let (p, s) = (
                 p.trim(),
                 s.trim().trim_end_matches('.').to_ascii_lowercase(),

@@ -1,0 +1,229 @@
+//! DMARC policy records (RFC 7489; draft-ietf-dmarc-dmarcbis, "DMARCbis", for `np`, `t`, `psd`
+//! and the DNS Tree Walk): record selection at `_dmarc.<domain>`, tag parsing, the Organizational
+//! Domain, the discovery plan, and external report destinations (RFC 7489 7.1).
+//!
+//! The parts: [`record`] (the record and its tags, RFC 7489 6.3-6.4), [`discovery`] (RFC 7489
+//! 6.6.3 and the DMARCbis DNS Tree Walk), [`psl`] (the Public Suffix List and the Organizational
+//! Domain, RFC 7489 3.2), [`report`] (external report destinations, RFC 7489 7.1). Their items
+//! are re-exported here.
+//!
+//! Pure: the scanner queries the names this module plans and passes the TXT answers back in (each
+//! record's character-strings joined, RFC 7489 6.6.3 step 2 / RFC 7208 3.3).
+//!
+//! `dmarc_source` values ([`DmarcSource`]): `domain` (the record is at `_dmarc.<domain>`),
+//! `organizational` (RFC 7489 6.6.3 step 3: found at `_dmarc.<Organizational Domain>`), and
+//! `tree-walk:<name>` (DMARCbis DNS Tree Walk: found at `_dmarc.<name>`, a parent of the domain).
+
+pub mod discovery;
+pub mod psl;
+pub mod record;
+pub mod report;
+
+pub use discovery::{
+    DiscoveryMode, DmarcSource, discover, discovery_names, discovery_names_with, next_query,
+};
+pub use psl::{SuffixList, organizational_domain, organizational_domain_with};
+pub use record::{Alignment, DmarcRecord, Policy, Psd, ReportUri, is_dmarc_record, parse};
+pub use report::{Authorization, authorization, authorizes, external_destinations, record_domain};
+
+use super::{Lookup, TxtPolicy};
+
+/// The scan outcome for one domain's DMARC lookup. `Invalid`: a record was found but no policy
+/// applies (no valid `p`, an invalid `sp`, or several records: RFC 7489 6.6.3 steps 5-6).
+pub type DmarcStatus = super::RecordStatus;
+
+/// The DMARC columns of a scan row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmarcFindings {
+    pub status: DmarcStatus,
+    /// Where the record was found, when one was.
+    pub source: Option<DmarcSource>,
+    /// The record used (or, when several, the first), raw.
+    pub record: Option<String>,
+    pub p: Option<String>,
+    pub sp: Option<String>,
+    pub np: Option<String>,
+    pub pct: Option<u8>,
+    pub adkim: Option<String>,
+    pub aspf: Option<String>,
+    pub rua: Vec<String>,
+    pub ruf: Vec<String>,
+    pub errors: Vec<String>,
+    /// External report destinations (RFC 7489 7.1) that publish the authorisation record, and
+    /// those that do not: set from [`authorization`]; None without a record to read them from.
+    pub rua_authorized: Option<Vec<String>>,
+    pub rua_unauthorized: Option<Vec<String>>,
+    /// The parsed record, for follow-up checks such as [`external_destinations`].
+    pub parsed: Option<DmarcRecord>,
+}
+
+impl DmarcFindings {
+    /// Adds the external destinations' authorisation (RFC 7489 7.1); the lookups that failed
+    /// join the errors.
+    pub fn authorized(mut self, auth: Authorization) -> DmarcFindings {
+        self.errors.extend(auth.errors);
+        self.rua_authorized = Some(auth.authorized);
+        self.rua_unauthorized = Some(auth.unauthorized);
+        self
+    }
+
+    fn empty(status: DmarcStatus) -> DmarcFindings {
+        DmarcFindings {
+            status,
+            source: None,
+            record: None,
+            p: None,
+            sp: None,
+            np: None,
+            pct: None,
+            adkim: None,
+            aspf: None,
+            rua: Vec::new(),
+            ruf: Vec::new(),
+            errors: Vec::new(),
+            rua_authorized: None,
+            rua_unauthorized: None,
+            parsed: None,
+        }
+    }
+
+    fn from_record(raw: &str, r: DmarcRecord) -> DmarcFindings {
+        DmarcFindings {
+            status: if r.valid {
+                DmarcStatus::Valid
+            } else {
+                DmarcStatus::Invalid
+            },
+            source: None,
+            record: Some(raw.to_string()),
+            p: r.p.map(|p| p.as_str().to_string()),
+            sp: r.sp.map(|p| p.as_str().to_string()),
+            np: r.np.map(|p| p.as_str().to_string()),
+            pct: r.pct,
+            adkim: r.adkim.map(|a| a.as_str().to_string()),
+            aspf: r.aspf.map(|a| a.as_str().to_string()),
+            rua: r.rua_raw.clone(),
+            ruf: r.ruf_raw.clone(),
+            errors: r.errors.clone(),
+            rua_authorized: None,
+            rua_unauthorized: None,
+            parsed: Some(r),
+        }
+    }
+}
+
+pub use crate::checks::Selection;
+
+/// The records at one `_dmarc` name after discarding non-DMARC ones (RFC 7489 6.6.3 step 4);
+/// several mean none applies (step 5).
+pub fn select(answer: &Lookup<String>) -> Selection {
+    super::select_records(answer, is_dmarc_record)
+}
+
+/// One `_dmarc` name's findings, without discovery (that is [`discover`]).
+impl TxtPolicy for DmarcFindings {
+    fn is_record(txt: &str) -> bool {
+        is_dmarc_record(txt)
+    }
+
+    fn none() -> DmarcFindings {
+        DmarcFindings::empty(DmarcStatus::None)
+    }
+
+    /// A row for a lookup that failed transiently; `reason` is the resolver's account of it.
+    fn temperror(reason: &str) -> DmarcFindings {
+        let mut f = DmarcFindings::empty(DmarcStatus::TempError);
+        f.errors.push(format!("dns-temperror: {reason}"));
+        f
+    }
+
+    fn one(record: String) -> DmarcFindings {
+        let parsed = parse(&record);
+        DmarcFindings::from_record(&record, parsed)
+    }
+
+    fn multiple(records: Vec<String>) -> DmarcFindings {
+        multiple(&records)
+    }
+}
+
+fn multiple(rs: &[String]) -> DmarcFindings {
+    // Report the first raw so the row shows what was published, but no policy applies.
+    let mut f = DmarcFindings::from_record(&rs[0], parse(&rs[0]));
+    f.status = DmarcStatus::Invalid;
+    f.p = None;
+    f.errors.insert(
+        0,
+        format!(
+            "multiple-records: {} v=DMARC1 records (RFC 7489 6.6.3: none is used)",
+            rs.len()
+        ),
+    );
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    fn findings(records: &[String]) -> DmarcFindings {
+        DmarcFindings::from_lookup("_dmarc.x", &Lookup::Records(records.to_vec()))
+    }
+
+    #[test]
+    fn findings_table() {
+        let f = findings(&s(&[
+            "v=spf1 -all",
+            "v=DMARC1; p=reject; sp=quarantine; pct=50; rua=mailto:a@x.example,mailto:b@x.example",
+        ]));
+        assert_eq!(f.status, DmarcStatus::Valid);
+        assert_eq!(
+            (f.p.as_deref(), f.sp.as_deref(), f.pct),
+            (Some("reject"), Some("quarantine"), Some(50))
+        );
+        assert_eq!(f.rua, ["mailto:a@x.example", "mailto:b@x.example"]);
+
+        let f = findings(&s(&["v=DMARC1; rua=mailto:x@example.com"]));
+        assert_eq!((f.status, f.p.as_deref()), (DmarcStatus::Invalid, None));
+        assert!(
+            f.record.is_some(),
+            "an invalid record is still reported raw"
+        );
+
+        let f = findings(&s(&["v=DMARC1; p=none", "v=DMARC1; p=reject"]));
+        assert_eq!((f.status, f.p.as_deref()), (DmarcStatus::Invalid, None));
+        assert!(f.errors[0].starts_with("multiple-records: 2"));
+        assert_eq!(f.record.as_deref(), Some("v=DMARC1; p=none"));
+
+        assert_eq!(findings(&s(&["other"])).status, DmarcStatus::None);
+        assert_eq!(findings(&[]).status, DmarcStatus::None);
+        assert_eq!(
+            DmarcFindings::temperror("timeout").status.as_str(),
+            "temperror"
+        );
+    }
+
+    #[test]
+    fn select_table() {
+        let r = |v: &[&str]| Lookup::Records(s(v));
+        assert_eq!(select(&r(&["x"])), Selection::None);
+        assert_eq!(
+            select(&r(&["x", "v=DMARC1; p=none"])),
+            Selection::One("v=DMARC1; p=none".into())
+        );
+        assert!(matches!(
+            select(&r(&["v=DMARC1; p=none", "v=DMARC1"])),
+            Selection::Multiple(v) if v.len() == 2
+        ));
+        assert_eq!(select(&Lookup::NoData), Selection::None);
+        assert_eq!(select(&Lookup::NxDomain), Selection::NxDomain);
+        assert_eq!(
+            select(&Lookup::TempError("timeout".into())),
+            Selection::TempError("timeout".into())
+        );
+    }
+}
