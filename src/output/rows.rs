@@ -112,6 +112,8 @@ pub struct DomainRow {
     pub mta_sts_policy_errors: Vec<String>,
     pub tls_rpt_status: &'static str,
     pub tls_rpt_errors: Vec<String>,
+    /// The `rua` report destinations of a valid TLS-RPT record.
+    pub tls_rpt_rua: Option<Vec<String>>,
     pub bimi_status: &'static str,
     pub bimi_dmarc_not_enforcing: Option<bool>,
     pub bimi_errors: Vec<String>,
@@ -330,6 +332,8 @@ static DOMAIN_COLUMNS: &[D] = &[
         .doc("`none`, `valid`, `invalid` (not exactly one record, or a syntax error / no usable `rua`: RFC 8460 3), `temperror`"),
     D::new("tls_rpt_errors", ListUtf8, |r| StrList(Some(&r.tls_rpt_errors)))
         .doc("`invalid-uri-scheme`, `invalid-mailto`, `missing-rua`, `multiple-records`, `dns-temperror`, ..."),
+    D::new("tls_rpt_rua", ListUtf8, |r| StrList(r.tls_rpt_rua.as_deref()))
+        .doc("the `rua` report destinations (`mailto:` or `https:` URIs, RFC 8460 3) of a valid record, in record order; null unless `tls_rpt_status` is `valid`"),
     D::status("bimi_status", |r| Some(r.bimi_status)).required()
         .doc("`none`, `valid`, `declined` (empty `l=` and `a=`), `invalid`, `temperror`"),
     D::new("bimi_dmarc_not_enforcing", Boolean, |r| Bool(r.bimi_dmarc_not_enforcing))
@@ -507,6 +511,7 @@ mod tests {
             mta_sts_policy_errors: l(),
             tls_rpt_status: "valid",
             tls_rpt_errors: l(),
+            tls_rpt_rua: Some(vec!["mailto:a@b".into()]),
             bimi_status: "declined",
             bimi_dmarc_not_enforcing: Some(false),
             bimi_errors: l(),

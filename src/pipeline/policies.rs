@@ -17,7 +17,7 @@ use crate::checks::dkim::{self, DkimFindings, SelectorKey};
 use crate::checks::dmarc::{self, DiscoveryMode, DmarcFindings, DmarcSource, SuffixList};
 use crate::checks::mta_sts::{self, StsPolicy, StsStatus, StsTxtFindings};
 use crate::checks::soa;
-use crate::checks::tls_rpt::TlsRptFindings;
+use crate::checks::tls_rpt::{TlsRptFindings, TlsRptStatus};
 use crate::checks::{Lookup, TxtPolicy};
 use crate::dns::{Answer, Rdata, RecordType, Resolver, Status};
 use crate::https::{FetchError, FetchOptions, Fetcher};
@@ -284,6 +284,8 @@ pub fn fill(row: &mut DomainRow, p: Policies) {
     }
 
     row.tls_rpt_status = p.tls_rpt.status.as_str();
+    // Only a record that is used has destinations (RFC 8460 3).
+    row.tls_rpt_rua = (p.tls_rpt.status == TlsRptStatus::Valid).then_some(p.tls_rpt.rua);
     row.tls_rpt = p.tls_rpt.record;
     row.tls_rpt_errors = p.tls_rpt.errors;
 

@@ -241,6 +241,7 @@ async fn policy_columns_worked_out_by_hand() {
     assert_eq!(x["tls_rpt_status"], "valid");
     assert_eq!(x["tls_rpt"], "v=TLSRPTv1; rua=mailto:tls@sts.example.test");
     assert_eq!(x["tls_rpt_errors"], json!([]));
+    assert_eq!(x["tls_rpt_rua"], json!(["mailto:tls@sts.example.test"]));
     let x = r("stsbad.example.test");
     assert_eq!(x["mta_sts_status"], "invalid");
     assert_eq!(x["mta_sts"], "v=STSv1;");
@@ -249,6 +250,7 @@ async fn policy_columns_worked_out_by_hand() {
     assert_eq!(x["tls_rpt_status"], "invalid");
     assert_eq!(x["tls_rpt"], "v=TLSRPTv1; rua=ftp://reports.example.test/");
     assert_eq!(codes(&x["tls_rpt_errors"]), ["invalid-uri-scheme"]);
+    assert_eq!(x["tls_rpt_rua"], Value::Null, "not used: no destinations");
     let x = r("ok.example.test");
     for c in [
         "mta_sts",
