@@ -59,14 +59,16 @@ impl TxtPolicy for StsTxtFindings {
 
     fn one(record: String) -> StsTxtFindings {
         let r = parse_record(&record);
+        let valid = r.valid();
         StsTxtFindings {
-            status: if r.valid() {
+            status: if valid {
                 StsStatus::Valid
             } else {
                 StsStatus::Invalid
             },
             record: Some(record),
-            id: r.id,
+            // A record that is not used has no id to report (RFC 8461 3.1: senders ignore it).
+            id: if valid { r.id } else { None },
             errors: r.errors,
         }
     }

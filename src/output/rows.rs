@@ -61,7 +61,7 @@ pub struct DomainRow {
     pub dmarc_p: Option<String>,
     pub dmarc_sp: Option<String>,
     pub dmarc_pct: Option<u8>,
-    pub dmarc_rua: Vec<String>,
+    pub dmarc_rua: Option<Vec<String>>,
     pub dmarc_errors: Vec<String>,
     /// Domain blocklists (RHSBL) listing the domain; null when no domain zone was queried.
     pub dnsbl_domain_listed: Option<Vec<String>>,
@@ -90,7 +90,9 @@ pub struct DomainRow {
     pub dmarc_np: Option<String>,
     pub dmarc_adkim: Option<String>,
     pub dmarc_aspf: Option<String>,
-    pub dmarc_ruf: Vec<String>,
+    pub dmarc_ruf: Option<Vec<String>>,
+    /// The policy a receiver applies to the domain (RFC 7489 6.3, 6.6.3).
+    pub dmarc_effective_p: Option<String>,
     /// External report destinations (RFC 7489 7.1) that publish the authorisation record.
     pub dmarc_rua_authorized: Option<Vec<String>>,
     /// External report destinations without it.
@@ -264,8 +266,8 @@ static DOMAIN_COLUMNS: &[D] = &[
         .doc("subdomain policy as published"),
     D::new("dmarc_pct", UInt8, |r| U8(r.dmarc_pct))
         .doc("as published (null when absent or out of range)"),
-    D::new("dmarc_rua", ListUtf8, |r| StrList(Some(&r.dmarc_rua)))
-        .doc("aggregate report URIs"),
+    D::new("dmarc_rua", ListUtf8, |r| StrList(r.dmarc_rua.as_deref()))
+        .doc("aggregate report URIs of the record used, as written; null when no valid record"),
     D::new("dmarc_errors", ListUtf8, |r| StrList(Some(&r.dmarc_errors)))
         .doc("`missing-p`, `invalid-p`, `invalid-sp`, `invalid-pct`, `invalid-rua`, `multiple-records`, `duplicate-tag`, `unknown-tag`, `tag-order`, `syntax`, ... (full tag validation, RFC 7489 6.3 and DMARCbis), `rua-authorization-temperror` (an external destination's authorisation query failed: it is in neither list below), `dns-temperror`"),
     D::new("dnsbl_domain_listed", ListUtf8, |r| StrList(r.dnsbl_domain_listed.as_deref()))
@@ -298,8 +300,10 @@ static DOMAIN_COLUMNS: &[D] = &[
         .doc("`r` or `s` as published"),
     D::new("dmarc_aspf", Utf8, |r| Str(r.dmarc_aspf.as_deref()))
         .doc("`r` or `s` as published"),
-    D::new("dmarc_ruf", ListUtf8, |r| StrList(Some(&r.dmarc_ruf)))
-        .doc("failure report URIs"),
+    D::new("dmarc_ruf", ListUtf8, |r| StrList(r.dmarc_ruf.as_deref()))
+        .doc("failure report URIs of the record used, as written; null when no valid record"),
+    D::new("dmarc_effective_p", Utf8, |r| Str(r.dmarc_effective_p.as_deref()))
+        .doc("the policy a receiver applies to the domain: `p` of a record found at the domain, `sp` (else `p`) of one found at the Organizational Domain or a parent; `none` for an invalid record with a valid `rua` (RFC 7489 6.6.3 step 6: act as if `p=none`); null when no record applies (none, several, temperror, invalid without `rua`)"),
     D::new("dmarc_rua_authorized", ListUtf8, |r| StrList(r.dmarc_rua_authorized.as_deref()))
         .doc("`rua` and `ruf` destination domains outside the record's Organizational Domain that authorise the reports: a `v=DMARC1` TXT record at `<record domain>._report._dmarc.<destination>` (RFC 7489 7.1); null without a record"),
     D::new("dmarc_rua_unauthorized", ListUtf8, |r| StrList(r.dmarc_rua_unauthorized.as_deref()))
@@ -313,7 +317,7 @@ static DOMAIN_COLUMNS: &[D] = &[
     D::status("mta_sts_status", |r| Some(r.mta_sts_status)).required()
         .doc("`none`, `valid`, `invalid` (several records, no or bad `id`, bad syntax: RFC 8461 3.1 says senders then assume no policy), `temperror`"),
     D::new("mta_sts_id", Utf8, |r| Str(r.mta_sts_id.as_deref()))
-        .doc("the record's `id`"),
+        .doc("the `id` of a valid record; null otherwise"),
     D::new("mta_sts_errors", ListUtf8, |r| StrList(Some(&r.mta_sts_errors)))
         .doc("`missing-id`, `invalid-id`, `multiple-records`, `syntax`, `dns-temperror`, ..."),
     D::new("mta_sts_policy_status", Utf8, |r| Str(r.mta_sts_policy_status))
@@ -477,7 +481,7 @@ mod tests {
             dmarc_p: Some("reject".into()),
             dmarc_sp: Some("none".into()),
             dmarc_pct: Some(100),
-            dmarc_rua: l(),
+            dmarc_rua: Some(l()),
             dmarc_errors: l(),
             dnsbl_domain_listed: Some(l()),
             dnsbl_domain_reasons: Some(l()),
@@ -494,7 +498,8 @@ mod tests {
             dmarc_np: Some("reject".into()),
             dmarc_adkim: Some("r".into()),
             dmarc_aspf: Some("s".into()),
-            dmarc_ruf: l(),
+            dmarc_ruf: Some(l()),
+            dmarc_effective_p: Some("reject".into()),
             dmarc_rua_authorized: Some(l()),
             dmarc_rua_unauthorized: Some(l()),
             dkim_status: "valid",

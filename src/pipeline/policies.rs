@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::checks::bimi::{self, BimiFindings};
 use crate::checks::dkim::{self, DkimFindings, SelectorKey};
-use crate::checks::dmarc::{self, DiscoveryMode, DmarcFindings, DmarcSource, SuffixList};
+use crate::checks::dmarc::{
+    self, DiscoveryMode, DmarcFindings, DmarcSource, DmarcStatus, SuffixList,
+};
 use crate::checks::mta_sts::{self, StsPolicy, StsStatus, StsTxtFindings};
 use crate::checks::soa;
 use crate::checks::tls_rpt::{TlsRptFindings, TlsRptStatus};
@@ -253,8 +255,11 @@ pub fn fill(row: &mut DomainRow, p: Policies) {
     row.dmarc_pct = d.pct;
     row.dmarc_adkim = d.adkim;
     row.dmarc_aspf = d.aspf;
-    row.dmarc_rua = d.rua;
-    row.dmarc_ruf = d.ruf;
+    // Only a record that is used has report destinations.
+    let used = d.status == DmarcStatus::Valid;
+    row.dmarc_rua = used.then_some(d.rua);
+    row.dmarc_ruf = used.then_some(d.ruf);
+    row.dmarc_effective_p = d.effective_p;
     row.dmarc_errors = d.errors;
     row.dmarc_rua_authorized = d.rua_authorized;
     row.dmarc_rua_unauthorized = d.rua_unauthorized;

@@ -107,6 +107,73 @@ fn codes(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// A DMARC tag is reported only from the record that is used (RFC 7489 6.6.3): an invalid
+/// record's `p`, `sp`, `pct` and `rua` are null, and so are those of several records; what a
+/// receiver applies is `dmarc_effective_p`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dmarc_tags_only_from_the_record_used() {
+    let Some(f) = common::fixtures("dmarc_record_used") else {
+        return;
+    };
+    let opts = PolicyOptions {
+        psl: test_psl(),
+        ..PolicyOptions::default()
+    };
+    let domains = [
+        "badsp.example.test",
+        "badmarc.example.test",
+        "twodmarc.example.test",
+        "sub.orgdmarc.example.test",
+        "ok.example.test",
+        "nodata.example.test",
+    ];
+    let (rows, _) = run_on(&domains, f.resolver, opts, false).await;
+    let r = |d: &str| &rows[d];
+    let tags = [
+        "dmarc_p",
+        "dmarc_sp",
+        "dmarc_pct",
+        "dmarc_rua",
+        "dmarc_ruf",
+        "dmarc_np",
+    ];
+    // (domain, status, effective policy, tags null)
+    let cases = [
+        ("badsp.example.test", "invalid", json!("none"), true),
+        ("badmarc.example.test", "invalid", json!("none"), true),
+        ("twodmarc.example.test", "invalid", Value::Null, true),
+        ("sub.orgdmarc.example.test", "valid", json!("reject"), false),
+        ("ok.example.test", "valid", json!("reject"), false),
+        ("nodata.example.test", "none", Value::Null, true),
+    ];
+    for (d, status, effective, null) in cases {
+        let x = r(d);
+        assert_eq!(x["dmarc_status"], status, "{d}");
+        assert_eq!(x["dmarc_effective_p"], effective, "{d}");
+        if null {
+            for t in tags {
+                assert_eq!(x[t], Value::Null, "{d} {t}");
+            }
+            assert_eq!(x["dmarc_rua_authorized"], Value::Null, "{d}");
+        }
+    }
+    assert_eq!(
+        r("badsp.example.test")["dmarc_record"],
+        "v=DMARC1; p=quarantine; sp=block; pct=50; rua=mailto:d@badsp.example.test",
+        "the record is still reported raw"
+    );
+    assert!(
+        codes(&r("badsp.example.test")["dmarc_errors"]).contains(&"invalid-sp".to_string()),
+        "{}",
+        r("badsp.example.test")["dmarc_errors"]
+    );
+    assert_eq!(
+        codes(&r("twodmarc.example.test")["dmarc_errors"]),
+        ["multiple-records"]
+    );
+    assert_eq!(r("ok.example.test")["dmarc_pct"], 50);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_columns_worked_out_by_hand() {
     let Some(f) = common::fixtures("policy_columns") else {

@@ -122,7 +122,7 @@ fn walk(plan: &[String], mode: DiscoveryMode, answers: &[Lookup<String>]) -> Wal
             (_, DiscoveryMode::Rfc7489) => DmarcSource::Organizational,
             (_, DiscoveryMode::TreeWalk) => DmarcSource::TreeWalk(plan[i].clone()),
         };
-        let mut f = match select(answer) {
+        let f = match select(answer) {
             Selection::TempError(reason) => {
                 return Walk {
                     done: true,
@@ -148,7 +148,7 @@ fn walk(plan: &[String], mode: DiscoveryMode, answers: &[Lookup<String>]) -> Wal
             // RFC 7489 6.6.3 step 5: several records end discovery, with no fallback.
             Selection::Multiple(rs) => multiple(&rs),
         };
-        f.source = Some(source);
+        let mut f = f.found_at(source);
         f.errors.splice(0..0, discarded);
         return Walk {
             done: true,

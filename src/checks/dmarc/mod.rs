@@ -53,7 +53,10 @@ pub struct DmarcFindings {
     /// those that do not: set from [`authorization`]; None without a record to read them from.
     pub rua_authorized: Option<Vec<String>>,
     pub rua_unauthorized: Option<Vec<String>>,
-    /// The parsed record, for follow-up checks such as [`external_destinations`].
+    /// The policy a receiver applies to the domain (see [`DmarcFindings::effective_p`]).
+    pub effective_p: Option<String>,
+    /// The parsed record, for follow-up checks such as [`external_destinations`]; None when no
+    /// record is used (none, several, invalid).
     pub parsed: Option<DmarcRecord>,
 }
 
@@ -83,17 +86,27 @@ impl DmarcFindings {
             errors: Vec::new(),
             rua_authorized: None,
             rua_unauthorized: None,
+            effective_p: None,
             parsed: None,
         }
     }
 
+    /// The findings of the one record found. The tag columns come only from a record that is
+    /// used: an invalid record (no valid `p`, an invalid `sp`: RFC 7489 6.6.3 step 6) keeps
+    /// its raw text and its errors, and what a receiver does with it goes in `effective_p`.
     fn from_record(raw: &str, r: DmarcRecord) -> DmarcFindings {
+        if !r.valid {
+            let mut f = DmarcFindings::empty(DmarcStatus::Invalid);
+            f.record = Some(raw.to_string());
+            f.errors = r.errors.clone();
+            // Step 6: with a syntactically valid rua, act as if `p=none` was published.
+            if r.version_ok && !r.rua.is_empty() {
+                f.effective_p = Some("none".into());
+            }
+            return f;
+        }
         DmarcFindings {
-            status: if r.valid {
-                DmarcStatus::Valid
-            } else {
-                DmarcStatus::Invalid
-            },
+            status: DmarcStatus::Valid,
             source: None,
             record: Some(raw.to_string()),
             p: r.p.map(|p| p.as_str().to_string()),
@@ -107,8 +120,23 @@ impl DmarcFindings {
             errors: r.errors.clone(),
             rua_authorized: None,
             rua_unauthorized: None,
+            effective_p: r.p.map(|p| p.as_str().to_string()),
             parsed: Some(r),
         }
+    }
+
+    /// Sets where the record was found, and so the policy that applies to the domain: a record
+    /// found at the domain itself applies `p`; one found at the Organizational Domain (or a
+    /// parent, by the tree walk) applies `sp` when present, else `p` (RFC 7489 6.3 `sp`, 6.6.3).
+    pub fn found_at(mut self, source: DmarcSource) -> DmarcFindings {
+        if let Some(r) = &self.parsed
+            && source != DmarcSource::Domain
+            && let Some(sp) = r.sp
+        {
+            self.effective_p = Some(sp.as_str().to_string());
+        }
+        self.source = Some(source);
+        self
     }
 }
 
@@ -148,17 +176,14 @@ impl TxtPolicy for DmarcFindings {
 }
 
 fn multiple(rs: &[String]) -> DmarcFindings {
-    // Report the first raw so the row shows what was published, but no policy applies.
-    let mut f = DmarcFindings::from_record(&rs[0], parse(&rs[0]));
-    f.status = DmarcStatus::Invalid;
-    f.p = None;
-    f.errors.insert(
-        0,
-        format!(
-            "multiple-records: {} v=DMARC1 records (RFC 7489 6.6.3: none is used)",
-            rs.len()
-        ),
-    );
+    // Report the first raw so the row shows what was published, but no policy applies (step 5:
+    // DMARC processing is not applied), so no tag of any of them is reported.
+    let mut f = DmarcFindings::empty(DmarcStatus::Invalid);
+    f.record = Some(rs[0].clone());
+    f.errors.push(format!(
+        "multiple-records: {} v=DMARC1 records (RFC 7489 6.6.3: none is used)",
+        rs.len()
+    ));
     f
 }
 
@@ -172,6 +197,84 @@ mod tests {
 
     fn findings(records: &[String]) -> DmarcFindings {
         DmarcFindings::from_lookup("_dmarc.x", &Lookup::Records(records.to_vec()))
+    }
+
+    /// RFC 7489 6.6.3: tags come only from a record that is used; `effective_p` is what a
+    /// receiver applies.
+    #[test]
+    fn only_a_record_that_is_used_gives_tags() {
+        // (records, source, status, p, effective)
+        type Case = (
+            &'static [&'static str],
+            DmarcSource,
+            DmarcStatus,
+            Option<&'static str>,
+            Option<&'static str>,
+        );
+        let cases: &[Case] = &[
+            (
+                &["v=DMARC1; p=quarantine; sp=block; rua=mailto:a@x.example"],
+                DmarcSource::Domain,
+                DmarcStatus::Invalid,
+                None,
+                Some("none"),
+            ),
+            (
+                &["v=DMARC1; p=quarantine; sp=block"],
+                DmarcSource::Domain,
+                DmarcStatus::Invalid,
+                None,
+                None,
+            ),
+            (
+                &["v=DMARC1; p=bogus; rua=mailto:a@x.example"],
+                DmarcSource::Domain,
+                DmarcStatus::Invalid,
+                None,
+                Some("none"),
+            ),
+            (
+                &["v=DMARC1; p=none", "v=DMARC1; p=reject"],
+                DmarcSource::Domain,
+                DmarcStatus::Invalid,
+                None,
+                None,
+            ),
+            (
+                &["v=DMARC1; p=reject; sp=none"],
+                DmarcSource::Domain,
+                DmarcStatus::Valid,
+                Some("reject"),
+                Some("reject"),
+            ),
+            (
+                &["v=DMARC1; p=reject; sp=none"],
+                DmarcSource::Organizational,
+                DmarcStatus::Valid,
+                Some("reject"),
+                Some("none"),
+            ),
+            (
+                &["v=DMARC1; p=quarantine"],
+                DmarcSource::Organizational,
+                DmarcStatus::Valid,
+                Some("quarantine"),
+                Some("quarantine"),
+            ),
+        ];
+        for (records, source, status, p, effective) in cases {
+            let f = findings(&s(records)).found_at(source.clone());
+            assert_eq!(f.status, *status, "{records:?}");
+            assert_eq!(f.p.as_deref(), *p, "{records:?}");
+            assert_eq!(f.effective_p.as_deref(), *effective, "{records:?}");
+            if *status != DmarcStatus::Valid {
+                assert_eq!(
+                    (f.sp, f.pct, f.rua.len(), f.parsed.is_some()),
+                    (None, None, 0, false)
+                );
+                assert!(f.record.is_some(), "the raw record is kept");
+            }
+        }
     }
 
     #[test]
