@@ -13,4 +13,4 @@ pub mod writer;
 
 pub use columns::{ColType, Column, Row, Value};
 pub use rows::{DkimKeyRow, DomainRow, HostRow};
-pub use writer::{Formats, TableWriter, WriterOptions, WriterStats};
+pub use writer::{Formats, TableWriter, WriterOptions, WriterStats, WrittenSoFar};

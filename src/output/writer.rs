@@ -6,9 +6,11 @@ use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::columns::{Row, to_batch};
@@ -96,13 +98,25 @@ impl Files {
 /// The sending side; dropping every clone ends the writer, which flushes what is left.
 pub struct TableWriter<R> {
     tx: mpsc::Sender<R>,
+    live: Arc<Mutex<WriterStats>>,
 }
 
 impl<R> Clone for TableWriter<R> {
     fn clone(&self) -> Self {
         TableWriter {
             tx: self.tx.clone(),
+            live: self.live.clone(),
         }
+    }
+}
+
+/// What a table's writer has written so far, readable while it runs (run.json's checkpoints).
+#[derive(Clone, Default)]
+pub struct WrittenSoFar(Arc<Mutex<WriterStats>>);
+
+impl WrittenSoFar {
+    pub fn get(&self) -> WriterStats {
+        self.0.lock().clone()
     }
 }
 
@@ -146,8 +160,20 @@ impl<R: Row> TableWriter<R> {
             stats: WriterStats::default(),
         };
         let (tx, rx) = mpsc::channel(opts.channel.max(1));
-        let handle = tokio::spawn(run(rx, files, opts.flush_interval, opts.max_rows.max(1)));
-        Ok((TableWriter { tx }, handle))
+        let live = Arc::new(Mutex::new(WriterStats::default()));
+        let handle = tokio::spawn(run(
+            rx,
+            files,
+            opts.flush_interval,
+            opts.max_rows.max(1),
+            live.clone(),
+        ));
+        Ok((TableWriter { tx, live }, handle))
+    }
+
+    /// A handle on the counts written so far.
+    pub fn written(&self) -> WrittenSoFar {
+        WrittenSoFar(self.live.clone())
     }
 
     /// Queues a row, waiting while the writer is behind. False when the writer has stopped
@@ -162,6 +188,7 @@ async fn run<R: Row>(
     mut files: Files,
     interval: Duration,
     max_rows: usize,
+    live: Arc<Mutex<WriterStats>>,
 ) -> io::Result<WriterStats> {
     let mut buf: Vec<R> = Vec::new();
     let mut tick = tokio::time::interval(interval);
@@ -192,6 +219,7 @@ async fn run<R: Row>(
             .map_err(io::Error::other)?;
             files = f;
             result?;
+            *live.lock() = files.stats.clone();
         }
         if closed {
             return Ok(files.stats.clone());

@@ -338,6 +338,7 @@ pub async fn scan_with<L: ProbeLayer>(
         TableWriter::<DomainRow>::start(&opts.out, "domains", &opts.writer).map_err(out_err)?;
     let (hosts, hosts_done) =
         TableWriter::<HostRow>::start(&opts.out, "hosts", &opts.writer).map_err(out_err)?;
+    let (domains_written, hosts_written) = (domains.written(), hosts.written());
 
     // Stages start from the last to the first, so each knows where its outputs go.
     let (host_tx, host_rx) = mpsc::channel::<IpAddr>(host_probe.concurrency().clamp(1, 4096));
@@ -434,6 +435,43 @@ pub async fn scan_with<L: ProbeLayer>(
     drop(host_tx);
 
     let progress = progress::start(opts.progress, stats.clone(), resolver.clone());
+    // run.json as a checkpoint: written now and every flush interval while the scan runs.
+    let checkpoint = {
+        let shared = Arc::new(opts.clone());
+        let (stats, resolver, stages) = (stats.clone(), resolver.clone(), stages.clone());
+        let written = [("domains", domains_written), ("hosts", hosts_written)];
+        let every = opts.writer.flush_interval;
+        let out = opts.out.clone();
+        let build = move || {
+            RunManifest::build(ManifestInput {
+                opts: &shared,
+                started,
+                elapsed: t0.elapsed(),
+                state: "running",
+                interrupted: false,
+                signal: None,
+                stats: &stats,
+                input_error: None,
+                resolver: &resolver,
+                tables: written.iter().map(|(t, w)| (*t, w.get())).collect(),
+                stages: stages.iter().map(|s| s.report()).collect(),
+            })
+        };
+        write_manifest(&out, &build()).map_err(|source| ScanError::Write {
+            table: "run.json",
+            source,
+        })?;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                // A failed checkpoint is not worth stopping the scan for: the final write
+                // reports its error.
+                let _ = write_manifest(&out, &build());
+            }
+        })
+    };
     // Each stage ends once its input has closed and its probes are done (or abandoned).
     for h in handles.into_iter().rev() {
         let _ = h.await;
@@ -453,11 +491,14 @@ pub async fn scan_with<L: ProbeLayer>(
         written.push((table, w));
     }
     progress.finish().await;
+    checkpoint.abort();
+    let _ = checkpoint.await;
 
     let manifest = RunManifest::build(ManifestInput {
         opts: &opts,
         started,
         elapsed: t0.elapsed(),
+        state: if interrupted { "interrupted" } else { "done" },
         interrupted,
         signal: stop_handle.reason().map(str::to_string),
         stats: &stats,
@@ -466,20 +507,22 @@ pub async fn scan_with<L: ProbeLayer>(
         tables: written,
         stages: stages.iter().map(|s| s.report()).collect(),
     });
-    let path = opts.out.join("run.json");
-    let write = || -> io::Result<()> {
-        let tmp = opts.out.join(".run.json.tmp");
-        let mut f = BufWriter::new(File::create(&tmp)?);
-        serde_json::to_writer_pretty(&mut f, &manifest)?;
-        io::Write::flush(&mut f)?;
-        drop(f);
-        fs::rename(tmp, &path)
-    };
-    write().map_err(|source| ScanError::Write {
+    write_manifest(&opts.out, &manifest).map_err(|source| ScanError::Write {
         table: "run.json",
         source,
     })?;
     Ok(manifest)
+}
+
+/// Writes run.json atomically: a temporary file renamed over it, so a reader (or a crash) only
+/// ever sees a whole manifest.
+fn write_manifest(out: &Path, manifest: &RunManifest) -> io::Result<()> {
+    let tmp = out.join(".run.json.tmp");
+    let mut f = BufWriter::new(File::create(&tmp)?);
+    serde_json::to_writer_pretty(&mut f, manifest)?;
+    io::Write::flush(&mut f)?;
+    f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    fs::rename(tmp, out.join("run.json"))
 }
 
 /// Remembers the addresses already handed to the host stage, so each gets one hosts row however

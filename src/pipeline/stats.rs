@@ -89,6 +89,9 @@ pub struct RunManifest {
     pub started_at: String,
     pub ended_at: String,
     pub duration_s: f64,
+    /// `running` (a checkpoint: written at the start and rewritten every flush interval, so a
+    /// killed scan's directory still says what it holds), `done`, or `interrupted`.
+    pub state: &'static str,
     /// Stopped (Ctrl-C, SIGTERM, SIGHUP) before the end of the input.
     pub interrupted: bool,
     /// What stopped it: `SIGINT`, `SIGTERM`, `SIGHUP`; null when it ran to the end or was stopped
@@ -164,6 +167,8 @@ pub struct ManifestInput<'a> {
     pub opts: &'a ScanOptions,
     pub started: chrono::DateTime<chrono::Utc>,
     pub elapsed: Duration,
+    /// `running`, `done` or `interrupted`.
+    pub state: &'static str,
     pub interrupted: bool,
     pub signal: Option<String>,
     pub stats: &'a ScanStats,
@@ -210,6 +215,7 @@ impl RunManifest {
             opts,
             started,
             elapsed,
+            state,
             interrupted,
             signal,
             stats,
@@ -241,6 +247,7 @@ impl RunManifest {
             started_at: fmt(started),
             ended_at: fmt(chrono::Utc::now()),
             duration_s: elapsed.as_secs_f64(),
+            state,
             interrupted,
             signal,
             input_error,

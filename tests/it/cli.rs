@@ -137,6 +137,7 @@ fn stopped_by_a_signal_mid_scan(signal: &str, code: i32) {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert_eq!(manifest["interrupted"], true);
+    assert_eq!(manifest["state"], "interrupted");
     assert_eq!(manifest["signal"], format!("SIG{signal}"));
     let rows = common::read_table(&out, "domains");
     let scanned = manifest["counts"]["domains_scanned"].as_u64().unwrap();
@@ -148,6 +149,64 @@ fn stopped_by_a_signal_mid_scan(signal: &str, code: i32) {
         manifest["counts"]["hosts"].as_u64().unwrap(),
         "every host row was flushed"
     );
+}
+
+/// run.json is a checkpoint: a scan killed with SIGKILL (no chance to flush) still leaves a
+/// manifest that says it was running and what it had written, and only whole Parquet parts.
+#[test]
+fn a_killed_scan_leaves_a_running_manifest() {
+    let Some(f) = common::fixtures("sigkill") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = mxray()
+        .args([
+            "scan",
+            "--flush-interval",
+            "200ms",
+            "-q",
+            "--allow-loopback",
+        ])
+        .arg("--domains")
+        .arg(f.world.join("domains.txt"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--resolver", &f.resolver.to_string(), "--rate", "2000"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(manifest["state"], "running");
+    assert_eq!(manifest["interrupted"], false);
+    let written = &manifest["counts"]["domains_written"];
+    let rows = common::read_table(&out, "domains");
+    assert!(written["rows"].as_u64().unwrap() > 0, "{manifest}");
+    assert!(
+        rows.len() as u64 >= written["rows"].as_u64().unwrap(),
+        "the parts hold at least what the last checkpoint counted"
+    );
+    assert_eq!(manifest["stages"][0]["name"], "domains");
+    assert!(manifest["stages"][0]["done"].as_u64().unwrap() > 0);
+    // A finished scan says so.
+    let out2 = dir.path().join("out2");
+    let input = dir.path().join("one.txt");
+    std::fs::write(&input, "ok.example.test\n").unwrap();
+    let st = mxray()
+        .args(["scan", "-q", "--allow-loopback", "--domains"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out2)
+        .args(["--resolver", &f.resolver.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("run.json")).unwrap()).unwrap();
+    assert_eq!(manifest["state"], "done");
 }
 
 #[test]
