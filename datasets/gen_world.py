@@ -15,12 +15,14 @@ Writes into DIR:
 Domain kinds are a deterministic function of (seed, index); roughly:
   40% full      MX to a shared pool of 200 hosts mxK.mail.<zone>, SPF, DMARC p=reject|quarantine|none;
                 one in 20 of them (2% of all) also a DKIM key at google._domainkey.<domain>
-  15% own       own MX host mx.dNNNNNN.<zone> with its own A 127.2.x.y
+  15% own       own MX host mx.dNNNNNN.<zone> with its own A 127.2.x.y; one in 20 of those with
+                SPF has an include into a zone that SERVFAILs (deadinc.<zone>, lame), one in 20 a
+                redirect there: temperror (RFC 7208 5.2), the record still reported
   10% nodata    an A record, no MX (MX query: NOERROR, no answer)
    8% nxdomain  the name does not exist
    5% nullmx    MX 0 . (RFC 7505)
    5% twospf    two v=spf1 records (RFC 7208 4.5: permerror)
-   5% baddmarc  DMARC without p=, with p=bogus, or two DMARC records
+   5% baddmarc  DMARC without p=, with p=bogus, with a valid p= but sp=block, or two DMARC records
    5% multimx   2-3 MX records of different preference
    4% dmarconly only _dmarc (with sp= and pct=): the domain itself is an empty non-terminal (MX: nodata)
    2% servfail  delegated to a dead server (NS ns.dead.<zone>, A 127.0.0.99, lame): SERVFAIL via unbound
@@ -33,13 +35,15 @@ EXPECTED (one JSON object per line):
                 trailing dot; null MX is [0, ""]
   mx_null       true when the MX RRset is the single null MX
   mx_ips        sorted (plain string order), distinct A/AAAA texts of all exchanges; [] for null MX
-  spf_status    none | valid | permerror (more than one v=spf1 record) | temperror (TXT query failed)
+  spf_status    none | valid | permerror (more than one v=spf1 record) | temperror (TXT query failed,
+                or an include/redirect target's did)
   spf_records   the v=spf1 records, each record's strings joined without separator, sorted
   dmarc_status  none | valid | invalid | temperror. valid = exactly one TXT at _dmarc starting
-                "v=DMARC1" with p=none|quarantine|reject; invalid = present but bad (no p=, unknown p)
-                or several. (A missing p= is invalid here, although RFC 7489 6.6.3 allows a
+                "v=DMARC1" with p=none|quarantine|reject; invalid = present but bad (no p=, unknown p,
+                invalid sp=) or several. (A missing p= is invalid here, although RFC 7489 6.6.3 allows a
                 fallback to p=none when rua= is valid: the fixtures want the stricter reading.)
-  dmarc_p       null | none | quarantine | reject (only for a valid record)
+  dmarc_p       null | none | quarantine | reject (only for a valid record: null for an invalid
+                one even where its p= is valid, RFC 7489 6.6.3)
   dkim_selectors  ["google"] where the key is published, [] elsewhere (including nxdomain: nothing
                 exists below), null for servfail (unknown)
 For nxdomain: spf none, dmarc none. For servfail: spf temperror, dmarc temperror. Everything else empty.
@@ -134,11 +138,11 @@ def build_domain(i, seed, zone):
         mx(pref, pool_host(k, zone))
         exp["mx_ips"].extend(pool_ips(k))
 
-    def spf(*records):  # each record is a tuple of character-strings
+    def spf(*records, status=None):  # each record is a tuple of character-strings
         for strings in records:
             zl.append("%s. TXT %s" % (name, txt_rdata(strings)))
             exp["spf_records"].append("".join(strings))
-        exp["spf_status"] = "valid" if len(records) == 1 else "permerror"
+        exp["spf_status"] = status or ("valid" if len(records) == 1 else "permerror")
 
     def other_txt(text):
         zl.append('%s. TXT "%s"' % (name, text))
@@ -171,7 +175,13 @@ def build_domain(i, seed, zone):
         zl.append("%s. A %s" % (host, ip))
         exp["mx_ips"].append(ip)
         if r % 4 != 0:  # a quarter has no SPF and no DMARC at all
-            spf(("v=spf1 mx -all",))
+            v = (r // 4) % 20
+            if v == 0:
+                spf(("v=spf1 mx include:_spf.deadinc.%s -all" % zone,), status="temperror")
+            elif v == 1:
+                spf(("v=spf1 redirect=_spf.deadinc.%s" % zone,), status="temperror")
+            else:
+                spf(("v=spf1 mx -all",))
             if r % 2 == 0:
                 dmarc("v=DMARC1; p=quarantine", p="quarantine")
     elif kind == "nodata":
@@ -192,11 +202,13 @@ def build_domain(i, seed, zone):
     elif kind == "baddmarc":
         pool_mx(10, k)
         spf(("v=spf1 mx -all",))
-        v = r % 3
+        v = r % 4
         if v == 0:
             dmarc("v=DMARC1; rua=mailto:dmarc@%s" % name, status="invalid")
         elif v == 1:
             dmarc("v=DMARC1; p=bogus", status="invalid")
+        elif v == 2:
+            dmarc("v=DMARC1; p=quarantine; sp=block; pct=50", status="invalid")
         else:
             dmarc("v=DMARC1; p=none", "v=DMARC1; p=reject", status="invalid")
     elif kind == "multimx":
@@ -274,6 +286,8 @@ def main(argv=None):
                 "ns1 A 127.0.0.1",
                 "; dead (lame) name server of the delegated SERVFAIL domains: 127.0.0.99:53 answers REFUSED",
                 "ns.dead A 127.0.0.99",
+                "; SPF include and redirect targets in a zone delegated to it: SERVFAIL (temperror)",
+                "deadinc NS ns.dead",
                 '_spf.provider TXT "%s"' % PROVIDER_SPF,
                 "; shared pool of MX hosts",
             ]
