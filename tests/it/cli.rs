@@ -89,30 +89,32 @@ fn sighup_mid_scan_leaves_valid_files() {
     stopped_by_a_signal_mid_scan("HUP", 129);
 }
 
+/// A scan of the generated world, slow enough (`--rate 2000`) that it is surely still running
+/// when a test stops it, flushing every 200 ms.
+fn world_scan(f: &common::Fixtures, out: &std::path::Path) -> Command {
+    let mut c = mxray();
+    c.args([
+        "scan",
+        "--flush-interval",
+        "200ms",
+        "-q",
+        "--allow-loopback",
+    ])
+    .arg("--domains")
+    .arg(f.world.join("domains.txt"))
+    .arg("--out")
+    .arg(out)
+    .args(["--resolver", &f.resolver.to_string(), "--rate", "2000"]);
+    c
+}
+
 fn stopped_by_a_signal_mid_scan(signal: &str, code: i32) {
     let Some(f) = common::fixtures(&format!("sig{signal}")) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let mut child = mxray()
-        .args([
-            "scan",
-            "--flush-interval",
-            "200ms",
-            "-q",
-            "--allow-loopback",
-            "--domains",
-        ])
-        .arg(f.world.join("domains.txt"))
-        .arg("--out")
-        .arg(&out)
-        .args(["--resolver", &f.resolver.to_string()])
-        // Slow enough that the scan is surely still running when the signal comes.
-        .args(["--rate", "2000"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = world_scan(&f, &out).stderr(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let t = Instant::now();
     let kill = Command::new("kill")
@@ -160,21 +162,7 @@ fn a_killed_scan_leaves_a_running_manifest() {
     };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let mut child = mxray()
-        .args([
-            "scan",
-            "--flush-interval",
-            "200ms",
-            "-q",
-            "--allow-loopback",
-        ])
-        .arg("--domains")
-        .arg(f.world.join("domains.txt"))
-        .arg("--out")
-        .arg(&out)
-        .args(["--resolver", &f.resolver.to_string(), "--rate", "2000"])
-        .spawn()
-        .unwrap();
+    let mut child = world_scan(&f, &out).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(2000));
     child.kill().unwrap();
     child.wait().unwrap();
