@@ -225,11 +225,16 @@ impl<R: BufRead> Iterator for DomainReader<R> {
                 })))
             };
             let raw = self.buf.trim_ascii();
-            if raw.is_empty() || raw.starts_with(b"#") {
+            if raw.starts_with(b"#") {
                 continue;
             }
+            // Before the blank-line skip: a long line whose kept prefix is white space is still
+            // a line with content, and must be rejected, not dropped without a word.
             if too_long {
                 return reject(&raw[..raw.len().min(200)], "line too long");
+            }
+            if raw.is_empty() {
+                continue;
             }
             let Ok(text) = std::str::from_utf8(raw) else {
                 return reject(raw, "not valid UTF-8");
@@ -420,6 +425,19 @@ mod tests {
         assert_eq!(domains(&t), ["example.com"]);
         assert_eq!((r[0].line, r[0].reason.as_str()), (1, "line too long"));
         assert!(r[0].text.len() <= 200);
+    }
+
+    #[test]
+    fn a_long_line_of_leading_white_space_is_rejected_not_dropped() {
+        let input = format!("{}x\nexample.com\n", " ".repeat(MAX_LINE + 10));
+        let (targets, rejects, _) = read(&input);
+        assert_eq!(rejects.len(), 1);
+        assert_eq!(
+            (rejects[0].line, rejects[0].reason.as_str()),
+            (1, "line too long")
+        );
+        assert_eq!(targets.len(), 1);
+        assert_eq!(targets[0].domain, "example.com");
     }
 
     #[test]
