@@ -4,6 +4,7 @@
 //! - [`targets`]: input readers (lines, CSV, Tranco, gz, stdin), IDNA normalisation, rejects;
 //! - [`dns`]: the query engine and the shared cache with single-flight;
 //! - [`https`]: the MTA-STS policy fetch, an HTTPS client bounded in time and size;
+//! - [`smtp`]: the SMTP session (banner, EHLO, STARTTLS, relay and recipient tests; never DATA);
 //! - [`checks`]: pure functions from fetched records to findings (no I/O);
 //! - [`pipeline`]: stage wiring over bounded channels, progress, shutdown, stats;
 //! - [`output`]: one schema, record batches, Parquet and CSV writers, the run manifest.
@@ -14,4 +15,5 @@ pub mod dns;
 pub mod https;
 pub mod output;
 pub mod pipeline;
+pub mod smtp;
 pub mod targets;

@@ -1,0 +1,16 @@
+//! SMTP probes: reply parsing ([`reply`]), the commands that can be sent ([`command`]: no DATA),
+//! one bounded connection ([`conn`]), STARTTLS and the certificate ([`tls`]), the open-relay
+//! variants ([`relay`]) and the session state machine ([`session`]).
+
+pub mod command;
+pub mod conn;
+pub mod relay;
+pub mod reply;
+pub mod session;
+pub mod tls;
+
+#[cfg(test)]
+mod tests;
+
+pub use session::{SessionOptions, SessionReport, SessionTarget};
+pub use tls::TlsProbe;

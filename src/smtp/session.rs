@@ -1,0 +1,451 @@
+//! One SMTP session against one address: greeting, EHLO (HELO when EHLO is refused), the relay
+//! variants, STARTTLS and the certificate, the relay variants again inside TLS when the plain
+//! session required it, the recipient tests, QUIT. Never DATA (see [`super::command`]).
+//!
+//! The state machine is written by hand: SMTP client crates (lettre, async-smtp) are built to
+//! send mail, so they refuse on the first 5xx, retry, hide replies and have no bounds on what a
+//! hostile server sends, while a scanner must record every reply and stop at RCPT.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::command::{Arg, Command};
+use super::conn::{Conn, ConnError, Deadlines};
+use super::relay::{self, RelayContext, RelayReport};
+use super::reply::{Reply, ReplyLimits};
+use super::tls::{TlsProbe, TlsReport};
+
+/// The name mxray announces in EHLO by default. It identifies the scanner; users set `--helo`
+/// to a host name of theirs with a web page about the scan.
+pub const DEFAULT_HELO: &str = "mxray-scanner.invalid";
+
+/// What one session does, and within which bounds.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// The EHLO/HELO name. Default [`DEFAULT_HELO`].
+    pub helo: Arg,
+    pub deadlines: Deadlines,
+    pub limits: ReplyLimits,
+    /// Try STARTTLS when offered. Default true.
+    pub starttls: bool,
+    /// The relay tests' recipient domain; `None` runs no relay test. Default: the HELO name.
+    pub relay_domain: Option<String>,
+    /// The recipient tests at the domain whose MX led to the address. Default false.
+    pub recipients: bool,
+    /// Keep the dialogue. Default false.
+    pub transcript: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            helo: Arg::new(DEFAULT_HELO).expect("a valid name"),
+            deadlines: Deadlines::default(),
+            limits: ReplyLimits::default(),
+            starttls: true,
+            relay_domain: Some(DEFAULT_HELO.to_string()),
+            recipients: false,
+            transcript: false,
+        }
+    }
+}
+
+/// Where a session goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTarget {
+    pub ip: IpAddr,
+    pub port: u16,
+    /// TLS from the first byte (port 465, RFC 8314) instead of STARTTLS.
+    pub implicit_tls: bool,
+    /// The name the certificate is verified for and sent as SNI: the MX name (domain scans)
+    /// or a forward-confirmed PTR name.
+    pub name: Option<String>,
+    /// The domain whose MX led here (variant 17 and the recipient tests).
+    pub domain: Option<String>,
+    /// The domain's SOA contact address, tested as a recipient when it is at the domain.
+    pub soa_contact: Option<String>,
+}
+
+/// One recipient test: the address and the server's answer at RCPT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientResult {
+    /// `postmaster`, `abuse`, `security`, `admin`, `soa`, `random`.
+    pub role: &'static str,
+    pub address: String,
+    pub code: u16,
+    pub text: String,
+}
+
+/// How a session ended (`smtp_outcome`), finer than `smtp_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Ran to QUIT.
+    Completed,
+    /// `5xx` greeting (RFC 5321 3.1: `554` means no service here).
+    GreetingRejected,
+    /// `4xx` greeting, `421` mostly: busy or a tarpit's "try later".
+    GreetingDeferred,
+    /// EHLO and HELO both refused.
+    HeloRejected,
+    /// `421` at a later step: the server closed the session.
+    Deferred,
+    /// The connection failed (see [`ConnError`]).
+    Failed(&'static str),
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::GreetingRejected => "greeting-rejected",
+            Outcome::GreetingDeferred => "greeting-deferred",
+            Outcome::HeloRejected => "helo-rejected",
+            Outcome::Deferred => "deferred",
+            Outcome::Failed("reset") => "dropped",
+            Outcome::Failed(s) => s,
+        }
+    }
+}
+
+/// Everything a session found. Fields stay `None` for the steps it never reached.
+#[derive(Debug, Clone)]
+pub struct SessionReport {
+    /// `smtp_status`: `ok` when an SMTP dialogue took place (whatever the server answered),
+    /// else `refused`, `timeout`, `reset`, `protocol-error`, `tls-error`.
+    pub status: &'static str,
+    pub outcome: Outcome,
+    /// The step and the reason, when the session did not complete.
+    pub error: Option<String>,
+    pub banner: Option<Reply>,
+    pub ehlo: Option<Reply>,
+    /// EHLO was refused and HELO used.
+    pub helo_fallback: bool,
+    /// STARTTLS offered in the plain EHLO reply.
+    pub starttls: Option<bool>,
+    /// The STARTTLS command's refusal (`454 ...`), when it was refused.
+    pub starttls_refused: Option<String>,
+    pub tls: Option<TlsReport>,
+    /// EHLO keywords after TLS.
+    pub ehlo_tls: Option<Reply>,
+    pub relay: Option<RelayReport>,
+    pub recipients: Vec<RecipientResult>,
+    pub transcript: Option<String>,
+    /// The verbs written, in order.
+    pub sent: Vec<&'static str>,
+    pub elapsed: Duration,
+}
+
+impl SessionReport {
+    fn new() -> SessionReport {
+        SessionReport {
+            status: "ok",
+            outcome: Outcome::Completed,
+            error: None,
+            banner: None,
+            ehlo: None,
+            helo_fallback: false,
+            starttls: None,
+            starttls_refused: None,
+            tls: None,
+            ehlo_tls: None,
+            relay: None,
+            recipients: Vec::new(),
+            transcript: None,
+            sent: Vec::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// `accepts_any_recipient`: the random local part was accepted (true), refused (false),
+    /// or not decided (deferred, not tested).
+    pub fn accepts_any_recipient(&self) -> Option<bool> {
+        let r = self.recipients.iter().find(|r| r.role == "random")?;
+        match r.code / 100 {
+            2 => Some(true),
+            5 => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// Why a step stopped the session.
+enum Stop {
+    Conn(ConnError),
+    /// The server ended it with a reply (`421`, a `5xx` greeting).
+    Reply(Outcome, &'static str, Reply),
+}
+
+impl From<ConnError> for Stop {
+    fn from(e: ConnError) -> Stop {
+        Stop::Conn(e)
+    }
+}
+
+/// Runs one session to its end, within the session deadline. Never fails: what went wrong is in
+/// the report.
+pub async fn run(target: &SessionTarget, opts: &SessionOptions, tls: &TlsProbe) -> SessionReport {
+    let t0 = Instant::now();
+    let end = t0 + opts.deadlines.session;
+    let mut report = SessionReport::new();
+    let addr = SocketAddr::new(target.ip, target.port);
+    let mut conn =
+        match Conn::connect(addr, &opts.deadlines, end, opts.limits, opts.transcript).await {
+            Ok(c) => c,
+            Err(e) => {
+                report.status = e.status();
+                report.outcome = Outcome::Failed(e.status());
+                report.error = Some(e.detail());
+                report.elapsed = t0.elapsed();
+                return report;
+            }
+        };
+    let result = dialogue(&mut conn, target, opts, tls, &mut report).await;
+    match result {
+        Ok(()) => {}
+        Err(Stop::Conn(e)) => {
+            report.status = e.status();
+            report.outcome = Outcome::Failed(e.status());
+            report.error = Some(e.detail());
+        }
+        Err(Stop::Reply(outcome, step, reply)) => {
+            report.outcome = outcome;
+            report.error = Some(format!("{step}: {}", reply.summary()));
+            // RFC 5321 3.1 and 4.2: after a 554 greeting the server waits for QUIT; after 421 it
+            // closes. QUIT is cheap either way, and its failure is no news.
+            if reply.code != 421 {
+                let _ = conn.command(&Command::Quit).await;
+            }
+        }
+    }
+    conn.close().await;
+    report.transcript = conn.transcript.as_ref().map(|t| t.text());
+    report.sent = std::mem::take(&mut conn.sent);
+    report.elapsed = t0.elapsed();
+    report
+}
+
+/// A reply that ends the session: `421` at any step.
+fn closing(step: &'static str, r: &Reply) -> Result<(), Stop> {
+    if r.code == 421 {
+        Err(Stop::Reply(Outcome::Deferred, step, r.clone()))
+    } else {
+        Ok(())
+    }
+}
+
+async fn dialogue(
+    conn: &mut Conn,
+    target: &SessionTarget,
+    opts: &SessionOptions,
+    tls: &TlsProbe,
+    report: &mut SessionReport,
+) -> Result<(), Stop> {
+    let server_name = TlsProbe::server_name(target.name.as_deref(), target.ip);
+    if target.implicit_tls {
+        handshake(conn, target, tls, server_name.clone(), report).await?;
+    }
+    let greeting = conn.reply().await?;
+    report.banner = Some(greeting.clone());
+    match greeting.class() {
+        2 => {}
+        5 => return Err(Stop::Reply(Outcome::GreetingRejected, "greeting", greeting)),
+        _ => return Err(Stop::Reply(Outcome::GreetingDeferred, "greeting", greeting)),
+    }
+    let ehlo = hello(conn, opts, report).await?;
+    report.starttls =
+        Some(!target.implicit_tls && ehlo.ehlo_keywords().iter().any(|k| k == "STARTTLS"));
+    if !report.helo_fallback {
+        report.ehlo = Some(ehlo.clone());
+    }
+    let announced = greeting.announced_name().or_else(|| ehlo.announced_name());
+    let ctx = opts.relay_domain.as_deref().map(|d| RelayContext {
+        relay_domain: d,
+        ip: target.ip,
+        server_name: announced.as_deref(),
+        scanned_domain: target.domain.as_deref(),
+    });
+    let mut relay = ctx.as_ref().map(|_| RelayReport::default());
+    if let (Some(ctx), Some(r)) = (&ctx, relay.as_mut()) {
+        relay_set(conn, ctx, r, report.starttls == Some(true)).await?;
+    }
+    report.relay = relay.clone();
+    if report.starttls == Some(true) && opts.starttls {
+        let r = conn.command(&Command::StartTls).await?;
+        closing("starttls", &r)?;
+        if r.code == 220 {
+            handshake(conn, target, tls, server_name, report).await?;
+            // RFC 3207 4.2: the session starts over; EHLO again.
+            let again = conn.command(&Command::Ehlo(opts.helo.clone())).await?;
+            closing("ehlo after starttls", &again)?;
+            if again.is_positive() {
+                report.ehlo_tls = Some(again);
+            }
+            if let (Some(ctx), Some(r)) = (&ctx, relay.as_mut())
+                && r.needs_tls
+            {
+                relay_set(conn, ctx, r, false).await?;
+                report.relay = relay.clone();
+            }
+        } else {
+            report.starttls_refused = Some(r.summary());
+        }
+    }
+    if opts.recipients {
+        recipient_tests(conn, target, opts, report).await?;
+    }
+    let _ = conn.command(&Command::Quit).await;
+    Ok(())
+}
+
+/// EHLO, then HELO when EHLO is refused with 5xx (RFC 5321 4.1.4: an old server answers 500 or
+/// 502). Returns the reply used.
+async fn hello(
+    conn: &mut Conn,
+    opts: &SessionOptions,
+    report: &mut SessionReport,
+) -> Result<Reply, Stop> {
+    let r = conn.command(&Command::Ehlo(opts.helo.clone())).await?;
+    closing("ehlo", &r)?;
+    if r.is_positive() {
+        return Ok(r);
+    }
+    if r.is_transient() {
+        return Err(Stop::Reply(Outcome::Deferred, "ehlo", r));
+    }
+    let h = conn.command(&Command::Helo(opts.helo.clone())).await?;
+    closing("helo", &h)?;
+    if h.is_positive() {
+        report.helo_fallback = true;
+        Ok(h)
+    } else if h.is_transient() {
+        Err(Stop::Reply(Outcome::Deferred, "helo", h))
+    } else {
+        Err(Stop::Reply(Outcome::HeloRejected, "helo", h))
+    }
+}
+
+/// The TLS handshake and its report. A failed handshake ends the session (the connection is
+/// unusable), with what the plain session found kept.
+async fn handshake(
+    conn: &mut Conn,
+    target: &SessionTarget,
+    tls: &TlsProbe,
+    server_name: rustls::pki_types::ServerName<'static>,
+    report: &mut SessionReport,
+) -> Result<(), Stop> {
+    match conn
+        .start_tls(tls.connector(), server_name, conn.reply_timeout())
+        .await
+    {
+        Ok(()) => {
+            let state = conn.tls().expect("TLS is up");
+            report.tls = Some(tls.report(state, target.name.as_deref()));
+            Ok(())
+        }
+        Err(e) => {
+            if let ConnError::Tls { why, incompatible } = &e {
+                report.tls = Some(TlsReport {
+                    error: Some(why.clone()),
+                    incompatible: *incompatible,
+                    ..TlsReport::default()
+                });
+            }
+            Err(Stop::Conn(e))
+        }
+    }
+}
+
+/// One set of relay variants, each `MAIL`, `RCPT`, `RSET`. A `530` at the first `MAIL` while
+/// STARTTLS is offered means "TLS first": the set stops there and runs again inside TLS.
+async fn relay_set(
+    conn: &mut Conn,
+    ctx: &RelayContext<'_>,
+    r: &mut RelayReport,
+    tls_offered: bool,
+) -> Result<(), Stop> {
+    r.complete = false;
+    for (i, v) in relay::variants(ctx).into_iter().enumerate() {
+        let mail = conn.command(&Command::Mail(v.sender)).await?;
+        closing("mail", &mail)?;
+        if i == 0 && mail.code == 530 && tls_offered {
+            r.needs_tls = true;
+            return Ok(());
+        }
+        if mail.is_transient() {
+            r.deferred.push(v.number);
+            continue;
+        }
+        if !mail.is_positive() {
+            // Refused at MAIL: no relaying with this sender.
+            r.tested.push(v.number);
+            continue;
+        }
+        let rcpt = conn.command(&Command::Rcpt(v.recipient)).await?;
+        closing("rcpt", &rcpt)?;
+        match rcpt.class() {
+            2 => {
+                r.tested.push(v.number);
+                r.accepted.push(v.number);
+            }
+            4 => r.deferred.push(v.number),
+            _ => r.tested.push(v.number),
+        }
+        let rset = conn.command(&Command::Rset).await?;
+        closing("rset", &rset)?;
+    }
+    r.complete = true;
+    Ok(())
+}
+
+/// The recipient tests at the scanned domain: the role addresses, the SOA contact, a random
+/// local part, in one transaction.
+async fn recipient_tests(
+    conn: &mut Conn,
+    target: &SessionTarget,
+    opts: &SessionOptions,
+    report: &mut SessionReport,
+) -> Result<(), Stop> {
+    let Some(domain) = target.domain.as_deref() else {
+        return Ok(());
+    };
+    let mut addrs: Vec<(&'static str, String)> = ["postmaster", "abuse", "security", "admin"]
+        .iter()
+        .map(|role| (*role, format!("{role}@{domain}")))
+        .collect();
+    if let Some(soa) = &target.soa_contact
+        && soa
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
+        && !addrs.iter().any(|(_, a)| a.eq_ignore_ascii_case(soa))
+    {
+        addrs.push(("soa", soa.clone()));
+    }
+    addrs.push((
+        "random",
+        format!("mxray-{:016x}@{domain}", rand::random::<u64>()),
+    ));
+    let sender =
+        Arg::new(format!("mxray-recipient-test@{}", opts.helo.as_str())).unwrap_or_else(Arg::null);
+    let mail = conn.command(&Command::Mail(sender)).await?;
+    closing("mail", &mail)?;
+    if !mail.is_positive() {
+        return Ok(());
+    }
+    for (role, address) in addrs {
+        let Some(arg) = Arg::new(address.clone()) else {
+            continue;
+        };
+        let r = conn.command(&Command::Rcpt(arg)).await?;
+        closing("rcpt", &r)?;
+        report.recipients.push(RecipientResult {
+            role,
+            address,
+            code: r.code,
+            text: r.lines.join(" / "),
+        });
+    }
+    let rset = conn.command(&Command::Rset).await?;
+    closing("rset", &rset)
+}
