@@ -18,7 +18,11 @@ use mxray::dns::{CacheOptions, EngineOptions};
 use mxray::https::FetchOptions;
 use mxray::output::{Formats, WriterOptions};
 use mxray::pipeline::host::{AsnDnsZones, HostOptions};
+use mxray::pipeline::smtp::SmtpOptions;
 use mxray::pipeline::{PolicyOptions, ProgressMode, ScanOptions, Targets};
+use mxray::smtp::command::Arg;
+use mxray::smtp::conn::Deadlines;
+use mxray::smtp::session::{DEFAULT_HELO, SessionOptions};
 use mxray::targets::ReaderOptions;
 use mxray::targets::exclude::ExcludeList;
 use mxray::targets::ips::DEFAULT_MAX_V6;
@@ -246,6 +250,98 @@ pub struct ScanArgs {
     /// Time for one whole policy fetch (address lookup, connect, TLS, response).
     #[arg(help_heading = "Domain stage", long, default_value = "10s", value_parser = parse_duration)]
     pub mta_sts_timeout: Duration,
+
+    /// Connect to every host address over SMTP (after the host stage): greeting, EHLO, STARTTLS
+    /// and the certificate, the open-relay variants (each stopping at RCPT TO: mxray never sends
+    /// DATA), QUIT. Each address once per scan.
+    #[arg(help_heading = "SMTP stage", long)]
+    pub smtp: bool,
+
+    /// The TCP port to probe; 465 speaks TLS from the first byte (RFC 8314).
+    #[arg(
+        help_heading = "SMTP stage",
+        long,
+        default_value_t = 25,
+        requires = "smtp"
+    )]
+    pub smtp_port: u16,
+
+    /// The name sent in EHLO/HELO. Set it to a host name you control, with a web page that
+    /// says who scans and how to opt out: operators look it up.
+    #[arg(help_heading = "SMTP stage", long, default_value = DEFAULT_HELO, value_name = "NAME")]
+    pub helo: String,
+
+    /// The recipient domain of the relay tests: a domain you control that resolves (servers
+    /// that check the recipient domain refuse a reserved one such as `.invalid` for that reason
+    /// alone, which hides an open relay). Default: the --helo name.
+    #[arg(help_heading = "SMTP stage", long, value_name = "DOMAIN")]
+    pub relay_domain: Option<String>,
+
+    /// Run no relay test (banner, EHLO and TLS only).
+    #[arg(help_heading = "SMTP stage", long, requires = "smtp")]
+    pub no_relay: bool,
+
+    /// Do not try STARTTLS.
+    #[arg(help_heading = "SMTP stage", long, requires = "smtp")]
+    pub no_starttls: bool,
+
+    /// Domain scans: at each domain's MX (the first domain that leads to an address), RCPT TO
+    /// postmaster@, abuse@, security@, admin@ the domain, its SOA contact when at the domain,
+    /// and a random local part (accepts_any_recipient). Reply codes in smtp_recipients.
+    #[arg(help_heading = "SMTP stage", long, requires = "smtp")]
+    pub smtp_recipients: bool,
+
+    /// Keep each session's dialogue in the smtp_transcript column (16 KiB at most).
+    #[arg(help_heading = "SMTP stage", long, requires = "smtp")]
+    pub smtp_transcript: bool,
+
+    /// SMTP sessions at once.
+    #[arg(help_heading = "SMTP stage", long, default_value_t = 500)]
+    pub smtp_concurrency: usize,
+
+    /// SMTP sessions at once per /24 (IPv6: per /64). Each address gets one connection at a time.
+    #[arg(
+        help_heading = "SMTP stage",
+        long,
+        default_value_t = 4,
+        value_name = "N"
+    )]
+    pub smtp_per_net: usize,
+
+    /// New SMTP connections per second, whole scan.
+    #[arg(
+        help_heading = "SMTP stage",
+        long,
+        default_value_t = 200,
+        value_name = "PER_S"
+    )]
+    pub smtp_rate: u32,
+
+    /// Time to connect.
+    #[arg(help_heading = "SMTP stage", long, default_value = "10s", value_parser = parse_duration)]
+    pub smtp_connect_timeout: Duration,
+
+    /// Time for one reply (all its lines), a write or the TLS handshake.
+    #[arg(help_heading = "SMTP stage", long, default_value = "30s", value_parser = parse_duration)]
+    pub smtp_reply_timeout: Duration,
+
+    /// Time for a whole session: a tarpit ends as `timeout` within it.
+    #[arg(help_heading = "SMTP stage", long, default_value = "90s", value_parser = parse_duration)]
+    pub smtp_session_timeout: Duration,
+
+    /// PEM file of CA certificates trusted for tls_cert_valid besides Mozilla's roots (a private
+    /// CA); with --smtp-ca-only, instead of them.
+    #[arg(
+        help_heading = "SMTP stage",
+        long,
+        value_name = "FILE",
+        requires = "smtp"
+    )]
+    pub smtp_ca: Option<PathBuf>,
+
+    /// Trust only --smtp-ca.
+    #[arg(help_heading = "SMTP stage", long, requires = "smtp_ca")]
+    pub smtp_ca_only: bool,
 }
 
 /// `--dmarc-discovery` values.
@@ -375,15 +471,15 @@ impl ScanArgs {
     }
 }
 
-fn read_certificates(path: &std::path::Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+fn read_certificates(
+    flag: &str,
+    path: &std::path::Path,
+) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| anyhow::anyhow!("--mta-sts-ca {}: {e}", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("{flag} {}: {e}", path.display()))?;
     if certs.is_empty() {
-        bail!(
-            "--mta-sts-ca {}: no certificate in the file",
-            path.display()
-        );
+        bail!("{flag} {}: no certificate in the file", path.display());
     }
     Ok(certs)
 }
@@ -454,7 +550,7 @@ impl ScanArgs {
                 Some(FetchOptions {
                     timeout: self.mta_sts_timeout,
                     extra_roots: match &self.mta_sts_ca {
-                        Some(path) => read_certificates(path)?,
+                        Some(path) => read_certificates("--mta-sts-ca", path)?,
                         None => Vec::new(),
                     },
                     ..FetchOptions::default()
@@ -463,7 +559,43 @@ impl ScanArgs {
                 None
             },
         };
+        let smtp = if self.smtp {
+            let helo = Arg::new(self.helo.clone())
+                .filter(|a| !a.as_str().contains(' '))
+                .ok_or_else(|| anyhow::anyhow!("--helo {:?}: not a host name", self.helo))?;
+            let relay_domain = self
+                .relay_domain
+                .clone()
+                .unwrap_or_else(|| self.helo.clone());
+            Some(SmtpOptions {
+                port: self.smtp_port,
+                session: SessionOptions {
+                    helo,
+                    deadlines: Deadlines {
+                        connect: self.smtp_connect_timeout,
+                        reply: self.smtp_reply_timeout,
+                        session: self.smtp_session_timeout,
+                    },
+                    starttls: !self.no_starttls,
+                    relay_domain: (!self.no_relay).then_some(relay_domain),
+                    recipients: self.smtp_recipients,
+                    transcript: self.smtp_transcript,
+                    ..SessionOptions::default()
+                },
+                concurrency: self.smtp_concurrency,
+                per_net: self.smtp_per_net,
+                rate: self.smtp_rate,
+                extra_roots: match &self.smtp_ca {
+                    Some(path) => read_certificates("--smtp-ca", path)?,
+                    None => Vec::new(),
+                },
+                only_extra_roots: self.smtp_ca_only,
+            })
+        } else {
+            None
+        };
         Ok(ScanOptions {
+            smtp,
             targets: match (self.ips, self.domains) {
                 (Some(spec), _) => Targets::Ips(spec),
                 (None, Some(path)) => Targets::Domains(path),

@@ -12,6 +12,7 @@ pub mod mta_sts;
 pub mod mx;
 pub mod mx_policy;
 pub mod rdns;
+pub mod smtp;
 pub mod soa;
 pub mod spf;
 pub mod taglist;

@@ -26,6 +26,7 @@ pub enum ColType {
     /// Milliseconds since the Unix epoch, UTC.
     Timestamp,
     ListUtf8,
+    ListUInt8,
     ListStruct(&'static [StructField]),
 }
 
@@ -54,6 +55,7 @@ impl ColType {
             ColType::UInt64 => DataType::UInt64,
             ColType::Timestamp => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
             ColType::ListUtf8 => DataType::List(list_of(DataType::Utf8)),
+            ColType::ListUInt8 => DataType::List(list_of(DataType::UInt8)),
             ColType::ListStruct(fields) => {
                 DataType::List(list_of(DataType::Struct(arrow_fields(fields))))
             }
@@ -70,7 +72,8 @@ impl ColType {
                 | (ColType::UInt16, Value::U16(_))
                 | (ColType::UInt32, Value::U32(_))
                 | (ColType::UInt64, Value::U64(_))
-                | (ColType::Timestamp, Value::Ts(_))
+                | (ColType::Timestamp, Value::Ts(_) | Value::TsOpt(_))
+                | (ColType::ListUInt8, Value::U8List(_))
                 | (ColType::ListUtf8, Value::StrList(_))
                 | (ColType::ListStruct(_), Value::StructList(_))
         )
@@ -88,6 +91,7 @@ impl fmt::Display for ColType {
             ColType::UInt64 => f.write_str("uint64"),
             ColType::Timestamp => f.write_str("timestamp[ms, UTC]"),
             ColType::ListUtf8 => f.write_str("list<utf8>"),
+            ColType::ListUInt8 => f.write_str("list<uint8>"),
             ColType::ListStruct(fields) => {
                 f.write_str("list<struct<")?;
                 for (i, s) in fields.iter().enumerate() {
@@ -123,7 +127,10 @@ pub enum Value<'a> {
     U64(Option<u64>),
     /// Milliseconds since the Unix epoch, UTC.
     Ts(i64),
+    /// A timestamp that may be null.
+    TsOpt(Option<i64>),
     StrList(Option<&'a [String]>),
+    U8List(Option<&'a [u8]>),
     StructList(Option<&'a dyn StructItems>),
 }
 
@@ -142,6 +149,8 @@ impl<'a> Value<'a> {
             Value::U32(x) => x.is_none(),
             Value::U64(x) => x.is_none(),
             Value::Ts(_) => false,
+            Value::TsOpt(x) => x.is_none(),
+            Value::U8List(x) => x.is_none(),
             Value::StrList(x) => x.is_none(),
             Value::StructList(x) => x.is_none(),
         }
@@ -295,6 +304,7 @@ enum Builder {
     UInt64(UInt64Builder),
     Timestamp(TimestampMillisecondBuilder),
     ListUtf8(ListBuilder<StringBuilder>),
+    ListUInt8(ListBuilder<UInt8Builder>),
     ListStruct {
         fields: &'static [StructField],
         children: Vec<Builder>,
@@ -318,6 +328,9 @@ impl Builder {
             ColType::ListUtf8 => {
                 Builder::ListUtf8(ListBuilder::with_capacity(StringBuilder::new(), n))
             }
+            ColType::ListUInt8 => {
+                Builder::ListUInt8(ListBuilder::with_capacity(UInt8Builder::new(), n))
+            }
             ColType::ListStruct(fields) => Builder::ListStruct {
                 fields,
                 children: fields.iter().map(|f| Builder::new(f.ty, n)).collect(),
@@ -337,6 +350,14 @@ impl Builder {
             (Builder::UInt32(b), Value::U32(x)) => b.append_option(x),
             (Builder::UInt64(b), Value::U64(x)) => b.append_option(x),
             (Builder::Timestamp(b), Value::Ts(ms)) => b.append_value(ms),
+            (Builder::Timestamp(b), Value::TsOpt(ms)) => b.append_option(ms),
+            (Builder::ListUInt8(b), Value::U8List(x)) => match x {
+                Some(items) => {
+                    b.values().append_slice(items);
+                    b.append(true);
+                }
+                None => b.append(false),
+            },
             (Builder::ListUtf8(b), Value::StrList(x)) => match x {
                 Some(items) => {
                     for s in items {
@@ -389,6 +410,7 @@ impl Builder {
             Builder::UInt64(mut b) => Arc::new(b.finish()),
             Builder::Timestamp(mut b) => Arc::new(b.finish()),
             Builder::ListUtf8(mut b) => Arc::new(b.finish()),
+            Builder::ListUInt8(mut b) => Arc::new(b.finish()),
             Builder::ListStruct {
                 fields,
                 children,
@@ -424,8 +446,13 @@ pub fn csv_cell(v: &Value) -> String {
         Value::U16(x) => x.map(|x| x.to_string()).unwrap_or_default(),
         Value::U32(x) => x.map(|x| x.to_string()).unwrap_or_default(),
         Value::U64(x) => x.map(|x| x.to_string()).unwrap_or_default(),
-        Value::Ts(ms) => chrono::DateTime::from_timestamp_millis(*ms)
+        Value::Ts(ms) => csv_cell(&Value::TsOpt(Some(*ms))),
+        Value::TsOpt(ms) => ms
+            .and_then(chrono::DateTime::from_timestamp_millis)
             .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .unwrap_or_default(),
+        Value::U8List(l) => l
+            .map(|l| l.iter().map(u8::to_string).collect::<Vec<_>>().join(";"))
             .unwrap_or_default(),
         Value::StrList(l) => l.map(|l| l.join(";")).unwrap_or_default(),
         Value::StructList(l) => l

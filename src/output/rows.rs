@@ -5,6 +5,7 @@
 use super::columns::ColType::*;
 use super::columns::Value::*;
 use super::columns::{Column, Row, StructField, StructItem, Value};
+use crate::checks::smtp::{Recipient, SmtpFindings};
 
 /// A DKIM key record found under a probed selector (RFC 6376 3.6.1).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -152,6 +153,8 @@ pub struct HostRow {
     pub asn_country: Option<String>,
     pub asn_name: Option<String>,
     pub host_error: Option<String>,
+    /// The SMTP stage's findings; `None` without `--smtp` (every SMTP column null).
+    pub smtp: Option<SmtpFindings>,
 }
 
 impl StructItem for (u16, String) {
@@ -355,6 +358,32 @@ static DOMAIN_COLUMNS: &[D] = &[
 ];
 
 /// A skipped or failed host was not checked: its check columns are null, not empty.
+impl StructItem for Recipient {
+    const FIELDS: &'static [StructField] = &[
+        StructField::new("role", Utf8, false),
+        StructField::new("address", Utf8, false),
+        StructField::new("code", UInt16, false),
+        StructField::new("text", Utf8, false),
+    ];
+
+    fn field(&self, j: usize) -> Value<'_> {
+        match j {
+            0 => Str(Some(self.role)),
+            1 => Str(Some(&self.address)),
+            2 => U16(Some(self.code)),
+            3 => Str(Some(&self.text)),
+            _ => unreachable!("a recipient has {} fields", Self::FIELDS.len()),
+        }
+    }
+}
+
+/// The SMTP findings' field `f`, null without them.
+macro_rules! smtp {
+    ($r:ident, $f:ident) => {
+        $r.smtp.as_ref().and_then(|s| s.$f.as_ref())
+    };
+}
+
 fn checked<T>(r: &HostRow, v: T) -> Option<T> {
     (r.host_status == "ok").then_some(v)
 }
@@ -395,6 +424,74 @@ static HOST_COLUMNS: &[H] = &[
         .doc("as in the table"),
     H::new("host_error", Utf8, |r| Str(r.host_error.as_deref()))
         .doc("with `host_status` `error`: what failed (`panicked: <message>`)"),
+    H::status("smtp_status", |r| r.smtp.as_ref().map(|s| s.status))
+        .doc("`ok` (an SMTP dialogue took place, whatever the server answered: see `smtp_outcome`), `refused` (TCP connect refused or unreachable), `timeout` (connect, a reply or the whole session), `reset` (the server closed or reset the connection mid-dialogue), `protocol-error` (not SMTP, a malformed, endless or oversized reply, data injected after the STARTTLS reply), `tls-error` (the TLS handshake failed), `skipped` (excluded address); null without `--smtp`"),
+    H::new("smtp_outcome", Utf8, |r| Str(r.smtp.as_ref().map(|s| s.outcome)))
+        .doc("how the session ended: `completed` (ran to QUIT), `greeting-rejected` (5xx greeting, e.g. 554), `greeting-deferred` (4xx greeting, e.g. 421), `helo-rejected` (EHLO and HELO refused), `deferred` (421 at a later step: the server closed), `dropped` (connection closed mid-dialogue), or the `smtp_status` of a failure (`refused`, `timeout`, `protocol-error`, `tls-error`), `skipped`"),
+    H::new("smtp_error", Utf8, |r| Str(smtp!(r, error).map(String::as_str)))
+        .doc("the step and the reason when the session did not complete: `greeting: 554 ...`, `connect: ...`, `timed out waiting for a reply`"),
+    H::new("smtp_port", UInt16, |r| U16(r.smtp.as_ref().and_then(|s| s.port)))
+        .doc("the TCP port probed (`--smtp-port`, 25 by default; 465 is implicit TLS)"),
+    H::new("smtp_banner", Utf8, |r| Str(smtp!(r, banner).map(String::as_str)))
+        .doc("first greeting line (code and text)"),
+    H::new("smtp_banner_name", Utf8, |r| Str(smtp!(r, banner_name).map(String::as_str)))
+        .doc("the host name the greeting announces (its first word, when it looks like a domain or an address literal), lower case"),
+    H::new("smtp_banner_ptr_match", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.banner_ptr_match)))
+        .doc("`smtp_banner_name` is one of the address's PTR names (`fcrdns` says whether a PTR name forward-confirms); false without PTR; null when either is unknown"),
+    H::new("smtp_ehlo", ListUtf8, |r| StrList(smtp!(r, ehlo).map(Vec::as_slice)))
+        .doc("EHLO extension keywords of the plain session (upper case), e.g. `STARTTLS`, `SIZE`, `PIPELINING`; null when EHLO was refused or never reached"),
+    H::new("smtp_ehlo_name", Utf8, |r| Str(smtp!(r, ehlo_name).map(String::as_str)))
+        .doc("the host name of the EHLO (or HELO) reply's first line"),
+    H::new("smtp_ehlo_ptr_match", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.ehlo_ptr_match)))
+        .doc("`smtp_ehlo_name` is one of the PTR names, as `smtp_banner_ptr_match`"),
+    H::new("smtp_helo_fallback", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.helo_fallback)))
+        .doc("EHLO was refused with 5xx and HELO answered (an SMTP server without extensions)"),
+    H::new("starttls", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.starttls)))
+        .doc("STARTTLS offered in the EHLO reply (whether or not the handshake then succeeded: see `tls_version`, `tls_error`); null when the session ended before EHLO"),
+    H::new("smtp_starttls_error", Utf8, |r| Str(smtp!(r, starttls_error).map(String::as_str)))
+        .doc("the reply when STARTTLS was offered but the command refused (`454 ...`)"),
+    H::new("tls_version", Utf8, |r| Str(smtp!(r, tls_version).map(String::as_str)))
+        .doc("negotiated version after STARTTLS (`TLSv1.3`, `TLSv1.2`), null when none"),
+    H::new("tls_cipher", Utf8, |r| Str(smtp!(r, tls_cipher).map(String::as_str)))
+        .doc("negotiated cipher suite (IANA name, e.g. `TLS13_AES_256_GCM_SHA384`)"),
+    H::new("tls_error", Utf8, |r| Str(smtp!(r, tls_error).map(String::as_str)))
+        .doc("why the handshake failed"),
+    H::new("tls_incompatible", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.tls_incompatible)))
+        .doc("the handshake failed because the server offers only what mxray's TLS library refuses to speak (TLS 1.0/1.1, legacy suites): an old server, not a broken one; null when no handshake was made"),
+    H::new("tls_ehlo", ListUtf8, |r| StrList(smtp!(r, tls_ehlo).map(Vec::as_slice)))
+        .doc("EHLO keywords after TLS (RFC 3207 4.2: the session starts over)"),
+    H::new("tls_cert_subject", Utf8, |r| Str(smtp!(r, cert_subject).map(String::as_str)))
+        .doc("subject of the server's certificate (RFC 4514 text)"),
+    H::new("tls_cert_issuer", Utf8, |r| Str(smtp!(r, cert_issuer).map(String::as_str)))
+        .doc("issuer of the server's certificate"),
+    H::new("tls_cert_sans", ListUtf8, |r| StrList(smtp!(r, cert_sans).map(Vec::as_slice)))
+        .doc("DNS names and addresses of its subjectAltName"),
+    H::new("tls_cert_not_after", Timestamp, |r| TsOpt(r.smtp.as_ref().and_then(|s| s.cert_not_after)))
+        .doc("end of the certificate's validity"),
+    H::new("tls_cert_self_signed", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.cert_self_signed)))
+        .doc("issued by itself (issuer = subject, signed by its own key)"),
+    H::new("tls_cert_valid", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.cert_valid)))
+        .doc("the chain verifies for `tls_cert_name` against the trust store (Mozilla's roots from webpki-roots, version in run.json, or `--smtp-ca`), checked offline after the handshake: recorded, never required to continue; null without a certificate or a name"),
+    H::new("tls_cert_error", Utf8, |r| Str(smtp!(r, cert_error).map(String::as_str)))
+        .doc("why the chain does not verify (`invalid peer certificate: UnknownIssuer`, `... Expired`, `... NotValidForName`), or why it was not verified"),
+    H::new("tls_cert_name", Utf8, |r| Str(smtp!(r, cert_name).map(String::as_str)))
+        .doc("the name verified (and sent as SNI): the MX exchange that led to the address (domain scans), else its first PTR name when forward-confirmed"),
+    H::new("smtp_needs_tls", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.needs_tls)))
+        .doc("the plain session answered `530` to MAIL while offering STARTTLS, so the relay variants ran again inside TLS"),
+    H::new("open_relay", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.open_relay)))
+        .doc("at least one relay variant was accepted at RCPT time; false when a complete set of variants was refused; null when the tests could not decide (a 4xx, an interrupted session, TLS required and failing)"),
+    H::new("relay_accepted", ListUInt8, |r| U8List(smtp!(r, relay_accepted).map(Vec::as_slice)))
+        .doc("numbers of the relay variants accepted (docs/SMTP.md lists them; 1-16 are nmap's smtp-open-relay tests in its order)"),
+    H::new("relay_deferred", ListUInt8, |r| U8List(smtp!(r, relay_deferred).map(Vec::as_slice)))
+        .doc("variants answered with 4xx at MAIL or RCPT (greylisting): no verdict for them"),
+    H::new("accepts_any_recipient", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.accepts_any_recipient)))
+        .doc("with `--smtp-recipients`: a random nonexistent local part at the domain whose MX led here was accepted at RCPT time (a catch-all: backscatter); null without the test or on a 4xx"),
+    H::new("smtp_recipients", ListStruct(<Recipient as StructItem>::FIELDS), |r| Value::structs(smtp!(r, recipients)))
+        .doc("with `--smtp-recipients`: each address tested at RCPT (`postmaster`, `abuse`, `security`, `admin`, `soa` (the SOA contact, when at the domain), `random`) with the reply code and text"),
+    H::new("smtp_transcript", Utf8, |r| Str(smtp!(r, transcript).map(String::as_str)))
+        .doc("with `--smtp-transcript`: the dialogue, `C:`/`S:` lines (16 KiB at most)"),
+    H::new("smtp_session_ms", UInt32, |r| U32(r.smtp.as_ref().and_then(|s| s.session_ms)))
+        .doc("duration of the session, connect to close"),
 ];
 
 #[cfg(test)]
@@ -548,6 +645,53 @@ mod tests {
             asn_country: Some("ZZ".into()),
             asn_name: Some("TEST".into()),
             host_error: Some("panicked: x".into()),
+            smtp: Some(full_smtp()),
+        }
+    }
+
+    fn full_smtp() -> SmtpFindings {
+        let s = || Some("x".to_string());
+        let l = || Some(strings(&["a", "b"]));
+        SmtpFindings {
+            status: "ok",
+            outcome: "completed",
+            error: s(),
+            port: Some(25),
+            banner: s(),
+            banner_name: s(),
+            banner_ptr_match: Some(true),
+            ehlo: l(),
+            ehlo_name: s(),
+            ehlo_ptr_match: Some(false),
+            helo_fallback: Some(false),
+            starttls: Some(true),
+            starttls_error: s(),
+            tls_version: s(),
+            tls_cipher: s(),
+            tls_error: s(),
+            tls_incompatible: Some(false),
+            tls_ehlo: l(),
+            cert_subject: s(),
+            cert_issuer: s(),
+            cert_sans: l(),
+            cert_not_after: Some(1_800_000_000_000),
+            cert_self_signed: Some(true),
+            cert_valid: Some(false),
+            cert_error: s(),
+            cert_name: s(),
+            needs_tls: Some(true),
+            open_relay: Some(true),
+            relay_accepted: Some(vec![1, 20]),
+            relay_deferred: Some(vec![3]),
+            recipients: Some(vec![Recipient {
+                role: "postmaster",
+                address: "postmaster@example.com".into(),
+                code: 250,
+                text: "2.1.5 Ok".into(),
+            }]),
+            accepts_any_recipient: Some(false),
+            transcript: s(),
+            session_ms: Some(12),
         }
     }
 
@@ -690,11 +834,16 @@ mod tests {
                 "mta_sts_status",
                 "mx_status",
                 "ptr_status",
+                "smtp_status",
                 "soa_status",
                 "spf_status",
                 "tls_rpt_status",
             ]
         );
+        // The error host has no SMTP findings: it counts under its own status (a checked host
+        // without them, no --smtp, would not count at all); the other two carry theirs.
+        let smtp: Vec<_> = m["smtp_status"].iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(smtp, [("error", 1), ("ok", 2)]);
         assert_eq!(m["mx_status"]["ok"], 1);
         assert_eq!(m["domain_status"]["error"], 1);
         // A host that was not checked counts its PTR status as its own status.

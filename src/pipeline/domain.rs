@@ -70,7 +70,7 @@ pub async fn scan_domain(
     policy: &PolicyStage,
     stats: &PolicyStats,
     now_ms: impl Fn() -> i64,
-) -> (DomainRow, Vec<IpAddr>) {
+) -> (DomainRow, Vec<IpAddr>, Vec<String>) {
     let mx = res.lookup(domain, RecordType::MX).await;
     let mut row = DomainRow {
         domain: domain.to_string(),
@@ -100,7 +100,7 @@ pub async fn scan_domain(
         row.spf_records = Some(Vec::new());
         policies::fill_nxdomain(&mut row, &policy.opts);
         row.scanned_at = now_ms();
-        return (row, Vec::new());
+        return (row, Vec::new(), Vec::new());
     }
 
     let exchanges = &mxf.exchanges[..mxf.exchanges.len().min(MAX_EXCHANGES)];
@@ -139,6 +139,8 @@ pub async fn scan_domain(
     policies::fill(&mut row, found);
 
     let mut ips: Vec<IpAddr> = Vec::new();
+    // The exchange that first gave each address (the SMTP stage verifies certificates for it).
+    let mut exchange_of: Vec<String> = Vec::new();
     let mut first_failure: Option<Status> = None;
     let (mut aliases, mut addressless) = (HashSet::new(), HashSet::new());
     let mut tlsa_failure: Option<Status> = None;
@@ -166,6 +168,7 @@ pub async fn scan_domain(
             for ip in ans.ips() {
                 if !ips.contains(&ip) {
                     ips.push(ip);
+                    exchange_of.push(exchange.to_string());
                 }
             }
         }
@@ -219,7 +222,7 @@ pub async fn scan_domain(
         row.mta_sts_mx_uncovered = Some(mta_sts::uncovered_mx(patterns, &mxf.exchanges));
     }
     row.scanned_at = now_ms();
-    (row, ips)
+    (row, ips, exchange_of)
 }
 
 fn fill_spf(row: &mut DomainRow, a: SpfAnalysis) {
@@ -271,6 +274,8 @@ fn fill_spf(row: &mut DomainRow, a: SpfAnalysis) {
 pub struct DomainOutput {
     pub row: DomainRow,
     pub ips: Vec<IpAddr>,
+    /// For each of `ips`, the MX exchange that gave it.
+    pub exchanges: Vec<String>,
 }
 
 /// The domain stage's probe: every DNS check of one domain (MX, SPF, the mail policies, DANE,
@@ -308,7 +313,7 @@ impl crate::pipeline::stage::Probe for DomainProbe {
     }
 
     async fn probe(&self, domain: String) -> DomainOutput {
-        let (mut row, ips) = scan_domain(
+        let (mut row, ips, exchanges) = scan_domain(
             &self.resolver,
             &domain,
             &self.opts,
@@ -323,13 +328,18 @@ impl crate::pipeline::stage::Probe for DomainProbe {
             row.dnsbl_domain_reasons = Some(l.reasons);
             row.dnsbl_domain_errors = Some(l.errors);
         }
-        DomainOutput { row, ips }
+        DomainOutput {
+            row,
+            ips,
+            exchanges,
+        }
     }
 
     fn failed(&self, domain: &String, why: &str) -> DomainOutput {
         DomainOutput {
             row: DomainRow::failed(domain, why, crate::pipeline::now_ms()),
             ips: Vec::new(),
+            exchanges: Vec::new(),
         }
     }
 }
@@ -383,7 +393,7 @@ mod tests {
         let res = Resolver::with_dns(dns.clone(), CacheOptions::default());
         let policy = PolicyStage::new(PolicyOptions::default()).unwrap();
         let stats = PolicyStats::default();
-        let (row, ips) = scan_domain(
+        let (row, ips, _) = scan_domain(
             &res,
             domain,
             &DomainOptions::default(),

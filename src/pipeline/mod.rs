@@ -5,7 +5,9 @@
 //!   (domains)                      | MX addresses
 //!                                  v
 //!                            address dedup --(bounded)--> host stage --rows--> hosts writer
-//! reader thread (--ips) ---------------------------------^
+//! reader thread (--ips) ---------------------------------^       |  (--smtp)
+//!                                                               v
+//!                                            SMTP stage --rows--> hosts writer
 //! ```
 //!
 //! Each stage is [`stage::spawn_stage`] over a [`stage::Probe`], with its own concurrency, so a
@@ -19,6 +21,7 @@ pub mod domain;
 pub mod host;
 pub mod policies;
 pub mod progress;
+pub mod smtp;
 pub mod spf_dns;
 pub mod stage;
 pub mod stats;
@@ -31,7 +34,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use dashmap::DashSet;
+use dashmap::{DashMap, DashSet};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -80,6 +83,8 @@ pub struct ScanOptions {
     /// Check the MX addresses of a domain scan in the host stage (one hosts row each). Default
     /// true; false leaves the hosts table empty (`mx_ips` is still filled).
     pub host_checks: bool,
+    /// The SMTP stage after the host stage (`--smtp`). Default `None`: no connection is made.
+    pub smtp: Option<smtp::SmtpOptions>,
     /// Distinct host addresses remembered so each gets one hosts row. Default 5,000,000.
     pub hosts_dedup_capacity: usize,
     pub progress: ProgressMode,
@@ -108,6 +113,7 @@ impl Default for ScanOptions {
             domain_concurrency: 1000,
             host_concurrency: 1000,
             host_checks: true,
+            smtp: None,
             hosts_dedup_capacity: 5_000_000,
             progress: ProgressMode::Quiet,
             policies: PolicyOptions::default(),
@@ -160,6 +166,8 @@ pub enum ScanError {
     Engine(#[from] crate::dns::engine::EngineError),
     #[error("policy stage: {0}")]
     Policy(String),
+    #[error("SMTP stage: {0}")]
+    Tls(#[from] crate::smtp::tls::TlsSetupError),
     #[error("writing {table}: {source}")]
     Write {
         table: &'static str,
@@ -306,6 +314,16 @@ pub async fn scan_with<L: ProbeLayer>(
     let engine = Engine::new(opts.engine.clone()).await?;
     let resolver = Resolver::new(engine, opts.cache.clone());
     let checker = Arc::new(HostChecker::new(opts.hosts.clone()));
+    let smtp_probe = match &opts.smtp {
+        Some(o) => {
+            let tls = crate::smtp::TlsProbe::new(&o.extra_roots, o.only_extra_roots)?;
+            Some(Arc::new(smtp::SmtpProbe::new(o.clone(), tls)))
+        }
+        None => None,
+    };
+    // How the scan came to each address, from the domain stage to the SMTP stage; an entry
+    // lives only while its address is between the two, so it is bounded by the channels.
+    let vias: Arc<DashMap<IpAddr, Arc<smtp::Via>>> = Arc::new(DashMap::new());
 
     // The chain: source -> [domains ->] address dedup -> hosts -> writers, each stage with its
     // own concurrency and a bounded input channel.
@@ -328,6 +346,11 @@ pub async fn scan_with<L: ProbeLayer>(
     // Grace after a stop: each stage may run for the worst cases of the stages up to itself.
     let domain_grace = domain_probe.as_ref().map(|p| p.worst_case());
     let host_grace = domain_grace.unwrap_or_default() + host_probe.worst_case();
+    let smtp_grace = host_grace
+        + smtp_probe
+            .as_ref()
+            .map(|p| p.worst_case())
+            .unwrap_or_default();
     let stage_stop = |first: bool, grace: Duration| StageStop {
         cancel: cancel.clone(),
         first,
@@ -344,26 +367,67 @@ pub async fn scan_with<L: ProbeLayer>(
     let (host_tx, host_rx) = mpsc::channel::<IpAddr>(host_probe.concurrency().clamp(1, 4096));
     let address_scan = domain_probe.is_none();
     let host_stats = Arc::new(StageStats::new(host_probe.name(), host_probe.concurrency()));
-    let mut handles = vec![{
+    // The last stage's rows go to the hosts writer.
+    let write_host = {
         let stats = stats.clone();
-        spawn_stage(
-            host_probe.clone(),
-            host_rx,
-            move |row: HostRow| {
-                let (hosts, stats) = (hosts.clone(), stats.clone());
-                async move {
-                    stats.record_host(&row);
-                    if address_scan {
-                        stats.done.fetch_add(1, Relaxed);
-                    }
-                    hosts.send(row).await;
+        move |row: HostRow| {
+            let (hosts, stats) = (hosts.clone(), stats.clone());
+            async move {
+                stats.record_host(&row);
+                if address_scan {
+                    stats.done.fetch_add(1, Relaxed);
                 }
-            },
-            stage_stop(address_scan, host_grace),
-            host_stats.clone(),
-        )
-    }];
-    let mut stages = vec![host_stats];
+                hosts.send(row).await;
+            }
+        }
+    };
+    let mut handles = Vec::new();
+    let mut stages = Vec::new();
+    match &smtp_probe {
+        Some(probe) => {
+            let (smtp_tx, smtp_rx) =
+                mpsc::channel::<smtp::SmtpTarget>(probe.concurrency().clamp(1, 4096));
+            let smtp_stats = Arc::new(StageStats::new(probe.name(), probe.concurrency()));
+            handles.push(spawn_stage(
+                probe.clone(),
+                smtp_rx,
+                write_host,
+                stage_stop(false, smtp_grace),
+                smtp_stats.clone(),
+            ));
+            let vias = vias.clone();
+            handles.push(spawn_stage(
+                host_probe.clone(),
+                host_rx,
+                move |row: HostRow| {
+                    let smtp_tx = smtp_tx.clone();
+                    let via = row
+                        .ip
+                        .parse()
+                        .ok()
+                        .and_then(|ip| vias.remove(&ip))
+                        .map(|(_, v)| v);
+                    async move {
+                        let _ = smtp_tx.send(smtp::SmtpTarget { row, via }).await;
+                    }
+                },
+                stage_stop(address_scan, host_grace),
+                host_stats.clone(),
+            ));
+            stages.push(host_stats);
+            stages.push(smtp_stats);
+        }
+        None => {
+            handles.push(spawn_stage(
+                host_probe.clone(),
+                host_rx,
+                write_host,
+                stage_stop(address_scan, host_grace),
+                host_stats.clone(),
+            ));
+            stages.push(host_stats);
+        }
+    }
 
     let reader = {
         let stats = stats.clone();
@@ -376,6 +440,8 @@ pub async fn scan_with<L: ProbeLayer>(
                 stats.set_dedup(dedup.clone());
                 let domain_stats = Arc::new(StageStats::new(probe.name(), probe.concurrency()));
                 let host_checks = opts.host_checks;
+                let track_via = smtp_probe.is_some();
+                let vias = vias.clone();
                 let (dtx, drx) = mpsc::channel::<String>(1024);
                 {
                     let stats = stats.clone();
@@ -384,18 +450,32 @@ pub async fn scan_with<L: ProbeLayer>(
                         probe,
                         drx,
                         move |out: DomainOutput| {
-                            let (domains, stats, dedup, host_tx) = (
+                            let (domains, stats, dedup, host_tx, vias) = (
                                 domains.clone(),
                                 stats.clone(),
                                 dedup.clone(),
                                 host_tx.clone(),
+                                vias.clone(),
                             );
                             async move {
                                 stats.record_domain(&out.row);
+                                let domain = out.row.domain.clone();
+                                let soa_contact = out.row.soa_rname.clone();
                                 domains.send(out.row).await;
                                 let ips = if host_checks { out.ips } else { Vec::new() };
-                                for ip in ips {
-                                    if dedup.first_time(ip) && host_tx.send(ip).await.is_err() {
+                                for (ip, exchange) in ips.into_iter().zip(out.exchanges) {
+                                    if !dedup.first_time(ip) {
+                                        continue;
+                                    }
+                                    if track_via {
+                                        let via = smtp::Via {
+                                            domain: domain.clone(),
+                                            exchange,
+                                            soa_contact: soa_contact.clone(),
+                                        };
+                                        vias.insert(ip, Arc::new(via));
+                                    }
+                                    if host_tx.send(ip).await.is_err() {
                                         break;
                                     }
                                 }

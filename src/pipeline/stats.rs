@@ -69,7 +69,10 @@ impl ScanStats {
         for (col, st) in row.statuses() {
             // A host that was not checked (skipped, or its probe failed) has null check statuses:
             // they count under the host's own status, so every column's counts add up to the hosts.
-            let st = st.unwrap_or(row.host_status);
+            // A column null for a checked host (smtp_status without --smtp) is not counted.
+            let Some(st) = st.or((row.host_status != "ok").then_some(row.host_status)) else {
+                continue;
+            };
             *m.entry(col).or_default().entry(st).or_default() += 1;
         }
         self.hosts.fetch_add(1, Relaxed);
@@ -114,6 +117,57 @@ pub struct RunManifest {
     pub dnsbl_zones: Vec<String>,
     /// Each stage on its own: concurrency, targets, panics, abandoned, its own throughput.
     pub stages: Vec<StageReport>,
+    /// The SMTP stage's settings and trust store; null without `--smtp`.
+    pub smtp: Option<SmtpManifest>,
+}
+
+fn smtp_manifest(o: &crate::pipeline::smtp::SmtpOptions) -> SmtpManifest {
+    let s = &o.session;
+    let mozilla = webpki_roots::TLS_SERVER_ROOTS.len();
+    let extra = o.extra_roots.len();
+    let webpki = format!("webpki-roots {}", crate::smtp::tls::WEBPKI_ROOTS_VERSION);
+    SmtpManifest {
+        port: o.port,
+        helo: s.helo.as_str().to_string(),
+        relay_domain: s.relay_domain.clone(),
+        starttls: s.starttls,
+        recipients: s.recipients,
+        concurrency: o.concurrency,
+        per_net: o.per_net,
+        rate: o.rate,
+        connect_timeout_ms: s.deadlines.connect.as_millis() as u64,
+        reply_timeout_ms: s.deadlines.reply.as_millis() as u64,
+        session_timeout_ms: s.deadlines.session.as_millis() as u64,
+        trust_store: match (o.only_extra_roots, extra) {
+            (true, _) => "--smtp-ca only".into(),
+            (false, 0) => webpki,
+            (false, n) => format!("{webpki} + {n} extra"),
+        },
+        trust_anchors: if o.only_extra_roots {
+            extra
+        } else {
+            mozilla + extra
+        },
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SmtpManifest {
+    pub port: u16,
+    pub helo: String,
+    pub relay_domain: Option<String>,
+    pub starttls: bool,
+    pub recipients: bool,
+    pub concurrency: usize,
+    pub per_net: usize,
+    pub rate: u32,
+    pub connect_timeout_ms: u64,
+    pub reply_timeout_ms: u64,
+    pub session_timeout_ms: u64,
+    /// `webpki-roots <version>` (Mozilla's roots), with `+ N extra` for `--smtp-ca`, or
+    /// `--smtp-ca only`.
+    pub trust_store: String,
+    pub trust_anchors: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -332,6 +386,7 @@ impl RunManifest {
             targets: opts.targets.kind(),
             dnsbl_zones: opts.hosts.dnsbl.iter().map(|z| z.zone.clone()).collect(),
             stages,
+            smtp: opts.smtp.as_ref().map(smtp_manifest),
         }
     }
 }

@@ -1,0 +1,254 @@
+//! The SMTP stage: one session per address (each address once per scan, since the address dedup
+//! is upstream), after the host stage so the PTR names are known. Politeness: one connection
+//! per address (a session is sequential), at most `per_net` at once per /24 (IPv6: /64), and a
+//! global rate of new connections.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::checks::smtp::SmtpFindings;
+use crate::output::HostRow;
+use crate::smtp::session::{self, SessionOptions, SessionTarget};
+use crate::smtp::tls::TlsProbe;
+
+/// What the SMTP stage does, and how politely.
+#[derive(Debug, Clone)]
+pub struct SmtpOptions {
+    /// TCP port. Default 25; 465 speaks TLS from the first byte (RFC 8314).
+    pub port: u16,
+    pub session: SessionOptions,
+    /// Sessions at once. Default 500.
+    pub concurrency: usize,
+    /// Sessions at once per /24 (IPv6: per /64). Default 4.
+    pub per_net: usize,
+    /// New connections per second, whole scan. Default 200.
+    pub rate: u32,
+    /// Trust anchors besides Mozilla's (`--smtp-ca`): a private CA. Default none.
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Trust only `extra_roots`. Default false.
+    pub only_extra_roots: bool,
+}
+
+impl Default for SmtpOptions {
+    fn default() -> Self {
+        SmtpOptions {
+            port: 25,
+            session: SessionOptions::default(),
+            concurrency: 500,
+            per_net: 4,
+            rate: 200,
+            extra_roots: Vec::new(),
+            only_extra_roots: false,
+        }
+    }
+}
+
+/// What the SMTP stage gets from the host stage: the row, and how the scan came to the address.
+#[derive(Debug, Clone)]
+pub struct SmtpTarget {
+    pub row: HostRow,
+    pub via: Option<Arc<Via>>,
+}
+
+/// The domain and exchange that led to an address (domain scans).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Via {
+    pub domain: String,
+    pub exchange: String,
+    pub soa_contact: Option<String>,
+}
+
+/// A semaphore per network, dropped when no session of that network runs, so memory follows the
+/// sessions in flight rather than the networks seen.
+#[derive(Default)]
+pub struct NetLimiter {
+    per_net: usize,
+    nets: DashMap<u128, Arc<Semaphore>>,
+}
+
+/// A held place in a network's limit; frees the network's entry when it is the last.
+pub struct NetPermit<'a> {
+    limiter: &'a NetLimiter,
+    key: u128,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for NetPermit<'_> {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        // The map holds one reference; a waiter or another holder holds another.
+        self.limiter.nets.remove_if(&self.key, |_, s| {
+            Arc::strong_count(s) == 1 && s.available_permits() == self.limiter.per_net
+        });
+    }
+}
+
+impl NetLimiter {
+    pub fn new(per_net: usize) -> NetLimiter {
+        NetLimiter {
+            per_net: per_net.max(1),
+            nets: DashMap::new(),
+        }
+    }
+
+    /// The /24 (IPv4) or /64 (IPv6) holding `ip`.
+    fn key(ip: IpAddr) -> u128 {
+        match ip {
+            IpAddr::V4(v4) => (u32::from(v4) >> 8) as u128,
+            IpAddr::V6(v6) => (1u128 << 127) | (u128::from(v6) >> 64),
+        }
+    }
+
+    pub async fn acquire(&self, ip: IpAddr) -> NetPermit<'_> {
+        let key = Self::key(ip);
+        let sem = self
+            .nets
+            .entry(key)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_net)))
+            .clone();
+        let permit = sem.acquire_owned().await.ok();
+        NetPermit {
+            limiter: self,
+            key,
+            permit,
+        }
+    }
+
+    /// Networks with a session running or waiting.
+    pub fn tracked(&self) -> usize {
+        self.nets.len()
+    }
+}
+
+/// The SMTP stage's probe.
+pub struct SmtpProbe {
+    pub opts: SmtpOptions,
+    pub tls: TlsProbe,
+    nets: NetLimiter,
+    rate: DefaultDirectRateLimiter,
+}
+
+impl SmtpProbe {
+    pub fn new(opts: SmtpOptions, tls: TlsProbe) -> SmtpProbe {
+        let rate = NonZeroU32::new(opts.rate.max(1)).expect("at least 1");
+        SmtpProbe {
+            nets: NetLimiter::new(opts.per_net),
+            rate: RateLimiter::direct(Quota::per_second(rate)),
+            tls,
+            opts,
+        }
+    }
+
+    /// The session's target: the address, and the name to verify the certificate for (the MX
+    /// exchange, else a forward-confirmed PTR name).
+    fn target(&self, t: &SmtpTarget, ip: IpAddr) -> SessionTarget {
+        let ptr_name = match (t.row.fcrdns, &t.row.ptr) {
+            (Some(true), Some(names)) => names.first().cloned(),
+            _ => None,
+        };
+        SessionTarget {
+            ip,
+            port: self.opts.port,
+            implicit_tls: self.opts.port == 465,
+            name: t.via.as_ref().map(|v| v.exchange.clone()).or(ptr_name),
+            domain: t.via.as_ref().map(|v| v.domain.clone()),
+            soa_contact: t.via.as_ref().and_then(|v| v.soa_contact.clone()),
+        }
+    }
+}
+
+impl crate::pipeline::stage::Probe for SmtpProbe {
+    type Target = SmtpTarget;
+    type Output = HostRow;
+
+    fn name(&self) -> &'static str {
+        "smtp"
+    }
+
+    fn concurrency(&self) -> usize {
+        self.opts.concurrency.max(1)
+    }
+
+    /// The session deadline, and a second for the close.
+    fn worst_case(&self) -> Duration {
+        self.opts.session.deadlines.session + Duration::from_secs(1)
+    }
+
+    async fn probe(&self, t: SmtpTarget) -> HostRow {
+        let mut row = t.row.clone();
+        let ip: Option<IpAddr> = row.ip.parse().ok();
+        let Some(ip) = ip.filter(|_| row.host_status == "ok") else {
+            // Excluded (skipped) or failed in the host stage: no connection is made.
+            row.smtp = Some(SmtpFindings::skipped(self.opts.port));
+            return row;
+        };
+        let target = self.target(&t, ip);
+        let _net = self.nets.acquire(ip).await;
+        self.rate.until_ready().await;
+        let report = session::run(&target, &self.opts.session, &self.tls).await;
+        row.smtp = Some(SmtpFindings::from_session(
+            self.opts.port,
+            &report,
+            row.ptr.as_deref(),
+        ));
+        row
+    }
+
+    fn failed(&self, t: &SmtpTarget, why: &str) -> HostRow {
+        HostRow {
+            host_status: "error",
+            host_error: Some(format!("smtp: {why}")),
+            ..t.row.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn at_most_per_net_sessions_per_network_and_no_entry_left() {
+        let l = Arc::new(NetLimiter::new(2));
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for i in 0..10u8 {
+            let (l, running, peak) = (l.clone(), running.clone(), peak.clone());
+            tasks.push(tokio::spawn(async move {
+                let ip: IpAddr = format!("192.0.2.{i}").parse().unwrap();
+                let _p = l.acquire(ip).await;
+                let now = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                peak.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        // Another /24 is not held back by the first.
+        let other = l.acquire("198.51.100.1".parse().unwrap()).await;
+        assert_eq!(l.tracked(), 2);
+        drop(other);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(peak.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(l.tracked(), 0);
+    }
+
+    #[test]
+    fn networks() {
+        let k = |s: &str| NetLimiter::key(s.parse().unwrap());
+        assert_eq!(k("192.0.2.1"), k("192.0.2.254"));
+        assert_ne!(k("192.0.2.1"), k("192.0.3.1"));
+        assert_eq!(k("2001:db8::1"), k("2001:db8::ffff:1"));
+        assert_ne!(k("2001:db8::1"), k("2001:db8:0:1::1"));
+        assert_ne!(k("0.0.0.1"), k("::1"));
+    }
+}
