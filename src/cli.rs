@@ -22,6 +22,7 @@ use mxray::pipeline::smtp::SmtpOptions;
 use mxray::pipeline::{PolicyOptions, ProgressMode, ScanOptions, Targets};
 use mxray::smtp::command::Arg;
 use mxray::smtp::conn::Deadlines;
+use mxray::smtp::legacy::LegacyProbe;
 use mxray::smtp::session::{DEFAULT_HELO, SessionOptions};
 use mxray::targets::ReaderOptions;
 use mxray::targets::exclude::ExcludeList;
@@ -339,6 +340,21 @@ pub struct ScanArgs {
     )]
     pub smtp_ca: Option<PathBuf>,
 
+    /// When rustls cannot speak to a server (TLS 1.0/1.1 only, legacy suites), make a second
+    /// handshake with this OpenSSL program at security level 0, to report the old version
+    /// rather than a broken server.
+    #[arg(
+        help_heading = "SMTP stage",
+        long,
+        default_value = "openssl",
+        value_name = "PROGRAM"
+    )]
+    pub smtp_openssl: String,
+
+    /// No second handshake through OpenSSL.
+    #[arg(help_heading = "SMTP stage", long, requires = "smtp")]
+    pub no_tls_legacy: bool,
+
     /// Trust only --smtp-ca.
     #[arg(help_heading = "SMTP stage", long, requires = "smtp_ca")]
     pub smtp_ca_only: bool,
@@ -580,6 +596,9 @@ impl ScanArgs {
                     relay_domain: (!self.no_relay).then_some(relay_domain),
                     recipients: self.smtp_recipients,
                     transcript: self.smtp_transcript,
+                    legacy_tls: (!self.no_tls_legacy).then(|| LegacyProbe {
+                        program: self.smtp_openssl.clone(),
+                    }),
                     ..SessionOptions::default()
                 },
                 concurrency: self.smtp_concurrency,

@@ -427,7 +427,7 @@ static HOST_COLUMNS: &[H] = &[
     H::status("smtp_status", |r| r.smtp.as_ref().map(|s| s.status))
         .doc("`ok` (an SMTP dialogue took place, whatever the server answered: see `smtp_outcome`), `refused` (TCP connect refused or unreachable), `timeout` (connect, a reply or the whole session), `reset` (the server closed or reset the connection mid-dialogue), `protocol-error` (not SMTP, a malformed, endless or oversized reply, data injected after the STARTTLS reply), `tls-error` (the TLS handshake failed), `skipped` (excluded address); null without `--smtp`"),
     H::new("smtp_outcome", Utf8, |r| Str(r.smtp.as_ref().map(|s| s.outcome)))
-        .doc("how the session ended: `completed` (ran to QUIT), `greeting-rejected` (5xx greeting, e.g. 554), `greeting-deferred` (4xx greeting, e.g. 421), `helo-rejected` (EHLO and HELO refused), `deferred` (421 at a later step: the server closed), `dropped` (connection closed mid-dialogue), or the `smtp_status` of a failure (`refused`, `timeout`, `protocol-error`, `tls-error`), `skipped`"),
+        .doc("how the session ended: `completed` (ran to QUIT), `tls-legacy-only` (rustls could not speak to the server, OpenSSL could with an old version: `tls_version`), `greeting-rejected` (5xx greeting, e.g. 554), `greeting-deferred` (4xx greeting, e.g. 421), `helo-rejected` (EHLO and HELO refused), `deferred` (421 at a later step: the server closed), `dropped` (connection closed mid-dialogue), or the `smtp_status` of a failure (`refused`, `timeout`, `protocol-error`, `tls-error`), `skipped`"),
     H::new("smtp_error", Utf8, |r| Str(smtp!(r, error).map(String::as_str)))
         .doc("the step and the reason when the session did not complete: `greeting: 554 ...`, `connect: ...`, `timed out waiting for a reply`"),
     H::new("smtp_port", UInt16, |r| U16(r.smtp.as_ref().and_then(|s| s.port)))
@@ -451,7 +451,7 @@ static HOST_COLUMNS: &[H] = &[
     H::new("smtp_starttls_error", Utf8, |r| Str(smtp!(r, starttls_error).map(String::as_str)))
         .doc("the reply when STARTTLS was offered but the command refused (`454 ...`)"),
     H::new("tls_version", Utf8, |r| Str(smtp!(r, tls_version).map(String::as_str)))
-        .doc("negotiated version after STARTTLS (`TLSv1.3`, `TLSv1.2`), null when none"),
+        .doc("negotiated version after STARTTLS (`TLSv1.3`, `TLSv1.2`; `TLSv1`, `TLSv1.1` from the second handshake through OpenSSL when `tls_incompatible`), null when none"),
     H::new("tls_cipher", Utf8, |r| Str(smtp!(r, tls_cipher).map(String::as_str)))
         .doc("negotiated cipher suite (IANA name, e.g. `TLS13_AES_256_GCM_SHA384`)"),
     H::new("tls_error", Utf8, |r| Str(smtp!(r, tls_error).map(String::as_str)))

@@ -4,6 +4,7 @@
 
 pub mod command;
 pub mod conn;
+pub mod legacy;
 pub mod relay;
 pub mod reply;
 pub mod session;

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::command::{Arg, Command};
 use super::conn::{Conn, ConnError, Deadlines};
+use super::legacy::LegacyProbe;
 use super::relay::{self, RelayContext, RelayReport};
 use super::reply::{Reply, ReplyLimits};
 use super::tls::{TlsProbe, TlsReport};
@@ -36,6 +37,9 @@ pub struct SessionOptions {
     pub recipients: bool,
     /// Keep the dialogue. Default false.
     pub transcript: bool,
+    /// A second handshake through OpenSSL when rustls finds the server incompatible (TLS 1.0
+    /// or 1.1 only, legacy suites). Default: `openssl` from PATH.
+    pub legacy_tls: Option<LegacyProbe>,
 }
 
 impl Default for SessionOptions {
@@ -48,6 +52,7 @@ impl Default for SessionOptions {
             relay_domain: Some(DEFAULT_HELO.to_string()),
             recipients: false,
             transcript: false,
+            legacy_tls: Some(LegacyProbe::default()),
         }
     }
 }
@@ -91,6 +96,9 @@ pub enum Outcome {
     HeloRejected,
     /// `421` at a later step: the server closed the session.
     Deferred,
+    /// The TLS handshake failed with rustls and succeeded through OpenSSL with an old version
+    /// or suite: an old server, not a broken one.
+    TlsLegacyOnly,
     /// The connection failed (see [`ConnError`]).
     Failed(&'static str),
 }
@@ -103,6 +111,7 @@ impl Outcome {
             Outcome::GreetingDeferred => "greeting-deferred",
             Outcome::HeloRejected => "helo-rejected",
             Outcome::Deferred => "deferred",
+            Outcome::TlsLegacyOnly => "tls-legacy-only",
             Outcome::Failed("reset") => "dropped",
             Outcome::Failed(s) => s,
         }
@@ -222,6 +231,38 @@ pub async fn run(target: &SessionTarget, opts: &SessionOptions, tls: &TlsProbe) 
     conn.close().await;
     report.transcript = conn.transcript.as_ref().map(|t| t.text());
     report.sent = std::mem::take(&mut conn.sent);
+    let incompatible = report.tls.as_ref().is_some_and(|t| t.incompatible);
+    if let (true, Some(legacy)) = (
+        incompatible && report.status == "tls-error",
+        &opts.legacy_tls,
+    ) {
+        let left = end.saturating_duration_since(Instant::now());
+        let attempt = legacy
+            .attempt(
+                addr,
+                !target.implicit_tls,
+                opts.helo.as_str(),
+                target.name.as_deref(),
+                opts.deadlines.reply.min(left),
+            )
+            .await;
+        let tls = report
+            .tls
+            .as_mut()
+            .expect("an incompatible handshake has a report");
+        match attempt {
+            Ok(old) => {
+                tls.version = Some(old.version);
+                tls.cipher = Some(old.cipher);
+                report.status = "ok";
+                report.outcome = Outcome::TlsLegacyOnly;
+            }
+            Err(why) => {
+                let first = tls.error.take().unwrap_or_default();
+                tls.error = Some(format!("{first}; {why}"));
+            }
+        }
+    }
     report.elapsed = t0.elapsed();
     report
 }

@@ -492,6 +492,7 @@ async fn tls_failures() {
     let alert = vec![0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46];
     let opts = SessionOptions {
         relay_domain: None,
+        legacy_tls: None,
         ..options()
     };
     let tls = TlsProbe::new(&[], false).unwrap();
@@ -584,4 +585,84 @@ async fn implicit_tls() {
     assert_eq!(r.starttls, Some(false));
     assert_eq!(r.tls.unwrap().valid, Some(true));
     assert_eq!(Arg::new("x").unwrap().as_str(), "x");
+}
+
+/// A TLS-1.0-only server (OpenSSL's s_server, implicit TLS): rustls cannot speak to it, the
+/// second attempt through OpenSSL can, and the report says "old", not "broken".
+#[tokio::test]
+async fn a_tls_1_0_only_server_is_old_not_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=old.fake.test",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "openssl is required in CI"
+        );
+        eprintln!("SKIPPED a_tls_1_0_only_server_is_old_not_broken: no openssl program");
+        return;
+    }
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    // s_server serves one connection after another: the readiness probe costs nothing.
+    let mut server = tokio::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-tls1", "-cipher", "ALL:@SECLEVEL=0"])
+        .args(["-accept", &format!("127.0.0.1:{port}")])
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for _ in 0..200 {
+        if TcpStream::connect(addr).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let target = SessionTarget {
+        implicit_tls: true,
+        name: None,
+        ..target(addr)
+    };
+    let opts = SessionOptions {
+        relay_domain: None,
+        ..options()
+    };
+    let r = session::run(&target, &opts, &TlsProbe::new(&[], false).unwrap()).await;
+    let _ = server.kill().await;
+    let t = r.tls.clone().unwrap();
+    assert!(t.incompatible, "{t:?}");
+    assert_eq!(
+        (r.status, r.outcome.as_str()),
+        ("ok", "tls-legacy-only"),
+        "{:?}",
+        r.tls
+    );
+    assert_eq!(t.version.as_deref(), Some("TLSv1"));
+    assert!(t.cipher.is_some());
 }
