@@ -480,6 +480,8 @@ static HOST_COLUMNS: &[H] = &[
         .doc("the plain session answered `530` to MAIL while offering STARTTLS, so the relay variants ran again inside TLS"),
     H::new("open_relay", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.open_relay)))
         .doc("at least one relay variant was accepted at RCPT time; false when a complete set of variants was refused; null when the tests could not decide (a 4xx, an interrupted session, TLS required and failing)"),
+    H::new("open_relay_direct", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.open_relay_direct)))
+        .doc("a variant whose recipient ends at the relay domain itself (1-4, 12, 13, 17-21) was accepted: relaying, as opposed to forms that put the relay domain inside the local part (5-11, 14-16), which a catch-all server accepts as local mail; null as `open_relay`"),
     H::new("relay_accepted", ListUInt8, |r| U8List(smtp!(r, relay_accepted).map(Vec::as_slice)))
         .doc("numbers of the relay variants accepted (docs/SMTP.md lists them; 1-16 are nmap's smtp-open-relay tests in its order)"),
     H::new("relay_deferred", ListUInt8, |r| U8List(smtp!(r, relay_deferred).map(Vec::as_slice)))
@@ -681,6 +683,7 @@ mod tests {
             cert_name: s(),
             needs_tls: Some(true),
             open_relay: Some(true),
+            open_relay_direct: Some(true),
             relay_accepted: Some(vec![1, 20]),
             relay_deferred: Some(vec![3]),
             recipients: Some(vec![Recipient {

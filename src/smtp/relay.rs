@@ -9,6 +9,12 @@ use std::net::IpAddr;
 
 use super::command::Arg;
 
+/// Variants whose recipient ends at the relay domain itself (source routes are to be ignored,
+/// RFC 5321 4.1.1.3 and C). The others (5-11, 14-16) carry the relay domain inside the local
+/// part, at the server's own name or address or at no domain: a catch-all server accepts them
+/// as local mail, so their acceptance alone does not show relaying.
+pub const DIRECT: &[u8] = &[1, 2, 3, 4, 12, 13, 17, 18, 19, 20, 21];
+
 /// Local part of the probing sender.
 pub const SENDER: &str = "mxray-relay-test";
 /// Local part of the recipient at the relay domain.
@@ -117,6 +123,14 @@ pub struct RelayReport {
 }
 
 impl RelayReport {
+    /// `open_relay_direct`: a variant of [`DIRECT`] was accepted (null as `open_relay`).
+    pub fn open_relay_direct(&self) -> Option<bool> {
+        match self.open_relay() {
+            Some(true) => Some(self.accepted.iter().any(|n| DIRECT.contains(n))),
+            other => other,
+        }
+    }
+
     /// `open_relay`: true if any variant was accepted, false when a complete set refused them
     /// all, null when the tests could not decide (deferred, interrupted, TLS required and not
     /// available).
@@ -224,6 +238,10 @@ mod tests {
             ..RelayReport::default()
         };
         assert_eq!(r(&[3], &[], false).open_relay(), Some(true));
+        assert_eq!(r(&[3], &[], false).open_relay_direct(), Some(true));
+        assert_eq!(r(&[6, 16], &[], true).open_relay(), Some(true));
+        assert_eq!(r(&[6, 16], &[], true).open_relay_direct(), Some(false));
+        assert_eq!(r(&[], &[2], true).open_relay_direct(), None);
         assert_eq!(r(&[], &[], true).open_relay(), Some(false));
         assert_eq!(r(&[], &[2], true).open_relay(), None);
         assert_eq!(r(&[], &[], false).open_relay(), None);

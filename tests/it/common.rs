@@ -142,3 +142,50 @@ pub fn by_key(
     }
     m
 }
+
+/// The SMTP servers of tests/fixtures/up.sh (Postfix and Exim on loopback, port 25).
+pub struct SmtpFixtures {
+    pub dns: Fixtures,
+    pub port: u16,
+    /// The test CA that signed the servers' certificates (all but pf-closed's self-signed one).
+    pub ca: PathBuf,
+    pub pf_open: std::net::IpAddr,
+    pub pf_closed: std::net::IpAddr,
+    pub ex_open: std::net::IpAddr,
+    pub ex_closed: std::net::IpAddr,
+    pub pf_tls: std::net::IpAddr,
+    pub pf_plain: std::net::IpAddr,
+}
+
+pub fn smtp_fixtures(test: &str) -> Option<SmtpFixtures> {
+    let dns = fixtures(test)?;
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let Some(port) = get("MXRAY_TEST_SMTP_PORT") else {
+        let msg = format!(
+            "{test}: the SMTP fixtures are not up (MXRAY_TEST_SMTP_* unset): run `bash .ci/run`, \
+             or tests/fixtures/up.sh and export the variables of its env file"
+        );
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}");
+        }
+        eprintln!("SKIP {msg}");
+        return None;
+    };
+    let ip = |k: &str| {
+        get(k)
+            .unwrap_or_else(|| panic!("{k} unset"))
+            .parse()
+            .unwrap_or_else(|_| panic!("{k} is an address"))
+    };
+    Some(SmtpFixtures {
+        dns,
+        port: port.parse().expect("MXRAY_TEST_SMTP_PORT is a port"),
+        ca: PathBuf::from(get("MXRAY_TEST_SMTP_CA").expect("MXRAY_TEST_SMTP_CA unset")),
+        pf_open: ip("MXRAY_TEST_SMTP_PF_OPEN"),
+        pf_closed: ip("MXRAY_TEST_SMTP_PF_CLOSED"),
+        ex_open: ip("MXRAY_TEST_SMTP_EX_OPEN"),
+        ex_closed: ip("MXRAY_TEST_SMTP_EX_CLOSED"),
+        pf_tls: ip("MXRAY_TEST_SMTP_PF_TLS"),
+        pf_plain: ip("MXRAY_TEST_SMTP_PF_PLAIN"),
+    })
+}

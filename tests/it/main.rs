@@ -1,6 +1,6 @@
 //! mxray's integration tests, one binary (one link, one process, the way ripgrep keeps them):
 //! whole scans, the engine and the CLI against real servers on loopback (Knot, Unbound, rbldnsd,
-//! an HTTPS server: tests/fixtures/up.sh starts them, .ci/run inside a private network namespace),
+//! an HTTPS server, Postfix and Exim: tests/fixtures/up.sh starts them, .ci/run inside a private network namespace),
 //! and the openspf conformance suite. A test whose fixtures are not up says SKIP, and fails under
 //! `CI=true`.
 
@@ -12,4 +12,5 @@ mod engine;
 mod hosts_fixtures;
 mod policies_fixtures;
 mod scan_fixtures;
+mod smtp_fixtures;
 mod spf_conformance;
