@@ -2,8 +2,9 @@
 //! single-flight so that concurrent requests for a key send one query (a provider's SPF include or a
 //! popular MX host is fetched once per scan, not once per domain).
 //!
-//! Bounded by an entry count (quick_cache's S3-FIFO eviction keeps the popular keys), so a
-//! ten-million-domain scan does not grow without limit.
+//! Bounded in bytes (quick_cache's S3-FIFO eviction with a weighter: each entry weighs what it
+//! holds on the heap, estimated once at insertion), so a ten-million-domain scan, most of it
+//! negative answers never asked again, stays within `--cache-memory` whatever the input size.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -15,8 +16,9 @@ use super::{Answer, Dns, Engine, RecordType};
 /// bounds, failures only briefly so that one lost packet does not poison every domain sharing a name.
 #[derive(Debug, Clone)]
 pub struct CacheOptions {
-    /// Entries kept at most. Default 1,000,000 (a few hundred MB at worst).
-    pub capacity: usize,
+    /// Bytes the entries may hold, estimated (key, answer, records, table slot). Default 128 MiB:
+    /// about 700,000 typical entries, so that the whole process stays under 300 MB.
+    pub memory: u64,
     /// Longest time an answer is reused, whatever its TTL. Default 1 hour.
     pub max_ttl: Duration,
     /// Shortest time an ok/nodata/nxdomain answer is reused, even with TTL 0, so a scan still shares
@@ -29,7 +31,7 @@ pub struct CacheOptions {
 impl Default for CacheOptions {
     fn default() -> Self {
         CacheOptions {
-            capacity: 1_000_000,
+            memory: 128 << 20,
             max_ttl: Duration::from_secs(3600),
             min_ttl: Duration::from_secs(30),
             failure_ttl: Duration::from_secs(5),
@@ -68,10 +70,53 @@ struct Key {
 struct Entry {
     answer: Arc<Answer>,
     expires: Instant,
+    /// Estimated bytes of the entry with its key, computed once (the weighter must be cheap).
+    weight: u32,
+}
+
+/// Weighs an entry by its estimated bytes.
+#[derive(Clone, Copy)]
+struct Bytes;
+
+impl quick_cache::Weighter<Key, Entry> for Bytes {
+    fn weight(&self, _key: &Key, e: &Entry) -> u64 {
+        e.weight.into()
+    }
+}
+
+type Store = quick_cache::sync::Cache<Key, Entry, Bytes>;
+
+/// An estimate of the heap an entry costs: the table slot (key and entry inline), the name, the
+/// shared answer and its records with what they own.
+fn estimate(name_len: usize, a: &Answer) -> u32 {
+    use std::mem::size_of;
+    let records: usize = a
+        .records
+        .iter()
+        .map(|r| {
+            size_of::<super::Rdata>()
+                + match r {
+                    super::Rdata::Mx { exchange, .. } => exchange.len(),
+                    super::Rdata::Txt(strings) => {
+                        strings.iter().map(|s| s.len() + 16).sum::<usize>()
+                    }
+                    super::Rdata::Ptr(n) | super::Rdata::Cname(n) => n.len(),
+                    super::Rdata::Soa { mname, rname } => mname.len() + rname.len(),
+                    _ => 0,
+                }
+        })
+        .sum();
+    let slot = size_of::<Key>() + size_of::<Entry>() + 16;
+    let answer = 16 + size_of::<Answer>() + a.error.as_ref().map_or(0, |e| e.len());
+    (slot + name_len + answer + records).min(u32::MAX as usize) as u32
 }
 
 impl Entry {
     fn new(answer: Arc<Answer>, now: Instant, opts: &CacheOptions) -> Entry {
+        Entry::keyed(answer, now, opts, 0)
+    }
+
+    fn keyed(answer: Arc<Answer>, now: Instant, opts: &CacheOptions, name_len: usize) -> Entry {
         let life = if answer.status.is_failure() {
             opts.failure_ttl
         } else {
@@ -79,6 +124,7 @@ impl Entry {
                 .clamp(opts.min_ttl, opts.max_ttl.max(opts.min_ttl))
         };
         Entry {
+            weight: estimate(name_len, &answer),
             answer,
             expires: now + life,
         }
@@ -93,7 +139,7 @@ impl Entry {
 #[derive(Clone)]
 pub struct Resolver {
     engine: Arc<dyn Dns>,
-    cache: Arc<quick_cache::sync::Cache<Key, Entry>>,
+    cache: Arc<Store>,
     opts: Arc<CacheOptions>,
     stats: Arc<CacheStats>,
 }
@@ -107,7 +153,12 @@ impl Resolver {
     pub fn with_dns(engine: Arc<dyn Dns>, opts: CacheOptions) -> Resolver {
         Resolver {
             engine,
-            cache: Arc::new(quick_cache::sync::Cache::new(opts.capacity.max(1))),
+            // The item estimate only sizes the table up front (~200 bytes an entry).
+            cache: Arc::new(Store::with_weighter(
+                (opts.memory / 200).clamp(1024, 4 << 20) as usize,
+                opts.memory.max(1),
+                Bytes,
+            )),
             opts: Arc::new(opts),
             stats: Arc::new(CacheStats::default()),
         }
@@ -124,6 +175,11 @@ impl Resolver {
 
     pub fn len(&self) -> usize {
         self.cache.len()
+    }
+
+    /// Estimated bytes held now.
+    pub fn weight(&self) -> u64 {
+        self.cache.weight()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -159,7 +215,8 @@ impl Resolver {
                 Err(guard) => {
                     self.stats.misses.fetch_add(1, Relaxed);
                     let answer = Arc::new(self.engine.query(&key.name, rtype).await);
-                    let _ = guard.insert(Entry::new(answer.clone(), now(), &self.opts));
+                    let entry = Entry::keyed(answer.clone(), now(), &self.opts, key.name.len());
+                    let _ = guard.insert(entry);
                     return answer;
                 }
             }
@@ -185,6 +242,25 @@ mod tests {
             error: None,
             authentic: false,
         }
+    }
+
+    #[tokio::test]
+    async fn memory_is_bounded_in_bytes() {
+        let mock = Arc::new(crate::dns::MockDns::new());
+        let opts = CacheOptions {
+            memory: 64 << 10,
+            ..CacheOptions::default()
+        };
+        let res = Resolver::with_dns(mock, opts);
+        for i in 0..5000 {
+            res.lookup(&format!("name-{i}.nowhere.example"), RecordType::TXT)
+                .await;
+        }
+        assert!(res.weight() <= 64 << 10, "{}", res.weight());
+        // Negative answers weigh about 150-200 bytes: a few hundred fit, not all 5,000.
+        assert!((200..2000).contains(&res.len()), "{}", res.len());
+        let one = estimate(24, &answer(Status::NxDomain, 60));
+        assert!((100..400).contains(&one), "{one}");
     }
 
     #[tokio::test]

@@ -260,7 +260,10 @@ pub struct CacheCounts {
     pub expired: u64,
     pub hit_rate: f64,
     pub entries: usize,
-    pub capacity: usize,
+    /// The bound, `--cache-memory`.
+    pub memory_bytes: u64,
+    /// Estimated bytes held at the end.
+    pub weight_bytes: u64,
 }
 
 impl RunManifest {
@@ -379,7 +382,8 @@ impl RunManifest {
                 expired: c.expired.load(Relaxed),
                 hit_rate: c.hit_rate(),
                 entries: resolver.len(),
-                capacity: opts.cache.capacity,
+                memory_bytes: opts.cache.memory,
+                weight_bytes: resolver.weight(),
             },
             shard: opts.shard.to_string(),
             seed: opts.seed,
