@@ -188,7 +188,7 @@ pub struct ScanArgs {
 
     /// Memory of the shared DNS cache, estimated bytes of its entries: `128M`, `1G`, or bytes.
     /// The default keeps the whole process under about 300 MB whatever the input size.
-    #[arg(help_heading = "DNS", long, default_value = "128M", value_parser = parse_bytes)]
+    #[arg(help_heading = "DNS", long, default_value = "96M", value_parser = parse_bytes)]
     pub cache_memory: u64,
 
     /// Seconds between flushes of buffered rows to the output files.

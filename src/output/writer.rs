@@ -36,7 +36,8 @@ pub struct WriterOptions {
     pub formats: Formats,
     /// Buffered rows are written at least this often. Default 5 s.
     pub flush_interval: Duration,
-    /// ... or as soon as this many rows are buffered. Default 50,000.
+    /// ... or as soon as this many rows are buffered. Default 10,000: a buffered domain row with
+    /// its Arrow copy costs a few KB, so 50,000 held ~150 MB at a fast scan's flush.
     pub max_rows: usize,
     /// Rows waiting in the channel before senders wait (backpressure). Default 4096.
     pub channel: usize,
@@ -47,7 +48,7 @@ impl Default for WriterOptions {
         WriterOptions {
             formats: Formats::default(),
             flush_interval: Duration::from_secs(5),
-            max_rows: 50_000,
+            max_rows: 10_000,
             channel: 4096,
         }
     }
