@@ -189,3 +189,26 @@ pub fn smtp_fixtures(test: &str) -> Option<SmtpFixtures> {
         pf_plain: ip("MXRAY_TEST_SMTP_PF_PLAIN"),
     })
 }
+
+/// A scan into `out` through `resolver` (2 s timeout), Parquet only, flushed every 500 ms: the
+/// base the fixture tests adjust.
+pub fn scan_options(out: &Path, resolver: SocketAddr) -> mxray::pipeline::ScanOptions {
+    use mxray::output::{Formats, WriterOptions};
+    mxray::pipeline::ScanOptions {
+        out: out.to_path_buf(),
+        engine: mxray::dns::EngineOptions {
+            servers: vec![resolver],
+            timeout: std::time::Duration::from_secs(2),
+            ..Default::default()
+        },
+        writer: WriterOptions {
+            formats: Formats {
+                parquet: true,
+                csv: false,
+            },
+            flush_interval: std::time::Duration::from_millis(500),
+            ..WriterOptions::default()
+        },
+        ..Default::default()
+    }
+}

@@ -7,11 +7,9 @@ use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
 
 use mxray::checks::dnsbl;
 use mxray::dns::EngineOptions;
-use mxray::output::{Formats, WriterOptions};
 use mxray::pipeline::host::HostOptions;
 use mxray::pipeline::{ScanOptions, Targets, scan};
 use mxray::targets::exclude::ExcludeList;
@@ -32,22 +30,8 @@ fn host_options(allow_loopback: bool) -> HostOptions {
 
 fn options(out: &std::path::Path, f: &common::Fixtures, hosts: HostOptions) -> ScanOptions {
     ScanOptions {
-        out: out.to_path_buf(),
-        engine: EngineOptions {
-            servers: vec![f.resolver],
-            timeout: Duration::from_secs(2),
-            ..EngineOptions::default()
-        },
-        writer: WriterOptions {
-            formats: Formats {
-                parquet: true,
-                csv: false,
-            },
-            flush_interval: Duration::from_millis(500),
-            ..WriterOptions::default()
-        },
         hosts,
-        ..ScanOptions::default()
+        ..common::scan_options(out, f.resolver)
     }
 }
 

@@ -11,8 +11,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mxray::dns::EngineOptions;
-use mxray::output::{Formats, WriterOptions};
 use mxray::pipeline::host::HostOptions;
 use mxray::pipeline::smtp::SmtpOptions;
 use mxray::pipeline::{ScanOptions, Targets, scan};
@@ -32,26 +30,12 @@ fn options(
 ) -> ScanOptions {
     ScanOptions {
         targets,
-        out: out.to_path_buf(),
-        engine: EngineOptions {
-            servers: vec![f.dns.resolver],
-            timeout: Duration::from_secs(2),
-            ..EngineOptions::default()
-        },
-        writer: WriterOptions {
-            formats: Formats {
-                parquet: true,
-                csv: false,
-            },
-            flush_interval: Duration::from_millis(500),
-            ..WriterOptions::default()
-        },
         hosts: HostOptions {
             exclude: Arc::new(ExcludeList::defaults(true)),
             ..HostOptions::default()
         },
         smtp: Some(smtp),
-        ..ScanOptions::default()
+        ..common::scan_options(out, f.dns.resolver)
     }
 }
 
