@@ -95,7 +95,7 @@ fi
 # stay: Knot answers them authoritatively from the zone. The list is then cycled to >= BENCH_MIN_QUERIES
 # lines (an authoritative server has no cache, so repeats cost it the same as the first pass).
 Q=$BD/queries.txt
-awk '$2=="NS" && $3 ~ /^ns\.dead\./ {sub(/\.$/, "", $1); print $1}' "$WORLD/world.test.zone" > "$BD/delegated.txt"
+awk '$2=="NS" && $3 ~ /^ns\.(dead|silent)\./ {sub(/\.$/, "", $1); print $1}' "$WORLD/world.test.zone" > "$BD/delegated.txt"
 awk 'NR==FNR {d[$1]=1; next}
      { n=$1; sub(/\.$/, "", n); skip=0
        # the name itself or any parent that is delegated (mx.dNNNNNN... never is, but be safe)

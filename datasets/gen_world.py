@@ -5,6 +5,10 @@
 
 Writes into DIR:
   <zone>.zone          a zone file for Knot (tests/fixtures/up.sh serves it at 127.0.0.1:5300)
+  google.com.zone, outlook.com.zone, onmicrosoft.com.zone, mcsv.net.zone, sendgrid.net.zone
+                       the mail providers' zones the domains point into (SPF includes, MX hosts,
+                       DKIM CNAME targets), under their real names, served beside the world on
+                       loopback only (addresses in 127.11-14.0.0/16)
   domains.txt          the scanner's input: N domains plus noise (comments, blank lines, invalid
                        lines, duplicates differing only in case and a trailing dot)
   expected.jsonl       one JSON object per distinct valid domain, in input order: what a correct
@@ -12,25 +16,39 @@ Writes into DIR:
   expected_rejects.csv line,text of every invalid input line (1-based line numbers in domains.txt)
   queries.txt          a dnsperf query file ("name TYPE"): MX for every domain, A for every MX host
 
-Domain kinds are a deterministic function of (seed, index); roughly:
-  40% full      MX to a shared pool of 200 hosts mxK.mail.<zone>, SPF, DMARC p=reject|quarantine|none;
-                one in 20 of them (2% of all) also a DKIM key at google._domainkey.<domain>
-  15% own       own MX host mx.dNNNNNN.<zone> with its own A 127.2.x.y; one in 20 of those with
-                SPF has an include into a zone that SERVFAILs (deadinc.<zone>, lame), one in 20 a
-                redirect there: temperror (RFC 7208 5.2), the record still reported
-  10% nodata    an A record, no MX (MX query: NOERROR, no answer)
-   8% nxdomain  the name does not exist
-   5% nullmx    MX 0 . (RFC 7505)
-   5% twospf    two v=spf1 records (RFC 7208 4.5: permerror)
-   5% baddmarc  DMARC without p=, with p=bogus, with a valid p= but sp=block, or two DMARC records
-   5% multimx   2-3 MX records of different preference
-   4% dmarconly only _dmarc (with sp= and pct=): the domain itself is an empty non-terminal (MX: nodata)
-   2% servfail  delegated to a dead server (NS ns.dead.<zone>, A 127.0.0.99, lame): SERVFAIL via unbound
-   1% splitspf  one SPF record split across two character-strings
+Domain kinds are a deterministic function of (seed, index), in per mille. The proportions follow
+published measurements where one exists: DKIM under a guessable selector at about 25% of domains
+(Wang et al., USENIX Security 2022: 28% of the top million), a few domains per thousand delegated
+to servers that never answer.
+  36%   full      MX to a shared pool of 200 hosts mxK.mail.<zone>, SPF, DMARC p=reject|quarantine|none;
+                  DKIM by sender: 8% Mailchimp (k1 CNAME dkim.mcsv.net, include:servers.mcsv.net),
+                  6% SendGrid (s1/s2 CNAMEs into wl.sendgrid.net, include:sendgrid.net), 6% "default",
+                  5% "google", 2% "mailjet" (found only with the full selector list), 2% an Amazon
+                  SES style random token (the subtree exists; no guess finds the key)
+  15%   own       own MX host mx.dNNNNNN.<zone> with its own A 127.2.x.y; of those with SPF, one in 20
+                  includes a zone that SERVFAILs (deadinc.<zone>), one in 20 redirects there, one in 20
+                  includes a zone whose server never answers (silent.<zone>): temperror (RFC 7208
+                  5.2), the record still reported; one in 5 a DKIM key under "dkim"
+   8%   google    Google Workspace: MX aspmx.l.google.com, include:_spf.google.com, 85% "google" key
+   7%   m365      Microsoft 365: MX <label>.mail.protection.outlook.com, include:spf.protection.outlook.com,
+                  80% selector1/selector2 CNAMEs to keys in <tenant>.onmicrosoft.com
+   9%   nodata    an A record, no MX (MX query: NOERROR, no answer)
+   3%   nxdomain  the name does not exist
+   3%   nullmx    MX 0 . (RFC 7505)
+   3%   twospf    two v=spf1 records (RFC 7208 4.5: permerror)
+   4%   baddmarc  DMARC without p=, with p=bogus, with a valid p= but sp=block, or two DMARC records
+   4%   multimx   2-3 MX records of different preference
+   3%   dmarconly only _dmarc (with sp= and pct=): the domain itself is an empty non-terminal (MX: nodata)
+   1.6% servfail  delegated to a lame server (NS ns.dead.<zone>, 127.0.0.99 answers REFUSED): SERVFAIL
+   0.4% timeout   delegated to a server that never answers (NS ns.silent.<zone>, 127.0.0.98, nothing
+                  listens): the resolver keeps trying; its client times out, or gets SERVFAIL once the
+                  resolver has marked the server down
+   1%   splitspf  one SPF record split across two character-strings
+   2%   multipolicy two records each at _mta-sts, _smtp._tls and default._bimi: none applies (invalid)
 
 EXPECTED (one JSON object per line):
   domain        normalised: lowercase, no trailing dot
-  mx_status     ok | nodata | nxdomain | servfail
+  mx_status     ok | nodata | nxdomain | servfail | timeout (timeout: timeout or servfail, see above)
   mx            [[pref, exchange], ...] sorted by (pref, exchange); exchange lowercase without the
                 trailing dot; null MX is [0, ""]
   mx_null       true when the MX RRset is the single null MX
@@ -44,9 +62,14 @@ EXPECTED (one JSON object per line):
                 fallback to p=none when rua= is valid: the fixtures want the stricter reading.)
   dmarc_p       null | none | quarantine | reject (only for a valid record: null for an invalid
                 one even where its p= is valid, RFC 7489 6.6.3)
-  dkim_selectors  ["google"] where the key is published, [] elsewhere (including nxdomain: nothing
-                exists below), null for servfail (unknown)
-For nxdomain: spf none, dmarc none. For servfail: spf temperror, dmarc temperror. Everything else empty.
+  dkim_selectors  sorted selectors with a key that mxray's default probe plan finds (the domain's
+                providers' selectors, then the common list); [] elsewhere (including nxdomain),
+                null where unknown (servfail, timeout)
+  dkim_selectors_full  the same with the full built-in list (--dkim-selectors full)
+  dkim_subtree  _domainkey.<domain> exists (some key is published, guessable or not)
+  mta_sts_status, tls_rpt_status, bimi_status  none | invalid (multipolicy) | temperror (dead)
+For nxdomain: spf none, dmarc none. For servfail and timeout: spf, dmarc and the other policies
+temperror. Everything else empty.
 
 stdlib only, streamed (about 20 MB of memory at any size); 200k domains take 2-3 seconds.
 """
@@ -62,27 +85,55 @@ POOL = 200  # shared MX hosts mx0..mx199.mail.<zone>
 # an RSA 1024 public key (SubjectPublicKeyInfo, base64), made with openssl
 DKIM_RSA_1024 = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC+9nJMIxce4EXr/Xw4TQVMCllL/NvR+KkZ2zZtFQcDzUAMSe+PYwPeZcokrCAXHgkdWm8A5Ye/6Zvk4ISkqPcuw0dYJGas9an5/uJfmyW0U0QEpMrQf/qkOCSmIh/SlNBBYFr5vre5wQ9/Al+GViWgi5g0LcRMbPVU6INOWT0mOQIDAQAB"
 
-# cumulative percentage thresholds -> kind
+# cumulative per-mille thresholds -> kind. The proportions follow published measurements where one
+# exists: DKIM keys under a guessable selector at about a quarter of domains (Wang et al., USENIX
+# Security 2022: DKIM at 28% of the top million), Google Workspace and Microsoft 365 as the two
+# largest mail hosts, and a few domains per thousand delegated to name servers that never answer.
 KINDS = [
-    (40, "full"),
-    (55, "own"),
-    (65, "nodata"),
-    (73, "nxdomain"),
-    (78, "nullmx"),
-    (83, "twospf"),
-    (88, "baddmarc"),
-    (93, "multimx"),
-    (97, "dmarconly"),
-    (99, "servfail"),
-    (100, "splitspf"),
+    (360, "full"),
+    (510, "own"),
+    (590, "google"),
+    (660, "m365"),
+    (750, "nodata"),
+    (780, "nxdomain"),
+    (810, "nullmx"),
+    (840, "twospf"),
+    (880, "baddmarc"),
+    (920, "multimx"),
+    (950, "dmarconly"),
+    (966, "servfail"),
+    (970, "timeout"),
+    (980, "splitspf"),
+    (1000, "multipolicy"),
 ]
 KIND_OF_BUCKET = []
 _lo = 0
 for _hi, _k in KINDS:
     KIND_OF_BUCKET += [_k] * (_hi - _lo)
     _lo = _hi
-assert len(KIND_OF_BUCKET) == 100
+assert len(KIND_OF_BUCKET) == 1000
 
+# Zones of real mail providers, as their customers' records point into them (addresses on loopback).
+PROVIDER_ZONES = {
+    "google.com": [
+        '_spf TXT "v=spf1 ip4:127.11.0.0/16 ~all"',
+        "aspmx.l A 127.11.0.1",
+        "alt1.aspmx.l A 127.11.0.2",
+    ],
+    "outlook.com": [
+        'spf.protection TXT "v=spf1 ip4:127.12.0.0/16 -all"',
+        "*.mail.protection A 127.12.0.1",
+    ],
+    "onmicrosoft.com": [],  # per-tenant DKIM keys, written with the domains
+    "mcsv.net": [
+        'servers TXT "v=spf1 ip4:127.13.0.0/16 ?all"',
+        'dkim TXT "v=DKIM1; k=rsa; p=@KEY@"',
+    ],
+    "sendgrid.net": [
+        '@ TXT "v=spf1 ip4:127.14.0.0/16 ~all"',
+        '*.wl TXT "v=DKIM1; k=rsa; p=@KEY@"',
+    ],
+}
 PROVIDER_SPF = "v=spf1 ip4:127.9.0.0/16 ~all"
 DMARC_P = ("reject", "quarantine", "none")
 
@@ -113,8 +164,8 @@ def txt_rdata(strings):
 def build_domain(i, seed, zone):
     """Return (name, zone_lines, expected) for domain index i. Zone lines use absolute names."""
     h = mix(seed, i)
-    kind = KIND_OF_BUCKET[h % 100]
-    r = h // 100  # remaining randomness for the details
+    kind = KIND_OF_BUCKET[h % 1000]
+    r = h // 1000  # remaining randomness for the details
     name = "d%06d.%s" % (i, zone)
     zl = []
     exp = {
@@ -128,6 +179,11 @@ def build_domain(i, seed, zone):
         "dmarc_status": "none",
         "dmarc_p": None,
         "dkim_selectors": [],
+        "dkim_selectors_full": [],
+        "dkim_subtree": False,
+        "mta_sts_status": "none",
+        "tls_rpt_status": "none",
+        "bimi_status": "none",
     }
 
     def mx(pref, host):
@@ -153,21 +209,77 @@ def build_domain(i, seed, zone):
         exp["dmarc_status"] = status
         exp["dmarc_p"] = p
 
+    def dkim_txt(selector):
+        zl.append('%s._domainkey.%s. TXT "v=DKIM1; k=rsa; p=%s"' % (selector, name, DKIM_RSA_1024))
+
+    def dkim_found(*selectors, full_only=()):
+        exp["dkim_subtree"] = True
+        exp["dkim_selectors"] = sorted(selectors)
+        exp["dkim_selectors_full"] = sorted(selectors + tuple(full_only))
+
+    label = name.replace(".", "-")
     k = r % POOL
     r //= POOL
     if kind == "full":
         pool_mx(10, k)
-        spf(("v=spf1 include:_spf.provider.%s -all" % zone,) if r % 2 == 0 else ("v=spf1 mx ~all",))
+        terms = ["include:_spf.provider.%s" % zone] if r % 2 == 0 else ["mx"]
         r //= 2
+        # DKIM by the sender the domain uses (provider CNAMEs, as the ESPs publish them)
+        d = r % 100
+        r //= 100
+        if d < 8:  # Mailchimp: k1 CNAME dkim.mcsv.net
+            terms.append("include:servers.mcsv.net")
+            zl.append("k1._domainkey.%s. CNAME dkim.mcsv.net." % name)
+            dkim_found("k1")
+        elif d < 14:  # SendGrid: s1/s2 CNAME to the account's wl.sendgrid.net names
+            terms.append("include:sendgrid.net")
+            for sel in ("s1", "s2"):
+                zl.append("%s._domainkey.%s. CNAME %s.domainkey.u%d.wl.sendgrid.net." % (sel, name, sel, i))
+            dkim_found("s1", "s2")
+        elif d < 20:
+            dkim_txt("default")
+            dkim_found("default")
+        elif d < 25:
+            dkim_txt("google")
+            dkim_found("google")
+        elif d < 27:  # a selector only the full list guesses
+            dkim_txt("mailjet")
+            dkim_found(full_only=("mailjet",))
+        elif d < 29:  # Amazon SES style random token: the subtree exists, no guess finds it
+            zl.append('%016x%016x._domainkey.%s. TXT "v=DKIM1; k=rsa; p=%s"' % (h, mix(seed + 7, i), name, DKIM_RSA_1024))
+            exp["dkim_subtree"] = True
+        spf(("v=spf1 %s %s" % (" ".join(terms), "-all" if terms[0] == "mx" else "~all"),))
         if r % 3 == 0:
             other_txt("site-verification=%016x" % (h & 0xFFFFFFFFFFFF))
         r //= 3
         p = DMARC_P[r % 3]
         r //= 3
         dmarc("v=DMARC1; p=%s; rua=mailto:dmarc@%s" % (p, name), p=p)
-        if r % 20 == 0:
-            zl.append('google._domainkey.%s. TXT "v=DKIM1; k=rsa; p=%s"' % (name, DKIM_RSA_1024))
-            exp["dkim_selectors"] = ["google"]
+    elif kind == "google":  # Google Workspace: its MX, its SPF include, the "google" selector
+        for pref, host, ip in ((1, "aspmx.l.google.com", "127.11.0.1"), (5, "alt1.aspmx.l.google.com", "127.11.0.2")):
+            mx(pref, host)
+            exp["mx_ips"].append(ip)
+        spf(("v=spf1 include:_spf.google.com ~all",))
+        if r % 100 < 85:
+            dkim_txt("google")
+            dkim_found("google")
+        r //= 100
+        p = DMARC_P[r % 3]
+        dmarc("v=DMARC1; p=%s" % p, p=p)
+    elif kind == "m365":  # Microsoft 365: selector1/selector2 CNAME into the tenant's onmicrosoft.com
+        mx(0, "%s.mail.protection.outlook.com" % label)
+        exp["mx_ips"].append("127.12.0.1")
+        spf(("v=spf1 include:spf.protection.outlook.com -all",))
+        if r % 100 < 80:
+            tenant = "d%06d.onmicrosoft.com" % i
+            for sel in ("selector1", "selector2"):
+                target = "%s-%s._domainkey.%s" % (sel, label, tenant)
+                zl.append("%s._domainkey.%s. CNAME %s." % (sel, name, target))
+                zl.append('%s. TXT "v=DKIM1; k=rsa; p=%s"' % (target, DKIM_RSA_1024))
+            dkim_found("selector1", "selector2")
+        r //= 100
+        if r % 2 == 0:
+            dmarc("v=DMARC1; p=reject", p="reject")
     elif kind == "own":
         host = "mx.%s" % name
         mx(10, host)
@@ -180,10 +292,15 @@ def build_domain(i, seed, zone):
                 spf(("v=spf1 mx include:_spf.deadinc.%s -all" % zone,), status="temperror")
             elif v == 1:
                 spf(("v=spf1 redirect=_spf.deadinc.%s" % zone,), status="temperror")
+            elif v == 2:  # into a zone whose server never answers: temperror too
+                spf(("v=spf1 mx include:_spf.silent.%s -all" % zone,), status="temperror")
             else:
                 spf(("v=spf1 mx -all",))
             if r % 2 == 0:
                 dmarc("v=DMARC1; p=quarantine", p="quarantine")
+        if (r // 80) % 5 == 0:
+            dkim_txt("dkim")
+            dkim_found("dkim")
     elif kind == "nodata":
         zl.append("%s. A 127.3.%d.%d" % (name, (i // 256) % 256, i % 256))
         exp["mx_status"] = "nodata"
@@ -226,16 +343,34 @@ def build_domain(i, seed, zone):
         sp = DMARC_P[r % 3]
         pct = (25, 50, 100)[(r // 3) % 3]
         dmarc("v=DMARC1; p=%s; sp=%s; pct=%d" % (p, sp, pct), p=p)
-    elif kind == "servfail":
-        zl.append("%s. NS ns.dead.%s." % (name, zone))
-        exp["mx_status"] = "servfail"
+    elif kind in ("servfail", "timeout"):
+        # servfail: the server answers REFUSED (the resolver says SERVFAIL at once); timeout: nothing
+        # answers, and the resolver keeps trying (its client times out, or gets SERVFAIL once the
+        # resolver has marked the server down)
+        zl.append("%s. NS ns.%s.%s." % (name, "dead" if kind == "servfail" else "silent", zone))
+        exp["mx_status"] = kind
         exp["spf_status"] = "temperror"
         exp["dmarc_status"] = "temperror"
-        exp["dkim_selectors"] = None
+        exp["dkim_selectors"] = exp["dkim_selectors_full"] = None
+        for col in ("mta_sts_status", "tls_rpt_status", "bimi_status"):
+            exp[col] = "temperror"
     elif kind == "splitspf":
         pool_mx(10, k)
         spf(("v=spf1 ip4:127.9.0.0/16 ", "include:_spf.provider.%s -all" % zone))
         dmarc("v=DMARC1; p=reject", p="reject")
+    elif kind == "multipolicy":  # several records of each single-record policy: none applies
+        pool_mx(10, k)
+        spf(("v=spf1 mx -all",))
+        dmarc("v=DMARC1; p=reject", p="reject")
+        for owner, texts in (
+            ("_mta-sts", ("v=STSv1; id=20240101", "v=STSv1; id=20240202")),
+            ("_smtp._tls", ("v=TLSRPTv1; rua=mailto:a@%s" % name, "v=TLSRPTv1; rua=mailto:b@%s" % name)),
+            ("default._bimi", ("v=BIMI1; l=https://%s/a.svg" % name, "v=BIMI1; l=https://%s/b.svg" % name)),
+        ):
+            for t in texts:
+                zl.append('%s.%s. TXT "%s"' % (owner, name, t))
+        for col in ("mta_sts_status", "tls_rpt_status", "bimi_status"):
+            exp[col] = "invalid"
     else:  # pragma: no cover
         raise AssertionError(kind)
 
@@ -288,12 +423,32 @@ def main(argv=None):
                 "ns.dead A 127.0.0.99",
                 "; SPF include and redirect targets in a zone delegated to it: SERVFAIL (temperror)",
                 "deadinc NS ns.dead",
+                "; silent name server of the delegated timeout domains: nothing answers at 127.0.0.98:53",
+                "ns.silent A 127.0.0.98",
+                "silent NS ns.silent",
                 '_spf.provider TXT "%s"' % PROVIDER_SPF,
                 "; shared pool of MX hosts",
             ]
         )
         + "\n"
     )
+    # the mail providers' own zones, served beside the world (loopback only): their SPF includes, MX
+    # hosts and DKIM CNAME targets, under the real names that the provider selector table matches
+    pz = {}
+    for origin, lines in PROVIDER_ZONES.items():
+        pz[origin] = out("%s.zone" % origin)
+        pz[origin].write("$ORIGIN %s.\n$TTL 60\n@ SOA ns1.%s. hostmaster.%s. 1 3600 600 86400 60\n@ NS ns1.%s.\n" % (origin, zone, zone, zone))
+        for line in lines:
+            pz[origin].write(line.replace("@KEY@", DKIM_RSA_1024) + "\n")
+    provider_suffixes = sorted(((".%s." % o, o) for o in pz), key=lambda x: -len(x[0]))
+
+    def zone_file(line):
+        owner = line.split(" ", 1)[0]
+        for suffix, origin in provider_suffixes:
+            if owner.endswith(suffix):
+                return pz[origin]
+        return zf
+
     n_queries = 0
     for k in range(POOL):
         for ip in pool_ips(k):
@@ -327,8 +482,8 @@ def main(argv=None):
     for i in range(a.domains):
         name, zl, exp, kind = build_domain(i, a.seed, zone)
         counts[kind] = counts.get(kind, 0) + 1
-        if zl:
-            zf.write("\n".join(zl) + "\n")
+        for line in zl:
+            zone_file(line).write(line + "\n")
         ef.write(dumps(exp) + "\n")
         qf.write("%s MX\n" % name)
         n_queries += 1
@@ -348,7 +503,7 @@ def main(argv=None):
     for at in sorted(pending_dups):
         for dup in pending_dups[at]:
             emit(dup)
-    for f in (zf, inf, qf, ef):
+    for f in (zf, inf, qf, ef, *pz.values()):
         f.close()
     with open(os.path.join(a.out, "expected_rejects.csv"), "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")

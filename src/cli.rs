@@ -200,6 +200,13 @@ pub struct ScanArgs {
     #[arg(help_heading = "Domain stage", long)]
     pub no_spf_walk: bool,
 
+    /// Ask every policy query of a domain even when its MX query timed out. By default such a
+    /// domain's other columns say temperror ("not asked") without their ~10 queries: its name
+    /// servers do not answer, and each question would sit in the resolver's request list for
+    /// seconds, crowding out the domains that do answer.
+    #[arg(help_heading = "Domain stage", long)]
+    pub ask_after_mx_timeout: bool,
+
     /// Also query RR type 99 (SPF), obsolete since RFC 7208, and flag domains that still publish
     /// it (`spf_type99` in spf_flags). One more query per domain.
     #[arg(help_heading = "Domain stage", long)]
@@ -220,10 +227,11 @@ pub struct ScanArgs {
     #[arg(help_heading = "Domain stage", long, value_enum, default_value_t = Discovery::Rfc7489)]
     pub dmarc_discovery: Discovery,
 
-    /// DKIM selectors to probe, one per line (`#` comments). Default: the 40 common selectors of
-    /// datasets/dkim-selectors.txt, built in. Each costs one TXT query per domain that has a
-    /// `_domainkey` subtree.
-    #[arg(help_heading = "Domain stage", long, value_name = "FILE")]
+    /// DKIM selectors to probe at every domain: a file, one per line (`#` comments), or `full`
+    /// for the 40 of datasets/dkim-selectors.txt, built in. Default: each domain's own plan, the
+    /// selectors of the providers its SPF includes and MX hosts name (datasets/dkim-providers.csv)
+    /// then 8 common ones. Each costs one TXT query per domain that has a `_domainkey` subtree.
+    #[arg(help_heading = "Domain stage", long, value_name = "FILE|full")]
     pub dkim_selectors: Option<PathBuf>,
 
     /// Do not probe DKIM selectors (dkim_status `skipped`).
@@ -565,13 +573,16 @@ impl ScanArgs {
             None => None,
         };
         let dkim_selectors = match &self.dkim_selectors {
+            Some(path) if path.as_os_str() == "full" => Some(dkim::builtin_selectors()),
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("--dkim-selectors {}", path.display()))?;
-                dkim::load_selectors(&text)
-                    .map_err(|e| anyhow::anyhow!("--dkim-selectors {}: {e}", path.display()))?
+                Some(
+                    dkim::load_selectors(&text)
+                        .map_err(|e| anyhow::anyhow!("--dkim-selectors {}: {e}", path.display()))?,
+                )
             }
-            None => dkim::builtin_selectors(),
+            None => None,
         };
         let policies = PolicyOptions {
             dmarc_discovery: match self.dmarc_discovery {
@@ -580,7 +591,7 @@ impl ScanArgs {
             },
             psl,
             dkim: !self.no_dkim,
-            dkim_selectors: std::sync::Arc::new(dkim_selectors),
+            dkim_selectors: dkim_selectors.map(std::sync::Arc::new),
             mta_sts_fetch: if self.mta_sts_fetch {
                 Some(FetchOptions {
                     timeout: self.mta_sts_timeout,
@@ -593,6 +604,7 @@ impl ScanArgs {
             } else {
                 None
             },
+            ..PolicyOptions::default()
         };
         let smtp = if self.smtp {
             let helo = Arg::new(self.helo.clone())
@@ -646,6 +658,7 @@ impl ScanArgs {
             domain: mxray::pipeline::domain::DomainOptions {
                 spf_walk: !self.no_spf_walk,
                 spf_type99: self.spf_type99,
+                skip_after_mx_timeout: !self.ask_after_mx_timeout,
             },
             out: self.out,
             overwrite: self.overwrite,

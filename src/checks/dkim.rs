@@ -18,6 +18,111 @@ pub fn builtin_selectors() -> Vec<String> {
     load_selectors(BUILTIN_SELECTORS).expect("datasets/dkim-selectors.txt is valid")
 }
 
+/// The short list probed at every domain with a `_domainkey` subtree when no list is given, after
+/// the selectors of its providers: the defaults of common mail software (OpenDKIM, cPanel, Plesk:
+/// `default`, `dkim`, `mail`) and the selectors of the largest hosts, which many domains publish
+/// without an SPF include or MX that names the host.
+pub const COMMON_SELECTORS: &[&str] = &[
+    "google",
+    "selector1",
+    "selector2",
+    "k1",
+    "s1",
+    "default",
+    "dkim",
+    "mail",
+];
+
+/// `datasets/dkim-providers.csv`, compiled in.
+pub const BUILTIN_PROVIDER_SELECTORS: &str = include_str!("../../datasets/dkim-providers.csv");
+
+/// The selectors one mail provider publishes for its customers, and the MX hosts that reveal it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSelectors {
+    /// As in the provider column of `datasets/spf_providers.csv`.
+    pub provider: String,
+    pub mx_suffixes: Vec<String>,
+    pub selectors: Vec<String>,
+}
+
+/// Reads `provider,mx_suffixes,selectors,source` CSV (`#` comment lines, a header; suffixes and
+/// selectors space-separated).
+pub fn load_provider_selectors(text: &str) -> Result<Vec<ProviderSelectors>, String> {
+    let mut out = Vec::new();
+    let mut reader = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .from_reader(text.as_bytes());
+    for (n, record) in reader.records().enumerate() {
+        let r = record.map_err(|e| format!("row {}: {e}", n + 1))?;
+        let field = |i: usize| r.get(i).unwrap_or("").trim().to_ascii_lowercase();
+        let words = |i: usize| -> Vec<String> {
+            field(i)
+                .split_whitespace()
+                .map(|w| w.trim_end_matches('.').to_string())
+                .collect()
+        };
+        let selectors = words(2);
+        if let Some(bad) = selectors.iter().find(|s| !is_selector(s)) {
+            return Err(format!("row {}: {bad:?} is not a selector", n + 1));
+        }
+        let provider = field(0);
+        if provider.is_empty() || selectors.is_empty() {
+            return Err(format!(
+                "row {}: a provider and its selectors are required",
+                n + 1
+            ));
+        }
+        out.push(ProviderSelectors {
+            provider,
+            mx_suffixes: words(1),
+            selectors,
+        });
+    }
+    Ok(out)
+}
+
+/// The built-in provider table, validated.
+pub fn builtin_provider_selectors() -> Vec<ProviderSelectors> {
+    load_provider_selectors(BUILTIN_PROVIDER_SELECTORS)
+        .expect("datasets/dkim-providers.csv is valid")
+}
+
+fn at_or_below(name: &str, suffix: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    name.eq_ignore_ascii_case(suffix)
+        || (name.len() > suffix.len()
+            && name.as_bytes()[name.len() - suffix.len() - 1] == b'.'
+            && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix))
+}
+
+/// The selectors to probe at a domain: those of the providers its SPF tree names
+/// (`spf_providers`) or its MX hosts are at, in table order, then [`COMMON_SELECTORS`]; each once.
+pub fn probe_plan(
+    table: &[ProviderSelectors],
+    spf_providers: &[String],
+    exchanges: &[String],
+) -> Vec<String> {
+    let mut plan: Vec<String> = Vec::new();
+    let mut add = |s: &str| {
+        if !plan.iter().any(|p| p == s) {
+            plan.push(s.to_string());
+        }
+    };
+    for p in table {
+        let named = spf_providers
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(&p.provider))
+            || exchanges
+                .iter()
+                .any(|e| p.mx_suffixes.iter().any(|s| at_or_below(e, s)));
+        if named {
+            p.selectors.iter().for_each(|s| add(s));
+        }
+    }
+    COMMON_SELECTORS.iter().for_each(|s| add(s));
+    plan
+}
+
 /// Reads a selector list: one selector per line, `#` starts a comment, blank lines skipped.
 /// Selectors are lowercased and deduplicated (first occurrence kept).
 ///
@@ -624,6 +729,80 @@ pub fn domainkeys_policy(txt: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probe_plan_puts_the_providers_selectors_first() {
+        let table = builtin_provider_selectors();
+        let common: Vec<String> = COMMON_SELECTORS.iter().map(|s| s.to_string()).collect();
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let with = |first: &[&str]| {
+            let mut v = s(first);
+            v.extend(
+                common
+                    .iter()
+                    .filter(|c| !first.contains(&c.as_str()))
+                    .cloned(),
+            );
+            v
+        };
+        let cases: &[(&[&str], &[&str], Vec<String>)] = &[
+            (&[], &[], common.clone()),
+            (&["sendgrid"], &[], with(&["s1", "s2", "smtpapi"])),
+            // the MX host names the provider, with or without the trailing dot and in any case
+            (
+                &[],
+                &["D1-EXAMPLE-COM.mail.protection.outlook.com."],
+                with(&["selector1", "selector2"]),
+            ),
+            (&[], &["aspmx.l.google.com"], with(&["google"])),
+            // a suffix matches at a label boundary only
+            (&[], &["notgoogle.com"], common.clone()),
+            // two providers: table order, each selector once
+            (
+                &["mailchimp", "google"],
+                &[],
+                with(&["google", "k1", "k2", "k3"]),
+            ),
+            (&["unknown-provider"], &["mx.example.test"], common.clone()),
+        ];
+        for (spf, mx, want) in cases {
+            assert_eq!(&probe_plan(&table, &s(spf), &s(mx)), want, "{spf:?} {mx:?}");
+        }
+    }
+
+    #[test]
+    fn provider_table_rows_are_checked() {
+        assert!(
+            load_provider_selectors("provider,mx_suffixes,selectors,source\nx,,bad_selector!,s\n")
+                .is_err()
+        );
+        assert!(
+            load_provider_selectors("provider,mx_suffixes,selectors,source\nx,a.test,,s\n")
+                .is_err()
+        );
+        let t = load_provider_selectors(
+            "# c\nprovider,mx_suffixes,selectors,source\nX,A.Test. b.test,S1 s2,src\n",
+        )
+        .unwrap();
+        assert_eq!(
+            t[0],
+            ProviderSelectors {
+                provider: "x".into(),
+                mx_suffixes: vec!["a.test".into(), "b.test".into()],
+                selectors: vec!["s1".into(), "s2".into()]
+            }
+        );
+        // every provider of the DKIM table is one the SPF table can name, or is found by its MX
+        let spf =
+            crate::checks::spf::load_providers(include_str!("../../datasets/spf_providers.csv"));
+        for p in builtin_provider_selectors() {
+            assert!(
+                !p.mx_suffixes.is_empty() || spf.iter().any(|r| r.provider == p.provider),
+                "{} can never be named",
+                p.provider
+            );
+        }
+    }
 
     // Produced once with `openssl genrsa N | openssl pkey -pubout -outform DER | base64 -w0`;
     // PKCS1_1024 with `openssl rsa -RSAPublicKey_out`; ED25519 is the last 32 bytes of

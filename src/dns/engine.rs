@@ -24,7 +24,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::window::Window;
+use super::window::{self, TimeoutKind, Window};
 use super::{Answer, Rdata, Status, normalize_name};
 
 /// How the engine behaves. Which servers it asks is part of it because the engine owns their sockets.
@@ -63,6 +63,16 @@ pub struct EngineOptions {
     pub dnssec_ok: bool,
     /// Largest TCP answer accepted (bytes). Default 65535, the protocol maximum.
     pub tcp_max_answer: usize,
+    /// Ask a query whose attempts all timed out twice more, `second_pass_delay` and then twice
+    /// that later, each with the full timeout, before reporting `timeout`: a resolver that was
+    /// overloaded for a moment (its request list full of slow zones) gets a second chance at low
+    /// priority. Default true.
+    pub second_pass: bool,
+    /// Default 1 s (so the two attempts go 1 s and 2 s after the previous timeout).
+    pub second_pass_delay: Duration,
+    /// Most second-pass queries in flight at once (they hold places of the window too). Default
+    /// 64.
+    pub second_pass_concurrency: usize,
     /// Receive buffer asked for each UDP socket (the kernel caps it at net.core.rmem_max). Default
     /// 4 MiB: at tens of thousands of answers per second the default ~200 KB overflows in bursts,
     /// and every datagram lost there costs a full timeout.
@@ -84,6 +94,9 @@ impl Default for EngineOptions {
             edns_payload: 1232,
             dnssec_ok: false,
             tcp_max_answer: 65535,
+            second_pass: true,
+            second_pass_delay: Duration::from_secs(1),
+            second_pass_concurrency: 64,
             socket_buffer: 4 << 20,
         }
     }
@@ -91,11 +104,20 @@ impl Default for EngineOptions {
 
 impl EngineOptions {
     /// The longest one query can take: every attempt waits at most `timeout`, and each may fall
-    /// back to TCP once, which has the same bound.
+    /// back to TCP once, which has the same bound; the second pass adds its delay and one more
+    /// attempt.
     pub fn query_deadline(&self) -> Duration {
-        self.timeout * 2 * (self.retries + 1)
+        let pass = if self.second_pass {
+            self.second_pass_delay * 3 + self.timeout * 2 * SECOND_PASS_ATTEMPTS
+        } else {
+            Duration::ZERO
+        };
+        self.timeout * 2 * (self.retries + 1) + pass
     }
 }
+
+/// Attempts of the second pass (see [`EngineOptions::second_pass`]).
+pub const SECOND_PASS_ATTEMPTS: u32 = 2;
 
 /// Configuration errors: nothing that happens to one query is an `Err`, it is an [`Answer`].
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +142,15 @@ pub struct EngineStats {
     pub retries: AtomicU64,
     /// Attempts that ran out of time (then retransmitted, or the query timed out).
     pub attempt_timeouts: AtomicU64,
+    /// Attempt timeouts for names whose zone timed out shortly before (a slow zone, not a loaded
+    /// resolver: the window ignores them).
+    pub slow_zone_timeouts: AtomicU64,
+    /// Queries for a slow zone, asked with one patient attempt and no second pass.
+    pub slow_zone_queries: AtomicU64,
+    /// Queries whose attempts all timed out and that were asked once more, later (the second pass).
+    pub second_pass: AtomicU64,
+    /// Of those, the ones that got an answer then.
+    pub second_pass_answered: AtomicU64,
     /// Answers that came back truncated and were asked again over TCP.
     pub tcp_fallbacks: AtomicU64,
     /// Datagrams dropped: unknown id, wrong source, wrong question, not a response.
@@ -225,6 +256,7 @@ struct Inner {
     next_sock: AtomicUsize,
     next_server: AtomicUsize,
     window: Window,
+    second_pass: tokio::sync::Semaphore,
     rate: Option<DefaultDirectRateLimiter>,
     per_server: Vec<Option<DefaultDirectRateLimiter>>,
     rtt: Vec<Mutex<Rtt>>,
@@ -291,6 +323,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 rate: opts.rate.map(|r| RateLimiter::direct(Quota::per_second(r))),
                 window: Window::new(opts.concurrency, opts.initial_window, opts.adaptive_window),
+                second_pass: tokio::sync::Semaphore::new(opts.second_pass_concurrency.max(1)),
                 per_server,
                 rtt: opts.servers.iter().map(|_| Mutex::default()).collect(),
                 v4,
@@ -324,8 +357,29 @@ impl Engine {
         let answer = match encode_query(name, rtype, inner.opts.edns_payload, inner.opts.dnssec_ok)
         {
             Ok(bytes) => {
-                let _place = inner.window.acquire().await;
-                self.resolve(bytes.into(), rtype).await
+                let query: Arc<[u8]> = bytes.into();
+                let zone = window::zone_key(name);
+                // A zone whose servers do not answer gets one patient attempt: each
+                // retransmission would be one more entry in the resolver's request list, which
+                // it keeps for as long as it keeps trying the zone.
+                let slow = inner.window.is_slow(zone, Instant::now());
+                if slow {
+                    inner.stats.slow_zone_queries.fetch_add(1, Relaxed);
+                }
+                let (attempts, full_wait) = if slow {
+                    (1, true)
+                } else {
+                    (inner.opts.retries + 1, false)
+                };
+                let first = {
+                    let _place = inner.window.acquire().await;
+                    self.resolve(&query, rtype, zone, attempts, full_wait).await
+                };
+                if first.status == Status::Timeout && inner.opts.second_pass && !slow {
+                    self.second_pass(&query, rtype, zone, first).await
+                } else {
+                    first
+                }
             }
             Err(e) => Answer::failure(Status::Error, format!("invalid query name {name:?}: {e}")),
         };
@@ -333,11 +387,45 @@ impl Engine {
         answer
     }
 
-    async fn resolve(&self, query: Arc<[u8]>, rtype: RecordType) -> Answer {
+    /// Asks once more, later and at low priority, a query whose attempts all timed out; its
+    /// answer, or the first pass's timeout.
+    async fn second_pass(
+        &self,
+        query: &Arc<[u8]>,
+        rtype: RecordType,
+        zone: u64,
+        first: Answer,
+    ) -> Answer {
+        let inner = &*self.inner;
+        inner.stats.second_pass.fetch_add(1, Relaxed);
+        let mut delay = inner.opts.second_pass_delay;
+        for _ in 0..SECOND_PASS_ATTEMPTS {
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+            let _low = inner.second_pass.acquire().await.expect("never closed");
+            let _place = inner.window.acquire().await;
+            let again = self.resolve(query, rtype, zone, 1, true).await;
+            if again.status != Status::Timeout {
+                inner.stats.second_pass_answered.fetch_add(1, Relaxed);
+                return again;
+            }
+        }
+        first
+    }
+
+    /// `attempts` attempts in rotation over the resolvers; the last waits the full timeout, the
+    /// earlier ones the server's retransmission timeout, unless `full_wait`.
+    async fn resolve(
+        &self,
+        query: &Arc<[u8]>,
+        rtype: RecordType,
+        zone: u64,
+        attempts: u32,
+        full_wait: bool,
+    ) -> Answer {
         let inner = &*self.inner;
         let servers = &inner.opts.servers;
         let first = inner.next_server.fetch_add(1, Relaxed);
-        let attempts = inner.opts.retries + 1;
         // Every attempt's slot feeds this channel, so a late answer to an earlier attempt is as
         // good as the answer to the latest: a retransmission never throws an answer away.
         let (tx, mut rx) = mpsc::channel::<(u16, Vec<u8>)>(attempts as usize + 1);
@@ -353,13 +441,13 @@ impl Engine {
             let si = (first + attempt as usize) % servers.len();
             let server = servers[si];
             self.pace(si).await;
-            if let Err(e) = self.send_attempt(&query, si, &tx, &mut sent).await {
+            if let Err(e) = self.send_attempt(query, si, &tx, &mut sent).await {
                 last = Answer::failure(Status::Error, format!("send to {server}: {e}"));
                 continue;
             }
             // The last attempt waits the full timeout; earlier ones only the server's
             // retransmission timeout, so a datagram lost on a fast path costs milliseconds.
-            let wait = if attempt + 1 == attempts {
+            let wait = if attempt + 1 == attempts || full_wait {
                 inner.opts.timeout
             } else {
                 inner.rtt[si].lock().rto(inner.opts.timeout)
@@ -368,13 +456,16 @@ impl Engine {
                 Ok(Some(got)) => got,
                 _ => {
                     inner.stats.attempt_timeouts.fetch_add(1, Relaxed);
-                    inner.window.on_timeout(Instant::now(), wait);
+                    if inner.window.on_timeout(Instant::now(), zone) == TimeoutKind::SlowZone {
+                        inner.stats.slow_zone_timeouts.fetch_add(1, Relaxed);
+                    }
                     last = Answer::failure(Status::Timeout, format!("no answer from {server}"));
                     continue;
                 }
             };
-            inner.window.on_answer();
             let slot = sent.take(id);
+            let rtt = slot.as_ref().map(|sl| sl.sent_at.elapsed());
+            inner.window.on_answer(zone, rtt);
             let (asi, aserver) = slot.map_or((si, server), |sl| {
                 inner.rtt[sl.server_index]
                     .lock()
@@ -385,7 +476,7 @@ impl Engine {
                 Ok(msg) if msg.metadata.truncation => {
                     inner.stats.tcp_fallbacks.fetch_add(1, Relaxed);
                     self.pace(asi).await;
-                    match self.tcp_exchange(&query, aserver).await {
+                    match self.tcp_exchange(query, aserver).await {
                         Ok(msg) => interpret(msg, rtype),
                         Err(e) => {
                             last = Answer::failure(Status::Error, format!("tcp {aserver}: {e}"));

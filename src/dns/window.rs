@@ -3,10 +3,24 @@
 //! A fixed window of thousands overflows a small server's socket buffer in the first burst (Knot's
 //! default ~200 KB takes about 190 queries), and every datagram lost there costs a full timeout. So
 //! the window starts small and grows by one per answer (slow start: it doubles every round trip),
-//! then, after the first loss, grows by an eighth per window of answers and halves on a timeout, at
-//! most once per timeout period: one loss event, one decrease. It never exceeds the configured
-//! concurrency.
+//! then, after the first loss, grows by an eighth per window of answers.
+//!
+//! It shrinks on congestion, not on single timeouts. Through a recursive resolver, a query for a
+//! zone whose servers never answer times out however idle the resolver is: a few such zones, if
+//! each timeout counted as loss, keep the window at its floor (issue 10 measured 0.28 of the
+//! resolver's ceiling that way). So a timeout counts only when it is *news*:
+//! - a timeout for a zone that timed out in the last [`SLOW_ZONE_MEMORY`] says nothing about the
+//!   resolver (the zone is slow) and is only counted as such;
+//!   a zone stops being slow at its first answer, so a live zone is never ignored for long;
+//! - the other timeouts are counted per epoch (a window's worth of outcomes, at least
+//!   [`EPOCH_MIN`]); the window shrinks by a quarter when more than [`LOSS_FRACTION`] of an
+//!   epoch's outcomes are such fresh timeouts: many names losing at once is what an overloaded
+//!   resolver looks like;
+//! - or when the epoch's answers queue: their first-quartile round trip (cache hits, mostly) over
+//!   twice the lowest seen plus [`QUEUE_DELAY`] (Vegas-like: a resolver's request list fills
+//!   before it drops). One decrease per epoch.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -16,11 +30,47 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// Smallest window the controller shrinks to.
 pub const MIN_WINDOW: usize = 16;
 
+/// Fresh timeouts above this share of an epoch's outcomes mean congestion.
+pub const LOSS_FRACTION: f64 = 0.02;
+/// The fewest outcomes (answers and timeouts) an epoch is judged on.
+pub const EPOCH_MIN: usize = 64;
+/// Queueing delay, beyond twice the base round trip, that counts as congestion.
+pub const QUEUE_DELAY: Duration = Duration::from_millis(10);
+/// Round-trip samples kept per epoch.
+const EPOCH_SAMPLES: usize = 512;
+/// Epochs after which the base round trip is measured afresh (a route or resolver change).
+const BASE_EPOCHS: u32 = 200;
+/// How long a zone that timed out stays known as slow.
+pub const SLOW_ZONE_MEMORY: Duration = Duration::from_secs(30);
+/// Most slow zones remembered; past it the oldest half is forgotten (they count as fresh again).
+const SLOW_ZONES_MAX: usize = 8192;
+
 struct State {
     limit: usize,
     slow_start: bool,
     answered: usize,
-    last_decrease: Option<Instant>,
+    /// Outcomes of the current epoch: answers, fresh timeouts.
+    epoch_answers: usize,
+    epoch_losses: usize,
+    /// Outcomes the current epoch is judged on: the window at its start (in slow start the
+    /// window grows as fast as the outcomes come).
+    epoch_size: usize,
+    /// Zone key -> when it last timed out (removed at its next answer).
+    slow_zones: HashMap<u64, Instant, ahash::RandomState>,
+    /// Round trips of the epoch's answers (the first [`EPOCH_SAMPLES`]).
+    rtts: Vec<Duration>,
+    /// The lowest first-quartile round trip of an epoch, and the epochs since it was reset.
+    base_rtt: Option<Duration>,
+    base_epochs: u32,
+}
+
+/// What a timeout meant to the window (for the engine's counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutKind {
+    /// The first timeout of its zone in a while: counted towards congestion.
+    Fresh,
+    /// Its zone timed out recently: a slow zone, not a loaded resolver.
+    SlowZone,
 }
 
 pub struct Window {
@@ -67,7 +117,13 @@ impl Window {
                 limit: start,
                 slow_start: true,
                 answered: 0,
-                last_decrease: None,
+                epoch_answers: 0,
+                epoch_losses: 0,
+                epoch_size: start.max(EPOCH_MIN),
+                slow_zones: HashMap::default(),
+                rtts: Vec::with_capacity(EPOCH_SAMPLES),
+                base_rtt: None,
+                base_epochs: 0,
             }),
         }
     }
@@ -107,12 +163,31 @@ impl Window {
         self.sem.add_permits(left);
     }
 
-    /// An attempt got its answer.
-    pub fn on_answer(&self) {
+    /// Whether `zone` timed out lately and has not answered since (its servers do not answer).
+    pub fn is_slow(&self, zone: u64, now: Instant) -> bool {
+        let s = self.state.lock();
+        s.slow_zones
+            .get(&zone)
+            .is_some_and(|t| now.duration_since(*t) < SLOW_ZONE_MEMORY)
+    }
+
+    /// An attempt for a name in `zone` got its answer after `rtt` (None: not known which attempt
+    /// it answered).
+    pub fn on_answer(&self, zone: u64, rtt: Option<Duration>) {
+        let mut s = self.state.lock();
+        if !s.slow_zones.is_empty() {
+            s.slow_zones.remove(&zone);
+        }
         if !self.adaptive {
             return;
         }
-        let mut s = self.state.lock();
+        if let Some(rtt) = rtt
+            && s.rtts.len() < EPOCH_SAMPLES
+        {
+            s.rtts.push(rtt);
+        }
+        s.epoch_answers += 1;
+        self.end_epoch(&mut s);
         if s.limit >= self.max {
             return;
         }
@@ -128,75 +203,249 @@ impl Window {
         }
     }
 
-    /// An attempt timed out at `now`; `period` is the attempt timeout.
-    pub fn on_timeout(&self, now: Instant, period: Duration) {
-        if !self.adaptive {
-            return;
-        }
+    /// An attempt for a name in `zone` (see [`zone_key`]) timed out at `now`.
+    pub fn on_timeout(&self, now: Instant, zone: u64) -> TimeoutKind {
         let mut s = self.state.lock();
-        s.slow_start = false;
-        if s.last_decrease
-            .is_some_and(|t| now.duration_since(t) < period)
-        {
+        let slow = s
+            .slow_zones
+            .get(&zone)
+            .is_some_and(|t| now.duration_since(*t) < SLOW_ZONE_MEMORY);
+        if s.slow_zones.len() >= SLOW_ZONES_MAX {
+            let mut ages: Vec<Instant> = s.slow_zones.values().copied().collect();
+            ages.sort_unstable();
+            let cut = ages[ages.len() / 2];
+            s.slow_zones.retain(|_, t| *t > cut);
+        }
+        s.slow_zones.insert(zone, now);
+        if slow {
+            return TimeoutKind::SlowZone;
+        }
+        if self.adaptive {
+            s.epoch_losses += 1;
+            self.end_epoch(&mut s);
+        }
+        TimeoutKind::Fresh
+    }
+
+    /// Judges the epoch once it holds enough outcomes: shrink by a quarter when fresh timeouts
+    /// were more than [`LOSS_FRACTION`] of them.
+    fn end_epoch(&self, s: &mut State) {
+        let outcomes = s.epoch_answers + s.epoch_losses;
+        if outcomes < s.epoch_size {
             return;
         }
-        s.last_decrease = Some(now);
-        let target = (s.limit / 2).max(MIN_WINDOW.min(self.max));
+        let lossy = s.epoch_losses as f64 > LOSS_FRACTION * outcomes as f64;
+        let queued = self.queueing(s);
+        s.epoch_answers = 0;
+        s.epoch_losses = 0;
+        let congested = lossy || queued;
+        if !congested {
+            s.epoch_size = s.limit.max(EPOCH_MIN);
+            return;
+        }
+        s.slow_start = false;
+        let target = (s.limit - s.limit / 4).max(MIN_WINDOW.min(self.max));
         let by = s.limit.saturating_sub(target);
         s.limit -= by;
         s.answered = 0;
         // Take free places at once; owe the rest until queries in flight give theirs back.
         let taken = self.sem.forget_permits(by);
         self.debt.fetch_add(by - taken, Ordering::AcqRel);
+        s.epoch_size = s.limit.max(EPOCH_MIN);
     }
+}
+
+impl Window {
+    /// Updates the base round trip from the epoch's samples; whether the epoch's answers queued.
+    fn queueing(&self, s: &mut State) -> bool {
+        if s.rtts.len() < EPOCH_MIN {
+            s.rtts.clear();
+            return false;
+        }
+        let k = s.rtts.len() / 4;
+        let (_, q1, _) = s.rtts.select_nth_unstable(k);
+        let q1 = *q1;
+        s.rtts.clear();
+        s.base_epochs += 1;
+        if s.base_epochs >= BASE_EPOCHS {
+            s.base_epochs = 0;
+            s.base_rtt = None;
+        }
+        let base = s.base_rtt.map_or(q1, |b| b.min(q1));
+        s.base_rtt = Some(base);
+        q1 > base * 2 + QUEUE_DELAY
+    }
+}
+
+/// The zone a name's timeouts are remembered under: its registrable domain (Public Suffix List),
+/// or, under a suffix the list does not know (private and test namespaces), the last three labels,
+/// so that `d1.world.test` and `d2.world.test` stay apart. Reverse names are kept per /24 (IPv4)
+/// or /48 (IPv6), DNSBL-style names per list zone through their registrable domain.
+pub fn zone_key(name: &str) -> u64 {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = name.rsplit('.').collect();
+    let keep = if name.ends_with(".in-addr.arpa") {
+        5
+    } else if name.ends_with(".ip6.arpa") {
+        14
+    } else {
+        match psl::suffix(name.as_bytes()) {
+            Some(sfx) if sfx.is_known() => sfx.as_bytes().split(|b| *b == b'.').count() + 1,
+            _ => 3,
+        }
+    };
+    let zone: Vec<&str> = labels.iter().take(keep).rev().copied().collect();
+    let zone = zone.join(".");
+    ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(zone)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// `n` answers and `k` fresh timeouts (distinct zones), interleaved.
+    fn outcomes(w: &Window, n: usize, k: usize, zone0: u64) {
+        let t = Instant::now();
+        for i in 0..n + k {
+            if i < k {
+                w.on_timeout(t, zone0 + i as u64);
+            } else {
+                w.on_answer(0, None);
+            }
+        }
+    }
+
     #[tokio::test]
-    async fn slow_start_grows_then_halves_on_loss_once_per_period() {
+    async fn slow_start_grows_then_shrinks_by_a_quarter_on_congestion() {
         let w = Window::new(1000, 10, true);
         assert_eq!(w.limit(), 10);
         for _ in 0..10 {
-            w.on_answer();
+            w.on_answer(0, None);
         }
         assert_eq!(w.limit(), 20, "one place per answer in slow start");
-        let t = Instant::now();
-        let p = Duration::from_secs(2);
-        w.on_timeout(t, p);
-        assert_eq!(w.limit(), 16, "halved, not under the minimum");
-        w.on_timeout(t + Duration::from_millis(10), p);
-        assert_eq!(w.limit(), 16, "one decrease per loss event");
+        // An epoch of 64 outcomes with 10 fresh timeouts (over 2%): one decrease.
+        outcomes(&w, 54, 10, 100);
+        let after = w.limit();
+        assert!((16..74).contains(&after), "shrunk: {after}");
         // Congestion avoidance: an eighth per window of answers.
-        for _ in 0..16 {
-            w.on_answer();
+        let l = w.limit();
+        for _ in 0..l {
+            w.on_answer(0, None);
         }
-        assert_eq!(w.limit(), 18);
-        // The places really are there: 18 can be held at once.
-        let held: Vec<_> = futures::future::join_all((0..18).map(|_| w.acquire())).await;
+        assert_eq!(w.limit(), l + (l / 8).max(1));
+        // The places really are there.
+        let l = w.limit();
+        let held: Vec<_> = futures::future::join_all((0..l).map(|_| w.acquire())).await;
         assert_eq!(w.sem.available_permits(), 0);
         drop(held);
-        assert_eq!(w.sem.available_permits(), 18);
+        assert_eq!(w.sem.available_permits(), l);
+    }
+
+    #[test]
+    fn a_slow_zone_does_not_shrink_the_window() {
+        let w = Window::new(1000, 200, true);
+        let t = Instant::now();
+        // The zone of a dead delegation times out again and again, among plenty of answers.
+        let mut kinds = Vec::new();
+        for round in 0..50 {
+            for _ in 0..100 {
+                w.on_answer(0, None);
+            }
+            for _ in 0..10 {
+                kinds.push(w.on_timeout(t + Duration::from_millis(round), 7));
+            }
+        }
+        assert_eq!(kinds[0], TimeoutKind::Fresh);
+        assert!(kinds[1..].iter().all(|k| *k == TimeoutKind::SlowZone));
+        assert_eq!(w.limit(), 1000, "grew to the ceiling");
+        // Remembered for SLOW_ZONE_MEMORY only.
+        assert_eq!(
+            w.on_timeout(t + SLOW_ZONE_MEMORY * 2, 7),
+            TimeoutKind::Fresh
+        );
+    }
+
+    #[test]
+    fn a_zone_is_slow_until_it_answers() {
+        let w = Window::new(100, 64, true);
+        let t = Instant::now();
+        assert!(!w.is_slow(9, t));
+        w.on_timeout(t, 9);
+        assert!(w.is_slow(9, t));
+        assert!(!w.is_slow(9, t + SLOW_ZONE_MEMORY));
+        w.on_answer(9, None);
+        assert!(!w.is_slow(9, t));
+        assert_eq!(
+            w.on_timeout(t, 9),
+            TimeoutKind::Fresh,
+            "answered: news again"
+        );
+    }
+
+    #[test]
+    fn queueing_answers_shrink_the_window() {
+        let w = Window::new(10_000, 1000, true);
+        let ms = Duration::from_millis;
+        // Fast epochs set the base round trip (1 ms) and grow the window.
+        for _ in 0..3 {
+            for _ in 0..w.limit() {
+                w.on_answer(1, Some(ms(1)));
+            }
+        }
+        let grown = w.limit();
+        assert!(grown > 1000);
+        // An epoch whose answers all wait 30 ms: over 2 x 1 ms + 10 ms.
+        for _ in 0..grown {
+            w.on_answer(1, Some(ms(30)));
+        }
+        assert!(w.limit() < grown, "{} !< {grown}", w.limit());
+        // Slower but within the allowance: no decrease.
+        let l = w.limit();
+        for _ in 0..l {
+            w.on_answer(1, Some(ms(11)));
+        }
+        assert!(w.limit() >= l);
+    }
+
+    #[test]
+    fn scattered_fresh_timeouts_below_the_threshold_are_tolerated() {
+        let w = Window::new(10_000, 1000, true);
+        // 1% of outcomes time out, each in a new zone: no decrease.
+        for e in 0..20 {
+            outcomes(&w, 990, 10, e * 100);
+        }
+        assert!(w.limit() >= 1000, "{}", w.limit());
     }
 
     #[tokio::test]
     async fn a_shrink_while_places_are_held_retires_them_as_they_return() {
-        let w = Window::new(100, 40, true);
-        let held: Vec<_> = futures::future::join_all((0..40).map(|_| w.acquire())).await;
-        w.on_timeout(Instant::now(), Duration::from_secs(1));
-        assert_eq!(w.limit(), 20);
+        let w = Window::new(100, 64, true);
+        let held: Vec<_> = futures::future::join_all((0..64).map(|_| w.acquire())).await;
+        outcomes(&w, 0, 64, 0);
+        assert_eq!(w.limit(), 48);
         drop(held);
-        assert_eq!(w.sem.available_permits(), 20, "20 places retired on return");
+        assert_eq!(w.sem.available_permits(), 48, "16 places retired on return");
+    }
+
+    #[test]
+    fn zones_are_registrable_domains_or_three_labels() {
+        let z = zone_key;
+        assert_eq!(z("_dmarc.d1.world.test"), z("d1.world.test"));
+        assert_eq!(z("google._domainkey.D1.world.test."), z("mx.d1.world.test"));
+        assert_ne!(z("d1.world.test"), z("d2.world.test"));
+        assert_eq!(z("_dmarc.example.com"), z("mail.example.com"));
+        assert_eq!(z("a.example.co.uk"), z("b.example.co.uk"));
+        assert_ne!(z("example.co.uk"), z("other.co.uk"));
+        assert_eq!(z("1.2.0.192.in-addr.arpa"), z("9.2.0.192.in-addr.arpa"));
+        assert_ne!(z("1.2.0.192.in-addr.arpa"), z("1.3.0.192.in-addr.arpa"));
+        assert_eq!(z("4.3.2.1.zen.spamhaus.org"), z("5.3.2.1.zen.spamhaus.org"));
     }
 
     #[test]
     fn fixed_window_never_moves() {
         let w = Window::new(50, 10, false);
         assert_eq!(w.limit(), 50);
-        w.on_timeout(Instant::now(), Duration::from_secs(1));
-        w.on_answer();
+        outcomes(&w, 10, 100, 0);
         assert_eq!(w.limit(), 50);
     }
 }

@@ -33,6 +33,11 @@ pub struct DomainOptions {
     /// Also ask for RR type 99 (SPF) records, which RFC 7208 3.1 removed: flags `spf_type99` where
     /// one is still published. Default false (one more query per domain).
     pub spf_type99: bool,
+    /// When the MX query times out (after its retries and the engine's second pass), report the
+    /// domain's other checks as temperror without asking them. Default true: a zone whose
+    /// servers do not answer costs the resolver a request-list entry per question for as long as
+    /// it keeps trying, and ten of them per dead domain crowd out live ones (issue 10).
+    pub skip_after_mx_timeout: bool,
 }
 
 impl Default for DomainOptions {
@@ -40,6 +45,7 @@ impl Default for DomainOptions {
         DomainOptions {
             spf_walk: true,
             spf_type99: false,
+            skip_after_mx_timeout: true,
         }
     }
 }
@@ -103,6 +109,15 @@ pub async fn scan_domain(
         return (row, Vec::new(), Vec::new());
     }
 
+    if mx.status == Status::Timeout && opts.skip_after_mx_timeout {
+        let reason = format!("not asked: the MX query of {domain} timed out");
+        row.spf_status = SpfStatus::TempError.as_str();
+        row.spf_errors.push(format!("dns-temperror: {reason}"));
+        policies::fill_unasked(&mut row, &policy.opts, &reason);
+        row.scanned_at = now_ms();
+        return (row, Vec::new(), Vec::new());
+    }
+
     let exchanges = &mxf.exchanges[..mxf.exchanges.len().min(MAX_EXCHANGES)];
     if mxf.exchanges.len() > MAX_EXCHANGES {
         row.mx_errors.push(format!(
@@ -130,9 +145,17 @@ pub async fn scan_domain(
             None
         }
     };
+    // The DKIM probe plan starts from the providers the SPF tree names, so the walk hands them
+    // over as soon as it ends.
+    let (hints_tx, hints) = tokio::sync::oneshot::channel();
+    let spf_walk = async {
+        let spf = spf::analyze_with(res, domain, opts.spf_walk).await;
+        let _ = hints_tx.send(spf::providers(&spf.include_tree, &PROVIDERS));
+        spf
+    };
     let (spf, found, addresses, type99) = tokio::join!(
-        spf::analyze_with(res, domain, opts.spf_walk),
-        policies::scan(res, domain, policy, stats),
+        spf_walk,
+        policies::scan(res, domain, policy, stats, exchanges, hints),
         address_lookups,
         type99
     );
@@ -442,7 +465,11 @@ mod tests {
                 "TXT default._bimi.d.example",
             ]
         );
-        assert_eq!(saved, 40, "the 40 selector probes were not sent");
+        assert_eq!(
+            saved,
+            crate::checks::dkim::COMMON_SELECTORS.len() as u64,
+            "the common selectors' probes were not sent"
+        );
     }
 
     #[tokio::test]
@@ -454,8 +481,34 @@ mod tests {
             .iter()
             .filter(|(n, _)| n.ends_with("._domainkey.d.example"))
             .count();
-        assert_eq!((selectors, saved), (40, 0));
+        let common = crate::checks::dkim::COMMON_SELECTORS.len();
+        assert_eq!((selectors, saved), (common, 0));
         assert_eq!(row.dkim_selectors, Some(vec!["google".to_string()]));
+    }
+
+    #[tokio::test]
+    async fn the_providers_an_spf_include_names_add_their_selectors() {
+        // SendGrid's s1 is in the common list; s2 and smtpapi come from the include.
+        let dns = world()
+            .txt("d.example", &["v=spf1 mx include:sendgrid.net -all"])
+            .txt("sendgrid.net", &["v=spf1 -all"])
+            .txt("s2._domainkey.d.example", &["v=DKIM1; p="]);
+        let (row, _, dns, _) = scan(dns, "d.example").await;
+        let mut asked: Vec<String> = dns
+            .asked()
+            .iter()
+            .filter_map(|(n, _)| n.strip_suffix("._domainkey.d.example").map(String::from))
+            .collect();
+        asked.sort();
+        let mut want: Vec<String> = crate::checks::dkim::COMMON_SELECTORS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["s2".to_string(), "smtpapi".to_string()])
+            .collect();
+        want.sort();
+        assert_eq!(asked, want);
+        assert_eq!(row.spf_providers, ["sendgrid"]);
+        assert_eq!(row.dkim_selectors, Some(vec!["s2".to_string()]));
     }
 
     #[tokio::test]
@@ -494,5 +547,32 @@ mod tests {
         assert_eq!(row.mx_status, "timeout");
         assert_eq!((row.mx, row.mx_null, row.mx_ips), (None, None, None));
         assert!(ips.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_domain_whose_mx_times_out_is_not_asked_further() {
+        use crate::dns::Status::*;
+        let dns = world().fail("d.example", RecordType::MX, Timeout);
+        let (row, _, dns, _) = scan(dns, "d.example").await;
+        assert_eq!(asked_names(&dns), ["MX d.example"]);
+        let statuses = [
+            row.spf_status,
+            row.dmarc_status,
+            row.dkim_status,
+            row.mta_sts_status,
+            row.tls_rpt_status,
+            row.bimi_status,
+        ];
+        assert_eq!(statuses, ["temperror"; 6]);
+        assert_eq!(row.soa_status, "timeout");
+        assert_eq!(
+            (row.spf_records, row.dmarc_p, row.dkim_selectors),
+            (None, None, None)
+        );
+        assert!(
+            row.dmarc_errors.iter().any(|e| e.contains("not asked")),
+            "{:?}",
+            row.dmarc_errors
+        );
     }
 }

@@ -35,9 +35,14 @@ pub struct PolicyOptions {
     pub psl: Option<Arc<SuffixList>>,
     /// Probe DKIM selectors. Default true.
     pub dkim: bool,
-    /// The selectors probed at `<selector>._domainkey.<domain>`. Default: the 40 of
-    /// `datasets/dkim-selectors.txt`, built in.
-    pub dkim_selectors: Arc<Vec<String>>,
+    /// The selectors probed at `<selector>._domainkey.<domain>`. Default None: each domain's
+    /// own plan, the selectors of the providers its SPF includes and MX hosts name
+    /// (`datasets/dkim-providers.csv`) then the short common list ([`dkim::probe_plan`]).
+    /// Some: exactly this list at every domain (the full built-in list is
+    /// [`dkim::builtin_selectors`]).
+    pub dkim_selectors: Option<Arc<Vec<String>>>,
+    /// The provider table of the default plan. Default: `datasets/dkim-providers.csv`, built in.
+    pub dkim_providers: Arc<Vec<dkim::ProviderSelectors>>,
     /// Fetch the MTA-STS policy over HTTPS where a valid `_mta-sts` record is published
     /// (`--mta-sts-fetch`). Default None: not fetched.
     pub mta_sts_fetch: Option<FetchOptions>,
@@ -49,7 +54,8 @@ impl Default for PolicyOptions {
             dmarc_discovery: DiscoveryMode::Rfc7489,
             psl: None,
             dkim: true,
-            dkim_selectors: Arc::new(dkim::builtin_selectors()),
+            dkim_selectors: None,
+            dkim_providers: Arc::new(dkim::builtin_provider_selectors()),
             mta_sts_fetch: None,
         }
     }
@@ -77,6 +83,10 @@ impl PolicyStage {
 pub struct PolicyStats {
     /// Selector queries not sent because `_domainkey.<domain>` was NXDOMAIN.
     pub dkim_probes_saved: AtomicU64,
+    /// Selector queries sent (the plans of the domains with a `_domainkey` subtree).
+    pub dkim_probes_sent: AtomicU64,
+    /// Length of every domain's probe plan, summed (sent, saved, or not sent after a failure).
+    pub dkim_probes: AtomicU64,
 }
 
 /// What the policy stage found for one domain.
@@ -121,12 +131,30 @@ fn txt_lookup(a: &Answer) -> Lookup<String> {
     Lookup::from_answer(a, txt)
 }
 
-/// Runs every policy lookup of `domain` concurrently.
+/// What the DKIM probes of a domain depend on: the providers its SPF tree names, which the SPF
+/// walk finds while the other policy lookups run.
+pub type DkimHints = tokio::sync::oneshot::Receiver<Vec<String>>;
+
+impl PolicyOptions {
+    /// The selectors to probe at a domain with these SPF providers and MX exchanges.
+    pub fn dkim_plan(&self, spf_providers: &[String], exchanges: &[String]) -> Vec<String> {
+        match &self.dkim_selectors {
+            Some(list) => list.to_vec(),
+            None => dkim::probe_plan(&self.dkim_providers, spf_providers, exchanges),
+        }
+    }
+}
+
+/// Runs every policy lookup of `domain` concurrently. The DKIM selector probes wait for
+/// `spf_providers` (sent when the SPF walk is done; a dropped sender means none); `exchanges` are
+/// the MX hosts.
 pub async fn scan(
     res: &Resolver,
     domain: &str,
     stage: &PolicyStage,
     stats: &PolicyStats,
+    exchanges: &[String],
+    spf_providers: DkimHints,
 ) -> Policies {
     let opts = &stage.opts;
     let sts_name = format!("_mta-sts.{domain}");
@@ -134,7 +162,7 @@ pub async fn scan(
     let bimi_name = bimi::query_name(domain);
     let (dmarc, dkim, sts, rpt, bimi_answer, soa_answer) = tokio::join!(
         dmarc_stage(res, domain, opts),
-        dkim_stage(res, domain, opts, stats),
+        dkim_stage(res, domain, opts, stats, exchanges, spf_providers),
         sts_stage(res, domain, &sts_name, stage.fetcher.as_ref()),
         res.lookup(&rpt_name, RecordType::TXT),
         res.lookup(&bimi_name, RecordType::TXT),
@@ -215,16 +243,22 @@ async fn dkim_stage(
     domain: &str,
     opts: &PolicyOptions,
     stats: &PolicyStats,
+    exchanges: &[String],
+    spf_providers: DkimHints,
 ) -> DkimFindings {
     if !opts.dkim {
         return DkimFindings::skipped();
     }
-    let parent = res
-        .lookup(&dkim::parent_name(domain), RecordType::TXT)
-        .await;
+    // The parent goes out at once, beside the SPF walk; only the selectors wait for it.
+    let parent_name = dkim::parent_name(domain);
+    let (parent, providers) =
+        tokio::join!(res.lookup(&parent_name, RecordType::TXT), spf_providers);
     let parent = txt_lookup(&parent);
+    let plan = opts.dkim_plan(&providers.unwrap_or_default(), exchanges);
+    stats.dkim_probes.fetch_add(plan.len() as u64, Relaxed);
     let probes: Vec<(&str, Lookup<String>)> = if dkim::probe_selectors(&parent) {
-        futures::future::join_all(opts.dkim_selectors.iter().map(|sel| async move {
+        stats.dkim_probes_sent.fetch_add(plan.len() as u64, Relaxed);
+        futures::future::join_all(plan.iter().map(|sel| async move {
             let a = res
                 .lookup(&dkim::key_query_name(sel, domain), RecordType::TXT)
                 .await;
@@ -235,7 +269,7 @@ async fn dkim_stage(
         if parent == Lookup::NxDomain {
             stats
                 .dkim_probes_saved
-                .fetch_add(opts.dkim_selectors.len() as u64, Relaxed);
+                .fetch_add(plan.len() as u64, Relaxed);
         }
         Vec::new()
     };
@@ -313,6 +347,28 @@ fn key_row(k: &SelectorKey) -> DkimKeyRow {
         usable: k.key.usable(),
         errors: k.key.errors.clone(),
     }
+}
+
+/// The policy columns of a domain whose questions were not asked because its zone does not
+/// answer: every check says temperror with `reason`.
+pub fn fill_unasked(row: &mut DomainRow, opts: &PolicyOptions, reason: &str) {
+    fill(
+        row,
+        Policies {
+            dmarc: DmarcFindings::temperror(reason),
+            dkim: if opts.dkim {
+                DkimFindings::temperror(reason)
+            } else {
+                DkimFindings::skipped()
+            },
+            mta_sts: StsTxtFindings::temperror(reason),
+            sts_policy: None,
+            tls_rpt: TlsRptFindings::temperror(reason),
+            bimi: BimiFindings::temperror(reason),
+            soa_status: Status::Timeout,
+            soa_rname: None,
+        },
+    );
 }
 
 /// The policy columns of a domain that does not exist (RFC 8020: nothing exists below it, so

@@ -184,6 +184,10 @@ pub struct ManifestOptions {
     pub dnssec_ok: bool,
     pub dmarc_discovery: &'static str,
     pub psl: &'static str,
+    /// `providers` (each domain's own plan: its providers' selectors, then the common list),
+    /// `list` (`--dkim-selectors`), or `off`.
+    pub dkim_plan: &'static str,
+    /// Selectors of the list, or of the common list for `providers`; 0 when off.
     pub dkim_selectors: usize,
     pub mta_sts_fetch: bool,
 }
@@ -212,6 +216,11 @@ pub struct Counts {
     pub hosts_dedup_overflow: u64,
     /// DKIM selector queries not sent because `_domainkey.<domain>` was NXDOMAIN (RFC 8020).
     pub dkim_probes_saved: u64,
+    /// DKIM selector queries sent.
+    pub dkim_probes_sent: u64,
+    /// The probe plans' lengths, summed over the domains (sent + saved + not asked after a
+    /// failed `_domainkey` query).
+    pub dkim_probes_planned: u64,
     pub domains_written: WriterStats,
     pub hosts_written: WriterStats,
 }
@@ -246,6 +255,13 @@ pub struct DnsCounts {
     pub udp_sent: u64,
     pub retries: u64,
     pub attempt_timeouts: u64,
+    /// Attempt timeouts in zones that had just timed out (slow zones: not counted as congestion).
+    pub slow_zone_timeouts: u64,
+    /// Queries for such zones, asked with one patient attempt and no second pass.
+    pub slow_zone_queries: u64,
+    /// Queries asked once more after all their attempts timed out, and how many got an answer.
+    pub second_pass: u64,
+    pub second_pass_answered: u64,
     pub tcp_fallbacks: u64,
     pub dropped_datagrams: u64,
     /// The in-flight window at the end (adaptive: what the resolvers took without loss).
@@ -329,10 +345,15 @@ impl RunManifest {
                 } else {
                     "built-in"
                 },
-                dkim_selectors: if opts.policies.dkim {
-                    opts.policies.dkim_selectors.len()
-                } else {
-                    0
+                dkim_plan: match (opts.policies.dkim, &opts.policies.dkim_selectors) {
+                    (false, _) => "off",
+                    (true, None) => "providers",
+                    (true, Some(_)) => "list",
+                },
+                dkim_selectors: match (opts.policies.dkim, &opts.policies.dkim_selectors) {
+                    (false, _) => 0,
+                    (true, None) => crate::checks::dkim::COMMON_SELECTORS.len(),
+                    (true, Some(list)) => list.len(),
                 },
                 mta_sts_fetch: opts.policies.mta_sts_fetch.is_some(),
             },
@@ -355,6 +376,8 @@ impl RunManifest {
                 hosts: stats.hosts.load(Relaxed),
                 hosts_dedup_overflow: stats.dedup.get().map(|d| d.overflow()).unwrap_or(0),
                 dkim_probes_saved: stats.policies.dkim_probes_saved.load(Relaxed),
+                dkim_probes_sent: stats.policies.dkim_probes_sent.load(Relaxed),
+                dkim_probes_planned: stats.policies.dkim_probes.load(Relaxed),
                 domains_written: written("domains"),
                 hosts_written: written("hosts"),
             },
@@ -368,6 +391,10 @@ impl RunManifest {
                 udp_sent: e.udp_sent.load(Relaxed),
                 retries: e.retries.load(Relaxed),
                 attempt_timeouts: e.attempt_timeouts.load(Relaxed),
+                slow_zone_timeouts: e.slow_zone_timeouts.load(Relaxed),
+                slow_zone_queries: e.slow_zone_queries.load(Relaxed),
+                second_pass: e.second_pass.load(Relaxed),
+                second_pass_answered: e.second_pass_answered.load(Relaxed),
                 tcp_fallbacks: e.tcp_fallbacks.load(Relaxed),
                 dropped_datagrams: e.dropped.load(Relaxed),
                 window_final: resolver.engine().window(),

@@ -235,7 +235,7 @@ fn policy_files_are_read_at_startup_and_checked() {
         "--psl <FILE>",
         "--dmarc-discovery <DMARC_DISCOVERY>",
         "[default: rfc7489]",
-        "--dkim-selectors <FILE>",
+        "--dkim-selectors <FILE|full>",
         "--no-dkim",
         "--dnssec",
     ] {

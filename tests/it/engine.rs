@@ -158,9 +158,15 @@ async fn a_silent_server_is_a_timeout_after_every_retry() {
     let a = engine.query("dropped.example", RecordType::A).await;
     assert_eq!(a.status, Status::Timeout);
     assert!(a.error.is_some());
-    assert_eq!(s.queries.load(Relaxed), 3, "first attempt + 2 retries");
+    assert_eq!(
+        s.queries.load(Relaxed),
+        3 + mxray::dns::engine::SECOND_PASS_ATTEMPTS as u64,
+        "first attempt + 2 retries, then the second pass"
+    );
     assert!(t.elapsed() >= Duration::from_millis(900));
-    assert_eq!(engine.stats().attempt_timeouts.load(Relaxed), 3);
+    assert_eq!(engine.stats().attempt_timeouts.load(Relaxed), 5);
+    assert_eq!(engine.stats().second_pass.load(Relaxed), 1);
+    assert_eq!(engine.stats().second_pass_answered.load(Relaxed), 0);
 }
 
 #[tokio::test]

@@ -279,21 +279,28 @@ async fn generated_world_every_domain_has_the_expected_row() {
         m.dns.queries,
         m.cache.hit_rate
     );
-    // The query budget: at most 12 queries per domain on average (measured: 8.7, of which DKIM
-    // selector probes are 40 for each of the 2% of domains with a _domainkey subtree; every other
-    // existing domain's _domainkey is NXDOMAIN and its 40 probes are saved, RFC 8020).
+    // The query budget: at most 12 queries per domain on average on this world, where a quarter of
+    // the domains publish DKIM keys (issue 10). Each domain with a `_domainkey` subtree costs its
+    // probe plan (its providers' selectors and the short common list); every other existing
+    // domain's `_domainkey` is NXDOMAIN and its probes are saved (RFC 8020).
     let per_domain = m.dns.queries as f64 / m.counts.domains_scanned as f64;
     assert!(per_domain <= 12.0, "{per_domain:.2} queries per domain");
-    let with_dkim = expected
-        .values()
-        .filter(|e| e["dkim_selectors"] == serde_json::json!(["google"]))
-        .count() as u64;
     let no_subtree = expected
         .values()
-        .filter(|e| e["dkim_selectors"] == serde_json::json!([]) && e["mx_status"] != "nxdomain")
+        .filter(|e| {
+            e["dkim_subtree"] == json!(false)
+                && !matches!(
+                    e["mx_status"].as_str(),
+                    Some("nxdomain" | "servfail" | "timeout")
+                )
+        })
         .count() as u64;
-    assert!(with_dkim > 0);
-    assert_eq!(m.counts.dkim_probes_saved, no_subtree * 40);
+    assert!(
+        m.counts.dkim_probes_saved
+            >= no_subtree * mxray::checks::dkim::COMMON_SELECTORS.len() as u64,
+        "{} probes saved for {no_subtree} domains without a _domainkey subtree",
+        m.counts.dkim_probes_saved
+    );
     let rows = common::by_key(common::read_table(&out, "domains"), "domain");
     assert_eq!(
         rows.len(),
@@ -302,11 +309,33 @@ async fn generated_world_every_domain_has_the_expected_row() {
     );
 
     let mut mismatches = Vec::new();
+    let mut dead_domains = 0u64;
     for (domain, want) in &expected {
         let Some(got) = rows.get(domain) else {
             mismatches.push(format!("{domain}: no row"));
             continue;
         };
+        // A delegation to a server that never answers: the resolver keeps trying, so its client
+        // times out, or gets SERVFAIL once the resolver has marked the server down. Either is the
+        // truth; anything else (or a timeout anywhere else) is a measurement error.
+        let dead = want["mx_status"] == "timeout";
+        if dead {
+            dead_domains += 1;
+            if !matches!(got["mx_status"].as_str(), Some("timeout" | "servfail")) {
+                mismatches.push(format!(
+                    "{domain} mx_status: got {} want timeout or servfail",
+                    got["mx_status"]
+                ));
+            }
+        } else {
+            for (col, v) in got {
+                if col.ends_with("_status") && v == "timeout" {
+                    mismatches.push(format!(
+                        "{domain} {col}: timeout for a name the world answers"
+                    ));
+                }
+            }
+        }
         // The generator writes false where the data is unknown; the scan must say null there.
         let failed = !matches!(
             got["mx_status"].as_str(),
@@ -323,13 +352,18 @@ async fn generated_world_every_domain_has_the_expected_row() {
                 got["mx_null"]
             ));
         }
-        for col in [
-            "mx_status",
+        let mut cols = vec![
             "spf_status",
             "dmarc_status",
             "dmarc_p",
-            "dkim_selectors",
-        ] {
+            "mta_sts_status",
+            "tls_rpt_status",
+            "bimi_status",
+        ];
+        if !dead {
+            cols.push("mx_status");
+        }
+        for col in cols {
             if got[col] != want[col] {
                 mismatches.push(format!(
                     "{domain} {col}: got {} want {}",
@@ -337,15 +371,11 @@ async fn generated_world_every_domain_has_the_expected_row() {
                 ));
             }
         }
-        for col in ["mx", "mx_ips", "spf_records"] {
+        for col in ["mx", "mx_ips", "spf_records", "dkim_selectors"] {
             // Unknown (null) lists are compared as empty with the generator, which has no null;
             // the status columns above already say whether the data is known.
-            let g = if got[col].is_null() {
-                json!([])
-            } else {
-                sorted(&got[col])
-            };
-            if g != sorted(&want[col]) {
+            let empty_if_null = |v: &Value| if v.is_null() { json!([]) } else { sorted(v) };
+            if empty_if_null(&got[col]) != empty_if_null(&want[col]) {
                 mismatches.push(format!(
                     "{domain} {col}: got {} want {}",
                     got[col], want[col]
@@ -353,16 +383,33 @@ async fn generated_world_every_domain_has_the_expected_row() {
             }
         }
     }
+    // The errors columns of the first domains that differ, to tell a timeout from a SERVFAIL.
+    let mut details = Vec::new();
+    for m in mismatches.iter().take(20) {
+        let domain = m.split(' ').next().unwrap_or_default();
+        if let Some(got) = rows.get(domain) {
+            for col in ["mx_errors", "spf_errors", "dmarc_errors"] {
+                if got[col].as_array().is_some_and(|a| !a.is_empty()) {
+                    details.push(format!("{domain} {col}: {}", got[col]));
+                }
+            }
+        }
+    }
+    details.dedup();
     assert!(
         mismatches.is_empty(),
-        "{} mismatches, first: {:#?}",
+        "{} mismatches, first: {:#?}\n{details:#?}",
         mismatches.len(),
         &mismatches[..mismatches.len().min(20)]
     );
 
-    assert_eq!(
-        m.dns.by_status["timeout"], 0,
-        "no query may time out on loopback"
+    // Timeouts only where nothing answers: at most the dozen questions of each dead domain, and
+    // the SPF include into the silent zone, which the cache asks once at a time.
+    assert!(dead_domains > 0);
+    assert!(
+        m.dns.by_status["timeout"] <= 12 * dead_domains + 100,
+        "{} queries timed out for {dead_domains} dead domains",
+        m.dns.by_status["timeout"]
     );
 
     // Rejects: the same line numbers and texts as the generator's list.

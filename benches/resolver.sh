@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# resolver.sh - mxray through a recursive resolver on the realistic world (issue 10): dead
+# delegations that time out (0.4%) and refuse (1.6%), NXDOMAINs, DKIM at a quarter of the domains.
+# In one run, each from a freshly flushed (cold) Unbound (`unbound-control reload`):
+#   1. dnsperf on mxray's query mix for the even-numbered domains, dead ones left out (the
+#      resolver's ceiling: dnsperf's fixed window starves on names that never answer);
+#   2. `mxray scan` of the odd-numbered domains, dead ones included, default settings.
+# Prints both rates in queries/s and their ratio, mxray's queries per domain, its timeouts and
+# which domains came out `timeout`. Everything runs in a private network namespace (host network
+# with CI_NETNS=none); all traffic stays on loopback.
+#   bash benches/resolver.sh           (root: apt and netns)
+# Knobs: WORLD_DOMAINS [20000], DNSPERF_ARGS ["-c 4 -T 1 -q 500 -t 2"], MXRAY_ARGS [""],
+# LOAD [0]: 1 runs a second mxray scan of the same half beside the measured one (loaded machine),
+# MXRAY_SKIP_BUILD [0].
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO=$PWD
+BD=${TMPDIR:-/tmp}/mxray-resolver
+export FIXTURES_DIR=$BD/fixtures WORLD_DOMAINS=${WORLD_DOMAINS:-20000}
+NETNS=${CI_NETNS:-mxray-resolver}
+mkdir -p "$BD"
+if [ "$NETNS" != none ] && ip netns add "mxray-probe-$$" 2>/dev/null; then
+  ip netns del "mxray-probe-$$"; export FIXTURES_NETNS=$NETNS; in_ns() { ip netns exec "$NETNS" "$@"; }
+else
+  unset FIXTURES_NETNS; in_ns() { "$@"; }
+fi
+if [ "${MXRAY_SKIP_BUILD:-0}" != 1 ]; then cargo build --release --bin mxray >"$BD/build.log" 2>&1; fi
+trap 'bash "$REPO/tests/fixtures/down.sh" >/dev/null 2>&1 || true' EXIT
+bash tests/fixtures/down.sh >/dev/null 2>&1 || true
+bash tests/fixtures/up.sh >"$BD/up.log" 2>&1 || { tail -20 "$BD/up.log"; exit 1; }
+# shellcheck disable=SC1091
+. "$FIXTURES_DIR/run/env"
+W=$MXRAY_TEST_WORLD
+UCONF=$FIXTURES_DIR/run/unbound/unbound.conf
+cold() { in_ns unbound-control -c "$UCONF" reload >/dev/null; }
+echo "date:     $(date -u '+%F %T') UTC; nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "git:      $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)'); $(unbound -V | head -1); $(dnsperf -h 2>&1 | grep -m1 -o 'DNS Performance Testing Tool version [0-9.]*' || true)"
+# The two halves and dnsperf's mix: the questions mxray asks of a domain (MX; TXT at the apex,
+# _dmarc, _domainkey, _mta-sts, _smtp._tls, default._bimi; SOA; A, AAAA, CNAME and TLSA of each
+# exchange; the default DKIM probe plan where a _domainkey subtree exists, approximated by the
+# common list plus the providers' selectors).
+python3 - "$W/expected.jsonl" "$BD" <<'PY'
+import json, sys
+exp, bd = sys.argv[1], sys.argv[2]
+common = ["google", "selector1", "selector2", "k1", "s1", "default", "dkim", "mail"]
+extra = {"k1": ["k2", "k3"], "s1": ["s2", "smtpapi"], "s2": ["s2", "smtpapi"]}
+with open(exp) as f, open(bd + "/mix.txt", "w") as mix, open(bd + "/scan.txt", "w") as scan:
+    for i, line in enumerate(f):
+        e = json.loads(line)
+        d = e["domain"]
+        if i % 2:
+            scan.write(d + "\n")
+            continue
+        if e["mx_status"] in ("servfail", "timeout"):
+            continue
+        q = [(d, "MX"), (d, "TXT"), ("_dmarc." + d, "TXT"), ("_domainkey." + d, "TXT"),
+             ("_mta-sts." + d, "TXT"), ("_smtp._tls." + d, "TXT"), ("default._bimi." + d, "TXT"), (d, "SOA")]
+        for _, x in e["mx"]:
+            if x:
+                q += [(x, "A"), (x, "AAAA"), (x, "CNAME"), ("_25._tcp." + x, "TLSA")]
+        if e["dkim_subtree"]:
+            sels = list(common)
+            for s in e["dkim_selectors"]:
+                sels += [x for x in extra.get(s, []) if x not in sels]
+            q += [(s + "._domainkey." + d, "TXT") for s in sels]
+        mix.writelines("%s %s\n" % x for x in q)
+PY
+echo "world:    $WORLD_DOMAINS domains via Unbound $MXRAY_TEST_RESOLVER${FIXTURES_NETNS:+ (netns $FIXTURES_NETNS)}; dnsperf mix $(wc -l < "$BD/mix.txt") queries, scan $(wc -l < "$BD/scan.txt") domains"
+cold
+# shellcheck disable=SC2086
+in_ns dnsperf -s "${MXRAY_TEST_RESOLVER%:*}" -p "${MXRAY_TEST_RESOLVER##*:}" -d "$BD/mix.txt" -n 1 ${DNSPERF_ARGS:--c 4 -T 1 -q 500 -t 2} > "$BD/dnsperf.log" 2>&1
+cold
+scan() { # out dir, extra args
+  local out=$1; shift
+  # shellcheck disable=SC2086
+  in_ns target/release/mxray scan --domains "$BD/scan.txt" --allow-loopback --resolver "$MXRAY_TEST_RESOLVER" \
+    --out "$out" --overwrite --format parquet,csv -q "$@" ${MXRAY_ARGS:-}
+}
+if [ "${LOAD:-0}" = 1 ]; then scan "$BD/load" & LOADPID=$!; fi
+scan "$BD/scan"
+if [ -n "${LOADPID:-}" ]; then wait "$LOADPID"; fi
+python3 - "$BD/dnsperf.log" "$BD/scan" "$W/expected.jsonl" <<'PY'
+import csv, json, re, sys
+log, out, exp = sys.argv[1:]
+text = open(log).read()
+qps = float(re.search(r"Queries per second:\s+([\d.]+)", text).group(1))
+lost = re.search(r"Queries lost:\s+(\d+)", text).group(1)
+m = json.load(open(out + "/run.json"))
+d = m["dns"]
+n = m["counts"]["domains_scanned"]
+mq = m["rates"]["queries_per_s"]
+dead = {json.loads(l)["domain"] for l in open(exp) if json.loads(l)["mx_status"] == "timeout"}
+timeouts = [r["domain"] for r in csv.DictReader(open(out + "/domains.csv")) if r["mx_status"] == "timeout"]
+live_to = [t for t in timeouts if t not in dead]
+print(f"dnsperf:  {qps:,.0f} queries/s (lost {lost})")
+print(f"mxray:    {mq:,.0f} queries/s, {m['rates']['targets_per_s']:,.0f} domains/s, {d['queries'] / n:.2f} queries/domain; "
+      f"window_final {d['window_final']}, attempt timeouts {d['attempt_timeouts']} (slow zones {d['slow_zone_timeouts']}), "
+      f"second pass {d['second_pass']} ({d['second_pass_answered']} answered), final timeouts {d['by_status']['timeout']}")
+print(f"timeouts: {len(timeouts)} domains mx_status=timeout, {len(live_to)} of them live (should be 0)")
+print(f"ratio:    mxray / dnsperf queries/s = {mq / qps:.2f}")
+PY
