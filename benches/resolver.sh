@@ -66,22 +66,29 @@ with open(exp) as f, open(bd + "/mix.txt", "w") as mix, open(bd + "/scan.txt", "
         mix.writelines("%s %s\n" % x for x in q)
 PY
 echo "world:    $WORLD_DOMAINS domains via Unbound $MXRAY_TEST_RESOLVER${FIXTURES_NETNS:+ (netns $FIXTURES_NETNS)}; dnsperf mix $(wc -l < "$BD/mix.txt") queries, scan $(wc -l < "$BD/scan.txt") domains"
+UPID=$(cat "$FIXTURES_DIR/run/unbound/unbound.pid")
+ucpu() { awk '{print $14 + $15}' "/proc/$UPID/stat"; }   # unbound's user+system clock ticks
 cold
+u0=$(ucpu)
 # shellcheck disable=SC2086
-in_ns dnsperf -s "${MXRAY_TEST_RESOLVER%:*}" -p "${MXRAY_TEST_RESOLVER##*:}" -d "$BD/mix.txt" -n 1 ${DNSPERF_ARGS:--c 4 -T 1 -q 500 -t 2} > "$BD/dnsperf.log" 2>&1
+/usr/bin/time -f "%U %S" -o "$BD/dnsperf.cpu" env ${FIXTURES_NETNS:+ip netns exec "$FIXTURES_NETNS"} dnsperf -s "${MXRAY_TEST_RESOLVER%:*}" -p "${MXRAY_TEST_RESOLVER##*:}" -d "$BD/mix.txt" -n 1 ${DNSPERF_ARGS:--c 4 -T 1 -q 500 -t 2} > "$BD/dnsperf.log" 2>&1
+u1=$(ucpu)
 cold
+u2=$(ucpu)
 scan() { # out dir, extra args
   local out=$1; shift
   # shellcheck disable=SC2086
-  in_ns target/release/mxray scan --domains "$BD/scan.txt" --allow-loopback --resolver "$MXRAY_TEST_RESOLVER" \
+  /usr/bin/time -f "%U %S" -o "$out.cpu" env ${FIXTURES_NETNS:+ip netns exec "$FIXTURES_NETNS"} target/release/mxray scan --domains "$BD/scan.txt" --allow-loopback --resolver "$MXRAY_TEST_RESOLVER" \
     --out "$out" --overwrite --format parquet,csv -q "$@" ${MXRAY_ARGS:-}
 }
 if [ "${LOAD:-0}" = 1 ]; then scan "$BD/load" & LOADPID=$!; fi
 scan "$BD/scan"
 if [ -n "${LOADPID:-}" ]; then wait "$LOADPID"; fi
-python3 - "$BD/dnsperf.log" "$BD/scan" "$W/expected.jsonl" <<'PY'
+u3=$(ucpu)
+python3 - "$BD/dnsperf.log" "$BD/scan" "$W/expected.jsonl" "$((u1 - u0))" "$((u3 - u2))" "$(getconf CLK_TCK)" <<'PY'
 import csv, json, re, sys
-log, out, exp = sys.argv[1:]
+log, out, exp, ud, um, hz = sys.argv[1:]
+cpu = lambda p: sum(map(float, open(p).read().split()[-2:]))
 text = open(log).read()
 qps = float(re.search(r"Queries per second:\s+([\d.]+)", text).group(1))
 lost = re.search(r"Queries lost:\s+(\d+)", text).group(1)
@@ -97,5 +104,9 @@ print(f"mxray:    {mq:,.0f} queries/s, {m['rates']['targets_per_s']:,.0f} domain
       f"window_final {d['window_final']}, attempt timeouts {d['attempt_timeouts']} (slow zones {d['slow_zone_timeouts']}), "
       f"second pass {d['second_pass']} ({d['second_pass_answered']} answered), final timeouts {d['by_status']['timeout']}")
 print(f"timeouts: {len(timeouts)} domains mx_status=timeout, {len(live_to)} of them live (should be 0)")
+dq = int(re.search(r"Queries completed:\s+(\d+)", text).group(1))
+print(f"cpu:      dnsperf {cpu(log.replace('.log', '.cpu')):.1f} s, Unbound under it {int(ud) / int(hz):.1f} s "
+      f"({int(ud) / int(hz) / dq * 1e6:.0f} us/query); mxray {cpu(out + '.cpu'):.1f} s, Unbound under it "
+      f"{int(um) / int(hz):.1f} s ({int(um) / int(hz) / d['queries'] * 1e6:.0f} us/query)")
 print(f"ratio:    mxray / dnsperf queries/s = {mq / qps:.2f}")
 PY

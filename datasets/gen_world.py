@@ -20,7 +20,7 @@ Domain kinds are a deterministic function of (seed, index), in per mille. The pr
 published measurements where one exists: DKIM under a guessable selector at about 25% of domains
 (Wang et al., USENIX Security 2022: 28% of the top million), a few domains per thousand delegated
 to servers that never answer.
-  36%   full      MX to a shared pool of 200 hosts mxK.mail.<zone>, SPF, DMARC p=reject|quarantine|none;
+  33.5% full      MX to a shared pool of 200 hosts mxK.mail.<zone>, SPF, DMARC p=reject|quarantine|none;
                   DKIM by sender: 8% Mailchimp (k1 CNAME dkim.mcsv.net, include:servers.mcsv.net),
                   6% SendGrid (s1/s2 CNAMEs into wl.sendgrid.net, include:sendgrid.net), 6% "default",
                   5% "google", 2% "mailjet" (found only with the full selector list), 2% an Amazon
@@ -29,7 +29,7 @@ to servers that never answer.
                   includes a zone that SERVFAILs (deadinc.<zone>), one in 20 redirects there, one in 20
                   includes a zone whose server never answers (silent.<zone>): temperror (RFC 7208
                   5.2), the record still reported; one in 5 a DKIM key under "dkim"
-   8%   google    Google Workspace: MX aspmx.l.google.com, include:_spf.google.com, 85% "google" key
+   9%   google    Google Workspace: MX aspmx.l.google.com, include:_spf.google.com, 85% "google" key
    7%   m365      Microsoft 365: MX <label>.mail.protection.outlook.com, include:spf.protection.outlook.com,
                   80% selector1/selector2 CNAMEs to keys in <tenant>.onmicrosoft.com
    9%   nodata    an A record, no MX (MX query: NOERROR, no answer)
@@ -45,6 +45,9 @@ to servers that never answer.
                   resolver has marked the server down
    1%   splitspf  one SPF record split across two character-strings
    2%   multipolicy two records each at _mta-sts, _smtp._tls and default._bimi: none applies (invalid)
+   1%   spfedge   11 lookups, 3 void lookups, an include of itself (permerror); +all, exists with a
+                  macro, ptr (valid)
+   0.5% policyedge a declining BIMI record, an MTA-STS record with a bad id, a TLS-RPT record with a bad rua
 
 EXPECTED (one JSON object per line):
   domain        normalised: lowercase, no trailing dot
@@ -90,21 +93,23 @@ DKIM_RSA_1024 = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC+9nJMIxce4EXr/Xw4TQVMCll
 # Security 2022: DKIM at 28% of the top million), Google Workspace and Microsoft 365 as the two
 # largest mail hosts, and a few domains per thousand delegated to name servers that never answer.
 KINDS = [
-    (360, "full"),
-    (510, "own"),
-    (590, "google"),
-    (660, "m365"),
-    (750, "nodata"),
-    (780, "nxdomain"),
-    (810, "nullmx"),
-    (840, "twospf"),
-    (880, "baddmarc"),
-    (920, "multimx"),
-    (950, "dmarconly"),
-    (966, "servfail"),
-    (970, "timeout"),
-    (980, "splitspf"),
-    (1000, "multipolicy"),
+    (335, "full"),
+    (485, "own"),
+    (575, "google"),
+    (645, "m365"),
+    (735, "nodata"),
+    (765, "nxdomain"),
+    (795, "nullmx"),
+    (825, "twospf"),
+    (865, "baddmarc"),
+    (905, "multimx"),
+    (935, "dmarconly"),
+    (951, "servfail"),
+    (955, "timeout"),
+    (965, "splitspf"),
+    (985, "multipolicy"),
+    (995, "spfedge"),
+    (1000, "policyedge"),
 ]
 KIND_OF_BUCKET = []
 _lo = 0
@@ -371,6 +376,38 @@ def build_domain(i, seed, zone):
                 zl.append('%s.%s. TXT "%s"' % (owner, name, t))
         for col in ("mta_sts_status", "tls_rpt_status", "bimi_status"):
             exp[col] = "invalid"
+    elif kind == "spfedge":  # the SPF limits and rarer terms (RFC 7208 4.6.4, 5.5, 5.7, 7)
+        pool_mx(10, k)
+        dmarc("v=DMARC1; p=none", p="none")
+        v = r % 6
+        if v == 0:  # eleven DNS-querying terms: the 11th exceeds the limit of 10
+            spf(("v=spf1 %s -all" % " ".join("a:mx%d.mail.%s" % (j, zone) for j in range(11)),), status="permerror")
+        elif v == 1:  # three void lookups: over the limit of 2
+            spf(("v=spf1 %s -all" % " ".join("a:void%d.%s" % (j, name) for j in range(3)),), status="permerror")
+        elif v == 2:  # an include of itself
+            spf(("v=spf1 include:%s -all" % name,), status="permerror")
+        elif v == 3:
+            spf(("v=spf1 mx +all",))
+        elif v == 4:  # exists with a macro, and a target that exists
+            zl.append("127.0.0.1.ex.%s. A 127.0.0.2" % name)
+            spf(("v=spf1 exists:%%{i}.ex.%s -all" % name,))
+        else:
+            spf(("v=spf1 ptr mx -all",))
+    elif kind == "policyedge":  # a policy record of each kind that is present but not valid, or declines
+        pool_mx(10, k)
+        spf(("v=spf1 mx -all",))
+        v = r % 3
+        if v == 0:
+            dmarc("v=DMARC1; p=reject", p="reject")
+            zl.append('default._bimi.%s. TXT "v=BIMI1; l=; a="' % name)
+            exp["bimi_status"] = "declined"
+        elif v == 1:
+            dmarc("v=DMARC1; p=reject", p="reject")
+            zl.append('_mta-sts.%s. TXT "v=STSv1; id=not-alphanumeric!"' % name)
+            exp["mta_sts_status"] = "invalid"
+        else:
+            zl.append('_smtp._tls.%s. TXT "v=TLSRPTv1; rua=not-a-uri"' % name)
+            exp["tls_rpt_status"] = "invalid"
     else:  # pragma: no cover
         raise AssertionError(kind)
 

@@ -164,7 +164,12 @@ def run_pyspf(domain):
     # pyspf's list mode appends network.ip, which IPv4Network lacks, for a full-length prefix; a
     # cidrmax past the longest prefix keeps every range a network
     q.cidrmax = 129
-    res = q.check()[0]
+    try:
+        q.check()
+    except AttributeError:
+        # pyspf 2.0.14's list mode has no address for `ptr` (query.i is unset): it only picks the
+        # probe address here, so a tree with ptr takes the first probe address
+        q.iplist = []
     nets = []
     for n in q.iplist or []:
         n = ipaddress.ip_network(n)
