@@ -22,6 +22,8 @@ enum Behaviour {
     Drop,
     /// Drop the first datagram for names starting with `lossy`, answer everything else at once.
     DropFirstLossy,
+    /// Drop the first `n` datagrams of every name, then answer (a resolver busy for a moment).
+    DropFirst(usize),
     /// Answer like an authoritative server for a parent zone: a referral, no data.
     Referral,
     /// First send a reply with a wrong id, one for another question, and garbage; then the answer.
@@ -39,6 +41,10 @@ async fn server(b: Behaviour) -> Server {
     let queries = Arc::new(AtomicU64::new(0));
     let q = queries.clone();
     let seen = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let counts = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
+        String,
+        usize,
+    >::new()));
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         loop {
@@ -47,6 +53,7 @@ async fn server(b: Behaviour) -> Server {
             let req = Message::from_vec(&buf[..n]).unwrap();
             let sock = sock.clone();
             let seen = seen.clone();
+            let counts = counts.clone();
             tokio::spawn(async move {
                 let answer = |id: u16, name: &Name| {
                     let mut m = Message::new(id, MessageType::Response, OpCode::Query);
@@ -63,6 +70,17 @@ async fn server(b: Behaviour) -> Server {
                 let name = req.queries[0].name().clone();
                 match b {
                     Behaviour::Drop => {}
+                    Behaviour::DropFirst(n) => {
+                        let seen_before = {
+                            let mut c = counts.lock().unwrap();
+                            let k = c.entry(name.to_ascii()).or_default();
+                            *k += 1;
+                            *k - 1
+                        };
+                        if seen_before >= n {
+                            sock.send_to(&answer(id, &name), from).await.unwrap();
+                        }
+                    }
                     Behaviour::DropFirstLossy => {
                         let text = name.to_ascii();
                         let first = seen.lock().unwrap().insert(text.clone());
@@ -148,6 +166,40 @@ async fn single_flight_sends_one_query_for_concurrent_lookups() {
     res.lookup("shared.example", RecordType::A).await;
     res.lookup("shared.example", RecordType::AAAA).await;
     assert_eq!(s.queries.load(Relaxed), 2);
+}
+
+#[tokio::test]
+async fn the_second_pass_gets_the_answer_a_busy_resolver_gives_later() {
+    // Every attempt of the first pass is lost; the second pass's first attempt is answered.
+    let s = server(Behaviour::DropFirst(3)).await;
+    let engine = Engine::new(opts(vec![s.addr])).await.unwrap();
+    let a = engine.query("busy.example.test", RecordType::A).await;
+    assert_eq!(a.status, Status::Ok, "{a:?}");
+    assert_eq!(s.queries.load(Relaxed), 4);
+    let st = engine.stats();
+    assert_eq!(st.second_pass.load(Relaxed), 1);
+    assert_eq!(st.second_pass_answered.load(Relaxed), 1);
+}
+
+#[tokio::test]
+async fn a_zone_that_timed_out_gets_one_patient_attempt() {
+    let s = server(Behaviour::Drop).await;
+    let engine = Engine::new(opts(vec![s.addr])).await.unwrap();
+    let first = engine.query("a.zone.dead.example", RecordType::A).await;
+    assert_eq!(first.status, Status::Timeout);
+    let sent = s.queries.load(Relaxed);
+    assert_eq!(sent, 3 + mxray::dns::engine::SECOND_PASS_ATTEMPTS as u64);
+    // Another name of the same zone (three labels under an unknown suffix): one datagram, no
+    // retransmission, no second pass.
+    let second = engine.query("b.zone.dead.example", RecordType::A).await;
+    assert_eq!(second.status, Status::Timeout);
+    assert_eq!(s.queries.load(Relaxed), sent + 1);
+    let st = engine.stats();
+    assert_eq!(st.slow_zone_queries.load(Relaxed), 1);
+    assert_eq!(st.second_pass.load(Relaxed), 1);
+    // Another zone is news again: the full treatment.
+    engine.query("c.other.dead.example", RecordType::A).await;
+    assert_eq!(s.queries.load(Relaxed), 2 * sent + 1);
 }
 
 #[tokio::test]
