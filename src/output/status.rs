@@ -91,20 +91,51 @@ impl HostStatus {
 pub enum StsPolicyStatus {
     Valid,
     Invalid,
-    /// The fetch failed: the [`FetchError`] kind's code.
-    Unfetched(&'static str),
+    DnsError,
+    ConnectError,
+    TlsError,
+    HttpError,
+    Timeout,
 }
 
 impl StsPolicyStatus {
     pub fn fetch_failed(e: &FetchError) -> Self {
-        StsPolicyStatus::Unfetched(e.as_str())
+        match e {
+            FetchError::Dns(_) => StsPolicyStatus::DnsError,
+            FetchError::Connect(_) => StsPolicyStatus::ConnectError,
+            FetchError::Tls(_) => StsPolicyStatus::TlsError,
+            FetchError::Http(_) => StsPolicyStatus::HttpError,
+            FetchError::Timeout => StsPolicyStatus::Timeout,
+        }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             StsPolicyStatus::Valid => "valid",
             StsPolicyStatus::Invalid => "invalid",
-            StsPolicyStatus::Unfetched(code) => code,
+            StsPolicyStatus::DnsError => "dns-error",
+            StsPolicyStatus::ConnectError => "connect-error",
+            StsPolicyStatus::TlsError => "tls-error",
+            StsPolicyStatus::HttpError => "http-error",
+            StsPolicyStatus::Timeout => "timeout",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_fetch_keeps_the_fetch_error_code() {
+        for e in [
+            FetchError::Dns(String::new()),
+            FetchError::Connect(String::new()),
+            FetchError::Tls(String::new()),
+            FetchError::Http(String::new()),
+            FetchError::Timeout,
+        ] {
+            assert_eq!(StsPolicyStatus::fetch_failed(&e).as_str(), e.as_str());
         }
     }
 }

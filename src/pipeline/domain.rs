@@ -383,9 +383,8 @@ impl DomainRow {
         p: Policies,
     ) -> DomainRow {
         let d = p.dmarc;
-        // Only a record that is used has report destinations (RFC 7489, RFC 8460 3).
+        // Only a record that is used has report destinations (RFC 7489 7.1).
         let dmarc_used = d.status == DmarcStatus::Valid;
-        let tls_rpt_used = p.tls_rpt.status == TlsRptStatus::Valid;
         let (policy_status, mode, max_age, sts_mx, policy_errors) = match p.sts_policy {
             Some(Ok(policy)) => {
                 let status = if policy.valid() {
@@ -470,7 +469,8 @@ impl DomainRow {
             mta_sts_policy_errors: policy_errors,
             tls_rpt_status: p.tls_rpt.status.into(),
             tls_rpt_errors: p.tls_rpt.errors,
-            tls_rpt_rua: tls_rpt_used.then_some(p.tls_rpt.rua),
+            // Only a record that is used has destinations (RFC 8460 3).
+            tls_rpt_rua: (p.tls_rpt.status == TlsRptStatus::Valid).then_some(p.tls_rpt.rua),
             bimi_status: p.bimi.status.into(),
             bimi_dmarc_not_enforcing: p.bimi.dmarc_not_enforcing,
             bimi_errors: p.bimi.errors,
