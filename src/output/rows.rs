@@ -16,7 +16,7 @@ use crate::checks::tls_rpt::TlsRptStatus;
 use crate::dns::Status;
 
 /// A DKIM key record found under a probed selector (RFC 6376 3.6.1).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DkimKeyRow {
     pub selector: String,
     /// `k=`: `rsa`, `ed25519`, or what was published.
@@ -574,8 +574,10 @@ mod tests {
                 selector: "s1".into(),
                 key_type: "rsa".into(),
                 bits: None,
+                testing: false,
+                revoked: false,
+                usable: false,
                 errors: strings(&["a: x"]),
-                ..Default::default()
             },
         ]
     }
