@@ -9,8 +9,10 @@ pub mod columns;
 pub mod rows;
 #[cfg(test)]
 mod schema_doc;
+pub mod status;
 pub mod writer;
 
 pub use columns::{ColType, Column, Row, Value};
 pub use rows::{DkimKeyRow, DomainRow, HostRow};
+pub use status::{Checked, DomainStatus, HostStatus, StsPolicyStatus};
 pub use writer::{Formats, TableWriter, WriterOptions, WriterStats, WrittenSoFar};

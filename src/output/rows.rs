@@ -5,10 +5,18 @@
 use super::columns::ColType::*;
 use super::columns::Value::*;
 use super::columns::{Column, Row, StructField, StructItem, Value};
+use super::status::{Checked, DomainStatus, HostStatus, StsPolicyStatus};
+use crate::checks::bimi::BimiStatus;
+use crate::checks::dkim::DkimStatus;
+use crate::checks::dmarc::DmarcStatus;
+use crate::checks::mta_sts::{Mode, StsStatus};
 use crate::checks::smtp::{Recipient, SmtpFindings};
+use crate::checks::spf::{Qualifier, SpfStatus};
+use crate::checks::tls_rpt::TlsRptStatus;
+use crate::dns::Status;
 
 /// A DKIM key record found under a probed selector (RFC 6376 3.6.1).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DkimKeyRow {
     pub selector: String,
     /// `k=`: `rsa`, `ed25519`, or what was published.
@@ -25,21 +33,21 @@ pub struct DkimKeyRow {
 }
 
 /// One row per input domain.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DomainRow {
     pub domain: String,
     pub scanned_at: i64,
-    pub mx_status: &'static str,
+    pub mx_status: Status,
     pub mx: Option<Vec<(u16, String)>>,
     pub mx_null: Option<bool>,
     pub mx_ips: Option<Vec<String>>,
     /// Status of the exchanges' address lookups: `ok` when every A/AAAA query got an answer
     /// (records or none), else the first failure; null without exchanges to look up.
-    pub mx_ips_status: Option<&'static str>,
+    pub mx_ips_status: Option<Status>,
     pub mx_errors: Vec<String>,
-    pub spf_status: &'static str,
+    pub spf_status: Checked<SpfStatus>,
     pub spf_records: Option<Vec<String>>,
-    pub spf_all: Option<&'static str>,
+    pub spf_all: Option<Qualifier>,
     pub spf_lookups: Option<u32>,
     pub spf_void_lookups: Option<u32>,
     pub spf_ipv4_authorized: Option<u64>,
@@ -55,7 +63,7 @@ pub struct DomainRow {
     /// Every MX address of the domain gets `pass` from its own SPF; null without a valid record or
     /// without MX addresses.
     pub spf_mx_pass: Option<bool>,
-    pub dmarc_status: &'static str,
+    pub dmarc_status: Checked<DmarcStatus>,
     pub dmarc_record: Option<String>,
     /// `domain`, `organizational`, or `tree-walk:<name>` (--dmarc-discovery tree-walk).
     pub dmarc_source: Option<String>,
@@ -70,7 +78,7 @@ pub struct DomainRow {
     pub dnsbl_domain_errors: Option<Vec<String>>,
     /// DANE (RFC 7672): status of the TLSA queries at `_25._tcp.<exchange>`: `ok` when every one
     /// was answered, else the first failure; null without exchanges.
-    pub dane_status: Option<&'static str>,
+    pub dane_status: Option<Status>,
     /// `exchange: usage selector matching` of every TLSA record.
     pub dane_tlsa: Option<Vec<String>>,
     /// Every exchange publishes TLSA records.
@@ -98,46 +106,47 @@ pub struct DomainRow {
     pub dmarc_rua_authorized: Option<Vec<String>>,
     /// External report destinations without it.
     pub dmarc_rua_unauthorized: Option<Vec<String>>,
-    pub dkim_status: &'static str,
+    pub dkim_status: Checked<DkimStatus>,
     pub dkim_keys: Option<Vec<DkimKeyRow>>,
     pub dkim_errors: Vec<String>,
-    pub mta_sts_status: &'static str,
+    pub mta_sts_status: Checked<StsStatus>,
     pub mta_sts_id: Option<String>,
     pub mta_sts_errors: Vec<String>,
     /// With --mta-sts-fetch: `valid`, `invalid`, or why the fetch failed; null when not fetched.
-    pub mta_sts_policy_status: Option<&'static str>,
-    pub mta_sts_mode: Option<&'static str>,
+    pub mta_sts_policy_status: Option<StsPolicyStatus>,
+    pub mta_sts_mode: Option<Mode>,
     pub mta_sts_max_age: Option<u32>,
     /// The policy's `mx` patterns.
     pub mta_sts_mx: Option<Vec<String>>,
     /// MX exchanges no `mx` pattern covers (RFC 8461 4.1).
     pub mta_sts_mx_uncovered: Option<Vec<String>>,
     pub mta_sts_policy_errors: Vec<String>,
-    pub tls_rpt_status: &'static str,
+    pub tls_rpt_status: Checked<TlsRptStatus>,
     pub tls_rpt_errors: Vec<String>,
     /// The `rua` report destinations of a valid TLS-RPT record.
     pub tls_rpt_rua: Option<Vec<String>>,
-    pub bimi_status: &'static str,
+    pub bimi_status: Checked<BimiStatus>,
     pub bimi_dmarc_not_enforcing: Option<bool>,
     pub bimi_errors: Vec<String>,
-    pub soa_status: &'static str,
+    pub soa_status: Status,
     pub dnssec_ad: Option<bool>,
     /// `ok`, or `error` when the domain probe itself failed (it panicked: a bug in mxray, not an
     /// answer from the domain); then every check status says `error` and `domain_error` says why.
-    pub domain_status: &'static str,
+    pub domain_status: DomainStatus,
     pub domain_error: Option<String>,
 }
 
 /// One row per IP address probed.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HostRow {
     pub ip: String,
     pub scanned_at: i64,
     /// `ok`, `skipped` (excluded: no check was made), or `error` (the host probe itself failed:
     /// it panicked, a bug in mxray; `host_error` says why and the check columns are null).
-    pub host_status: &'static str,
+    pub host_status: HostStatus,
     pub skip_reason: Option<String>,
-    pub ptr_status: &'static str,
+    /// None for a host not checked.
+    pub ptr_status: Option<Status>,
     pub ptr: Option<Vec<String>>,
     pub fcrdns: Option<bool>,
     pub ptr_errors: Vec<String>,
@@ -221,7 +230,7 @@ static DOMAIN_COLUMNS: &[D] = &[
         .doc("the scanned domain, normalised"),
     D::new("scanned_at", Timestamp, |r| Ts(r.scanned_at)).required()
         .doc("when the row was completed"),
-    D::status("mx_status", |r| Some(r.mx_status)).required()
+    D::status("mx_status", |r| Some(r.mx_status.as_str())).required()
         .doc("status of the MX query"),
     D::new("mx", ListStruct(<(u16, String)>::FIELDS), |r| Value::structs(r.mx.as_ref()))
         .doc("MX records as published, sorted by (preference, exchange); null when the query failed"),
@@ -229,15 +238,15 @@ static DOMAIN_COLUMNS: &[D] = &[
         .doc("the domain publishes a null MX (RFC 7505: a single `0 .`); null when the MX query failed"),
     D::new("mx_ips", ListUtf8, |r| StrList(r.mx_ips.as_deref()))
         .doc("A and AAAA addresses of the exchanges (at most 16 exchanges), in preference order, each once; each also has a row in hosts"),
-    D::new("mx_ips_status", Utf8, |r| Str(r.mx_ips_status))
+    D::new("mx_ips_status", Utf8, |r| Str(r.mx_ips_status.map(|s| s.as_str())))
         .doc("`ok` when every A/AAAA query of the exchanges was answered (with records or without), else the first failure status; null without exchanges"),
     D::new("mx_errors", ListUtf8, |r| StrList(Some(&r.mx_errors)))
         .doc("`null-mx-mixed`, `null-mx-preference`, `mx-ip-literal` (an exchange written as an address, RFC 5321 5.1), `mx-cname` (an exchange that is an alias, RFC 2181 10.3: found by a CNAME query per exchange), `mx-no-address`, `mx-address-lookup`, `mx-too-many`, `dns-<status>`"),
-    D::status("spf_status", |r| Some(r.spf_status)).required()
+    D::status("spf_status", |r| Some(r.spf_status.as_str())).required()
         .doc("`none` (no v=spf1 record), `valid`, `permerror` (syntax error, multiple records, lookup or void limit exceeded, include loop, include without record), `temperror` (a DNS lookup failed: the domain's TXT query, or one in the include/redirect tree that evaluation would reach before ending otherwise, RFC 7208 5.2; the walk goes on and its counts are kept). When evaluation would meet both, the status is the error it meets first"),
     D::new("spf_records", ListUtf8, |r| StrList(r.spf_records.as_deref()))
         .doc("every TXT record at the domain starting with `v=spf1` (strings of one record joined without separator), sorted; null when the domain's own TXT query failed"),
-    D::new("spf_all", Utf8, |r| Str(r.spf_all))
+    D::new("spf_all", Utf8, |r| Str(r.spf_all.map(|s| s.as_str())))
         .doc("qualifier (`pass`, `neutral`, `softfail`, `fail`) of the `all` that ends evaluation at the top level after following `redirect=`; null when there is none"),
     D::new("spf_lookups", UInt32, |r| U32(r.spf_lookups))
         .doc("DNS-querying terms (include, a, mx, ptr, exists, redirect) over the whole tree, RFC 7208 4.6.4, counted on past 10 (a tree with 23 shows 23); terms after a record's `all` are never evaluated and not counted; null without a single record to walk"),
@@ -257,7 +266,7 @@ static DOMAIN_COLUMNS: &[D] = &[
         .doc("major senders the domain delegates to, from `datasets/spf_providers.csv` matched against the include tree"),
     D::new("spf_mx_pass", Boolean, |r| Bool(r.spf_mx_pass))
         .doc("each of the domain's MX addresses (the first 4) gets `pass` from check_host() with the domain's own SPF; null without a valid record or without MX addresses"),
-    D::status("dmarc_status", |r| Some(r.dmarc_status)).required()
+    D::status("dmarc_status", |r| Some(r.dmarc_status.as_str())).required()
         .doc("`none`, `valid`, `invalid` (no or bad `p=`, bad `sp=`, several records), `temperror` (a `_dmarc` query of the discovery failed). Discovery (RFC 7489 6.6.3): `_dmarc.<domain>`, then, if it holds no record, `_dmarc.<Organizational Domain>` (the registrable domain by the Public Suffix List: mxray's built-in copy, or `--psl FILE`). `--dmarc-discovery tree-walk`: the DMARCbis DNS Tree Walk (each parent up to the TLD, at most 8 queries). A domain that does not exist (MX nxdomain) is `none` without any query (RFC 8020)"),
     D::new("dmarc_record", Utf8, |r| Str(r.dmarc_record.as_deref()))
         .doc("the record used (the first when several), raw"),
@@ -279,7 +288,7 @@ static DOMAIN_COLUMNS: &[D] = &[
         .doc("per listing, `zone: TXT reason`"),
     D::new("dnsbl_domain_errors", ListUtf8, |r| StrList(r.dnsbl_domain_errors.as_deref()))
         .doc("`zone: reason` for error codes, undocumented codes and failures"),
-    D::new("dane_status", Utf8, |r| Str(r.dane_status))
+    D::new("dane_status", Utf8, |r| Str(r.dane_status.map(|s| s.as_str())))
         .doc("status of the TLSA queries at `_25._tcp.<exchange>` (RFC 7672 2.2), one per exchange through the cache: `ok` when every one was answered (with records or without), else the first failure; null without exchanges"),
     D::new("dane_tlsa", ListUtf8, |r| StrList(r.dane_tlsa.as_deref()))
         .doc("`exchange: usage selector matching` of every TLSA record (RFC 6698 2.1 numbers)"),
@@ -311,21 +320,21 @@ static DOMAIN_COLUMNS: &[D] = &[
         .doc("`rua` and `ruf` destination domains outside the record's Organizational Domain that authorise the reports: a `v=DMARC1` TXT record at `<record domain>._report._dmarc.<destination>` (RFC 7489 7.1); null without a record"),
     D::new("dmarc_rua_unauthorized", ListUtf8, |r| StrList(r.dmarc_rua_unauthorized.as_deref()))
         .doc("external `rua` and `ruf` destinations without that record (receivers will not send them reports)"),
-    D::status("dkim_status", |r| Some(r.dkim_status)).required()
+    D::status("dkim_status", |r| Some(r.dkim_status.as_str())).required()
         .doc("`none` (no key record under any probed selector), `valid` (at least one usable key), `invalid` (key records, none usable: revoked or broken), `temperror` (`_domainkey.<domain>` or a selector query failed), `skipped` (`--no-dkim`)"),
     D::new("dkim_keys", ListStruct(DkimKeyRow::FIELDS), |r| Value::structs(r.dkim_keys.as_ref()))
         .doc("one per key record found: `k=` (`rsa` by default, `ed25519`), the key size read from the key (RSA modulus bits, 256 for Ed25519; null when there is no readable key), `t=y`, empty `p=` (revoked), usable by a verifier, and the record's problems. CSV: fields joined with a space, `errors` with `,`"),
     D::new("dkim_errors", ListUtf8, |r| StrList(Some(&r.dkim_errors)))
         .doc("the keys' problems as `code: selector: text` (`invalid-base64`, `weak-key`, `multiple-records`, ...), `domainkeys-policy` (an obsolete RFC 4870 record at `_domainkey`), `dns-temperror`"),
-    D::status("mta_sts_status", |r| Some(r.mta_sts_status)).required()
+    D::status("mta_sts_status", |r| Some(r.mta_sts_status.as_str())).required()
         .doc("`none`, `valid`, `invalid` (several records, no or bad `id`, bad syntax: RFC 8461 3.1 says senders then assume no policy), `temperror`"),
     D::new("mta_sts_id", Utf8, |r| Str(r.mta_sts_id.as_deref()))
         .doc("the `id` of a valid record; null otherwise"),
     D::new("mta_sts_errors", ListUtf8, |r| StrList(Some(&r.mta_sts_errors)))
         .doc("`missing-id`, `invalid-id`, `multiple-records`, `syntax`, `dns-temperror`, ..."),
-    D::new("mta_sts_policy_status", Utf8, |r| Str(r.mta_sts_policy_status))
+    D::new("mta_sts_policy_status", Utf8, |r| Str(r.mta_sts_policy_status.map(|s| s.as_str())))
         .doc("with `--mta-sts-fetch`, for a domain with a `valid` record: `valid` or `invalid` (the policy text, RFC 8461 3.2), or why no policy was fetched: `dns-error` (no address for `mta-sts.<domain>`, looked up through the scan's resolver), `connect-error`, `tls-error` (handshake or certificate: checked against the Mozilla roots and `--mta-sts-ca`), `http-error` (status other than 200, redirects not followed (RFC 8461 3.3), Content-Type not `text/plain`, body over 64 KiB, bad framing), `timeout` (`--mta-sts-timeout`, default 10 s, for the whole fetch); null when not fetched"),
-    D::new("mta_sts_mode", Utf8, |r| Str(r.mta_sts_mode))
+    D::new("mta_sts_mode", Utf8, |r| Str(r.mta_sts_mode.map(|s| s.as_str())))
         .doc("the policy's `mode`: `enforce`, `testing`, `none`"),
     D::new("mta_sts_max_age", UInt32, |r| U32(r.mta_sts_max_age))
         .doc("the policy's `max_age`, seconds"),
@@ -335,23 +344,23 @@ static DOMAIN_COLUMNS: &[D] = &[
         .doc("the domain's MX exchanges no `mx` pattern matches (RFC 8461 4.1: `*.` covers one leftmost label); null without a fetched policy or when the MX query failed"),
     D::new("mta_sts_policy_errors", ListUtf8, |r| StrList(Some(&r.mta_sts_policy_errors)))
         .doc("the policy's problems (`missing-mode`, `invalid-max-age`, `missing-mx`, ...) or the fetch error"),
-    D::status("tls_rpt_status", |r| Some(r.tls_rpt_status)).required()
+    D::status("tls_rpt_status", |r| Some(r.tls_rpt_status.as_str())).required()
         .doc("`none`, `valid`, `invalid` (not exactly one record, or a syntax error / no usable `rua`: RFC 8460 3), `temperror`"),
     D::new("tls_rpt_errors", ListUtf8, |r| StrList(Some(&r.tls_rpt_errors)))
         .doc("`invalid-uri-scheme`, `invalid-mailto`, `missing-rua`, `multiple-records`, `dns-temperror`, ..."),
     D::new("tls_rpt_rua", ListUtf8, |r| StrList(r.tls_rpt_rua.as_deref()))
         .doc("the `rua` report destinations (`mailto:` or `https:` URIs, RFC 8460 3) of a valid record, in record order; null unless `tls_rpt_status` is `valid`"),
-    D::status("bimi_status", |r| Some(r.bimi_status)).required()
+    D::status("bimi_status", |r| Some(r.bimi_status.as_str())).required()
         .doc("`none`, `valid`, `declined` (empty `l=` and `a=`), `invalid`, `temperror`"),
     D::new("bimi_dmarc_not_enforcing", Boolean, |r| Bool(r.bimi_dmarc_not_enforcing))
         .doc("a valid (or declining) BIMI record is published but the DMARC policy that applies to the domain is not at enforcement (`quarantine` with `pct=100`, or `reject`; and, for the domain's own record, `sp` not `none`; a record found at a parent applies its `sp`, else its `p`), so receivers ignore it; null without such a record or when DMARC failed"),
     D::new("bimi_errors", ListUtf8, |r| StrList(Some(&r.bimi_errors)))
         .doc("`invalid-l`, `invalid-a`, `no-evidence` (no `a=`), `l-not-svg`, `multiple-records`, `dns-temperror`, ..."),
-    D::status("soa_status", |r| Some(r.soa_status)).required()
+    D::status("soa_status", |r| Some(r.soa_status.as_str())).required()
         .doc("status of the SOA query at the domain (`nodata` for a name inside a zone; `nxdomain` for a domain that does not exist, inferred without a query)"),
     D::new("dnssec_ad", Boolean, |r| Bool(r.dnssec_ad))
         .doc("with `--dnssec` (DO bit set): the resolver set AD on the domain's MX answer, i.e. it validated it with DNSSEC (only meaningful with a validating resolver); null without `--dnssec` or when the MX query failed"),
-    D::status("domain_status", |r| Some(r.domain_status)).required()
+    D::status("domain_status", |r| Some(r.domain_status.as_str())).required()
         .doc("`ok`, or `error` when the domain probe itself failed (a panic, a bug in mxray, not an answer from the domain): then every check status says `error` and the other columns are null or empty"),
     D::new("domain_error", Utf8, |r| Str(r.domain_error.as_deref()))
         .doc("with `domain_status` `error`: what failed (`panicked: <message>`)"),
@@ -385,7 +394,7 @@ macro_rules! smtp {
 }
 
 fn checked<T>(r: &HostRow, v: T) -> Option<T> {
-    (r.host_status == "ok").then_some(v)
+    (r.host_status == HostStatus::Ok).then_some(v)
 }
 
 #[rustfmt::skip]
@@ -394,11 +403,11 @@ static HOST_COLUMNS: &[H] = &[
         .doc("IPv4 or IPv6 address, canonical text form"),
     H::new("scanned_at", Timestamp, |r| Ts(r.scanned_at)).required()
         .doc(""),
-    H::status("host_status", |r| Some(r.host_status)).required()
+    H::status("host_status", |r| Some(r.host_status.as_str())).required()
         .doc("`ok` (checked), `skipped`: the address is on the never-scan list and nothing was checked (the check columns are null), or `error`: the host probe itself failed (a panic, a bug in mxray: the check columns are null and `host_error` says why)"),
     H::new("skip_reason", Utf8, |r| Str(r.skip_reason.as_deref()))
         .doc("`excluded: <reason>` (e.g. `excluded: RFC 1918 private`)"),
-    H::status("ptr_status", |r| checked(r, r.ptr_status))
+    H::status("ptr_status", |r| checked(r, r.ptr_status).flatten().map(Status::as_str))
         .doc("status of the PTR query"),
     H::new("ptr", ListUtf8, |r| StrList(r.ptr.as_deref()))
         .doc("PTR names, sorted; empty when there is none (nxdomain/nodata); null when the query failed"),
@@ -506,22 +515,43 @@ mod tests {
         R::columns().iter().map(|c| c.value(r)).collect()
     }
 
+    /// A row of a domain without records: the test stand-in for `Default`.
+    fn blank(domain: &str) -> DomainRow {
+        let opts = crate::pipeline::PolicyOptions {
+            dkim: false,
+            ..Default::default()
+        };
+        let p = crate::pipeline::policies::Policies::nxdomain(&opts);
+        DomainRow::new(
+            domain,
+            Status::NoData,
+            &Default::default(),
+            None,
+            SpfStatus::None,
+            p,
+        )
+    }
+
+    fn blank_host() -> HostRow {
+        HostRow::failed("192.0.2.9".parse().unwrap(), "x", 0)
+    }
+
     fn sample() -> DomainRow {
         DomainRow {
             domain: "example.com".into(),
             scanned_at: 1_700_000_000_123,
-            mx_status: "ok",
+            mx_status: Status::Ok,
             mx: Some(vec![
                 (10, "mx.example.com".into()),
                 (20, "mx2.example.com".into()),
             ]),
             mx_null: Some(false),
             mx_ips: Some(vec!["127.0.0.1".into(), "::1".into()]),
-            mx_ips_status: Some("ok"),
-            spf_status: "valid",
+            mx_ips_status: Some(Status::Ok),
+            spf_status: SpfStatus::Valid.into(),
             spf_records: Some(vec!["v=spf1 -all".into()]),
-            dmarc_status: "none",
-            ..Default::default()
+            dmarc_status: DmarcStatus::None.into(),
+            ..blank("example.com")
         }
     }
 
@@ -544,8 +574,10 @@ mod tests {
                 selector: "s1".into(),
                 key_type: "rsa".into(),
                 bits: None,
+                testing: false,
+                revoked: false,
+                usable: false,
                 errors: strings(&["a: x"]),
-                ..Default::default()
             },
         ]
     }
@@ -556,15 +588,15 @@ mod tests {
         DomainRow {
             domain: "example.com".into(),
             scanned_at: 1_700_000_000_123,
-            mx_status: "ok",
+            mx_status: Status::Ok,
             mx: Some(vec![(10, "mx.example.com".into())]),
             mx_null: Some(false),
             mx_ips: Some(l()),
-            mx_ips_status: Some("ok"),
+            mx_ips_status: Some(Status::Ok),
             mx_errors: l(),
-            spf_status: "valid",
+            spf_status: SpfStatus::Valid.into(),
             spf_records: Some(l()),
-            spf_all: Some("fail"),
+            spf_all: Some(Qualifier::Fail),
             spf_lookups: Some(3),
             spf_void_lookups: Some(0),
             spf_ipv4_authorized: Some(1 << 32),
@@ -574,7 +606,7 @@ mod tests {
             spf_flags: l(),
             spf_providers: l(),
             spf_mx_pass: Some(true),
-            dmarc_status: "valid",
+            dmarc_status: DmarcStatus::Valid.into(),
             dmarc_record: Some("v=DMARC1; p=reject".into()),
             dmarc_source: Some("domain".into()),
             dmarc_p: Some("reject".into()),
@@ -585,7 +617,7 @@ mod tests {
             dnsbl_domain_listed: Some(l()),
             dnsbl_domain_reasons: Some(l()),
             dnsbl_domain_errors: Some(l()),
-            dane_status: Some("ok"),
+            dane_status: Some(Status::Ok),
             dane_tlsa: Some(l()),
             dane_all_mx: Some(true),
             dane_authentic: Some(false),
@@ -601,40 +633,40 @@ mod tests {
             dmarc_effective_p: Some("reject".into()),
             dmarc_rua_authorized: Some(l()),
             dmarc_rua_unauthorized: Some(l()),
-            dkim_status: "valid",
+            dkim_status: DkimStatus::Valid.into(),
             dkim_keys: Some(keys()),
             dkim_errors: l(),
-            mta_sts_status: "valid",
+            mta_sts_status: StsStatus::Valid.into(),
             mta_sts_id: Some("1".into()),
             mta_sts_errors: l(),
-            mta_sts_policy_status: Some("valid"),
-            mta_sts_mode: Some("enforce"),
+            mta_sts_policy_status: Some(StsPolicyStatus::Valid),
+            mta_sts_mode: Some(Mode::Enforce),
             mta_sts_max_age: Some(86400),
             mta_sts_mx: Some(l()),
             mta_sts_mx_uncovered: Some(l()),
             mta_sts_policy_errors: l(),
-            tls_rpt_status: "valid",
+            tls_rpt_status: TlsRptStatus::Valid.into(),
             tls_rpt_errors: l(),
             tls_rpt_rua: Some(vec!["mailto:a@b".into()]),
-            bimi_status: "declined",
+            bimi_status: BimiStatus::Declined.into(),
             bimi_dmarc_not_enforcing: Some(false),
             bimi_errors: l(),
-            soa_status: "ok",
+            soa_status: Status::Ok,
             dnssec_ad: Some(true),
-            domain_status: "error",
+            domain_status: DomainStatus::Error,
             domain_error: Some("panicked: x".into()),
         }
     }
 
     /// Every `Option` is `Some` and every list is non-empty.
-    fn full_host(host_status: &'static str) -> HostRow {
+    fn full_host(host_status: HostStatus) -> HostRow {
         let l = || strings(&["a", "b"]);
         HostRow {
             ip: "192.0.2.1".into(),
             scanned_at: 1_700_000_000_123,
             host_status,
             skip_reason: Some("excluded: test".into()),
-            ptr_status: "ok",
+            ptr_status: Some(Status::Ok),
             ptr: Some(l()),
             fcrdns: Some(true),
             ptr_errors: l(),
@@ -699,23 +731,19 @@ mod tests {
     }
 
     fn domain_rows() -> Vec<DomainRow> {
-        vec![DomainRow::default(), sample(), full_domain()]
+        vec![blank("blank.example"), sample(), full_domain()]
     }
 
     fn host_rows() -> Vec<HostRow> {
-        let ok = full_host("ok");
-        let skipped = HostRow {
-            ip: "10.0.0.1".into(),
-            host_status: "skipped",
-            skip_reason: Some("excluded: RFC 1918 private".into()),
-            ..Default::default()
-        };
+        let ok = full_host(HostStatus::Ok);
+        let ip = "10.0.0.1".parse().unwrap();
+        let skipped = HostRow::skipped(ip, "excluded: RFC 1918 private".into(), 0);
         vec![
-            HostRow::default(),
+            blank_host(),
             ok,
             skipped,
-            full_host("skipped"),
-            full_host("error"),
+            full_host(HostStatus::Skipped),
+            full_host(HostStatus::Error),
         ]
     }
 
@@ -766,7 +794,7 @@ mod tests {
                 c.name
             );
         }
-        let h = full_host("ok");
+        let h = full_host(HostStatus::Ok);
         for c in HostRow::columns() {
             assert!(!c.value(&h).is_null(), "{} is null in full_host()", c.name);
         }
@@ -782,13 +810,14 @@ mod tests {
             "dnsbl_reasons",
             "dnsbl_errors",
         ];
-        for status in ["skipped", "error"] {
+        for status in [HostStatus::Skipped, HostStatus::Error] {
             let h = full_host(status);
             for c in HostRow::columns() {
                 assert_eq!(
                     c.value(&h).is_null(),
                     checks.contains(&c.name),
-                    "{status} host, {}",
+                    "{} host, {}",
+                    status.as_str(),
                     c.name
                 );
             }
@@ -813,12 +842,11 @@ mod tests {
         let stats = crate::pipeline::ScanStats::default();
         stats.record_domain(&full_domain());
         let hosts = [
-            full_host("ok"),
-            full_host("skipped"),
+            full_host(HostStatus::Ok),
+            full_host(HostStatus::Skipped),
             HostRow {
-                host_status: "error",
-                ptr_status: "timeout",
-                ..Default::default()
+                ptr_status: Some(Status::Timeout),
+                ..blank_host()
             },
         ];
         for h in &hosts {
@@ -860,7 +888,7 @@ mod tests {
         let n = DomainRow::schema().fields().len();
         assert_eq!(sample().csv_record().count(), n);
         assert_eq!(
-            HostRow::default().csv_record().count(),
+            blank_host().csv_record().count(),
             HostRow::schema().fields().len()
         );
     }
@@ -868,11 +896,12 @@ mod tests {
     #[test]
     fn batch_holds_lists_structs_and_nulls() {
         let failed = DomainRow {
-            domain: "failed.example".into(),
-            mx_status: "timeout",
-            spf_status: "temperror",
-            dmarc_status: "temperror",
-            ..Default::default()
+            mx_status: Status::Timeout,
+            mx: None,
+            mx_null: None,
+            spf_status: SpfStatus::TempError.into(),
+            dmarc_status: DmarcStatus::TempError.into(),
+            ..blank("failed.example")
         };
         let b = to_batch(&[sample(), failed]).unwrap();
         assert_eq!(b.num_rows(), 2);
@@ -916,7 +945,7 @@ mod tests {
                 errors: vec!["a: x".into(), "b: y".into()],
             },
         ]);
-        let b = to_batch(&[r.clone(), DomainRow::default()]).unwrap();
+        let b = to_batch(&[r.clone(), blank("blank.example")]).unwrap();
         let col = b.column_by_name("dkim_keys").unwrap();
         let keys = col.as_any().downcast_ref::<ListArray>().unwrap();
         assert!(keys.is_null(1));

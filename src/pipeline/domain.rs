@@ -4,13 +4,17 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
+use crate::checks::dmarc::{DmarcSource, DmarcStatus};
+use crate::checks::mx::MxFindings;
 use crate::checks::mx::mx_findings;
 use crate::checks::mx_policy;
 use crate::checks::spf::{self, ProviderRow, SpfAnalysis, SpfResult, SpfStatus};
+use crate::checks::tls_rpt::TlsRptStatus;
 use crate::checks::{Lookup, dane, mta_sts};
 use crate::dns::{Rdata, RecordType, Resolver, Status};
 use crate::output::DomainRow;
-use crate::pipeline::policies::{self, PolicyStage, PolicyStats};
+use crate::output::status::{Checked, DomainStatus, StsPolicyStatus};
+use crate::pipeline::policies::{self, Policies, PolicyStage, PolicyStats};
 
 /// The curated table of major senders' SPF includes, built in.
 static PROVIDERS: LazyLock<Vec<ProviderRow>> =
@@ -78,49 +82,46 @@ pub async fn scan_domain(
     now_ms: impl Fn() -> i64,
 ) -> (DomainRow, Vec<IpAddr>, Vec<String>) {
     let mx = res.lookup(domain, RecordType::MX).await;
-    let mut row = DomainRow {
-        domain: domain.to_string(),
-        mx_status: mx.status.as_str(),
-        domain_status: "ok",
-        ..Default::default()
-    };
     let mxf = mx_findings(&mx);
-    row.mx = mxf.records;
-    row.mx_null = mxf.null;
-    row.mx_errors = mxf.errors;
+    let mut mx_errors = Vec::new();
     if mx.status.is_failure() {
-        row.mx_errors
-            .push(format!("dns-{}: MX query {}", mx.status, mx.describe()));
+        mx_errors.push(format!("dns-{}: MX query {}", mx.status, mx.describe()));
     }
     // With DO set (EngineOptions::dnssec_ok), a validating resolver's AD bit says whether it
     // validated the answer (RFC 4035 3.2.3, RFC 6840 5.8).
-    if res.engine().options().dnssec_ok && !mx.status.is_failure() {
-        row.dnssec_ad = Some(mx.authentic);
-    }
+    let dnssec_ad =
+        (res.engine().options().dnssec_ok && !mx.status.is_failure()).then_some(mx.authentic);
+    let start_row = |spf_status, p| {
+        let mut row = DomainRow::new(domain, mx.status, &mxf, dnssec_ad, spf_status, p);
+        row.mx_errors.extend(mx_errors.iter().cloned());
+        row
+    };
 
     if mx.status == Status::NxDomain {
         // RFC 8020: nothing exists at or below a name that does not exist, so the apex TXT and
         // _dmarc queries would only return NXDOMAIN again.
+        let mut row = start_row(SpfStatus::None, Policies::nxdomain(&policy.opts));
         row.mx_ips = Some(Vec::new());
-        row.spf_status = SpfStatus::None.as_str();
         row.spf_records = Some(Vec::new());
-        policies::fill_nxdomain(&mut row, &policy.opts);
         row.scanned_at = now_ms();
         return (row, Vec::new(), Vec::new());
     }
 
     if mx.status == Status::Timeout && opts.skip_after_mx_timeout {
         let reason = format!("not asked: the MX query of {domain} timed out");
-        row.spf_status = SpfStatus::TempError.as_str();
+        let mut row = start_row(
+            SpfStatus::TempError,
+            Policies::unasked(&policy.opts, &reason),
+        );
         row.spf_errors.push(format!("dns-temperror: {reason}"));
-        policies::fill_unasked(&mut row, &policy.opts, &reason);
         row.scanned_at = now_ms();
         return (row, Vec::new(), Vec::new());
     }
 
     let exchanges = &mxf.exchanges[..mxf.exchanges.len().min(MAX_EXCHANGES)];
+    let mut too_many = None;
     if mxf.exchanges.len() > MAX_EXCHANGES {
-        row.mx_errors.push(format!(
+        too_many = Some(format!(
             "mx-too-many: {} exchanges, addresses of the first {MAX_EXCHANGES} looked up",
             mxf.exchanges.len()
         ));
@@ -159,7 +160,8 @@ pub async fn scan_domain(
         address_lookups,
         type99
     );
-    policies::fill(&mut row, found);
+    let mut row = start_row(spf.status, found);
+    row.mx_errors.extend(too_many);
 
     let mut ips: Vec<IpAddr> = Vec::new();
     // The exchange that first gave each address (the SMTP stage verifies certificates for it).
@@ -212,8 +214,8 @@ pub async fn scan_domain(
     } else {
         row.mx_ips = Some(ips.iter().map(|ip| ip.to_string()).collect());
         if !exchanges.is_empty() {
-            row.mx_ips_status = Some(first_failure.unwrap_or(Status::Ok).as_str());
-            row.dane_status = Some(tlsa_failure.unwrap_or(Status::Ok).as_str());
+            row.mx_ips_status = Some(first_failure.unwrap_or(Status::Ok));
+            row.dane_status = Some(tlsa_failure.unwrap_or(Status::Ok));
             row.dane_tlsa = Some(dane.tlsa);
             row.dane_all_mx = dane.all_mx;
             row.dane_authentic = dane.authentic;
@@ -249,7 +251,7 @@ pub async fn scan_domain(
 }
 
 fn fill_spf(row: &mut DomainRow, a: SpfAnalysis) {
-    row.spf_status = a.status.as_str();
+    row.spf_status = a.status.into();
     // The walk's figures mean something only where a single record was walked; with no record,
     // several, a syntax error, a failed lookup or --no-spf-walk they stay null, not a false 0.
     let walked = a.walked;
@@ -263,7 +265,7 @@ fn fill_spf(row: &mut DomainRow, a: SpfAnalysis) {
         r
     });
     if walked {
-        row.spf_all = a.all.map(|q| q.as_str());
+        row.spf_all = a.all;
         row.spf_lookups = Some(a.lookups);
         row.spf_void_lookups = Some(a.void_lookups);
         row.spf_ipv4_authorized = a.ipv4_authorized;
@@ -368,22 +370,189 @@ impl crate::pipeline::stage::Probe for DomainProbe {
 }
 
 impl DomainRow {
+    /// The row of a domain whose checks answered (or, for a domain that does not exist or does
+    /// not answer, were answered for without a question): the MX and policy columns from their
+    /// findings; the SPF walk, address, DANE and RHSBL columns start unmeasured and are set by
+    /// the caller when it has them. Every column is named here, so that a new one is decided for.
+    pub fn new(
+        domain: &str,
+        mx_status: Status,
+        mx: &MxFindings,
+        dnssec_ad: Option<bool>,
+        spf_status: SpfStatus,
+        p: Policies,
+    ) -> DomainRow {
+        let d = p.dmarc;
+        // Only a record that is used has report destinations (RFC 7489 7.1).
+        let dmarc_used = d.status == DmarcStatus::Valid;
+        let (policy_status, mode, max_age, sts_mx, policy_errors) = match p.sts_policy {
+            Some(Ok(policy)) => {
+                let status = if policy.valid() {
+                    StsPolicyStatus::Valid
+                } else {
+                    StsPolicyStatus::Invalid
+                };
+                let (mode, age) = (policy.mode, policy.max_age);
+                (Some(status), mode, age, Some(policy.mx), policy.errors)
+            }
+            Some(Err(e)) => (
+                Some(StsPolicyStatus::fetch_failed(&e)),
+                None,
+                None,
+                None,
+                vec![e.describe()],
+            ),
+            None => (None, None, None, None, Vec::new()),
+        };
+        DomainRow {
+            domain: domain.to_string(),
+            scanned_at: 0,
+            mx_status,
+            mx: mx.records.clone(),
+            mx_null: mx.null,
+            mx_ips: None,
+            mx_ips_status: None,
+            mx_errors: mx.errors.clone(),
+            spf_status: spf_status.into(),
+            spf_records: None,
+            spf_all: None,
+            spf_lookups: None,
+            spf_void_lookups: None,
+            spf_ipv4_authorized: None,
+            spf_ipv6_prefixes: None,
+            spf_errors: Vec::new(),
+            spf_include_tree: Vec::new(),
+            spf_flags: Vec::new(),
+            spf_providers: Vec::new(),
+            spf_mx_pass: None,
+            dmarc_status: d.status.into(),
+            dmarc_record: d.record,
+            dmarc_source: d.source.as_ref().map(DmarcSource::to_string),
+            dmarc_p: d.p,
+            dmarc_sp: d.sp,
+            dmarc_pct: d.pct,
+            dmarc_rua: dmarc_used.then_some(d.rua),
+            dmarc_errors: d.errors,
+            dnsbl_domain_listed: None,
+            dnsbl_domain_reasons: None,
+            dnsbl_domain_errors: None,
+            dane_status: None,
+            dane_tlsa: None,
+            dane_all_mx: None,
+            dane_authentic: None,
+            dkim_selectors: p.dkim.selectors,
+            mta_sts: p.mta_sts.record,
+            tls_rpt: p.tls_rpt.record,
+            bimi: p.bimi.record,
+            soa_rname: p.soa_rname,
+            dmarc_np: d.np,
+            dmarc_adkim: d.adkim,
+            dmarc_aspf: d.aspf,
+            dmarc_ruf: dmarc_used.then_some(d.ruf),
+            dmarc_effective_p: d.effective_p,
+            dmarc_rua_authorized: d.rua_authorized,
+            dmarc_rua_unauthorized: d.rua_unauthorized,
+            dkim_status: p.dkim.status.into(),
+            dkim_keys: p
+                .dkim
+                .keys
+                .map(|keys| keys.iter().map(policies::key_row).collect()),
+            dkim_errors: p.dkim.errors,
+            mta_sts_status: p.mta_sts.status.into(),
+            mta_sts_id: p.mta_sts.id,
+            mta_sts_errors: p.mta_sts.errors,
+            mta_sts_policy_status: policy_status,
+            mta_sts_mode: mode,
+            mta_sts_max_age: max_age,
+            mta_sts_mx: sts_mx,
+            mta_sts_mx_uncovered: None,
+            mta_sts_policy_errors: policy_errors,
+            tls_rpt_status: p.tls_rpt.status.into(),
+            tls_rpt_errors: p.tls_rpt.errors,
+            // Only a record that is used has destinations (RFC 8460 3).
+            tls_rpt_rua: (p.tls_rpt.status == TlsRptStatus::Valid).then_some(p.tls_rpt.rua),
+            bimi_status: p.bimi.status.into(),
+            bimi_dmarc_not_enforcing: p.bimi.dmarc_not_enforcing,
+            bimi_errors: p.bimi.errors,
+            soa_status: p.soa_status,
+            dnssec_ad,
+            domain_status: DomainStatus::Ok,
+            domain_error: None,
+        }
+    }
+
     /// The row of a domain whose probe failed itself: every status `error`, nothing measured.
     pub fn failed(domain: &str, why: &str, now_ms: i64) -> DomainRow {
         DomainRow {
             domain: domain.to_string(),
             scanned_at: now_ms,
-            mx_status: "error",
-            spf_status: "error",
-            dmarc_status: "error",
-            dkim_status: "error",
-            mta_sts_status: "error",
-            tls_rpt_status: "error",
-            bimi_status: "error",
-            soa_status: "error",
-            domain_status: "error",
+            mx_status: Status::Error,
+            mx: None,
+            mx_null: None,
+            mx_ips: None,
+            mx_ips_status: None,
+            mx_errors: Vec::new(),
+            spf_status: Checked::ProbeError,
+            spf_records: None,
+            spf_all: None,
+            spf_lookups: None,
+            spf_void_lookups: None,
+            spf_ipv4_authorized: None,
+            spf_ipv6_prefixes: None,
+            spf_errors: Vec::new(),
+            spf_include_tree: Vec::new(),
+            spf_flags: Vec::new(),
+            spf_providers: Vec::new(),
+            spf_mx_pass: None,
+            dmarc_status: Checked::ProbeError,
+            dmarc_record: None,
+            dmarc_source: None,
+            dmarc_p: None,
+            dmarc_sp: None,
+            dmarc_pct: None,
+            dmarc_rua: None,
+            dmarc_errors: Vec::new(),
+            dnsbl_domain_listed: None,
+            dnsbl_domain_reasons: None,
+            dnsbl_domain_errors: None,
+            dane_status: None,
+            dane_tlsa: None,
+            dane_all_mx: None,
+            dane_authentic: None,
+            dkim_selectors: None,
+            mta_sts: None,
+            tls_rpt: None,
+            bimi: None,
+            soa_rname: None,
+            dmarc_np: None,
+            dmarc_adkim: None,
+            dmarc_aspf: None,
+            dmarc_ruf: None,
+            dmarc_effective_p: None,
+            dmarc_rua_authorized: None,
+            dmarc_rua_unauthorized: None,
+            dkim_status: Checked::ProbeError,
+            dkim_keys: None,
+            dkim_errors: Vec::new(),
+            mta_sts_status: Checked::ProbeError,
+            mta_sts_id: None,
+            mta_sts_errors: Vec::new(),
+            mta_sts_policy_status: None,
+            mta_sts_mode: None,
+            mta_sts_max_age: None,
+            mta_sts_mx: None,
+            mta_sts_mx_uncovered: None,
+            mta_sts_policy_errors: Vec::new(),
+            tls_rpt_status: Checked::ProbeError,
+            tls_rpt_errors: Vec::new(),
+            tls_rpt_rua: None,
+            bimi_status: Checked::ProbeError,
+            bimi_dmarc_not_enforcing: None,
+            bimi_errors: Vec::new(),
+            soa_status: Status::Error,
+            dnssec_ad: None,
+            domain_status: DomainStatus::Error,
             domain_error: Some(why.to_string()),
-            ..Default::default()
         }
     }
 }
@@ -441,9 +610,9 @@ mod tests {
     #[tokio::test]
     async fn the_queries_of_one_domain_are_the_budgeted_ones() {
         let (row, ips, dns, saved) = scan(world(), "d.example").await;
-        assert_eq!(row.mx_status, "ok");
-        assert_eq!(row.spf_status, "valid");
-        assert_eq!(row.dmarc_status, "valid");
+        assert_eq!(row.mx_status.as_str(), "ok");
+        assert_eq!(row.spf_status.as_str(), "valid");
+        assert_eq!(row.dmarc_status.as_str(), "valid");
         assert_eq!(row.spf_mx_pass, Some(true));
         assert_eq!(ips, [ip("192.0.2.1")]);
         // Each asked once (the cache answers SPF's own mx and a lookups), no DKIM selector
@@ -515,7 +684,10 @@ mod tests {
     async fn a_domain_that_does_not_exist_costs_one_query() {
         let (row, ips, dns, _) = scan(world(), "gone.example").await;
         assert_eq!(asked_names(&dns), ["MX gone.example"]);
-        assert_eq!((row.mx_status, row.spf_status), ("nxdomain", "none"));
+        assert_eq!(
+            (row.mx_status.as_str(), row.spf_status.as_str()),
+            ("nxdomain", "none")
+        );
         assert_eq!(row.mx_ips, Some(vec![]));
         assert!(ips.is_empty());
     }
@@ -528,11 +700,11 @@ mod tests {
             .fail("_dmarc.d.example", RecordType::TXT, ServFail)
             .fail("mx.d.example", RecordType::AAAA, Timeout);
         let (row, ips, _, _) = scan(dns, "d.example").await;
-        assert_eq!(row.spf_status, "temperror");
+        assert_eq!(row.spf_status.as_str(), "temperror");
         assert_eq!(row.spf_records, None, "unknown, not empty");
         assert_eq!(row.spf_mx_pass, None);
-        assert_eq!(row.dmarc_status, "temperror");
-        assert_eq!(row.mx_ips_status, Some("timeout"));
+        assert_eq!(row.dmarc_status.as_str(), "temperror");
+        assert_eq!(row.mx_ips_status.map(Status::as_str), Some("timeout"));
         assert_eq!(ips, [ip("192.0.2.1")], "the A answer still counts");
         assert!(
             row.mx_errors
@@ -544,7 +716,7 @@ mod tests {
 
         let dns = MockDns::new().fail("d.example", RecordType::MX, Timeout);
         let (row, ips, _, _) = scan(dns, "d.example").await;
-        assert_eq!(row.mx_status, "timeout");
+        assert_eq!(row.mx_status.as_str(), "timeout");
         assert_eq!((row.mx, row.mx_null, row.mx_ips), (None, None, None));
         assert!(ips.is_empty());
     }
@@ -556,15 +728,15 @@ mod tests {
         let (row, _, dns, _) = scan(dns, "d.example").await;
         assert_eq!(asked_names(&dns), ["MX d.example"]);
         let statuses = [
-            row.spf_status,
-            row.dmarc_status,
-            row.dkim_status,
-            row.mta_sts_status,
-            row.tls_rpt_status,
-            row.bimi_status,
+            row.spf_status.as_str(),
+            row.dmarc_status.as_str(),
+            row.dkim_status.as_str(),
+            row.mta_sts_status.as_str(),
+            row.tls_rpt_status.as_str(),
+            row.bimi_status.as_str(),
         ];
         assert_eq!(statuses, ["temperror"; 6]);
-        assert_eq!(row.soa_status, "timeout");
+        assert_eq!(row.soa_status.as_str(), "timeout");
         assert_eq!(
             (row.spf_records, row.dmarc_p, row.dkim_selectors),
             (None, None, None)

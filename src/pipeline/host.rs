@@ -12,6 +12,7 @@ use crate::checks::dnsbl::{self, DnsStatus, Verdict, ZoneConfig, ZoneKind};
 use crate::checks::{Lookup, rdns};
 use crate::dns::{Answer, RecordType, Resolver, Status, reverse_name};
 use crate::output::HostRow;
+use crate::output::status::HostStatus;
 use crate::targets::exclude::ExcludeList;
 
 pub use crate::checks::rdns::MAX_PTR_NAMES;
@@ -187,22 +188,11 @@ impl HostChecker {
 
     /// The row of one address. Never fails: problems are statuses and error lists.
     pub async fn check(&self, res: &Resolver, ip: IpAddr, now_ms: impl Fn() -> i64) -> HostRow {
-        let mut row = HostRow {
-            ip: ip.to_string(),
-            ..Default::default()
-        };
         if let Some(reason) = self.opts.exclude.is_excluded_ip(ip) {
-            row.host_status = "skipped";
-            row.skip_reason = Some(format!("excluded: {}", reason.text));
-            row.scanned_at = now_ms();
-            return row;
+            return HostRow::skipped(ip, format!("excluded: {}", reason.text), now_ms());
         }
-        row.host_status = "ok";
-        let ((), dnsbl) = tokio::join!(self.reverse(res, ip, &mut row), self.dnsbl(res, ip));
-        row.dnsbl_listed = dnsbl.listed;
-        row.dnsbl_codes = dnsbl.codes;
-        row.dnsbl_reasons = dnsbl.reasons;
-        row.dnsbl_errors = dnsbl.errors;
+        let (reverse, dnsbl) = tokio::join!(self.reverse(res, ip), self.dnsbl(res, ip));
+        let mut row = HostRow::checked(ip, reverse, dnsbl);
         if let Some(db) = &self.opts.asn
             && let Some(info) = db.lookup(ip)
         {
@@ -227,16 +217,21 @@ impl HostChecker {
     }
 
     /// PTR and forward confirmation (FCrDNS), judged by [`rdns`].
-    async fn reverse(&self, res: &Resolver, ip: IpAddr, row: &mut HostRow) {
+    async fn reverse(&self, res: &Resolver, ip: IpAddr) -> Reverse {
         let ptr = res.lookup(&reverse_name(ip), RecordType::PTR).await;
-        row.ptr_status = ptr.status.as_str();
+        let mut r = Reverse {
+            status: ptr.status,
+            ptr: None,
+            fcrdns: None,
+            errors: Vec::new(),
+        };
         let Some((names, errors)) = rdns::ptr_names(&Lookup::from_answer(&ptr, Answer::ptrs))
         else {
-            row.ptr_errors
+            r.errors
                 .push(format!("dns-{}: PTR {}", ptr.status, ptr.describe()));
-            return;
+            return r;
         };
-        row.ptr_errors.extend(errors);
+        r.errors.extend(errors);
         let rtype = if ip.is_ipv4() {
             RecordType::A
         } else {
@@ -248,10 +243,11 @@ impl HostChecker {
                 (n.clone(), Lookup::from_answer(&a, |a| a.ips().collect()))
             }))
             .await;
-        row.ptr = Some(names);
+        r.ptr = Some(names);
         let (fcrdns, errors) = rdns::fcrdns(ip, &forwards);
-        row.fcrdns = fcrdns;
-        row.ptr_errors.extend(errors);
+        r.fcrdns = fcrdns;
+        r.errors.extend(errors);
+        r
     }
 
     /// Origin AS from the DNS service, through the per-prefix cache.
@@ -445,13 +441,82 @@ impl crate::pipeline::stage::Probe for HostProbe {
     }
 
     fn failed(&self, ip: &IpAddr, why: &str) -> HostRow {
+        HostRow::failed(*ip, why, crate::pipeline::now_ms())
+    }
+}
+
+/// The PTR columns of a checked host.
+pub struct Reverse {
+    status: Status,
+    ptr: Option<Vec<String>>,
+    fcrdns: Option<bool>,
+    errors: Vec<String>,
+}
+
+// One constructor per way a host row comes into being; each names every column, so that a new
+// one is decided for in each.
+impl HostRow {
+    /// A checked host, before its ASN columns (filled by the caller when known).
+    fn checked(ip: IpAddr, r: Reverse, dnsbl: Listings) -> HostRow {
         HostRow {
             ip: ip.to_string(),
-            scanned_at: crate::pipeline::now_ms(),
-            host_status: "error",
-            ptr_status: "error",
+            scanned_at: 0,
+            host_status: HostStatus::Ok,
+            skip_reason: None,
+            ptr_status: Some(r.status),
+            ptr: r.ptr,
+            fcrdns: r.fcrdns,
+            ptr_errors: r.errors,
+            dnsbl_listed: dnsbl.listed,
+            dnsbl_codes: dnsbl.codes,
+            dnsbl_reasons: dnsbl.reasons,
+            dnsbl_errors: dnsbl.errors,
+            asn: None,
+            asn_range: None,
+            asn_country: None,
+            asn_name: None,
+            host_error: None,
+            smtp: None,
+        }
+    }
+
+    /// An excluded host: no check was made.
+    pub fn skipped(ip: IpAddr, reason: String, now_ms: i64) -> HostRow {
+        HostRow {
+            skip_reason: Some(reason),
+            ..HostRow::unchecked(ip, HostStatus::Skipped, now_ms)
+        }
+    }
+
+    /// A host whose probe failed itself (a panic).
+    pub fn failed(ip: IpAddr, why: &str, now_ms: i64) -> HostRow {
+        HostRow {
             host_error: Some(why.to_string()),
-            ..Default::default()
+            ..HostRow::unchecked(ip, HostStatus::Error, now_ms)
+        }
+    }
+
+    /// The columns of a host no check was made for: every check column null or empty.
+    fn unchecked(ip: IpAddr, host_status: HostStatus, now_ms: i64) -> HostRow {
+        HostRow {
+            ip: ip.to_string(),
+            scanned_at: now_ms,
+            host_status,
+            skip_reason: None,
+            ptr_status: None,
+            ptr: None,
+            fcrdns: None,
+            ptr_errors: Vec::new(),
+            dnsbl_listed: Vec::new(),
+            dnsbl_codes: Vec::new(),
+            dnsbl_reasons: Vec::new(),
+            dnsbl_errors: Vec::new(),
+            asn: None,
+            asn_range: None,
+            asn_country: None,
+            asn_name: None,
+            host_error: None,
+            smtp: None,
         }
     }
 }
@@ -525,19 +590,25 @@ mod probe_tests {
             .records("5.0.0.127.in-addr.arpa", RecordType::PTR, ptr("mx.example"))
             .addr("mx.example", "127.0.0.5".parse().unwrap());
         let (row, asked) = check(dns, "127.0.0.5").await;
-        assert_eq!((row.ptr_status, row.fcrdns), ("ok", Some(true)));
+        assert_eq!(
+            (row.ptr_status.map(Status::as_str), row.fcrdns),
+            (Some("ok"), Some(true))
+        );
         assert_eq!(row.ptr, Some(vec!["mx.example".into()]));
         assert_eq!(asked.len(), 2);
         // No PTR: false, nothing else asked.
         let (row, asked) = check(MockDns::new(), "127.0.0.5").await;
-        assert_eq!((row.ptr_status, row.fcrdns), ("nxdomain", Some(false)));
+        assert_eq!(
+            (row.ptr_status.map(Status::as_str), row.fcrdns),
+            (Some("nxdomain"), Some(false))
+        );
         assert_eq!((row.ptr, asked.len()), (Some(vec![]), 1));
         // PTR failed: unknown, with the status and an error.
         let dns = MockDns::new().fail("5.0.0.127.in-addr.arpa", RecordType::PTR, Status::Timeout);
         let (row, _) = check(dns, "127.0.0.5").await;
         assert_eq!(
-            (row.ptr_status, row.fcrdns, row.ptr),
-            ("timeout", None, None)
+            (row.ptr_status.map(Status::as_str), row.fcrdns, row.ptr),
+            (Some("timeout"), None, None)
         );
         assert_eq!(row.ptr_errors, ["dns-timeout: PTR timeout: mock failure"]);
         // The forward lookup failed: unknown, not false.
@@ -545,7 +616,10 @@ mod probe_tests {
             .records("5.0.0.127.in-addr.arpa", RecordType::PTR, ptr("mx.example"))
             .fail("mx.example", RecordType::A, Status::ServFail);
         let (row, _) = check(dns, "127.0.0.5").await;
-        assert_eq!((row.ptr_status, row.fcrdns), ("ok", None));
+        assert_eq!(
+            (row.ptr_status.map(Status::as_str), row.fcrdns),
+            (Some("ok"), None)
+        );
         assert_eq!(
             row.ptr_errors,
             ["forward-lookup: mx.example: servfail: mock failure"]

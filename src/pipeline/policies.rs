@@ -14,16 +14,16 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::checks::bimi::{self, BimiFindings};
 use crate::checks::dkim::{self, DkimFindings, SelectorKey};
-use crate::checks::dmarc::{
-    self, DiscoveryMode, DmarcFindings, DmarcSource, DmarcStatus, SuffixList,
-};
+use crate::checks::dmarc::{self, DiscoveryMode, DmarcFindings, SuffixList};
 use crate::checks::mta_sts::{self, StsPolicy, StsStatus, StsTxtFindings};
 use crate::checks::soa;
-use crate::checks::tls_rpt::{TlsRptFindings, TlsRptStatus};
+use crate::checks::tls_rpt::TlsRptFindings;
 use crate::checks::{Lookup, TxtPolicy};
 use crate::dns::{Answer, Rdata, RecordType, Resolver, Status};
 use crate::https::{FetchError, FetchOptions, Fetcher};
-use crate::output::{DkimKeyRow, DomainRow};
+use crate::output::DkimKeyRow;
+#[cfg(test)]
+use crate::output::DomainRow;
 
 /// How the policy stage behaves. `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -118,6 +118,25 @@ impl Policies {
             tls_rpt: TlsRptFindings::nxdomain(),
             bimi: BimiFindings::nxdomain(),
             soa_status: Status::NxDomain,
+            soa_rname: None,
+        }
+    }
+
+    /// What each check says of a domain whose questions were not asked because its zone does
+    /// not answer: temperror with `reason`.
+    pub fn unasked(opts: &PolicyOptions, reason: &str) -> Policies {
+        Policies {
+            dmarc: DmarcFindings::temperror(reason),
+            dkim: if opts.dkim {
+                DkimFindings::temperror(reason)
+            } else {
+                DkimFindings::skipped()
+            },
+            mta_sts: StsTxtFindings::temperror(reason),
+            sts_policy: None,
+            tls_rpt: TlsRptFindings::temperror(reason),
+            bimi: BimiFindings::temperror(reason),
+            soa_status: Status::Timeout,
             soa_rname: None,
         }
     }
@@ -276,68 +295,7 @@ async fn dkim_stage(
     dkim::findings(domain, &parent, &probes)
 }
 
-/// Writes the findings into the row's policy columns. `dnssec_ad` is set by the caller, which
-/// holds the MX answer.
-pub fn fill(row: &mut DomainRow, p: Policies) {
-    let d = p.dmarc;
-    row.dmarc_status = d.status.as_str();
-    row.dmarc_source = d.source.as_ref().map(DmarcSource::to_string);
-    row.dmarc_record = d.record;
-    row.dmarc_p = d.p;
-    row.dmarc_sp = d.sp;
-    row.dmarc_np = d.np;
-    row.dmarc_pct = d.pct;
-    row.dmarc_adkim = d.adkim;
-    row.dmarc_aspf = d.aspf;
-    // Only a record that is used has report destinations.
-    let used = d.status == DmarcStatus::Valid;
-    row.dmarc_rua = used.then_some(d.rua);
-    row.dmarc_ruf = used.then_some(d.ruf);
-    row.dmarc_effective_p = d.effective_p;
-    row.dmarc_errors = d.errors;
-    row.dmarc_rua_authorized = d.rua_authorized;
-    row.dmarc_rua_unauthorized = d.rua_unauthorized;
-
-    row.dkim_status = p.dkim.status.as_str();
-    row.dkim_selectors = p.dkim.selectors;
-    row.dkim_keys = p.dkim.keys.map(|keys| keys.iter().map(key_row).collect());
-    row.dkim_errors = p.dkim.errors;
-
-    row.mta_sts_status = p.mta_sts.status.as_str();
-    row.mta_sts = p.mta_sts.record;
-    row.mta_sts_id = p.mta_sts.id;
-    row.mta_sts_errors = p.mta_sts.errors;
-    match p.sts_policy {
-        Some(Ok(policy)) => {
-            row.mta_sts_policy_status = Some(if policy.valid() { "valid" } else { "invalid" });
-            row.mta_sts_mode = policy.mode.map(|m| m.as_str());
-            row.mta_sts_max_age = policy.max_age;
-            row.mta_sts_mx = Some(policy.mx);
-            row.mta_sts_policy_errors = policy.errors;
-        }
-        Some(Err(e)) => {
-            row.mta_sts_policy_status = Some(e.as_str());
-            row.mta_sts_policy_errors = vec![e.describe()];
-        }
-        None => {}
-    }
-
-    row.tls_rpt_status = p.tls_rpt.status.as_str();
-    // Only a record that is used has destinations (RFC 8460 3).
-    row.tls_rpt_rua = (p.tls_rpt.status == TlsRptStatus::Valid).then_some(p.tls_rpt.rua);
-    row.tls_rpt = p.tls_rpt.record;
-    row.tls_rpt_errors = p.tls_rpt.errors;
-
-    row.bimi_status = p.bimi.status.as_str();
-    row.bimi_dmarc_not_enforcing = p.bimi.dmarc_not_enforcing;
-    row.bimi = p.bimi.record;
-    row.bimi_errors = p.bimi.errors;
-
-    row.soa_status = p.soa_status.as_str();
-    row.soa_rname = p.soa_rname;
-}
-
-fn key_row(k: &SelectorKey) -> DkimKeyRow {
+pub fn key_row(k: &SelectorKey) -> DkimKeyRow {
     DkimKeyRow {
         selector: k.selector.clone(),
         key_type: k.key.key_type.as_str().to_string(),
@@ -349,37 +307,13 @@ fn key_row(k: &SelectorKey) -> DkimKeyRow {
     }
 }
 
-/// The policy columns of a domain whose questions were not asked because its zone does not
-/// answer: every check says temperror with `reason`.
-pub fn fill_unasked(row: &mut DomainRow, opts: &PolicyOptions, reason: &str) {
-    fill(
-        row,
-        Policies {
-            dmarc: DmarcFindings::temperror(reason),
-            dkim: if opts.dkim {
-                DkimFindings::temperror(reason)
-            } else {
-                DkimFindings::skipped()
-            },
-            mta_sts: StsTxtFindings::temperror(reason),
-            sts_policy: None,
-            tls_rpt: TlsRptFindings::temperror(reason),
-            bimi: BimiFindings::temperror(reason),
-            soa_status: Status::Timeout,
-            soa_rname: None,
-        },
-    );
-}
-
-/// The policy columns of a domain that does not exist (RFC 8020: nothing exists below it, so
-/// every policy name would be NXDOMAIN too; no query is sent).
-pub fn fill_nxdomain(row: &mut DomainRow, opts: &PolicyOptions) {
-    fill(row, Policies::nxdomain(opts));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::dkim::DkimStatus;
+    use crate::checks::dmarc::DmarcStatus;
+    use crate::checks::spf::SpfStatus;
+    use crate::output::status::Checked;
 
     #[test]
     fn nxdomain_columns() {
@@ -388,23 +322,31 @@ mod tests {
                 dkim,
                 ..PolicyOptions::default()
             };
-            let mut row = DomainRow::default();
-            fill_nxdomain(&mut row, &opts);
-            let mut want = DomainRow {
-                dmarc_status: "none",
-                dkim_status: "skipped",
-                mta_sts_status: "none",
-                tls_rpt_status: "none",
-                bimi_status: "none",
-                soa_status: "nxdomain",
-                ..DomainRow::default()
+            let row = DomainRow::new(
+                "x.example",
+                Status::NxDomain,
+                &Default::default(),
+                None,
+                SpfStatus::None,
+                Policies::nxdomain(&opts),
+            );
+            let none = Checked::Done(DmarcStatus::None);
+            assert_eq!(
+                (row.dmarc_status, row.mta_sts_status, row.tls_rpt_status),
+                (none, none, none),
+                "dkim {dkim}"
+            );
+            assert_eq!(row.bimi_status.as_str(), "none");
+            assert_eq!(row.soa_status, Status::NxDomain);
+            let (status, listed) = if dkim {
+                (DkimStatus::None, Some(Vec::new()))
+            } else {
+                (DkimStatus::Skipped, None)
             };
-            if dkim {
-                want.dkim_status = "none";
-                want.dkim_selectors = Some(Vec::new());
-                want.dkim_keys = Some(Vec::new());
-            }
-            assert_eq!(row, want, "dkim {dkim}");
+            assert_eq!(row.dkim_status, Checked::Done(status), "dkim {dkim}");
+            assert_eq!(row.dkim_selectors, listed, "dkim {dkim}");
+            assert_eq!(row.dkim_keys.is_some(), dkim);
+            assert_eq!(row.mta_sts_policy_status, None);
         }
     }
 }

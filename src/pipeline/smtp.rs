@@ -14,6 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::checks::smtp::SmtpFindings;
 use crate::output::HostRow;
+use crate::output::status::HostStatus;
 use crate::smtp::session::{self, SessionOptions, SessionTarget};
 use crate::smtp::tls::TlsProbe;
 
@@ -183,7 +184,7 @@ impl crate::pipeline::stage::Probe for SmtpProbe {
     async fn probe(&self, t: SmtpTarget) -> HostRow {
         let mut row = t.row.clone();
         let ip: Option<IpAddr> = row.ip.parse().ok();
-        let Some(ip) = ip.filter(|_| row.host_status == "ok") else {
+        let Some(ip) = ip.filter(|_| row.host_status == HostStatus::Ok) else {
             // Excluded (skipped) or failed in the host stage: no connection is made.
             row.smtp = Some(SmtpFindings::skipped(self.opts.port));
             return row;
@@ -202,7 +203,7 @@ impl crate::pipeline::stage::Probe for SmtpProbe {
 
     fn failed(&self, t: &SmtpTarget, why: &str) -> HostRow {
         HostRow {
-            host_status: "error",
+            host_status: HostStatus::Error,
             host_error: Some(format!("smtp: {why}")),
             ..t.row.clone()
         }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::stage::StageReport;
 use super::{ScanOptions, Targets};
 use crate::dns::{Resolver, Status};
+use crate::output::status::HostStatus;
 use crate::output::{DomainRow, HostRow, WriterStats};
 
 #[derive(Debug, Default)]
@@ -70,7 +71,8 @@ impl ScanStats {
             // A host that was not checked (skipped, or its probe failed) has null check statuses:
             // they count under the host's own status, so every column's counts add up to the hosts.
             // A column null for a checked host (smtp_status without --smtp) is not counted.
-            let Some(st) = st.or((row.host_status != "ok").then_some(row.host_status)) else {
+            let unchecked = row.host_status != HostStatus::Ok;
+            let Some(st) = st.or(unchecked.then_some(row.host_status.as_str())) else {
                 continue;
             };
             *m.entry(col).or_default().entry(st).or_default() += 1;

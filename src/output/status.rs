@@ -1,0 +1,141 @@
+//! The typed values of the status columns. A row holds these, not strings, so that a status
+//! outside a column's closed set cannot be written; the column accessors turn them into the
+//! contract's strings with `as_str`.
+
+use crate::checks::RecordStatus;
+use crate::checks::bimi::BimiStatus;
+use crate::checks::dkim::DkimStatus;
+use crate::checks::spf::SpfStatus;
+use crate::dns::Status;
+use crate::https::FetchError;
+
+/// A check status with its contract string; lets [`Checked`] wrap any check's status.
+pub trait StatusName: Copy {
+    fn as_str(self) -> &'static str;
+}
+
+macro_rules! status_name {
+    ($($t:ty),*) => {$(
+        impl StatusName for $t {
+            fn as_str(self) -> &'static str {
+                <$t>::as_str(self)
+            }
+        }
+    )*};
+}
+status_name!(Status, SpfStatus, RecordStatus, DkimStatus, BimiStatus);
+
+/// A check's status, or `error` when the probe that runs the check failed itself (a panic: a bug
+/// in mxray, not an answer from the domain). The checks never say `error`, so it is not one of
+/// their variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked<S> {
+    Done(S),
+    ProbeError,
+}
+
+impl<S: StatusName> Checked<S> {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Checked::Done(s) => s.as_str(),
+            Checked::ProbeError => "error",
+        }
+    }
+}
+
+impl<S> From<S> for Checked<S> {
+    fn from(s: S) -> Self {
+        Checked::Done(s)
+    }
+}
+
+/// `domain_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainStatus {
+    Ok,
+    /// The domain probe itself failed (`domain_error` says why).
+    Error,
+}
+
+impl DomainStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DomainStatus::Ok => "ok",
+            DomainStatus::Error => "error",
+        }
+    }
+}
+
+/// `host_status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostStatus {
+    Ok,
+    /// Excluded: no check was made (`skip_reason` says why).
+    Skipped,
+    /// The host probe itself failed (`host_error` says why).
+    Error,
+}
+
+impl HostStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostStatus::Ok => "ok",
+            HostStatus::Skipped => "skipped",
+            HostStatus::Error => "error",
+        }
+    }
+}
+
+/// `mta_sts_policy_status`: what the fetched policy text is, or why none was fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StsPolicyStatus {
+    Valid,
+    Invalid,
+    DnsError,
+    ConnectError,
+    TlsError,
+    HttpError,
+    Timeout,
+}
+
+impl StsPolicyStatus {
+    pub fn fetch_failed(e: &FetchError) -> Self {
+        match e {
+            FetchError::Dns(_) => StsPolicyStatus::DnsError,
+            FetchError::Connect(_) => StsPolicyStatus::ConnectError,
+            FetchError::Tls(_) => StsPolicyStatus::TlsError,
+            FetchError::Http(_) => StsPolicyStatus::HttpError,
+            FetchError::Timeout => StsPolicyStatus::Timeout,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StsPolicyStatus::Valid => "valid",
+            StsPolicyStatus::Invalid => "invalid",
+            StsPolicyStatus::DnsError => "dns-error",
+            StsPolicyStatus::ConnectError => "connect-error",
+            StsPolicyStatus::TlsError => "tls-error",
+            StsPolicyStatus::HttpError => "http-error",
+            StsPolicyStatus::Timeout => "timeout",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_fetch_keeps_the_fetch_error_code() {
+        for e in [
+            FetchError::Dns(String::new()),
+            FetchError::Connect(String::new()),
+            FetchError::Tls(String::new()),
+            FetchError::Http(String::new()),
+            FetchError::Timeout,
+        ] {
+            assert_eq!(StsPolicyStatus::fetch_failed(&e).as_str(), e.as_str());
+        }
+    }
+}
