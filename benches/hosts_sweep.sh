@@ -10,15 +10,10 @@ REPO=$PWD
 RANGE=${SWEEP_RANGE:-127.5.0.0/16}
 BD=${TMPDIR:-/tmp}/mxray-sweep
 export FIXTURES_DIR=$BD/fixtures WORLD_DOMAINS=1000
-NETNS=${CI_NETNS:-mxray-sweep}
-mkdir -p "$BD"
-if [ "$NETNS" != none ] && ip netns add "mxray-probe-$$" 2>/dev/null; then
-  ip netns del "mxray-probe-$$"; export FIXTURES_NETNS=$NETNS; in_ns() { ip netns exec "$NETNS" "$@"; }
-else
-  unset FIXTURES_NETNS; in_ns() { "$@"; }
-fi
-if [ "${MXRAY_SKIP_BUILD:-0}" != 1 ]; then cargo build --release --bin mxray >"$BD/build.log" 2>&1; fi
-trap 'bash "$REPO/tests/fixtures/down.sh" >/dev/null 2>&1 || true' EXIT
+# shellcheck source=benches/lib.sh
+. "$REPO/benches/lib.sh"
+bench_netns mxray-sweep
+bench_build
 bash tests/fixtures/up.sh >"$BD/up.log" 2>&1 || { tail -20 "$BD/up.log"; exit 1; }
 # the fixture zones with the polite rates lifted: this measures mxray, not a rate limit
 sed 's/,1000,/,1000000,/' tests/fixtures/dnsbl-test.csv > "$BD/zones.csv"

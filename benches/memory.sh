@@ -15,16 +15,11 @@ REPO=$PWD
 BD=${TMPDIR:-/tmp}/mxray-memory
 export FIXTURES_DIR=$BD/fixtures WORLD_DOMAINS=${WORLD_DOMAINS:-100000}
 SIZES=${SIZES:-1000000 3000000}
-NETNS=${CI_NETNS:-mxray-memory}
-mkdir -p "$BD"
-if [ "$NETNS" != none ] && ip netns add "mxray-probe-$$" 2>/dev/null; then
-  ip netns del "mxray-probe-$$"; export FIXTURES_NETNS=$NETNS; in_ns() { ip netns exec "$NETNS" "$@"; }
-else
-  unset FIXTURES_NETNS; in_ns() { "$@"; }
-fi
+# shellcheck source=benches/lib.sh
+. "$REPO/benches/lib.sh"
+bench_netns mxray-memory
 command -v /usr/bin/time >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null
-if [ "${MXRAY_SKIP_BUILD:-0}" != 1 ]; then cargo build --release --bin mxray >"$BD/build.log" 2>&1; fi
-trap 'bash "$REPO/tests/fixtures/down.sh" >/dev/null 2>&1 || true' EXIT
+bench_build
 bash tests/fixtures/up.sh >"$BD/up.log" 2>&1 || { tail -20 "$BD/up.log"; exit 1; }
 # shellcheck disable=SC1091
 . "$FIXTURES_DIR/run/env"

@@ -12,15 +12,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
 BD=${TMPDIR:-/tmp}/mxray-stages
 export FIXTURES_DIR=$BD/fixtures WORLD_DOMAINS=${WORLD_DOMAINS:-20000}
-NETNS=${CI_NETNS:-mxray-stages}
-mkdir -p "$BD"
-if [ "$NETNS" != none ] && ip netns add "mxray-probe-$$" 2>/dev/null; then
-  ip netns del "mxray-probe-$$"; export FIXTURES_NETNS=$NETNS; in_ns() { ip netns exec "$NETNS" "$@"; }
-else
-  unset FIXTURES_NETNS; in_ns() { "$@"; }
-fi
-if [ "${MXRAY_SKIP_BUILD:-0}" != 1 ]; then cargo build --release --bin mxray >"$BD/build.log" 2>&1; fi
-trap 'bash "$REPO/tests/fixtures/down.sh" >/dev/null 2>&1 || true' EXIT
+# shellcheck source=benches/lib.sh
+. "$REPO/benches/lib.sh"
+bench_netns mxray-stages
+bench_build
 # the two IP zones with the polite rates lifted: this measures mxray, not a rate limit (the domain
 # zone would add RHSBL queries to the domain stage, so it is left out)
 grep -E '^(zone|bl\.test|bl2\.test),' tests/fixtures/dnsbl-test.csv | sed 's/,1000,/,1000000,/' > "$BD/zones.csv"
