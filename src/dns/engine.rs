@@ -376,6 +376,9 @@ impl Engine {
                     let _place = inner.window.acquire().await;
                     self.resolve(&query, rtype, zone, attempts, full_wait).await
                 };
+                if first.status == Status::Timeout {
+                    inner.window.on_query_timeout(Instant::now(), zone);
+                }
                 if first.status == Status::Timeout && inner.opts.second_pass && !slow {
                     self.second_pass(&query, rtype, zone, first).await
                 } else {

@@ -57,6 +57,11 @@ struct State {
     epoch_size: usize,
     /// Zone key -> when it last timed out (removed at its next answer).
     slow_zones: HashMap<u64, Instant, ahash::RandomState>,
+    /// Zone key -> when a query of it last ran out of attempts (removed at its next answer): the
+    /// zones whose queries get one patient attempt. Apart from `slow_zones`, which an answer slower
+    /// than the retransmission timeout also enters, so that a live zone under load keeps its
+    /// retries and second pass.
+    dead_zones: HashMap<u64, Instant, ahash::RandomState>,
     /// Round trips of the epoch's answers (the first [`EPOCH_SAMPLES`]).
     rtts: Vec<Duration>,
     /// The lowest first-quartile round trip of an epoch, and the epochs since it was reset.
@@ -121,6 +126,7 @@ impl Window {
                 epoch_losses: 0,
                 epoch_size: start.max(EPOCH_MIN),
                 slow_zones: HashMap::default(),
+                dead_zones: HashMap::default(),
                 rtts: Vec::with_capacity(EPOCH_SAMPLES),
                 base_rtt: None,
                 base_epochs: 0,
@@ -163,12 +169,22 @@ impl Window {
         self.sem.add_permits(left);
     }
 
-    /// Whether `zone` timed out lately and has not answered since (its servers do not answer).
+    /// Whether a query of `zone` ran out of attempts lately and the zone has not answered since
+    /// (its servers do not answer).
     pub fn is_slow(&self, zone: u64, now: Instant) -> bool {
         let s = self.state.lock();
-        s.slow_zones
+        s.dead_zones
             .get(&zone)
             .is_some_and(|t| now.duration_since(*t) < SLOW_ZONE_MEMORY)
+    }
+
+    /// A query of `zone` ran out of attempts at `now`.
+    pub fn on_query_timeout(&self, now: Instant, zone: u64) {
+        let mut s = self.state.lock();
+        if s.dead_zones.len() >= SLOW_ZONES_MAX {
+            s.dead_zones.clear();
+        }
+        s.dead_zones.insert(zone, now);
     }
 
     /// An attempt for a name in `zone` got its answer after `rtt` (None: not known which attempt
@@ -177,6 +193,9 @@ impl Window {
         let mut s = self.state.lock();
         if !s.slow_zones.is_empty() {
             s.slow_zones.remove(&zone);
+        }
+        if !s.dead_zones.is_empty() {
+            s.dead_zones.remove(&zone);
         }
         if !self.adaptive {
             return;
@@ -371,6 +390,8 @@ mod tests {
         let t = Instant::now();
         assert!(!w.is_slow(9, t));
         w.on_timeout(t, 9);
+        assert!(!w.is_slow(9, t), "an attempt timed out, not the query");
+        w.on_query_timeout(t, 9);
         assert!(w.is_slow(9, t));
         assert!(!w.is_slow(9, t + SLOW_ZONE_MEMORY));
         w.on_answer(9, None);
