@@ -105,8 +105,8 @@ impl Default for EngineOptions {
 
 impl EngineOptions {
     /// The longest one query can take: every attempt waits at most `timeout`, and each may fall
-    /// back to TCP once, which has the same bound; the second pass adds its delay and one more
-    /// attempt.
+    /// back to TCP once, which has the same bound; the second pass adds its delays and its
+    /// attempts.
     pub fn query_deadline(&self) -> Duration {
         let pass = if self.second_pass {
             self.second_pass_delay * 3 + self.timeout * 2 * SECOND_PASS_ATTEMPTS
@@ -143,12 +143,13 @@ pub struct EngineStats {
     pub retries: AtomicU64,
     /// Attempts that ran out of time (then retransmitted, or the query timed out).
     pub attempt_timeouts: AtomicU64,
-    /// Attempt timeouts for names whose zone timed out shortly before (a slow zone, not a loaded
-    /// resolver: the window ignores them).
+    /// Attempt timeouts for names whose zone timed out shortly before and has not answered since
+    /// (a slow zone, not a loaded resolver: the window ignores them).
     pub slow_zone_timeouts: AtomicU64,
-    /// Queries for a slow zone, asked with one patient attempt and no second pass.
+    /// Queries of a zone whose last query ran out of attempts, asked with one patient attempt and
+    /// no second pass.
     pub slow_zone_queries: AtomicU64,
-    /// Queries whose attempts all timed out and that were asked once more, later (the second pass).
+    /// Queries whose attempts all timed out and that were asked again, later (the second pass).
     pub second_pass: AtomicU64,
     /// Of those, the ones that got an answer then.
     pub second_pass_answered: AtomicU64,
@@ -391,7 +392,7 @@ impl Engine {
         answer
     }
 
-    /// Asks once more, later and at low priority, a query whose attempts all timed out; its
+    /// Asks again, later and at low priority, a query whose attempts all timed out; the first
     /// answer, or the first pass's timeout.
     async fn second_pass(
         &self,
