@@ -216,24 +216,8 @@ EOF
 cat > "$PFC/master.cf" <<'EOF'
 # the wildcard listener: answers on every 127.x.y.z of the namespace; maxproc - = default_process_limit
 0.0.0.0:25 inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
+cat "$REPO/tests/fixtures/postfix-services.cf" >> "$PFC/master.cf"
 # quick start (as tests/fixtures/up.sh): the queue is new, so make its directories as post-install
 # would and skip postfix-script's integrity checks; date main.cf back (Postfix waits for a 2 s old file)
 install -d -o root -g root -m 755 "$Q/pid"
