@@ -129,6 +129,15 @@ pub struct ScanArgs {
     #[arg(help_heading = "Output", long)]
     pub overwrite: bool,
 
+    /// Go on with the scan in --out that was killed or stopped: give the same input, --shard and
+    /// --seed (refused otherwise). Targets whose rows are in its Parquet parts are skipped, MX
+    /// addresses in flight when it stopped are checked, new parts continue the numbering, and
+    /// run.json lists every resume. Needs the Parquet format; with CSV too, domains.csv is
+    /// appended to (a row whose part was written just before a SIGKILL may be in the Parquet
+    /// parts only: they are the record).
+    #[arg(help_heading = "Output", long, conflicts_with = "overwrite")]
+    pub resume: bool,
+
     /// Output formats: `parquet`, `csv` or `parquet,csv` (CSV lists are joined with `;`).
     #[arg(
         help_heading = "Output",
@@ -662,6 +671,7 @@ impl ScanArgs {
             },
             out: self.out,
             overwrite: self.overwrite,
+            resume: self.resume,
             engine: EngineOptions {
                 servers,
                 timeout: self.timeout,

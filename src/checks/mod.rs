@@ -95,7 +95,12 @@ pub fn select_records(answer: &Lookup<String>, is_record: impl Fn(&str) -> bool)
             match kept.len() {
                 0 => Selection::None,
                 1 => Selection::One(kept.remove(0)),
-                _ => Selection::Multiple(kept),
+                _ => {
+                    // Sorted: a resolver may rotate an RRset's order from answer to answer, and
+                    // the raw column keeps the first, so two scans of one zone write one value.
+                    kept.sort_unstable();
+                    Selection::Multiple(kept)
+                }
             }
         }
     }

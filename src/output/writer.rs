@@ -66,6 +66,8 @@ struct Files {
     csv: Option<csv::Writer<BufWriter<File>>>,
     props: WriterProperties,
     stats: WriterStats,
+    /// The next part's number (after an earlier scan's parts when resuming).
+    next_part: u64,
 }
 
 impl Files {
@@ -75,7 +77,7 @@ impl Files {
         }
         if self.parquet {
             let batch = to_batch(rows).map_err(io::Error::other)?;
-            let name = format!("part-{:05}.parquet", self.stats.parts);
+            let name = format!("part-{:05}.parquet", self.next_part);
             let tmp = self.dir.join(format!(".{name}.tmp"));
             let file = File::create(&tmp)?;
             let mut w = ArrowWriter::try_new(file, batch.schema(), Some(self.props.clone()))
@@ -84,6 +86,7 @@ impl Files {
             w.close().map_err(io::Error::other)?;
             fs::rename(&tmp, self.dir.join(name))?;
             self.stats.parts += 1;
+            self.next_part += 1;
         }
         if let Some(csv) = &mut self.csv {
             for r in rows {
@@ -94,6 +97,33 @@ impl Files {
         self.stats.rows += rows.len() as u64;
         Ok(())
     }
+}
+
+/// Removes a last line a kill cut short, so appended records start on a line of their own;
+/// returns the length kept.
+fn cut_to_last_line(file: &File) -> io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    let mut f = file;
+    let mut keep = len;
+    let mut buf = [0u8; 4096];
+    while keep > 0 {
+        let start = keep.saturating_sub(buf.len() as u64);
+        let n = (keep - start) as usize;
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(&mut buf[..n])?;
+        match buf[..n].iter().rposition(|&b| b == b'\n') {
+            Some(i) => {
+                keep = start + i as u64 + 1;
+                break;
+            }
+            None => keep = start,
+        }
+    }
+    if keep < len {
+        file.set_len(keep)?;
+    }
+    Ok(keep)
 }
 
 /// The sending side; dropping every clone ends the writer, which flushes what is left.
@@ -123,11 +153,14 @@ impl WrittenSoFar {
 
 impl<R: Row> TableWriter<R> {
     /// Creates `OUT/<table>/` (Parquet parts) and `OUT/<table>.csv` as asked, and starts the
-    /// writer task. Its handle yields the counts once every sender is gone.
+    /// writer task. Its handle yields the counts once every sender is gone. `resume_at` goes on
+    /// with an earlier scan's table: parts are numbered from it and the CSV is appended to
+    /// (its header is already there).
     pub fn start(
         out: &Path,
         table: &str,
         opts: &WriterOptions,
+        resume_at: Option<u64>,
     ) -> io::Result<(
         TableWriter<R>,
         tokio::task::JoinHandle<io::Result<WriterStats>>,
@@ -136,16 +169,29 @@ impl<R: Row> TableWriter<R> {
         if opts.formats.parquet {
             fs::create_dir_all(&dir)?;
         }
-        let csv = if opts.formats.csv {
-            let mut w = csv::Writer::from_writer(BufWriter::new(File::create(
-                out.join(format!("{table}.csv")),
-            )?));
-            w.write_record(R::columns().iter().map(|c| c.name))
-                .map_err(io::Error::other)?;
-            w.flush()?;
-            Some(w)
-        } else {
-            None
+        let csv_path = out.join(format!("{table}.csv"));
+        let csv = match (opts.formats.csv, resume_at) {
+            (false, _) => None,
+            (true, Some(_)) if csv_path.exists() => {
+                let file = fs::OpenOptions::new()
+                    .read(true)
+                    .append(true)
+                    .open(&csv_path)?;
+                let empty = cut_to_last_line(&file)? == 0;
+                let mut w = csv::Writer::from_writer(BufWriter::new(file));
+                if empty {
+                    w.write_record(R::columns().iter().map(|c| c.name))
+                        .map_err(io::Error::other)?;
+                }
+                Some(w)
+            }
+            (true, _) => {
+                let mut w = csv::Writer::from_writer(BufWriter::new(File::create(&csv_path)?));
+                w.write_record(R::columns().iter().map(|c| c.name))
+                    .map_err(io::Error::other)?;
+                w.flush()?;
+                Some(w)
+            }
         };
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
@@ -159,6 +205,7 @@ impl<R: Row> TableWriter<R> {
             csv,
             props,
             stats: WriterStats::default(),
+            next_part: resume_at.unwrap_or(0),
         };
         let (tx, rx) = mpsc::channel(opts.channel.max(1));
         let live = Arc::new(Mutex::new(WriterStats::default()));

@@ -21,6 +21,7 @@ pub mod domain;
 pub mod host;
 pub mod policies;
 pub mod progress;
+pub mod resume;
 pub mod smtp;
 pub mod spf_dns;
 pub mod stage;
@@ -47,6 +48,7 @@ use domain::{DomainOutput, DomainProbe};
 use host::{HostChecker, HostOptions, HostProbe};
 pub use policies::PolicyOptions;
 pub use progress::ProgressMode;
+pub use resume::{Resume, ResumeError};
 use stage::{Probe, StageStats, StageStop, spawn_stage};
 pub use stats::{ManifestInput, RunManifest, ScanStats};
 
@@ -71,6 +73,9 @@ pub struct ScanOptions {
     pub out: PathBuf,
     /// Replace the results of an earlier scan in `out` instead of refusing. Default false.
     pub overwrite: bool,
+    /// Go on with the earlier scan in `out` (same input, shard and seed): skip the targets whose
+    /// rows are in its parts, continue the part numbering. Default false.
+    pub resume: bool,
     pub engine: EngineOptions,
     pub cache: CacheOptions,
     pub reader: ReaderOptions,
@@ -106,6 +111,7 @@ impl Default for ScanOptions {
             domain: domain::DomainOptions::default(),
             out: PathBuf::new(),
             overwrite: false,
+            resume: false,
             engine: EngineOptions::default(),
             cache: CacheOptions::default(),
             reader: ReaderOptions::default(),
@@ -162,6 +168,8 @@ pub enum ScanError {
         "{0} already holds a scan (run.json exists): choose another --out, or pass --overwrite"
     )]
     OutputNotEmpty(PathBuf),
+    #[error(transparent)]
+    Resume(#[from] ResumeError),
     #[error(transparent)]
     Engine(#[from] crate::dns::engine::EngineError),
     #[error("policy stage: {0}")]
@@ -281,21 +289,47 @@ pub async fn scan_with<L: ProbeLayer>(
     let t0 = Instant::now();
     let policy =
         Arc::new(policies::PolicyStage::new(opts.policies.clone()).map_err(ScanError::Policy)?);
-    prepare_out(&opts.out, opts.overwrite)?;
+    let resume_at = |n| opts.resume.then_some(n);
+    let resume = if opts.resume {
+        Resume::load(&opts)?
+    } else {
+        prepare_out(&opts.out, opts.overwrite)?;
+        Resume::default()
+    };
     let stats = Arc::new(ScanStats::default());
     let out_err = |source| ScanError::Output {
         path: opts.out.clone(),
         source,
     };
-    let rejects = File::create(opts.out.join("rejects.csv")).map_err(out_err)?;
-    let mut rejects = csv::Writer::from_writer(BufWriter::new(rejects));
+    let rejects_path = opts.out.join("rejects.csv");
     let write_err = |source: csv::Error| ScanError::Write {
         table: "rejects.csv",
         source: source.into(),
     };
-    rejects
-        .write_record(["line", "text", "reason"])
-        .map_err(write_err)?;
+    let mut rejects = if opts.resume && rejects_path.exists() {
+        // Resume::load cut a last line the kill left half-written.
+        let f = fs::OpenOptions::new()
+            .append(true)
+            .open(&rejects_path)
+            .map_err(out_err)?;
+        let empty = f.metadata().map_err(out_err)?.len() == 0;
+        let mut w = csv::Writer::from_writer(BufWriter::new(f));
+        if empty {
+            w.write_record(["line", "text", "reason"])
+                .map_err(write_err)?;
+        }
+        Rejects::new(w, resume.rejects_through)
+    } else {
+        let mut w = csv::Writer::from_writer(BufWriter::new(
+            File::create(&rejects_path).map_err(out_err)?,
+        ));
+        w.write_record(["line", "text", "reason"])
+            .map_err(write_err)?;
+        Rejects::new(w, 0)
+    };
+    // The header on disk at once: a scan killed before its first reject still leaves a CSV file
+    // a reader (or --resume) takes as one.
+    rejects.flush().map_err(|e| write_err(e.into()))?;
     // Address targets are parsed up front (a spec list is small even when its ranges are huge),
     // so that bad lines and the total are known before the first probe.
     let source = match &opts.targets {
@@ -357,11 +391,32 @@ pub async fn scan_with<L: ProbeLayer>(
         grace,
     };
 
-    let (domains, domains_done) =
-        TableWriter::<DomainRow>::start(&opts.out, "domains", &opts.writer).map_err(out_err)?;
-    let (hosts, hosts_done) =
-        TableWriter::<HostRow>::start(&opts.out, "hosts", &opts.writer).map_err(out_err)?;
+    let (domains, domains_done) = TableWriter::<DomainRow>::start(
+        &opts.out,
+        "domains",
+        &opts.writer,
+        resume_at(resume.domain_parts),
+    )
+    .map_err(out_err)?;
+    let (hosts, hosts_done) = TableWriter::<HostRow>::start(
+        &opts.out,
+        "hosts",
+        &opts.writer,
+        resume_at(resume.host_parts),
+    )
+    .map_err(out_err)?;
     let (domains_written, hosts_written) = (domains.written(), hosts.written());
+    stats
+        .resumed_orphans
+        .store(resume.orphans.len() as u64, Relaxed);
+    let Resume {
+        domains: done_domains,
+        hosts: done_hosts,
+        orphans,
+        history: resumes,
+        ..
+    } = resume;
+    let resumes = Arc::new(resumes);
 
     // Stages start from the last to the first, so each knows where its outputs go.
     let (host_tx, host_rx) = mpsc::channel::<IpAddr>(host_probe.concurrency().clamp(1, 4096));
@@ -437,6 +492,28 @@ pub async fn scan_with<L: ProbeLayer>(
         match (source, domain_probe) {
             (Source::Domains(input), Some(probe)) => {
                 let dedup = Arc::new(AddressDedup::new(opts.hosts_dedup_capacity));
+                // A resumed scan's hosts rows are there already; the addresses of its done
+                // domains that have none (in flight at the kill) are checked first.
+                for ip in done_hosts.iter() {
+                    dedup.first_time(*ip);
+                }
+                if opts.host_checks && !orphans.is_empty() {
+                    let (host_tx, vias, dedup) = (host_tx.clone(), vias.clone(), dedup.clone());
+                    let track_via = smtp_probe.is_some();
+                    tokio::spawn(async move {
+                        for (ip, via) in orphans {
+                            if !dedup.first_time(ip) {
+                                continue;
+                            }
+                            if let (true, Some(via)) = (track_via, via) {
+                                vias.insert(ip, Arc::new(via));
+                            }
+                            if host_tx.send(ip).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
                 stats.set_dedup(dedup.clone());
                 let domain_stats = Arc::new(StageStats::new(probe.name(), probe.concurrency()));
                 let host_checks = opts.host_checks;
@@ -492,7 +569,16 @@ pub async fn scan_with<L: ProbeLayer>(
                     stats.set_total_source(total);
                 }
                 std::thread::spawn(move || {
-                    read_targets(input, ropts, shard, rejects, dtx, &stats, &cancel)
+                    read_targets(
+                        input,
+                        ropts,
+                        shard,
+                        rejects,
+                        &done_domains,
+                        dtx,
+                        &stats,
+                        &cancel,
+                    )
                 })
             }
             (Source::Ips(targets), _) => {
@@ -500,6 +586,10 @@ pub async fn scan_with<L: ProbeLayer>(
                 let tx = host_tx.clone();
                 std::thread::spawn(move || {
                     for ip in shard.ips(&targets, seed) {
+                        if done_hosts.contains(&ip) {
+                            stats.resumed_skipped.fetch_add(1, Relaxed);
+                            continue;
+                        }
                         if cancel.is_cancelled() || tx.blocking_send(ip).is_err() {
                             break;
                         }
@@ -519,6 +609,7 @@ pub async fn scan_with<L: ProbeLayer>(
     let checkpoint = {
         let shared = Arc::new(opts.clone());
         let (stats, resolver, stages) = (stats.clone(), resolver.clone(), stages.clone());
+        let resumes = resumes.clone();
         let written = [("domains", domains_written), ("hosts", hosts_written)];
         let every = opts.writer.flush_interval;
         let out = opts.out.clone();
@@ -535,6 +626,7 @@ pub async fn scan_with<L: ProbeLayer>(
                 resolver: &resolver,
                 tables: written.iter().map(|(t, w)| (*t, w.get())).collect(),
                 stages: stages.iter().map(|s| s.report()).collect(),
+                resumes: &resumes,
             })
         };
         write_manifest(&out, &build()).map_err(|source| ScanError::Write {
@@ -586,6 +678,7 @@ pub async fn scan_with<L: ProbeLayer>(
         resolver: &resolver,
         tables: written,
         stages: stages.iter().map(|s| s.report()).collect(),
+        resumes: &resumes,
     });
     write_manifest(&opts.out, &manifest).map_err(|source| ScanError::Write {
         table: "run.json",
@@ -660,7 +753,30 @@ fn counting_thread(input: &str) -> Option<Arc<std::sync::OnceLock<u64>>> {
     Some(cell)
 }
 
-type RejectsCsv = csv::Writer<BufWriter<File>>;
+/// rejects.csv. A resumed scan reads its input again from the start: the lines an earlier run
+/// already wrote (up to `through`) are not written twice.
+struct Rejects {
+    w: csv::Writer<BufWriter<File>>,
+    through: u64,
+}
+
+impl Rejects {
+    fn new(w: csv::Writer<BufWriter<File>>, through: u64) -> Rejects {
+        Rejects { w, through }
+    }
+
+    fn write(&mut self, r: &Reject) -> csv::Result<()> {
+        if r.line <= self.through {
+            return Ok(());
+        }
+        self.w
+            .write_record([r.line.to_string(), r.text.clone(), r.reason.clone()])
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
 
 /// What feeds the scan.
 enum Source {
@@ -674,7 +790,7 @@ fn ip_targets(
     spec: &str,
     opts: &ScanOptions,
     stats: &ScanStats,
-    rejects: &mut RejectsCsv,
+    rejects: &mut Rejects,
 ) -> Result<IpTargets, String> {
     use crate::targets::ips;
     let list = if Path::new(spec).is_file() {
@@ -684,7 +800,7 @@ fn ip_targets(
     };
     for r in &list.rejects {
         stats.rejects.fetch_add(1, Relaxed);
-        write_reject(rejects, r).map_err(|e| e.to_string())?;
+        rejects.write(r).map_err(|e| e.to_string())?;
     }
     let mut targets = list.targets();
     if targets.is_empty() && list.rejects.is_empty() {
@@ -701,15 +817,12 @@ fn ip_targets(
     Ok(targets)
 }
 
-fn write_reject(rejects: &mut RejectsCsv, r: &Reject) -> csv::Result<()> {
-    rejects.write_record([r.line.to_string(), r.text.clone(), r.reason.clone()])
-}
-
 fn read_targets(
     input: Box<dyn BufRead + Send>,
     opts: ReaderOptions,
     shard: Shard,
-    mut rejects: RejectsCsv,
+    mut rejects: Rejects,
+    done: &resume::DoneDomains,
     tx: mpsc::Sender<String>,
     stats: &ScanStats,
     cancel: &CancellationToken,
@@ -726,6 +839,10 @@ fn read_targets(
                     stats.other_shards.fetch_add(1, Relaxed);
                     continue;
                 }
+                if done.contains(&t.domain) {
+                    stats.resumed_skipped.fetch_add(1, Relaxed);
+                    continue;
+                }
                 stats.read.fetch_add(1, Relaxed);
                 if tx.blocking_send(t.domain).is_err() {
                     break;
@@ -733,7 +850,7 @@ fn read_targets(
             }
             Ok(Item::Reject(r)) => {
                 stats.rejects.fetch_add(1, Relaxed);
-                write_reject(&mut rejects, &r)?;
+                rejects.write(&r)?;
             }
             Ok(Item::Duplicate) => {
                 stats.duplicates.fetch_add(1, Relaxed);

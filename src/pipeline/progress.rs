@@ -48,8 +48,11 @@ fn line(stats: &ScanStats, res: &Resolver, started: Instant) -> String {
     s += &format!(" | {rate:.0}/s");
     if let Some(t) = total {
         // The total counts every data line (rejects and duplicates included).
-        let left =
-            t.saturating_sub(done + stats.rejects.load(Relaxed) + stats.duplicates.load(Relaxed));
+        let left = t.saturating_sub(
+            done + stats.rejects.load(Relaxed)
+                + stats.duplicates.load(Relaxed)
+                + stats.resumed_skipped.load(Relaxed),
+        );
         if rate > 0.0 {
             s += &format!(" | eta {}s", (left as f64 / rate).round());
         }
@@ -106,7 +109,8 @@ pub fn start(mode: ProgressMode, stats: Arc<ScanStats>, res: Resolver) -> Progre
                     b.set_position(
                         stats.done.load(Relaxed)
                             + stats.rejects.load(Relaxed)
-                            + stats.duplicates.load(Relaxed),
+                            + stats.duplicates.load(Relaxed)
+                            + stats.resumed_skipped.load(Relaxed),
                     );
                     b.set_message(msg);
                 }

@@ -26,6 +26,10 @@ pub struct ScanStats {
     pub hosts: AtomicU64,
     /// Domains left to other shards.
     pub other_shards: AtomicU64,
+    /// Targets skipped by `--resume` because their rows are in the earlier parts.
+    pub resumed_skipped: AtomicU64,
+    /// MX addresses of done domains checked again by `--resume` (no hosts row yet).
+    pub resumed_orphans: AtomicU64,
     /// Addresses removed from range targets by the exclusion list.
     pub excluded: AtomicU64,
     pub dedup_overflow: AtomicBool,
@@ -121,6 +125,9 @@ pub struct RunManifest {
     pub stages: Vec<StageReport>,
     /// The SMTP stage's settings and trust store; null without `--smtp`.
     pub smtp: Option<SmtpManifest>,
+    /// Every `--resume` of this output directory, the last one this run's; empty for a scan
+    /// that ran in one go.
+    pub resumes: Vec<super::resume::ResumeRecord>,
 }
 
 fn smtp_manifest(o: &crate::pipeline::smtp::SmtpOptions) -> SmtpManifest {
@@ -204,6 +211,11 @@ pub struct Counts {
     pub dedup_overflow: bool,
     /// Domains left to other shards (domain inputs with --shard).
     pub other_shards: u64,
+    /// Targets skipped by `--resume`: their rows are in the parts of an earlier run (see
+    /// `resumes`). The other counts are of this run only.
+    pub resumed_skipped: u64,
+    /// MX addresses of the earlier run's domains that had no hosts row, checked by this run.
+    pub resumed_orphan_hosts: u64,
     /// Addresses of range targets removed by the exclusion list.
     pub excluded: u64,
     /// Targets running in some stage when its shutdown grace ran out (sum over the stages).
@@ -242,6 +254,7 @@ pub struct ManifestInput<'a> {
     /// Each table written, with its counts.
     pub tables: Vec<(&'static str, WriterStats)>,
     pub stages: Vec<StageReport>,
+    pub resumes: &'a [super::resume::ResumeRecord],
 }
 
 #[derive(Debug, Serialize)]
@@ -298,6 +311,7 @@ impl RunManifest {
             resolver,
             tables,
             stages,
+            resumes,
         } = m;
         let written = |name: &str| {
             tables
@@ -371,6 +385,8 @@ impl RunManifest {
                 duplicates: stats.duplicates.load(Relaxed),
                 dedup_overflow: stats.dedup_overflow.load(Relaxed),
                 other_shards: stats.other_shards.load(Relaxed),
+                resumed_skipped: stats.resumed_skipped.load(Relaxed),
+                resumed_orphan_hosts: stats.resumed_orphans.load(Relaxed),
                 excluded: stats.excluded.load(Relaxed),
                 abandoned: sum(|s| s.abandoned),
                 unstarted: sum(|s| s.unstarted),
@@ -420,6 +436,7 @@ impl RunManifest {
             dnsbl_zones: opts.hosts.dnsbl.iter().map(|z| z.zone.clone()).collect(),
             stages,
             smtp: opts.smtp.as_ref().map(smtp_manifest),
+            resumes: resumes.to_vec(),
         }
     }
 }

@@ -328,3 +328,116 @@ fn psl_and_selector_files_drive_the_scan() {
     assert_eq!(run["options"]["psl"], "file");
     assert_eq!(run["options"]["dkim_selectors"], 3);
 }
+
+/// `--resume` after SIGKILL at several moments: the union of the parts holds every target exactly
+/// once and equals the rows of a scan that ran in one go (timestamps aside), rejects.csv holds
+/// each bad line once, and run.json lists every resume.
+#[test]
+fn resume_after_sigkill_loses_and_repeats_nothing() {
+    let Some(f) = common::fixtures("resume") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Live domains only: a delegation to a server that never answers ends as timeout or
+    // SERVFAIL, whichever the resolver says at that moment, so two scans need not agree on it.
+    let mut input = String::from("# resume test\n");
+    let world = std::fs::read_to_string(f.world.join("expected.jsonl")).unwrap();
+    for (i, l) in world.lines().enumerate().take(3000) {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        if !v["mx_status"].as_str().unwrap_or("").contains("timeout") {
+            input += v["domain"].as_str().unwrap();
+            input += "\n";
+        }
+        if i % 700 == 0 {
+            input += &format!("not a domain {i}!\n");
+        }
+    }
+    let list = dir.path().join("list.txt");
+    std::fs::write(&list, &input).unwrap();
+    let scan = |out: &std::path::Path| {
+        let mut c = mxray();
+        c.args([
+            "scan",
+            "--flush-interval",
+            "100ms",
+            "-q",
+            "--allow-loopback",
+        ])
+        .arg("--domains")
+        .arg(&list)
+        .arg("--out")
+        .arg(out)
+        .args(["--resolver", &f.resolver.to_string(), "--rate", "6000"]);
+        c
+    };
+    let whole = dir.path().join("whole");
+    assert!(scan(&whole).status().unwrap().success());
+
+    let out = dir.path().join("resumed");
+    // Kill moments from 0.3 s to about 3 s into each run (the whole scan takes a few seconds).
+    for (run, wait_ms) in [300u64, 1700, 900, 2600].into_iter().enumerate() {
+        let mut c = scan(&out);
+        if run > 0 {
+            c.arg("--resume");
+        }
+        let mut child = c.spawn().unwrap();
+        let t = Instant::now();
+        while !out.join("run.json").exists() {
+            assert!(t.elapsed() < Duration::from_secs(30), "no run.json");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let done = scan(&out).arg("--resume").output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    // A different input is refused with a clear message.
+    let other = dir.path().join("other.txt");
+    std::fs::write(&other, "ok.example.test\n").unwrap();
+    let refused = mxray()
+        .args(["scan", "-q", "--resume", "--domains"])
+        .arg(&other)
+        .arg("--out")
+        .arg(&out)
+        .args(["--resolver", &f.resolver.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("same input"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(manifest["state"], "done");
+    let resumes = manifest["resumes"].as_array().unwrap();
+    assert_eq!(resumes.len(), 4, "{manifest}");
+    assert_eq!(resumes[0]["previous_state"], "running");
+
+    let strip = |rows: Vec<std::collections::BTreeMap<String, serde_json::Value>>| {
+        rows.into_iter()
+            .map(|mut r| {
+                r.remove("scanned_at");
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    for (table, key) in [("domains", "domain"), ("hosts", "ip")] {
+        // by_key panics on a repeated row: every target exactly once.
+        let want = common::by_key(strip(common::read_table(&whole, table)), key);
+        let got = common::by_key(strip(common::read_table(&out, table)), key);
+        assert_eq!(got.len(), want.len(), "{table}: rows");
+        for (k, w) in &want {
+            assert_eq!(got.get(k), Some(w), "{table} row {k}");
+        }
+    }
+    let rejects = |o: &std::path::Path| std::fs::read_to_string(o.join("rejects.csv")).unwrap();
+    assert_eq!(rejects(&out), rejects(&whole), "each bad line once");
+}
