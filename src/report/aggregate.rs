@@ -258,8 +258,11 @@ pub struct HostAgg {
     /// Checked hosts without a known origin AS.
     pub asn_unknown: u64,
     pub smtp_status: Counter,
+    /// `smtp_outcome` of hosts an SMTP connection was attempted to (`smtp_status` neither null
+    /// nor skipped).
     pub smtp_outcome: Counter,
-    /// `starttls` of hosts whose SMTP session ran (`smtp_status` not null or skipped).
+    /// `starttls` of hosts with an SMTP dialogue (`smtp_status` ok or tls-error); null: the
+    /// session ended before EHLO. The counters below count the same hosts.
     pub starttls: Counter,
     pub tls_version: Counter,
     pub tls_cert_valid: Counter,

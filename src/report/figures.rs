@@ -108,6 +108,13 @@ fn figures(caption: &str, rows: &[(&str, u64, u64)]) -> Table {
     )
 }
 
+/// The counter without its null key, for tables whose denominator leaves nulls out.
+fn without_null(c: &Counter) -> Counter {
+    let mut c = c.clone();
+    c.0.remove(NULL);
+    c
+}
+
 fn sum_over(m: &std::collections::BTreeMap<u32, u64>, pred: impl Fn(u32) -> bool) -> u64 {
     m.iter().filter(|(k, _)| pred(**k)).map(|(_, v)| v).sum()
 }
@@ -312,7 +319,7 @@ fn spf(a: &Aggregates, opts: &ReportOptions) -> Result<Section, ReportError> {
         &values,
         format!(
             "{} of the {} trees walked need more than 10 lookups.",
-            share(over, counted),
+            pct(over, counted),
             num(counted)
         ),
     )?;
@@ -555,7 +562,7 @@ fn policies(a: &Aggregates) -> Section {
             None,
         )
     };
-    let dane_asked = d.dane_status.total();
+    let dane_asked = d.dane_status.known();
     let mut tables = vec![
         c("mta_sts_status", &d.mta_sts_status),
         c("tls_rpt_status", &d.tls_rpt_status),
@@ -566,7 +573,7 @@ fn policies(a: &Aggregates) -> Section {
                 num(dane_asked)
             ),
             "status",
-            &d.dane_status,
+            &without_null(&d.dane_status),
             "null",
             None,
         ),
@@ -851,7 +858,7 @@ fn smtp(a: &Aggregates) -> Result<Section, ReportError> {
     if sessions > 0 {
         charts.push(charts::bars(
             "starttls",
-            "STARTTLS offered (of SMTP sessions reaching EHLO or ending before it)",
+            "STARTTLS (hosts with an SMTP dialogue)",
             "starttls",
             "hosts",
             &[
@@ -861,7 +868,7 @@ fn smtp(a: &Aggregates) -> Result<Section, ReportError> {
             ],
             &[offered, h.starttls.get("false"), h.starttls.get(NULL)],
             format!(
-                "STARTTLS offered by {} SMTP sessions.",
+                "STARTTLS offered by {} hosts with an SMTP dialogue.",
                 share(offered, sessions)
             ),
         )?);
@@ -886,7 +893,8 @@ fn smtp(a: &Aggregates) -> Result<Section, ReportError> {
             "No SMTP results: the scans ran without `--smtp`.".into()
         } else {
             format!(
-                "{} SMTP sessions (hosts whose smtp_status is not null or skipped).",
+                "{} addresses an SMTP connection was attempted to (smtp_status neither null nor skipped), {} with a dialogue (smtp_status ok or tls-error): the STARTTLS, TLS and relay figures are of those.",
+                num(h.smtp_outcome.total()),
                 num(sessions)
             )
         },
@@ -899,14 +907,20 @@ fn smtp(a: &Aggregates) -> Result<Section, ReportError> {
                 None,
             ),
             breakdown(
-                &format!("smtp_outcome, of {} sessions", num(sessions)),
+                &format!(
+                    "smtp_outcome, of {} connections attempted",
+                    num(h.smtp_outcome.total())
+                ),
                 "outcome",
                 &h.smtp_outcome,
                 "null",
                 None,
             ),
             breakdown(
-                &format!("STARTTLS (starttls), of {} sessions", num(sessions)),
+                &format!(
+                    "STARTTLS (starttls), of {} hosts with a dialogue",
+                    num(sessions)
+                ),
                 "starttls",
                 &h.starttls,
                 "session ended before EHLO",
@@ -948,7 +962,7 @@ fn smtp(a: &Aggregates) -> Result<Section, ReportError> {
                         h.accepts_any_recipient.known(),
                     ),
                     (
-                        "sessions without a relay verdict (4xx, interrupted, TLS required and failing)",
+                        "dialogues without a relay verdict (4xx, interrupted, TLS required and failing)",
                         h.open_relay.get(NULL),
                         sessions,
                     ),

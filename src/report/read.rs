@@ -492,6 +492,9 @@ pub(crate) fn host_batch(c: &Batch, keep: &[bool], a: &mut HostAgg) {
         a.smtp_status.add_opt(ss);
         if ss.is_some_and(|s| s != "skipped") {
             a.smtp_outcome.add_opt(s(outcome, i));
+        }
+        // A dialogue took place (a refused or timed-out connection says nothing of STARTTLS).
+        if matches!(ss, Some("ok" | "tls-error")) {
             let st = b(starttls, i);
             a.starttls.add_bool(st);
             if st == Some(true) {
