@@ -44,7 +44,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan a list of domains (--domains) or address ranges (--ips).
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Write report.md, report.html and report.json (figures, charts, bulk-sender readiness)
     /// from the Parquet parts of one or more scan output directories (the shards of one scan
     /// merge into one report; a scan still running is read as far as it got).

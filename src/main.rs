@@ -45,7 +45,7 @@ fn run(cli: cli::Cli, args: Vec<String>) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
-        cli::Command::Scan(scan) => scan,
+        cli::Command::Scan(scan) => *scan,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

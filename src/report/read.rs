@@ -255,7 +255,7 @@ impl<'a> Batch<'a> {
     }
 }
 
-fn s<'a>(a: Option<&'a StringArray>, i: usize) -> Option<&'a str> {
+fn s(a: Option<&StringArray>, i: usize) -> Option<&str> {
     a.filter(|a| a.is_valid(i)).map(|a| a.value(i))
 }
 
@@ -278,7 +278,7 @@ fn range(a: Option<&ListArray>, i: usize) -> Option<std::ops::Range<usize>> {
 }
 
 /// Row `i`'s strings of a list<utf8> column; null when the list is null.
-fn strs<'a>(a: Option<&'a ListArray>, i: usize) -> Option<Vec<&'a str>> {
+fn strs(a: Option<&ListArray>, i: usize) -> Option<Vec<&str>> {
     let r = range(a, i)?;
     let vals = a?.values().as_string_opt::<i32>()?;
     Some(
@@ -298,8 +298,16 @@ pub fn code(problem: &str) -> &str {
     problem.split_once(':').map_or(problem, |(c, _)| c).trim()
 }
 
+/// Each distinct item of a list, once.
+fn distinct(list: Option<Vec<&str>>) -> Vec<&str> {
+    let mut v = list.unwrap_or_default();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// Each distinct code of a problem list, once.
-fn codes<'a>(list: Option<Vec<&'a str>>) -> Vec<&'a str> {
+fn codes(list: Option<Vec<&str>>) -> Vec<&str> {
     let mut v: Vec<&str> = list.unwrap_or_default().into_iter().map(code).collect();
     v.sort_unstable();
     v.dedup();
@@ -460,9 +468,7 @@ pub(crate) fn host_batch(c: &Batch, keep: &[bool], a: &mut HostAgg) {
         if hs == Some("ok") {
             a.ptr_status.add_opt(s(ptr_status, i));
             a.fcrdns.add_bool(b(fcrdns, i));
-            let mut zones = strs(listed, i).unwrap_or_default();
-            zones.sort_unstable();
-            zones.dedup();
+            let zones = distinct(strs(listed, i));
             for z in &zones {
                 a.dnsbl_listed.add(z);
             }
@@ -657,10 +663,10 @@ pub(crate) fn domain_batch(
                 None => a.spf_ipv4_unknown += 1,
             }
         }
-        for x in codes(strs(spf_providers, i)) {
+        for x in distinct(strs(spf_providers, i)) {
             a.spf_providers.add(x);
         }
-        for x in codes(strs(spf_flags, i)) {
+        for x in distinct(strs(spf_flags, i)) {
             a.spf_flags.add(x);
         }
 
@@ -954,8 +960,12 @@ mod tests {
         w.close().unwrap();
     }
 
+    /// Per output directory, per part: the indexes of its domains and of its hosts.
+    type Part = (Vec<usize>, Vec<usize>);
+    type Layout = [Vec<Part>];
+
     /// Writes `layout`: per output directory, per part, the indexes of its domains and hosts.
-    fn scan_dirs(root: &Path, layout: &[Vec<(Vec<usize>, Vec<usize>)>]) -> Vec<PathBuf> {
+    fn scan_dirs(root: &Path, layout: &Layout) -> Vec<PathBuf> {
         let (d, h) = (domains(), hosts());
         layout
             .iter()
@@ -978,7 +988,7 @@ mod tests {
             .collect()
     }
 
-    fn aggregate(root: &Path, layout: &[Vec<(Vec<usize>, Vec<usize>)>]) -> (Aggregates, Reading) {
+    fn aggregate(root: &Path, layout: &Layout) -> (Aggregates, Reading) {
         let dirs = scan_dirs(root, layout);
         let out = root.join("report");
         let (a, r, _) = read_all(&dirs, &out).unwrap();
@@ -1043,7 +1053,7 @@ mod tests {
         let all: Vec<usize> = (0..10).collect();
         let one = vec![vec![(all.clone(), vec![0, 1, 2])]];
         // Parts in any order and directory, hosts shared by shards repeated in each.
-        let layouts: Vec<Vec<Vec<(Vec<usize>, Vec<usize>)>>> = vec![
+        let layouts: Vec<Vec<Vec<Part>>> = vec![
             vec![vec![
                 (vec![0, 1, 2], vec![0]),
                 (vec![3, 4, 5, 6], vec![1, 2]),

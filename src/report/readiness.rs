@@ -506,7 +506,16 @@ mod tests {
     fn each_requirement_fails_or_is_unknown_on_its_own() {
         type Edit = fn(&mut DomainFacts<'static>);
         let y = host(Tri::Yes, Tri::Yes);
-        let cases: Vec<(&str, Edit, HostFacts, Option<bool>, &[&str], &[&str])> = vec![
+        // name, change to the good domain, its host, ready, failed, unknown
+        type Case = (
+            &'static str,
+            Edit,
+            HostFacts,
+            Option<bool>,
+            &'static [&'static str],
+            &'static [&'static str],
+        );
+        let cases: Vec<Case> = vec![
             ("all good", |_| {}, y, Some(true), &[], &[]),
             (
                 "no spf",
