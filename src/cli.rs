@@ -44,7 +44,43 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan a list of domains (--domains) or address ranges (--ips).
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
+    /// Write report.md, report.html and report.json (figures, charts, bulk-sender readiness)
+    /// from the Parquet parts of one or more scan output directories (the shards of one scan
+    /// merge into one report; a scan still running is read as far as it got).
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output directories of `mxray scan` (each with domains/ and hosts/ parts).
+    #[arg(help_heading = "Input", value_name = "OUT", required = true)]
+    pub inputs: Vec<PathBuf>,
+
+    /// Where report.md, report.html, report.json, readiness/ and readiness.csv go. Default: the
+    /// first OUT directory.
+    #[arg(help_heading = "Output", long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Length of the top lists (include providers, selectors, MX operators, ASes).
+    #[arg(help_heading = "Figures", long, default_value_t = 15, value_name = "N")]
+    pub top: usize,
+
+    /// Addresses an AS needs for the "top ASes by listing share" list.
+    #[arg(help_heading = "Figures", long, default_value_t = 10, value_name = "N")]
+    pub min_as_hosts: u64,
+}
+
+impl ReportArgs {
+    pub fn into_options(self) -> mxray::report::ReportOptions {
+        let mut o = mxray::report::ReportOptions::new(self.inputs);
+        if let Some(out) = self.out {
+            o.out = out;
+        }
+        o.top = self.top;
+        o.min_as_hosts = self.min_as_hosts;
+        o
+    }
 }
 
 #[derive(Debug, Args)]

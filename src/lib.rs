@@ -7,7 +7,9 @@
 //! - [`smtp`]: the SMTP session (banner, EHLO, STARTTLS, relay and recipient tests; never DATA);
 //! - [`checks`]: pure functions from fetched records to findings (no I/O);
 //! - [`pipeline`]: stage wiring over bounded channels, progress, shutdown, stats;
-//! - [`output`]: one schema, record batches, Parquet and CSV writers, the run manifest.
+//! - [`output`]: one schema, record batches, Parquet and CSV writers, the run manifest;
+//! - [`report`]: `mxray report`: aggregates of the written parts, report.md/.html/.json and
+//!   the bulk-sender readiness table.
 
 pub mod checks;
 mod csv_line;
@@ -15,5 +17,6 @@ pub mod dns;
 pub mod https;
 pub mod output;
 pub mod pipeline;
+pub mod report;
 pub mod smtp;
 pub mod targets;

@@ -24,49 +24,68 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: cli::Cli, args: Vec<String>) -> anyhow::Result<ExitCode> {
+    let scan = match cli.command {
+        // CPU-bound on rayon's pool: no tokio runtime around it.
+        cli::Command::Report(r) => {
+            let s = mxray::report::run(&r.into_options())?;
+            for skipped in &s.reading.skipped {
+                eprintln!(
+                    "mxray: warning: skipped {} ({})",
+                    skipped.path.display(),
+                    skipped.reason
+                );
+            }
+            eprintln!(
+                "mxray: report of {} domains, {} hosts: {}, {}, {}",
+                s.reading.domain_rows,
+                s.aggregates.hosts.rows,
+                s.html.display(),
+                s.markdown.display(),
+                s.json.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        cli::Command::Scan(scan) => *scan,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        match cli.command {
-            cli::Command::Scan(scan) => {
-                let opts = scan.into_options(args)?;
-                let out = opts.out.clone();
-                let stop = Stop::new();
-                let mut signals = Signals::new()?;
-                let s = stop.clone();
-                tokio::spawn(async move {
-                    let first = signals.next().await;
-                    eprintln!(
-                        "\nmxray: {first}: stopping: finishing in-flight work and writing files (a second signal quits at once)"
-                    );
-                    s.stop(first);
-                    let second = signals.next().await;
-                    std::process::exit(exit_code(second).into());
-                });
-                let m = mxray::pipeline::scan(opts, stop.clone()).await?;
-                let scanned = if m.targets == "ips" {
-                    format!("{} addresses", m.counts.hosts)
-                } else {
-                    format!("{} domains, {} hosts", m.counts.domains_scanned, m.counts.hosts)
-                };
-                eprintln!(
-                    "mxray: {scanned} in {:.1}s ({:.0}/s), {} rejects; cache hit rate {:.1}%; results in {}",
-                    m.duration_s,
-                    m.rates.targets_per_s,
-                    m.counts.rejects,
-                    m.cache.hit_rate * 100.0,
-                    out.display()
-                );
-                if let Some(e) = &m.input_error {
-                    eprintln!("mxray: warning: input read stopped early: {e}");
-                }
-                Ok(match (m.interrupted, stop.reason()) {
-                    (false, _) => ExitCode::SUCCESS,
-                    (true, reason) => ExitCode::from(exit_code(reason.unwrap_or("SIGINT"))),
-                })
-            }
+        let opts = scan.into_options(args)?;
+        let out = opts.out.clone();
+        let stop = Stop::new();
+        let mut signals = Signals::new()?;
+        let s = stop.clone();
+        tokio::spawn(async move {
+            let first = signals.next().await;
+            eprintln!(
+                "\nmxray: {first}: stopping: finishing in-flight work and writing files (a second signal quits at once)"
+            );
+            s.stop(first);
+            let second = signals.next().await;
+            std::process::exit(exit_code(second).into());
+        });
+        let m = mxray::pipeline::scan(opts, stop.clone()).await?;
+        let scanned = if m.targets == "ips" {
+            format!("{} addresses", m.counts.hosts)
+        } else {
+            format!("{} domains, {} hosts", m.counts.domains_scanned, m.counts.hosts)
+        };
+        eprintln!(
+            "mxray: {scanned} in {:.1}s ({:.0}/s), {} rejects; cache hit rate {:.1}%; results in {}",
+            m.duration_s,
+            m.rates.targets_per_s,
+            m.counts.rejects,
+            m.cache.hit_rate * 100.0,
+            out.display()
+        );
+        if let Some(e) = &m.input_error {
+            eprintln!("mxray: warning: input read stopped early: {e}");
         }
+        Ok(match (m.interrupted, stop.reason()) {
+            (false, _) => ExitCode::SUCCESS,
+            (true, reason) => ExitCode::from(exit_code(reason.unwrap_or("SIGINT"))),
+        })
     })
 }
 

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::columns::Row;
 use super::rows::{DomainRow, HostRow};
+use crate::report::readiness::ReadinessRow;
 
 /// Contract columns of hosts not built yet. Each is asserted absent, so adding one fails until it
 /// leaves this list, and from then on its type is checked. Empty since the SMTP stage landed.
@@ -23,8 +24,19 @@ fn schema_md() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/SCHEMA.md")
 }
 
+/// The file whose column table generates `table`.
+fn source(table: &str) -> &'static str {
+    match table {
+        "readiness" => "src/report/readiness.rs",
+        _ => "src/output/rows.rs",
+    }
+}
+
 fn begin(table: &str) -> String {
-    format!("<!-- BEGIN {table} columns: generated from src/output/rows.rs -->\n")
+    format!(
+        "<!-- BEGIN {table} columns: generated from {} -->\n",
+        source(table)
+    )
 }
 
 fn end(table: &str) -> String {
@@ -75,6 +87,7 @@ fn schema_doc_tables_are_the_column_tables() {
     let tables = [
         ("domains", markdown::<DomainRow>()),
         ("hosts", markdown::<HostRow>()),
+        ("readiness", markdown::<ReadinessRow>()),
     ];
     let want = regenerate(&doc, &tables).unwrap_or_else(|e| panic!("{e}"));
     if want == doc {
@@ -90,7 +103,8 @@ fn schema_doc_tables_are_the_column_tables() {
         return;
     }
     let mut msg = String::from(
-        "docs/SCHEMA.md's column tables differ from the column tables in src/output/rows.rs. \
+        "docs/SCHEMA.md's column tables differ from the column tables in src/output/rows.rs \
+         and src/report/readiness.rs. \
          Run `MXRAY_BLESS=1 cargo test --lib schema_doc` to rewrite them, or paste:\n",
     );
     for (name, table) in &tables {

@@ -1,6 +1,7 @@
 //! mxray's integration tests, one binary (one link, one process, the way ripgrep keeps them):
 //! whole scans, the engine and the CLI against real servers on loopback (Knot, Unbound, rbldnsd,
 //! an HTTPS server, Postfix and Exim: tests/fixtures/up.sh starts them, .ci/run inside a private network namespace),
+//! `mxray report` on scans of the generated world,
 //! and the openspf conformance suite. A test whose fixtures are not up says SKIP, and fails under
 //! `CI=true`.
 
@@ -11,6 +12,7 @@ mod dns_fixtures;
 mod engine;
 mod hosts_fixtures;
 mod policies_fixtures;
+mod report_fixtures;
 mod scan_fixtures;
 mod smtp_fixtures;
 mod spf_conformance;

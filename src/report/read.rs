@@ -1,0 +1,1134 @@
+//! Reading the parts: every `domains/part-*.parquet` and `hosts/part-*.parquet` under each input
+//! directory, only the columns the report needs, aggregated part by part on rayon's pool.
+//!
+//! Order of work, so memory stays bounded:
+//! 1. hosts, first pass (address and readiness cells only, in parallel): the compact host map,
+//!    built in part order so the first row of an address is the one that counts (shards of one
+//!    scan each probe the MX addresses their own domains lead to, so an address shared by
+//!    domains of two shards has a row in each);
+//! 2. hosts, second pass (in parallel): the host aggregates of the rows kept;
+//! 3. domains in chunks of parts (each chunk in parallel, written in part order): the domain
+//!    aggregates and the readiness rows, joined with the host map.
+//!
+//! A part that cannot be read (no footer yet: the scan is writing it; or damaged) is skipped and
+//! listed in [`Reading::skipped`], never an error.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{UInt8Type, UInt32Type, UInt64Type};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, ListArray, PrimitiveArray, RecordBatch, StringArray, StructArray,
+};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::ReportError;
+use super::aggregate::{Aggregates, DomainAgg, HostAgg, Merge, ReadinessAgg, ipv4_bucket};
+use super::readiness::{
+    DomainFacts, HostFacts, HostMap, KeyFacts, MIN_RSA_BITS, ReadinessRow, ReadinessWriter, judge,
+};
+
+/// What was read, apart from the aggregates: it differs between a sharded and an unsharded scan
+/// of the same input (parts, duplicate addresses), the aggregates do not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Reading {
+    pub inputs: Vec<Input>,
+    pub domain_parts: u64,
+    pub host_parts: u64,
+    /// Parts left out, with why.
+    pub skipped: Vec<Skipped>,
+    pub domain_rows: u64,
+    /// Hosts rows read, duplicates included.
+    pub host_rows: u64,
+    /// Hosts rows of an address already read from another part (another shard's copy).
+    pub host_duplicates: u64,
+    /// Hosts rows whose `ip` is not an address (left out).
+    pub host_bad_ip: u64,
+    /// DNSBL zones the scans queried (run.json), so a zone that listed nothing still shows.
+    pub dnsbl_zones: Vec<String>,
+}
+
+/// One input directory and what its run.json says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Input {
+    pub dir: PathBuf,
+    /// `running`, `done`, `interrupted`; null without a readable run.json.
+    pub state: Option<String>,
+    pub shard: Option<String>,
+    pub started_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// Columns read from the domains parts.
+const DOMAIN_COLUMNS: &[&str] = &[
+    "domain",
+    "domain_status",
+    "mx_status",
+    "mx",
+    "mx_null",
+    "mx_ips",
+    "mx_ips_status",
+    "mx_errors",
+    "spf_status",
+    "spf_all",
+    "spf_lookups",
+    "spf_void_lookups",
+    "spf_ipv4_authorized",
+    "spf_errors",
+    "spf_flags",
+    "spf_providers",
+    "dmarc_status",
+    "dmarc_source",
+    "dmarc_p",
+    "dmarc_effective_p",
+    "dmarc_pct",
+    "dmarc_rua",
+    "dmarc_errors",
+    "dmarc_rua_authorized",
+    "dmarc_rua_unauthorized",
+    "dkim_status",
+    "dkim_selectors",
+    "dkim_keys",
+    "dkim_errors",
+    "mta_sts_status",
+    "mta_sts_policy_status",
+    "mta_sts_mode",
+    "tls_rpt_status",
+    "bimi_status",
+    "dane_status",
+    "dane_tlsa",
+    "dane_all_mx",
+];
+
+/// Columns of the hosts' first pass: what readiness needs.
+const HOST_FACT_COLUMNS: &[&str] = &[
+    "ip",
+    "host_status",
+    "fcrdns",
+    "smtp_status",
+    "starttls",
+    "tls_version",
+];
+
+/// Columns of the hosts' second pass.
+const HOST_COLUMNS: &[&str] = &[
+    "ip",
+    "host_status",
+    "ptr_status",
+    "fcrdns",
+    "dnsbl_listed",
+    "dnsbl_errors",
+    "asn",
+    "asn_name",
+    "smtp_status",
+    "smtp_outcome",
+    "starttls",
+    "tls_version",
+    "tls_cert_valid",
+    "open_relay",
+    "open_relay_direct",
+    "accepts_any_recipient",
+];
+
+/// The finished parts of a table: `part-*.parquet`, sorted (a part being written has a hidden
+/// temporary name and is not listed).
+fn parts(dir: &Path, table: &str) -> Result<Vec<PathBuf>, ReportError> {
+    let d = dir.join(table);
+    let rd = match std::fs::read_dir(&d) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(ReportError::io(&d, e)),
+    };
+    let mut v = Vec::new();
+    for e in rd {
+        let e = e.map_err(|e| ReportError::io(&d, e))?;
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("part-") && name.ends_with(".parquet") {
+            v.push(e.path());
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+fn input_info(dir: &Path) -> (Input, Vec<String>) {
+    let manifest: Option<serde_json::Value> = std::fs::read(dir.join("run.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let text = |k: &str| {
+        manifest
+            .as_ref()
+            .and_then(|m| m.get(k))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let zones = manifest
+        .as_ref()
+        .and_then(|m| m.get("dnsbl_zones"))
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|z| z.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    (
+        Input {
+            dir: dir.to_path_buf(),
+            state: text("state"),
+            shard: text("shard"),
+            started_at: text("started_at"),
+        },
+        zones,
+    )
+}
+
+/// Opens a part with only `columns` (those it has: a column a scan did not write is read as
+/// null) and gives its batches to `f`.
+fn read_part(
+    path: &Path,
+    columns: &[&str],
+    mut f: impl FnMut(&Batch) -> Result<(), String>,
+) -> Result<(), String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
+    let roots: Vec<usize> = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| columns.contains(&f.name().as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| e.to_string())?;
+    for b in reader {
+        let b = b.map_err(|e| e.to_string())?;
+        f(&Batch(&b))?;
+    }
+    Ok(())
+}
+
+/// Typed access to a batch's columns by name; an absent column or one of another type is null.
+pub(crate) struct Batch<'a>(pub(crate) &'a RecordBatch);
+
+impl<'a> Batch<'a> {
+    fn col(&self, name: &str) -> Option<&'a ArrayRef> {
+        self.0.column_by_name(name)
+    }
+    fn rows(&self) -> usize {
+        self.0.num_rows()
+    }
+    fn str(&self, name: &str) -> Option<&'a StringArray> {
+        self.col(name)?.as_string_opt::<i32>()
+    }
+    fn bool(&self, name: &str) -> Option<&'a BooleanArray> {
+        self.col(name)?.as_boolean_opt()
+    }
+    fn u8(&self, name: &str) -> Option<&'a PrimitiveArray<UInt8Type>> {
+        self.col(name)?.as_primitive_opt::<UInt8Type>()
+    }
+    fn u32(&self, name: &str) -> Option<&'a PrimitiveArray<UInt32Type>> {
+        self.col(name)?.as_primitive_opt::<UInt32Type>()
+    }
+    fn u64(&self, name: &str) -> Option<&'a PrimitiveArray<UInt64Type>> {
+        self.col(name)?.as_primitive_opt::<UInt64Type>()
+    }
+    fn list(&self, name: &str) -> Option<&'a ListArray> {
+        self.col(name)?.as_list_opt::<i32>()
+    }
+}
+
+fn s(a: Option<&StringArray>, i: usize) -> Option<&str> {
+    a.filter(|a| a.is_valid(i)).map(|a| a.value(i))
+}
+
+fn b(a: Option<&BooleanArray>, i: usize) -> Option<bool> {
+    a.filter(|a| a.is_valid(i)).map(|a| a.value(i))
+}
+
+fn p<T: arrow_array::ArrowPrimitiveType>(
+    a: Option<&PrimitiveArray<T>>,
+    i: usize,
+) -> Option<T::Native> {
+    a.filter(|a| a.is_valid(i)).map(|a| a.value(i))
+}
+
+/// Row `i`'s item range in a list column; null when the list is null.
+fn range(a: Option<&ListArray>, i: usize) -> Option<std::ops::Range<usize>> {
+    let a = a.filter(|a| a.is_valid(i))?;
+    let o = a.value_offsets();
+    Some(o[i] as usize..o[i + 1] as usize)
+}
+
+/// Row `i`'s strings of a list<utf8> column; null when the list is null.
+fn strs(a: Option<&ListArray>, i: usize) -> Option<Vec<&str>> {
+    let r = range(a, i)?;
+    let vals = a?.values().as_string_opt::<i32>()?;
+    Some(
+        r.filter(|j| vals.is_valid(*j))
+            .map(|j| vals.value(j))
+            .collect(),
+    )
+}
+
+fn non_empty(a: Option<&ListArray>, i: usize) -> bool {
+    range(a, i).is_some_and(|r| !r.is_empty())
+}
+
+/// The stable code a problem string starts with (`lookup-limit: 11 lookups` -> `lookup-limit`),
+/// or a DNSBL error's zone (`zen.example: 127.255.255.254 ...` -> `zen.example`).
+pub fn code(problem: &str) -> &str {
+    problem.split_once(':').map_or(problem, |(c, _)| c).trim()
+}
+
+/// Each distinct item of a list, once.
+fn distinct(list: Option<Vec<&str>>) -> Vec<&str> {
+    let mut v = list.unwrap_or_default();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Each distinct code of a problem list, once.
+fn codes(list: Option<Vec<&str>>) -> Vec<&str> {
+    let mut v: Vec<&str> = list.unwrap_or_default().into_iter().map(code).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn struct_items(a: Option<&ListArray>) -> Option<&StructArray> {
+    a?.values().as_struct_opt()
+}
+
+fn child<'a>(st: Option<&'a StructArray>, name: &str) -> Option<&'a ArrayRef> {
+    st?.column_by_name(name)
+}
+
+/// Reads everything: the aggregates, what was read, and the readiness table's path.
+pub fn read_all(
+    inputs: &[PathBuf],
+    out: &Path,
+) -> Result<(Aggregates, Reading, PathBuf), ReportError> {
+    let mut reading = Reading::default();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut zones = BTreeSet::new();
+    for dir in inputs {
+        if !dir.is_dir() {
+            return Err(ReportError::NotADirectory(dir.clone()));
+        }
+        // The same directory named twice would count its rows twice.
+        let canon = dir.canonicalize().map_err(|e| ReportError::io(dir, e))?;
+        if dirs.contains(&canon) {
+            continue;
+        }
+        dirs.push(canon);
+        let (info, z) = input_info(dir);
+        zones.extend(z);
+        reading.inputs.push(info);
+    }
+    reading.dnsbl_zones = zones.into_iter().collect();
+    let mut domain_parts = Vec::new();
+    let mut host_parts = Vec::new();
+    for dir in &dirs {
+        domain_parts.extend(parts(dir, "domains")?);
+        host_parts.extend(parts(dir, "hosts")?);
+    }
+    if domain_parts.is_empty() && host_parts.is_empty() {
+        return Err(ReportError::NoParts(inputs[0].clone()));
+    }
+    let mut agg = Aggregates::default();
+    let hosts = read_hosts(&host_parts, &mut agg.hosts, &mut reading);
+    let readiness = read_domains(&domain_parts, &hosts, &mut agg, &mut reading, out)?;
+    Ok((agg, reading, readiness))
+}
+
+type HostFactsOfPart = Result<(Vec<Option<(IpAddr, HostFacts)>>, u64), String>;
+
+fn read_hosts(parts: &[PathBuf], agg: &mut HostAgg, reading: &mut Reading) -> HostMap {
+    let first: Vec<HostFactsOfPart> = parts
+        .par_iter()
+        .map(|path| {
+            let mut rows = Vec::new();
+            let mut bad = 0;
+            read_part(path, HOST_FACT_COLUMNS, |c| {
+                let (ip, hs) = (c.str("ip"), c.str("host_status"));
+                let (fc, ss) = (c.bool("fcrdns"), c.str("smtp_status"));
+                let (st, tv) = (c.bool("starttls"), c.str("tls_version"));
+                for i in 0..c.rows() {
+                    let Some(addr) = s(ip, i).and_then(|t| t.parse::<IpAddr>().ok()) else {
+                        bad += 1;
+                        rows.push(None);
+                        continue;
+                    };
+                    let f = HostFacts::from_cells(s(hs, i), b(fc, i), s(ss, i), b(st, i), s(tv, i));
+                    rows.push(Some((addr, f)));
+                }
+                Ok(())
+            })
+            .map(|()| (rows, bad))
+        })
+        .collect();
+    // In part order: which rows are the first of their address.
+    let mut map = HostMap::default();
+    let mut keep: Vec<(&PathBuf, Vec<bool>)> = Vec::new();
+    for (path, r) in parts.iter().zip(first) {
+        match r {
+            Ok((rows, bad)) => {
+                reading.host_parts += 1;
+                reading.host_rows += rows.len() as u64;
+                reading.host_bad_ip += bad;
+                let mask = rows
+                    .into_iter()
+                    .map(|r| match r {
+                        Some((ip, f)) => {
+                            let new = map.insert_first(ip, f);
+                            reading.host_duplicates += u64::from(!new);
+                            new
+                        }
+                        None => false,
+                    })
+                    .collect();
+                keep.push((path, mask));
+            }
+            Err(reason) => reading.skipped.push(Skipped {
+                path: path.clone(),
+                reason,
+            }),
+        }
+    }
+    let partials: Vec<Result<HostAgg, Skipped>> = keep
+        .par_iter()
+        .map(|(path, mask)| {
+            let mut a = HostAgg::default();
+            let mut at = 0;
+            read_part(path, HOST_COLUMNS, |c| {
+                let n = c.rows();
+                let m = mask
+                    .get(at..at + n)
+                    .ok_or("the part changed between two reads")?;
+                host_batch(c, m, &mut a);
+                at += n;
+                Ok(())
+            })
+            .map(|()| a)
+            .map_err(|reason| Skipped {
+                path: (*path).clone(),
+                reason,
+            })
+        })
+        .collect();
+    for p in partials {
+        match p {
+            Ok(a) => agg.merge(a),
+            Err(s) => reading.skipped.push(s),
+        }
+    }
+    map
+}
+
+/// Adds the kept rows of one hosts batch.
+pub(crate) fn host_batch(c: &Batch, keep: &[bool], a: &mut HostAgg) {
+    let host_status = c.str("host_status");
+    let ptr_status = c.str("ptr_status");
+    let fcrdns = c.bool("fcrdns");
+    let listed = c.list("dnsbl_listed");
+    let errors = c.list("dnsbl_errors");
+    let asn = c.u32("asn");
+    let asn_name = c.str("asn_name");
+    let smtp_status = c.str("smtp_status");
+    let outcome = c.str("smtp_outcome");
+    let starttls = c.bool("starttls");
+    let tls_version = c.str("tls_version");
+    let cert = c.bool("tls_cert_valid");
+    let relay = c.bool("open_relay");
+    let direct = c.bool("open_relay_direct");
+    let any_rcpt = c.bool("accepts_any_recipient");
+    for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
+        a.rows += 1;
+        let hs = s(host_status, i);
+        a.host_status.add_opt(hs);
+        if hs == Some("ok") {
+            a.ptr_status.add_opt(s(ptr_status, i));
+            a.fcrdns.add_bool(b(fcrdns, i));
+            let zones = distinct(strs(listed, i));
+            for z in &zones {
+                a.dnsbl_listed.add(z);
+            }
+            a.dnsbl_listed_any += u64::from(!zones.is_empty());
+            for z in codes(strs(errors, i)) {
+                a.dnsbl_errors.add(z);
+            }
+            match p(asn, i) {
+                Some(n) => {
+                    let e = a.asn.entry(n).or_default();
+                    e.hosts += 1;
+                    e.listed_any += u64::from(!zones.is_empty());
+                    for z in &zones {
+                        e.listed.add(z);
+                    }
+                    if let Some(name) = s(asn_name, i) {
+                        let smaller = e.name.as_deref().is_none_or(|old| name < old);
+                        if smaller {
+                            e.name = Some(name.to_owned());
+                        }
+                    }
+                }
+                None => a.asn_unknown += 1,
+            }
+        }
+        let ss = s(smtp_status, i);
+        a.smtp_status.add_opt(ss);
+        if ss.is_some_and(|s| s != "skipped") {
+            a.smtp_outcome.add_opt(s(outcome, i));
+        }
+        // A dialogue took place (a refused or timed-out connection says nothing of STARTTLS).
+        if matches!(ss, Some("ok" | "tls-error")) {
+            let st = b(starttls, i);
+            a.starttls.add_bool(st);
+            if st == Some(true) {
+                a.tls_version.add_opt(s(tls_version, i));
+            }
+            if s(tls_version, i).is_some() {
+                a.tls_cert_valid.add_bool(b(cert, i));
+            }
+            a.open_relay.add_bool(b(relay, i));
+            a.open_relay_direct.add_bool(b(direct, i));
+            a.accepts_any_recipient.add_bool(b(any_rcpt, i));
+        }
+    }
+}
+
+type DomainPart = Result<(DomainAgg, ReadinessAgg, Vec<ReadinessRow>), Skipped>;
+
+fn read_domains(
+    parts: &[PathBuf],
+    hosts: &HostMap,
+    agg: &mut Aggregates,
+    reading: &mut Reading,
+    out: &Path,
+) -> Result<PathBuf, ReportError> {
+    let mut writer = ReadinessWriter::create(out)?;
+    // Chunks of a few parts per thread: parallel within a chunk, written in part order, so the
+    // table's row order does not depend on scheduling and only one chunk is held at a time.
+    let chunk = rayon::current_num_threads().max(1) * 2;
+    for group in parts.chunks(chunk) {
+        let done: Vec<DomainPart> = group
+            .par_iter()
+            .map(|path| {
+                let mut d = DomainAgg::default();
+                let mut r = ReadinessAgg::default();
+                let mut rows = Vec::new();
+                read_part(path, DOMAIN_COLUMNS, |c| {
+                    domain_batch(c, hosts, &mut d, &mut r, &mut rows);
+                    Ok(())
+                })
+                .map(|()| (d, r, rows))
+                .map_err(|reason| Skipped {
+                    path: path.clone(),
+                    reason,
+                })
+            })
+            .collect();
+        for part in done {
+            match part {
+                Ok((d, r, rows)) => {
+                    reading.domain_parts += 1;
+                    reading.domain_rows += d.rows;
+                    agg.domains.merge(d);
+                    agg.readiness.merge(r);
+                    writer.write(&rows)?;
+                }
+                Err(s) => reading.skipped.push(s),
+            }
+        }
+    }
+    writer.finish()
+}
+
+/// Adds one domains batch to the aggregates and judges its domains' readiness.
+pub(crate) fn domain_batch(
+    c: &Batch,
+    hosts: &HostMap,
+    a: &mut DomainAgg,
+    r: &mut ReadinessAgg,
+    out: &mut Vec<ReadinessRow>,
+) {
+    let domain = c.str("domain");
+    let domain_status = c.str("domain_status");
+    let mx_status = c.str("mx_status");
+    let mx = c.list("mx");
+    let mx_exchange = child(struct_items(mx), "exchange").and_then(|x| x.as_string_opt::<i32>());
+    let mx_null = c.bool("mx_null");
+    let mx_ips = c.list("mx_ips");
+    let mx_ips_status = c.str("mx_ips_status");
+    let mx_errors = c.list("mx_errors");
+    let spf_status = c.str("spf_status");
+    let spf_all = c.str("spf_all");
+    let spf_lookups = c.u32("spf_lookups");
+    let spf_void = c.u32("spf_void_lookups");
+    let spf_v4 = c.u64("spf_ipv4_authorized");
+    let spf_errors = c.list("spf_errors");
+    let spf_flags = c.list("spf_flags");
+    let spf_providers = c.list("spf_providers");
+    let dmarc_status = c.str("dmarc_status");
+    let dmarc_source = c.str("dmarc_source");
+    let dmarc_p = c.str("dmarc_p");
+    let dmarc_eff = c.str("dmarc_effective_p");
+    let dmarc_pct = c.u8("dmarc_pct");
+    let dmarc_rua = c.list("dmarc_rua");
+    let dmarc_errors = c.list("dmarc_errors");
+    let rua_ok = c.list("dmarc_rua_authorized");
+    let rua_no = c.list("dmarc_rua_unauthorized");
+    let dkim_status = c.str("dkim_status");
+    let dkim_selectors = c.list("dkim_selectors");
+    let keys = c.list("dkim_keys");
+    let key_items = struct_items(keys);
+    let key_type = child(key_items, "type").and_then(|x| x.as_string_opt::<i32>());
+    let key_bits = child(key_items, "bits").and_then(|x| x.as_primitive_opt::<UInt32Type>());
+    let key_revoked = child(key_items, "revoked").and_then(|x| x.as_boolean_opt());
+    let key_usable = child(key_items, "usable").and_then(|x| x.as_boolean_opt());
+    let dkim_errors = c.list("dkim_errors");
+    let sts = c.str("mta_sts_status");
+    let sts_policy = c.str("mta_sts_policy_status");
+    let sts_mode = c.str("mta_sts_mode");
+    let tls_rpt = c.str("tls_rpt_status");
+    let bimi = c.str("bimi_status");
+    let dane_status = c.str("dane_status");
+    let dane_tlsa = c.list("dane_tlsa");
+    let dane_all = c.bool("dane_all_mx");
+
+    for i in 0..c.rows() {
+        a.rows += 1;
+        a.domain_status.add_opt(s(domain_status, i));
+        a.mx_status.add_opt(s(mx_status, i));
+        a.mx_null.add_bool(b(mx_null, i));
+        a.mx_ips_status.add_opt(s(mx_ips_status, i));
+        if let (Some(rg), Some(ex)) = (range(mx, i), mx_exchange) {
+            let mut ops: Vec<&str> = rg
+                .filter(|j| ex.is_valid(*j) && !ex.value(*j).is_empty())
+                .map(|j| {
+                    let name = ex.value(j);
+                    psl::domain_str(name).unwrap_or(name)
+                })
+                .collect();
+            a.with_mx += u64::from(!ops.is_empty());
+            ops.sort_unstable();
+            ops.dedup();
+            for o in ops {
+                a.mx_operators.add(o);
+            }
+        }
+        for code in codes(strs(mx_errors, i)) {
+            a.mx_errors.add(code);
+        }
+
+        let spf = s(spf_status, i);
+        a.spf_status.add_opt(spf);
+        let spf_codes = codes(strs(spf_errors, i));
+        for code in &spf_codes {
+            a.spf_errors.add(code);
+            if spf == Some("permerror") {
+                a.spf_permerror_codes.add(code);
+            }
+        }
+        let lookups = p(spf_lookups, i);
+        if let Some(n) = lookups {
+            *a.spf_lookups.entry(n).or_default() += 1;
+        }
+        if let Some(n) = p(spf_void, i) {
+            *a.spf_void_lookups.entry(n).or_default() += 1;
+        }
+        if spf == Some("valid") {
+            a.spf_all.add_opt(s(spf_all, i));
+            match p(spf_v4, i) {
+                Some(n) => *a.spf_ipv4_buckets.entry(ipv4_bucket(n)).or_default() += 1,
+                None => a.spf_ipv4_unknown += 1,
+            }
+        }
+        for x in distinct(strs(spf_providers, i)) {
+            a.spf_providers.add(x);
+        }
+        for x in distinct(strs(spf_flags, i)) {
+            a.spf_flags.add(x);
+        }
+
+        let dmarc = s(dmarc_status, i);
+        a.dmarc_status.add_opt(dmarc);
+        a.dmarc_p.add_opt(s(dmarc_p, i));
+        let eff = s(dmarc_eff, i);
+        a.dmarc_effective_p.add_opt(eff);
+        if let Some(src) = s(dmarc_source, i) {
+            a.dmarc_source.add(src);
+        }
+        if dmarc == Some("valid") {
+            match p(dmarc_pct, i) {
+                Some(n) => a.dmarc_pct.add(&n.to_string()),
+                None => a.dmarc_pct.add(super::aggregate::NULL),
+            }
+            a.dmarc_rua += u64::from(non_empty(dmarc_rua, i));
+        }
+        let (ok, no) = (non_empty(rua_ok, i), non_empty(rua_no, i));
+        a.dmarc_external += u64::from(ok || no);
+        a.dmarc_external_unauthorized += u64::from(no);
+        for code in codes(strs(dmarc_errors, i)) {
+            a.dmarc_errors.add(code);
+        }
+
+        let dkim = s(dkim_status, i);
+        a.dkim_status.add_opt(dkim);
+        let selectors = strs(dkim_selectors, i).unwrap_or_default();
+        a.dkim_with_selector += u64::from(!selectors.is_empty());
+        for sel in &selectors {
+            a.dkim_selectors.add(sel);
+        }
+        let mut key_facts = Vec::new();
+        let mut weak = false;
+        for j in range(keys, i).unwrap_or_default() {
+            let t = s(key_type, j);
+            let bits = p(key_bits, j);
+            let revoked = b(key_revoked, j).unwrap_or(false);
+            let label = format!(
+                "{} {}",
+                t.unwrap_or(super::aggregate::NULL),
+                bits.map_or_else(|| "unknown".to_owned(), |b| b.to_string())
+            );
+            a.dkim_keys.add(&label);
+            let is_weak = t.is_none_or(|t| t.eq_ignore_ascii_case("rsa"))
+                && bits.is_some_and(|b| b < MIN_RSA_BITS)
+                && !revoked;
+            a.dkim_weak_keys += u64::from(is_weak);
+            weak |= is_weak;
+            key_facts.push(KeyFacts {
+                key_type: t,
+                bits,
+                usable: b(key_usable, j).unwrap_or(false),
+            });
+        }
+        a.dkim_weak_domains += u64::from(weak);
+        for code in codes(strs(dkim_errors, i)) {
+            a.dkim_errors.add(code);
+        }
+
+        a.mta_sts_status.add_opt(s(sts, i));
+        if let Some(x) = s(sts_policy, i) {
+            a.mta_sts_policy_status.add(x);
+        }
+        if let Some(x) = s(sts_mode, i) {
+            a.mta_sts_mode.add(x);
+        }
+        a.tls_rpt_status.add_opt(s(tls_rpt, i));
+        a.bimi_status.add_opt(s(bimi, i));
+        let ds = s(dane_status, i);
+        a.dane_status.add_opt(ds);
+        a.dane_tlsa += u64::from(non_empty(dane_tlsa, i));
+        if ds.is_some() {
+            a.dane_all_mx.add_bool(b(dane_all, i));
+        }
+
+        let facts = DomainFacts {
+            spf_status: spf,
+            spf_lookups: lookups,
+            spf_error_codes: spf_codes,
+            dkim_status: dkim,
+            dkim_keys: key_facts,
+            dmarc_status: dmarc,
+            dmarc_effective_p: eff,
+            mx_ips: strs(mx_ips, i),
+        };
+        let v = judge(&facts, hosts);
+        r.ready.add_bool(v.ready);
+        for f in &v.failed {
+            r.failed.add(f);
+        }
+        for u in &v.unknown {
+            r.unknown.add(u);
+        }
+        out.push(ReadinessRow::new(s(domain, i).unwrap_or_default(), &v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::DkimKeyRow;
+    use crate::output::columns::ColType::*;
+    use crate::output::columns::Value::*;
+    use crate::output::columns::{Column, Row, Value, to_batch};
+    use parquet::arrow::ArrowWriter;
+
+    /// The domains columns the tests fill; the others are absent from the parts, as in a scan
+    /// of an older version, and read as null.
+    #[derive(Debug, Clone)]
+    struct D {
+        domain: String,
+        mx: Option<Vec<(u16, String)>>,
+        mx_null: Option<bool>,
+        mx_ips: Option<Vec<String>>,
+        spf_status: &'static str,
+        spf_lookups: Option<u32>,
+        spf_ipv4: Option<u64>,
+        spf_all: Option<&'static str>,
+        spf_errors: Vec<String>,
+        dmarc_status: &'static str,
+        dmarc_p: Option<&'static str>,
+        dmarc_effective_p: Option<&'static str>,
+        dkim_status: &'static str,
+        dkim_selectors: Option<Vec<String>>,
+        dkim_keys: Option<Vec<DkimKeyRow>>,
+    }
+
+    static D_COLUMNS: &[Column<D>] = &[
+        Column::new("domain", Utf8, |r| Str(Some(&r.domain))),
+        Column::new(
+            "mx",
+            ListStruct(<(u16, String) as crate::output::columns::StructItem>::FIELDS),
+            |r| Value::structs(r.mx.as_ref()),
+        ),
+        Column::new("mx_null", Boolean, |r| Bool(r.mx_null)),
+        Column::new("mx_ips", ListUtf8, |r| StrList(r.mx_ips.as_deref())),
+        Column::new("spf_status", Utf8, |r| Str(Some(r.spf_status))),
+        Column::new("spf_lookups", UInt32, |r| U32(r.spf_lookups)),
+        Column::new("spf_ipv4_authorized", UInt64, |r| U64(r.spf_ipv4)),
+        Column::new("spf_all", Utf8, |r| Str(r.spf_all)),
+        Column::new("spf_errors", ListUtf8, |r| StrList(Some(&r.spf_errors))),
+        Column::new("dmarc_status", Utf8, |r| Str(Some(r.dmarc_status))),
+        Column::new("dmarc_p", Utf8, |r| Str(r.dmarc_p)),
+        Column::new("dmarc_effective_p", Utf8, |r| Str(r.dmarc_effective_p)),
+        Column::new("dkim_status", Utf8, |r| Str(Some(r.dkim_status))),
+        Column::new("dkim_selectors", ListUtf8, |r| {
+            StrList(r.dkim_selectors.as_deref())
+        }),
+        Column::new(
+            "dkim_keys",
+            ListStruct(<DkimKeyRow as crate::output::columns::StructItem>::FIELDS),
+            |r| Value::structs(r.dkim_keys.as_ref()),
+        ),
+    ];
+
+    impl Row for D {
+        fn columns() -> &'static [Column<Self>] {
+            D_COLUMNS
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    struct H {
+        ip: String,
+        fcrdns: Option<bool>,
+        dnsbl_listed: Vec<String>,
+        dnsbl_errors: Vec<String>,
+        asn: Option<u32>,
+        smtp_status: Option<&'static str>,
+        starttls: Option<bool>,
+        tls_version: Option<&'static str>,
+    }
+
+    static H_COLUMNS: &[Column<H>] = &[
+        Column::new("ip", Utf8, |r| Str(Some(&r.ip))),
+        Column::new("host_status", Utf8, |_| Str(Some("ok"))),
+        Column::new("ptr_status", Utf8, |_| Str(Some("ok"))),
+        Column::new("fcrdns", Boolean, |r| Bool(r.fcrdns)),
+        Column::new("dnsbl_listed", ListUtf8, |r| StrList(Some(&r.dnsbl_listed))),
+        Column::new("dnsbl_errors", ListUtf8, |r| StrList(Some(&r.dnsbl_errors))),
+        Column::new("asn", UInt32, |r| U32(r.asn)),
+        Column::new("smtp_status", Utf8, |r| Str(r.smtp_status)),
+        Column::new("starttls", Boolean, |r| Bool(r.starttls)),
+        Column::new("tls_version", Utf8, |r| Str(r.tls_version)),
+    ];
+
+    impl Row for H {
+        fn columns() -> &'static [Column<Self>] {
+            H_COLUMNS
+        }
+    }
+
+    fn key(bits: u32) -> DkimKeyRow {
+        DkimKeyRow {
+            selector: "s".into(),
+            key_type: "rsa".into(),
+            bits: Some(bits),
+            testing: false,
+            revoked: false,
+            usable: true,
+            errors: vec![],
+        }
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Ten domains of every kind the figures tell apart.
+    fn domains() -> Vec<D> {
+        let base = |i: usize| D {
+            domain: format!("d{i}.example"),
+            mx: Some(vec![(10, format!("mx.d{i}.example"))]),
+            mx_null: Some(false),
+            mx_ips: Some(strings(&["192.0.2.1"])),
+            spf_status: "valid",
+            spf_lookups: Some(2),
+            spf_ipv4: Some(256),
+            spf_all: Some("fail"),
+            spf_errors: vec![],
+            dmarc_status: "valid",
+            dmarc_p: Some("reject"),
+            dmarc_effective_p: Some("reject"),
+            dkim_status: "valid",
+            dkim_selectors: Some(strings(&["s"])),
+            dkim_keys: Some(vec![key(2048)]),
+        };
+        let mut v: Vec<D> = (0..10).map(base).collect();
+        v[1].spf_status = "permerror";
+        v[1].spf_lookups = Some(12);
+        v[1].spf_errors = strings(&["lookup-limit: 12 lookups"]);
+        v[2].spf_status = "none";
+        v[2].spf_lookups = None;
+        v[2].spf_ipv4 = None;
+        v[3].spf_all = Some("pass");
+        v[3].spf_ipv4 = Some(1 << 32);
+        v[4].dmarc_status = "none";
+        v[4].dmarc_p = None;
+        v[4].dmarc_effective_p = None;
+        v[5].dkim_keys = Some(vec![key(512)]);
+        v[6].dkim_status = "none";
+        v[6].dkim_selectors = Some(vec![]);
+        v[6].dkim_keys = Some(vec![]);
+        v[7].mx = Some(vec![(0, String::new())]);
+        v[7].mx_null = Some(true);
+        v[7].mx_ips = Some(vec![]);
+        // Two domains of one operator (the registrable domain of the exchanges).
+        v[8].mx = Some(vec![(10, "a.mail.provider.example".into())]);
+        v[9].mx = Some(vec![
+            (5, "b.mail.provider.example".into()),
+            (10, "mx.d9.example".into()),
+        ]);
+        v[8].mx_ips = Some(strings(&["192.0.2.2"]));
+        v[9].mx_ips = Some(strings(&["192.0.2.3"]));
+        v
+    }
+
+    fn hosts() -> Vec<H> {
+        let h = |ip: &str, fcrdns, listed: &[&str], asn| H {
+            ip: ip.into(),
+            fcrdns,
+            dnsbl_listed: strings(listed),
+            dnsbl_errors: vec![],
+            asn,
+            smtp_status: Some("ok"),
+            starttls: Some(true),
+            tls_version: Some("TLSv1.3"),
+        };
+        let mut v = vec![
+            h("192.0.2.1", Some(true), &[], Some(64500)),
+            h("192.0.2.2", Some(false), &["zen.example"], Some(64500)),
+            h(
+                "192.0.2.3",
+                Some(true),
+                &["zen.example", "bl.example"],
+                None,
+            ),
+        ];
+        v[2].dnsbl_errors = strings(&["other.example: 127.255.255.254 (refused)"]);
+        v
+    }
+
+    fn write<R: Row>(dir: &Path, table: &str, n: usize, rows: &[R]) {
+        let d = dir.join(table);
+        std::fs::create_dir_all(&d).unwrap();
+        let f = File::create(d.join(format!("part-{n:05}.parquet"))).unwrap();
+        let batch = to_batch(rows).unwrap();
+        let mut w = ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+
+    /// Per output directory, per part: the indexes of its domains and of its hosts.
+    type Part = (Vec<usize>, Vec<usize>);
+    type Layout = [Vec<Part>];
+
+    /// Writes `layout`: per output directory, per part, the indexes of its domains and hosts.
+    fn scan_dirs(root: &Path, layout: &Layout) -> Vec<PathBuf> {
+        let (d, h) = (domains(), hosts());
+        layout
+            .iter()
+            .enumerate()
+            .map(|(k, parts)| {
+                let dir = root.join(format!("shard{k}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                for (n, (di, hi)) in parts.iter().enumerate() {
+                    let dr: Vec<D> = di.iter().map(|i| d[*i].clone()).collect();
+                    let hr: Vec<H> = hi.iter().map(|i| h[*i].clone()).collect();
+                    if !dr.is_empty() {
+                        write(&dir, "domains", n, &dr);
+                    }
+                    if !hr.is_empty() {
+                        write(&dir, "hosts", n, &hr);
+                    }
+                }
+                dir
+            })
+            .collect()
+    }
+
+    fn aggregate(root: &Path, layout: &Layout) -> (Aggregates, Reading) {
+        let dirs = scan_dirs(root, layout);
+        let out = root.join("report");
+        let (a, r, _) = read_all(&dirs, &out).unwrap();
+        (a, r)
+    }
+
+    #[test]
+    fn figures_of_small_parts() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, r) = aggregate(t.path(), &[vec![((0..10).collect(), vec![0, 1, 2])]]);
+        let d = &a.domains;
+        assert_eq!((r.domain_rows, r.host_rows, r.skipped.len()), (10, 3, 0));
+        assert_eq!(d.rows, 10);
+        assert_eq!(d.spf_status.get("valid"), 8);
+        assert_eq!(d.spf_permerror_codes.get("lookup-limit"), 1);
+        assert_eq!(d.spf_lookups.get(&12), Some(&1));
+        assert_eq!(
+            d.spf_lookups.values().sum::<u64>(),
+            9,
+            "null lookups are not counted"
+        );
+        assert_eq!(d.spf_all.get("pass"), 1);
+        assert_eq!(d.spf_ipv4_buckets.get(&33), Some(&1));
+        assert_eq!(d.spf_ipv4_buckets.get(&9), Some(&7));
+        assert_eq!(d.dmarc_p.get("reject"), 9);
+        assert_eq!(d.dmarc_p.get(NULL_KEY), 1);
+        assert_eq!(d.dkim_with_selector, 9);
+        assert_eq!((d.dkim_weak_keys, d.dkim_weak_domains), (1, 1));
+        assert_eq!(d.dkim_keys.get("rsa 2048"), 8);
+        assert_eq!(d.mx_null.get("true"), 1);
+        assert_eq!(d.with_mx, 9);
+        assert_eq!(d.mx_operators.get("provider.example"), 2);
+        assert_eq!(d.mx_operators.get("d9.example"), 1);
+        assert_eq!(d.mx_status.get(NULL_KEY), 10, "absent column: null");
+        let h = &a.hosts;
+        assert_eq!(h.dnsbl_listed.get("zen.example"), 2);
+        assert_eq!(h.dnsbl_listed_any, 2);
+        assert_eq!(h.dnsbl_errors.get("other.example"), 1);
+        assert_eq!(h.asn[&64500].hosts, 2);
+        assert_eq!(h.asn[&64500].listed.get("zen.example"), 1);
+        assert_eq!(h.asn_unknown, 1);
+        assert_eq!(h.fcrdns.get("true"), 2);
+        assert_eq!(h.tls_version.get("TLSv1.3"), 3);
+        // Readiness: d0, d3 (+all is still valid SPF) and d9 meet everything; d8's only MX
+        // address has no FCrDNS; d7 (null MX) has no address to judge.
+        let rd = &a.readiness;
+        assert_eq!(rd.failed.get("spf-over-limit"), 1);
+        assert_eq!(rd.failed.get("spf-none"), 1);
+        assert_eq!(rd.failed.get("dmarc-none"), 1);
+        assert_eq!(rd.failed.get("dkim-weak"), 1);
+        assert_eq!(rd.failed.get("dkim-none"), 1);
+        assert_eq!(rd.failed.get("mx-fcrdns"), 1, "d8's 192.0.2.2");
+        assert_eq!(rd.unknown.get("mx-fcrdns"), 1, "d7: null MX, no address");
+        assert_eq!(rd.ready.get("true"), 3, "d0, d3, d9");
+        assert_eq!(rd.ready.total(), 10);
+    }
+
+    const NULL_KEY: &str = crate::report::aggregate::NULL;
+
+    #[test]
+    fn shards_merge_to_the_unsharded_aggregates() {
+        let all: Vec<usize> = (0..10).collect();
+        let one = vec![vec![(all.clone(), vec![0, 1, 2])]];
+        // Parts in any order and directory, hosts shared by shards repeated in each.
+        let layouts: Vec<Vec<Vec<Part>>> = vec![
+            vec![vec![
+                (vec![0, 1, 2], vec![0]),
+                (vec![3, 4, 5, 6], vec![1, 2]),
+                (vec![7, 8, 9], vec![]),
+            ]],
+            vec![
+                vec![(vec![9, 0], vec![0, 2])],
+                vec![(vec![1, 2, 3], vec![1, 0])],
+                vec![(vec![4], vec![]), (vec![5, 6], vec![2])],
+                vec![(vec![7, 8], vec![2, 1, 0])],
+            ],
+        ];
+        let t = tempfile::tempdir().unwrap();
+        let (want, _) = aggregate(&t.path().join("one"), &one);
+        for (k, l) in layouts.iter().enumerate() {
+            let (got, reading) = aggregate(&t.path().join(format!("l{k}")), l);
+            assert_eq!(got, want, "layout {k}");
+            let copies: usize = l.iter().flatten().map(|(_, h)| h.len()).sum();
+            assert_eq!(reading.host_duplicates as usize, copies - 3, "layout {k}");
+        }
+    }
+
+    #[test]
+    fn a_part_being_written_is_skipped_and_counted() {
+        let t = tempfile::tempdir().unwrap();
+        let dirs = scan_dirs(t.path(), &[vec![((0..10).collect(), vec![0, 1, 2])]]);
+        let (want, _, _) = read_all(&dirs, &t.path().join("r0")).unwrap();
+        // A part whose footer is not written yet, and the writer's hidden temporary file.
+        let part = dirs[0].join("domains/part-00000.parquet");
+        let bytes = std::fs::read(&part).unwrap();
+        std::fs::write(
+            dirs[0].join("domains/part-00001.parquet"),
+            &bytes[..bytes.len() / 2],
+        )
+        .unwrap();
+        std::fs::write(dirs[0].join("hosts/.part-00001.parquet.tmp"), b"PAR1").unwrap();
+        let (got, reading, readiness) = read_all(&dirs, &t.path().join("r1")).unwrap();
+        assert_eq!(got, want);
+        assert_eq!(reading.skipped.len(), 1, "{:?}", reading.skipped);
+        assert!(
+            reading.skipped[0]
+                .path
+                .ends_with("domains/part-00001.parquet")
+        );
+        assert_eq!(reading.domain_parts, 1);
+        // The readiness table has one row per domain, in part order.
+        let f = File::open(readiness).unwrap();
+        let rows: usize = ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum();
+        assert_eq!(rows, 10);
+    }
+
+    #[test]
+    fn no_parts_is_an_error_not_an_empty_report() {
+        let t = tempfile::tempdir().unwrap();
+        let e = read_all(&[t.path().to_path_buf()], &t.path().join("r")).unwrap_err();
+        assert!(matches!(e, ReportError::NoParts(_)), "{e}");
+        let e = read_all(&[t.path().join("missing")], &t.path().join("r")).unwrap_err();
+        assert!(matches!(e, ReportError::NotADirectory(_)), "{e}");
+    }
+
+    #[test]
+    fn problem_codes() {
+        let cases = [
+            ("lookup-limit: 12 lookups", "lookup-limit"),
+            ("syntax", "syntax"),
+            ("weak-key: s1: 512 bits", "weak-key"),
+            ("zen.example: 127.255.255.254", "zen.example"),
+        ];
+        for (p, want) in cases {
+            assert_eq!(code(p), want);
+        }
+    }
+}
