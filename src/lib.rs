@@ -7,12 +7,14 @@
 //! - [`smtp`]: the SMTP session (banner, EHLO, STARTTLS, relay and recipient tests; never DATA);
 //! - [`checks`]: pure functions from fetched records to findings (no I/O);
 //! - [`pipeline`]: stage wiring over bounded channels, progress, shutdown, stats;
-//! - [`output`]: one schema, record batches, Parquet and CSV writers, the run manifest.
+//! - [`output`]: one schema, record batches, Parquet and CSV writers, the run manifest;
+//! - [`lab`]: a simulated internet of mail domains on loopback (`mxray lab`, `mxray demo`).
 
 pub mod checks;
 mod csv_line;
 pub mod dns;
 pub mod https;
+pub mod lab;
 pub mod output;
 pub mod pipeline;
 pub mod smtp;
