@@ -44,7 +44,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Scan a list of domains (--domains) or address ranges (--ips).
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Serve a generated world of mail domains on loopback (DNS, DNSBL, reverse zone, SMTP
     /// listeners) until Ctrl-C, and print the scan command for it. No root, no network.
     Lab(LabArgs),

@@ -438,7 +438,7 @@ pub fn own_ip(index: u64) -> Ipv4Addr {
 
 /// Own hosts: one in three has a confirming PTR, one in fifty is listed.
 pub fn own_rdns(index: u64) -> Rdns {
-    if index % 3 == 0 {
+    if index.is_multiple_of(3) {
         Rdns::Confirmed
     } else {
         Rdns::None
