@@ -10,6 +10,7 @@ mod cli;
 mod dns_fixtures;
 mod engine;
 mod hosts_fixtures;
+mod lab;
 mod policies_fixtures;
 mod scan_fixtures;
 mod smtp_fixtures;
