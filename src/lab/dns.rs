@@ -91,7 +91,16 @@ impl Zones {
         let (owner, data) = match rr {
             Rr::A(n, ip) => (n.clone(), RData::A(A(*ip))),
             Rr::Mx(n, pref, host) => (n.clone(), RData::MX(MX::new(*pref, fqdn(host)?))),
-            Rr::Txt(n, strings) => (n.clone(), RData::TXT(TXT::new(strings.clone()))),
+            // RFC 1035 3.3: a character-string is at most 255 octets; a 2048-bit DKIM key is
+            // longer, and its record is the strings joined (RFC 6376 3.6.2.2).
+            Rr::Txt(n, strings) => {
+                let chunks = strings
+                    .iter()
+                    .flat_map(|s| s.as_bytes().chunks(255))
+                    .map(|c| String::from_utf8_lossy(c).into_owned())
+                    .collect();
+                (n.clone(), RData::TXT(TXT::new(chunks)))
+            }
             Rr::Ptr(ip, host) => (ptr_owner(*ip), RData::PTR(PTR(fqdn(host)?))),
         };
         let (_, zone) = self

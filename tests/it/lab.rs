@@ -55,6 +55,18 @@ async fn lab_scan_matches_ground_truth() {
                 t["domain"]
             );
         }
+        if !t["dkim_selectors"].is_empty() {
+            let mut got: Vec<String> = r["dkim_selectors"]
+                .as_array()
+                .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default();
+            got.sort();
+            let want = match t["dkim_selectors"].as_str() {
+                "-" => String::new(),
+                w => w.to_string(),
+            };
+            assert_eq!(got.join(";"), want, "{} dkim_selectors", t["domain"]);
+        }
         n += 1;
     }
     assert_eq!(n, 400);
