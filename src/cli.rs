@@ -49,6 +49,109 @@ pub enum Command {
     /// from the Parquet parts of one or more scan output directories (the shards of one scan
     /// merge into one report; a scan still running is read as far as it got).
     Report(ReportArgs),
+    /// Serve a generated world of mail domains on loopback (DNS, DNSBL, reverse zone, SMTP
+    /// listeners) until Ctrl-C, and print the scan command for it. No root, no network.
+    Lab(LabArgs),
+    /// Start the lab, scan it with every check on, print the headline figures, stop the lab.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Domains in the generated world.
+    #[arg(help_heading = "World", long, default_value_t = 2000, value_name = "N")]
+    pub domains: usize,
+
+    /// Seed of the world: the same seed gives the same world and the same truth files.
+    #[arg(help_heading = "World", long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Where the domain list, the ground truth (truth.csv, truth-hosts.csv), the lab CA and
+    /// the scan's side files are written.
+    #[arg(
+        help_heading = "World",
+        long,
+        default_value = "lab",
+        value_name = "DIR"
+    )]
+    pub dir: PathBuf,
+
+    /// The DNS server's address (loopback only), which is also the scan's --resolver.
+    #[arg(
+        help_heading = "Listeners",
+        long,
+        default_value = "127.0.0.1:5380",
+        value_name = "IP:PORT"
+    )]
+    pub dns: SocketAddr,
+
+    /// The port of every SMTP listener (each on its own 127.77.x.1).
+    #[arg(
+        help_heading = "Listeners",
+        long,
+        default_value_t = 2525,
+        value_name = "PORT"
+    )]
+    pub smtp_port: u16,
+}
+
+impl LabArgs {
+    pub fn options(&self) -> mxray::lab::LabOptions {
+        mxray::lab::LabOptions {
+            domains: self.domains,
+            seed: self.seed,
+            dir: self.dir.clone(),
+            dns: self.dns,
+            smtp_port: self.smtp_port,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Domains in the generated world.
+    #[arg(help_heading = "World", long, default_value_t = 2000, value_name = "N")]
+    pub domains: usize,
+
+    /// Seed of the world.
+    #[arg(help_heading = "World", long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Output directory of the scan (the lab's files go to OUT/lab; an earlier demo there is
+    /// replaced).
+    #[arg(
+        help_heading = "Output",
+        long,
+        default_value = "demo-results",
+        value_name = "DIR"
+    )]
+    pub out: PathBuf,
+}
+
+impl DemoArgs {
+    pub fn options(&self) -> mxray::lab::demo::DemoOptions {
+        mxray::lab::demo::DemoOptions {
+            lab: mxray::lab::LabOptions {
+                domains: self.domains,
+                seed: self.seed,
+                ..Default::default()
+            },
+            out: self.out.clone(),
+        }
+    }
+}
+
+/// `mxray scan` arguments (without the program name) as scan options, through the same parser
+/// as the command line.
+pub fn scan_options_from(args: Vec<String>) -> Result<ScanOptions, String> {
+    let line: Vec<String> = std::iter::once("mxray".to_string()).chain(args).collect();
+    match Cli::try_parse_from(&line)
+        .map_err(|e| e.to_string())?
+        .command
+    {
+        Command::Scan(scan) => scan.into_options(line).map_err(|e| format!("{e:#}")),
+        _ => Err("not a scan command".into()),
+    }
 }
 
 #[derive(Debug, Args)]

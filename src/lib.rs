@@ -10,11 +10,13 @@
 //! - [`output`]: one schema, record batches, Parquet and CSV writers, the run manifest;
 //! - [`report`]: `mxray report`: aggregates of the written parts, report.md/.html/.json and
 //!   the bulk-sender readiness table.
+//! - [`lab`]: a simulated internet of mail domains on loopback (`mxray lab`, `mxray demo`).
 
 pub mod checks;
 mod csv_line;
 pub mod dns;
 pub mod https;
+pub mod lab;
 pub mod output;
 pub mod pipeline;
 pub mod report;

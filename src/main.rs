@@ -24,7 +24,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: cli::Cli, args: Vec<String>) -> anyhow::Result<ExitCode> {
-    let scan = match cli.command {
+    let command = match cli.command {
         // CPU-bound on rayon's pool: no tokio runtime around it.
         cli::Command::Report(r) => {
             let s = mxray::report::run(&r.into_options())?;
@@ -45,48 +45,110 @@ fn run(cli: cli::Cli, args: Vec<String>) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
-        cli::Command::Scan(scan) => *scan,
+        other => other,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let opts = scan.into_options(args)?;
-        let out = opts.out.clone();
-        let stop = Stop::new();
-        let mut signals = Signals::new()?;
-        let s = stop.clone();
-        tokio::spawn(async move {
-            let first = signals.next().await;
-            eprintln!(
-                "\nmxray: {first}: stopping: finishing in-flight work and writing files (a second signal quits at once)"
-            );
-            s.stop(first);
-            let second = signals.next().await;
-            std::process::exit(exit_code(second).into());
-        });
-        let m = mxray::pipeline::scan(opts, stop.clone()).await?;
-        let scanned = if m.targets == "ips" {
-            format!("{} addresses", m.counts.hosts)
-        } else {
-            format!("{} domains, {} hosts", m.counts.domains_scanned, m.counts.hosts)
-        };
-        eprintln!(
-            "mxray: {scanned} in {:.1}s ({:.0}/s), {} rejects; cache hit rate {:.1}%; results in {}",
-            m.duration_s,
-            m.rates.targets_per_s,
-            m.counts.rejects,
-            m.cache.hit_rate * 100.0,
-            out.display()
-        );
-        if let Some(e) = &m.input_error {
-            eprintln!("mxray: warning: input read stopped early: {e}");
+        match command {
+            cli::Command::Scan(scan) => {
+                let opts = scan.into_options(args)?;
+                let out = opts.out.clone();
+                let stop = stop_on_signals()?;
+                let m = mxray::pipeline::scan(opts, stop.clone()).await?;
+                let scanned = if m.targets == "ips" {
+                    format!("{} addresses", m.counts.hosts)
+                } else {
+                    format!("{} domains, {} hosts", m.counts.domains_scanned, m.counts.hosts)
+                };
+                eprintln!(
+                    "mxray: {scanned} in {:.1}s ({:.0}/s), {} rejects; cache hit rate {:.1}%; results in {}",
+                    m.duration_s,
+                    m.rates.targets_per_s,
+                    m.counts.rejects,
+                    m.cache.hit_rate * 100.0,
+                    out.display()
+                );
+                if let Some(e) = &m.input_error {
+                    eprintln!("mxray: warning: input read stopped early: {e}");
+                }
+                Ok(stopped_code(m.interrupted, &stop))
+            }
+            cli::Command::Lab(lab) => {
+                let t0 = std::time::Instant::now();
+                let lab = mxray::lab::Lab::start(&lab.options()).await?;
+                let f = &lab.files;
+                println!(
+                    "mxray lab: {} domains (seed {}), {} records, up in {:.1}s\n  resolver     {}\n  SMTP         127.77.0-{}.1 port {}\n  domain list  {}\n  ground truth {} and {}\n\nScan it with:\n  mxray {}\n\nCtrl-C stops the lab.",
+                    lab.world.domains,
+                    lab.world.seed,
+                    lab.records,
+                    t0.elapsed().as_secs_f64(),
+                    lab.dns,
+                    mxray::lab::world::POOL.len() - 1,
+                    lab.smtp_port,
+                    f.domains.display(),
+                    f.truth.display(),
+                    f.hosts_truth.display(),
+                    lab.scan_args(std::path::Path::new("lab-results")).join(" ")
+                );
+                let signal = Signals::new()?.next().await;
+                eprintln!("mxray lab: {signal}: stopping");
+                lab.stop().await;
+                Ok(ExitCode::SUCCESS)
+            }
+            cli::Command::Demo(demo) => {
+                let stop = stop_on_signals()?;
+                let d = mxray::lab::demo::run(demo.options(), cli::scan_options_from, stop.clone())
+                    .await?;
+                let m = &d.manifest;
+                let report_opts = mxray::report::ReportOptions::new(vec![d.out.clone()]);
+                // The report's aggregation runs on rayon's pool, off the runtime's workers.
+                let r = tokio::task::spawn_blocking(move || mxray::report::run(&report_opts))
+                    .await??;
+                println!(
+                    "mxray demo: lab of {} records up in {:.1}s; scanned {} domains and {} hosts in {:.1}s\n{}\nresults in {} (Parquet; run.json), the lab's domain list and ground truth in {}\nthe scan it ran: mxray {}",
+                    d.lab_records,
+                    d.lab_start.as_secs_f64(),
+                    m.counts.domains_scanned,
+                    m.counts.hosts,
+                    m.duration_s,
+                    d.headlines,
+                    d.out.display(),
+                    d.lab_dir.display(),
+                    d.scan_args.join(" ")
+                );
+                println!("report: {} (also {})", r.html.display(), r.markdown.display());
+                Ok(stopped_code(m.interrupted, &stop))
+            }
+            cli::Command::Report(_) => unreachable!("handled before the runtime starts"),
         }
-        Ok(match (m.interrupted, stop.reason()) {
-            (false, _) => ExitCode::SUCCESS,
-            (true, reason) => ExitCode::from(exit_code(reason.unwrap_or("SIGINT"))),
-        })
     })
+}
+
+/// A stop handle that the first signal triggers; a second signal quits at once.
+fn stop_on_signals() -> std::io::Result<Stop> {
+    let stop = Stop::new();
+    let mut signals = Signals::new()?;
+    let s = stop.clone();
+    tokio::spawn(async move {
+        let first = signals.next().await;
+        eprintln!(
+            "\nmxray: {first}: stopping: finishing in-flight work and writing files (a second signal quits at once)"
+        );
+        s.stop(first);
+        let second = signals.next().await;
+        std::process::exit(exit_code(second).into());
+    });
+    Ok(stop)
+}
+
+fn stopped_code(interrupted: bool, stop: &Stop) -> ExitCode {
+    match (interrupted, stop.reason()) {
+        (false, _) => ExitCode::SUCCESS,
+        (true, reason) => ExitCode::from(exit_code(reason.unwrap_or("SIGINT"))),
+    }
 }
 
 /// The signals that stop a scan: SIGINT (Ctrl-C), SIGTERM, SIGHUP.

@@ -569,16 +569,11 @@ pub async fn scan_with<L: ProbeLayer>(
                     stats.set_total_source(total);
                 }
                 std::thread::spawn(move || {
-                    read_targets(
-                        input,
-                        ropts,
+                    let wanted = Wanted {
                         shard,
-                        rejects,
-                        &done_domains,
-                        dtx,
-                        &stats,
-                        &cancel,
-                    )
+                        done: done_domains,
+                    };
+                    read_targets(input, ropts, wanted, rejects, dtx, &stats, &cancel)
                 })
             }
             (Source::Ips(targets), _) => {
@@ -817,12 +812,18 @@ fn ip_targets(
     Ok(targets)
 }
 
+/// Which of the input's domains this run scans: its shard's, less those an earlier run of a
+/// resumed scan did.
+struct Wanted {
+    shard: Shard,
+    done: Arc<resume::DoneDomains>,
+}
+
 fn read_targets(
     input: Box<dyn BufRead + Send>,
     opts: ReaderOptions,
-    shard: Shard,
+    wanted: Wanted,
     mut rejects: Rejects,
-    done: &resume::DoneDomains,
     tx: mpsc::Sender<String>,
     stats: &ScanStats,
     cancel: &CancellationToken,
@@ -835,11 +836,11 @@ fn read_targets(
         }
         match item {
             Ok(Item::Target(t)) => {
-                if !shard.owns_domain(&t.domain) {
+                if !wanted.shard.owns_domain(&t.domain) {
                     stats.other_shards.fetch_add(1, Relaxed);
                     continue;
                 }
-                if done.contains(&t.domain) {
+                if wanted.done.contains(&t.domain) {
                     stats.resumed_skipped.fetch_add(1, Relaxed);
                     continue;
                 }

@@ -11,6 +11,7 @@ mod cli;
 mod dns_fixtures;
 mod engine;
 mod hosts_fixtures;
+mod lab;
 mod policies_fixtures;
 mod report_fixtures;
 mod scan_fixtures;
