@@ -112,6 +112,7 @@ fn stopped_by_a_signal_mid_scan(signal: &str, code: i32) {
     let Some(f) = common::fixtures(&format!("sig{signal}")) else {
         return;
     };
+    let _heavy = common::heavy();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let mut child = world_scan(&f, &out).stderr(Stdio::piped()).spawn().unwrap();
@@ -133,7 +134,8 @@ fn stopped_by_a_signal_mid_scan(signal: &str, code: i32) {
     assert!(err.contains(&format!("SIG{signal}: stopping")), "{err}");
     assert!(
         t.elapsed() < Duration::from_secs(15),
-        "stopped within the grace period"
+        "stopped within the grace period: {:?}",
+        t.elapsed()
     );
 
     let manifest: serde_json::Value =
@@ -337,6 +339,7 @@ fn resume_after_sigkill_loses_and_repeats_nothing() {
     let Some(f) = common::fixtures("resume") else {
         return;
     };
+    let _heavy = common::heavy();
     let dir = tempfile::tempdir().unwrap();
     // Live domains only: a delegation to a server that never answers ends as timeout or
     // SERVFAIL, whichever the resolver says at that moment, so two scans need not agree on it.

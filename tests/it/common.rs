@@ -13,6 +13,16 @@ use arrow_array::{
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
+/// Held by the tests that time how fast a scan stops (SIGINT, SIGTERM, SIGHUP) and by the
+/// tests that run several whole scans one after another (resume, report), so that on a 2-core
+/// machine the second kind does not starve the first of CPU while it is being timed.
+pub static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The guard of [`HEAVY`] (a test that panicked while holding it does not poison the others).
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The servers started by tests/fixtures/up.sh (their addresses come from its env file, which
 /// .ci/run exports). Without them the test is skipped with a message, except under CI where a
 /// missing fixture is a failure.
