@@ -81,8 +81,18 @@ pub struct ResumeRecord {
 /// The domains with a row: 64-bit hashes, sorted, so ten million done domains cost 80 MB
 /// rather than the strings. Two distinct names share a hash with odds of about n²/2⁶⁵
 /// (3·10⁻⁶ for ten million): the cost would be one domain not rescanned.
-#[derive(Debug, Default)]
-pub struct DoneDomains(Vec<u64>);
+#[derive(Debug)]
+pub struct DoneDomains {
+    hashes: Vec<u64>,
+    // Built once: `contains` runs for every domain the reader yields.
+    hasher: ahash::RandomState,
+}
+
+impl Default for DoneDomains {
+    fn default() -> Self {
+        DoneDomains::from_names([])
+    }
+}
 
 fn hasher() -> ahash::RandomState {
     // Fixed seeds: the set is built and asked in one process, but a fixed hash keeps the
@@ -92,23 +102,30 @@ fn hasher() -> ahash::RandomState {
 
 impl DoneDomains {
     fn from_names(names: impl IntoIterator<Item = String>) -> DoneDomains {
-        let h = hasher();
-        let mut v: Vec<u64> = names.into_iter().map(|n| h.hash_one(n.as_str())).collect();
-        v.sort_unstable();
-        v.dedup();
-        DoneDomains(v)
+        let hasher = hasher();
+        let mut hashes: Vec<u64> = names
+            .into_iter()
+            .map(|n| hasher.hash_one(n.as_str()))
+            .collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        DoneDomains { hashes, hasher }
     }
 
     pub fn contains(&self, domain: &str) -> bool {
-        self.0.binary_search(&hasher().hash_one(domain)).is_ok()
+        !self.hashes.is_empty()
+            && self
+                .hashes
+                .binary_search(&self.hasher.hash_one(domain))
+                .is_ok()
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.hashes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.hashes.is_empty()
     }
 }
 

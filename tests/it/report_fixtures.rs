@@ -6,10 +6,7 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
-use mxray::dns::EngineOptions;
-use mxray::output::WriterOptions;
 use mxray::pipeline::host::HostOptions;
 use mxray::pipeline::{ScanOptions, Targets, scan};
 use mxray::report::figures::share;
@@ -22,28 +19,16 @@ use tokio_util::sync::CancellationToken;
 const DOMAINS: usize = 2000;
 
 fn options(input: &Path, out: &Path, resolver: std::net::SocketAddr, shard: Shard) -> ScanOptions {
-    ScanOptions {
-        targets: Targets::Domains(input.to_str().unwrap().to_string()),
-        out: out.to_path_buf(),
-        shard,
-        engine: EngineOptions {
-            servers: vec![resolver],
-            timeout: Duration::from_secs(2),
-            retries: 2,
-            ..EngineOptions::default()
-        },
-        writer: WriterOptions {
-            flush_interval: Duration::from_millis(500),
-            // Several parts per scan, so the report merges parts within a directory too.
-            max_rows: 300,
-            ..WriterOptions::default()
-        },
-        hosts: HostOptions {
-            exclude: std::sync::Arc::new(ExcludeList::defaults(true)),
-            ..HostOptions::default()
-        },
-        ..ScanOptions::default()
-    }
+    let mut o = common::scan_options(out, resolver);
+    o.targets = Targets::Domains(input.to_str().unwrap().to_string());
+    o.shard = shard;
+    // Several parts per scan, so the report merges parts within a directory too.
+    o.writer.max_rows = 300;
+    o.hosts = HostOptions {
+        exclude: std::sync::Arc::new(ExcludeList::defaults(true)),
+        ..HostOptions::default()
+    };
+    o
 }
 
 /// The truth of the domains scanned, in input order.
