@@ -80,8 +80,13 @@ impl Pki {
                 let cert = params.signed_by(&key, &issuer).map_err(pki_err)?;
                 vec![cert.der().clone(), ca_der.clone()]
             };
+            let versions: &[&rustls::SupportedProtocolVersion] = if host.tls12_only {
+                &[&rustls::version::TLS12]
+            } else {
+                rustls::DEFAULT_VERSIONS
+            };
             let config = rustls::ServerConfig::builder_with_provider(provider.clone())
-                .with_safe_default_protocol_versions()
+                .with_protocol_versions(versions)
                 .map_err(pki_err)?
                 .with_no_client_auth()
                 .with_single_cert(
@@ -279,7 +284,7 @@ async fn commands_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 "250 2.1.0 Sender ok\r\n".into()
             }
             "RCPT" if !in_mail => "503 5.5.1 MAIL first\r\n".into(),
-            "RCPT" => rcpt(host, line.get(3..).unwrap_or("")).into(),
+            "RCPT" => rcpt(host, line.get(4..).unwrap_or("")).into(),
             "RSET" => {
                 in_mail = false;
                 "250 2.0.0 Reset\r\n".into()

@@ -302,8 +302,8 @@ pub const POOL: &[PoolHost] = &[
     PoolHost::new(Rcpt::Closed, Tls::LabCa),
     PoolHost::new(Rcpt::Closed, Tls::LabCa),
     PoolHost::new(Rcpt::Closed, Tls::LabCa),
-    PoolHost::new(Rcpt::Closed, Tls::LabCa),
-    PoolHost::new(Rcpt::Closed, Tls::LabCa),
+    PoolHost::new(Rcpt::Closed, Tls::LabCa).tls12_only(),
+    PoolHost::new(Rcpt::Closed, Tls::LabCa).tls12_only(),
     PoolHost::new(Rcpt::Closed, Tls::LabCa),
     PoolHost::new(Rcpt::Closed, Tls::SelfSigned),
     PoolHost::new(Rcpt::Closed, Tls::SelfSigned).dnsbl_error(),
@@ -360,6 +360,9 @@ pub struct PoolHost {
     pub tarpit: bool,
     /// 421 at the greeting, then the connection closes.
     pub greeting_421: bool,
+    /// TLS 1.2 is the newest version it speaks. The oldest ones (1.0, 1.1) are out of reach:
+    /// rustls, which serves the lab, does not implement them.
+    pub tls12_only: bool,
     pub dnsbl: Option<Ipv4Addr>,
 }
 
@@ -370,6 +373,7 @@ impl PoolHost {
             tls,
             tarpit: false,
             greeting_421: false,
+            tls12_only: false,
             dnsbl: None,
         }
     }
@@ -383,6 +387,10 @@ impl PoolHost {
     }
     const fn tarpit(mut self) -> PoolHost {
         self.tarpit = true;
+        self
+    }
+    const fn tls12_only(mut self) -> PoolHost {
+        self.tls12_only = true;
         self
     }
     const fn greeting_421(mut self) -> PoolHost {
@@ -902,6 +910,8 @@ pub struct HostTruth {
     pub open_relay: Option<bool>,
     pub accepts_any_recipient: Option<bool>,
     pub tls_cert_valid: Option<bool>,
+    /// The version the handshake ends with (`TLSv1.3`, `TLSv1.2`); None without STARTTLS.
+    pub tls_version: Option<&'static str>,
 }
 
 pub const HOSTS_TRUTH_HEADER: &[&str] = &[
@@ -914,6 +924,7 @@ pub const HOSTS_TRUTH_HEADER: &[&str] = &[
     "open_relay",
     "accepts_any_recipient",
     "tls_cert_valid",
+    "tls_version",
 ];
 
 impl HostTruth {
@@ -952,6 +963,11 @@ impl HostTruth {
                 Rcpt::Closed => Some(false),
             },
             tls_cert_valid: (session && tls).then_some(p.tls == Tls::LabCa),
+            tls_version: (session && tls).then_some(if p.tls12_only {
+                "TLSv1.2"
+            } else {
+                "TLSv1.3"
+            }),
         }
     }
 
@@ -966,6 +982,7 @@ impl HostTruth {
             open_relay: None,
             accepts_any_recipient: None,
             tls_cert_valid: None,
+            tls_version: None,
         }
     }
 
@@ -981,6 +998,7 @@ impl HostTruth {
             o(self.open_relay),
             o(self.accepts_any_recipient),
             o(self.tls_cert_valid),
+            self.tls_version.unwrap_or_default().into(),
         ]
     }
 }

@@ -72,3 +72,92 @@ async fn lab_scan_matches_ground_truth() {
     assert_eq!(n, 400);
     assert_eq!(rows.len(), 400);
 }
+
+/// The whole lab scanned as a user would (`mxray scan` with the lab's own arguments: hosts and
+/// SMTP on), every address's row against truth-hosts.csv: reverse DNS, DNSBL, STARTTLS, TLS
+/// version, certificate validity, open relay and catch-all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_hosts_and_smtp_match_ground_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::start(&LabOptions {
+        domains: 300,
+        seed: 9,
+        dir: dir.path().join("lab"),
+        ..LabOptions::default()
+    })
+    .await
+    .unwrap();
+    let out = dir.path().join("out");
+    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_mxray"))
+        .args(lab.scan_args(&out))
+        .arg("--quiet")
+        .status()
+        .await
+        .unwrap();
+    lab.stop().await;
+    assert!(status.success(), "mxray scan of the lab: {status}");
+
+    let rows = by_key(read_table(&out, "hosts"), "ip");
+    let mut truth = csv::Reader::from_path(dir.path().join("lab/truth-hosts.csv")).unwrap();
+    let (mut n, mut behaviours) = (0, BTreeMap::<String, usize>::new());
+    for t in truth.deserialize::<BTreeMap<String, String>>() {
+        let t = t.unwrap();
+        let ip = &t["ip"];
+        let r = rows
+            .get(ip)
+            .unwrap_or_else(|| panic!("{ip} ({}) has no hosts row", t["behaviour"]));
+        let what = format!(
+            "{ip} ({}; recipients {}; transcript {})",
+            t["behaviour"], r["smtp_recipients"], r["smtp_transcript"]
+        );
+        // A boolean column as truth-hosts.csv writes it: "" for null.
+        let b = |c: &str| r[c].as_bool().map(|b| b.to_string()).unwrap_or_default();
+        let list = |c: &str| r[c].as_array().is_some_and(|a| !a.is_empty()).to_string();
+        assert_eq!(b("fcrdns"), t["fcrdns"], "{what} fcrdns");
+        assert_eq!(
+            list("dnsbl_listed"),
+            t["dnsbl_listed"],
+            "{what} dnsbl_listed"
+        );
+        assert_eq!(
+            list("dnsbl_errors"),
+            t["dnsbl_error"],
+            "{what} dnsbl_errors"
+        );
+        assert_eq!(b("starttls"), t["starttls"], "{what} starttls");
+        assert_eq!(b("open_relay"), t["open_relay"], "{what} open_relay");
+        assert_eq!(
+            b("accepts_any_recipient"),
+            t["accepts_any_recipient"],
+            "{what} accepts_any_recipient"
+        );
+        assert_eq!(
+            b("tls_cert_valid"),
+            t["tls_cert_valid"],
+            "{what} tls_cert_valid"
+        );
+        assert_eq!(
+            r["tls_version"].as_str().unwrap_or(""),
+            t["tls_version"],
+            "{what} tls_version"
+        );
+        if t["behaviour"] == "no-listener" {
+            assert_eq!(r["smtp_outcome"], "refused", "{what} smtp_outcome");
+        }
+        *behaviours.entry(t["behaviour"].clone()).or_default() += 1;
+        n += 1;
+    }
+    assert_eq!(rows.len(), n, "hosts rows that the truth does not know");
+    // Every scripted behaviour was met, so each comparison above had something to compare.
+    for b in [
+        "closed",
+        "open",
+        "catch-all",
+        "greylist",
+        "tarpit",
+        "greeting-421",
+        "no-listener",
+    ] {
+        assert!(behaviours.contains_key(b), "no {b} host in the world");
+    }
+}
