@@ -8,6 +8,7 @@
 mod common;
 
 mod cli;
+mod deploy;
 mod dns_fixtures;
 mod engine;
 mod hosts_fixtures;
