@@ -1,12 +1,14 @@
 //! mxray's integration tests, one binary (one link, one process, the way ripgrep keeps them):
 //! whole scans, the engine and the CLI against real servers on loopback (Knot, Unbound, rbldnsd,
 //! an HTTPS server, Postfix and Exim: tests/fixtures/up.sh starts them, .ci/run inside a private network namespace),
-//! `mxray report` on scans of the generated world,
+//! `mxray report` on scans of the generated world and its page in headless Chromium, deploy/'s
+//! shard scripts on the in-process lab,
 //! and the openspf conformance suite. A test whose fixtures are not up says SKIP, and fails under
 //! `CI=true`.
 
 mod common;
 
+mod browser;
 mod cli;
 mod deploy;
 mod dns_fixtures;
