@@ -3,9 +3,12 @@
 //!
 //! Pure: the scanner fetches the TXT records and passes them in.
 
-use super::TxtPolicy;
 use super::dmarc::{DmarcFindings, DmarcSource, DmarcStatus};
 use super::taglist::{self, Part};
+use super::{TxtPolicy, TxtPolicyCheck};
+use crate::output::columns::ColType::*;
+use crate::output::columns::Column;
+use crate::output::columns::Value::*;
 
 /// The scan outcome for one domain's `default._bimi` lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +125,31 @@ impl TxtPolicy for BimiFindings {
             record: records.into_iter().next(),
             ..BimiFindings::none()
         }
+    }
+}
+
+impl TxtPolicyCheck for BimiFindings {
+    fn query_name(domain: &str) -> String {
+        query_name(domain)
+    }
+
+    #[rustfmt::skip]
+    fn columns() -> Vec<Column<Self>> {
+        type C = Column<BimiFindings>;
+        vec![
+            C::new("bimi", Utf8, |f| Str(f.record.as_deref()))
+                .doc("the `v=BIMI1` record at `default._bimi.<domain>`, raw; null when absent or failed"),
+            C::status("bimi_status", |f| Some(f.status.as_str())).required()
+                .doc("`none`, `valid`, `declined` (empty `l=` and `a=`), `invalid`, `temperror`"),
+            C::new("bimi_dmarc_not_enforcing", Boolean, |f| Bool(f.dmarc_not_enforcing))
+                .doc("a valid (or declining) BIMI record is published but the DMARC policy that applies to the domain is not at enforcement (`quarantine` with `pct=100`, or `reject`; and, for the domain's own record, `sp` not `none`; a record found at a parent applies its `sp`, else its `p`), so receivers ignore it; null without such a record or when DMARC failed"),
+            C::new("bimi_errors", ListUtf8, |f| StrList(Some(&f.errors)))
+                .doc("`invalid-l`, `invalid-a`, `no-evidence` (no `a=`), `l-not-svg`, `multiple-records`, `dns-temperror`, ..."),
+        ]
+    }
+
+    fn with_dmarc(&mut self, dmarc: &DmarcFindings) {
+        self.dmarc_not_enforcing = dmarc_not_enforcing(self.status, dmarc);
     }
 }
 

@@ -19,6 +19,7 @@ pub mod taglist;
 pub mod tls_rpt;
 
 use crate::dns::{Answer, Status};
+use crate::output::columns::Column;
 
 /// What one DNS lookup gave a check: the input of every check, whatever asked the question (the
 /// scan's cache, a test's map). Names are lowercase ASCII, no trailing dot.
@@ -135,6 +136,24 @@ pub trait TxtPolicy: Sized {
             Selection::TempError(reason) => Self::temperror(&format!("{name} TXT {reason}")),
         }
     }
+}
+
+/// A TXT policy that the domain stage looks up at its fixed name and writes as columns of its own:
+/// its findings are its columns. The pipeline's list of them (`txt_policies!` in
+/// `src/pipeline/policies.rs`) asks, judges and writes each; a new one is a file here and a line
+/// there.
+pub trait TxtPolicyCheck:
+    TxtPolicy + std::fmt::Debug + Clone + PartialEq + Send + Sync + 'static
+{
+    /// Where `domain` publishes it (lowercase, no trailing dot).
+    fn query_name(domain: &str) -> String;
+    /// Its columns over its findings, in the order the domain table shows them. A status column
+    /// is required (a failed probe's row says `error` in it); every other column is null in
+    /// that row.
+    fn columns() -> Vec<Column<Self>>;
+    /// What the domain's DMARC outcome changes in the findings (BIMI is ignored by receivers
+    /// without an enforcing DMARC policy). Default: nothing.
+    fn with_dmarc(&mut self, _dmarc: &dmarc::DmarcFindings) {}
 }
 
 /// The outcome of looking up one policy record (DMARC, MTA-STS, TLS-RPT): the columns' closed set.

@@ -2,9 +2,12 @@
 //!
 //! Pure: the scanner fetches the TXT records and passes them in.
 
-use super::TxtPolicy;
 use super::mta_sts::{WSP, field, is_ext_name};
 use super::taglist::{self, Part};
+use super::{TxtPolicy, TxtPolicyCheck};
+use crate::output::columns::ColType::*;
+use crate::output::columns::Column;
+use crate::output::columns::Value::*;
 
 /// The scan outcome for one domain's `_smtp._tls` lookup. `Invalid` (RFC 8460 3): "If the number
 /// of resulting records is not one, or if the resulting record is syntactically invalid, senders
@@ -81,6 +84,28 @@ impl TxtPolicy for TlsRptFindings {
             record: records.into_iter().next(),
             ..TlsRptFindings::none()
         }
+    }
+}
+
+impl TxtPolicyCheck for TlsRptFindings {
+    fn query_name(domain: &str) -> String {
+        format!("_smtp._tls.{domain}")
+    }
+
+    #[rustfmt::skip]
+    fn columns() -> Vec<Column<Self>> {
+        type C = Column<TlsRptFindings>;
+        vec![
+            C::new("tls_rpt", Utf8, |f| Str(f.record.as_deref()))
+                .doc("the `v=TLSRPTv1` record at `_smtp._tls.<domain>` (RFC 8460 3), raw; null when absent or failed"),
+            C::status("tls_rpt_status", |f| Some(f.status.as_str())).required()
+                .doc("`none`, `valid`, `invalid` (not exactly one record, or a syntax error / no usable `rua`: RFC 8460 3), `temperror`"),
+            C::new("tls_rpt_errors", ListUtf8, |f| StrList(Some(&f.errors)))
+                .doc("`invalid-uri-scheme`, `invalid-mailto`, `missing-rua`, `multiple-records`, `dns-temperror`, ..."),
+            // Only a record that is used has destinations (RFC 8460 3).
+            C::new("tls_rpt_rua", ListUtf8, |f| StrList((f.status == TlsRptStatus::Valid).then_some(f.rua.as_slice())))
+                .doc("the `rua` report destinations (`mailto:` or `https:` URIs, RFC 8460 3) of a valid record, in record order; null unless `tls_rpt_status` is `valid`"),
+        ]
     }
 }
 

@@ -140,6 +140,22 @@ impl<'a> Value<'a> {
         Value::StructList(items.map(|v| v as &dyn StructItems))
     }
 
+    /// The null of a column of type `ty`.
+    pub fn null(ty: ColType) -> Value<'static> {
+        match ty {
+            ColType::Utf8 => Value::Str(None),
+            ColType::Boolean => Value::Bool(None),
+            ColType::UInt8 => Value::U8(None),
+            ColType::UInt16 => Value::U16(None),
+            ColType::UInt32 => Value::U32(None),
+            ColType::UInt64 => Value::U64(None),
+            ColType::Timestamp => Value::TsOpt(None),
+            ColType::ListUtf8 => Value::StrList(None),
+            ColType::ListUInt8 => Value::U8List(None),
+            ColType::ListStruct(_) => Value::StructList(None),
+        }
+    }
+
     pub fn is_null(&self) -> bool {
         match self {
             Value::Str(x) => x.is_none(),
@@ -187,10 +203,16 @@ impl<T: StructItem> StructItems for Vec<T> {
     }
 }
 
+/// A cell of a part of a row, reached through the row (see [`Column::within`]).
+type PartCell<R> = Box<dyn for<'a> Fn(&'a R) -> Value<'a> + Send + Sync>;
+type PartStatus<R> = Box<dyn Fn(&R) -> Option<&'static str> + Send + Sync>;
+
 enum Get<R> {
     Cell(for<'a> fn(&'a R) -> Value<'a>),
     // Statuses are counted in run.json under their own text, which must outlive every row.
     Status(fn(&R) -> Option<&'static str>),
+    PartCell(PartCell<R>),
+    PartStatus(PartStatus<R>),
 }
 
 /// One column of the table of row type `R`.
@@ -237,9 +259,50 @@ impl<R> Column<R> {
     }
 
     pub fn value<'a>(&self, row: &'a R) -> Value<'a> {
-        match self.get {
+        match &self.get {
             Get::Cell(f) => f(row),
             Get::Status(f) => Value::Str(f(row)),
+            Get::PartCell(f) => f(row),
+            Get::PartStatus(f) => Value::Str(f(row)),
+        }
+    }
+
+    fn status_of(&self, row: &R) -> Option<Option<&'static str>> {
+        match &self.get {
+            Get::Status(f) => Some(f(row)),
+            Get::PartStatus(f) => Some(f(row)),
+            Get::Cell(_) | Get::PartCell(_) => None,
+        }
+    }
+}
+
+impl<P: 'static> Column<P> {
+    /// This column of a part of a bigger row `R` (a check's findings inside the domain row),
+    /// reached by `part`: a check defines its columns over its own findings, and the row's
+    /// table takes them whole. Where the row has no such part (its probe failed), a status
+    /// column says `error` and any other column is null.
+    pub fn within<R: 'static>(self, part: for<'a> fn(&'a R) -> Option<&'a P>) -> Column<R> {
+        let ty = self.ty;
+        let get = match self.get {
+            Get::Cell(f) => Get::PartCell(Box::new(move |r: &R| {
+                part(r).map_or(Value::null(ty), |p| f(p))
+            })),
+            Get::PartCell(f) => {
+                Get::PartCell(Box::new(move |r: &R| part(r).map_or(Value::null(ty), &f)))
+            }
+            Get::Status(f) => {
+                Get::PartStatus(Box::new(move |r: &R| part(r).map_or(Some("error"), f)))
+            }
+            Get::PartStatus(f) => {
+                Get::PartStatus(Box::new(move |r: &R| part(r).map_or(Some("error"), &f)))
+            }
+        };
+        Column {
+            name: self.name,
+            ty: self.ty,
+            nullable: self.nullable,
+            doc: self.doc,
+            get,
         }
     }
 }
@@ -258,10 +321,14 @@ pub trait Row: Sized + Send + 'static {
 
     /// The status columns' names and this row's values in them.
     fn statuses(&self) -> impl Iterator<Item = (&'static str, Option<&'static str>)> + '_ {
-        Self::columns().iter().filter_map(move |c| match c.get {
-            Get::Status(f) => Some((c.name, f(self))),
-            Get::Cell(_) => None,
-        })
+        Self::columns()
+            .iter()
+            .filter_map(move |c| Some((c.name, c.status_of(self)?)))
+    }
+
+    /// This row's value in status column `name`; None when there is no such column.
+    fn status(&self, name: &str) -> Option<&'static str> {
+        self.statuses().find(|(n, _)| *n == name)?.1
     }
 
     /// This row's CSV cells in column order.
@@ -513,6 +580,48 @@ mod tests {
     #[test]
     fn a_null_in_a_required_column_is_an_error() {
         assert!(to_batch(&[Null]).is_err());
+    }
+
+    struct Part {
+        n: u32,
+        ok: bool,
+    }
+
+    struct Whole {
+        part: Option<Part>,
+    }
+
+    impl Row for Whole {
+        fn columns() -> &'static [Column<Self>] {
+            static COLUMNS: std::sync::LazyLock<Vec<Column<Whole>>> =
+                std::sync::LazyLock::new(|| {
+                    let part = [
+                        Column::new("n", ColType::UInt32, |p: &Part| Value::U32(Some(p.n))),
+                        Column::status("s", |p: &Part| Some(if p.ok { "ok" } else { "bad" }))
+                            .required(),
+                    ];
+                    part.into_iter()
+                        .map(|c| c.within(|w: &Whole| w.part.as_ref()))
+                        .collect()
+                });
+            &COLUMNS
+        }
+    }
+
+    #[test]
+    fn a_part_s_columns_read_through_the_row_and_say_error_without_it() {
+        let rows = [
+            Whole {
+                part: Some(Part { n: 7, ok: false }),
+            },
+            Whole { part: None },
+        ];
+        let cells: Vec<Vec<String>> = rows.iter().map(|r| r.csv_record().collect()).collect();
+        assert_eq!(cells, [["7", "bad"], ["", "error"]]);
+        assert_eq!(rows[1].status("s"), Some("error"));
+        assert_eq!(rows[0].status("n"), None, "not a status column");
+        let b = to_batch(&rows).unwrap();
+        assert_eq!((b.num_rows(), b.column(0).null_count()), (2, 1));
     }
 
     #[test]

@@ -4,16 +4,17 @@
 
 use super::columns::ColType::*;
 use super::columns::Value::*;
+use std::sync::LazyLock;
+
 use super::columns::{Column, Row, StructField, StructItem, Value};
 use super::status::{Checked, DomainStatus, HostStatus, StsPolicyStatus};
-use crate::checks::bimi::BimiStatus;
 use crate::checks::dkim::DkimStatus;
 use crate::checks::dmarc::DmarcStatus;
 use crate::checks::mta_sts::{Mode, StsStatus};
 use crate::checks::smtp::{Recipient, SmtpFindings};
 use crate::checks::spf::{Qualifier, SpfStatus};
-use crate::checks::tls_rpt::TlsRptStatus;
 use crate::dns::Status;
+use crate::pipeline::policies::TxtPolicies;
 
 /// A DKIM key record found under a probed selector (RFC 6376 3.6.1).
 #[derive(Debug, Clone, PartialEq)]
@@ -90,10 +91,6 @@ pub struct DomainRow {
     pub dkim_selectors: Option<Vec<String>>,
     /// Raw `_mta-sts` record (RFC 8461 3.1).
     pub mta_sts: Option<String>,
-    /// Raw `_smtp._tls` record (RFC 8460 3).
-    pub tls_rpt: Option<String>,
-    /// Raw `default._bimi` record.
-    pub bimi: Option<String>,
     /// SOA RNAME as an e-mail address.
     pub soa_rname: Option<String>,
     pub dmarc_np: Option<String>,
@@ -121,13 +118,9 @@ pub struct DomainRow {
     /// MX exchanges no `mx` pattern covers (RFC 8461 4.1).
     pub mta_sts_mx_uncovered: Option<Vec<String>>,
     pub mta_sts_policy_errors: Vec<String>,
-    pub tls_rpt_status: Checked<TlsRptStatus>,
-    pub tls_rpt_errors: Vec<String>,
-    /// The `rua` report destinations of a valid TLS-RPT record.
-    pub tls_rpt_rua: Option<Vec<String>>,
-    pub bimi_status: Checked<BimiStatus>,
-    pub bimi_dmarc_not_enforcing: Option<bool>,
-    pub bimi_errors: Vec<String>,
+    /// The TXT policies of `txt_policies!` (TLS-RPT, BIMI): their columns are their own
+    /// (`TxtPolicyCheck::columns`); `ProbeError` when the probe failed.
+    pub txt: Checked<TxtPolicies>,
     pub soa_status: Status,
     pub dnssec_ad: Option<bool>,
     /// `ok`, or `error` when the domain probe itself failed (it panicked: a bug in mxray, not an
@@ -208,7 +201,7 @@ impl StructItem for DkimKeyRow {
 
 impl Row for DomainRow {
     fn columns() -> &'static [Column<Self>] {
-        DOMAIN_COLUMNS
+        &DOMAIN_COLUMNS
     }
 }
 
@@ -221,11 +214,24 @@ impl Row for HostRow {
 type D = Column<DomainRow>;
 type H = Column<HostRow>;
 
+/// The domains table: its own columns around the TXT policies' (each policy's columns are
+/// defined in its file in `src/checks/`).
+static DOMAIN_COLUMNS: LazyLock<Vec<D>> = LazyLock::new(|| {
+    let txt = TxtPolicies::columns()
+        .into_iter()
+        .map(|c| c.within(|r: &DomainRow| r.txt.done()));
+    domain_head()
+        .into_iter()
+        .chain(txt)
+        .chain(domain_tail())
+        .collect()
+});
+
 // The files' columns, in this order. Each `doc` is the column's row in docs/SCHEMA.md: after an
 // edit, `MXRAY_BLESS=1 cargo test --lib schema_doc` rewrites the file. One column a line pair
 // reads as a table, which rustfmt would not keep.
 #[rustfmt::skip]
-static DOMAIN_COLUMNS: &[D] = &[
+fn domain_head() -> Vec<D> { vec![
     D::new("domain", Utf8, |r| Str(Some(&r.domain))).required()
         .doc("the scanned domain, normalised"),
     D::new("scanned_at", Timestamp, |r| Ts(r.scanned_at)).required()
@@ -300,10 +306,6 @@ static DOMAIN_COLUMNS: &[D] = &[
         .doc("selectors of the domain's probe plan with a DKIM key record at `<selector>._domainkey.<domain>` (RFC 6376 3.6.2.1), in plan order. The default plan is the selectors of the providers the domain's SPF tree and MX hosts name (`datasets/dkim-providers.csv`), then 8 common ones; `--dkim-selectors full` probes the 40 of `datasets/dkim-selectors.txt`, `--dkim-selectors FILE` a list of one's own. `_domainkey.<domain>` is asked first: NXDOMAIN means nothing exists below it (RFC 8020), no selector is probed and the list is empty. Null with `--no-dkim` or when `_domainkey.<domain>` failed; on `temperror` from a selector's query, the list holds what the others found"),
     D::new("mta_sts", Utf8, |r| Str(r.mta_sts.as_deref()))
         .doc("the `v=STSv1` record at `_mta-sts.<domain>` (RFC 8461 3.1), raw (the first when several); null when absent or the query failed"),
-    D::new("tls_rpt", Utf8, |r| Str(r.tls_rpt.as_deref()))
-        .doc("the `v=TLSRPTv1` record at `_smtp._tls.<domain>` (RFC 8460 3), raw; null when absent or failed"),
-    D::new("bimi", Utf8, |r| Str(r.bimi.as_deref()))
-        .doc("the `v=BIMI1` record at `default._bimi.<domain>`, raw; null when absent or failed"),
     D::new("soa_rname", Utf8, |r| Str(r.soa_rname.as_deref()))
         .doc("the SOA RNAME of the domain as an e-mail address (first label = local part, `\\.` is a dot in it: `john\\.doe.example.com` -> `john.doe@example.com`, RFC 1035 3.3.13 and 8); null unless the domain is a zone apex (`soa_status` `nodata` otherwise)"),
     D::new("dmarc_np", Utf8, |r| Str(r.dmarc_np.as_deref()))
@@ -344,18 +346,10 @@ static DOMAIN_COLUMNS: &[D] = &[
         .doc("the domain's MX exchanges no `mx` pattern matches (RFC 8461 4.1: `*.` covers one leftmost label); null without a fetched policy or when the MX query failed"),
     D::new("mta_sts_policy_errors", ListUtf8, |r| StrList(Some(&r.mta_sts_policy_errors)))
         .doc("the policy's problems (`missing-mode`, `invalid-max-age`, `missing-mx`, ...) or the fetch error"),
-    D::status("tls_rpt_status", |r| Some(r.tls_rpt_status.as_str())).required()
-        .doc("`none`, `valid`, `invalid` (not exactly one record, or a syntax error / no usable `rua`: RFC 8460 3), `temperror`"),
-    D::new("tls_rpt_errors", ListUtf8, |r| StrList(Some(&r.tls_rpt_errors)))
-        .doc("`invalid-uri-scheme`, `invalid-mailto`, `missing-rua`, `multiple-records`, `dns-temperror`, ..."),
-    D::new("tls_rpt_rua", ListUtf8, |r| StrList(r.tls_rpt_rua.as_deref()))
-        .doc("the `rua` report destinations (`mailto:` or `https:` URIs, RFC 8460 3) of a valid record, in record order; null unless `tls_rpt_status` is `valid`"),
-    D::status("bimi_status", |r| Some(r.bimi_status.as_str())).required()
-        .doc("`none`, `valid`, `declined` (empty `l=` and `a=`), `invalid`, `temperror`"),
-    D::new("bimi_dmarc_not_enforcing", Boolean, |r| Bool(r.bimi_dmarc_not_enforcing))
-        .doc("a valid (or declining) BIMI record is published but the DMARC policy that applies to the domain is not at enforcement (`quarantine` with `pct=100`, or `reject`; and, for the domain's own record, `sp` not `none`; a record found at a parent applies its `sp`, else its `p`), so receivers ignore it; null without such a record or when DMARC failed"),
-    D::new("bimi_errors", ListUtf8, |r| StrList(Some(&r.bimi_errors)))
-        .doc("`invalid-l`, `invalid-a`, `no-evidence` (no `a=`), `l-not-svg`, `multiple-records`, `dns-temperror`, ..."),
+] }
+
+#[rustfmt::skip]
+fn domain_tail() -> Vec<D> { vec![
     D::status("soa_status", |r| Some(r.soa_status.as_str())).required()
         .doc("status of the SOA query at the domain (`nodata` for a name inside a zone; `nxdomain` for a domain that does not exist, inferred without a query)"),
     D::new("dnssec_ad", Boolean, |r| Bool(r.dnssec_ad))
@@ -364,7 +358,7 @@ static DOMAIN_COLUMNS: &[D] = &[
         .doc("`ok`, or `error` when the domain probe itself failed (a panic, a bug in mxray, not an answer from the domain): then every check status says `error` and the other columns are null or empty"),
     D::new("domain_error", Utf8, |r| Str(r.domain_error.as_deref()))
         .doc("with `domain_status` `error`: what failed (`panicked: <message>`)"),
-];
+] }
 
 /// A skipped or failed host was not checked: its check columns are null, not empty.
 impl StructItem for Recipient {
@@ -508,6 +502,8 @@ static HOST_COLUMNS: &[H] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::bimi::{BimiFindings, BimiStatus};
+    use crate::checks::tls_rpt::{TlsRptFindings, TlsRptStatus};
     use crate::output::columns::{ColType, csv_cell, to_batch};
     use arrow_array::{Array, BooleanArray, ListArray, StringArray, StructArray, UInt16Array};
 
@@ -623,8 +619,6 @@ mod tests {
             dane_authentic: Some(false),
             dkim_selectors: Some(l()),
             mta_sts: Some("v=STSv1; id=1".into()),
-            tls_rpt: Some("v=TLSRPTv1; rua=mailto:a@b".into()),
-            bimi: Some("v=BIMI1; l=".into()),
             soa_rname: Some("hostmaster@example.com".into()),
             dmarc_np: Some("reject".into()),
             dmarc_adkim: Some("r".into()),
@@ -645,12 +639,22 @@ mod tests {
             mta_sts_mx: Some(l()),
             mta_sts_mx_uncovered: Some(l()),
             mta_sts_policy_errors: l(),
-            tls_rpt_status: TlsRptStatus::Valid.into(),
-            tls_rpt_errors: l(),
-            tls_rpt_rua: Some(vec!["mailto:a@b".into()]),
-            bimi_status: BimiStatus::Declined.into(),
-            bimi_dmarc_not_enforcing: Some(false),
-            bimi_errors: l(),
+            txt: Checked::Done(TxtPolicies {
+                tls_rpt: TlsRptFindings {
+                    status: TlsRptStatus::Valid,
+                    record: Some("v=TLSRPTv1; rua=mailto:a@b".into()),
+                    rua: vec!["mailto:a@b".into()],
+                    errors: l(),
+                },
+                bimi: BimiFindings {
+                    status: BimiStatus::Declined,
+                    record: Some("v=BIMI1; l=".into()),
+                    l: Some(String::new()),
+                    a: None,
+                    errors: l(),
+                    dmarc_not_enforcing: Some(false),
+                },
+            }),
             soa_status: Status::Ok,
             dnssec_ad: Some(true),
             domain_status: DomainStatus::Error,
@@ -821,6 +825,25 @@ mod tests {
                     c.name
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_failed_domain_row_says_error_in_every_status_and_measures_nothing() {
+        let r = DomainRow::failed("x.example", "panicked: x", 0);
+        let statuses: Vec<_> = r.statuses().collect();
+        assert_eq!(statuses.len(), 9, "{statuses:?}");
+        for (name, v) in statuses {
+            assert_eq!(v, Some("error"), "{name}");
+        }
+        // The TXT policies' own columns come through their part of the row, which is missing.
+        for c in TxtPolicies::columns() {
+            let v = DomainRow::columns()
+                .iter()
+                .find(|d| d.name == c.name)
+                .unwrap_or_else(|| panic!("{} is not in the domain table", c.name))
+                .value(&r);
+            assert_eq!(v.is_null(), !c.name.ends_with("_status"), "{}", c.name);
         }
     }
 

@@ -43,6 +43,16 @@ impl<S: StatusName> Checked<S> {
     }
 }
 
+impl<S> Checked<S> {
+    /// What the check found; None when its probe failed.
+    pub fn done(&self) -> Option<&S> {
+        match self {
+            Checked::Done(s) => Some(s),
+            Checked::ProbeError => None,
+        }
+    }
+}
+
 impl<S> From<S> for Checked<S> {
     fn from(s: S) -> Self {
         Checked::Done(s)

@@ -9,7 +9,6 @@ use crate::checks::mx::MxFindings;
 use crate::checks::mx::mx_findings;
 use crate::checks::mx_policy;
 use crate::checks::spf::{self, ProviderRow, SpfAnalysis, SpfResult, SpfStatus};
-use crate::checks::tls_rpt::TlsRptStatus;
 use crate::checks::{Lookup, dane, mta_sts};
 use crate::dns::{Rdata, RecordType, Resolver, Status};
 use crate::output::DomainRow;
@@ -442,8 +441,6 @@ impl DomainRow {
             dane_authentic: None,
             dkim_selectors: p.dkim.selectors,
             mta_sts: p.mta_sts.record,
-            tls_rpt: p.tls_rpt.record,
-            bimi: p.bimi.record,
             soa_rname: p.soa_rname,
             dmarc_np: d.np,
             dmarc_adkim: d.adkim,
@@ -467,13 +464,7 @@ impl DomainRow {
             mta_sts_mx: sts_mx,
             mta_sts_mx_uncovered: None,
             mta_sts_policy_errors: policy_errors,
-            tls_rpt_status: p.tls_rpt.status.into(),
-            tls_rpt_errors: p.tls_rpt.errors,
-            // Only a record that is used has destinations (RFC 8460 3).
-            tls_rpt_rua: (p.tls_rpt.status == TlsRptStatus::Valid).then_some(p.tls_rpt.rua),
-            bimi_status: p.bimi.status.into(),
-            bimi_dmarc_not_enforcing: p.bimi.dmarc_not_enforcing,
-            bimi_errors: p.bimi.errors,
+            txt: Checked::Done(p.txt),
             soa_status: p.soa_status,
             dnssec_ad,
             domain_status: DomainStatus::Ok,
@@ -521,8 +512,6 @@ impl DomainRow {
             dane_authentic: None,
             dkim_selectors: None,
             mta_sts: None,
-            tls_rpt: None,
-            bimi: None,
             soa_rname: None,
             dmarc_np: None,
             dmarc_adkim: None,
@@ -543,12 +532,7 @@ impl DomainRow {
             mta_sts_mx: None,
             mta_sts_mx_uncovered: None,
             mta_sts_policy_errors: Vec::new(),
-            tls_rpt_status: Checked::ProbeError,
-            tls_rpt_errors: Vec::new(),
-            tls_rpt_rua: None,
-            bimi_status: Checked::ProbeError,
-            bimi_dmarc_not_enforcing: None,
-            bimi_errors: Vec::new(),
+            txt: Checked::ProbeError,
             soa_status: Status::Error,
             dnssec_ad: None,
             domain_status: DomainStatus::Error,
@@ -565,6 +549,7 @@ mod tests {
 
     use super::*;
     use crate::dns::{CacheOptions, MockDns};
+    use crate::output::columns::Row;
     use crate::pipeline::PolicyOptions;
 
     fn ip(s: &str) -> IpAddr {
@@ -732,8 +717,8 @@ mod tests {
             row.dmarc_status.as_str(),
             row.dkim_status.as_str(),
             row.mta_sts_status.as_str(),
-            row.tls_rpt_status.as_str(),
-            row.bimi_status.as_str(),
+            row.status("tls_rpt_status").unwrap(),
+            row.status("bimi_status").unwrap(),
         ];
         assert_eq!(statuses, ["temperror"; 6]);
         assert_eq!(row.soa_status.as_str(), "timeout");

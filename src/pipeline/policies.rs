@@ -12,18 +12,19 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::checks::bimi::{self, BimiFindings};
+use crate::checks::bimi::BimiFindings;
 use crate::checks::dkim::{self, DkimFindings, SelectorKey};
 use crate::checks::dmarc::{self, DiscoveryMode, DmarcFindings, SuffixList};
 use crate::checks::mta_sts::{self, StsPolicy, StsStatus, StsTxtFindings};
 use crate::checks::soa;
 use crate::checks::tls_rpt::TlsRptFindings;
-use crate::checks::{Lookup, TxtPolicy};
+use crate::checks::{Lookup, TxtPolicy, TxtPolicyCheck};
 use crate::dns::{Answer, Rdata, RecordType, Resolver, Status};
 use crate::https::{FetchError, FetchOptions, Fetcher};
 use crate::output::DkimKeyRow;
 #[cfg(test)]
 use crate::output::DomainRow;
+use crate::output::columns::Column;
 
 /// How the policy stage behaves. `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -97,8 +98,7 @@ pub struct Policies {
     pub mta_sts: StsTxtFindings,
     /// The fetched policy, parsed, or why there is none; None when not fetched.
     pub sts_policy: Option<Result<StsPolicy, FetchError>>,
-    pub tls_rpt: TlsRptFindings,
-    pub bimi: BimiFindings,
+    pub txt: TxtPolicies,
     pub soa_status: Status,
     pub soa_rname: Option<String>,
 }
@@ -115,8 +115,7 @@ impl Policies {
             },
             mta_sts: StsTxtFindings::nxdomain(),
             sts_policy: None,
-            tls_rpt: TlsRptFindings::nxdomain(),
-            bimi: BimiFindings::nxdomain(),
+            txt: TxtPolicies::nxdomain(),
             soa_status: Status::NxDomain,
             soa_rname: None,
         }
@@ -134,12 +133,73 @@ impl Policies {
             },
             mta_sts: StsTxtFindings::temperror(reason),
             sts_policy: None,
-            tls_rpt: TlsRptFindings::temperror(reason),
-            bimi: BimiFindings::temperror(reason),
+            txt: TxtPolicies::temperror(reason),
             soa_status: Status::Timeout,
             soa_rname: None,
         }
     }
+}
+
+/// Declares the TXT policies that need nothing but their own record (and the DMARC outcome):
+/// the struct that holds their findings and what the scan does with all of them.
+macro_rules! txt_policies {
+    ($($field:ident: $findings:ty,)*) => {
+        /// The findings of every policy of [`txt_policies!`], one field each.
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct TxtPolicies {
+            $(pub $field: $findings,)*
+        }
+
+        impl TxtPolicies {
+            /// A domain that does not exist (RFC 8020).
+            pub fn nxdomain() -> TxtPolicies {
+                TxtPolicies { $($field: <$findings as TxtPolicy>::nxdomain(),)* }
+            }
+
+            /// Not asked, or failed: temperror with `reason`.
+            pub fn temperror(reason: &str) -> TxtPolicies {
+                TxtPolicies { $($field: <$findings as TxtPolicy>::temperror(reason),)* }
+            }
+
+            /// One TXT query each, concurrently, through the shared cache.
+            pub async fn lookup(res: &Resolver, domain: &str) -> TxtPolicies {
+                let ($($field,)*) = tokio::join!($(lookup_policy::<$findings>(res, domain),)*);
+                TxtPolicies { $($field,)* }
+            }
+
+            pub fn with_dmarc(&mut self, dmarc: &DmarcFindings) {
+                $(self.$field.with_dmarc(dmarc);)*
+            }
+
+            /// Their columns, in this list's order, each policy's in its own order.
+            pub fn columns() -> Vec<Column<TxtPolicies>> {
+                let mut columns = Vec::new();
+                $(columns.extend(
+                    <$findings as TxtPolicyCheck>::columns()
+                        .into_iter()
+                        .map(|c| c.within(|p: &TxtPolicies| Some(&p.$field))),
+                );)*
+                columns
+            }
+        }
+    };
+}
+
+// The TXT policies of a domain scan that need nothing but their record at a fixed name: a new
+// one is a file in `src/checks/` whose findings implement `TxtPolicyCheck` (with its columns),
+// and one line here (its field; its columns come in this order in the domain table, after
+// MTA-STS's). MTA-STS (its policy fetch), DMARC (its discovery) and DKIM (its
+// selector plan) are wired by hand in `scan`.
+txt_policies! {
+    tls_rpt: TlsRptFindings,
+    bimi: BimiFindings,
+}
+
+/// The findings of policy `P` at `domain`.
+async fn lookup_policy<P: TxtPolicyCheck>(res: &Resolver, domain: &str) -> P {
+    let name = P::query_name(domain);
+    let answer = res.lookup(&name, RecordType::TXT).await;
+    P::from_lookup(&name, &txt_lookup(&answer))
 }
 
 fn txt(a: &Answer) -> Vec<String> {
@@ -177,20 +237,15 @@ pub async fn scan(
 ) -> Policies {
     let opts = &stage.opts;
     let sts_name = format!("_mta-sts.{domain}");
-    let rpt_name = format!("_smtp._tls.{domain}");
-    let bimi_name = bimi::query_name(domain);
-    let (dmarc, dkim, sts, rpt, bimi_answer, soa_answer) = tokio::join!(
+    let (dmarc, dkim, sts, mut txt, soa_answer) = tokio::join!(
         dmarc_stage(res, domain, opts),
         dkim_stage(res, domain, opts, stats, exchanges, spf_providers),
         sts_stage(res, domain, &sts_name, stage.fetcher.as_ref()),
-        res.lookup(&rpt_name, RecordType::TXT),
-        res.lookup(&bimi_name, RecordType::TXT),
+        TxtPolicies::lookup(res, domain),
         res.lookup(domain, RecordType::SOA),
     );
     let (mta_sts, sts_policy) = sts;
-    let tls_rpt = TlsRptFindings::from_lookup(&rpt_name, &txt_lookup(&rpt));
-    let mut bimi = BimiFindings::from_lookup(&bimi_name, &txt_lookup(&bimi_answer));
-    bimi.dmarc_not_enforcing = bimi::dmarc_not_enforcing(bimi.status, &dmarc);
+    txt.with_dmarc(&dmarc);
     let soa_rname = soa_answer.records.iter().find_map(|r| match r {
         Rdata::Soa { rname, .. } => soa::soa_rname_to_email(rname),
         _ => None,
@@ -200,8 +255,7 @@ pub async fn scan(
         dkim,
         mta_sts,
         sts_policy,
-        tls_rpt,
-        bimi,
+        txt,
         soa_status: soa_answer.status,
         soa_rname,
     }
@@ -313,6 +367,7 @@ mod tests {
     use crate::checks::dkim::DkimStatus;
     use crate::checks::dmarc::DmarcStatus;
     use crate::checks::spf::SpfStatus;
+    use crate::output::columns::Row;
     use crate::output::status::Checked;
 
     #[test]
@@ -332,11 +387,12 @@ mod tests {
             );
             let none = Checked::Done(DmarcStatus::None);
             assert_eq!(
-                (row.dmarc_status, row.mta_sts_status, row.tls_rpt_status),
-                (none, none, none),
+                (row.dmarc_status, row.mta_sts_status),
+                (none, none),
                 "dkim {dkim}"
             );
-            assert_eq!(row.bimi_status.as_str(), "none");
+            assert_eq!(row.status("tls_rpt_status"), Some("none"));
+            assert_eq!(row.status("bimi_status"), Some("none"));
             assert_eq!(row.soa_status, Status::NxDomain);
             let (status, listed) = if dkim {
                 (DkimStatus::None, Some(Vec::new()))

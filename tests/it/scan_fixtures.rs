@@ -818,8 +818,19 @@ async fn a_panicking_probe_leaves_an_error_row_and_a_count() {
         "dmarc_status",
         "dkim_status",
         "soa_status",
+        "mta_sts_status",
+        "tls_rpt_status",
+        "bimi_status",
     ] {
         assert_eq!(r[col], "error", "{col}");
+    }
+    for col in [
+        "tls_rpt",
+        "tls_rpt_errors",
+        "bimi",
+        "bimi_dmarc_not_enforcing",
+    ] {
+        assert_eq!(r[col], Value::Null, "{col}: nothing was measured");
     }
     assert_eq!(r["mx"], Value::Null);
     assert_eq!(m.status_counts["mx_status"]["error"], 1);
