@@ -161,3 +161,105 @@ async fn lab_hosts_and_smtp_match_ground_truth() {
         assert!(behaviours.contains_key(b), "no {b} host in the world");
     }
 }
+
+/// `--ips --resume` after SIGKILL at several moments, on the lab's addresses (own hosts with and
+/// without PTR or listing, the pool's SMTP listeners, the tarpit among them): the union holds
+/// every address once and equals one uninterrupted scan's rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// The lock orders whole tests (each has its own runtime), not tasks of one runtime: nothing on
+// this runtime waits for it.
+#[allow(clippy::await_holding_lock)]
+async fn address_scan_resume_after_sigkill_loses_and_repeats_nothing() {
+    use std::time::{Duration, Instant};
+    let _heavy = crate::common::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::start(&LabOptions {
+        domains: 3000,
+        seed: 21,
+        dir: dir.path().join("lab"),
+        ..LabOptions::default()
+    })
+    .await
+    .unwrap();
+    let mut ips = String::from("127.100.0.0/21");
+    for h in 0..mxray::lab::world::POOL.len() {
+        ips += &format!(",{}", mxray::lab::world::pool_ip(h));
+    }
+    let base: Vec<String> = {
+        let mut a = lab.scan_args(&dir.path().join("unused"));
+        let at = a.iter().position(|a| a == "--domains").unwrap();
+        a.splice(at..at + 2, ["--ips".to_string(), ips]);
+        let at = a.iter().position(|a| a == "--out").unwrap();
+        a.drain(at..at + 2);
+        // --smtp-recipients needs a domain; an address scan has none.
+        a.retain(|a| a != "--smtp-recipients");
+        a.extend(["-q", "--flush-interval", "100ms"].map(String::from));
+        a
+    };
+    let scan = move |out: &std::path::Path| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mxray"));
+        c.args(&base).arg("--out").arg(out);
+        c
+    };
+    let (whole, out) = (dir.path().join("whole"), dir.path().join("resumed"));
+    let (w, o) = (whole.clone(), out.clone());
+    let resumed = tokio::task::spawn_blocking(move || {
+        let s = scan(&w).output().unwrap();
+        assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+        for (run, wait_ms) in [200u64, 900, 500].into_iter().enumerate() {
+            let mut c = scan(&o);
+            if run > 0 {
+                c.arg("--resume");
+            }
+            let mut child = c.spawn().unwrap();
+            let t = Instant::now();
+            while !o.join("run.json").exists() {
+                assert!(t.elapsed() < Duration::from_secs(30), "no run.json");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(Duration::from_millis(wait_ms));
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        scan(&o).arg("--resume").output().unwrap()
+    })
+    .await
+    .unwrap();
+    lab.stop().await;
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(manifest["state"], "done");
+    assert_eq!(
+        manifest["resumes"].as_array().unwrap().len(),
+        3,
+        "{manifest}"
+    );
+    // Times differ from run to run; the rest of a row is what the lab made it.
+    let strip = |rows: Vec<BTreeMap<String, serde_json::Value>>| {
+        rows.into_iter()
+            .map(|mut r| {
+                r.remove("scanned_at");
+                r.remove("smtp_session_ms");
+                r
+            })
+            .collect::<Vec<_>>()
+    };
+    // by_key panics on a repeated row: every address exactly once.
+    let want = by_key(strip(read_table(&whole, "hosts")), "ip");
+    let got = by_key(strip(read_table(&out, "hosts")), "ip");
+    assert_eq!(want.len(), 2048 + mxray::lab::world::POOL.len());
+    assert_eq!(got.len(), want.len(), "rows");
+    for (ip, w) in &want {
+        let g = got.get(ip).unwrap_or_else(|| panic!("row {ip} lost"));
+        assert_eq!(g, w, "row {ip}");
+    }
+    assert!(
+        want.values().any(|r| r["open_relay"] == true),
+        "no open relay among the addresses: the SMTP stage did not run"
+    );
+}
