@@ -4,7 +4,8 @@
 //! name in the banner and the EHLO reply).
 
 use crate::smtp::SessionReport;
-use crate::smtp::session::RecipientResult;
+use crate::smtp::conn::SmtpStatus;
+use crate::smtp::session::{Outcome, RecipientResult};
 
 /// One recipient test, as a struct item of `smtp_recipients`.
 pub type Recipient = RecipientResult;
@@ -14,8 +15,8 @@ pub type Recipient = RecipientResult;
 pub struct SmtpFindings {
     /// `ok` (an SMTP dialogue took place, whatever the server answered), `refused`, `timeout`,
     /// `reset`, `protocol-error`, `tls-error`, `skipped`.
-    pub status: &'static str,
-    pub outcome: &'static str,
+    pub status: SmtpStatus,
+    pub outcome: Outcome,
     pub error: Option<String>,
     pub port: Option<u16>,
     pub banner: Option<String>,
@@ -55,8 +56,8 @@ impl SmtpFindings {
     /// No session was made: the address is excluded (`skipped`).
     pub fn skipped(port: u16) -> SmtpFindings {
         SmtpFindings {
-            status: "skipped",
-            outcome: "skipped",
+            status: SmtpStatus::Skipped,
+            outcome: Outcome::Skipped,
             port: Some(port),
             ..SmtpFindings::empty()
         }
@@ -64,8 +65,8 @@ impl SmtpFindings {
 
     fn empty() -> SmtpFindings {
         SmtpFindings {
-            status: "ok",
-            outcome: "completed",
+            status: SmtpStatus::Ok,
+            outcome: Outcome::Completed,
             error: None,
             port: None,
             banner: None,
@@ -113,7 +114,7 @@ impl SmtpFindings {
         let relay = s.relay.as_ref();
         SmtpFindings {
             status: s.status,
-            outcome: s.outcome.as_str(),
+            outcome: s.outcome,
             error: s.error.clone(),
             port: Some(port),
             banner: s.banner.as_ref().map(|b| b.first_line()),

@@ -427,9 +427,9 @@ static HOST_COLUMNS: &[H] = &[
         .doc("as in the table"),
     H::new("host_error", Utf8, |r| Str(r.host_error.as_deref()))
         .doc("with `host_status` `error`: what failed (`panicked: <message>`)"),
-    H::status("smtp_status", |r| r.smtp.as_ref().map(|s| s.status))
+    H::status("smtp_status", |r| r.smtp.as_ref().map(|s| s.status.as_str()))
         .doc("`ok` (an SMTP dialogue took place, whatever the server answered: see `smtp_outcome`), `refused` (TCP connect refused or unreachable), `timeout` (connect, a reply or the whole session), `reset` (the server closed or reset the connection mid-dialogue), `protocol-error` (not SMTP, a malformed, endless or oversized reply, data injected after the STARTTLS reply), `tls-error` (the TLS handshake failed), `skipped` (excluded address); null without `--smtp`"),
-    H::new("smtp_outcome", Utf8, |r| Str(r.smtp.as_ref().map(|s| s.outcome)))
+    H::new("smtp_outcome", Utf8, |r| Str(r.smtp.as_ref().map(|s| s.outcome.as_str())))
         .doc("how the session ended: `completed` (ran to QUIT), `tls-legacy-only` (rustls could not speak to the server, OpenSSL could with an old version: `tls_version`), `greeting-rejected` (5xx greeting, e.g. 554), `greeting-deferred` (4xx greeting, e.g. 421), `helo-rejected` (EHLO and HELO refused), `deferred` (421 at a later step: the server closed), `dropped` (connection closed mid-dialogue), or the `smtp_status` of a failure (`refused`, `timeout`, `protocol-error`, `tls-error`), `skipped`"),
     H::new("smtp_error", Utf8, |r| Str(smtp!(r, error).map(String::as_str)))
         .doc("the step and the reason when the session did not complete: `greeting: 554 ...`, `connect: ...`, `timed out waiting for a reply`"),
@@ -691,8 +691,8 @@ mod tests {
         let s = || Some("x".to_string());
         let l = || Some(strings(&["a", "b"]));
         SmtpFindings {
-            status: "ok",
-            outcome: "completed",
+            status: crate::smtp::conn::SmtpStatus::Ok,
+            outcome: crate::smtp::session::Outcome::Completed,
             error: s(),
             port: Some(25),
             banner: s(),

@@ -34,15 +34,43 @@ pub enum ConnError {
     Tls { why: String, incompatible: bool },
 }
 
+/// `smtp_status`: the output contract's closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpStatus {
+    /// An SMTP dialogue took place, whatever the server answered (`smtp_outcome` says more).
+    Ok,
+    Refused,
+    Timeout,
+    Reset,
+    ProtocolError,
+    TlsError,
+    /// Excluded: no packet was sent.
+    Skipped,
+}
+
+impl SmtpStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmtpStatus::Ok => "ok",
+            SmtpStatus::Refused => "refused",
+            SmtpStatus::Timeout => "timeout",
+            SmtpStatus::Reset => "reset",
+            SmtpStatus::ProtocolError => "protocol-error",
+            SmtpStatus::TlsError => "tls-error",
+            SmtpStatus::Skipped => "skipped",
+        }
+    }
+}
+
 impl ConnError {
     /// The `smtp_status` value.
-    pub fn status(&self) -> &'static str {
+    pub fn status(&self) -> SmtpStatus {
         match self {
-            ConnError::Refused(_) => "refused",
-            ConnError::Timeout(_) => "timeout",
-            ConnError::Reset(_) => "reset",
-            ConnError::Protocol(_) => "protocol-error",
-            ConnError::Tls { .. } => "tls-error",
+            ConnError::Refused(_) => SmtpStatus::Refused,
+            ConnError::Timeout(_) => SmtpStatus::Timeout,
+            ConnError::Reset(_) => SmtpStatus::Reset,
+            ConnError::Protocol(_) => SmtpStatus::ProtocolError,
+            ConnError::Tls { .. } => SmtpStatus::TlsError,
         }
     }
 

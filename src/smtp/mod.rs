@@ -13,5 +13,6 @@ pub mod tls;
 #[cfg(test)]
 mod tests;
 
-pub use session::{SessionOptions, SessionReport, SessionTarget};
+pub use conn::SmtpStatus;
+pub use session::{Outcome, SessionOptions, SessionReport, SessionTarget};
 pub use tls::TlsProbe;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::command::{Arg, Command};
-use super::conn::{Conn, ConnError, Deadlines};
+use super::conn::{Conn, ConnError, Deadlines, SmtpStatus};
 use super::legacy::LegacyProbe;
 use super::relay::{self, RelayContext, RelayReport};
 use super::reply::{Reply, ReplyLimits};
@@ -100,7 +100,9 @@ pub enum Outcome {
     /// or suite: an old server, not a broken one.
     TlsLegacyOnly,
     /// The connection failed (see [`ConnError`]).
-    Failed(&'static str),
+    Failed(SmtpStatus),
+    /// No session: the address is excluded.
+    Skipped,
 }
 
 impl Outcome {
@@ -112,8 +114,9 @@ impl Outcome {
             Outcome::HeloRejected => "helo-rejected",
             Outcome::Deferred => "deferred",
             Outcome::TlsLegacyOnly => "tls-legacy-only",
-            Outcome::Failed("reset") => "dropped",
-            Outcome::Failed(s) => s,
+            Outcome::Failed(SmtpStatus::Reset) => "dropped",
+            Outcome::Failed(s) => s.as_str(),
+            Outcome::Skipped => "skipped",
         }
     }
 }
@@ -123,7 +126,7 @@ impl Outcome {
 pub struct SessionReport {
     /// `smtp_status`: `ok` when an SMTP dialogue took place (whatever the server answered),
     /// else `refused`, `timeout`, `reset`, `protocol-error`, `tls-error`.
-    pub status: &'static str,
+    pub status: SmtpStatus,
     pub outcome: Outcome,
     /// The step and the reason, when the session did not complete.
     pub error: Option<String>,
@@ -149,7 +152,7 @@ pub struct SessionReport {
 impl SessionReport {
     fn new() -> SessionReport {
         SessionReport {
-            status: "ok",
+            status: SmtpStatus::Ok,
             outcome: Outcome::Completed,
             error: None,
             banner: None,
@@ -233,7 +236,7 @@ pub async fn run(target: &SessionTarget, opts: &SessionOptions, tls: &TlsProbe) 
     report.sent = std::mem::take(&mut conn.sent);
     let incompatible = report.tls.as_ref().is_some_and(|t| t.incompatible);
     if let (true, Some(legacy)) = (
-        incompatible && report.status == "tls-error",
+        incompatible && report.status == SmtpStatus::TlsError,
         &opts.legacy_tls,
     ) {
         let left = end.saturating_duration_since(Instant::now());
@@ -254,7 +257,7 @@ pub async fn run(target: &SessionTarget, opts: &SessionOptions, tls: &TlsProbe) 
             Ok(old) => {
                 tls.version = Some(old.version);
                 tls.cipher = Some(old.cipher);
-                report.status = "ok";
+                report.status = SmtpStatus::Ok;
                 report.outcome = Outcome::TlsLegacyOnly;
             }
             Err(why) => {

@@ -244,7 +244,7 @@ async fn closed_server_with_starttls() {
     let r = session::run(&target(addr), &opts, &tls).await;
     h.await.unwrap();
     assert_eq!(
-        (r.status, r.outcome, r.error.as_deref()),
+        (r.status.as_str(), r.outcome, r.error.as_deref()),
         ("ok", Outcome::Completed, None),
         "{:?}",
         r.transcript
@@ -324,7 +324,7 @@ async fn open_relay_and_catch_all() {
     };
     let r = session::run(&target(addr), &opts, &tls).await;
     h.await.unwrap();
-    assert_eq!(r.status, "ok");
+    assert_eq!(r.status.as_str(), "ok");
     assert_eq!(r.starttls, Some(false));
     assert_eq!(r.tls, None);
     let relay = r.relay.clone().unwrap();
@@ -347,7 +347,7 @@ async fn tls_required_runs_the_relay_set_inside_tls() {
     .await;
     let r = session::run(&target(addr), &options(), &tls).await;
     h.await.unwrap();
-    assert_eq!(r.status, "ok", "{:?}", r.transcript);
+    assert_eq!(r.status.as_str(), "ok", "{:?}", r.transcript);
     let relay = r.relay.unwrap();
     assert!(relay.needs_tls);
     assert_eq!(relay.open_relay(), Some(true));
@@ -373,7 +373,7 @@ async fn helo_fallback_and_greylisting() {
     .await;
     let r = session::run(&target(addr), &options(), &tls).await;
     h.await.unwrap();
-    assert_eq!((r.status, r.outcome), ("ok", Outcome::Completed));
+    assert_eq!((r.status.as_str(), r.outcome), ("ok", Outcome::Completed));
     assert!(r.helo_fallback);
     assert_eq!(r.ehlo, None);
     assert_eq!(r.starttls, Some(false));
@@ -454,7 +454,7 @@ async fn hostile_servers_end_with_a_status_within_the_deadline() {
     assert!(t0.elapsed() < s(7), "took {:?}", t0.elapsed());
     for ((addr, status, outcome), r) in cases.iter().zip(&reports) {
         assert_eq!(
-            (r.status, r.outcome.as_str()),
+            (r.status.as_str(), r.outcome.as_str()),
             (*status, *outcome),
             "{addr}: {:?}",
             r.error
@@ -527,16 +527,16 @@ async fn tls_failures() {
     )
     .await;
     let r = session::run(&target(old), &opts, &tls).await;
-    assert_eq!(r.status, "tls-error");
+    assert_eq!(r.status.as_str(), "tls-error");
     assert_eq!(r.starttls, Some(true));
     let t = r.tls.unwrap();
     assert!(t.incompatible, "{t:?}");
     assert!(t.error.unwrap().contains("ProtocolVersion"));
     let r = session::run(&target(junk), &opts, &tls).await;
-    assert_eq!(r.status, "tls-error");
+    assert_eq!(r.status.as_str(), "tls-error");
     assert!(!r.tls.unwrap().incompatible);
     let r = session::run(&target(inject), &opts, &tls).await;
-    assert_eq!(r.status, "protocol-error");
+    assert_eq!(r.status.as_str(), "protocol-error");
     assert!(r.error.unwrap().contains("after its STARTTLS reply"));
 }
 
@@ -581,7 +581,7 @@ async fn implicit_tls() {
         ..options()
     };
     let r = session::run(&target, &opts, &tls).await;
-    assert_eq!(r.status, "ok", "{:?}", r.error);
+    assert_eq!(r.status.as_str(), "ok", "{:?}", r.error);
     assert_eq!(r.starttls, Some(false));
     assert_eq!(r.tls.unwrap().valid, Some(true));
     assert_eq!(Arg::new("x").unwrap().as_str(), "x");
@@ -658,7 +658,7 @@ async fn a_tls_1_0_only_server_is_old_not_broken() {
     let t = r.tls.clone().unwrap();
     assert!(t.incompatible, "{t:?}");
     assert_eq!(
-        (r.status, r.outcome.as_str()),
+        (r.status.as_str(), r.outcome.as_str()),
         ("ok", "tls-legacy-only"),
         "{:?}",
         r.tls
