@@ -3,6 +3,10 @@
 //! records say.
 
 use super::Lookup;
+use crate::dns::Status;
+use crate::output::columns::ColType::*;
+use crate::output::columns::Column;
+use crate::output::columns::Value::*;
 
 /// One TLSA record's parameters (RFC 6698 2.1 numbers); the certificate data is not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,11 +23,15 @@ pub struct ExchangeTlsa {
     pub tlsa: Lookup<Tlsa>,
     /// The answer carried the AD bit.
     pub authentic: bool,
+    /// The DNS status of the query.
+    pub status: Status,
 }
 
-/// The dane_* columns (besides dane_status).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The dane_* columns of a domain with exchanges.
+#[derive(Debug, Clone, PartialEq)]
 pub struct DaneFindings {
+    /// `ok` when every TLSA query was answered (with records or without), else the first failure.
+    pub status: Status,
     /// `exchange: usage selector matching` of every TLSA record.
     pub tlsa: Vec<String>,
     /// Every exchange publishes TLSA; null when a query failed (unknown).
@@ -41,8 +49,34 @@ pub fn lookup_error(x: &ExchangeTlsa) -> Option<String> {
     }
 }
 
+impl DaneFindings {
+    #[rustfmt::skip]
+    pub fn columns() -> Vec<Column<DaneFindings>> {
+        type C = Column<DaneFindings>;
+        vec![
+            C::new("dane_status", Utf8, |f| Str(Some(f.status.as_str())))
+                .doc("status of the TLSA queries at `_25._tcp.<exchange>` (RFC 7672 2.2), one per exchange through the cache: `ok` when every one was answered (with records or without), else the first failure; null without exchanges"),
+            C::new("dane_tlsa", ListUtf8, |f| StrList(Some(&f.tlsa)))
+                .doc("`exchange: usage selector matching` of every TLSA record (RFC 6698 2.1 numbers)"),
+            C::new("dane_all_mx", Boolean, |f| Bool(f.all_mx))
+                .doc("every exchange publishes TLSA; null when a TLSA query failed"),
+            C::new("dane_authentic", Boolean, |f| Bool(f.authentic))
+                .doc("the TLSA answers carried the AD bit (validated: needs `--dnssec` and a validating resolver; without it a sending MTA ignores the TLSA records); null without TLSA records"),
+        ]
+    }
+}
+
 pub fn dane(exchanges: &[ExchangeTlsa]) -> DaneFindings {
-    let mut f = DaneFindings::default();
+    let mut f = DaneFindings {
+        status: exchanges
+            .iter()
+            .map(|x| x.status)
+            .find(|s| s.is_failure())
+            .unwrap_or(Status::Ok),
+        tlsa: Vec::new(),
+        all_mx: None,
+        authentic: None,
+    };
     let (mut with_tlsa, mut all_authentic, mut failed) = (0, true, false);
     for x in exchanges {
         failed |= x.tlsa.is_failure();
@@ -78,6 +112,12 @@ mod tests {
     fn x(name: &str, tlsa: Lookup<Tlsa>, authentic: bool) -> ExchangeTlsa {
         ExchangeTlsa {
             exchange: name.into(),
+            status: match tlsa {
+                Lookup::TempError(_) => Status::ServFail,
+                Lookup::NxDomain => Status::NxDomain,
+                Lookup::NoData => Status::NoData,
+                Lookup::Records(_) => Status::Ok,
+            },
             tlsa,
             authentic,
         }
@@ -150,6 +190,8 @@ mod tests {
                 (*all, *auth, *n),
                 "{what}"
             );
+            let failed = xs.iter().any(|x| x.tlsa.is_failure());
+            assert_eq!(f.status.is_failure(), failed, "{what}");
         }
         assert_eq!(
             lookup_error(&x("mx.example", fail(), false)).as_deref(),

@@ -7,6 +7,9 @@
 //! with codes meaning "we refuse you" (e.g. Spamhaus's 127.255.255.254 for queries through public
 //! resolvers); counting those as listings is the classic way to mark the whole internet listed.
 
+use crate::output::columns::ColType::*;
+use crate::output::columns::Column;
+use crate::output::columns::Value::*;
 use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, BufReader};
@@ -536,6 +539,35 @@ pub fn rhsbl_query_name(domain: &str, zone: &str) -> Result<String, QueryNameErr
         return Err(QueryNameError::TooLong(name.len()));
     }
     Ok(name)
+}
+
+/// What a set of blocklist zones said about one name.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Listings {
+    /// Zones listing it (a documented listing code).
+    pub listed: Vec<String>,
+    /// `zone: codes (meanings)` per listing.
+    pub codes: Vec<String>,
+    /// `zone: TXT reason` per listing.
+    pub reasons: Vec<String>,
+    /// `zone: reason` for error codes, undocumented codes and failures.
+    pub errors: Vec<String>,
+}
+
+impl Listings {
+    /// The domain row's RHSBL columns (`dnsbl_domain_*`), over the domain's listings.
+    #[rustfmt::skip]
+    pub fn domain_columns() -> Vec<Column<Listings>> {
+        type C = Column<Listings>;
+        vec![
+            C::new("dnsbl_domain_listed", ListUtf8, |l| StrList(Some(&l.listed)))
+                .doc("domain blocklists (RHSBL zones of `--dnsbl`) listing the domain; null when no domain zone was queried"),
+            C::new("dnsbl_domain_reasons", ListUtf8, |l| StrList(Some(&l.reasons)))
+                .doc("per listing, `zone: TXT reason`"),
+            C::new("dnsbl_domain_errors", ListUtf8, |l| StrList(Some(&l.errors)))
+                .doc("`zone: reason` for error codes, undocumented codes and failures"),
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -8,11 +8,13 @@ use std::sync::LazyLock;
 
 use super::columns::{Column, Row, StructField, StructItem, Value};
 use super::status::{Checked, DomainStatus, HostStatus, StsPolicyStatus};
+use crate::checks::dane::DaneFindings;
 use crate::checks::dkim::DkimStatus;
 use crate::checks::dmarc::DmarcStatus;
+use crate::checks::dnsbl::Listings;
 use crate::checks::mta_sts::{Mode, StsStatus};
 use crate::checks::smtp::{Recipient, SmtpFindings};
-use crate::checks::spf::{Qualifier, SpfStatus};
+use crate::checks::spf::SpfFindings;
 use crate::dns::Status;
 use crate::pipeline::policies::TxtPolicies;
 
@@ -46,24 +48,8 @@ pub struct DomainRow {
     /// (records or none), else the first failure; null without exchanges to look up.
     pub mx_ips_status: Option<Status>,
     pub mx_errors: Vec<String>,
-    pub spf_status: Checked<SpfStatus>,
-    pub spf_records: Option<Vec<String>>,
-    pub spf_all: Option<Qualifier>,
-    pub spf_lookups: Option<u32>,
-    pub spf_void_lookups: Option<u32>,
-    pub spf_ipv4_authorized: Option<u64>,
-    pub spf_ipv6_prefixes: Option<u32>,
-    pub spf_errors: Vec<String>,
-    /// Include and redirect targets walked, `depth name`, in walk order.
-    pub spf_include_tree: Vec<String>,
-    /// Named problems: plus_all, neutral_all, wide_ranges, ptr_used, too_long, redirect_with_all,
-    /// loop.
-    pub spf_flags: Vec<String>,
-    /// Major senders the domain delegates to (datasets/spf_providers.csv).
-    pub spf_providers: Vec<String>,
-    /// Every MX address of the domain gets `pass` from its own SPF; null without a valid record or
-    /// without MX addresses.
-    pub spf_mx_pass: Option<bool>,
+    /// The SPF columns (`checks::spf::SpfFindings::columns`); `ProbeError` when the probe failed.
+    pub spf: Checked<SpfFindings>,
     pub dmarc_status: Checked<DmarcStatus>,
     pub dmarc_record: Option<String>,
     /// `domain`, `organizational`, or `tree-walk:<name>` (--dmarc-discovery tree-walk).
@@ -73,20 +59,10 @@ pub struct DomainRow {
     pub dmarc_pct: Option<u8>,
     pub dmarc_rua: Option<Vec<String>>,
     pub dmarc_errors: Vec<String>,
-    /// Domain blocklists (RHSBL) listing the domain; null when no domain zone was queried.
-    pub dnsbl_domain_listed: Option<Vec<String>>,
-    pub dnsbl_domain_reasons: Option<Vec<String>>,
-    pub dnsbl_domain_errors: Option<Vec<String>>,
-    /// DANE (RFC 7672): status of the TLSA queries at `_25._tcp.<exchange>`: `ok` when every one
-    /// was answered, else the first failure; null without exchanges.
-    pub dane_status: Option<Status>,
-    /// `exchange: usage selector matching` of every TLSA record.
-    pub dane_tlsa: Option<Vec<String>>,
-    /// Every exchange publishes TLSA records.
-    pub dane_all_mx: Option<bool>,
-    /// The TLSA answers came back with the AD bit (validated; needs --dnssec and a validating
-    /// resolver); null without TLSA records.
-    pub dane_authentic: Option<bool>,
+    /// The RHSBL columns (`Listings::domain_columns`); None when no domain zone was queried.
+    pub dnsbl_domain: Option<Listings>,
+    /// The DANE columns (`DaneFindings::columns`); None without exchanges to ask for.
+    pub dane: Option<DaneFindings>,
     /// Selectors of the probed list with a DKIM key record; null when not probed or unknown.
     pub dkim_selectors: Option<Vec<String>>,
     /// Raw `_mta-sts` record (RFC 8461 3.1).
@@ -220,8 +196,22 @@ static DOMAIN_COLUMNS: LazyLock<Vec<D>> = LazyLock::new(|| {
     let txt = TxtPolicies::columns()
         .into_iter()
         .map(|c| c.within(|r: &DomainRow| r.txt.done()));
+    let spf = SpfFindings::columns()
+        .into_iter()
+        .map(|c| c.within(|r: &DomainRow| r.spf.done()));
+    let rhsbl = Listings::domain_columns()
+        .into_iter()
+        .map(|c| c.within(|r: &DomainRow| r.dnsbl_domain.as_ref()));
+    let dane = DaneFindings::columns()
+        .into_iter()
+        .map(|c| c.within(|r: &DomainRow| r.dane.as_ref()));
     domain_head()
         .into_iter()
+        .chain(spf)
+        .chain(domain_mid())
+        .chain(rhsbl)
+        .chain(dane)
+        .chain(domain_mid2())
         .chain(txt)
         .chain(domain_tail())
         .collect()
@@ -248,30 +238,10 @@ fn domain_head() -> Vec<D> { vec![
         .doc("`ok` when every A/AAAA query of the exchanges was answered (with records or without), else the first failure status; null without exchanges"),
     D::new("mx_errors", ListUtf8, |r| StrList(Some(&r.mx_errors)))
         .doc("`null-mx-mixed`, `null-mx-preference`, `mx-ip-literal` (an exchange written as an address, RFC 5321 5.1), `mx-cname` (an exchange that is an alias, RFC 2181 10.3: found by a CNAME query per exchange), `mx-no-address`, `mx-address-lookup`, `mx-too-many`, `dns-<status>`"),
-    D::status("spf_status", |r| Some(r.spf_status.as_str())).required()
-        .doc("`none` (no v=spf1 record), `valid`, `permerror` (syntax error, multiple records, lookup or void limit exceeded, include loop, include without record), `temperror` (a DNS lookup failed: the domain's TXT query, or one in the include/redirect tree that evaluation would reach before ending otherwise, RFC 7208 5.2; the walk goes on and its counts are kept). When evaluation would meet both, the status is the error it meets first"),
-    D::new("spf_records", ListUtf8, |r| StrList(r.spf_records.as_deref()))
-        .doc("every TXT record at the domain starting with `v=spf1` (strings of one record joined without separator), sorted; null when the domain's own TXT query failed"),
-    D::new("spf_all", Utf8, |r| Str(r.spf_all.map(|s| s.as_str())))
-        .doc("qualifier (`pass`, `neutral`, `softfail`, `fail`) of the `all` that ends evaluation at the top level after following `redirect=`; null when there is none"),
-    D::new("spf_lookups", UInt32, |r| U32(r.spf_lookups))
-        .doc("DNS-querying terms (include, a, mx, ptr, exists, redirect) over the whole tree, RFC 7208 4.6.4, counted on past 10 (a tree with 23 shows 23); terms after a record's `all` are never evaluated and not counted; null without a single record to walk"),
-    D::new("spf_void_lookups", UInt32, |r| U32(r.spf_void_lookups))
-        .doc("lookups in the tree that returned nxdomain or no records"),
-    D::new("spf_ipv4_authorized", UInt64, |r| U64(r.spf_ipv4_authorized))
-        .doc("distinct IPv4 addresses that get `pass` through ip4/a/mx terms across includes and redirect, in first-match order (an earlier non-pass term shadows a later pass range), overlaps counted once; `+all` = 4294967296; null when the tree uses exists, ptr or macros, or a lookup in it failed. For a permerror tree it is what the published terms authorise (receivers return permerror instead)"),
-    D::new("spf_ipv6_prefixes", UInt32, |r| U32(r.spf_ipv6_prefixes))
-        .doc("pass-authorised IPv6 prefixes (ip6 terms, AAAA through a/mx)"),
-    D::new("spf_errors", ListUtf8, |r| StrList(Some(&r.spf_errors)))
-        .doc("`syntax`, `unknown-mechanism`, `invalid-*`, `multiple-records`, `lookup-limit`, `void-limit`, `include-loop`, `include-none`, `dns-temperror`, ..."),
-    D::new("spf_include_tree", ListUtf8, |r| StrList(Some(&r.spf_include_tree)))
-        .doc("include and redirect targets walked, `depth name`, in walk order"),
-    D::new("spf_flags", ListUtf8, |r| StrList(Some(&r.spf_flags)))
-        .doc("`plus_all`, `neutral_all`, `wide_ranges` (pass ranges shorter than /16, or /32 for IPv6), `ptr_used` (deprecated, RFC 7208 5.5), `too_long` (record over 512 bytes), `redirect_with_all` (the redirect is ignored), `loop`, `spf_type99` (with `--spf-type99`: an obsolete RR type 99 record is still published)"),
-    D::new("spf_providers", ListUtf8, |r| StrList(Some(&r.spf_providers)))
-        .doc("major senders the domain delegates to, from `datasets/spf_providers.csv` matched against the include tree"),
-    D::new("spf_mx_pass", Boolean, |r| Bool(r.spf_mx_pass))
-        .doc("each of the domain's MX addresses (the first 4) gets `pass` from check_host() with the domain's own SPF; null without a valid record or without MX addresses"),
+] }
+
+#[rustfmt::skip]
+fn domain_mid() -> Vec<D> { vec![
     D::status("dmarc_status", |r| Some(r.dmarc_status.as_str())).required()
         .doc("`none`, `valid`, `invalid` (no or bad `p=`, bad `sp=`, several records), `temperror` (a `_dmarc` query of the discovery failed). Discovery (RFC 7489 6.6.3): `_dmarc.<domain>`, then, if it holds no record, `_dmarc.<Organizational Domain>` (the registrable domain by the Public Suffix List: mxray's built-in copy, or `--psl FILE`). `--dmarc-discovery tree-walk`: the DMARCbis DNS Tree Walk (each parent up to the TLD, at most 8 queries). A domain that does not exist (MX nxdomain) is `none` without any query (RFC 8020)"),
     D::new("dmarc_record", Utf8, |r| Str(r.dmarc_record.as_deref()))
@@ -288,20 +258,10 @@ fn domain_head() -> Vec<D> { vec![
         .doc("aggregate report URIs of the record used, as written; null when no valid record"),
     D::new("dmarc_errors", ListUtf8, |r| StrList(Some(&r.dmarc_errors)))
         .doc("`missing-p`, `invalid-p`, `invalid-sp`, `invalid-pct`, `invalid-rua`, `multiple-records`, `duplicate-tag`, `unknown-tag`, `tag-order`, `syntax`, ... (full tag validation, RFC 7489 6.3 and DMARCbis), `rua-authorization-temperror` (an external destination's authorisation query failed: it is in neither list below), `dns-temperror`"),
-    D::new("dnsbl_domain_listed", ListUtf8, |r| StrList(r.dnsbl_domain_listed.as_deref()))
-        .doc("domain blocklists (RHSBL zones of `--dnsbl`) listing the domain; null when no domain zone was queried"),
-    D::new("dnsbl_domain_reasons", ListUtf8, |r| StrList(r.dnsbl_domain_reasons.as_deref()))
-        .doc("per listing, `zone: TXT reason`"),
-    D::new("dnsbl_domain_errors", ListUtf8, |r| StrList(r.dnsbl_domain_errors.as_deref()))
-        .doc("`zone: reason` for error codes, undocumented codes and failures"),
-    D::new("dane_status", Utf8, |r| Str(r.dane_status.map(|s| s.as_str())))
-        .doc("status of the TLSA queries at `_25._tcp.<exchange>` (RFC 7672 2.2), one per exchange through the cache: `ok` when every one was answered (with records or without), else the first failure; null without exchanges"),
-    D::new("dane_tlsa", ListUtf8, |r| StrList(r.dane_tlsa.as_deref()))
-        .doc("`exchange: usage selector matching` of every TLSA record (RFC 6698 2.1 numbers)"),
-    D::new("dane_all_mx", Boolean, |r| Bool(r.dane_all_mx))
-        .doc("every exchange publishes TLSA; null when a TLSA query failed"),
-    D::new("dane_authentic", Boolean, |r| Bool(r.dane_authentic))
-        .doc("the TLSA answers carried the AD bit (validated: needs `--dnssec` and a validating resolver; without it a sending MTA ignores the TLSA records); null without TLSA records"),
+] }
+
+#[rustfmt::skip]
+fn domain_mid2() -> Vec<D> { vec![
     D::new("dkim_selectors", ListUtf8, |r| StrList(r.dkim_selectors.as_deref()))
         .doc("selectors of the domain's probe plan with a DKIM key record at `<selector>._domainkey.<domain>` (RFC 6376 3.6.2.1), in plan order. The default plan is the selectors of the providers the domain's SPF tree and MX hosts name (`datasets/dkim-providers.csv`), then 8 common ones; `--dkim-selectors full` probes the 40 of `datasets/dkim-selectors.txt`, `--dkim-selectors FILE` a list of one's own. `_domainkey.<domain>` is asked first: NXDOMAIN means nothing exists below it (RFC 8020), no selector is probed and the list is empty. Null with `--no-dkim` or when `_domainkey.<domain>` failed; on `temperror` from a selector's query, the list holds what the others found"),
     D::new("mta_sts", Utf8, |r| Str(r.mta_sts.as_deref()))
@@ -503,6 +463,7 @@ static HOST_COLUMNS: &[H] = &[
 mod tests {
     use super::*;
     use crate::checks::bimi::{BimiFindings, BimiStatus};
+    use crate::checks::spf::{Qualifier, SpfStatus};
     use crate::checks::tls_rpt::{TlsRptFindings, TlsRptStatus};
     use crate::output::columns::{ColType, csv_cell, to_batch};
     use arrow_array::{Array, BooleanArray, ListArray, StringArray, StructArray, UInt16Array};
@@ -523,7 +484,7 @@ mod tests {
             Status::NoData,
             &Default::default(),
             None,
-            SpfStatus::None,
+            SpfFindings::nxdomain(),
             p,
         )
     }
@@ -544,8 +505,11 @@ mod tests {
             mx_null: Some(false),
             mx_ips: Some(vec!["127.0.0.1".into(), "::1".into()]),
             mx_ips_status: Some(Status::Ok),
-            spf_status: SpfStatus::Valid.into(),
-            spf_records: Some(vec!["v=spf1 -all".into()]),
+            spf: Checked::Done(SpfFindings {
+                status: SpfStatus::Valid,
+                records: Some(vec!["v=spf1 -all".into()]),
+                ..SpfFindings::nxdomain()
+            }),
             dmarc_status: DmarcStatus::None.into(),
             ..blank("example.com")
         }
@@ -590,18 +554,20 @@ mod tests {
             mx_ips: Some(l()),
             mx_ips_status: Some(Status::Ok),
             mx_errors: l(),
-            spf_status: SpfStatus::Valid.into(),
-            spf_records: Some(l()),
-            spf_all: Some(Qualifier::Fail),
-            spf_lookups: Some(3),
-            spf_void_lookups: Some(0),
-            spf_ipv4_authorized: Some(1 << 32),
-            spf_ipv6_prefixes: Some(2),
-            spf_errors: l(),
-            spf_include_tree: l(),
-            spf_flags: l(),
-            spf_providers: l(),
-            spf_mx_pass: Some(true),
+            spf: Checked::Done(SpfFindings {
+                status: SpfStatus::Valid,
+                records: Some(l()),
+                all: Some(Qualifier::Fail),
+                lookups: Some(3),
+                void_lookups: Some(0),
+                ipv4_authorized: Some(1 << 32),
+                ipv6_prefixes: Some(2),
+                errors: l(),
+                include_tree: l(),
+                flags: l(),
+                providers: l(),
+                mx_pass: Some(true),
+            }),
             dmarc_status: DmarcStatus::Valid.into(),
             dmarc_record: Some("v=DMARC1; p=reject".into()),
             dmarc_source: Some("domain".into()),
@@ -610,13 +576,18 @@ mod tests {
             dmarc_pct: Some(100),
             dmarc_rua: Some(l()),
             dmarc_errors: l(),
-            dnsbl_domain_listed: Some(l()),
-            dnsbl_domain_reasons: Some(l()),
-            dnsbl_domain_errors: Some(l()),
-            dane_status: Some(Status::Ok),
-            dane_tlsa: Some(l()),
-            dane_all_mx: Some(true),
-            dane_authentic: Some(false),
+            dnsbl_domain: Some(Listings {
+                listed: l(),
+                codes: l(),
+                reasons: l(),
+                errors: l(),
+            }),
+            dane: Some(DaneFindings {
+                status: Status::Ok,
+                tlsa: l(),
+                all_mx: Some(true),
+                authentic: Some(false),
+            }),
             dkim_selectors: Some(l()),
             mta_sts: Some("v=STSv1; id=1".into()),
             soa_rname: Some("hostmaster@example.com".into()),
@@ -922,7 +893,7 @@ mod tests {
             mx_status: Status::Timeout,
             mx: None,
             mx_null: None,
-            spf_status: SpfStatus::TempError.into(),
+            spf: Checked::Done(SpfFindings::temperror("x")),
             dmarc_status: DmarcStatus::TempError.into(),
             ..blank("failed.example")
         };

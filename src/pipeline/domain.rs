@@ -8,7 +8,7 @@ use crate::checks::dmarc::{DmarcSource, DmarcStatus};
 use crate::checks::mx::MxFindings;
 use crate::checks::mx::mx_findings;
 use crate::checks::mx_policy;
-use crate::checks::spf::{self, ProviderRow, SpfAnalysis, SpfResult, SpfStatus};
+use crate::checks::spf::{self, ProviderRow, SpfFindings, SpfResult, SpfStatus};
 use crate::checks::{Lookup, dane, mta_sts};
 use crate::dns::{Rdata, RecordType, Resolver, Status};
 use crate::output::DomainRow;
@@ -90,18 +90,22 @@ pub async fn scan_domain(
     // validated the answer (RFC 4035 3.2.3, RFC 6840 5.8).
     let dnssec_ad =
         (res.engine().options().dnssec_ok && !mx.status.is_failure()).then_some(mx.authentic);
-    let start_row = |spf_status, p| {
-        let mut row = DomainRow::new(domain, mx.status, &mxf, dnssec_ad, spf_status, p);
+    let start_row = |spf, p, more_errors: Vec<String>| {
+        let mut row = DomainRow::new(domain, mx.status, &mxf, dnssec_ad, spf, p);
         row.mx_errors.extend(mx_errors.iter().cloned());
+        row.mx_errors.extend(more_errors);
         row
     };
 
     if mx.status == Status::NxDomain {
         // RFC 8020: nothing exists at or below a name that does not exist, so the apex TXT and
         // _dmarc queries would only return NXDOMAIN again.
-        let mut row = start_row(SpfStatus::None, Policies::nxdomain(&policy.opts));
+        let mut row = start_row(
+            SpfFindings::nxdomain(),
+            Policies::nxdomain(&policy.opts),
+            Vec::new(),
+        );
         row.mx_ips = Some(Vec::new());
-        row.spf_records = Some(Vec::new());
         row.scanned_at = now_ms();
         return (row, Vec::new(), Vec::new());
     }
@@ -109,18 +113,19 @@ pub async fn scan_domain(
     if mx.status == Status::Timeout && opts.skip_after_mx_timeout {
         let reason = format!("not asked: the MX query of {domain} timed out");
         let mut row = start_row(
-            SpfStatus::TempError,
+            SpfFindings::temperror(&reason),
             Policies::unasked(&policy.opts, &reason),
+            Vec::new(),
         );
-        row.spf_errors.push(format!("dns-temperror: {reason}"));
         row.scanned_at = now_ms();
         return (row, Vec::new(), Vec::new());
     }
 
     let exchanges = &mxf.exchanges[..mxf.exchanges.len().min(MAX_EXCHANGES)];
-    let mut too_many = None;
+    // The exchanges' problems, after the MX answer's own.
+    let mut mx_problems = Vec::new();
     if mxf.exchanges.len() > MAX_EXCHANGES {
-        too_many = Some(format!(
+        mx_problems.push(format!(
             "mx-too-many: {} exchanges, addresses of the first {MAX_EXCHANGES} looked up",
             mxf.exchanges.len()
         ));
@@ -159,35 +164,29 @@ pub async fn scan_domain(
         address_lookups,
         type99
     );
-    let mut row = start_row(spf.status, found);
-    row.mx_errors.extend(too_many);
 
     let mut ips: Vec<IpAddr> = Vec::new();
     // The exchange that first gave each address (the SMTP stage verifies certificates for it).
     let mut exchange_of: Vec<String> = Vec::new();
     let mut first_failure: Option<Status> = None;
     let (mut aliases, mut addressless) = (HashSet::new(), HashSet::new());
-    let mut tlsa_failure: Option<Status> = None;
     let mut tlsa_answers = Vec::new();
     for (exchange, a, aaaa, cname, tlsa) in &addresses {
         if cname.status == Status::Ok {
             aliases.insert(exchange.to_string());
         }
-        if tlsa.status.is_failure() {
-            tlsa_failure.get_or_insert(tlsa.status);
-        }
         let x = dane::ExchangeTlsa {
             exchange: exchange.to_string(),
             tlsa: Lookup::from_answer(tlsa, tlsa_records),
             authentic: tlsa.authentic,
+            status: tlsa.status,
         };
-        row.mx_errors.extend(dane::lookup_error(&x));
+        mx_problems.extend(dane::lookup_error(&x));
         tlsa_answers.push(x);
         for ans in [a, aaaa] {
             if ans.status.is_failure() {
                 first_failure.get_or_insert(ans.status);
-                row.mx_errors
-                    .push(format!("mx-address-lookup: {exchange}: {}", ans.describe()));
+                mx_problems.push(format!("mx-address-lookup: {exchange}: {}", ans.describe()));
             }
             for ip in ans.ips() {
                 if !ips.contains(&ip) {
@@ -204,23 +203,15 @@ pub async fn scan_domain(
         }
     }
     let dane = dane::dane(&tlsa_answers);
-    if let Some(mx) = &row.mx {
-        row.mx_errors
-            .extend(mx_policy::exchange_problems(mx, &aliases, &addressless));
-    }
-    if mx.status.is_failure() {
-        row.mx_ips = None;
-    } else {
-        row.mx_ips = Some(ips.iter().map(|ip| ip.to_string()).collect());
-        if !exchanges.is_empty() {
-            row.mx_ips_status = Some(first_failure.unwrap_or(Status::Ok));
-            row.dane_status = Some(tlsa_failure.unwrap_or(Status::Ok));
-            row.dane_tlsa = Some(dane.tlsa);
-            row.dane_all_mx = dane.all_mx;
-            row.dane_authentic = dane.authentic;
-        }
+    if let Some(records) = &mxf.records {
+        mx_problems.extend(mx_policy::exchange_problems(
+            records,
+            &aliases,
+            &addressless,
+        ));
     }
 
+    let mut spf = SpfFindings::from_analysis(spf, &PROVIDERS);
     if spf.status == SpfStatus::Valid && !ips.is_empty() {
         let sender = format!("postmaster@{domain}");
         let mut all_pass = true;
@@ -228,17 +219,26 @@ pub async fn scan_domain(
             let outcome = spf::check_host(res, *ip, domain, &sender, domain).await;
             all_pass &= outcome.result == SpfResult::Pass;
         }
-        row.spf_mx_pass = Some(all_pass);
+        spf.mx_pass = Some(all_pass);
     }
-    fill_spf(&mut row, spf);
     if let Some(a) = type99 {
         if a.status == Status::Ok {
-            row.spf_flags.push("spf_type99".into());
+            spf.flags.push("spf_type99".into());
         } else if a.status.is_failure() {
-            row.spf_errors.push(format!(
+            spf.errors.push(format!(
                 "dns-temperror: type 99 (SPF) query {}",
                 a.describe()
             ));
+        }
+    }
+    let mut row = start_row(spf, found, mx_problems);
+    if mx.status.is_failure() {
+        row.mx_ips = None;
+    } else {
+        row.mx_ips = Some(ips.iter().map(|ip| ip.to_string()).collect());
+        if !exchanges.is_empty() {
+            row.mx_ips_status = Some(first_failure.unwrap_or(Status::Ok));
+            row.dane = Some(dane);
         }
     }
 
@@ -247,50 +247,6 @@ pub async fn scan_domain(
     }
     row.scanned_at = now_ms();
     (row, ips, exchange_of)
-}
-
-fn fill_spf(row: &mut DomainRow, a: SpfAnalysis) {
-    row.spf_status = a.status.into();
-    // The walk's figures mean something only where a single record was walked; with no record,
-    // several, a syntax error, a failed lookup or --no-spf-walk they stay null, not a false 0.
-    let walked = a.walked;
-    // Unknown only when the domain's own TXT query failed; a failure deeper in the tree leaves
-    // the record known.
-    let top_failed = a.status == SpfStatus::TempError && a.records.is_empty();
-    row.spf_records = (!top_failed).then(|| {
-        let mut r = a.records.clone();
-        // RRset order carries no meaning and varies between answers.
-        r.sort();
-        r
-    });
-    if walked {
-        row.spf_all = a.all;
-        row.spf_lookups = Some(a.lookups);
-        row.spf_void_lookups = Some(a.void_lookups);
-        row.spf_ipv4_authorized = a.ipv4_authorized;
-        row.spf_ipv6_prefixes = Some(a.ipv6_prefixes);
-    }
-    row.spf_providers = spf::providers(&a.include_tree, &PROVIDERS);
-    row.spf_include_tree = a
-        .include_tree
-        .iter()
-        .filter(|(_, depth)| *depth > 0)
-        .map(|(name, depth)| format!("{depth} {name}"))
-        .collect();
-    for (on, flag) in [
-        (a.plus_all, "plus_all"),
-        (a.neutral_all, "neutral_all"),
-        (a.wide_ranges, "wide_ranges"),
-        (a.ptr_used, "ptr_used"),
-        (a.too_long, "too_long"),
-        (a.redirect_with_all, "redirect_with_all"),
-        (a.loop_detected, "loop"),
-    ] {
-        if on {
-            row.spf_flags.push(flag.to_string());
-        }
-    }
-    row.spf_errors = a.errors;
 }
 
 /// What one domain probe hands on: its row, and the distinct MX addresses for the host stage.
@@ -347,10 +303,7 @@ impl crate::pipeline::stage::Probe for DomainProbe {
         )
         .await;
         if self.checker.has_domain_zones() {
-            let l = self.checker.rhsbl(&self.resolver, &domain).await;
-            row.dnsbl_domain_listed = Some(l.listed);
-            row.dnsbl_domain_reasons = Some(l.reasons);
-            row.dnsbl_domain_errors = Some(l.errors);
+            row.dnsbl_domain = Some(self.checker.rhsbl(&self.resolver, &domain).await);
         }
         DomainOutput {
             row,
@@ -370,15 +323,16 @@ impl crate::pipeline::stage::Probe for DomainProbe {
 
 impl DomainRow {
     /// The row of a domain whose checks answered (or, for a domain that does not exist or does
-    /// not answer, were answered for without a question): the MX and policy columns from their
-    /// findings; the SPF walk, address, DANE and RHSBL columns start unmeasured and are set by
-    /// the caller when it has them. Every column is named here, so that a new one is decided for.
+    /// not answer, were answered for without a question): the MX, SPF and policy columns from
+    /// their findings; the address, DANE, RHSBL and MTA-STS coverage columns start unmeasured
+    /// (null) and are set by the caller when it has them. Every column is named here, so that a
+    /// new one is decided for.
     pub fn new(
         domain: &str,
         mx_status: Status,
         mx: &MxFindings,
         dnssec_ad: Option<bool>,
-        spf_status: SpfStatus,
+        spf: SpfFindings,
         p: Policies,
     ) -> DomainRow {
         let d = p.dmarc;
@@ -412,18 +366,7 @@ impl DomainRow {
             mx_ips: None,
             mx_ips_status: None,
             mx_errors: mx.errors.clone(),
-            spf_status: spf_status.into(),
-            spf_records: None,
-            spf_all: None,
-            spf_lookups: None,
-            spf_void_lookups: None,
-            spf_ipv4_authorized: None,
-            spf_ipv6_prefixes: None,
-            spf_errors: Vec::new(),
-            spf_include_tree: Vec::new(),
-            spf_flags: Vec::new(),
-            spf_providers: Vec::new(),
-            spf_mx_pass: None,
+            spf: Checked::Done(spf),
             dmarc_status: d.status.into(),
             dmarc_record: d.record,
             dmarc_source: d.source.as_ref().map(DmarcSource::to_string),
@@ -432,13 +375,8 @@ impl DomainRow {
             dmarc_pct: d.pct,
             dmarc_rua: dmarc_used.then_some(d.rua),
             dmarc_errors: d.errors,
-            dnsbl_domain_listed: None,
-            dnsbl_domain_reasons: None,
-            dnsbl_domain_errors: None,
-            dane_status: None,
-            dane_tlsa: None,
-            dane_all_mx: None,
-            dane_authentic: None,
+            dnsbl_domain: None,
+            dane: None,
             dkim_selectors: p.dkim.selectors,
             mta_sts: p.mta_sts.record,
             soa_rname: p.soa_rname,
@@ -483,18 +421,7 @@ impl DomainRow {
             mx_ips: None,
             mx_ips_status: None,
             mx_errors: Vec::new(),
-            spf_status: Checked::ProbeError,
-            spf_records: None,
-            spf_all: None,
-            spf_lookups: None,
-            spf_void_lookups: None,
-            spf_ipv4_authorized: None,
-            spf_ipv6_prefixes: None,
-            spf_errors: Vec::new(),
-            spf_include_tree: Vec::new(),
-            spf_flags: Vec::new(),
-            spf_providers: Vec::new(),
-            spf_mx_pass: None,
+            spf: Checked::ProbeError,
             dmarc_status: Checked::ProbeError,
             dmarc_record: None,
             dmarc_source: None,
@@ -503,13 +430,8 @@ impl DomainRow {
             dmarc_pct: None,
             dmarc_rua: None,
             dmarc_errors: Vec::new(),
-            dnsbl_domain_listed: None,
-            dnsbl_domain_reasons: None,
-            dnsbl_domain_errors: None,
-            dane_status: None,
-            dane_tlsa: None,
-            dane_all_mx: None,
-            dane_authentic: None,
+            dnsbl_domain: None,
+            dane: None,
             dkim_selectors: None,
             mta_sts: None,
             soa_rname: None,
@@ -551,6 +473,10 @@ mod tests {
     use crate::dns::{CacheOptions, MockDns};
     use crate::output::columns::Row;
     use crate::pipeline::PolicyOptions;
+
+    fn spf(row: &DomainRow) -> &SpfFindings {
+        row.spf.done().expect("the probe ran")
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -596,9 +522,9 @@ mod tests {
     async fn the_queries_of_one_domain_are_the_budgeted_ones() {
         let (row, ips, dns, saved) = scan(world(), "d.example").await;
         assert_eq!(row.mx_status.as_str(), "ok");
-        assert_eq!(row.spf_status.as_str(), "valid");
+        assert_eq!(spf(&row).status.as_str(), "valid");
         assert_eq!(row.dmarc_status.as_str(), "valid");
-        assert_eq!(row.spf_mx_pass, Some(true));
+        assert_eq!(spf(&row).mx_pass, Some(true));
         assert_eq!(ips, [ip("192.0.2.1")]);
         // Each asked once (the cache answers SPF's own mx and a lookups), no DKIM selector
         // because _domainkey.d.example does not exist (RFC 8020).
@@ -661,7 +587,7 @@ mod tests {
             .collect();
         want.sort();
         assert_eq!(asked, want);
-        assert_eq!(row.spf_providers, ["sendgrid"]);
+        assert_eq!(spf(&row).providers, ["sendgrid"]);
         assert_eq!(row.dkim_selectors, Some(vec!["s2".to_string()]));
     }
 
@@ -670,7 +596,7 @@ mod tests {
         let (row, ips, dns, _) = scan(world(), "gone.example").await;
         assert_eq!(asked_names(&dns), ["MX gone.example"]);
         assert_eq!(
-            (row.mx_status.as_str(), row.spf_status.as_str()),
+            (row.mx_status.as_str(), spf(&row).status.as_str()),
             ("nxdomain", "none")
         );
         assert_eq!(row.mx_ips, Some(vec![]));
@@ -685,9 +611,9 @@ mod tests {
             .fail("_dmarc.d.example", RecordType::TXT, ServFail)
             .fail("mx.d.example", RecordType::AAAA, Timeout);
         let (row, ips, _, _) = scan(dns, "d.example").await;
-        assert_eq!(row.spf_status.as_str(), "temperror");
-        assert_eq!(row.spf_records, None, "unknown, not empty");
-        assert_eq!(row.spf_mx_pass, None);
+        assert_eq!(spf(&row).status.as_str(), "temperror");
+        assert_eq!(spf(&row).records.clone(), None, "unknown, not empty");
+        assert_eq!(spf(&row).mx_pass, None);
         assert_eq!(row.dmarc_status.as_str(), "temperror");
         assert_eq!(row.mx_ips_status.map(Status::as_str), Some("timeout"));
         assert_eq!(ips, [ip("192.0.2.1")], "the A answer still counts");
@@ -713,7 +639,7 @@ mod tests {
         let (row, _, dns, _) = scan(dns, "d.example").await;
         assert_eq!(asked_names(&dns), ["MX d.example"]);
         let statuses = [
-            row.spf_status.as_str(),
+            spf(&row).status.as_str(),
             row.dmarc_status.as_str(),
             row.dkim_status.as_str(),
             row.mta_sts_status.as_str(),
@@ -723,7 +649,7 @@ mod tests {
         assert_eq!(statuses, ["temperror"; 6]);
         assert_eq!(row.soa_status.as_str(), "timeout");
         assert_eq!(
-            (row.spf_records, row.dmarc_p, row.dkim_selectors),
+            (spf(&row).records.clone(), row.dmarc_p, row.dkim_selectors),
             (None, None, None)
         );
         assert!(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::checks::asn::{self, AsnDb};
+use crate::checks::dnsbl::Listings;
 use crate::checks::dnsbl::{self, DnsStatus, Verdict, ZoneConfig, ZoneKind};
 use crate::checks::{Lookup, rdns};
 use crate::dns::{Answer, RecordType, Resolver, Status, reverse_name};
@@ -379,19 +380,6 @@ impl HostChecker {
         }
         out
     }
-}
-
-/// What a set of blocklist zones said about one name.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Listings {
-    /// Zones listing it (a documented listing code).
-    pub listed: Vec<String>,
-    /// `zone: codes (meanings)` per listing.
-    pub codes: Vec<String>,
-    /// `zone: TXT reason` per listing.
-    pub reasons: Vec<String>,
-    /// `zone: reason` for error codes, undocumented codes and failures.
-    pub errors: Vec<String>,
 }
 
 fn dns_status(a: &Answer) -> DnsStatus {

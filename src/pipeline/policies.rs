@@ -366,7 +366,6 @@ mod tests {
     use super::*;
     use crate::checks::dkim::DkimStatus;
     use crate::checks::dmarc::DmarcStatus;
-    use crate::checks::spf::SpfStatus;
     use crate::output::columns::Row;
     use crate::output::status::Checked;
 
@@ -382,7 +381,7 @@ mod tests {
                 Status::NxDomain,
                 &Default::default(),
                 None,
-                SpfStatus::None,
+                crate::checks::spf::SpfFindings::nxdomain(),
                 Policies::nxdomain(&opts),
             );
             let none = Checked::Done(DmarcStatus::None);

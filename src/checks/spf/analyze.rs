@@ -133,7 +133,7 @@ pub struct SpfAnalysis {
 }
 
 impl SpfAnalysis {
-    fn empty(status: SpfStatus) -> Self {
+    pub(crate) fn empty(status: SpfStatus) -> Self {
         Self {
             status,
             records: Vec::new(),

@@ -7,6 +7,8 @@
 //! - [`eval`]: `check_host()` (sections 4 to 6) over an async [`SpfDns`].
 //! - [`mod@analyze`]: walks a domain's whole include/redirect tree without a
 //!   client IP and reports what a scanner records per domain.
+//! - [`findings`]: that report as the domain row's `spf_*` columns (the one
+//!   file that refers to the crate's output types).
 //!
 //! The module does no I/O of its own: every DNS answer comes through
 //! [`SpfDns`], which the scanner implements over its cached resolver and the
@@ -15,6 +17,7 @@
 
 pub mod analyze;
 pub mod eval;
+pub mod findings;
 pub mod macros;
 pub mod record;
 
@@ -22,6 +25,7 @@ pub use analyze::{
     Ipv4Set, ProviderRow, SpfAnalysis, SpfStatus, analyze, analyze_with, load_providers, providers,
 };
 pub use eval::{CheckParams, SpfOutcome, SpfResult, check_host, check_host_with};
+pub use findings::SpfFindings;
 pub use macros::{MacroError, MacroString, MacroVars};
 pub use record::{
     Directive, DomainSpec, DualCidr, Mechanism, ParseError, ParseErrorKind, Qualifier, Record,
