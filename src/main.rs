@@ -1,5 +1,6 @@
 //! The `mxray` binary: parse the command line, run, map the result to an exit code.
-//! Exit codes: 0 done, 2 usage or setup error; stopped by a signal after the files were flushed
+//! Exit codes: 0 done, 2 usage or setup error, or an output file that could not be written
+//! mid-scan (run.json then says `failed`); stopped by a signal after the files were flushed
 //! (they are valid and run.json says `interrupted`): 130 SIGINT (Ctrl-C), 143 SIGTERM (what
 //! Kubernetes, Slurm, systemd and `timeout` send), 129 SIGHUP. A second signal quits at once with
 //! the same code.

@@ -68,6 +68,8 @@ struct Files {
     stats: WriterStats,
     /// The next part's number (after an earlier scan's parts when resuming).
     next_part: u64,
+    /// The first part this writer wrote.
+    first_part: u64,
 }
 
 impl Files {
@@ -79,12 +81,20 @@ impl Files {
             let batch = to_batch(rows).map_err(io::Error::other)?;
             let name = format!("part-{:05}.parquet", self.next_part);
             let tmp = self.dir.join(format!(".{name}.tmp"));
-            let file = File::create(&tmp)?;
-            let mut w = ArrowWriter::try_new(file, batch.schema(), Some(self.props.clone()))
-                .map_err(io::Error::other)?;
-            w.write(&batch).map_err(io::Error::other)?;
-            w.close().map_err(io::Error::other)?;
-            fs::rename(&tmp, self.dir.join(name))?;
+            let written = (|| {
+                let file = File::create(&tmp)?;
+                let mut w = ArrowWriter::try_new(file, batch.schema(), Some(self.props.clone()))
+                    .map_err(io::Error::other)?;
+                w.write(&batch).map_err(io::Error::other)?;
+                w.close().map_err(io::Error::other)?;
+                fs::rename(&tmp, self.dir.join(&name))
+            })();
+            if let Err(e) = written {
+                // A part cut short by a full disk is not a part: take it back, which also gives
+                // its space back to run.json, written next with what happened.
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
             self.stats.parts += 1;
             self.next_part += 1;
         }
@@ -96,6 +106,28 @@ impl Files {
         }
         self.stats.rows += rows.len() as u64;
         Ok(())
+    }
+
+    /// Every part this writer wrote is still there: one removed under the running scan took
+    /// its rows with it, which the scan must say rather than report them written.
+    fn check_parts(&self) -> io::Result<()> {
+        if !self.parquet {
+            return Ok(());
+        }
+        let missing: Vec<String> = (self.first_part..self.next_part)
+            .map(|n| format!("part-{n:05}.parquet"))
+            .filter(|name| !self.dir.join(name).exists())
+            .collect();
+        match missing.first() {
+            None => Ok(()),
+            Some(first) => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{} part(s) written by this scan were removed while it ran ({first}, ...): their rows are lost; --resume scans them again",
+                    missing.len()
+                ),
+            )),
+        }
     }
 }
 
@@ -155,12 +187,15 @@ impl<R: Row> TableWriter<R> {
     /// Creates `OUT/<table>/` (Parquet parts) and `OUT/<table>.csv` as asked, and starts the
     /// writer task. Its handle yields the counts once every sender is gone. `resume_at` goes on
     /// with an earlier scan's table: parts are numbered from it and the CSV is appended to
-    /// (its header is already there).
+    /// (its header is already there). A write that fails (disk full, the directory removed)
+    /// ends the writer with the error and cancels `on_error`, so the scan stops taking
+    /// targets instead of scanning on for rows it cannot keep.
     pub fn start(
         out: &Path,
         table: &str,
         opts: &WriterOptions,
         resume_at: Option<u64>,
+        on_error: tokio_util::sync::CancellationToken,
     ) -> io::Result<(
         TableWriter<R>,
         tokio::task::JoinHandle<io::Result<WriterStats>>,
@@ -206,6 +241,7 @@ impl<R: Row> TableWriter<R> {
             props,
             stats: WriterStats::default(),
             next_part: resume_at.unwrap_or(0),
+            first_part: resume_at.unwrap_or(0),
         };
         let (tx, rx) = mpsc::channel(opts.channel.max(1));
         let live = Arc::new(Mutex::new(WriterStats::default()));
@@ -215,6 +251,7 @@ impl<R: Row> TableWriter<R> {
             opts.flush_interval,
             opts.max_rows.max(1),
             live.clone(),
+            on_error,
         ));
         Ok((TableWriter { tx, live }, handle))
     }
@@ -237,6 +274,7 @@ async fn run<R: Row>(
     interval: Duration,
     max_rows: usize,
     live: Arc<Mutex<WriterStats>>,
+    on_error: tokio_util::sync::CancellationToken,
 ) -> io::Result<WriterStats> {
     let mut buf: Vec<R> = Vec::new();
     let mut tick = tokio::time::interval(interval);
@@ -266,10 +304,14 @@ async fn run<R: Row>(
             .await
             .map_err(io::Error::other)?;
             files = f;
-            result?;
+            if let Err(e) = result {
+                on_error.cancel();
+                return Err(e);
+            }
             *live.lock() = files.stats.clone();
         }
         if closed {
+            files.check_parts()?;
             return Ok(files.stats.clone());
         }
     }

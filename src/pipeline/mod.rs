@@ -391,11 +391,16 @@ pub async fn scan_with<L: ProbeLayer>(
         grace,
     };
 
+    // Room kept for the last run.json: a disk that fills up mid-scan still gets a manifest that
+    // says so (the reserve is given back just before it is written).
+    let reserve = opts.out.join(RESERVE);
+    fs::write(&reserve, vec![0u8; RESERVE_BYTES]).map_err(out_err)?;
     let (domains, domains_done) = TableWriter::<DomainRow>::start(
         &opts.out,
         "domains",
         &opts.writer,
         resume_at(resume.domain_parts),
+        cancel.clone(),
     )
     .map_err(out_err)?;
     let (hosts, hosts_done) = TableWriter::<HostRow>::start(
@@ -403,9 +408,11 @@ pub async fn scan_with<L: ProbeLayer>(
         "hosts",
         &opts.writer,
         resume_at(resume.host_parts),
+        cancel.clone(),
     )
     .map_err(out_err)?;
     let (domains_written, hosts_written) = (domains.written(), hosts.written());
+    let live = [domains_written.clone(), hosts_written.clone()];
     stats
         .resumed_orphans
         .store(resume.orphans.len() as u64, Relaxed);
@@ -618,6 +625,7 @@ pub async fn scan_with<L: ProbeLayer>(
                 signal: None,
                 stats: &stats,
                 input_error: None,
+                error: None,
                 resolver: &resolver,
                 tables: written.iter().map(|(t, w)| (*t, w.get())).collect(),
                 stages: stages.iter().map(|s| s.report()).collect(),
@@ -649,13 +657,17 @@ pub async fn scan_with<L: ProbeLayer>(
         .unwrap_or_else(|_| Err(io::Error::other("reader panicked")));
     let tables = [("domains", domains_done), ("hosts", hosts_done)];
     let mut written = Vec::new();
-    for (table, done) in tables {
-        let w = done
-            .await
-            .map_err(io::Error::other)
-            .and_then(|r| r)
-            .map_err(|source| ScanError::Write { table, source })?;
-        written.push((table, w));
+    // A writer that failed cancelled the scan; the other tables are still flushed, and run.json
+    // says what happened before the error is returned.
+    let mut write_error = None;
+    for ((table, done), live) in tables.into_iter().zip(live) {
+        match done.await.map_err(io::Error::other).and_then(|r| r) {
+            Ok(w) => written.push((table, w)),
+            Err(source) => {
+                written.push((table, live.get()));
+                write_error.get_or_insert(ScanError::Write { table, source });
+            }
+        }
     }
     progress.finish().await;
     checkpoint.abort();
@@ -665,22 +677,38 @@ pub async fn scan_with<L: ProbeLayer>(
         opts: &opts,
         started,
         elapsed: t0.elapsed(),
-        state: if interrupted { "interrupted" } else { "done" },
+        state: match (&write_error, interrupted) {
+            (Some(_), _) => "failed",
+            (None, true) => "interrupted",
+            (None, false) => "done",
+        },
         interrupted,
         signal: stop_handle.reason().map(str::to_string),
         stats: &stats,
         input_error: reader_stats.err().map(|e| e.to_string()),
+        error: write_error.as_ref().map(ScanError::to_string),
         resolver: &resolver,
         tables: written,
         stages: stages.iter().map(|s| s.report()).collect(),
         resumes: &resumes,
     });
-    write_manifest(&opts.out, &manifest).map_err(|source| ScanError::Write {
+    let _ = fs::remove_file(&reserve);
+    let manifest_written = write_manifest(&opts.out, &manifest);
+    if let Some(e) = write_error {
+        // The first failure is the news; a manifest that could not follow it is second.
+        return Err(e);
+    }
+    manifest_written.map_err(|source| ScanError::Write {
         table: "run.json",
         source,
     })?;
     Ok(manifest)
 }
+
+/// The file in OUT that holds [`RESERVE_BYTES`] for the final run.json while a scan runs.
+const RESERVE: &str = ".run.json.reserve";
+/// A manifest is a few KB; this leaves room for a large one.
+const RESERVE_BYTES: usize = 64 * 1024;
 
 /// Writes run.json atomically: a temporary file renamed over it, so a reader (or a crash) only
 /// ever sees a whole manifest.

@@ -99,7 +99,9 @@ pub struct RunManifest {
     pub ended_at: String,
     pub duration_s: f64,
     /// `running` (a checkpoint: written at the start and rewritten every flush interval, so a
-    /// killed scan's directory still says what it holds), `done`, or `interrupted`.
+    /// killed scan's directory still says what it holds), `done`, `interrupted`, or `failed`
+    /// (an output file could not be written: `error` says which and why; the parts already
+    /// written are whole, and `--resume` goes on from them).
     pub state: &'static str,
     /// Stopped (Ctrl-C, SIGTERM, SIGHUP) before the end of the input.
     pub interrupted: bool,
@@ -108,6 +110,8 @@ pub struct RunManifest {
     pub signal: Option<String>,
     /// Set when reading the input failed part-way; the rows before it were scanned.
     pub input_error: Option<String>,
+    /// With `state: failed`: the write that failed (`writing hosts: No space left on device`).
+    pub error: Option<String>,
     pub resolvers: Vec<String>,
     pub options: ManifestOptions,
     pub counts: Counts,
@@ -244,12 +248,13 @@ pub struct ManifestInput<'a> {
     pub opts: &'a ScanOptions,
     pub started: chrono::DateTime<chrono::Utc>,
     pub elapsed: Duration,
-    /// `running`, `done` or `interrupted`.
+    /// `running`, `done`, `interrupted` or `failed`.
     pub state: &'static str,
     pub interrupted: bool,
     pub signal: Option<String>,
     pub stats: &'a ScanStats,
     pub input_error: Option<String>,
+    pub error: Option<String>,
     pub resolver: &'a Resolver,
     /// Each table written, with its counts.
     pub tables: Vec<(&'static str, WriterStats)>,
@@ -308,6 +313,7 @@ impl RunManifest {
             signal,
             stats,
             input_error,
+            error,
             resolver,
             tables,
             stages,
@@ -340,6 +346,7 @@ impl RunManifest {
             interrupted,
             signal,
             input_error,
+            error,
             resolvers: opts.engine.servers.iter().map(|s| s.to_string()).collect(),
             options: ManifestOptions {
                 timeout_ms: opts.engine.timeout.as_millis() as u64,

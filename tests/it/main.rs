@@ -13,6 +13,7 @@ mod cli;
 mod deploy;
 mod dns_fixtures;
 mod engine;
+mod faults;
 mod hosts_fixtures;
 mod lab;
 mod policies_fixtures;
