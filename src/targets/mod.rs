@@ -121,6 +121,8 @@ pub struct DomainReader<R> {
     hasher: ahash::RandomState,
     opts: ReaderOptions,
     buf: Vec<u8>,
+    /// The current line's length in bytes, also what was cut from `buf`.
+    line_len: usize,
     failed: bool,
     /// Set when the dedup set filled up.
     pub dedup_overflow: bool,
@@ -137,6 +139,7 @@ impl<R: BufRead> DomainReader<R> {
             hasher: ahash::RandomState::with_seeds(0x6d78, 0x7261, 0x7920, 0x2121),
             opts,
             buf: Vec::with_capacity(256),
+            line_len: 0,
             failed: false,
             dedup_overflow: false,
         }
@@ -149,6 +152,7 @@ impl<R: BufRead> DomainReader<R> {
     /// Reads one line into `buf` (without the newline), capped at MAX_LINE. Returns false at EOF.
     fn read_line(&mut self) -> io::Result<Option<bool>> {
         self.buf.clear();
+        self.line_len = 0;
         let mut too_long = false;
         loop {
             let available = match self.input.fill_buf() {
@@ -174,6 +178,7 @@ impl<R: BufRead> DomainReader<R> {
             } else {
                 self.buf.extend_from_slice(chunk);
             }
+            self.line_len += chunk.len();
             let consumed = done.unwrap_or(available.len());
             self.input.consume(consumed);
             if done.is_some() {
@@ -199,6 +204,18 @@ impl<R: BufRead> DomainReader<R> {
     }
 }
 
+/// A reject's text as valid UTF-8 that keeps every byte: invalid bytes are written `\xNN`.
+fn escape_invalid_utf8(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
 impl<R: BufRead> Iterator for DomainReader<R> {
     type Item = io::Result<Item>;
 
@@ -220,7 +237,7 @@ impl<R: BufRead> Iterator for DomainReader<R> {
             let reject = |text: &[u8], reason: &str| {
                 Some(Ok(Item::Reject(Reject {
                     line,
-                    text: String::from_utf8_lossy(text).into_owned(),
+                    text: escape_invalid_utf8(text),
                     reason: reason.to_string(),
                 })))
             };
@@ -231,7 +248,11 @@ impl<R: BufRead> Iterator for DomainReader<R> {
             // Before the blank-line skip: a long line whose kept prefix is white space is still
             // a line with content, and must be rejected, not dropped without a word.
             if too_long {
-                return reject(&raw[..raw.len().min(200)], "line too long");
+                let len = self.line_len;
+                return reject(
+                    &raw[..raw.len().min(200)],
+                    &format!("line too long: {len} bytes (the text is its first 200)"),
+                );
             }
             if raw.is_empty() {
                 continue;
@@ -420,10 +441,17 @@ mod tests {
 
     #[test]
     fn long_lines_are_rejected_and_reading_goes_on() {
-        let input = format!("{}\nexample.com\n", "a".repeat(MAX_LINE * 3));
+        // A 10 MB line: its reject is 200 bytes of text and its length.
+        let input = format!("{}\nexample.com\n", "a".repeat(10_000_000));
         let (t, r, _) = read(&input);
         assert_eq!(domains(&t), ["example.com"]);
-        assert_eq!((r[0].line, r[0].reason.as_str()), (1, "line too long"));
+        assert_eq!(
+            (r[0].line, r[0].reason.as_str()),
+            (
+                1,
+                "line too long: 10000000 bytes (the text is its first 200)"
+            )
+        );
         assert!(r[0].text.len() <= 200);
     }
 
@@ -434,7 +462,7 @@ mod tests {
         assert_eq!(rejects.len(), 1);
         assert_eq!(
             (rejects[0].line, rejects[0].reason.as_str()),
-            (1, "line too long")
+            (1, "line too long: 4107 bytes (the text is its first 200)")
         );
         assert_eq!(targets.len(), 1);
         assert_eq!(targets[0].domain, "example.com");
@@ -447,6 +475,8 @@ mod tests {
             .map(|i| i.unwrap())
             .collect();
         assert!(matches!(&items[0], Item::Reject(r) if r.reason == "not valid UTF-8"));
+        // The reject keeps every byte, as valid UTF-8.
+        assert!(matches!(&items[0], Item::Reject(r) if r.text == "\\xff\\xfe.com"));
         assert!(matches!(&items[1], Item::Target(t) if t.domain == "example.com" && t.line == 2));
     }
 
