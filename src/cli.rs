@@ -336,10 +336,12 @@ pub struct ScanArgs {
 
     /// Memory of the shared DNS cache, estimated bytes of its entries: `128M`, `1G`, or bytes.
     /// The default keeps the whole process under about 300 MB whatever the input size.
-    #[arg(help_heading = "DNS", long, default_value = "96M", value_parser = parse_bytes)]
+    #[arg(help_heading = "DNS", long, default_value = "64M", value_parser = parse_bytes)]
     pub cache_memory: u64,
 
-    /// Seconds between flushes of buffered rows to the output files.
+    /// Seconds between flushes of buffered rows to the output files (each flush is a whole
+    /// Parquet part; runs of small parts are merged into parts of up to 10,000 rows when the
+    /// scan ends).
     #[arg(help_heading = "Output", long, default_value = "5s", value_parser = parse_duration)]
     pub flush_interval: Duration,
 

@@ -206,6 +206,12 @@ impl Resume {
         mismatch("seed", earlier.seed.to_string(), opts.seed.to_string())?;
 
         let mut discarded = 0;
+        for table in ["domains", "hosts"] {
+            // A compaction a kill cut short: finish it, so no row is read twice.
+            let dir = out.join(table);
+            crate::output::writer::settle_compaction(&dir)
+                .map_err(|source| ResumeError::Io { path: dir, source })?;
+        }
         let domain_parts = parts(&out.join("domains"), &mut discarded)?;
         let host_parts = parts(&out.join("hosts"), &mut discarded)?;
         let mut hosts = HashSet::with_hasher(ahash::RandomState::new());
