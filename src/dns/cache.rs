@@ -17,8 +17,9 @@ use super::{Answer, Dns, Engine, RecordType};
 #[derive(Debug, Clone)]
 pub struct CacheOptions {
     /// Bytes the entries may hold, estimated (key, answer, records, table slot, and the measured
-    /// overhead of the cache's structures). Default 96 MiB: about 260,000 negative answers, more
-    /// than a scan reuses (a name shared by many domains stays; a NXDOMAIN never asked again goes).
+    /// overhead of the cache's structures). Default 64 MiB: about 170,000 negative answers, more
+    /// than a scan reuses (a name shared by many domains stays; a NXDOMAIN never asked again
+    /// goes), and so that the whole process stays under 300 MB (benches/README.md, memory).
     pub memory: u64,
     /// Longest time an answer is reused, whatever its TTL. Default 1 hour.
     pub max_ttl: Duration,
@@ -32,7 +33,7 @@ pub struct CacheOptions {
 impl Default for CacheOptions {
     fn default() -> Self {
         CacheOptions {
-            memory: 96 << 20,
+            memory: 64 << 20,
             max_ttl: Duration::from_secs(3600),
             min_ttl: Duration::from_secs(30),
             failure_ttl: Duration::from_secs(5),
