@@ -190,29 +190,25 @@ impl Row for HostRow {
 type D = Column<DomainRow>;
 type H = Column<HostRow>;
 
-/// The domains table: its own columns around the TXT policies' (each policy's columns are
-/// defined in its file in `src/checks/`).
+/// The domains table: its own columns around those its checks define over their findings (SPF,
+/// the domain blocklists, DANE and the TXT policies, each in its file in `src/checks/`).
 static DOMAIN_COLUMNS: LazyLock<Vec<D>> = LazyLock::new(|| {
-    let txt = TxtPolicies::columns()
-        .into_iter()
-        .map(|c| c.within(|r: &DomainRow| r.txt.done()));
-    let spf = SpfFindings::columns()
-        .into_iter()
-        .map(|c| c.within(|r: &DomainRow| r.spf.done()));
-    let rhsbl = Listings::domain_columns()
-        .into_iter()
-        .map(|c| c.within(|r: &DomainRow| r.dnsbl_domain.as_ref()));
-    let dane = DaneFindings::columns()
-        .into_iter()
-        .map(|c| c.within(|r: &DomainRow| r.dane.as_ref()));
+    fn part<P: 'static>(
+        columns: Vec<Column<P>>,
+        get: for<'a> fn(&'a DomainRow) -> Option<&'a P>,
+    ) -> impl Iterator<Item = D> {
+        columns.into_iter().map(move |c| c.within(get))
+    }
     domain_head()
         .into_iter()
-        .chain(spf)
+        .chain(part(SpfFindings::columns(), |r| r.spf.done()))
         .chain(domain_mid())
-        .chain(rhsbl)
-        .chain(dane)
+        .chain(part(Listings::domain_columns(), |r| {
+            r.dnsbl_domain.as_ref()
+        }))
+        .chain(part(DaneFindings::columns(), |r| r.dane.as_ref()))
         .chain(domain_mid2())
-        .chain(txt)
+        .chain(part(TxtPolicies::columns(), |r| r.txt.done()))
         .chain(domain_tail())
         .collect()
 });
