@@ -7,14 +7,14 @@
 # size in SIZES; each prints its peak RSS (GNU time's "Maximum resident set size") and domains/s.
 # Everything runs in a private network namespace (host network with CI_NETNS=none), loopback only.
 #   bash benches/memory.sh                 (root: apt and netns)
-# Knobs: SIZES ["1000000 3000000"], WORLD_DOMAINS [100000], MEMORY_ARGS [""] extra mxray options,
+# Knobs: SIZES ["1000000 5000000 10000000"], WORLD_DOMAINS [100000], MEMORY_ARGS [""] extra mxray options,
 #        MXRAY_SKIP_BUILD [0].
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
 BD=${TMPDIR:-/tmp}/mxray-memory
 export FIXTURES_DIR=$BD/fixtures WORLD_DOMAINS=${WORLD_DOMAINS:-100000}
-SIZES=${SIZES:-1000000 3000000}
+SIZES=${SIZES:-1000000 5000000 10000000}
 # shellcheck source=benches/lib.sh
 . "$REPO/benches/lib.sh"
 bench_netns mxray-memory
