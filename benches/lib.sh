@@ -23,3 +23,12 @@ bench_build() {
   if [ "${MXRAY_SKIP_BUILD:-0}" != 1 ]; then cargo build --release --bin mxray >"$BD/build.log" 2>&1; fi
   trap 'bash "$REPO/tests/fixtures/down.sh" >/dev/null 2>&1 || true' EXIT
 }
+
+# bench_up: the fixtures started afresh (what an earlier run left is stopped first, by PID) and
+# their addresses (MXRAY_TEST_*) set in this shell.
+bench_up() {
+  bash tests/fixtures/down.sh >/dev/null 2>&1 || true
+  bash tests/fixtures/up.sh >"$BD/up.log" 2>&1 || { tail -20 "$BD/up.log"; exit 1; }
+  # shellcheck disable=SC1091
+  . "$FIXTURES_DIR/run/env"
+}

@@ -22,10 +22,7 @@ export FIXTURES_DIR=$BD/fixtures WORLD_DOMAINS=${WORLD_DOMAINS:-20000}
 bench_netns mxray-resolver
 command -v /usr/bin/time >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null
 bench_build
-bash tests/fixtures/down.sh >/dev/null 2>&1 || true
-bash tests/fixtures/up.sh >"$BD/up.log" 2>&1 || { tail -20 "$BD/up.log"; exit 1; }
-# shellcheck disable=SC1091
-. "$FIXTURES_DIR/run/env"
+bench_up
 W=$MXRAY_TEST_WORLD
 UCONF=$FIXTURES_DIR/run/unbound/unbound.conf
 cold() { in_ns unbound-control -c "$UCONF" reload >/dev/null; }

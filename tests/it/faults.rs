@@ -96,7 +96,11 @@ fn resume_finishes(lab: &Lab, out: &Path) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Back-to-back scans: kept apart from the tests that time a stop (common::HEAVY). The lock
+// orders whole tests (each has its own runtime), not tasks of one runtime.
+#[allow(clippy::await_holding_lock)]
 async fn a_full_disk_ends_the_scan_with_whole_parts_and_a_manifest_then_resume_finishes_it() {
+    let _heavy = crate::common::heavy();
     let dir = tempfile::tempdir().unwrap();
     let Some(disk) = Tmpfs::mount(&dir.path().join("disk"), "160k") else {
         return;
@@ -131,7 +135,11 @@ async fn a_full_disk_ends_the_scan_with_whole_parts_and_a_manifest_then_resume_f
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Back-to-back scans: kept apart from the tests that time a stop (common::HEAVY). The lock
+// orders whole tests (each has its own runtime), not tasks of one runtime.
+#[allow(clippy::await_holding_lock)]
 async fn a_part_removed_under_a_running_scan_is_an_error_not_rows_reported_written() {
+    let _heavy = crate::common::heavy();
     let dir = tempfile::tempdir().unwrap();
     let lab = lab(dir.path(), 43).await;
     let out = dir.path().join("out");
@@ -169,4 +177,30 @@ async fn a_part_removed_under_a_running_scan_is_an_error_not_rows_reported_writt
 
     tokio::task::block_in_place(|| resume_finishes(&lab, &out));
     lab.stop().await;
+}
+
+/// An output directory that cannot be made (a path under a file: root passes every permission
+/// check, so a read-only directory would not do) is a usage error before any query is sent.
+#[test]
+fn an_unusable_out_is_exit_2_with_the_path_before_any_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.txt");
+    std::fs::write(&list, "example.com\n").unwrap();
+    let out = list.join("out");
+    // Nothing listens at port 9 of loopback: a query sent would only time out.
+    let o = Command::new(env!("CARGO_BIN_EXE_mxray"))
+        .arg("scan")
+        .arg("--domains")
+        .arg(&list)
+        .arg("--out")
+        .arg(&out)
+        .args(["--resolver", "127.0.0.1:9", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("output directory") && err.contains("out"),
+        "{err}"
+    );
 }
