@@ -14,8 +14,9 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Value, json};
 
 /// Held by the tests that time how fast a scan stops (SIGINT, SIGTERM, SIGHUP) and by the
-/// tests that run several whole scans one after another (resume, report), so that on a 2-core
-/// machine the second kind does not starve the first of CPU while it is being timed.
+/// tests that load the machine for long (several whole scans one after another: resume, report,
+/// faults, deploy's shards; the whole lab with SMTP; Chromium), so that on a 2-core machine the
+/// second kind does not starve the first of CPU while it is being timed.
 pub static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The guard of [`HEAVY`] (a test that panicked while holding it does not poison the others).
