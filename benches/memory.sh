@@ -8,7 +8,8 @@
 # Everything runs in a private network namespace (host network with CI_NETNS=none), loopback only.
 #   bash benches/memory.sh                 (root: apt and netns)
 # Knobs: SIZES ["1000000 5000000 10000000"], WORLD_DOMAINS [100000], MEMORY_ARGS [""] extra mxray options,
-#        MXRAY_SKIP_BUILD [0].
+#        HOSTS [0]: 1 keeps the host stage on (PTR and FCrDNS of the core's MX addresses; every
+#        other setting is the default then), MXRAY_SKIP_BUILD [0].
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
@@ -34,7 +35,7 @@ for n in $SIZES; do
   fi
   # shellcheck disable=SC2086
   in_ns /usr/bin/time -v target/release/mxray scan --domains "$list" --allow-loopback \
-    --resolver "$MXRAY_TEST_AUTH" --out "$BD/out-$n" --overwrite -q --no-hosts ${MEMORY_ARGS:-} \
+    --resolver "$MXRAY_TEST_AUTH" --out "$BD/out-$n" --overwrite -q $([ "${HOSTS:-0}" = 1 ] || echo --no-hosts) ${MEMORY_ARGS:-} \
     2>"$BD/time-$n.log" || { tail -20 "$BD/time-$n.log"; exit 1; }
   python3 - "$BD/out-$n/run.json" "$BD/time-$n.log" "$n" <<'PY'
 import json, re, sys
