@@ -72,8 +72,6 @@ struct Files {
     stats: WriterStats,
     /// The next part's number (after an earlier scan's parts when resuming).
     next_part: u64,
-    /// The first part this writer wrote.
-    first_part: u64,
     /// The number and row count of each part this writer wrote, in order.
     written: Vec<(u64, usize)>,
 }
@@ -121,8 +119,8 @@ impl Files {
         if !self.parquet {
             return Ok(());
         }
-        let missing: Vec<String> = (self.first_part..self.next_part)
-            .map(|n| format!("part-{n:05}.parquet"))
+        let missing: Vec<String> = (self.written.iter())
+            .map(|(n, _)| format!("part-{n:05}.parquet"))
             .filter(|name| !self.dir.join(name).exists())
             .collect();
         match missing.first() {
@@ -405,7 +403,6 @@ impl<R: Row> TableWriter<R> {
             props,
             stats: WriterStats::default(),
             next_part: resume_at.unwrap_or(0),
-            first_part: resume_at.unwrap_or(0),
             written: Vec::new(),
         };
         let (tx, rx) = mpsc::channel(opts.channel.max(1));
