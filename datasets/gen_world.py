@@ -20,7 +20,7 @@ Domain kinds are a deterministic function of (seed, index), in per mille. The pr
 published measurements where one exists: DKIM under a guessable selector at about 25% of domains
 (Wang et al., USENIX Security 2022: 28% of the top million), a few domains per thousand delegated
 to servers that never answer.
-  33.5% full      MX to a shared pool of 200 hosts mxK.mail.<zone>, SPF, DMARC p=reject|quarantine|none;
+  33.3% full      MX to a shared pool of 200 hosts mxK.mail.<zone>, SPF, DMARC p=reject|quarantine|none;
                   DKIM by sender: 8% Mailchimp (k1 CNAME dkim.mcsv.net, include:servers.mcsv.net),
                   6% SendGrid (s1/s2 CNAMEs into wl.sendgrid.net, include:sendgrid.net), 6% "default",
                   5% "google", 2% "mailjet" (found only with the full selector list), 2% an Amazon
@@ -36,7 +36,9 @@ to servers that never answer.
    3%   nxdomain  the name does not exist
    3%   nullmx    MX 0 . (RFC 7505)
    3%   twospf    two v=spf1 records (RFC 7208 4.5: permerror)
-   4%   baddmarc  DMARC without p=, with p=bogus, with a valid p= but sp=block, or two DMARC records
+   4%   baddmarc  DMARC without p=, with p=bogus, with a valid p= but sp=block, two DMARC records
+                  (all invalid), or a valid p= with pct=150 or a rua= without a scheme (valid: RFC 7489
+                  6.6.3 invalidates a record only for its p= and sp=; the bad tag is an error beside it)
    4%   multimx   2-3 MX records of different preference
    3%   dmarconly only _dmarc (with sp= and pct=): the domain itself is an empty non-terminal (MX: nodata)
    1.6% servfail  delegated to a lame server (NS ns.dead.<zone>, 127.0.0.99 answers REFUSED): SERVFAIL
@@ -48,6 +50,9 @@ to servers that never answer.
    1%   spfedge   11 lookups, 3 void lookups, an include of itself (permerror); +all, exists with a
                   macro, ptr (valid)
    0.5% policyedge a declining BIMI record, an MTA-STS record with a bad id, a TLS-RPT record with a bad rua
+   0.2% ownzone   the domain is a zone apex of its own (<domain>.zone, served beside the world): its SOA
+                  names a contact at the domain (hostmaster, or a local part with an escaped dot) or
+                  at the parent zone; pool MX, SPF, DMARC with rua at the domain
 
 EXPECTED (one JSON object per line):
   domain        normalised: lowercase, no trailing dot
@@ -71,6 +76,8 @@ EXPECTED (one JSON object per line):
   dkim_selectors_full  the same with the full built-in list (--dkim-selectors full)
   dkim_subtree  _domainkey.<domain> exists (some key is published, guessable or not)
   mta_sts_status, tls_rpt_status, bimi_status  none | invalid (multipolicy) | temperror (dead)
+  soa_rname     the SOA contact as an address (RNAME's first unescaped dot is the @) where the domain
+                is a zone apex (ownzone); null elsewhere (the SOA query has no answer there)
 For nxdomain: spf none, dmarc none. For servfail and timeout: spf, dmarc and the other policies
 temperror. Everything else empty.
 
@@ -93,7 +100,8 @@ DKIM_RSA_1024 = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC+9nJMIxce4EXr/Xw4TQVMCll
 # Security 2022: DKIM at 28% of the top million), Google Workspace and Microsoft 365 as the two
 # largest mail hosts, and a few domains per thousand delegated to name servers that never answer.
 KINDS = [
-    (335, "full"),
+    (333, "full"),
+    (335, "ownzone"),
     (485, "own"),
     (575, "google"),
     (645, "m365"),
@@ -189,6 +197,7 @@ def build_domain(i, seed, zone):
         "mta_sts_status": "none",
         "tls_rpt_status": "none",
         "bimi_status": "none",
+        "soa_rname": None,
     }
 
     def mx(pref, host):
@@ -324,14 +333,18 @@ def build_domain(i, seed, zone):
     elif kind == "baddmarc":
         pool_mx(10, k)
         spf(("v=spf1 mx -all",))
-        v = r % 4
+        v = r % 6
         if v == 0:
             dmarc("v=DMARC1; rua=mailto:dmarc@%s" % name, status="invalid")
+        elif v == 4:  # pct out of range: an error beside a record that still applies
+            dmarc("v=DMARC1; p=reject; pct=150", p="reject")
+        elif v == 5:  # a rua= without a scheme: no reports, the policy still applies
+            dmarc("v=DMARC1; p=quarantine; rua=dmarc@%s" % name, p="quarantine")
         elif v == 1:
             dmarc("v=DMARC1; p=bogus", status="invalid")
         elif v == 2:
             dmarc("v=DMARC1; p=quarantine; sp=block; pct=50", status="invalid")
-        else:
+        elif v == 3:
             dmarc("v=DMARC1; p=none", "v=DMARC1; p=reject", status="invalid")
     elif kind == "multimx":
         n = 2 + r % 2
@@ -408,6 +421,20 @@ def build_domain(i, seed, zone):
         else:
             zl.append('_smtp._tls.%s. TXT "v=TLSRPTv1; rua=not-a-uri"' % name)
             exp["tls_rpt_status"] = "invalid"
+    elif kind == "ownzone":  # a zone apex: main() writes these lines to <name>.zone
+        v = r % 3
+        r //= 3
+        rname, exp["soa_rname"] = (
+            ("hostmaster.%s." % name, "hostmaster@%s" % name),
+            ("mail\\.admin.%s." % name, "mail.admin@%s" % name),
+            ("dns-admin.%s." % zone, "dns-admin@%s" % zone),
+        )[v]
+        zl.append("%s. SOA ns1.%s. %s 1 3600 600 86400 60" % (name, zone, rname))
+        zl.append("%s. NS ns1.%s." % (name, zone))
+        pool_mx(10, k)
+        spf(("v=spf1 mx -all",))
+        p = DMARC_P[r % 3]
+        dmarc("v=DMARC1; p=%s; rua=mailto:dmarc@%s" % (p, name), p=p)
     else:  # pragma: no cover
         raise AssertionError(kind)
 
@@ -519,8 +546,12 @@ def main(argv=None):
     for i in range(a.domains):
         name, zl, exp, kind = build_domain(i, a.seed, zone)
         counts[kind] = counts.get(kind, 0) + 1
-        for line in zl:
-            zone_file(line).write(line + "\n")
+        if kind == "ownzone":  # its own zone file (at most a few per thousand domains)
+            with out("%s.zone" % name) as f:
+                f.write("$TTL 60\n" + "".join(line + "\n" for line in zl))
+        else:
+            for line in zl:
+                zone_file(line).write(line + "\n")
         ef.write(dumps(exp) + "\n")
         qf.write("%s MX\n" % name)
         n_queries += 1
