@@ -18,7 +18,7 @@ use mxray::dns::{CacheOptions, EngineOptions};
 use mxray::https::FetchOptions;
 use mxray::output::{Formats, WriterOptions};
 use mxray::pipeline::host::{AsnDnsZones, HostOptions};
-use mxray::pipeline::smtp::SmtpOptions;
+use mxray::pipeline::smtp::{SmtpOptions, SmtpPort};
 use mxray::pipeline::{PolicyOptions, ProgressMode, ScanOptions, Targets};
 use mxray::smtp::command::Arg;
 use mxray::smtp::conn::Deadlines;
@@ -417,14 +417,21 @@ pub struct ScanArgs {
     #[arg(help_heading = "SMTP stage", long)]
     pub smtp: bool,
 
-    /// The TCP port to probe; 465 speaks TLS from the first byte (RFC 8314).
+    /// The TCP ports to probe, comma-separated: a session on each, one after the other (one
+    /// connection to an address at a time). 465, or any port written `N/tls`, speaks TLS from
+    /// the first byte (RFC 8314); the others STARTTLS. The first port fills the smtp_/tls_
+    /// columns and runs the recipient tests; the others go to smtp_other_ports. E.g.
+    /// `25,587,465`.
     #[arg(
         help_heading = "SMTP stage",
         long,
-        default_value_t = 25,
+        alias = "smtp-port",
+        value_delimiter = ',',
+        default_value = "25",
+        value_name = "PORT[/tls],...",
         requires = "smtp"
     )]
-    pub smtp_port: u16,
+    pub smtp_ports: Vec<SmtpPort>,
 
     /// The name sent in EHLO/HELO. Set it to a host name you control, with a web page that
     /// says who scans and how to opt out: operators look it up.
@@ -764,8 +771,15 @@ impl ScanArgs {
                 .relay_domain
                 .clone()
                 .unwrap_or_else(|| self.helo.clone());
+            let mut ports: Vec<SmtpPort> = Vec::with_capacity(self.smtp_ports.len());
+            for p in &self.smtp_ports {
+                if ports.iter().any(|q| q.port == p.port) {
+                    anyhow::bail!("--smtp-ports: port {} given twice", p.port);
+                }
+                ports.push(*p);
+            }
             Some(SmtpOptions {
-                port: self.smtp_port,
+                ports,
                 session: SessionOptions {
                     helo,
                     deadlines: Deadlines {

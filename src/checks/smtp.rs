@@ -50,6 +50,47 @@ pub struct SmtpFindings {
     pub accepts_any_recipient: Option<bool>,
     pub transcript: Option<String>,
     pub session_ms: Option<u32>,
+    /// The sessions on the other `--smtp-ports`, in their order; `None` with one port.
+    pub other_ports: Option<Vec<PortFindings>>,
+}
+
+/// The session on one more port (`--smtp-ports 25,587,465`): what tells a port apart, as one
+/// struct item of `smtp_other_ports`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortFindings {
+    pub port: u16,
+    pub implicit_tls: bool,
+    pub status: SmtpStatus,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    pub banner: Option<String>,
+    pub starttls: Option<bool>,
+    pub tls_version: Option<String>,
+    pub cert_valid: Option<bool>,
+    pub open_relay: Option<bool>,
+    pub relay_accepted: Option<Vec<u8>>,
+    pub session_ms: u32,
+}
+
+impl PortFindings {
+    pub fn from_session(port: crate::smtp::session::SmtpPort, s: &SessionReport) -> PortFindings {
+        let tls = s.tls.as_ref();
+        let relay = s.relay.as_ref();
+        PortFindings {
+            port: port.port,
+            implicit_tls: port.implicit_tls,
+            status: s.status,
+            outcome: s.outcome,
+            error: s.error.clone(),
+            banner: s.banner.as_ref().map(|b| b.first_line()),
+            starttls: s.starttls,
+            tls_version: tls.and_then(|t| t.version.clone()),
+            cert_valid: tls.and_then(|t| t.valid),
+            open_relay: relay.and_then(|r| r.open_relay()),
+            relay_accepted: relay.map(|r| r.accepted.clone()),
+            session_ms: s.elapsed.as_millis().min(u32::MAX as u128) as u32,
+        }
+    }
 }
 
 impl SmtpFindings {
@@ -100,6 +141,7 @@ impl SmtpFindings {
             accepts_any_recipient: None,
             transcript: None,
             session_ms: None,
+            other_ports: None,
         }
     }
 
@@ -152,6 +194,7 @@ impl SmtpFindings {
             accepts_any_recipient: s.accepts_any_recipient(),
             transcript: s.transcript.clone(),
             session_ms: Some(s.elapsed.as_millis().min(u32::MAX as u128) as u32),
+            other_ports: None,
         }
     }
 }

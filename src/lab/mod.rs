@@ -188,7 +188,7 @@ impl Lab {
             "--asn-db",
             &p(&self.files.asn_db),
             "--smtp",
-            "--smtp-port",
+            "--smtp-ports",
             &self.smtp_port.to_string(),
             "--smtp-ca",
             &p(&self.files.ca),

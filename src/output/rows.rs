@@ -13,7 +13,7 @@ use crate::checks::dkim::DkimStatus;
 use crate::checks::dmarc::DmarcStatus;
 use crate::checks::dnsbl::Listings;
 use crate::checks::mta_sts::{Mode, StsStatus};
-use crate::checks::smtp::{Recipient, SmtpFindings};
+use crate::checks::smtp::{PortFindings, Recipient, SmtpFindings};
 use crate::checks::spf::SpfFindings;
 use crate::dns::Status;
 use crate::pipeline::policies::TxtPolicies;
@@ -336,6 +336,41 @@ impl StructItem for Recipient {
     }
 }
 
+impl StructItem for PortFindings {
+    const FIELDS: &'static [StructField] = &[
+        StructField::new("port", UInt16, false),
+        StructField::new("implicit_tls", Boolean, false),
+        StructField::new("status", Utf8, false),
+        StructField::new("outcome", Utf8, false),
+        StructField::new("error", Utf8, true),
+        StructField::new("banner", Utf8, true),
+        StructField::new("starttls", Boolean, true),
+        StructField::new("tls_version", Utf8, true),
+        StructField::new("tls_cert_valid", Boolean, true),
+        StructField::new("open_relay", Boolean, true),
+        StructField::new("relay_accepted", ListUInt8, true),
+        StructField::new("session_ms", UInt32, false),
+    ];
+
+    fn field(&self, j: usize) -> Value<'_> {
+        match j {
+            0 => U16(Some(self.port)),
+            1 => Bool(Some(self.implicit_tls)),
+            2 => Str(Some(self.status.as_str())),
+            3 => Str(Some(self.outcome.as_str())),
+            4 => Str(self.error.as_deref()),
+            5 => Str(self.banner.as_deref()),
+            6 => Bool(self.starttls),
+            7 => Str(self.tls_version.as_deref()),
+            8 => Bool(self.cert_valid),
+            9 => Bool(self.open_relay),
+            10 => U8List(self.relay_accepted.as_deref()),
+            11 => U32(Some(self.session_ms)),
+            _ => unreachable!("a port's findings have {} fields", Self::FIELDS.len()),
+        }
+    }
+}
+
 /// The SMTP findings' field `f`, null without them.
 macro_rules! smtp {
     ($r:ident, $f:ident) => {
@@ -390,7 +425,7 @@ static HOST_COLUMNS: &[H] = &[
     H::new("smtp_error", Utf8, |r| Str(smtp!(r, error).map(String::as_str)))
         .doc("the step and the reason when the session did not complete: `greeting: 554 ...`, `connect: ...`, `timed out waiting for a reply`"),
     H::new("smtp_port", UInt16, |r| U16(r.smtp.as_ref().and_then(|s| s.port)))
-        .doc("the TCP port probed (`--smtp-port`, 25 by default; 465 is implicit TLS)"),
+        .doc("the TCP port of the session in these columns: the first of `--smtp-ports` (25 by default; 465 is implicit TLS); the others are in `smtp_other_ports`"),
     H::new("smtp_banner", Utf8, |r| Str(smtp!(r, banner).map(String::as_str)))
         .doc("first greeting line (code and text)"),
     H::new("smtp_banner_name", Utf8, |r| Str(smtp!(r, banner_name).map(String::as_str)))
@@ -449,6 +484,8 @@ static HOST_COLUMNS: &[H] = &[
         .doc("with `--smtp-recipients`: a random nonexistent local part at the domain whose MX led here was accepted at RCPT time (a catch-all: backscatter); null without the test or on a 4xx"),
     H::new("smtp_recipients", ListStruct(<Recipient as StructItem>::FIELDS), |r| Value::structs(smtp!(r, recipients)))
         .doc("with `--smtp-recipients`: each address tested at RCPT (`postmaster`, `abuse`, `security`, `admin`, `soa` (the SOA contact, when at the domain), `random`) with the reply code and text"),
+    H::new("smtp_other_ports", ListStruct(<PortFindings as StructItem>::FIELDS), |r| Value::structs(smtp!(r, other_ports)))
+        .doc("with several `--smtp-ports`: the session on each port after the first (whose findings are the columns above), one after the other on the same address: `port`, `implicit_tls` (465, or `N/tls`), `status` and `outcome` (as `smtp_status`, `smtp_outcome`), `error`, `banner`, `starttls`, `tls_version`, `tls_cert_valid`, `open_relay` (a submission port that relays without authentication is an open relay too), `relay_accepted`, `session_ms`; null with one port"),
     H::new("smtp_transcript", Utf8, |r| Str(smtp!(r, transcript).map(String::as_str)))
         .doc("with `--smtp-transcript`: the dialogue, `C:`/`S:` lines (16 KiB at most)"),
     H::new("smtp_session_ms", UInt32, |r| U32(r.smtp.as_ref().and_then(|s| s.session_ms)))
@@ -698,6 +735,20 @@ mod tests {
             accepts_any_recipient: Some(false),
             transcript: s(),
             session_ms: Some(12),
+            other_ports: Some(vec![PortFindings {
+                port: 465,
+                implicit_tls: true,
+                status: crate::smtp::conn::SmtpStatus::Ok,
+                outcome: crate::smtp::session::Outcome::Completed,
+                error: s(),
+                banner: s(),
+                starttls: Some(false),
+                tls_version: s(),
+                cert_valid: Some(true),
+                open_relay: Some(true),
+                relay_accepted: Some(vec![2]),
+                session_ms: 9,
+            }]),
         }
     }
 

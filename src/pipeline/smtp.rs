@@ -12,17 +12,20 @@ use dashmap::DashMap;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::checks::smtp::SmtpFindings;
+use crate::checks::smtp::{PortFindings, SmtpFindings};
 use crate::output::HostRow;
 use crate::output::status::HostStatus;
 use crate::smtp::session::{self, SessionOptions, SessionTarget};
+pub use crate::smtp::session::{BadPort, SmtpPort};
 use crate::smtp::tls::TlsProbe;
 
 /// What the SMTP stage does, and how politely.
 #[derive(Debug, Clone)]
 pub struct SmtpOptions {
-    /// TCP port. Default 25; 465 speaks TLS from the first byte (RFC 8314).
-    pub port: u16,
+    /// The ports, each a session of its own, one after the other (one connection per address
+    /// at a time). The first fills the row's SMTP columns, the others `smtp_other_ports`.
+    /// Default 25 alone.
+    pub ports: Vec<SmtpPort>,
     pub session: SessionOptions,
     /// Sessions at once. Default 500.
     pub concurrency: usize,
@@ -39,7 +42,7 @@ pub struct SmtpOptions {
 impl Default for SmtpOptions {
     fn default() -> Self {
         SmtpOptions {
-            port: 25,
+            ports: vec![SmtpPort::plain(25)],
             session: SessionOptions::default(),
             concurrency: 500,
             per_net: 4,
@@ -146,17 +149,26 @@ impl SmtpProbe {
         }
     }
 
+    /// The first port: the row's SMTP columns.
+    fn main_port(&self) -> SmtpPort {
+        self.opts
+            .ports
+            .first()
+            .copied()
+            .unwrap_or(SmtpPort::plain(25))
+    }
+
     /// The session's target: the address, and the name to verify the certificate for (the MX
     /// exchange, else a forward-confirmed PTR name).
-    fn target(&self, t: &SmtpTarget, ip: IpAddr) -> SessionTarget {
+    fn target(&self, t: &SmtpTarget, ip: IpAddr, port: SmtpPort) -> SessionTarget {
         let ptr_name = match (t.row.fcrdns, &t.row.ptr) {
             (Some(true), Some(names)) => names.first().cloned(),
             _ => None,
         };
         SessionTarget {
             ip,
-            port: self.opts.port,
-            implicit_tls: self.opts.port == 465,
+            port: port.port,
+            implicit_tls: port.implicit_tls,
             name: t.via.as_ref().map(|v| v.exchange.clone()).or(ptr_name),
             domain: t.via.as_ref().map(|v| v.domain.clone()),
             soa_contact: t.via.as_ref().and_then(|v| v.soa_contact.clone()),
@@ -176,28 +188,42 @@ impl crate::pipeline::stage::Probe for SmtpProbe {
         self.opts.concurrency.max(1)
     }
 
-    /// The session deadline, and a second for the close.
+    /// The session deadline and a second for the close, for each port.
     fn worst_case(&self) -> Duration {
-        self.opts.session.deadlines.session + Duration::from_secs(1)
+        (self.opts.session.deadlines.session + Duration::from_secs(1))
+            * self.opts.ports.len().max(1) as u32
     }
 
     async fn probe(&self, t: SmtpTarget) -> HostRow {
         let mut row = t.row.clone();
+        let main = self.main_port();
         let ip: Option<IpAddr> = row.ip.parse().ok();
         let Some(ip) = ip.filter(|_| row.host_status == HostStatus::Ok) else {
             // Excluded (skipped) or failed in the host stage: no connection is made.
-            row.smtp = Some(SmtpFindings::skipped(self.opts.port));
+            row.smtp = Some(SmtpFindings::skipped(main.port));
             return row;
         };
-        let target = self.target(&t, ip);
+        // The network's place is held across the ports: one connection to the address at a
+        // time, each port's session after the other.
         let _net = self.nets.acquire(ip).await;
         self.rate.until_ready().await;
-        let report = session::run(&target, &self.opts.session, &self.tls).await;
-        row.smtp = Some(SmtpFindings::from_session(
-            self.opts.port,
-            &report,
-            row.ptr.as_deref(),
-        ));
+        let report = session::run(&self.target(&t, ip, main), &self.opts.session, &self.tls).await;
+        let mut findings = SmtpFindings::from_session(main.port, &report, row.ptr.as_deref());
+        if self.opts.ports.len() > 1 {
+            // The recipient tests are the domain's, asked once: on the first port.
+            let others = SessionOptions {
+                recipients: false,
+                ..self.opts.session.clone()
+            };
+            let mut found = Vec::with_capacity(self.opts.ports.len() - 1);
+            for &port in &self.opts.ports[1..] {
+                self.rate.until_ready().await;
+                let report = session::run(&self.target(&t, ip, port), &others, &self.tls).await;
+                found.push(PortFindings::from_session(port, &report));
+            }
+            findings.other_ports = Some(found);
+        }
+        row.smtp = Some(findings);
         row
     }
 

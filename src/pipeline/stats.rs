@@ -140,7 +140,7 @@ fn smtp_manifest(o: &crate::pipeline::smtp::SmtpOptions) -> SmtpManifest {
     let extra = o.extra_roots.len();
     let webpki = format!("webpki-roots {}", crate::smtp::tls::WEBPKI_ROOTS_VERSION);
     SmtpManifest {
-        port: o.port,
+        ports: o.ports.iter().map(|p| p.to_string()).collect(),
         helo: s.helo.as_str().to_string(),
         relay_domain: s.relay_domain.clone(),
         starttls: s.starttls,
@@ -166,7 +166,8 @@ fn smtp_manifest(o: &crate::pipeline::smtp::SmtpOptions) -> SmtpManifest {
 
 #[derive(Debug, Serialize)]
 pub struct SmtpManifest {
-    pub port: u16,
+    /// `--smtp-ports`, in order (`465`, `N/tls`: implicit TLS).
+    pub ports: Vec<String>,
     pub helo: String,
     pub relay_domain: Option<String>,
     pub starttls: bool,

@@ -57,6 +57,60 @@ impl Default for SessionOptions {
     }
 }
 
+/// One port the SMTP stage probes, and whether TLS starts with the first byte there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmtpPort {
+    pub port: u16,
+    /// TLS from the first byte (RFC 8314) instead of STARTTLS: 465, or any port written `N/tls`.
+    pub implicit_tls: bool,
+}
+
+/// A `--smtp-ports` item that is not `PORT` or `PORT/tls`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?}: not a port (1-65535), optionally followed by /tls (implicit TLS; 465 is by default)"
+)]
+pub struct BadPort(pub String);
+
+impl std::str::FromStr for SmtpPort {
+    type Err = BadPort;
+
+    fn from_str(s: &str) -> Result<SmtpPort, BadPort> {
+        let t = s.trim();
+        let (num, tls) = match t.split_once('/') {
+            Some((n, suffix)) if suffix.eq_ignore_ascii_case("tls") => (n, true),
+            Some(_) => return Err(BadPort(s.to_string())),
+            None => (t, false),
+        };
+        match num.parse::<u16>() {
+            Ok(port) if port > 0 => Ok(SmtpPort {
+                port,
+                implicit_tls: tls || port == 465,
+            }),
+            _ => Err(BadPort(s.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for SmtpPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.implicit_tls && self.port != 465 {
+            write!(f, "{}/tls", self.port)
+        } else {
+            write!(f, "{}", self.port)
+        }
+    }
+}
+
+impl SmtpPort {
+    pub const fn plain(port: u16) -> SmtpPort {
+        SmtpPort {
+            port,
+            implicit_tls: port == 465,
+        }
+    }
+}
+
 /// Where a session goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionTarget {
@@ -492,4 +546,37 @@ async fn recipient_tests(
     }
     let rset = conn.command(&Command::Rset).await?;
     closing("rset", &rset)
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::*;
+
+    #[test]
+    fn ports() {
+        let cases: &[(&str, Option<(u16, bool, &str)>)] = &[
+            ("25", Some((25, false, "25"))),
+            ("587", Some((587, false, "587"))),
+            ("465", Some((465, true, "465"))),
+            ("2465/tls", Some((2465, true, "2465/tls"))),
+            ("2465/TLS", Some((2465, true, "2465/tls"))),
+            (" 25 ", Some((25, false, "25"))),
+            ("0", None),
+            ("65536", None),
+            ("25/ssl", None),
+            ("", None),
+            ("smtp", None),
+        ];
+        for (text, want) in cases {
+            let got = text.parse::<SmtpPort>();
+            match want {
+                Some((port, tls, shown)) => {
+                    let p = got.unwrap_or_else(|e| panic!("{text:?}: {e}"));
+                    assert_eq!((p.port, p.implicit_tls), (*port, *tls), "{text:?}");
+                    assert_eq!(p.to_string(), *shown);
+                }
+                None => assert!(got.is_err(), "{text:?} parsed"),
+            }
+        }
+    }
 }

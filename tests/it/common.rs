@@ -158,6 +158,8 @@ pub fn by_key(
 pub struct SmtpFixtures {
     pub dns: Fixtures,
     pub port: u16,
+    /// pf-closed's second port: implicit TLS, and an open relay there.
+    pub smtps_port: u16,
     /// The test CA that signed the servers' certificates (all but pf-closed's self-signed one).
     pub ca: PathBuf,
     pub pf_open: std::net::IpAddr,
@@ -191,6 +193,10 @@ pub fn smtp_fixtures(test: &str) -> Option<SmtpFixtures> {
     Some(SmtpFixtures {
         dns,
         port: port.parse().expect("MXRAY_TEST_SMTP_PORT is a port"),
+        smtps_port: get("MXRAY_TEST_SMTPS_PORT")
+            .expect("MXRAY_TEST_SMTPS_PORT unset (fixtures older than the test: restart them)")
+            .parse()
+            .expect("MXRAY_TEST_SMTPS_PORT is a port"),
         ca: PathBuf::from(get("MXRAY_TEST_SMTP_CA").expect("MXRAY_TEST_SMTP_CA unset")),
         pf_open: ip("MXRAY_TEST_SMTP_PF_OPEN"),
         pf_closed: ip("MXRAY_TEST_SMTP_PF_CLOSED"),

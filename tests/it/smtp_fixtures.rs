@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mxray::pipeline::host::HostOptions;
-use mxray::pipeline::smtp::SmtpOptions;
+use mxray::pipeline::smtp::{SmtpOptions, SmtpPort};
 use mxray::pipeline::{ScanOptions, Targets, scan};
 use mxray::smtp::SessionOptions;
 use mxray::smtp::conn::Deadlines;
@@ -49,7 +49,7 @@ fn smtp_options(f: &common::SmtpFixtures, ca: bool, recipients: bool) -> SmtpOpt
         Vec::new()
     };
     SmtpOptions {
-        port: f.port,
+        ports: vec![SmtpPort::plain(f.port)],
         session: SessionOptions {
             relay_domain: Some("relay-target.example.org".into()),
             deadlines: Deadlines {
@@ -317,6 +317,82 @@ async fn a_range_scan_with_the_default_trust_store() {
     assert_eq!(
         manifest["status_counts"]["smtp_status"],
         json!({"ok": 6, "refused": 1})
+    );
+}
+
+/// `--smtp-ports`: pf-closed refuses to relay on its first port and relays on its second
+/// (implicit TLS, a submission-style port left open): the row's columns are the first port's,
+/// `smtp_other_ports` the second's, and the sessions never overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_ports_each_get_their_own_session_and_verdict() {
+    let Some(f) = common::smtp_fixtures("smtp_several_ports") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut smtp = smtp_options(&f, false, false);
+    let tls_port = SmtpPort {
+        port: f.smtps_port,
+        implicit_tls: true,
+    };
+    smtp.ports = vec![SmtpPort::plain(f.port), tls_port];
+    let o = options(&out, &f, Targets::Ips(format!("{}/32", f.pf_closed)), smtp);
+    let (rows, manifest) = hosts(o).await;
+    assert_eq!(rows.len(), 1);
+    let r = &rows[&f.pf_closed.to_string()];
+    assert_eq!(r["smtp_port"], json!(f.port));
+    assert_eq!(r["smtp_status"], "ok");
+    assert_eq!(r["starttls"], true);
+    assert_eq!(r["open_relay"], false);
+    let other = r["smtp_other_ports"].as_array().unwrap();
+    assert_eq!(other.len(), 1, "{other:?}");
+    // A struct reads back as the list of its fields, in the column's order.
+    let names = [
+        "port",
+        "implicit_tls",
+        "status",
+        "outcome",
+        "error",
+        "banner",
+        "starttls",
+        "tls_version",
+        "tls_cert_valid",
+        "open_relay",
+        "relay_accepted",
+        "session_ms",
+    ];
+    let p: BTreeMap<&str, Value> = names
+        .iter()
+        .copied()
+        .zip(other[0].as_array().unwrap().iter().cloned())
+        .collect();
+    assert_eq!(p["port"], json!(f.smtps_port));
+    assert_eq!(p["implicit_tls"], true);
+    assert_eq!(
+        (&p["status"], &p["outcome"]),
+        (&json!("ok"), &json!("completed")),
+        "{p:?}"
+    );
+    assert_eq!(p["banner"], "220 pf-closed.example.test ESMTP Postfix");
+    // TLS from the first byte: no STARTTLS to offer, and the self-signed certificate recorded
+    // as not valid.
+    assert_eq!(p["starttls"], false);
+    assert_eq!(p["tls_version"], "TLSv1.3");
+    assert_eq!(p["tls_cert_valid"], false);
+    assert_eq!(p["open_relay"], true);
+    assert!(!nums(&p["relay_accepted"]).is_empty());
+    assert!(p["session_ms"].as_u64().unwrap() > 0);
+    // One after the other: the second session is in the transcript of neither, and the first
+    // port's transcript has one greeting.
+    let transcript = r["smtp_transcript"].as_str().unwrap();
+    assert_eq!(
+        transcript.matches("S: 220 pf-closed").count(),
+        1,
+        "{transcript}"
+    );
+    assert_eq!(
+        manifest["smtp"]["ports"],
+        json!([f.port.to_string(), tls_port.to_string()])
     );
 }
 
