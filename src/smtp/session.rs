@@ -554,7 +554,9 @@ mod port_tests {
 
     #[test]
     fn ports() {
-        let cases: &[(&str, Option<(u16, bool, &str)>)] = &[
+        // (text, Some((port, implicit TLS, shown back)) or None for an error)
+        type Case = (&'static str, Option<(u16, bool, &'static str)>);
+        let cases: &[Case] = &[
             ("25", Some((25, false, "25"))),
             ("587", Some((587, false, "587"))),
             ("465", Some((465, true, "465"))),
