@@ -452,11 +452,34 @@ pub struct ScanArgs {
     #[arg(help_heading = "SMTP stage", long, requires = "smtp")]
     pub no_starttls: bool,
 
-    /// Domain scans: at each domain's MX (the first domain that leads to an address), RCPT TO
-    /// postmaster@, abuse@, security@, admin@ the domain, its SOA contact when at the domain,
-    /// and a random local part (accepts_any_recipient). Reply codes in smtp_recipients.
+    /// Domain scans: at every domain's most preferred MX address, RCPT TO postmaster@, abuse@,
+    /// security@, admin@ the domain, its SOA contact when at the domain, and a random local
+    /// part (accepts_any_recipient), one transaction per domain, never DATA. Rows in
+    /// OUT/recipients/ (one per address asked). The first domain that leads to an address is
+    /// tested in the address's own session (also in smtp_recipients); the other domains that
+    /// share the address are batched into few sessions.
     #[arg(help_heading = "SMTP stage", long, requires = "smtp")]
     pub smtp_recipients: bool,
+
+    /// Domains per recipient batch session (one transaction of at most 6 RCPTs each).
+    #[arg(
+        help_heading = "SMTP stage",
+        long,
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(1..=1000),
+        requires = "smtp_recipients"
+    )]
+    pub smtp_recipient_batch: u32,
+
+    /// RCPTs at most per address per scan, over its recipient batches; the domains past it are
+    /// not asked (recipient_status budget).
+    #[arg(
+        help_heading = "SMTP stage",
+        long,
+        default_value_t = 1200,
+        requires = "smtp_recipients"
+    )]
+    pub smtp_rcpt_budget: u32,
 
     /// Keep each session's dialogue in the smtp_transcript column (16 KiB at most).
     #[arg(help_heading = "SMTP stage", long, requires = "smtp")]
@@ -804,6 +827,11 @@ impl ScanArgs {
                     None => Vec::new(),
                 },
                 only_extra_roots: self.smtp_ca_only,
+                recipient_batches: mxray::pipeline::recipients::BatchOptions {
+                    batch: self.smtp_recipient_batch as usize,
+                    budget: self.smtp_rcpt_budget,
+                    ..Default::default()
+                },
             })
         } else {
             None

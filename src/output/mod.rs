@@ -13,6 +13,6 @@ pub mod status;
 pub mod writer;
 
 pub use columns::{ColType, Column, Row, Value};
-pub use rows::{DkimKeyRow, DomainRow, HostRow};
+pub use rows::{DkimKeyRow, DomainRow, HostRow, RecipientRow};
 pub use status::{Checked, DomainStatus, HostStatus, StsPolicyStatus};
 pub use writer::{Formats, TableWriter, WriterOptions, WriterStats, WrittenSoFar};

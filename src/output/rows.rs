@@ -187,6 +187,59 @@ impl Row for HostRow {
     }
 }
 
+/// One recipient asked at RCPT (`--smtp-recipients`): the long table `OUT/recipients/`, one row
+/// per (domain, address tested), from the address's own SMTP session (its first domain) or from
+/// a batch session of the other domains whose MX is that address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipientRow {
+    pub domain: String,
+    pub ip: String,
+    pub exchange: String,
+    pub scanned_at: i64,
+    /// `postmaster`, `abuse`, `security`, `admin`, `soa`, `random`; null when no RCPT was made.
+    pub role: Option<&'static str>,
+    pub address: Option<String>,
+    /// `ok` (the server answered at RCPT: `code`, `text`), `mail-refused` (MAIL FROM refused:
+    /// its code and text), `budget` (the address's RCPT budget was spent), `excluded`,
+    /// `cancelled`, or how the session ended before (`timeout`, `refused`, `reset`, ...).
+    pub status: &'static str,
+    pub code: Option<u16>,
+    pub text: Option<String>,
+    /// From a batch session (true) or from the address's own SMTP session (false).
+    pub batched: bool,
+}
+
+impl Row for RecipientRow {
+    fn columns() -> &'static [Column<Self>] {
+        RECIPIENT_COLUMNS
+    }
+}
+
+type R = Column<RecipientRow>;
+
+#[rustfmt::skip]
+static RECIPIENT_COLUMNS: &[R] = &[
+    R::new("domain", Utf8, |r| Str(Some(&r.domain))).required()
+        .doc("the scanned domain whose MX was asked"),
+    R::new("ip", Utf8, |r| Str(Some(&r.ip))).required()
+        .doc("the MX address asked (the first address of the domain's most preferred exchange, or each of its addresses that the domain led the scan to)"),
+    R::new("exchange", Utf8, |r| Str(Some(&r.exchange))).required()
+        .doc("the MX exchange that gave the address"),
+    R::new("scanned_at", Timestamp, |r| Ts(r.scanned_at)).required(),
+    R::status("recipient_status", |r| Some(r.status)).required()
+        .doc("`ok` (the server answered at RCPT: `code`, `text`), `mail-refused` (MAIL FROM was refused, its code and text are given: no recipient could be asked), `budget` (the address's `--smtp-rcpt-budget` was spent: not asked), `excluded` (the address is excluded), `cancelled` (the scan stopped first), or how the session ended before this domain: an `smtp_outcome` such as `timeout`, `refused`, `dropped`, `greeting-rejected`, `deferred`"),
+    R::new("role", Utf8, |r| Str(r.role))
+        .doc("`postmaster`, `abuse`, `security`, `admin` (RFC 2142 role addresses; RFC 5321 4.5.1 requires postmaster), `soa` (the SOA contact, when it is at the domain), `random` (a nonexistent local part: accepted means a catch-all); null when no RCPT was made"),
+    R::new("address", Utf8, |r| Str(r.address.as_deref()))
+        .doc("the address asked at RCPT TO"),
+    R::new("code", UInt16, |r| U16(r.code))
+        .doc("the reply code (at RCPT, or at MAIL for `mail-refused`)"),
+    R::new("text", Utf8, |r| Str(r.text.as_deref()))
+        .doc("the reply's text, lines joined with ` / `"),
+    R::new("batched", Boolean, |r| Bool(Some(r.batched))).required()
+        .doc("asked in a batch session (domains sharing the address, `--smtp-recipient-batch` per session) rather than in the address's own SMTP session"),
+];
+
 type D = Column<DomainRow>;
 type H = Column<HostRow>;
 

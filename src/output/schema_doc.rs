@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::columns::Row;
-use super::rows::{DomainRow, HostRow};
+use super::rows::{DomainRow, HostRow, RecipientRow};
 use crate::report::readiness::ReadinessRow;
 
 /// Contract columns of hosts not built yet. Each is asserted absent, so adding one fails until it
@@ -87,6 +87,7 @@ fn schema_doc_tables_are_the_column_tables() {
     let tables = [
         ("domains", markdown::<DomainRow>()),
         ("hosts", markdown::<HostRow>()),
+        ("recipients", markdown::<RecipientRow>()),
         ("readiness", markdown::<ReadinessRow>()),
     ];
     let want = regenerate(&doc, &tables).unwrap_or_else(|e| panic!("{e}"));

@@ -178,6 +178,11 @@ impl HostChecker {
         }
     }
 
+    /// The address is on the never-scan list.
+    pub fn excluded(&self, ip: IpAddr) -> bool {
+        self.opts.exclude.is_excluded_ip(ip).is_some()
+    }
+
     pub fn zones(&self) -> impl Iterator<Item = &str> {
         self.opts.dnsbl.iter().map(|z| z.zone.as_str())
     }

@@ -21,6 +21,7 @@ pub mod domain;
 pub mod host;
 pub mod policies;
 pub mod progress;
+pub mod recipients;
 pub mod resume;
 pub mod smtp;
 pub mod spf_dns;
@@ -40,7 +41,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::dns::{CacheOptions, Engine, EngineOptions, Resolver};
-use crate::output::{DomainRow, HostRow, TableWriter, WriterOptions};
+use crate::output::{DomainRow, HostRow, RecipientRow, TableWriter, WriterOptions};
 use crate::targets::ips::{DEFAULT_MAX_V6, IpTargets};
 use crate::targets::shard::Shard;
 use crate::targets::{DomainReader, Item, ReaderOptions, Reject};
@@ -197,12 +198,18 @@ fn prepare_out(out: &Path, overwrite: bool) -> Result<(), ScanError> {
         if !overwrite {
             return Err(ScanError::OutputNotEmpty(out.to_path_buf()));
         }
-        for d in ["domains", "hosts"] {
+        for d in ["domains", "hosts", "recipients"] {
             if out.join(d).exists() {
                 fs::remove_dir_all(out.join(d)).map_err(err)?;
             }
         }
-        for f in ["domains.csv", "hosts.csv", "rejects.csv", "run.json"] {
+        for f in [
+            "domains.csv",
+            "hosts.csv",
+            "recipients.csv",
+            "rejects.csv",
+            "run.json",
+        ] {
             if out.join(f).exists() {
                 fs::remove_file(out.join(f)).map_err(err)?;
             }
@@ -411,8 +418,50 @@ pub async fn scan_with<L: ProbeLayer>(
         cancel.clone(),
     )
     .map_err(out_err)?;
+    // The recipient tests' long table, with `--smtp-recipients`.
+    let recipient_writer = match &smtp_probe {
+        Some(p) if p.opts.session.recipients => {
+            let (w, done) = TableWriter::<RecipientRow>::start(
+                &opts.out,
+                "recipients",
+                &opts.writer,
+                resume_at(resume.recipient_parts),
+                cancel.clone(),
+            )
+            .map_err(out_err)?;
+            p.write_recipients_to(w.clone());
+            Some((w, done))
+        }
+        _ => None,
+    };
     let (domains_written, hosts_written) = (domains.written(), hosts.written());
-    let live = [domains_written.clone(), hosts_written.clone()];
+    let mut live = vec![domains_written.clone(), hosts_written.clone()];
+    let mut written_tables = vec![("domains", domains_written), ("hosts", hosts_written)];
+    if let Some((w, _)) = &recipient_writer {
+        live.push(w.written());
+        written_tables.push(("recipients", w.written()));
+    }
+    // Domains whose most preferred MX address another domain already led the scan to: their
+    // recipient tests, batched by address.
+    let batch_stats = Arc::new(recipients::BatchStats::default());
+    let (batch_tx, batcher) = match (&smtp_probe, &recipient_writer) {
+        (Some(p), Some((w, _))) if matches!(source, Source::Domains(_)) => {
+            let (tx, rx) = mpsc::channel::<recipients::RecipientJob>(1024);
+            let checker = checker.clone();
+            let handle = tokio::spawn(recipients::run(
+                rx,
+                p.clone(),
+                Arc::new(move |ip| checker.excluded(ip)),
+                w.clone(),
+                p.opts.recipient_batches.clone(),
+                cancel.clone(),
+                batch_stats.clone(),
+            ));
+            (Some(tx), Some(handle))
+        }
+        _ => (None, None),
+    };
+    let recipients_done = recipient_writer.map(|(_, done)| done);
     stats
         .resumed_orphans
         .store(resume.orphans.len() as u64, Relaxed);
@@ -526,6 +575,7 @@ pub async fn scan_with<L: ProbeLayer>(
                 let host_checks = opts.host_checks;
                 let track_via = smtp_probe.is_some();
                 let vias = vias.clone();
+                let batch_tx = batch_tx.clone();
                 let (dtx, drx) = mpsc::channel::<String>(1024);
                 {
                     let stats = stats.clone();
@@ -534,12 +584,13 @@ pub async fn scan_with<L: ProbeLayer>(
                         probe,
                         drx,
                         move |out: DomainOutput| {
-                            let (domains, stats, dedup, host_tx, vias) = (
+                            let (domains, stats, dedup, host_tx, vias, batch_tx) = (
                                 domains.clone(),
                                 stats.clone(),
                                 dedup.clone(),
                                 host_tx.clone(),
                                 vias.clone(),
+                                batch_tx.clone(),
                             );
                             async move {
                                 stats.record_domain(&out.row);
@@ -547,8 +598,26 @@ pub async fn scan_with<L: ProbeLayer>(
                                 let soa_contact = out.row.soa_rname.clone();
                                 domains.send(out.row).await;
                                 let ips = if host_checks { out.ips } else { Vec::new() };
-                                for (ip, exchange) in ips.into_iter().zip(out.exchanges) {
+                                // The recipient tests run at the most preferred address: in its
+                                // own session when this domain is the first to lead there, else
+                                // in a batch with the other domains that share it.
+                                let mut test_recipients = true;
+                                for (n, (ip, exchange)) in
+                                    ips.into_iter().zip(out.exchanges).enumerate()
+                                {
                                     if !dedup.first_time(ip) {
+                                        if let (0, Some(tx)) = (n, &batch_tx) {
+                                            test_recipients = false;
+                                            let job = recipients::RecipientJob {
+                                                ip,
+                                                domain: crate::smtp::session::RecipientDomain {
+                                                    domain: domain.clone(),
+                                                    exchange,
+                                                    soa_contact: soa_contact.clone(),
+                                                },
+                                            };
+                                            let _ = tx.send(job).await;
+                                        }
                                         continue;
                                     }
                                     if track_via {
@@ -556,6 +625,7 @@ pub async fn scan_with<L: ProbeLayer>(
                                             domain: domain.clone(),
                                             exchange,
                                             soa_contact: soa_contact.clone(),
+                                            test_recipients,
                                         };
                                         vias.insert(ip, Arc::new(via));
                                     }
@@ -605,6 +675,7 @@ pub async fn scan_with<L: ProbeLayer>(
         }
     };
     drop(host_tx);
+    drop(batch_tx);
 
     let progress = progress::start(opts.progress, stats.clone(), resolver.clone());
     // run.json as a checkpoint: written now and every flush interval while the scan runs.
@@ -612,7 +683,7 @@ pub async fn scan_with<L: ProbeLayer>(
         let shared = Arc::new(opts.clone());
         let (stats, resolver, stages) = (stats.clone(), resolver.clone(), stages.clone());
         let resumes = resumes.clone();
-        let written = [("domains", domains_written), ("hosts", hosts_written)];
+        let written = written_tables;
         let every = opts.writer.flush_interval;
         let out = opts.out.clone();
         let build = move || {
@@ -651,11 +722,17 @@ pub async fn scan_with<L: ProbeLayer>(
     for h in handles.into_iter().rev() {
         let _ = h.await;
     }
+    if let Some(b) = batcher {
+        let _ = b.await;
+    }
+    // The probe holds a sender of the recipients writer, which ends only when every sender has.
+    drop(smtp_probe);
     let interrupted = cancel.is_cancelled();
     let reader_stats = reader
         .join()
         .unwrap_or_else(|_| Err(io::Error::other("reader panicked")));
-    let tables = [("domains", domains_done), ("hosts", hosts_done)];
+    let mut tables = vec![("domains", domains_done), ("hosts", hosts_done)];
+    tables.extend(recipients_done.map(|d| ("recipients", d)));
     let mut written = Vec::new();
     // A writer that failed cancelled the scan; the other tables are still flushed, and run.json
     // says what happened before the error is returned.

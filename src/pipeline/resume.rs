@@ -140,6 +140,7 @@ pub struct Resume {
     /// Parts already written per table: the next part's number.
     pub domain_parts: u64,
     pub host_parts: u64,
+    pub recipient_parts: u64,
     /// rejects.csv's lines already written are not written again (the input is read anew).
     pub rejects_through: u64,
     /// Every resume of this output directory, this one last.
@@ -206,7 +207,7 @@ impl Resume {
         mismatch("seed", earlier.seed.to_string(), opts.seed.to_string())?;
 
         let mut discarded = 0;
-        for table in ["domains", "hosts"] {
+        for table in ["domains", "hosts", "recipients"] {
             // A compaction a kill cut short: finish it, so no row is read twice.
             let dir = out.join(table);
             crate::output::writer::settle_compaction(&dir)
@@ -214,6 +215,9 @@ impl Resume {
         }
         let domain_parts = parts(&out.join("domains"), &mut discarded)?;
         let host_parts = parts(&out.join("hosts"), &mut discarded)?;
+        // The recipient rows of batches a kill cut short are not asked again: the domains are
+        // done (their rows are in the domains table), and the table says what was asked.
+        let recipient_parts = parts(&out.join("recipients"), &mut discarded)?;
         let mut hosts = HashSet::with_hasher(ahash::RandomState::new());
         for p in &host_parts {
             read_column(p, &["ip"], |batch| {
@@ -265,6 +269,7 @@ impl Resume {
                             domain: domain.value(i).to_string(),
                             exchange,
                             soa_contact: (!soa.is_null(i)).then(|| soa.value(i).to_string()),
+                            test_recipients: true,
                         });
                         orphans.push((ip, via));
                     }
@@ -292,6 +297,7 @@ impl Resume {
             orphans,
             domain_parts: next_part(&domain_parts),
             host_parts: next_part(&host_parts),
+            recipient_parts: next_part(&recipient_parts),
             rejects_through,
             history,
         })

@@ -15,7 +15,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::checks::smtp::{PortFindings, SmtpFindings};
 use crate::output::HostRow;
 use crate::output::status::HostStatus;
-use crate::smtp::session::{self, SessionOptions, SessionTarget};
+use crate::output::{RecipientRow, TableWriter};
+use crate::smtp::session::{
+    self, DomainRecipients, RecipientBatch, RecipientDomain, SessionOptions, SessionTarget,
+};
 pub use crate::smtp::session::{BadPort, SmtpPort};
 use crate::smtp::tls::TlsProbe;
 
@@ -37,6 +40,8 @@ pub struct SmtpOptions {
     pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// Trust only `extra_roots`. Default false.
     pub only_extra_roots: bool,
+    /// How the recipient tests of domains sharing an MX address are batched.
+    pub recipient_batches: super::recipients::BatchOptions,
 }
 
 impl Default for SmtpOptions {
@@ -49,6 +54,7 @@ impl Default for SmtpOptions {
             rate: 200,
             extra_roots: Vec::new(),
             only_extra_roots: false,
+            recipient_batches: Default::default(),
         }
     }
 }
@@ -66,6 +72,9 @@ pub struct Via {
     pub domain: String,
     pub exchange: String,
     pub soa_contact: Option<String>,
+    /// The address's session runs the domain's recipient tests (with `--smtp-recipients`):
+    /// false when the domain's tests are batched at its most preferred address instead.
+    pub test_recipients: bool,
 }
 
 /// A semaphore per network, dropped when no session of that network runs, so memory follows the
@@ -73,6 +82,8 @@ pub struct Via {
 #[derive(Default)]
 pub struct NetLimiter {
     per_net: usize,
+    /// Keyed by the whole address rather than its network.
+    exact: bool,
     nets: DashMap<u128, Arc<Semaphore>>,
 }
 
@@ -97,6 +108,16 @@ impl NetLimiter {
     pub fn new(per_net: usize) -> NetLimiter {
         NetLimiter {
             per_net: per_net.max(1),
+            exact: false,
+            nets: DashMap::new(),
+        }
+    }
+
+    /// One at a time per address.
+    pub fn per_address() -> NetLimiter {
+        NetLimiter {
+            per_net: 1,
+            exact: true,
             nets: DashMap::new(),
         }
     }
@@ -109,8 +130,21 @@ impl NetLimiter {
         }
     }
 
+    /// The address itself; IPv4 apart from every IPv6 address but `::ffff:0:0/96`, which no
+    /// session reaches as such.
+    fn exact_key(ip: IpAddr) -> u128 {
+        match ip {
+            IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+            IpAddr::V6(v6) => u128::from(v6),
+        }
+    }
+
     pub async fn acquire(&self, ip: IpAddr) -> NetPermit<'_> {
-        let key = Self::key(ip);
+        let key = if self.exact {
+            Self::exact_key(ip)
+        } else {
+            Self::key(ip)
+        };
         let sem = self
             .nets
             .entry(key)
@@ -135,7 +169,12 @@ pub struct SmtpProbe {
     pub opts: SmtpOptions,
     pub tls: TlsProbe,
     nets: NetLimiter,
+    /// One connection per address at a time, across the stage's sessions and the recipient
+    /// batches.
+    addresses: NetLimiter,
     rate: DefaultDirectRateLimiter,
+    /// Where the recipient tests' rows go (`--smtp-recipients`), set once the writer runs.
+    recipient_rows: std::sync::OnceLock<TableWriter<RecipientRow>>,
 }
 
 impl SmtpProbe {
@@ -143,10 +182,29 @@ impl SmtpProbe {
         let rate = NonZeroU32::new(opts.rate.max(1)).expect("at least 1");
         SmtpProbe {
             nets: NetLimiter::new(opts.per_net),
+            addresses: NetLimiter::per_address(),
             rate: RateLimiter::direct(Quota::per_second(rate)),
+            recipient_rows: std::sync::OnceLock::new(),
             tls,
             opts,
         }
+    }
+
+    /// Sends the recipient tests' rows to `writer` from now on.
+    pub fn write_recipients_to(&self, writer: TableWriter<RecipientRow>) {
+        let _ = self.recipient_rows.set(writer);
+    }
+
+    /// A recipient batch at `ip` on the first port, within the stage's politeness limits.
+    pub async fn recipients(&self, ip: IpAddr, domains: &[RecipientDomain]) -> RecipientBatch {
+        let _addr = self.addresses.acquire(ip).await;
+        let _net = self.nets.acquire(ip).await;
+        self.rate.until_ready().await;
+        let opts = SessionOptions {
+            transcript: false,
+            ..self.opts.session.clone()
+        };
+        session::run_recipients(ip, self.main_port(), domains, &opts, &self.tls).await
     }
 
     /// The first port: the row's SMTP columns.
@@ -203,11 +261,47 @@ impl crate::pipeline::stage::Probe for SmtpProbe {
             row.smtp = Some(SmtpFindings::skipped(main.port));
             return row;
         };
-        // The network's place is held across the ports: one connection to the address at a
-        // time, each port's session after the other.
+        // The places are held across the ports: one connection to the address at a time,
+        // each port's session after the other.
+        let _addr = self.addresses.acquire(ip).await;
         let _net = self.nets.acquire(ip).await;
         self.rate.until_ready().await;
-        let report = session::run(&self.target(&t, ip, main), &self.opts.session, &self.tls).await;
+        let test_recipients = t.via.as_ref().is_some_and(|v| v.test_recipients);
+        let first = SessionOptions {
+            recipients: self.opts.session.recipients && test_recipients,
+            ..self.opts.session.clone()
+        };
+        let report = session::run(&self.target(&t, ip, main), &first, &self.tls).await;
+        if let (true, Some(via), Some(w)) = (first.recipients, &t.via, self.recipient_rows.get()) {
+            let d = RecipientDomain {
+                domain: via.domain.clone(),
+                exchange: via.exchange.clone(),
+                soa_contact: via.soa_contact.clone(),
+            };
+            let rows = if report.recipients.is_empty() {
+                // Not asked: the session ended first (or MAIL was refused): one row says so.
+                let batch = RecipientBatch {
+                    status: report.status,
+                    outcome: report.outcome,
+                    error: report.error.clone(),
+                    domains: vec![DomainRecipients::NotReached],
+                    sent: Vec::new(),
+                };
+                let mut rows = super::recipients::rows(ip, std::slice::from_ref(&d), &batch);
+                for r in &mut rows {
+                    r.batched = false;
+                    if r.status == "completed" {
+                        r.status = "mail-refused";
+                    }
+                }
+                rows
+            } else {
+                super::recipients::tested(ip, &d, &report.recipients, false)
+            };
+            for r in rows {
+                w.send(r).await;
+            }
+        }
         let mut findings = SmtpFindings::from_session(main.port, &report, row.ptr.as_deref());
         if self.opts.ports.len() > 1 {
             // The recipient tests are the domain's, asked once: on the first port.

@@ -242,6 +242,8 @@ pub struct Counts {
     pub dkim_probes_planned: u64,
     pub domains_written: WriterStats,
     pub hosts_written: WriterStats,
+    /// The recipients table (`--smtp-recipients`), null without it.
+    pub recipients_written: Option<WriterStats>,
 }
 
 /// What a finished scan reports, gathered by the wiring.
@@ -406,6 +408,10 @@ impl RunManifest {
                 dkim_probes_planned: stats.policies.dkim_probes.load(Relaxed),
                 domains_written: written("domains"),
                 hosts_written: written("hosts"),
+                recipients_written: tables
+                    .iter()
+                    .find(|(t, _)| *t == "recipients")
+                    .map(|(_, w)| w.clone()),
             },
             status_counts: stats.by_status(),
             rates: Rates {

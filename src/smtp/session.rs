@@ -504,9 +504,9 @@ async fn recipient_tests(
     target: &SessionTarget,
     opts: &SessionOptions,
     report: &mut SessionReport,
-) -> Result<(), Stop> {
+) -> Result<Option<Reply>, Stop> {
     let Some(domain) = target.domain.as_deref() else {
-        return Ok(());
+        return Ok(None);
     };
     let mut addrs: Vec<(&'static str, String)> = ["postmaster", "abuse", "security", "admin"]
         .iter()
@@ -529,7 +529,7 @@ async fn recipient_tests(
     let mail = conn.command(&Command::Mail(sender)).await?;
     closing("mail", &mail)?;
     if !mail.is_positive() {
-        return Ok(());
+        return Ok(Some(mail));
     }
     for (role, address) in addrs {
         let Some(arg) = Arg::new(address.clone()) else {
@@ -545,7 +545,146 @@ async fn recipient_tests(
         });
     }
     let rset = conn.command(&Command::Rset).await?;
-    closing("rset", &rset)
+    closing("rset", &rset)?;
+    Ok(None)
+}
+
+/// The most addresses a domain's recipient test asks at RCPT: the four role addresses, the SOA
+/// contact when it is at the domain, a random local part.
+pub const RECIPIENT_TESTS_MAX: u32 = 6;
+
+/// One domain of a recipient batch (domains that share an MX address, tested in one session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientDomain {
+    pub domain: String,
+    pub exchange: String,
+    pub soa_contact: Option<String>,
+}
+
+/// What one domain of a batch got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainRecipients {
+    /// Replies at RCPT, one per address.
+    Tested(Vec<RecipientResult>),
+    /// `MAIL FROM` was refused: no recipient could be asked.
+    MailRefused(u16, String),
+    /// The session ended before this domain (its status and outcome say why).
+    NotReached,
+}
+
+/// A recipient batch session: how it ended, and each domain's results in the batch's order.
+#[derive(Debug, Clone)]
+pub struct RecipientBatch {
+    pub status: SmtpStatus,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    pub domains: Vec<DomainRecipients>,
+    /// The verbs written, in order.
+    pub sent: Vec<&'static str>,
+}
+
+/// The recipient tests of several domains whose MX is the same address, in one session:
+/// greeting, EHLO, STARTTLS when offered, then per domain one transaction (`MAIL`, the `RCPT`s,
+/// `RSET`), QUIT. No relay test: the address's own session (the SMTP stage) makes those. Never
+/// DATA.
+pub async fn run_recipients(
+    ip: IpAddr,
+    port: SmtpPort,
+    domains: &[RecipientDomain],
+    opts: &SessionOptions,
+    tls: &TlsProbe,
+) -> RecipientBatch {
+    let end = Instant::now() + opts.deadlines.session;
+    let mut batch = RecipientBatch {
+        status: SmtpStatus::Ok,
+        outcome: Outcome::Completed,
+        error: None,
+        domains: vec![DomainRecipients::NotReached; domains.len()],
+        sent: Vec::new(),
+    };
+    let addr = SocketAddr::new(ip, port.port);
+    let mut conn = match Conn::connect(addr, &opts.deadlines, end, opts.limits, false).await {
+        Ok(c) => c,
+        Err(e) => {
+            batch.status = e.status();
+            batch.outcome = Outcome::Failed(e.status());
+            batch.error = Some(e.detail());
+            return batch;
+        }
+    };
+    let mut report = SessionReport::new();
+    let result = async {
+        // The certificate is verified for the first domain's exchange (they share the address).
+        let target = SessionTarget {
+            ip,
+            port: port.port,
+            implicit_tls: port.implicit_tls,
+            name: domains.first().map(|d| d.exchange.clone()),
+            domain: None,
+            soa_contact: None,
+        };
+        let server_name = TlsProbe::server_name(target.name.as_deref(), ip);
+        if port.implicit_tls {
+            handshake(&mut conn, &target, tls, server_name.clone(), &mut report).await?;
+        }
+        let greeting = conn.reply().await?;
+        match greeting.class() {
+            2 => {}
+            5 => return Err(Stop::Reply(Outcome::GreetingRejected, "greeting", greeting)),
+            _ => return Err(Stop::Reply(Outcome::GreetingDeferred, "greeting", greeting)),
+        }
+        let ehlo = hello(&mut conn, opts, &mut report).await?;
+        let starttls = !port.implicit_tls && ehlo.ehlo_keywords().iter().any(|k| k == "STARTTLS");
+        if starttls && opts.starttls {
+            let r = conn.command(&Command::StartTls).await?;
+            closing("starttls", &r)?;
+            if r.code == 220 {
+                handshake(&mut conn, &target, tls, server_name, &mut report).await?;
+                let again = conn.command(&Command::Ehlo(opts.helo.clone())).await?;
+                closing("ehlo after starttls", &again)?;
+            }
+        }
+        for (i, d) in domains.iter().enumerate() {
+            let t = SessionTarget {
+                domain: Some(d.domain.clone()),
+                soa_contact: d.soa_contact.clone(),
+                ..target.clone()
+            };
+            report.recipients.clear();
+            let refused = recipient_tests(&mut conn, &t, opts, &mut report).await;
+            // What this domain got, also when the session ends in the middle of it.
+            batch.domains[i] = match (&refused, report.recipients.is_empty()) {
+                (Ok(Some(mail)), _) => {
+                    DomainRecipients::MailRefused(mail.code, mail.lines.join(" / "))
+                }
+                (_, false) => DomainRecipients::Tested(std::mem::take(&mut report.recipients)),
+                (Ok(None), true) => DomainRecipients::Tested(Vec::new()),
+                (Err(_), true) => DomainRecipients::NotReached,
+            };
+            refused?;
+        }
+        let _ = conn.command(&Command::Quit).await;
+        Ok::<(), Stop>(())
+    }
+    .await;
+    match result {
+        Ok(()) => {}
+        Err(Stop::Conn(e)) => {
+            batch.status = e.status();
+            batch.outcome = Outcome::Failed(e.status());
+            batch.error = Some(e.detail());
+        }
+        Err(Stop::Reply(outcome, step, reply)) => {
+            batch.outcome = outcome;
+            batch.error = Some(format!("{step}: {}", reply.summary()));
+            if reply.code != 421 {
+                let _ = conn.command(&Command::Quit).await;
+            }
+        }
+    }
+    conn.close().await;
+    batch.sent = std::mem::take(&mut conn.sent);
+    batch
 }
 
 #[cfg(test)]

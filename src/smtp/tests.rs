@@ -310,6 +310,100 @@ async fn closed_server_with_starttls() {
     );
 }
 
+/// A recipient batch: one TLS session, one transaction per domain, no relay test, never DATA;
+/// a session that ends in the middle leaves the later domains `NotReached`.
+#[tokio::test]
+async fn a_recipient_batch_is_one_session_with_a_transaction_per_domain() {
+    use session::{DomainRecipients, RecipientDomain, SmtpPort};
+    let pki = pki();
+    let tls = TlsProbe::new(std::slice::from_ref(&pki.ca), true).unwrap();
+    let (addr, lines, h) = serve(Fake {
+        tls: Some(pki.server.clone()),
+        ..Fake::default()
+    })
+    .await;
+    let d = |name: &str, soa: Option<&str>| RecipientDomain {
+        domain: name.into(),
+        exchange: "mx.fake.test".into(),
+        soa_contact: soa.map(str::to_string),
+    };
+    let domains = [
+        d("fake.test", Some("hostmaster@fake.test")),
+        d("other.test", None),
+    ];
+    let port = SmtpPort {
+        port: addr.port(),
+        implicit_tls: false,
+    };
+    let b = session::run_recipients(addr.ip(), port, &domains, &options(), &tls).await;
+    h.await.unwrap();
+    assert_eq!(
+        (b.status.as_str(), b.outcome, b.error.as_deref()),
+        ("ok", Outcome::Completed, None)
+    );
+    let codes = |i: usize| match &b.domains[i] {
+        DomainRecipients::Tested(r) => r.iter().map(|x| (x.role, x.code)).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        codes(0),
+        [
+            ("postmaster", 250),
+            ("abuse", 250),
+            ("security", 550),
+            ("admin", 550),
+            ("soa", 550),
+            ("random", 550)
+        ]
+    );
+    assert_eq!(
+        codes(1),
+        [
+            ("postmaster", 554),
+            ("abuse", 554),
+            ("security", 554),
+            ("admin", 554),
+            ("random", 554)
+        ]
+    );
+    assert_never_data(&lines);
+    let lines = lines.lock().clone();
+    let verbs: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split([' ', ':']).next().unwrap())
+        .collect();
+    // STARTTLS first, then per domain MAIL, its RCPTs, RSET; no relay variant.
+    assert_eq!(&verbs[..4], ["EHLO", "STARTTLS", "[TLS]", "EHLO"]);
+    assert_eq!(verbs.iter().filter(|v| **v == "MAIL").count(), 2);
+    assert_eq!(verbs.iter().filter(|v| **v == "RSET").count(), 2);
+    assert_eq!(verbs.iter().filter(|v| **v == "RCPT").count(), 11);
+    assert!(!lines.iter().any(|l| l.contains("relay.example")));
+    assert_eq!(*verbs.last().unwrap(), "QUIT");
+
+    // A server that drops the connection at the first RCPT: nothing for either domain, and the
+    // status says why.
+    let addr = raw(
+        vec![
+            (Duration::ZERO, b"220 mx.fake.test ESMTP\r\n".to_vec()),
+            (Duration::from_millis(50), b"250 mx.fake.test\r\n".to_vec()),
+            (Duration::from_millis(50), b"250 2.1.0 Ok\r\n".to_vec()),
+        ],
+        Duration::from_millis(200),
+    )
+    .await;
+    let port = SmtpPort {
+        port: addr.port(),
+        implicit_tls: false,
+    };
+    let b = session::run_recipients(addr.ip(), port, &domains, &options(), &tls).await;
+    assert_ne!(b.status.as_str(), "ok", "{b:?}");
+    assert!(
+        b.domains.iter().all(|d| *d == DomainRecipients::NotReached),
+        "{:?}",
+        b.domains
+    );
+}
+
 #[tokio::test]
 async fn open_relay_and_catch_all() {
     let tls = TlsProbe::new(&[], false).unwrap();

@@ -320,6 +320,113 @@ async fn a_range_scan_with_the_default_trust_store() {
     );
 }
 
+/// `--smtp-recipients` over domains that share an MX address: the first domain to lead the scan
+/// to pf-closed is tested in the address's own session, the others in batch sessions (two
+/// domains a batch here) within the address's RCPT budget (room for two domains), one row per
+/// address asked in OUT/recipients/. Which domain comes first depends on timing, so the test
+/// counts rather than names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipient_tests_of_domains_sharing_an_mx_are_batched_within_a_budget() {
+    let Some(f) = common::smtp_fixtures("smtp_recipient_batches") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(
+        &input,
+        "smtp-closed.example.test\nsmtp-shared1.example.test\nsmtp-shared2.example.test\n\
+         smtp-shared3.example.test\nsmtp-plain.example.test\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut smtp = smtp_options(&f, true, true);
+    smtp.recipient_batches.batch = 2;
+    smtp.recipient_batches.budget = 2 * 6;
+    smtp.recipient_batches.max_wait = Duration::from_millis(200);
+    let o = options(
+        &out,
+        &f,
+        Targets::Domains(input.to_str().unwrap().into()),
+        smtp,
+    );
+    let (hosts, manifest) = hosts(o).await;
+    assert_eq!(hosts.len(), 2, "{:?}", hosts.keys());
+    let rows = common::read_table(&out, "recipients");
+    let at = |domain: &str| -> Vec<&BTreeMap<String, Value>> {
+        rows.iter().filter(|r| r["domain"] == domain).collect()
+    };
+    // The four domains at pf-closed's address.
+    let shared = [
+        "smtp-closed.example.test",
+        "smtp-shared1.example.test",
+        "smtp-shared2.example.test",
+        "smtp-shared3.example.test",
+    ];
+    let (mut own, mut batched, mut over_budget) = (0, 0, 0);
+    for d in shared {
+        let r = at(d);
+        assert!(!r.is_empty(), "{d}: no recipient row");
+        assert!(
+            r.iter().all(|r| r["ip"] == f.pf_closed.to_string()),
+            "{d}: {r:?}"
+        );
+        assert!(r.iter().all(|r| r["exchange"] == "pf-closed.example.test"));
+        match r[0]["recipient_status"].as_str().unwrap() {
+            "budget" => {
+                assert_eq!(r.len(), 1);
+                assert_eq!((&r[0]["role"], &r[0]["code"]), (&Value::Null, &Value::Null));
+                over_budget += 1;
+                continue;
+            }
+            "ok" => {}
+            other => panic!("{d}: {other}: {r:?}"),
+        }
+        if r[0]["batched"] == true {
+            batched += 1;
+        } else {
+            own += 1;
+        }
+        let codes: BTreeMap<&str, u64> = r
+            .iter()
+            .map(|r| (r["role"].as_str().unwrap(), r["code"].as_u64().unwrap()))
+            .collect();
+        let roles: Vec<&str> = codes.keys().copied().collect();
+        assert_eq!(
+            roles,
+            ["abuse", "admin", "postmaster", "random", "security"],
+            "{d}"
+        );
+        if d == "smtp-closed.example.test" {
+            // pf-closed's local domain: the three role addresses it has, 550 for the others.
+            let want = [
+                ("abuse", 250),
+                ("admin", 550),
+                ("postmaster", 250),
+                ("random", 550),
+                ("security", 250),
+            ];
+            assert_eq!(codes, want.into_iter().collect(), "{r:?}");
+        } else {
+            // Not a domain of the server: relaying refused at every RCPT.
+            assert!(codes.values().all(|c| *c == 554), "{d}: {codes:?}");
+        }
+    }
+    // One domain in the address's own session, two within the budget, one over it.
+    assert_eq!((own, batched, over_budget), (1, 2, 1));
+    // pf-plain's only domain: its own session.
+    let plain = at("smtp-plain.example.test");
+    assert_eq!(plain.len(), 5);
+    assert!(
+        plain
+            .iter()
+            .all(|r| r["batched"] == false && r["recipient_status"] == "ok")
+    );
+    // The own session's tests are on the hosts row too.
+    let own_row = &hosts[&f.pf_closed.to_string()];
+    assert_eq!(own_row["smtp_recipients"].as_array().unwrap().len(), 5);
+    assert_eq!(manifest["counts"]["recipients_written"]["rows"], 21);
+}
+
 /// `--smtp-ports`: pf-closed refuses to relay on its first port and relays on its second
 /// (implicit TLS, a submission-style port left open): the row's columns are the first port's,
 /// `smtp_other_ports` the second's, and the sessions never overlap.
