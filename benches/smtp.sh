@@ -15,6 +15,12 @@
 #                    own host groups and script parallelism; its rate grows with N)
 #   nmap one by one  one nmap process per address, NMAP_SEQ_HOSTS of them (how it is used per host)
 # Also per session: the client's CPU time and the CPU time of all Postfix processes.
+# Latency: DELAY_MS [0] > 0 puts examples/latency_proxy.rs (0.0.0.0:25, each chunk held DELAY_MS each way,
+# so a round trip of 2 x DELAY_MS) in front of Postfix (then on 127.0.0.1:2525): this kernel has no netem.
+# Both tools go through it. PER24 [0] > 0 scans only the first PER24 addresses of each /24 of the range
+# (e.g. MXRAY_RANGE=127.16.0.0/12 PER24=1: 4096 addresses in 4096 /24s, as the MX hosts of a domain list
+# are spread), so the per-/24 limit does not stand for the whole internet.
+#   DELAY_MS=25 PER24=1 MXRAY_RANGE=127.16.0.0/12 NMAP_SEQ_HOSTS=16 LIFTED_RUNS= bash benches/smtp.sh
 # Knobs: MXRAY_RANGE [127.1.0.0/20: 4096 addresses over 16 /24s], NMAP_SETS ["64 1024"],
 #   NMAP_SEQ_HOSTS [64], LIFTED_RUNS, MXRAY_ARGS [""] (extra options for every mxray run),
 #   PF_PROCS [500] (Postfix's default_process_limit), SMTPBENCH_DIR [/tmp/mxray-smtpbench; each
@@ -33,6 +39,8 @@ NMAP_SETS=${NMAP_SETS:-64 1024}
 NMAP_SEQ_HOSTS=${NMAP_SEQ_HOSTS:-64}
 LIFTED_RUNS=${LIFTED_RUNS:---smtp-rate 5000 --smtp-per-net 64; --smtp-rate 5000 --smtp-per-net 64 --smtp-concurrency 64}
 PF_PROCS=${PF_PROCS:-500}
+DELAY_MS=${DELAY_MS:-0}
+PER24=${PER24:-0}
 NETNS=mxray-smtpbench-$$
 RES=127.0.0.1:5353
 die() { echo "[smtp.sh] FATAL: $*" >&2; exit 1; }
@@ -73,8 +81,14 @@ fi
 if [ "${MXRAY_SKIP_BUILD:-0}" != 1 ]; then
   CARGO_TARGET_DIR=$TARGET flock /tmp/mxray-build.lock cargo build --release --bin mxray >"$RUN/build.log" 2>&1 \
     || { tail -20 "$RUN/build.log"; die "cargo build failed"; }
+  if [ "$DELAY_MS" != 0 ]; then
+    CARGO_TARGET_DIR=$TARGET flock /tmp/mxray-build.lock cargo build --release --example latency_proxy >>"$RUN/build.log" 2>&1 \
+      || { tail -20 "$RUN/build.log"; die "cargo build --example latency_proxy failed"; }
+  fi
 fi
 [ -x "$BIN" ] || die "no $BIN (build it, or set CARGO_TARGET_DIR)"
+PROXY=$TARGET/release/examples/latency_proxy
+[ "$DELAY_MS" = 0 ] || [ -x "$PROXY" ] || die "no $PROXY (build it: cargo build --release --example latency_proxy)"
 
 # ---------------------------------------------------------------- namespace and cleanup
 PF=$RUN/postfix; PFC=$PF/etc; Q=$PF/spool; UB=$RUN/unbound
@@ -104,10 +118,16 @@ ns ip link set lo up
 [ "$(ns ip -o link show | wc -l)" = 1 ] || die "netns $NETNS has more than lo"
 
 # ---------------------------------------------------------------- the addresses
-python3 - "$RANGE" "$NMAP_SEQ_HOSTS" "$RUN" $NMAP_SETS <<'PY' || die "NMAP_SETS, NMAP_SEQ_HOSTS: at most the range's size"
+python3 - "$RANGE" "$PER24" "$NMAP_SEQ_HOSTS" "$RUN" $NMAP_SETS <<'PY' || die "NMAP_SETS, NMAP_SEQ_HOSTS: at most the number of addresses"
 import ipaddress, sys
-net, n_seq, run, sets = ipaddress.ip_network(sys.argv[1]), int(sys.argv[2]), sys.argv[3], [int(x) for x in sys.argv[4:]]
-addrs = list(net)  # every address of the block, as mxray expands it
+net, per24, n_seq, run = ipaddress.ip_network(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+sets = [int(x) for x in sys.argv[5:]]
+if per24 > 0:  # the first PER24 host addresses of each /24 (.1 on)
+    addrs = [ipaddress.ip_address(int(s.network_address) + 1 + i)
+             for s in (net.subnets(new_prefix=24) if net.prefixlen <= 24 else [net]) for i in range(per24)]
+else:
+    addrs = list(net)  # every address of the block
+open(f"{run}/targets.txt", "w").write("".join(f"{a}\n" for a in addrs))
 # nmap's sets: the first addresses of each of the block's /24s in turn (spread like mxray's)
 by24 = {}
 for a in addrs:
@@ -213,9 +233,12 @@ smtpd_client_auth_rate_limit = 0
 maillog_file = $PF/maillog
 maillog_file_prefixes = $PF
 EOF
-cat > "$PFC/master.cf" <<'EOF'
+# with DELAY_MS, the latency proxy takes 0.0.0.0:25 and Postfix listens behind it
+PF_LISTEN=0.0.0.0:25
+[ "$DELAY_MS" = 0 ] || PF_LISTEN=127.0.0.1:2525
+cat > "$PFC/master.cf" <<EOF
 # the wildcard listener: answers on every 127.x.y.z of the namespace; maxproc - = default_process_limit
-0.0.0.0:25 inet n - n - - smtpd
+$PF_LISTEN inet n - n - - smtpd
 EOF
 cat "$REPO/tests/fixtures/postfix-services.cf" >> "$PFC/master.cf"
 # quick start (as tests/fixtures/up.sh): the queue is new, so make its directories as post-install
@@ -234,6 +257,9 @@ ns script -qec "postfix -c $PFC start" /dev/null </dev/null | tr -d '\r' | grep 
 for i in $(seq 100); do [ -s "$Q/pid/master.pid" ] && break; sleep 0.05; done
 [ "$(cat /proc/"$(tr -d ' \n' < "$Q/pid/master.pid")"/comm 2>/dev/null)" = master ] \
   || { tail -20 "$PF/maillog" 2>/dev/null; die "postfix did not start"; }
+if [ "$DELAY_MS" != 0 ]; then
+  ns "$PROXY" 0.0.0.0:25 127.0.0.1:2525 "$DELAY_MS" >"$RUN/proxy.log" 2>&1 &
+fi
 first=$(head -n1 "$RUN/nmap-seq.txt")
 for i in $(seq 100); do
   ns timeout 2 bash -c "exec 3<>/dev/tcp/$first/25 && head -n1 <&3" 2>/dev/null | grep -q '^220 bench.smtpbench.test' && break
@@ -249,6 +275,8 @@ echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at the start"
 echo "git:      $(git rev-parse --short HEAD)$(git diff --quiet -- src Cargo.toml Cargo.lock || echo ' (dirty src)')"
 echo "versions: $("$BIN" --version 2>/dev/null | head -n1); Postfix $(postconf -d -h mail_version); $(nmap --version | head -n1 | cut -d' ' -f1-3); Unbound $(unbound -V | head -n1 | cut -d' ' -f2)"
 echo "server:   one Postfix, 0.0.0.0:25 in netns $NETNS (only lo), closed (relay refused), no STARTTLS,"
+[ "$DELAY_MS" = 0 ] || echo "latency:  ${DELAY_MS} ms each way (RTT $((2 * DELAY_MS)) ms) through examples/latency_proxy.rs in front of Postfix (127.0.0.1:2525)"
+echo "targets:  $N_MXRAY addresses of $RANGE$([ "$PER24" = 0 ] || echo ", the first $PER24 of each /24")"
 echo "          default_process_limit $PF_PROCS, no error sleep, no per-client limits; PTR/A from Unbound $RES"
 
 # ---------------------------------------------------------------- measurement
@@ -258,7 +286,7 @@ echo "          default_process_limit $PF_PROCS, no error sleep, no per-client l
 srv_ticks() {
   local p t=0 v
   for p in $(ip netns pids "$NETNS"); do
-    [ "$(cat /proc/"$p"/comm 2>/dev/null)" = unbound ] && continue
+    case "$(cat /proc/"$p"/comm 2>/dev/null)" in unbound|latency_proxy) continue ;; esac
     v=$(sed 's/.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $12+$13+$14+$15}') || continue
     t=$(( t + ${v:-0} ))
   done
@@ -277,7 +305,7 @@ measure() { # name kind(mxray|nmap) hosts-file|- label, command...: one line in 
 mxray() { # name label, options...
   local name=$1 label=$2; shift 2
   # shellcheck disable=SC2086
-  measure "$name" mxray - "$label" ip netns exec "$NETNS" "$BIN" scan --ips "$RANGE" --allow-loopback --smtp \
+  measure "$name" mxray - "$label" ip netns exec "$NETNS" "$BIN" scan --ips "$RUN/targets.txt" --allow-loopback --smtp \
     --resolver "$RES" --out "$RUN/out-$name" --overwrite -q "$@" ${MXRAY_ARGS:-}
 }
 
