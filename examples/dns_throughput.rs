@@ -73,11 +73,14 @@ fn main() {
             .map(|st| format!("{st}={}", s.status_count(*st)))
             .collect();
         println!(
-            "mxray: {} queries in {secs:.2} s = {:.0} queries/s (window {window}, {sockets} sockets; {}; retries {})",
+            "mxray: {} queries in {secs:.2} s = {:.0} queries/s (window {window}, {sockets} sockets; {}; retries {}; datagrams per system call: {:.1} sent, {:.1} received)",
             queries.len(),
             queries.len() as f64 / secs,
             statuses.join(" "),
-            s.retries.load(Relaxed)
+            s.retries.load(Relaxed),
+            s.udp_sent.load(Relaxed) as f64 / s.send_calls.load(Relaxed).max(1) as f64,
+            (s.udp_sent.load(Relaxed) - s.dropped.load(Relaxed)) as f64
+                / s.recv_calls.load(Relaxed).max(1) as f64,
         );
     });
 }

@@ -66,7 +66,12 @@ async fn pipe(mut r: OwnedReadHalf, mut w: OwnedWriteHalf, delay: Duration) {
     let reader = async move {
         let mut buf = vec![0u8; 16 * 1024];
         while let Ok(n) = r.read(&mut buf).await {
-            if n == 0 || tx.send((Instant::now() + delay, buf[..n].to_vec())).await.is_err() {
+            if n == 0
+                || tx
+                    .send((Instant::now() + delay, buf[..n].to_vec()))
+                    .await
+                    .is_err()
+            {
                 break;
             }
         }

@@ -2,7 +2,9 @@
 //! id + source + question, a bounded in-flight window, retries that rotate across resolvers, and TCP
 //! when an answer comes back truncated.
 //!
-//! Each socket has one receive task. A query registers a pending slot under a free random id per
+//! Each socket has one receive task and one send task, each moving datagrams in batches
+//! (`recvmmsg`/`sendmmsg`, [`super::batch_io`]): a query's datagram joins the socket's send queue,
+//! and under load one system call carries a burst. A query registers a pending slot under a free random id per
 //! attempt, sends, and waits on a channel shared by its attempts; the receive task hands it the raw
 //! bytes only when the id, the resolver address and the question all match, so a stray or spoofed
 //! datagram is dropped rather than taken for an answer. Decoding happens in the waiting task, which spreads that CPU across the
@@ -24,6 +26,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::batch_io::{self, Outgoing};
 use super::window::{self, TimeoutKind, Window};
 use super::{Answer, Rdata, Status, normalize_name};
 
@@ -157,6 +160,12 @@ pub struct EngineStats {
     pub tcp_fallbacks: AtomicU64,
     /// Datagrams dropped: unknown id, wrong source, wrong question, not a response.
     pub dropped: AtomicU64,
+    /// Datagrams the system refused to send (the attempt then times out).
+    pub send_errors: AtomicU64,
+    /// System calls that sent datagrams (`sendmmsg`: several at once under load).
+    pub send_calls: AtomicU64,
+    /// System calls that received datagrams (`recvmmsg`).
+    pub recv_calls: AtomicU64,
     /// Final statuses, indexed by [`Status::index`].
     pub by_status: [AtomicU64; 7],
 }
@@ -249,6 +258,9 @@ impl Rtt {
 struct Sock {
     udp: UdpSocket,
     pending: Mutex<HashMap<u16, Pending, ahash::RandomState>>,
+    /// Datagrams waiting for the send task, which is woken when the queue was empty.
+    outq: Mutex<Vec<Outgoing>>,
+    wake: tokio::sync::Notify,
 }
 
 struct Inner {
@@ -297,8 +309,11 @@ impl Engine {
                 let sock = Arc::new(Sock {
                     udp,
                     pending: Mutex::new(HashMap::default()),
+                    outq: Mutex::new(Vec::new()),
+                    wake: tokio::sync::Notify::new(),
                 });
                 tasks.push(tokio::spawn(receive_loop(sock.clone(), stats.clone())));
+                tasks.push(tokio::spawn(send_loop(sock.clone(), stats.clone())));
                 socks.push(sock);
             }
             Ok::<_, EngineError>(socks)
@@ -565,7 +580,20 @@ impl Engine {
         let mut packet = query.to_vec();
         packet[..2].copy_from_slice(&id.to_be_bytes());
         inner.stats.udp_sent.fetch_add(1, Relaxed);
-        sock.udp.send_to(&packet, server).await.map(|_| ())
+        // Queued for the socket's send task; a datagram the system refuses is counted there
+        // (`send_errors`) and its attempt times out like a lost one.
+        let wake = {
+            let mut q = sock.outq.lock();
+            q.push(Outgoing {
+                to: server,
+                bytes: packet,
+            });
+            q.len() == 1
+        };
+        if wake {
+            sock.wake.notify_one();
+        }
+        Ok(())
     }
 
     async fn tcp_exchange(&self, query: &[u8], server: SocketAddr) -> std::io::Result<Message> {
@@ -614,34 +642,88 @@ fn bind_udp(any: SocketAddr, buffer: usize) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(sock.into())
 }
 
-async fn receive_loop(sock: Arc<Sock>, stats: Arc<EngineStats>) {
-    let mut buf = vec![0u8; 65535];
+/// Sends the socket's queued datagrams, a batch per system call, as fast as the socket takes them.
+async fn send_loop(sock: Arc<Sock>, stats: Arc<EngineStats>) {
+    let mut batch: Vec<Outgoing> = Vec::new();
     loop {
-        let (len, from) = match sock.udp.recv_from(&mut buf).await {
-            Ok(r) => r,
-            // ICMP errors surface here on some systems; the attempt's timer covers the query.
-            Err(_) => continue,
-        };
-        let data = &buf[..len];
-        if len < 12 {
-            stats.dropped.fetch_add(1, Relaxed);
+        sock.wake.notified().await;
+        // Let the queries that are ready to send join the batch: one system call for them all.
+        tokio::task::yield_now().await;
+        loop {
+            std::mem::swap(&mut *sock.outq.lock(), &mut batch);
+            if batch.is_empty() {
+                break;
+            }
+            let mut done = 0;
+            while done < batch.len() {
+                if sock.udp.writable().await.is_err() {
+                    continue;
+                }
+                let r = sock.udp.try_io(tokio::io::Interest::WRITABLE, || {
+                    batch_io::send_batch(&sock.udp, &batch[done..])
+                });
+                match r {
+                    Ok(n) => {
+                        stats.send_calls.fetch_add(1, Relaxed);
+                        done += n.max(1);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => {
+                        // The first datagram of the batch was refused (an unreachable address):
+                        // it is dropped, the others go on.
+                        stats.send_errors.fetch_add(1, Relaxed);
+                        done += 1;
+                    }
+                }
+            }
+            batch.clear();
+        }
+    }
+}
+
+/// Receives answers, a batch per system call, and hands each to the query that waits for it.
+async fn receive_loop(sock: Arc<Sock>, stats: Arc<EngineStats>) {
+    // 64 KiB each, the largest datagram: pages the kernel never writes are never touched.
+    let mut bufs = vec![vec![0u8; 65535]; batch_io::BATCH];
+    let mut got = Vec::with_capacity(batch_io::BATCH);
+    loop {
+        if sock.udp.readable().await.is_err() {
             continue;
         }
-        let id = u16::from_be_bytes([data[0], data[1]]);
-        let pending = {
-            let mut map = sock.pending.lock();
-            match map.get(&id) {
-                Some(p) if p.server == from && answers_question(data, &p.query) => map.remove(&id),
-                _ => None,
-            }
-        };
-        match pending {
-            Some(p) => {
-                let _ = p.tx.try_send((id, data.to_vec()));
-            }
-            None => {
-                stats.dropped.fetch_add(1, Relaxed);
-            }
+        got.clear();
+        let r = sock.udp.try_io(tokio::io::Interest::READABLE, || {
+            batch_io::recv_batch(&sock.udp, &mut bufs, &mut got)
+        });
+        // WouldBlock, or an ICMP error on some systems: the attempts' timers cover the queries.
+        if r.is_err() {
+            continue;
+        }
+        stats.recv_calls.fetch_add(1, Relaxed);
+        for (i, &(len, from, _)) in got.iter().enumerate() {
+            deliver(&sock, &stats, &bufs[i][..len], from);
+        }
+    }
+}
+
+fn deliver(sock: &Sock, stats: &EngineStats, data: &[u8], from: SocketAddr) {
+    if data.len() < 12 {
+        stats.dropped.fetch_add(1, Relaxed);
+        return;
+    }
+    let id = u16::from_be_bytes([data[0], data[1]]);
+    let pending = {
+        let mut map = sock.pending.lock();
+        match map.get(&id) {
+            Some(p) if p.server == from && answers_question(data, &p.query) => map.remove(&id),
+            _ => None,
+        }
+    };
+    match pending {
+        Some(p) => {
+            let _ = p.tx.try_send((id, data.to_vec()));
+        }
+        None => {
+            stats.dropped.fetch_add(1, Relaxed);
         }
     }
 }
