@@ -452,12 +452,12 @@ pub struct ScanArgs {
     #[arg(help_heading = "SMTP stage", long, requires = "smtp")]
     pub no_starttls: bool,
 
-    /// Domain scans: at every domain's most preferred MX address, RCPT TO postmaster@, abuse@,
-    /// security@, admin@ the domain, its SOA contact when at the domain, and a random local
-    /// part (accepts_any_recipient), one transaction per domain, never DATA. Rows in
-    /// OUT/recipients/ (one per address asked). The first domain that leads to an address is
-    /// tested in the address's own session (also in smtp_recipients); the other domains that
-    /// share the address are batched into few sessions.
+    /// Domain scans: at every domain's MX, RCPT TO postmaster@, abuse@, security@, admin@ the
+    /// domain, its SOA contact when at the domain, and a random local part
+    /// (accepts_any_recipient), one transaction per domain, never DATA. Rows in OUT/recipients/
+    /// (one per address asked). The first domain that leads to an address is tested in the
+    /// address's own session (also in smtp_recipients); a domain that leads to no new address is
+    /// tested at its most preferred MX in a batch with the others there.
     #[arg(help_heading = "SMTP stage", long, requires = "smtp")]
     pub smtp_recipients: bool,
 

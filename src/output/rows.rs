@@ -189,7 +189,7 @@ impl Row for HostRow {
 
 /// One recipient asked at RCPT (`--smtp-recipients`): the long table `OUT/recipients/`, one row
 /// per (domain, address tested), from the address's own SMTP session (its first domain) or from
-/// a batch session of the other domains whose MX is that address.
+/// a batch session of domains that led the scan to no new address.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecipientRow {
     pub domain: String,
@@ -222,7 +222,7 @@ static RECIPIENT_COLUMNS: &[R] = &[
     R::new("domain", Utf8, |r| Str(Some(&r.domain))).required()
         .doc("the scanned domain whose MX was asked"),
     R::new("ip", Utf8, |r| Str(Some(&r.ip))).required()
-        .doc("the MX address asked (the first address of the domain's most preferred exchange, or each of its addresses that the domain led the scan to)"),
+        .doc("the MX address asked: each address the domain was the first to lead the scan to (in that address's own session), or, when it led to none, the first address of its most preferred exchange (in a batch)"),
     R::new("exchange", Utf8, |r| Str(Some(&r.exchange))).required()
         .doc("the MX exchange that gave the address"),
     R::new("scanned_at", Timestamp, |r| Ts(r.scanned_at)).required(),

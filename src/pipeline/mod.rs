@@ -598,26 +598,32 @@ pub async fn scan_with<L: ProbeLayer>(
                                 let soa_contact = out.row.soa_rname.clone();
                                 domains.send(out.row).await;
                                 let ips = if host_checks { out.ips } else { Vec::new() };
-                                // The recipient tests run at the most preferred address: in its
-                                // own session when this domain is the first to lead there, else
-                                // in a batch with the other domains that share it.
-                                let mut test_recipients = true;
-                                for (n, (ip, exchange)) in
-                                    ips.into_iter().zip(out.exchanges).enumerate()
+                                // The recipient tests of a domain run in the own session of
+                                // each address it is the first to lead to (as the hosts row's
+                                // columns say); a domain that leads to no new address is tested
+                                // at its most preferred one, batched with the other domains there.
+                                let first: Vec<bool> =
+                                    ips.iter().map(|ip| dedup.first_time(*ip)).collect();
+                                if let (false, Some(tx), Some(ip), Some(exchange)) = (
+                                    first.contains(&true),
+                                    &batch_tx,
+                                    ips.first(),
+                                    out.exchanges.first(),
+                                ) {
+                                    let job = recipients::RecipientJob {
+                                        ip: *ip,
+                                        domain: crate::smtp::session::RecipientDomain {
+                                            domain: domain.clone(),
+                                            exchange: exchange.clone(),
+                                            soa_contact: soa_contact.clone(),
+                                        },
+                                    };
+                                    let _ = tx.send(job).await;
+                                }
+                                for ((ip, exchange), new) in
+                                    ips.into_iter().zip(out.exchanges).zip(first)
                                 {
-                                    if !dedup.first_time(ip) {
-                                        if let (0, Some(tx)) = (n, &batch_tx) {
-                                            test_recipients = false;
-                                            let job = recipients::RecipientJob {
-                                                ip,
-                                                domain: crate::smtp::session::RecipientDomain {
-                                                    domain: domain.clone(),
-                                                    exchange,
-                                                    soa_contact: soa_contact.clone(),
-                                                },
-                                            };
-                                            let _ = tx.send(job).await;
-                                        }
+                                    if !new {
                                         continue;
                                     }
                                     if track_via {
@@ -625,7 +631,6 @@ pub async fn scan_with<L: ProbeLayer>(
                                             domain: domain.clone(),
                                             exchange,
                                             soa_contact: soa_contact.clone(),
-                                            test_recipients,
                                         };
                                         vias.insert(ip, Arc::new(via));
                                     }

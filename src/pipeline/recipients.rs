@@ -1,6 +1,6 @@
-//! The recipient batches (`--smtp-recipients`): every domain whose most preferred MX address was
-//! already claimed by another domain (the address dedup sends each address to the SMTP stage
-//! once) is queued here by address, and the domains that share an address are tested together,
+//! The recipient batches (`--smtp-recipients`): every domain whose MX addresses were all
+//! reached through earlier domains (the address dedup sends each address to the SMTP stage once,
+//! and its session tests the domain that led there) is queued here at its most preferred address, and the domains that share an address are tested together,
 //! a few sessions per address: one transaction per domain (`MAIL`, the `RCPT`s, `RSET`), within
 //! a per-address RCPT budget, one connection to the address at a time (the SMTP stage's limits).
 //!

@@ -269,7 +269,6 @@ impl Resume {
                             domain: domain.value(i).to_string(),
                             exchange,
                             soa_contact: (!soa.is_null(i)).then(|| soa.value(i).to_string()),
-                            test_recipients: true,
                         });
                         orphans.push((ip, via));
                     }

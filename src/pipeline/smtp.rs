@@ -72,9 +72,6 @@ pub struct Via {
     pub domain: String,
     pub exchange: String,
     pub soa_contact: Option<String>,
-    /// The address's session runs the domain's recipient tests (with `--smtp-recipients`):
-    /// false when the domain's tests are batched at its most preferred address instead.
-    pub test_recipients: bool,
 }
 
 /// A semaphore per network, dropped when no session of that network runs, so memory follows the
@@ -266,12 +263,8 @@ impl crate::pipeline::stage::Probe for SmtpProbe {
         let _addr = self.addresses.acquire(ip).await;
         let _net = self.nets.acquire(ip).await;
         self.rate.until_ready().await;
-        let test_recipients = t.via.as_ref().is_some_and(|v| v.test_recipients);
-        let first = SessionOptions {
-            recipients: self.opts.session.recipients && test_recipients,
-            ..self.opts.session.clone()
-        };
-        let report = session::run(&self.target(&t, ip, main), &first, &self.tls).await;
+        let first = &self.opts.session;
+        let report = session::run(&self.target(&t, ip, main), first, &self.tls).await;
         if let (true, Some(via), Some(w)) = (first.recipients, &t.via, self.recipient_rows.get()) {
             let d = RecipientDomain {
                 domain: via.domain.clone(),
