@@ -79,8 +79,7 @@ fn main() {
             statuses.join(" "),
             s.retries.load(Relaxed),
             s.udp_sent.load(Relaxed) as f64 / s.send_calls.load(Relaxed).max(1) as f64,
-            (s.udp_sent.load(Relaxed) - s.dropped.load(Relaxed)) as f64
-                / s.recv_calls.load(Relaxed).max(1) as f64,
+            s.udp_received.load(Relaxed) as f64 / s.recv_calls.load(Relaxed).max(1) as f64,
         );
     });
 }

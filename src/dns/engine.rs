@@ -164,8 +164,9 @@ pub struct EngineStats {
     pub send_errors: AtomicU64,
     /// System calls that sent datagrams (`sendmmsg`: several at once under load).
     pub send_calls: AtomicU64,
-    /// System calls that received datagrams (`recvmmsg`).
+    /// System calls that received datagrams (`recvmmsg`), and the datagrams they brought.
     pub recv_calls: AtomicU64,
+    pub udp_received: AtomicU64,
     /// Final statuses, indexed by [`Status::index`].
     pub by_status: [AtomicU64; 7],
 }
@@ -657,7 +658,12 @@ async fn send_loop(sock: Arc<Sock>, stats: Arc<EngineStats>) {
             let mut done = 0;
             while done < batch.len() {
                 if sock.udp.writable().await.is_err() {
-                    continue;
+                    // The socket is unusable: what is left of the batch is lost, and its
+                    // attempts time out.
+                    stats
+                        .send_errors
+                        .fetch_add((batch.len() - done) as u64, Relaxed);
+                    break;
                 }
                 let r = sock.udp.try_io(tokio::io::Interest::WRITABLE, || {
                     batch_io::send_batch(&sock.udp, &batch[done..])
@@ -688,6 +694,8 @@ async fn receive_loop(sock: Arc<Sock>, stats: Arc<EngineStats>) {
     let mut got = Vec::with_capacity(batch_io::BATCH);
     loop {
         if sock.udp.readable().await.is_err() {
+            // Not expected on a bound socket; do not spin on it.
+            tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         }
         got.clear();
@@ -699,6 +707,7 @@ async fn receive_loop(sock: Arc<Sock>, stats: Arc<EngineStats>) {
             continue;
         }
         stats.recv_calls.fetch_add(1, Relaxed);
+        stats.udp_received.fetch_add(got.len() as u64, Relaxed);
         for (i, &(len, from, _)) in got.iter().enumerate() {
             deliver(&sock, &stats, &bufs[i][..len], from);
         }

@@ -287,6 +287,11 @@ pub struct DnsCounts {
     pub second_pass_answered: u64,
     pub tcp_fallbacks: u64,
     pub dropped_datagrams: u64,
+    /// Datagrams the system refused to send (their attempts timed out).
+    pub send_errors: u64,
+    /// Datagrams per system call (`sendmmsg`, `recvmmsg`): how much the batching saved.
+    pub datagrams_per_send_call: f64,
+    pub datagrams_per_recv_call: f64,
     /// The in-flight window at the end (adaptive: what the resolvers took without loss).
     pub window_final: usize,
     pub by_status: BTreeMap<&'static str, u64>,
@@ -429,6 +434,11 @@ impl RunManifest {
                 second_pass_answered: e.second_pass_answered.load(Relaxed),
                 tcp_fallbacks: e.tcp_fallbacks.load(Relaxed),
                 dropped_datagrams: e.dropped.load(Relaxed),
+                send_errors: e.send_errors.load(Relaxed),
+                datagrams_per_send_call: e.udp_sent.load(Relaxed) as f64
+                    / e.send_calls.load(Relaxed).max(1) as f64,
+                datagrams_per_recv_call: e.udp_received.load(Relaxed) as f64
+                    / e.recv_calls.load(Relaxed).max(1) as f64,
                 window_final: resolver.engine().window(),
                 by_status: Status::ALL
                     .iter()
