@@ -462,6 +462,7 @@ impl Engine {
             let si = (first + attempt as usize) % servers.len();
             let server = servers[si];
             self.pace(si).await;
+            let stamp = inner.window.stamp();
             if let Err(e) = self.send_attempt(query, si, &tx, &mut sent).await {
                 last = Answer::failure(Status::Error, format!("send to {server}: {e}"));
                 continue;
@@ -477,7 +478,8 @@ impl Engine {
                 Ok(Some(got)) => got,
                 _ => {
                     inner.stats.attempt_timeouts.fetch_add(1, Relaxed);
-                    if inner.window.on_timeout(Instant::now(), zone) == TimeoutKind::SlowZone {
+                    if inner.window.on_timeout(Instant::now(), zone, stamp) == TimeoutKind::SlowZone
+                    {
                         inner.stats.slow_zone_timeouts.fetch_add(1, Relaxed);
                     }
                     last = Answer::failure(Status::Timeout, format!("no answer from {server}"));

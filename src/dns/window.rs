@@ -9,9 +9,13 @@
 //! zone whose servers never answer times out however idle the resolver is: a few such zones, if
 //! each timeout counted as loss, keep the window at its floor (issue 10 measured 0.28 of the
 //! resolver's ceiling that way). So a timeout counts only when it is *news*:
-//! - a timeout for a zone that timed out in the last [`SLOW_ZONE_MEMORY`] says nothing about the
-//!   resolver (the zone is slow) and is only counted as such;
-//!   a zone stops being slow at its first answer, so a live zone is never ignored for long;
+//! - a timeout of an attempt sent after its zone had already timed out (in the last
+//!   [`SLOW_ZONE_MEMORY`]) says nothing about the resolver (the zone is slow) and is only counted
+//!   as such; a zone stops being slow at its first answer, so a live zone is never ignored for
+//!   long. The attempts sent before the zone's first timeout are news: a server whose receive
+//!   buffer overflows drops a domain's parallel queries together, and counting all but the first
+//!   as a slow zone hid most of that loss (the window climbed to ~900 against a Knot that holds
+//!   ~190);
 //! - the other timeouts are counted per epoch (a window's worth of outcomes, at least
 //!   [`EPOCH_MIN`]); the window shrinks by a quarter when more than [`LOSS_FRACTION`] of an
 //!   epoch's outcomes are such fresh timeouts: many names losing at once is what an overloaded
@@ -19,6 +23,16 @@
 //! - or when the epoch's answers queue: their first-quartile round trip (cache hits, mostly) over
 //!   twice the lowest seen plus [`QUEUE_DELAY`] (Vegas-like: a resolver's request list fills
 //!   before it drops). One decrease per epoch.
+//!
+//! A loss is seen a retransmission timeout after it happened (50 ms at least: a dozen windows
+//! on loopback), and the window keeps growing meanwhile. So a decrease starts from the window
+//! the lost attempt was sent under, not the current one, and the timeouts of attempts sent under a
+//! window that has been decreased since do not decrease it again (TCP's one reduction per loss
+//! episode). After a
+//! decrease the window returns quickly to just under the size that lost (half the gap per window
+//! of answers), then probes past it slowly (one place per window of answers, a step that grows by
+//! one every [`PROBE_WINDOWS`] windows, at most an eighth): a CUBIC-like shape that spends its
+//! time near the ceiling rather than over it, and still finds a ceiling that rose.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,6 +50,9 @@ pub const LOSS_FRACTION: f64 = 0.02;
 pub const EPOCH_MIN: usize = 64;
 /// Queueing delay, beyond twice the base round trip, that counts as congestion.
 pub const QUEUE_DELAY: Duration = Duration::from_millis(10);
+/// Past the size that lost last, the window grows by one place per window of answers, one more
+/// every this many windows.
+const PROBE_WINDOWS: usize = 4;
 /// Round-trip samples kept per epoch.
 const EPOCH_SAMPLES: usize = 512;
 /// Epochs after which the base round trip is measured afresh (a route or resolver change).
@@ -55,8 +72,8 @@ struct State {
     /// Outcomes the current epoch is judged on: the window at its start (in slow start the
     /// window grows as fast as the outcomes come).
     epoch_size: usize,
-    /// Zone key -> when it last timed out (removed at its next answer).
-    slow_zones: HashMap<u64, Instant, ahash::RandomState>,
+    /// Zone key -> when it first and last timed out (removed at its next answer).
+    slow_zones: HashMap<u64, (Instant, Instant), ahash::RandomState>,
     /// Zone key -> when a query of it last ran out of attempts (removed at its next answer): the
     /// zones whose queries get one patient attempt. Apart from `slow_zones`, which an answer slower
     /// than the retransmission timeout also enters, so that a live zone under load keeps its
@@ -67,6 +84,19 @@ struct State {
     /// The lowest first-quartile round trip of an epoch, and the epochs since it was reset.
     base_rtt: Option<Duration>,
     base_epochs: u32,
+    /// The window that lost last (the size a decrease started from), 0 before the first loss.
+    w_max: usize,
+    /// Windows of answers since the window passed `w_max`.
+    probe: usize,
+    /// The smallest window a fresh timeout of this epoch was sent under.
+    epoch_lost_at: usize,
+}
+
+/// When an attempt was sent, and the window then (see [`Window::stamp`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp {
+    pub at: Instant,
+    pub limit: usize,
 }
 
 /// What a timeout meant to the window (for the engine's counters).
@@ -84,6 +114,8 @@ pub struct Window {
     adaptive: bool,
     /// Permits to retire as they come back (a shrink cannot take permits that are in use).
     debt: AtomicUsize,
+    /// `State::limit`, readable without the lock (every attempt is stamped with it).
+    limit_now: AtomicUsize,
     state: Mutex<State>,
 }
 
@@ -118,6 +150,7 @@ impl Window {
             max,
             adaptive,
             debt: AtomicUsize::new(0),
+            limit_now: AtomicUsize::new(start),
             state: Mutex::new(State {
                 limit: start,
                 slow_start: true,
@@ -130,6 +163,9 @@ impl Window {
                 rtts: Vec::with_capacity(EPOCH_SAMPLES),
                 base_rtt: None,
                 base_epochs: 0,
+                w_max: 0,
+                probe: 0,
+                epoch_lost_at: usize::MAX,
             }),
         }
     }
@@ -148,7 +184,15 @@ impl Window {
 
     /// The current size of the window.
     pub fn limit(&self) -> usize {
-        self.state.lock().limit
+        self.limit_now.load(Ordering::Relaxed)
+    }
+
+    /// Stamps an attempt as it is sent (for [`Window::on_timeout`]).
+    pub fn stamp(&self) -> Stamp {
+        Stamp {
+            at: Instant::now(),
+            limit: self.limit(),
+        }
     }
 
     fn grow(&self, s: &mut State, by: usize) {
@@ -157,6 +201,7 @@ impl Window {
             return;
         }
         s.limit += by;
+        self.limit_now.store(s.limit, Ordering::Relaxed);
         let mut left = by;
         // Cancel retirements still owed before adding places.
         let _ = self
@@ -216,31 +261,47 @@ impl Window {
             s.answered += 1;
             if s.answered >= s.limit {
                 s.answered = 0;
-                let by = (s.limit / 8).max(1);
+                let by = if s.limit < s.w_max {
+                    ((s.w_max - s.limit) / 2).max(1)
+                } else {
+                    // One more place every PROBE_WINDOWS windows: a doubling step overshot
+                    // by hundreds in the dozen windows a loss takes to be seen on loopback.
+                    s.probe += 1;
+                    (s.probe / PROBE_WINDOWS).max(1).min((s.limit / 8).max(1))
+                };
                 self.grow(&mut s, by);
             }
         }
     }
 
-    /// An attempt for a name in `zone` (see [`zone_key`]) timed out at `now`.
-    pub fn on_timeout(&self, now: Instant, zone: u64) -> TimeoutKind {
+    /// An attempt for a name in `zone` (see [`zone_key`]), sent as `sent` says, timed out at
+    /// `now`.
+    pub fn on_timeout(&self, now: Instant, zone: u64, sent: Stamp) -> TimeoutKind {
         let mut s = self.state.lock();
-        let slow = s
+        let known = s
             .slow_zones
             .get(&zone)
-            .is_some_and(|t| now.duration_since(*t) < SLOW_ZONE_MEMORY);
+            .copied()
+            .filter(|(_, last)| now.duration_since(*last) < SLOW_ZONE_MEMORY);
         if s.slow_zones.len() >= SLOW_ZONES_MAX {
-            let mut ages: Vec<Instant> = s.slow_zones.values().copied().collect();
+            let mut ages: Vec<Instant> = s.slow_zones.values().map(|(_, last)| *last).collect();
             ages.sort_unstable();
             let cut = ages[ages.len() / 2];
-            s.slow_zones.retain(|_, t| *t > cut);
+            s.slow_zones.retain(|_, (_, last)| *last > cut);
         }
-        s.slow_zones.insert(zone, now);
-        if slow {
+        let first = known.map_or(now, |(first, _)| first);
+        s.slow_zones.insert(zone, (first, now));
+        if known.is_some_and(|(first, _)| first <= sent.at) {
             return TimeoutKind::SlowZone;
         }
         if self.adaptive {
-            s.epoch_losses += 1;
+            if s.limit <= decreased(sent.limit) {
+                // Sent under a window that has been decreased since: reacted to already.
+                s.epoch_answers += 1;
+            } else {
+                s.epoch_losses += 1;
+                s.epoch_lost_at = s.epoch_lost_at.min(sent.limit);
+            }
             self.end_epoch(&mut s);
         }
         TimeoutKind::Fresh
@@ -255,6 +316,7 @@ impl Window {
         }
         let lossy = s.epoch_losses as f64 > LOSS_FRACTION * outcomes as f64;
         let queued = self.queueing(s);
+        let lost_at = std::mem::replace(&mut s.epoch_lost_at, usize::MAX);
         s.epoch_answers = 0;
         s.epoch_losses = 0;
         let congested = lossy || queued;
@@ -263,9 +325,14 @@ impl Window {
             return;
         }
         s.slow_start = false;
-        let target = (s.limit - s.limit / 4).max(MIN_WINDOW.min(self.max));
+        // From the window the loss happened under: it has grown since (see the module's notes).
+        let from = if lossy { lost_at.min(s.limit) } else { s.limit };
+        s.w_max = from;
+        s.probe = 0;
+        let target = decreased(from).max(MIN_WINDOW.min(self.max));
         let by = s.limit.saturating_sub(target);
         s.limit -= by;
+        self.limit_now.store(s.limit, Ordering::Relaxed);
         s.answered = 0;
         // Take free places at once; owe the rest until queries in flight give theirs back.
         let taken = self.sem.forget_permits(by);
@@ -294,6 +361,11 @@ impl Window {
         s.base_rtt = Some(base);
         q1 > base * 2 + QUEUE_DELAY
     }
+}
+
+/// The window after a decrease from `from`.
+fn decreased(from: usize) -> usize {
+    from - from / 4
 }
 
 /// The zone a name's timeouts are remembered under: its registrable domain (Public Suffix List),
@@ -325,12 +397,19 @@ pub fn zone_key(name: &str) -> u64 {
 mod tests {
     use super::*;
 
+    fn stamp(w: &Window, at: Instant) -> Stamp {
+        Stamp {
+            at,
+            limit: w.limit(),
+        }
+    }
+
     /// `n` answers and `k` fresh timeouts (distinct zones), interleaved.
     fn outcomes(w: &Window, n: usize, k: usize, zone0: u64) {
         let t = Instant::now();
         for i in 0..n + k {
             if i < k {
-                w.on_timeout(t, zone0 + i as u64);
+                w.on_timeout(t, zone0 + i as u64, stamp(w, t));
             } else {
                 w.on_answer(0, None);
             }
@@ -349,12 +428,12 @@ mod tests {
         outcomes(&w, 54, 10, 100);
         let after = w.limit();
         assert!((16..74).contains(&after), "shrunk: {after}");
-        // Congestion avoidance: an eighth per window of answers.
+        // Back towards the size that lost: half the gap per window of answers.
         let l = w.limit();
         for _ in 0..l {
             w.on_answer(0, None);
         }
-        assert_eq!(w.limit(), l + (l / 8).max(1));
+        assert!(w.limit() > l, "{} !> {l}", w.limit());
         // The places really are there.
         let l = w.limit();
         let held: Vec<_> = futures::future::join_all((0..l).map(|_| w.acquire())).await;
@@ -367,24 +446,89 @@ mod tests {
     fn a_slow_zone_does_not_shrink_the_window() {
         let w = Window::new(1000, 200, true);
         let t = Instant::now();
-        // The zone of a dead delegation times out again and again, among plenty of answers.
-        let mut kinds = Vec::new();
-        for round in 0..50 {
+        let ms = |n: u64| t + Duration::from_millis(n);
+        // The zone of a dead delegation times out, then its queries' later attempts (sent after
+        // that) time out again and again, among plenty of answers.
+        let mut kinds = vec![w.on_timeout(ms(50), 7, stamp(&w, t))];
+        for round in 1..50 {
             for _ in 0..100 {
                 w.on_answer(0, None);
             }
             for _ in 0..10 {
-                kinds.push(w.on_timeout(t + Duration::from_millis(round), 7));
+                let now = ms(100 * round);
+                kinds.push(w.on_timeout(now, 7, stamp(&w, ms(100 * round - 50))));
             }
         }
         assert_eq!(kinds[0], TimeoutKind::Fresh);
         assert!(kinds[1..].iter().all(|k| *k == TimeoutKind::SlowZone));
         assert_eq!(w.limit(), 1000, "grew to the ceiling");
-        // Remembered for SLOW_ZONE_MEMORY only.
+        // Remembered for SLOW_ZONE_MEMORY after its last timeout only.
+        let later = ms(100 * 49) + SLOW_ZONE_MEMORY * 2;
         assert_eq!(
-            w.on_timeout(t + SLOW_ZONE_MEMORY * 2, 7),
+            w.on_timeout(later, 7, stamp(&w, later - Duration::from_millis(50))),
             TimeoutKind::Fresh
         );
+    }
+
+    #[test]
+    fn a_burst_that_a_full_server_dropped_is_news_however_many_share_a_zone() {
+        // A domain's ten parallel queries, all sent before the first of them timed out: a
+        // server's receive buffer overflowed, not a slow zone.
+        let w = Window::new(1000, 200, true);
+        let t = Instant::now();
+        let sent = stamp(&w, t);
+        let kinds: Vec<_> = (0..10u64)
+            .map(|i| w.on_timeout(t + Duration::from_millis(50 + i), 7, sent))
+            .collect();
+        assert!(kinds.iter().all(|k| *k == TimeoutKind::Fresh), "{kinds:?}");
+    }
+
+    #[test]
+    fn a_decrease_starts_from_the_window_the_loss_was_sent_under_and_happens_once() {
+        let w = Window::new(10_000, 100, true);
+        let t = Instant::now();
+        let sent = stamp(&w, t);
+        assert_eq!(sent.limit, 100);
+        // The window grows (slow start) while the lost attempts wait out their timeout.
+        for _ in 0..700 {
+            w.on_answer(0, None);
+        }
+        assert_eq!(w.limit(), 800);
+        // An epoch of 800 outcomes of which 40 are timeouts of attempts sent under 100.
+        let now = Instant::now();
+        for i in 0..40 {
+            w.on_timeout(now, 1000 + i, sent);
+        }
+        for _ in 0..760 {
+            w.on_answer(0, None);
+        }
+        assert_eq!(w.limit(), 75, "a quarter off the 100 the loss was sent under");
+        // More timeouts of attempts sent before the decrease: already reacted to.
+        let later = Instant::now();
+        for i in 0..40 {
+            w.on_timeout(later, 2000 + i, sent);
+        }
+        for _ in 0..75 {
+            w.on_answer(0, None);
+        }
+        assert_eq!(w.limit(), 75 + 12, "no second decrease; half the gap to 100 regained");
+        // Close to the size that lost, then past it one place at a time.
+        let mut back = vec![w.limit()];
+        while w.limit() < 99 {
+            for _ in 0..w.limit() {
+                w.on_answer(0, None);
+            }
+            back.push(w.limit());
+        }
+        assert_eq!(back, [87, 93, 96, 98, 99]);
+        let mut sizes = Vec::new();
+        for _ in 0..4 {
+            for _ in 0..w.limit() {
+                w.on_answer(0, None);
+            }
+            sizes.push(w.limit());
+        }
+        assert_eq!(sizes, [100, 101, 102, 103]);
     }
 
     #[test]
@@ -392,7 +536,7 @@ mod tests {
         let w = Window::new(100, 64, true);
         let t = Instant::now();
         assert!(!w.is_slow(9, t));
-        w.on_timeout(t, 9);
+        w.on_timeout(t, 9, stamp(&w, t));
         assert!(!w.is_slow(9, t), "an attempt timed out, not the query");
         w.on_query_timeout(t, 9);
         assert!(w.is_slow(9, t));
@@ -400,7 +544,7 @@ mod tests {
         w.on_answer(9, None);
         assert!(!w.is_slow(9, t));
         assert_eq!(
-            w.on_timeout(t, 9),
+            w.on_timeout(t, 9, stamp(&w, t)),
             TimeoutKind::Fresh,
             "answered: news again"
         );
