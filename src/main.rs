@@ -12,8 +12,16 @@ use std::process::ExitCode;
 use clap::Parser;
 use mxray::pipeline::Stop;
 
+/// mimalloc, not glibc's malloc. glibc gives each allocating thread an arena and raises its mmap
+/// threshold as large blocks are freed, so freed Arrow buffers stayed in the heap and peak RSS
+/// drifted with the input; two arenas (`mallopt`) fixed that, but then tokio's workers and the
+/// Parquet encoders waited on the arenas' locks: `perf` put a fifth of a domain scan's samples in
+/// malloc, free and their futex waits. mimalloc's heaps are per thread and give freed pages back
+/// (benches/README.md: memory, DNS throughput). A setting of the process, so it lives here.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
-    tune_malloc();
     let args: Vec<String> = std::env::args().collect();
     let cli = cli::Cli::parse();
     match run(cli, args) {
@@ -128,24 +136,6 @@ fn run(cli: cli::Cli, args: Vec<String>) -> anyhow::Result<ExitCode> {
         }
     })
 }
-
-/// glibc's malloc gives each thread that allocates an arena of its own (tokio's workers, and the
-/// blocking threads that encode Parquet parts) and raises its mmap threshold whenever a large
-/// block is freed, so freed Arrow buffers stay in the heap and peak RSS drifted from run to run
-/// and input to input (benches/README.md, memory). Two arenas and a fixed threshold hand large
-/// blocks back to the system when they are freed. A setting of the process, so it lives here.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn tune_malloc() {
-    // SAFETY: mallopt only sets allocator parameters; it is called before any other thread
-    // exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn tune_malloc() {}
 
 /// A stop handle that the first signal triggers; a second signal quits at once.
 fn stop_on_signals() -> std::io::Result<Stop> {
