@@ -11,11 +11,18 @@ use std::time::{Duration, Instant};
 
 use mxray::dns::{Engine, EngineOptions, RecordType, Status};
 
-/// The binary's allocator (src/main.rs), so that the engine is measured as the scan runs it.
+/// The binary's allocator and page settings (src/main.rs), so that the engine is measured as the
+/// scan runs it.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // As the binary does (src/main.rs, `no_huge_pages`).
+    // SAFETY: sets a flag of this process only.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
         eprintln!("usage: dns_throughput SERVER:PORT QUERYFILE [WINDOW] [SOCKETS]");
