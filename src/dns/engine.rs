@@ -231,7 +231,11 @@ struct Rtt {
 }
 
 /// Floor of the retransmission timeout: below this, jitter alone would cause retransmissions.
-const MIN_RTO: Duration = Duration::from_millis(50);
+/// 20 ms, not 50: against a server on the same host or LAN a lost datagram held its place in the
+/// window (and its domain) for the whole floor, and a loss was seen that much later, so the
+/// window overshot further (benches/README.md). Through a recursive resolver the spread of cache
+/// hits and recursions keeps SRTT + 4 RTTVAR well above it.
+const MIN_RTO: Duration = Duration::from_millis(20);
 
 impl Rtt {
     fn sample(&mut self, rtt: Duration) {
