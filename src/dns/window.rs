@@ -23,7 +23,7 @@
 //!   twice the lowest seen plus [`QUEUE_DELAY`] (Vegas-like: a resolver's request list fills
 //!   before it drops). One decrease per epoch.
 //!
-//! A loss is seen a retransmission timeout after it happened (50 ms at least: a dozen windows
+//! A loss is seen a retransmission timeout after it happened (20 ms at least: several windows
 //! on loopback), and the window keeps growing meanwhile. So a decrease starts from the window
 //! the lost attempt was sent under, not the current one, and the timeouts of attempts sent before
 //! a decrease that took the window a quarter under the one they were sent under do not decrease it
