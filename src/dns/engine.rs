@@ -492,7 +492,7 @@ impl Engine {
             };
             let slot = sent.take(id);
             let rtt = slot.as_ref().map(|sl| sl.sent_at.elapsed());
-            inner.window.on_answer(zone, rtt);
+            inner.window.on_answer(rtt);
             let (asi, aserver) = slot.map_or((si, server), |sl| {
                 inner.rtt[sl.server_index]
                     .lock()
@@ -517,6 +517,9 @@ impl Engine {
                     continue;
                 }
             };
+            if !matches!(answer.status, Status::ServFail | Status::Refused) {
+                inner.window.zone_answered(zone);
+            }
             // A decoded answer is the server's word, asked again only when another resolver may
             // know better.
             let ask_another = matches!(answer.status, Status::ServFail | Status::Refused)

@@ -234,9 +234,10 @@ impl Window {
         s.dead_zones.insert(zone, now);
     }
 
-    /// An attempt for a name in `zone` got its answer after `rtt` (None: not known which attempt
-    /// it answered).
-    pub fn on_answer(&self, zone: u64, rtt: Option<Duration>) {
+    /// A name in `zone` got an answer that shows the zone works (not SERVFAIL: a resolver says
+    /// that, after a long wait, of a zone whose servers refuse or fail, and the zone's next
+    /// queries time out again): it is no longer slow.
+    pub fn zone_answered(&self, zone: u64) {
         let mut s = self.state.lock();
         if !s.slow_zones.is_empty() {
             s.slow_zones.remove(&zone);
@@ -244,6 +245,11 @@ impl Window {
         if !s.dead_zones.is_empty() {
             s.dead_zones.remove(&zone);
         }
+    }
+
+    /// An attempt got its answer after `rtt` (None: not known which attempt it answered).
+    pub fn on_answer(&self, rtt: Option<Duration>) {
+        let mut s = self.state.lock();
         if !self.adaptive {
             return;
         }
@@ -416,7 +422,7 @@ mod tests {
             if i < k {
                 w.on_timeout(t, zone0 + i as u64, stamp(w, t));
             } else {
-                w.on_answer(0, None);
+                w.on_answer(None);
             }
         }
     }
@@ -426,7 +432,7 @@ mod tests {
         let w = Window::new(1000, 10, true);
         assert_eq!(w.limit(), 10);
         for _ in 0..10 {
-            w.on_answer(0, None);
+            w.on_answer(None);
         }
         assert_eq!(w.limit(), 20, "one place per answer in slow start");
         // An epoch of 64 outcomes with 10 fresh timeouts (over 2%): one decrease.
@@ -436,7 +442,7 @@ mod tests {
         // Back towards the size that lost: half the gap per window of answers.
         let l = w.limit();
         for _ in 0..l {
-            w.on_answer(0, None);
+            w.on_answer(None);
         }
         assert!(w.limit() > l, "{} !> {l}", w.limit());
         // The places really are there.
@@ -456,7 +462,7 @@ mod tests {
         let mut kinds = vec![w.on_timeout(ms(50), 7, stamp(&w, t))];
         for round in 1..50 {
             for _ in 0..100 {
-                w.on_answer(0, None);
+                w.on_answer(None);
             }
             for _ in 0..10 {
                 let now = ms(100 * round);
@@ -482,7 +488,7 @@ mod tests {
         assert_eq!(sent.limit, 100);
         // The window grows (slow start) while the lost attempts wait out their timeout.
         for _ in 0..700 {
-            w.on_answer(0, None);
+            w.on_answer(None);
         }
         assert_eq!(w.limit(), 800);
         // An epoch of 800 outcomes of which 40 are timeouts of attempts sent under 100.
@@ -491,7 +497,7 @@ mod tests {
             w.on_timeout(now, 1000 + i, sent);
         }
         for _ in 0..760 {
-            w.on_answer(0, None);
+            w.on_answer(None);
         }
         assert_eq!(
             w.limit(),
@@ -504,7 +510,7 @@ mod tests {
             w.on_timeout(later, 2000 + i, sent);
         }
         for _ in 0..75 {
-            w.on_answer(0, None);
+            w.on_answer(None);
         }
         assert_eq!(
             w.limit(),
@@ -515,7 +521,7 @@ mod tests {
         let mut back = vec![w.limit()];
         while w.limit() < 99 {
             for _ in 0..w.limit() {
-                w.on_answer(0, None);
+                w.on_answer(None);
             }
             back.push(w.limit());
         }
@@ -523,7 +529,7 @@ mod tests {
         let mut sizes = Vec::new();
         for _ in 0..4 {
             for _ in 0..w.limit() {
-                w.on_answer(0, None);
+                w.on_answer(None);
             }
             sizes.push(w.limit());
         }
@@ -540,7 +546,7 @@ mod tests {
         w.on_query_timeout(t, 9);
         assert!(w.is_slow(9, t));
         assert!(!w.is_slow(9, t + SLOW_ZONE_MEMORY));
-        w.on_answer(9, None);
+        w.zone_answered(9);
         assert!(!w.is_slow(9, t));
         assert_eq!(
             w.on_timeout(t, 9, stamp(&w, t)),
@@ -556,20 +562,20 @@ mod tests {
         // Fast epochs set the base round trip (1 ms) and grow the window.
         for _ in 0..3 {
             for _ in 0..w.limit() {
-                w.on_answer(1, Some(ms(1)));
+                w.on_answer(Some(ms(1)));
             }
         }
         let grown = w.limit();
         assert!(grown > 1000);
         // An epoch whose answers all wait 30 ms: over 2 x 1 ms + 10 ms.
         for _ in 0..grown {
-            w.on_answer(1, Some(ms(30)));
+            w.on_answer(Some(ms(30)));
         }
         assert!(w.limit() < grown, "{} !< {grown}", w.limit());
         // Slower but within the allowance: no decrease.
         let l = w.limit();
         for _ in 0..l {
-            w.on_answer(1, Some(ms(11)));
+            w.on_answer(Some(ms(11)));
         }
         assert!(w.limit() >= l);
     }

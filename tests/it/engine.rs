@@ -24,6 +24,9 @@ enum Behaviour {
     DropFirstLossy,
     /// Drop the first `n` datagrams of every name, then answer (a resolver busy for a moment).
     DropFirst(usize),
+    /// Drop the first datagram of every name, then answer SERVFAIL (a resolver that gives up
+    /// late on a zone whose servers refuse).
+    DropFirstServFail,
     /// Answer like an authoritative server for a parent zone: a referral, no data.
     Referral,
     /// First send a reply with a wrong id, one for another question, and garbage; then the answer.
@@ -79,6 +82,15 @@ async fn server(b: Behaviour) -> Server {
                         };
                         if seen_before >= n {
                             sock.send_to(&answer(id, &name), from).await.unwrap();
+                        }
+                    }
+                    Behaviour::DropFirstServFail => {
+                        let first = seen.lock().unwrap().insert(name.to_ascii());
+                        if !first {
+                            let mut m = Message::new(id, MessageType::Response, OpCode::Query);
+                            m.metadata.response_code = hickory_proto::op::ResponseCode::ServFail;
+                            m.add_queries(req.queries.clone());
+                            sock.send_to(&m.to_vec().unwrap(), from).await.unwrap();
                         }
                     }
                     Behaviour::DropFirstLossy => {
@@ -200,6 +212,33 @@ async fn a_zone_that_timed_out_gets_one_patient_attempt() {
     // Another zone is news again: the full treatment.
     engine.query("c.other.dead.example", RecordType::A).await;
     assert_eq!(s.queries.load(Relaxed), 2 * sent + 1);
+}
+
+/// A late SERVFAIL does not show that a zone works: the zone's next timeout is still a slow zone's,
+/// not news of a loaded resolver. A real answer does clear it.
+#[tokio::test]
+async fn a_servfail_leaves_a_zone_slow_a_real_answer_clears_it() {
+    for (behaviour, slow_after) in [
+        (Behaviour::DropFirstServFail, 1),
+        (Behaviour::DropFirst(1), 0),
+    ] {
+        let s = server(behaviour).await;
+        let engine = Engine::new(opts(vec![s.addr])).await.unwrap();
+        let first = engine.query("a.zone.sick.example", RecordType::A).await;
+        assert_ne!(first.status, Status::Timeout);
+        let st = engine.stats();
+        assert_eq!(st.attempt_timeouts.load(Relaxed), 1);
+        assert_eq!(st.slow_zone_timeouts.load(Relaxed), 0, "the zone's first timeout");
+        // Another name of the zone: its first datagram is dropped too.
+        engine.query("b.zone.sick.example", RecordType::A).await;
+        assert_eq!(st.attempt_timeouts.load(Relaxed), 2);
+        assert_eq!(
+            st.slow_zone_timeouts.load(Relaxed),
+            slow_after,
+            "after {:?}",
+            first.status
+        );
+    }
 }
 
 #[tokio::test]
