@@ -299,12 +299,15 @@ pub struct ScanArgs {
     #[arg(help_heading = "DNS", long, value_name = "QPS")]
     pub rate_per_resolver: Option<NonZeroU32>,
 
-    /// Most DNS queries in flight at once (the adaptive window's ceiling).
+    /// Most DNS queries in flight at once (the adaptive window's ceiling). Queries that timed out
+    /// once, and those of zones that do not answer, wait outside the window: a quarter as many
+    /// more, at least 64.
     #[arg(help_heading = "DNS", long, default_value_t = 2000)]
     pub concurrency: usize,
 
     /// Keep the DNS window fixed at --concurrency instead of sizing it to what the resolvers answer
-    /// without loss (start at 64, grow while answers come, halve on timeouts).
+    /// without loss (start at 64, grow while answers come, a quarter less when many names time
+    /// out at once or answers queue).
     #[arg(help_heading = "DNS", long)]
     pub fixed_window: bool,
 

@@ -38,12 +38,14 @@ pub struct EngineOptions {
     pub servers: Vec<SocketAddr>,
     /// Longest wait for an answer to one attempt. Default 2 s. Once a server has answered a few
     /// times, earlier attempts are retransmitted after its retransmission timeout (RFC 6298 style,
-    /// at least 50 ms) instead, and an answer to any attempt completes the query; the last
+    /// at least 20 ms) instead, and an answer to any attempt completes the query; the last
     /// attempt always waits this long.
     pub timeout: Duration,
     /// Further attempts after the first, each on the next resolver. Default 2.
     pub retries: u32,
-    /// Most queries in flight at once (the window's ceiling). Default 2000.
+    /// Most queries in flight at once (the window's ceiling). Default 2000. Queries that timed
+    /// out once, and those of slow zones, wait outside the window, at most
+    /// [`suspect_places`]`(concurrency)` of them.
     pub concurrency: usize,
     /// Size the window to what the resolvers answer without loss: start at `initial_window`, grow
     /// while answers come, halve on timeouts (see [`super::window`]). Default true; false keeps
@@ -74,8 +76,8 @@ pub struct EngineOptions {
     /// Default 500 ms (so the two attempts go 0.5 s and 1 s after the previous timeout): the
     /// pass is what a dead zone's first query costs at the end of a scan, so it stays short.
     pub second_pass_delay: Duration,
-    /// Most second-pass queries in flight at once (they hold places of the window too). Default
-    /// 64.
+    /// Most second-pass queries in flight at once (they hold suspect places too, see
+    /// [`suspect_places`]). Default 64.
     pub second_pass_concurrency: usize,
     /// Receive buffer asked for each UDP socket (the kernel caps it at net.core.rmem_max). Default
     /// 4 MiB: at tens of thousands of answers per second the default ~200 KB overflows in bursts,
@@ -230,6 +232,23 @@ struct Rtt {
     samples: u64,
 }
 
+/// Places for suspect queries (see `Inner::suspects`): a quarter of the window's ceiling, at least
+/// 64. They bound what the resolver's request list holds for zones that do not answer.
+pub fn suspect_places(concurrency: usize) -> usize {
+    (concurrency / 4).max(64)
+}
+
+/// What a query holds while it is asked (each gives its place back when dropped).
+enum Place<'a> {
+    Window {
+        _held: window::WindowPermit<'a>,
+    },
+    Suspect {
+        _held: tokio::sync::SemaphorePermit<'a>,
+    },
+    Released,
+}
+
 /// Floor of the retransmission timeout: below this, jitter alone would cause retransmissions.
 /// 20 ms, not 50: against a server on the same host or LAN a lost datagram held its place in the
 /// window (and its domain) for the whole floor, and a loss was seen that much later, so the
@@ -275,6 +294,14 @@ struct Inner {
     next_sock: AtomicUsize,
     next_server: AtomicUsize,
     window: Window,
+    /// Places for the queries that are not the window's business: the attempts after a query's
+    /// first timeout, the one patient attempt of a slow zone's query, the second pass. A query
+    /// for a zone whose servers never answer waits its full timeout whatever the resolver's load,
+    /// and in the window such queries took the places of answerable ones: through Unbound, the
+    /// same scan ran as fast from a warm cache as from a cold one, and at half the speed with a
+    /// fixed window of 200 (TCP, likewise, stops counting a segment as in flight once its
+    /// retransmission timer fires). [`suspect_places`] of them.
+    suspects: tokio::sync::Semaphore,
     second_pass: tokio::sync::Semaphore,
     rate: Option<DefaultDirectRateLimiter>,
     per_server: Vec<Option<DefaultDirectRateLimiter>>,
@@ -345,6 +372,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 rate: opts.rate.map(|r| RateLimiter::direct(Quota::per_second(r))),
                 window: Window::new(opts.concurrency, opts.initial_window, opts.adaptive_window),
+                suspects: tokio::sync::Semaphore::new(suspect_places(opts.concurrency)),
                 second_pass: tokio::sync::Semaphore::new(opts.second_pass_concurrency.max(1)),
                 per_server,
                 rtt: opts.servers.iter().map(|_| Mutex::default()).collect(),
@@ -393,10 +421,18 @@ impl Engine {
                 } else {
                     (inner.opts.retries + 1, false)
                 };
-                let first = {
-                    let _place = inner.window.acquire().await;
-                    self.resolve(&query, rtype, zone, attempts, full_wait).await
+                let place = if slow {
+                    Place::Suspect {
+                        _held: inner.suspects.acquire().await.expect("never closed"),
+                    }
+                } else {
+                    Place::Window {
+                        _held: inner.window.acquire().await,
+                    }
                 };
+                let first = self
+                    .resolve(&query, rtype, zone, attempts, full_wait, place)
+                    .await;
                 if first.status == Status::Timeout {
                     inner.window.on_query_timeout(Instant::now(), zone);
                 }
@@ -428,8 +464,10 @@ impl Engine {
             tokio::time::sleep(delay).await;
             delay *= 2;
             let _low = inner.second_pass.acquire().await.expect("never closed");
-            let _place = inner.window.acquire().await;
-            let again = self.resolve(query, rtype, zone, 1, true).await;
+            let place = Place::Suspect {
+                _held: inner.suspects.acquire().await.expect("never closed"),
+            };
+            let again = self.resolve(query, rtype, zone, 1, true, place).await;
             if again.status != Status::Timeout {
                 inner.stats.second_pass_answered.fetch_add(1, Relaxed);
                 return again;
@@ -447,6 +485,7 @@ impl Engine {
         zone: u64,
         attempts: u32,
         full_wait: bool,
+        mut place: Place<'_>,
     ) -> Answer {
         let inner = &*self.inner;
         let servers = &inner.opts.servers;
@@ -487,6 +526,13 @@ impl Engine {
                         inner.stats.slow_zone_timeouts.fetch_add(1, Relaxed);
                     }
                     last = Answer::failure(Status::Timeout, format!("no answer from {server}"));
+                    if matches!(place, Place::Window { .. }) && attempt + 1 < attempts {
+                        // Lost or slow: out of the window either way (see `Inner::suspects`).
+                        drop(std::mem::replace(&mut place, Place::Released));
+                        place = Place::Suspect {
+                            _held: inner.suspects.acquire().await.expect("never closed"),
+                        };
+                    }
                     continue;
                 }
             };

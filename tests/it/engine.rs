@@ -24,6 +24,8 @@ enum Behaviour {
     DropFirstLossy,
     /// Drop the first `n` datagrams of every name, then answer (a resolver busy for a moment).
     DropFirst(usize),
+    /// Never answer names starting with `dead`; answer the others at once.
+    DeadNames,
     /// Drop the first datagram of every name, then answer SERVFAIL (a resolver that gives up
     /// late on a zone whose servers refuse).
     DropFirstServFail,
@@ -81,6 +83,11 @@ async fn server(b: Behaviour) -> Server {
                             *k - 1
                         };
                         if seen_before >= n {
+                            sock.send_to(&answer(id, &name), from).await.unwrap();
+                        }
+                    }
+                    Behaviour::DeadNames => {
+                        if !name.to_ascii().starts_with("dead") {
                             sock.send_to(&answer(id, &name), from).await.unwrap();
                         }
                     }
@@ -228,7 +235,11 @@ async fn a_servfail_leaves_a_zone_slow_a_real_answer_clears_it() {
         assert_ne!(first.status, Status::Timeout);
         let st = engine.stats();
         assert_eq!(st.attempt_timeouts.load(Relaxed), 1);
-        assert_eq!(st.slow_zone_timeouts.load(Relaxed), 0, "the zone's first timeout");
+        assert_eq!(
+            st.slow_zone_timeouts.load(Relaxed),
+            0,
+            "the zone's first timeout"
+        );
         // Another name of the zone: its first datagram is dropped too.
         engine.query("b.zone.sick.example", RecordType::A).await;
         assert_eq!(st.attempt_timeouts.load(Relaxed), 2);
@@ -316,6 +327,38 @@ async fn the_window_bounds_queries_in_flight() {
         "{:?}",
         t.elapsed()
     );
+}
+
+/// A query whose first attempt timed out leaves the window: queries of dead zones do not take the
+/// places of answerable ones for their retries and second pass.
+#[tokio::test]
+async fn queries_that_timed_out_once_wait_outside_the_window() {
+    let s = server(Behaviour::DeadNames).await;
+    let mut o = opts(vec![s.addr]);
+    o.concurrency = 2;
+    o.adaptive_window = false;
+    let engine = Engine::new(o.clone()).await.unwrap();
+    let t = std::time::Instant::now();
+    let dead = (0..2).map(|i| {
+        let e = engine.clone();
+        async move { e.query(&format!("dead.z{i}.example"), RecordType::A).await }
+    });
+    let live = async {
+        // After the dead queries have taken both places.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let a = engine.query("live.example", RecordType::A).await;
+        (a, t.elapsed())
+    };
+    let (dead, (live, live_done)) = tokio::join!(futures::future::join_all(dead), live);
+    assert!(dead.iter().all(|a| a.status == Status::Timeout));
+    assert_eq!(live.status, Status::Ok);
+    // The dead queries take three attempts and a second pass (seconds); the live one got a
+    // place when their first attempts timed out (one timeout: no answers yet, so no RTO).
+    assert!(
+        live_done < o.timeout * 2,
+        "{live_done:?}: waited for the dead queries' retries"
+    );
+    assert!(t.elapsed() > o.timeout * 3, "{:?}", t.elapsed());
 }
 
 #[tokio::test]
