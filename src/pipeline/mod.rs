@@ -429,7 +429,10 @@ pub async fn scan_with<L: ProbeLayer>(
                 cancel.clone(),
             )
             .map_err(out_err)?;
-            p.write_recipients_to(w.clone());
+            p.write_recipients_to(recipients::RecipientSink::new(
+                w.clone(),
+                stats.recipients.clone(),
+            ));
             Some((w, done))
         }
         _ => None,
@@ -443,7 +446,6 @@ pub async fn scan_with<L: ProbeLayer>(
     }
     // Domains whose most preferred MX address another domain already led the scan to: their
     // recipient tests, batched by address.
-    let batch_stats = Arc::new(recipients::BatchStats::default());
     let (batch_tx, batcher) = match (&smtp_probe, &recipient_writer) {
         (Some(p), Some((w, _))) if matches!(source, Source::Domains(_)) => {
             let (tx, rx) = mpsc::channel::<recipients::RecipientJob>(1024);
@@ -452,10 +454,9 @@ pub async fn scan_with<L: ProbeLayer>(
                 rx,
                 p.clone(),
                 Arc::new(move |ip| checker.excluded(ip)),
-                w.clone(),
+                recipients::RecipientSink::new(w.clone(), stats.recipients.clone()),
                 p.opts.recipient_batches.clone(),
                 cancel.clone(),
-                batch_stats.clone(),
             ));
             (Some(tx), Some(handle))
         }

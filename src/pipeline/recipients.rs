@@ -58,12 +58,40 @@ pub struct RecipientJob {
     pub domain: RecipientDomain,
 }
 
-/// What the batches did, for run.json.
+/// What the batches did, and the recipients table's rows by status, for run.json.
 #[derive(Debug, Default)]
 pub struct BatchStats {
     pub queued: AtomicU64,
     pub sessions: AtomicU64,
     pub over_budget: AtomicU64,
+    by_status: parking_lot::Mutex<std::collections::BTreeMap<&'static str, u64>>,
+}
+
+impl BatchStats {
+    /// Rows of the recipients table per `recipient_status`.
+    pub fn by_status(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.by_status.lock().clone()
+    }
+}
+
+/// The recipients table's writer, for the domains tested in their address's own session and the
+/// batched ones alike: it counts each row's status on the way (rows that bypass the domain and
+/// host stages' counts).
+#[derive(Clone)]
+pub struct RecipientSink {
+    writer: TableWriter<RecipientRow>,
+    stats: Arc<BatchStats>,
+}
+
+impl RecipientSink {
+    pub fn new(writer: TableWriter<RecipientRow>, stats: Arc<BatchStats>) -> RecipientSink {
+        RecipientSink { writer, stats }
+    }
+
+    pub async fn send(&self, row: RecipientRow) {
+        *self.stats.by_status.lock().entry(row.status).or_default() += 1;
+        self.writer.send(row).await;
+    }
 }
 
 struct Pending {
@@ -76,11 +104,11 @@ pub async fn run(
     mut rx: mpsc::Receiver<RecipientJob>,
     probe: Arc<SmtpProbe>,
     excluded: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
-    writer: TableWriter<RecipientRow>,
+    writer: RecipientSink,
     opts: BatchOptions,
     cancel: CancellationToken,
-    stats: Arc<BatchStats>,
 ) {
+    let stats = writer.stats.clone();
     let batcher = Batcher {
         sessions: Arc::new(Semaphore::new(crate::pipeline::stage::Probe::concurrency(
             probe.as_ref(),
@@ -148,7 +176,7 @@ pub async fn run(
 struct Batcher {
     probe: Arc<SmtpProbe>,
     excluded: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
-    writer: TableWriter<RecipientRow>,
+    writer: RecipientSink,
     /// RCPTs planned per address so far.
     budget: Arc<DashMap<IpAddr, u32>>,
     sessions: Arc<Semaphore>,

@@ -15,7 +15,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::checks::smtp::{PortFindings, SmtpFindings};
 use crate::output::HostRow;
 use crate::output::status::HostStatus;
-use crate::output::{RecipientRow, TableWriter};
 use crate::smtp::session::{
     self, DomainRecipients, RecipientBatch, RecipientDomain, SessionOptions, SessionTarget,
 };
@@ -171,7 +170,7 @@ pub struct SmtpProbe {
     addresses: NetLimiter,
     rate: DefaultDirectRateLimiter,
     /// Where the recipient tests' rows go (`--smtp-recipients`), set once the writer runs.
-    recipient_rows: std::sync::OnceLock<TableWriter<RecipientRow>>,
+    recipient_rows: std::sync::OnceLock<super::recipients::RecipientSink>,
 }
 
 impl SmtpProbe {
@@ -188,7 +187,7 @@ impl SmtpProbe {
     }
 
     /// Sends the recipient tests' rows to `writer` from now on.
-    pub fn write_recipients_to(&self, writer: TableWriter<RecipientRow>) {
+    pub fn write_recipients_to(&self, writer: super::recipients::RecipientSink) {
         let _ = self.recipient_rows.set(writer);
     }
 

@@ -35,6 +35,8 @@ pub struct ScanStats {
     pub dedup_overflow: AtomicBool,
     pub input_done: AtomicBool,
     pub policies: super::policies::PolicyStats,
+    /// The recipient batches and the recipients table's statuses (`--smtp-recipients`).
+    pub recipients: Arc<super::recipients::BatchStats>,
     total: OnceLock<Arc<OnceLock<u64>>>,
     dedup: OnceLock<Arc<super::AddressDedup>>,
     /// column -> status -> domains
@@ -244,6 +246,19 @@ pub struct Counts {
     pub hosts_written: WriterStats,
     /// The recipients table (`--smtp-recipients`), null without it.
     pub recipients_written: Option<WriterStats>,
+    /// The recipient batches (`--smtp-recipients`), null without them.
+    pub recipient_batches: Option<RecipientBatches>,
+}
+
+/// What the recipient batcher did (domains that led the scan to no new address).
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct RecipientBatches {
+    /// Domains queued at their most preferred MX address.
+    pub queued: u64,
+    /// Batch sessions opened.
+    pub sessions: u64,
+    /// Domains over the address's RCPT budget (row status `budget`).
+    pub over_budget: u64,
 }
 
 /// What a finished scan reports, gathered by the wiring.
@@ -334,6 +349,10 @@ impl RunManifest {
                 .map(|(_, w)| w.clone())
                 .unwrap_or_default()
         };
+        let recipients_written = tables
+            .iter()
+            .find(|(t, _)| *t == "recipients")
+            .map(|(_, w)| w.clone());
         let sum = |f: fn(&StageReport) -> u64| stages.iter().map(f).sum::<u64>();
         let address_scan = matches!(opts.targets, Targets::Ips(_));
         let e = resolver.engine().stats();
@@ -413,12 +432,20 @@ impl RunManifest {
                 dkim_probes_planned: stats.policies.dkim_probes.load(Relaxed),
                 domains_written: written("domains"),
                 hosts_written: written("hosts"),
-                recipients_written: tables
-                    .iter()
-                    .find(|(t, _)| *t == "recipients")
-                    .map(|(_, w)| w.clone()),
+                recipients_written: recipients_written.clone(),
+                recipient_batches: recipients_written.is_some().then(|| RecipientBatches {
+                    queued: stats.recipients.queued.load(Relaxed),
+                    sessions: stats.recipients.sessions.load(Relaxed),
+                    over_budget: stats.recipients.over_budget.load(Relaxed),
+                }),
             },
-            status_counts: stats.by_status(),
+            status_counts: {
+                let mut counts = stats.by_status();
+                if recipients_written.is_some() {
+                    counts.insert("recipient_status", stats.recipients.by_status());
+                }
+                counts
+            },
             rates: Rates {
                 targets_per_s: stats.done.load(Relaxed) as f64 / secs,
                 queries_per_s: e.queries.load(Relaxed) as f64 / secs,

@@ -425,6 +425,19 @@ async fn recipient_tests_of_domains_sharing_an_mx_are_batched_within_a_budget() 
     let own_row = &hosts[&f.pf_closed.to_string()];
     assert_eq!(own_row["smtp_recipients"].as_array().unwrap().len(), 5);
     assert_eq!(manifest["counts"]["recipients_written"]["rows"], 21);
+    // run.json counts the table's rows by status, and what the batcher did.
+    assert_eq!(
+        manifest["status_counts"]["recipient_status"],
+        json!({"ok": 20, "budget": 1})
+    );
+    let b = &manifest["counts"]["recipient_batches"];
+    assert_eq!(
+        (&b["queued"], &b["over_budget"]),
+        (&3.into(), &1.into()),
+        "{b}"
+    );
+    let sessions = b["sessions"].as_u64().unwrap();
+    assert!((1..=2).contains(&sessions), "{b}");
 }
 
 /// `--smtp-ports`: pf-closed refuses to relay on its first port and relays on its second
