@@ -38,14 +38,14 @@ pub fn recv_batch(
     let mut iovs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
     let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
     for i in 0..n {
-        iovs[i] = libc::iovec {
-            iov_base: bufs[i].as_mut_ptr().cast(),
-            iov_len: bufs[i].len(),
-        };
-        hdrs[i].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
-        hdrs[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as _;
-        hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
-        hdrs[i].msg_hdr.msg_iovlen = 1;
+        point(
+            &mut hdrs[i],
+            &mut iovs[i],
+            (&mut addrs[i] as *mut libc::sockaddr_storage).cast(),
+            std::mem::size_of::<libc::sockaddr_storage>() as _,
+            bufs[i].as_mut_ptr().cast(),
+            bufs[i].len(),
+        );
     }
     // SAFETY: every header points into `addrs`, `iovs` and `bufs`, which outlive the call; the
     // kernel writes at most the lengths given.
@@ -69,6 +69,27 @@ pub fn recv_batch(
         }
     }
     Ok(())
+}
+
+/// Points a message header at its address (`name`, `namelen` bytes) and at one buffer, through
+/// `iov`. The pointers must stay valid until the system call returns.
+#[cfg(target_os = "linux")]
+fn point(
+    hdr: &mut libc::mmsghdr,
+    iov: &mut libc::iovec,
+    name: *mut libc::c_void,
+    namelen: libc::socklen_t,
+    base: *mut libc::c_void,
+    len: usize,
+) {
+    *iov = libc::iovec {
+        iov_base: base,
+        iov_len: len,
+    };
+    hdr.msg_hdr.msg_name = name;
+    hdr.msg_hdr.msg_namelen = namelen;
+    hdr.msg_hdr.msg_iov = iov;
+    hdr.msg_hdr.msg_iovlen = 1;
 }
 
 /// The address the kernel wrote, IPv4 or IPv6.
@@ -122,14 +143,14 @@ pub fn send_batch(sock: &UdpSocket, out: &[Outgoing]) -> io::Result<usize> {
     let mut iovs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
     let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
     for i in 0..n {
-        iovs[i] = libc::iovec {
-            iov_base: out[i].bytes.as_ptr() as *mut _,
-            iov_len: out[i].bytes.len(),
-        };
-        hdrs[i].msg_hdr.msg_name = addrs[i].as_ptr() as *mut _;
-        hdrs[i].msg_hdr.msg_namelen = addrs[i].len();
-        hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
-        hdrs[i].msg_hdr.msg_iovlen = 1;
+        point(
+            &mut hdrs[i],
+            &mut iovs[i],
+            addrs[i].as_ptr() as *mut _,
+            addrs[i].len(),
+            out[i].bytes.as_ptr() as *mut _,
+            out[i].bytes.len(),
+        );
     }
     // SAFETY: the headers point into `addrs`, `iovs` and `out`, alive for the call; the kernel
     // only reads them.
