@@ -267,23 +267,11 @@ pub async fn run(target: &SessionTarget, opts: &SessionOptions, tls: &TlsProbe) 
                 return report;
             }
         };
-    let result = dialogue(&mut conn, target, opts, tls, &mut report).await;
-    match result {
-        Ok(()) => {}
-        Err(Stop::Conn(e)) => {
-            report.status = e.status();
-            report.outcome = Outcome::Failed(e.status());
-            report.error = Some(e.detail());
-        }
-        Err(Stop::Reply(outcome, step, reply)) => {
-            report.outcome = outcome;
-            report.error = Some(format!("{step}: {}", reply.summary()));
-            // RFC 5321 3.1 and 4.2: after a 554 greeting the server waits for QUIT; after 421 it
-            // closes. QUIT is cheap either way, and its failure is no news.
-            if reply.code != 421 {
-                let _ = conn.command(&Command::Quit).await;
-            }
-        }
+    if let Err(stop) = dialogue(&mut conn, target, opts, tls, &mut report).await {
+        let (status, outcome, error) = ending(&mut conn, stop).await;
+        report.status = status.unwrap_or(report.status);
+        report.outcome = outcome;
+        report.error = Some(error);
     }
     conn.close().await;
     report.transcript = conn.transcript.as_ref().map(|t| t.text());
@@ -324,6 +312,47 @@ pub async fn run(target: &SessionTarget, opts: &SessionOptions, tls: &TlsProbe) 
     report
 }
 
+/// How a session that stopped ended: its status (None: a reply stopped it, the status stands),
+/// outcome and error. After a reply, QUIT (RFC 5321 3.1 and 4.2: after a 554 greeting the server
+/// waits for QUIT; after 421 it closes, so not then). QUIT is cheap, and its failure is no news.
+async fn ending(conn: &mut Conn, stop: Stop) -> (Option<SmtpStatus>, Outcome, String) {
+    match stop {
+        Stop::Conn(e) => (Some(e.status()), Outcome::Failed(e.status()), e.detail()),
+        Stop::Reply(outcome, step, reply) => {
+            if reply.code != 421 {
+                let _ = conn.command(&Command::Quit).await;
+            }
+            (None, outcome, format!("{step}: {}", reply.summary()))
+        }
+    }
+}
+
+/// The session's start, up to an accepted EHLO (or HELO): the TLS handshake first on an
+/// implicit-TLS port, the greeting (2xx, or the session ends), then [`hello`]. Returns the
+/// greeting, the EHLO reply and whether it offered STARTTLS.
+async fn open(
+    conn: &mut Conn,
+    target: &SessionTarget,
+    opts: &SessionOptions,
+    tls: &TlsProbe,
+    report: &mut SessionReport,
+) -> Result<(Reply, Reply, bool), Stop> {
+    if target.implicit_tls {
+        let server_name = TlsProbe::server_name(target.name.as_deref(), target.ip);
+        handshake(conn, target, tls, server_name, report).await?;
+    }
+    let greeting = conn.reply().await?;
+    report.banner = Some(greeting.clone());
+    match greeting.class() {
+        2 => {}
+        5 => return Err(Stop::Reply(Outcome::GreetingRejected, "greeting", greeting)),
+        _ => return Err(Stop::Reply(Outcome::GreetingDeferred, "greeting", greeting)),
+    }
+    let ehlo = hello(conn, opts, report).await?;
+    let starttls = !target.implicit_tls && ehlo.ehlo_keywords().iter().any(|k| k == "STARTTLS");
+    Ok((greeting, ehlo, starttls))
+}
+
 /// A reply that ends the session: `421` at any step.
 fn closing(step: &'static str, r: &Reply) -> Result<(), Stop> {
     if r.code == 421 {
@@ -341,19 +370,8 @@ async fn dialogue(
     report: &mut SessionReport,
 ) -> Result<(), Stop> {
     let server_name = TlsProbe::server_name(target.name.as_deref(), target.ip);
-    if target.implicit_tls {
-        handshake(conn, target, tls, server_name.clone(), report).await?;
-    }
-    let greeting = conn.reply().await?;
-    report.banner = Some(greeting.clone());
-    match greeting.class() {
-        2 => {}
-        5 => return Err(Stop::Reply(Outcome::GreetingRejected, "greeting", greeting)),
-        _ => return Err(Stop::Reply(Outcome::GreetingDeferred, "greeting", greeting)),
-    }
-    let ehlo = hello(conn, opts, report).await?;
-    report.starttls =
-        Some(!target.implicit_tls && ehlo.ehlo_keywords().iter().any(|k| k == "STARTTLS"));
+    let (greeting, ehlo, starttls) = open(conn, target, opts, tls, report).await?;
+    report.starttls = Some(starttls);
     if !report.helo_fallback {
         report.ehlo = Some(ehlo.clone());
     }
@@ -624,17 +642,7 @@ pub async fn run_recipients(
             soa_contact: None,
         };
         let server_name = TlsProbe::server_name(target.name.as_deref(), ip);
-        if port.implicit_tls {
-            handshake(&mut conn, &target, tls, server_name.clone(), &mut report).await?;
-        }
-        let greeting = conn.reply().await?;
-        match greeting.class() {
-            2 => {}
-            5 => return Err(Stop::Reply(Outcome::GreetingRejected, "greeting", greeting)),
-            _ => return Err(Stop::Reply(Outcome::GreetingDeferred, "greeting", greeting)),
-        }
-        let ehlo = hello(&mut conn, opts, &mut report).await?;
-        let starttls = !port.implicit_tls && ehlo.ehlo_keywords().iter().any(|k| k == "STARTTLS");
+        let (_, _, starttls) = open(&mut conn, &target, opts, tls, &mut report).await?;
         if starttls && opts.starttls {
             let r = conn.command(&Command::StartTls).await?;
             closing("starttls", &r)?;
@@ -667,20 +675,11 @@ pub async fn run_recipients(
         Ok::<(), Stop>(())
     }
     .await;
-    match result {
-        Ok(()) => {}
-        Err(Stop::Conn(e)) => {
-            batch.status = e.status();
-            batch.outcome = Outcome::Failed(e.status());
-            batch.error = Some(e.detail());
-        }
-        Err(Stop::Reply(outcome, step, reply)) => {
-            batch.outcome = outcome;
-            batch.error = Some(format!("{step}: {}", reply.summary()));
-            if reply.code != 421 {
-                let _ = conn.command(&Command::Quit).await;
-            }
-        }
+    if let Err(stop) = result {
+        let (status, outcome, error) = ending(&mut conn, stop).await;
+        batch.status = status.unwrap_or(batch.status);
+        batch.outcome = outcome;
+        batch.error = Some(error);
     }
     conn.close().await;
     batch.sent = std::mem::take(&mut conn.sent);
