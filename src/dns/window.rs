@@ -27,11 +27,11 @@
 //! on loopback), and the window keeps growing meanwhile. So a decrease starts from the window
 //! the lost attempt was sent under, not the current one, and the timeouts of attempts sent before
 //! a decrease that took the window a quarter under the one they were sent under do not decrease it
-//! again (TCP's one reduction per loss episode). After a
-//! decrease the window returns quickly to just under the size that lost (half the gap per window
-//! of answers), then probes past it slowly (one place per window of answers, a step that grows by
-//! one every [`PROBE_WINDOWS`] windows, at most an eighth): a CUBIC-like shape that spends its
-//! time near the ceiling rather than over it, and still finds a ceiling that rose.
+//! again (TCP's one reduction per loss episode). After a decrease the window returns quickly to
+//! just under the size that lost (half the gap per window of answers), then probes past it slowly
+//! (one place per window of answers, a step that grows by one every [`PROBE_WINDOWS`] windows, at
+//! most an eighth): a CUBIC-like shape that spends its time near the ceiling rather than over it,
+//! and still finds a ceiling that rose.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -273,7 +273,7 @@ impl Window {
                     ((s.w_max - s.limit) / 2).max(1)
                 } else {
                     // One more place every PROBE_WINDOWS windows: a doubling step overshot
-                    // by hundreds in the dozen windows a loss takes to be seen on loopback.
+                    // by hundreds in the windows a loss takes to be seen on loopback.
                     s.probe += 1;
                     (s.probe / PROBE_WINDOWS).max(1).min((s.limit / 8).max(1))
                 };
