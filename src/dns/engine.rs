@@ -249,6 +249,15 @@ enum Place<'a> {
     Released,
 }
 
+impl Inner {
+    /// A suspect place (see `Inner::suspects`).
+    async fn suspect_place(&self) -> Place<'_> {
+        Place::Suspect {
+            _held: self.suspects.acquire().await.expect("never closed"),
+        }
+    }
+}
+
 /// Floor of the retransmission timeout: below this, jitter alone would cause retransmissions.
 /// 20 ms, not 50: against a server on the same host or LAN a lost datagram held its place in the
 /// window (and its domain) for the whole floor, and a loss was seen that much later, so the
@@ -422,9 +431,7 @@ impl Engine {
                     (inner.opts.retries + 1, false)
                 };
                 let place = if slow {
-                    Place::Suspect {
-                        _held: inner.suspects.acquire().await.expect("never closed"),
-                    }
+                    inner.suspect_place().await
                 } else {
                     Place::Window {
                         _held: inner.window.acquire().await,
@@ -464,9 +471,7 @@ impl Engine {
             tokio::time::sleep(delay).await;
             delay *= 2;
             let _low = inner.second_pass.acquire().await.expect("never closed");
-            let place = Place::Suspect {
-                _held: inner.suspects.acquire().await.expect("never closed"),
-            };
+            let place = inner.suspect_place().await;
             let again = self.resolve(query, rtype, zone, 1, true, place).await;
             if again.status != Status::Timeout {
                 inner.stats.second_pass_answered.fetch_add(1, Relaxed);
@@ -529,9 +534,7 @@ impl Engine {
                     if matches!(place, Place::Window { .. }) && attempt + 1 < attempts {
                         // Lost or slow: out of the window either way (see `Inner::suspects`).
                         drop(std::mem::replace(&mut place, Place::Released));
-                        place = Place::Suspect {
-                            _held: inner.suspects.acquire().await.expect("never closed"),
-                        };
+                        place = inner.suspect_place().await;
                     }
                     continue;
                 }
