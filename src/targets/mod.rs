@@ -126,6 +126,9 @@ pub struct DomainReader<R> {
     buf: Vec<u8>,
     /// The current line's length in bytes, also what was cut from `buf`.
     line_len: usize,
+    /// The current line's first byte that is not white space, also past the cap: a line longer
+    /// than the cap is still blank or a comment when the whole line is.
+    lead: Option<u8>,
     failed: bool,
     /// Set when the dedup set filled up.
     pub dedup_overflow: bool,
@@ -143,6 +146,7 @@ impl<R: BufRead> DomainReader<R> {
             opts,
             buf: Vec::with_capacity(256),
             line_len: 0,
+            lead: None,
             failed: false,
             dedup_overflow: false,
         }
@@ -156,6 +160,7 @@ impl<R: BufRead> DomainReader<R> {
     fn read_line(&mut self) -> io::Result<Option<bool>> {
         self.buf.clear();
         self.line_len = 0;
+        self.lead = None;
         let mut too_long = false;
         loop {
             let available = match self.input.fill_buf() {
@@ -182,6 +187,9 @@ impl<R: BufRead> DomainReader<R> {
                 self.buf.extend_from_slice(chunk);
             }
             self.line_len += chunk.len();
+            if self.lead.is_none() {
+                self.lead = chunk.iter().copied().find(|b| !b.is_ascii_whitespace());
+            }
             let consumed = done.unwrap_or(available.len());
             self.input.consume(consumed);
             if done.is_some() {
@@ -244,21 +252,19 @@ impl<R: BufRead> Iterator for DomainReader<R> {
                     reason: reason.to_string(),
                 })))
             };
-            let raw = self.buf.trim_ascii();
-            if raw.starts_with(b"#") {
+            // Blank or a comment by its whole line, not the part under the cap: a long line
+            // whose kept prefix is white space may still hold a name (rejected below, not
+            // dropped without a word), or a comment (skipped, as `count_entries` counts it).
+            if matches!(self.lead, None | Some(b'#')) {
                 continue;
             }
-            // Before the blank-line skip: a long line whose kept prefix is white space is still
-            // a line with content, and must be rejected, not dropped without a word.
+            let raw = self.buf.trim_ascii();
             if too_long {
                 let len = self.line_len;
                 return reject(
                     &raw[..raw.len().min(200)],
                     &format!("line too long: {len} bytes (the text is its first 200)"),
                 );
-            }
-            if raw.is_empty() {
-                continue;
             }
             let Ok(text) = std::str::from_utf8(raw) else {
                 return reject(raw, "not valid UTF-8");
@@ -469,6 +475,26 @@ mod tests {
         );
         assert_eq!(targets.len(), 1);
         assert_eq!(targets[0].domain, "example.com");
+    }
+
+    /// Found by the `domain_list` fuzz target: a line past the cap is blank or a comment by its
+    /// whole text, as `count_entries` and a reader of the file see it.
+    #[test]
+    fn a_long_blank_or_comment_line_is_skipped_whatever_the_cap_kept() {
+        let pad = " ".repeat(MAX_LINE + 10);
+        for (input, rejects) in [
+            (format!("{pad}# a comment\nexample.com\n"), 0),
+            (format!("{pad}\nexample.com\n"), 0),
+            (format!("{pad}\t\r\nexample.com\n"), 0),
+            (format!("# {pad}x\nexample.com\n"), 0),
+            (format!("{pad}x # not a comment\nexample.com\n"), 1),
+        ] {
+            let (targets, r, _) = read(&input);
+            assert_eq!(r.len(), rejects, "{:?}", &input[MAX_LINE..]);
+            assert_eq!(targets.len(), 1);
+            assert_eq!(targets[0].domain, "example.com");
+            assert_eq!(targets[0].line, 2);
+        }
     }
 
     #[test]
