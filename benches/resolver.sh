@@ -4,14 +4,21 @@
 # In one run, each from a freshly flushed (cold) Unbound (`unbound-control reload`):
 #   1. dnsperf on mxray's query mix for the even-numbered domains, dead ones left out (the
 #      resolver's ceiling: dnsperf's fixed window starves on names that never answer);
-#   2. `mxray scan` of the odd-numbered domains, dead ones included, default settings.
-# Prints both rates in queries/s and their ratio, mxray's queries per domain, its timeouts and
+#   2. `mxray scan` of the odd-numbered domains, dead ones included, default settings;
+#   3. (SAME=1) `mxray scan` of dnsperf's own domains, the even half with the dead ones out: the
+#      same names as the ceiling's, so what is left between the two rates is the client.
+# Prints the rates in queries/s and their ratio, mxray's queries per domain, its timeouts and
 # which domains came out `timeout`. Everything runs in a private network namespace (host network
 # with CI_NETNS=none); all traffic stays on loopback.
 #   bash benches/resolver.sh           (root: apt and netns)
 # Knobs: WORLD_DOMAINS [20000], DNSPERF_ARGS ["-c 4 -T 1 -q 500 -t 2"], MXRAY_ARGS [""],
 # LOAD [0]: 1 runs a second mxray scan of the same half beside the measured one (loaded machine),
-# MXRAY_SKIP_BUILD [0].
+# MXRAY_SKIP_BUILD [0], SAME [1],
+# PIN [0]: 1 runs the servers (every fixture process) on CPU 0 and the clients (dnsperf, mxray) on
+# CPU 1, as when the resolver has a machine of its own. On two shared cores each microsecond of
+# the client's CPU is taken from the resolver, so the unpinned ratio measures how lean the
+# client is as much as how well it keeps the resolver busy; pinned, CPU 0's busy share says how
+# close each client kept the resolver to its limit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
@@ -24,9 +31,16 @@ command -v /usr/bin/time >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get in
 bench_build
 bench_up
 W=$MXRAY_TEST_WORLD
+CLIENT=()
+if [ "${PIN:-0}" = 1 ]; then
+  [ "$(nproc)" -ge 2 ] || { echo "PIN=1 needs two CPUs" >&2; exit 1; }
+  while read -r _ p _; do taskset -a -p -c 0 "$p" >/dev/null; done < "$FIXTURES_DIR/run/pids"
+  CLIENT=(taskset -c 1)
+fi
 UCONF=$FIXTURES_DIR/run/unbound/unbound.conf
 cold() { in_ns unbound-control -c "$UCONF" reload >/dev/null; }
 echo "date:     $(date -u '+%F %T') UTC; nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "${PIN:-0}" = 1 ] && echo "pinned:   servers (fixture pids) on CPU 0, dnsperf and mxray on CPU 1"
 echo "git:      $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)'); $(unbound -V | head -1); $(dnsperf -h 2>&1 | grep -m1 -o 'DNS Performance Testing Tool version [0-9.]*' || true)"
 # The two halves and dnsperf's mix: the questions mxray asks of a domain (MX; TXT at the apex,
 # _dmarc, _domainkey, _mta-sts, _smtp._tls, default._bimi; SOA; A, AAAA, CNAME and TLSA of each
@@ -37,7 +51,8 @@ import json, sys
 exp, bd = sys.argv[1], sys.argv[2]
 common = ["google", "selector1", "selector2", "k1", "s1", "default", "dkim", "mail"]
 extra = {"k1": ["k2", "k3"], "s1": ["s2", "smtpapi"], "s2": ["s2", "smtpapi"]}
-with open(exp) as f, open(bd + "/mix.txt", "w") as mix, open(bd + "/scan.txt", "w") as scan:
+with open(exp) as f, open(bd + "/mix.txt", "w") as mix, open(bd + "/scan.txt", "w") as scan, \
+        open(bd + "/same.txt", "w") as same:
     for i, line in enumerate(f):
         e = json.loads(line)
         d = e["domain"]
@@ -46,6 +61,7 @@ with open(exp) as f, open(bd + "/mix.txt", "w") as mix, open(bd + "/scan.txt", "
             continue
         if e["mx_status"] in ("servfail", "timeout"):
             continue
+        same.write(d + "\n")
         q = [(d, "MX"), (d, "TXT"), ("_dmarc." + d, "TXT"), ("_domainkey." + d, "TXT"),
              ("_mta-sts." + d, "TXT"), ("_smtp._tls." + d, "TXT"), ("default._bimi." + d, "TXT"), (d, "SOA")]
         for _, x in e["mx"]:
@@ -61,26 +77,39 @@ PY
 echo "world:    $WORLD_DOMAINS domains via Unbound $MXRAY_TEST_RESOLVER${FIXTURES_NETNS:+ (netns $FIXTURES_NETNS)}; dnsperf mix $(wc -l < "$BD/mix.txt") queries, scan $(wc -l < "$BD/scan.txt") domains"
 UPID=$(cat "$FIXTURES_DIR/run/unbound/unbound.pid")
 ucpu() { awk '{print $14 + $15}' "/proc/$UPID/stat"; }   # unbound's user+system clock ticks
+# CPU 0's busy and total clock ticks: with PIN=1, how busy the servers' core was under each client.
+cpu0() { awk '$1 == "cpu0" {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6 ":" t}' /proc/stat; }
 cold
-u0=$(ucpu)
+u0=$(ucpu) c0=$(cpu0)
 # shellcheck disable=SC2086
-/usr/bin/time -f "%U %S" -o "$BD/dnsperf.cpu" env ${FIXTURES_NETNS:+ip netns exec "$FIXTURES_NETNS"} dnsperf -s "${MXRAY_TEST_RESOLVER%:*}" -p "${MXRAY_TEST_RESOLVER##*:}" -d "$BD/mix.txt" -n 1 ${DNSPERF_ARGS:--c 4 -T 1 -q 500 -t 2} > "$BD/dnsperf.log" 2>&1
-u1=$(ucpu)
+/usr/bin/time -f "%U %S" -o "$BD/dnsperf.cpu" env ${FIXTURES_NETNS:+ip netns exec "$FIXTURES_NETNS"} "${CLIENT[@]}" dnsperf -s "${MXRAY_TEST_RESOLVER%:*}" -p "${MXRAY_TEST_RESOLVER##*:}" -d "$BD/mix.txt" -n 1 ${DNSPERF_ARGS:--c 4 -T 1 -q 500 -t 2} > "$BD/dnsperf.log" 2>&1
+u1=$(ucpu) c1=$(cpu0)
 cold
-u2=$(ucpu)
-scan() { # out dir, extra args
-  local out=$1; shift
+u2=$(ucpu) c2=$(cpu0)
+scan() { # out dir, domains, extra args
+  local out=$1 domains=$2; shift 2
   # shellcheck disable=SC2086
-  /usr/bin/time -f "%U %S" -o "$out.cpu" env ${FIXTURES_NETNS:+ip netns exec "$FIXTURES_NETNS"} target/release/mxray scan --domains "$BD/scan.txt" --allow-loopback --resolver "$MXRAY_TEST_RESOLVER" \
+  /usr/bin/time -f "%U %S" -o "$out.cpu" env ${FIXTURES_NETNS:+ip netns exec "$FIXTURES_NETNS"} "${CLIENT[@]}" target/release/mxray scan --domains "$domains" --allow-loopback --resolver "$MXRAY_TEST_RESOLVER" \
     --out "$out" --overwrite --format parquet,csv -q "$@" ${MXRAY_ARGS:-}
 }
-if [ "${LOAD:-0}" = 1 ]; then scan "$BD/load" & LOADPID=$!; fi
-scan "$BD/scan"
+if [ "${LOAD:-0}" = 1 ]; then scan "$BD/load" "$BD/scan.txt" & LOADPID=$!; fi
+scan "$BD/scan" "$BD/scan.txt"
 if [ -n "${LOADPID:-}" ]; then wait "$LOADPID"; fi
-u3=$(ucpu)
-python3 - "$BD/dnsperf.log" "$BD/scan" "$W/expected.jsonl" "$((u1 - u0))" "$((u3 - u2))" "$(getconf CLK_TCK)" <<'PY'
+u3=$(ucpu) c3=$(cpu0)
+# 3. The same scan of dnsperf's own domains (its half, dead ones out), again from a cold Unbound:
+#    the same names at the same resolver, so what is left between the two rates is the client.
+SAME_QPS=""
+if [ "${SAME:-1}" = 1 ]; then
+  cold
+  c4=$(cpu0)
+  scan "$BD/same" "$BD/same.txt"
+  c5=$(cpu0)
+  SAME_QPS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rates"]["queries_per_s"])' "$BD/same/run.json")
+fi
+python3 - "$BD/dnsperf.log" "$BD/scan" "$W/expected.jsonl" "$((u1 - u0))" "$((u3 - u2))" "$(getconf CLK_TCK)" "$c0" "$c1" "$c2" "$c3" "${PIN:-0}" "$SAME_QPS" "${c4:-0:1}" "${c5:-0:1}" <<'PY'
 import csv, json, re, sys
-log, out, exp, ud, um, hz = sys.argv[1:]
+from datetime import datetime
+log, out, exp, ud, um, hz, c0, c1, c2, c3, pin, same, c4, c5 = sys.argv[1:]
 cpu = lambda p: sum(map(float, open(p).read().split()[-2:]))
 text = open(log).read()
 qps = float(re.search(r"Queries per second:\s+([\d.]+)", text).group(1))
@@ -90,7 +119,12 @@ d = m["dns"]
 n = m["counts"]["domains_scanned"]
 mq = m["rates"]["queries_per_s"]
 dead = {json.loads(l)["domain"] for l in open(exp) if json.loads(l)["mx_status"] == "timeout"}
-timeouts = [r["domain"] for r in csv.DictReader(open(out + "/domains.csv")) if r["mx_status"] == "timeout"]
+rows = list(csv.DictReader(open(out + "/domains.csv")))
+timeouts = [r["domain"] for r in rows if r["mx_status"] == "timeout"]
+# The scan's end waits for the dead domains' last attempts and second pass (~7 s at the default
+# 2 s timeout): the rate up to the last live domain's row is printed beside the whole scan's.
+ts = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+live_s = max(ts(r["scanned_at"]) for r in rows if r["mx_status"] != "timeout") - ts(m["started_at"])
 live_to = [t for t in timeouts if t not in dead]
 print(f"dnsperf:  {qps:,.0f} queries/s (lost {lost})")
 print(f"mxray:    {mq:,.0f} queries/s, {m['rates']['targets_per_s']:,.0f} domains/s, {d['queries'] / n:.2f} queries/domain; "
@@ -101,5 +135,14 @@ dq = int(re.search(r"Queries completed:\s+(\d+)", text).group(1))
 print(f"cpu:      dnsperf {cpu(log.replace('.log', '.cpu')):.1f} s, Unbound under it {int(ud) / int(hz):.1f} s "
       f"({int(ud) / int(hz) / dq * 1e6:.0f} us/query); mxray {cpu(out + '.cpu'):.1f} s, Unbound under it "
       f"{int(um) / int(hz):.1f} s ({int(um) / int(hz) / d['queries'] * 1e6:.0f} us/query)")
+print(f"live:     the last live domain's row at {live_s:.1f} s of {m['duration_s']:.1f} s: "
+      f"{d['queries'] / live_s:,.0f} queries/s up to it ({d['queries'] / live_s / qps:.2f} of dnsperf)")
+if same:
+    print(f"same:     mxray on dnsperf's own domains (dead ones out), cold: {float(same):,.0f} queries/s "
+          f"({float(same) / qps:.2f} of dnsperf)")
+if pin == "1":
+    busy = lambda a, b: (int(b.split(":")[0]) - int(a.split(":")[0])) / (int(b.split(":")[1]) - int(a.split(":")[1]))
+    print(f"cpu 0:    the servers' core busy {busy(c0, c1):.0%} under dnsperf, {busy(c2, c3):.0%} under mxray"
+          + (f", {busy(c4, c5):.0%} under mxray on dnsperf's domains" if same else ""))
 print(f"ratio:    mxray / dnsperf queries/s = {mq / qps:.2f}")
 PY
