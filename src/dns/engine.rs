@@ -833,7 +833,67 @@ fn answers_question(resp: &[u8], query: &[u8]) -> bool {
 }
 
 /// Encodes a recursive query with EDNS0; the id (first two bytes) is set per attempt.
+///
+/// Written by hand for the plain names a scan asks (letters, digits, `-`, `_`, a `*` label): it
+/// runs once per query, and hickory's message builder (a `Name` with its labels, a `Message`
+/// with four record lists and an `Edns`, then an encoder buffer) was 9% of the scanner's user
+/// CPU in a profile of a domain scan. Any other name goes through hickory, and the bytes are the
+/// same either way (`the_hand_encoder_writes_hickorys_bytes`).
 pub fn encode_query(
+    name: &str,
+    rtype: RecordType,
+    payload: u16,
+    dnssec_ok: bool,
+) -> Result<Vec<u8>, hickory_proto::ProtoError> {
+    if let Some(bytes) = encode_plain_query(name, rtype, payload, dnssec_ok) {
+        return Ok(bytes);
+    }
+    encode_query_hickory(name, rtype, payload, dnssec_ok)
+}
+
+/// The fast path of [`encode_query`]: `None` for a name it leaves to hickory (an escape, any
+/// other character, an empty label, a label or name over the limits).
+fn encode_plain_query(
+    name: &str,
+    rtype: RecordType,
+    payload: u16,
+    dnssec_ok: bool,
+) -> Option<Vec<u8>> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    // Labels, their length bytes and the root's: at most 255 (RFC 1035 3.1).
+    if name.is_empty() || name.len() + 2 > 255 {
+        return None;
+    }
+    let mut q = Vec::with_capacity(12 + name.len() + 2 + 4 + 11);
+    // Id 0 (set per attempt), RD, one question, one additional record (the OPT).
+    q.extend_from_slice(&[0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1]);
+    for label in name.split('.') {
+        // What hickory takes as is: letters, digits, `-` (not first) and `_`; `*` alone.
+        let ok = label == "*"
+            || (!label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        if !ok {
+            return None;
+        }
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.push(0);
+    q.extend_from_slice(&u16::from(rtype).to_be_bytes());
+    q.extend_from_slice(&1u16.to_be_bytes()); // IN
+    // OPT (RFC 6891 6.1.2): root owner, the payload as class, extended rcode and version 0,
+    // the DO bit, no options.
+    q.extend_from_slice(&[0, 0, 41]);
+    q.extend_from_slice(&payload.to_be_bytes());
+    q.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+    Some(q)
+}
+
+fn encode_query_hickory(
     name: &str,
     rtype: RecordType,
     payload: u16,
@@ -1114,6 +1174,96 @@ mod tests {
         ));
         let a = interpret(followed, RecordType::A);
         assert_eq!(a.records, [Rdata::A(Ipv4Addr::LOCALHOST)]);
+    }
+
+    #[test]
+    fn the_hand_encoder_writes_hickorys_bytes() {
+        let long_label = "a".repeat(63);
+        let long_name = format!("{}example", "abcdefghi.".repeat(24)); // 247 bytes
+        let names = [
+            "example.com",
+            "Example.COM.",
+            "_dmarc.example.com",
+            "s1._domainkey.d000001.world.test",
+            "4.3.2.1.zen.spamhaus.org",
+            "*.example.com",
+            "a-b_c.x",
+            "com",
+            "com.",
+            "ab-.x-y",
+            &long_label,
+            &format!("{long_label}.com"),
+            &long_name,
+            &format!("{long_name}."),
+            &format!("{long_name}.abcde"), // 253 bytes: 255 on the wire, the most
+        ];
+        let types = [
+            RecordType::A,
+            RecordType::MX,
+            RecordType::TXT,
+            RecordType::TLSA,
+        ];
+        for name in names {
+            for (rtype, payload, dnssec_ok) in [
+                (types[0], 1232, false),
+                (types[1], 4096, true),
+                (types[2], 512, false),
+                (types[3], 1232, true),
+            ] {
+                let hand = encode_plain_query(name, rtype, payload, dnssec_ok)
+                    .unwrap_or_else(|| panic!("{name:?}: not on the fast path"));
+                let hickory = encode_query_hickory(name, rtype, payload, dnssec_ok).unwrap();
+                assert_eq!(hand, hickory, "{name:?} {rtype}");
+            }
+        }
+        // Names from a small alphabet, with dots and hyphens in every place: whatever the fast
+        // path takes, hickory takes and writes the same.
+        let alphabet = b"ab-_*.0Z.";
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut taken = 0;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 12) as usize + if x % 50 == 0 { 250 } else { 0 };
+            let name: String = (0..len)
+                .map(|i| alphabet[((x >> (i % 60)) as usize + i * 7) % alphabet.len()] as char)
+                .collect();
+            if let Some(hand) = encode_plain_query(&name, RecordType::TXT, 1232, false) {
+                taken += 1;
+                let hickory = encode_query_hickory(&name, RecordType::TXT, 1232, false);
+                assert_eq!(Some(hand), hickory.ok(), "{name:?}");
+            }
+        }
+        assert!(taken > 1_000, "{taken}");
+        // What the fast path leaves to hickory, which decides: an error or its encoding.
+        for name in [
+            "",
+            ".",
+            "a..b",
+            ".a",
+            "a\\.b.c",
+            "a\\065.b",
+            "caf\u{e9}.fr",
+            "a b.c",
+            "-ab.test",
+            "*ab.test",
+            "a*.test",
+            "a!b#c$d%e&f'g(h)i+j,k/l:m;n<o=p>q?r@s[t]u^v`w{x|y}z~.test",
+            &format!("{}a", "a".repeat(64)),
+            &format!("{long_name}.abcdef"), // 254 bytes: 256 on the wire
+        ] {
+            assert_eq!(
+                encode_plain_query(name, RecordType::A, 1232, false),
+                None,
+                "{name:?}"
+            );
+            assert_eq!(
+                encode_query(name, RecordType::A, 1232, false).ok(),
+                encode_query_hickory(name, RecordType::A, 1232, false).ok(),
+                "{name:?}"
+            );
+        }
     }
 
     #[test]
