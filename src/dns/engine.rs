@@ -440,14 +440,20 @@ impl Engine {
                 let first = self
                     .resolve(&query, rtype, zone, attempts, full_wait, place)
                     .await;
-                if first.status == Status::Timeout {
-                    inner.window.on_query_timeout(Instant::now(), zone);
-                }
-                if first.status == Status::Timeout && inner.opts.second_pass && !slow {
+                let answer = if first.status == Status::Timeout && inner.opts.second_pass && !slow {
                     self.second_pass(&query, rtype, zone, first).await
                 } else {
                     first
+                };
+                // The zone is taken for dead (its next queries one patient attempt each, no
+                // second pass) only once the second pass failed too: a burst of drops at an
+                // overloaded server can take a query's three attempts, and a zone marked on that
+                // turned its next lost datagram into a final `timeout` (a /24's PTR names, a
+                // provider's exchanges).
+                if answer.status == Status::Timeout {
+                    inner.window.on_query_timeout(Instant::now(), zone);
                 }
+                answer
             }
             Err(e) => Answer::failure(Status::Error, format!("invalid query name {name:?}: {e}")),
         };

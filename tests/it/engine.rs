@@ -221,6 +221,36 @@ async fn a_zone_that_timed_out_gets_one_patient_attempt() {
     assert_eq!(s.queries.load(Relaxed), 2 * sent + 1);
 }
 
+/// A zone is taken for dead only when a query's second pass failed too: while a query that lost
+/// its first pass's attempts (a burst of drops at a loaded server) waits for its second pass, the
+/// zone's other names get every attempt, not one patient datagram that a further drop would turn
+/// into a final `timeout`.
+#[tokio::test]
+async fn a_first_pass_lost_to_drops_does_not_mark_the_zone_dead() {
+    let s = server(Behaviour::DropFirst(3)).await;
+    let engine = Engine::new(opts(vec![s.addr])).await.unwrap();
+    let e = engine.clone();
+    let a = tokio::spawn(async move { e.query("a.zone.busy.example", RecordType::A).await });
+    let st = engine.stats();
+    let t = std::time::Instant::now();
+    while st.second_pass.load(Relaxed) == 0 {
+        assert!(t.elapsed() < Duration::from_secs(5), "no second pass");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The server drops each name's first three datagrams: b too needs its second pass, which a
+    // patient single attempt would not have had (it came out `timeout` before).
+    let b = engine.query("b.zone.busy.example", RecordType::A).await;
+    assert_eq!(b.status, Status::Ok, "{b:?}");
+    assert_eq!(
+        st.slow_zone_queries.load(Relaxed),
+        0,
+        "b took the normal path"
+    );
+    let a = a.await.unwrap();
+    assert_eq!(a.status, Status::Ok, "{a:?}");
+    assert_eq!(st.second_pass_answered.load(Relaxed), 2);
+}
+
 /// A late SERVFAIL does not show that a zone works: the zone's next timeout is still a slow zone's,
 /// not news of a loaded resolver. A real answer does clear it.
 #[tokio::test]
