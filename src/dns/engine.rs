@@ -151,8 +151,8 @@ pub struct EngineStats {
     /// Attempt timeouts for names whose zone timed out shortly before and has not answered since
     /// (a slow zone, not a loaded resolver: the window ignores them).
     pub slow_zone_timeouts: AtomicU64,
-    /// Queries of a zone whose last query ran out of attempts, asked with one patient attempt and
-    /// no second pass.
+    /// Queries of a zone whose last query ran out of attempts (its second pass included), asked
+    /// with one patient attempt and no second pass.
     pub slow_zone_queries: AtomicU64,
     /// Queries whose attempts all timed out and that were asked again, later (the second pass).
     pub second_pass: AtomicU64,

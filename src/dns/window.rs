@@ -73,10 +73,10 @@ struct State {
     epoch_size: usize,
     /// Zone key -> when it last timed out (removed at its next answer).
     slow_zones: HashMap<u64, Instant, ahash::RandomState>,
-    /// Zone key -> when a query of it last ran out of attempts (removed at its next answer): the
-    /// zones whose queries get one patient attempt. Apart from `slow_zones`, which an answer slower
-    /// than the retransmission timeout also enters, so that a live zone under load keeps its
-    /// retries and second pass.
+    /// Zone key -> when a query of it last ran out of attempts, second pass included (removed at
+    /// its next answer): the zones whose queries get one patient attempt. Apart from
+    /// `slow_zones`, which an answer slower than the retransmission timeout also enters, so that
+    /// a live zone under load keeps its retries and second pass.
     dead_zones: HashMap<u64, Instant, ahash::RandomState>,
     /// Round trips of the epoch's answers (the first [`EPOCH_SAMPLES`]).
     rtts: Vec<Duration>,
@@ -225,7 +225,7 @@ impl Window {
             .is_some_and(|t| now.duration_since(*t) < SLOW_ZONE_MEMORY)
     }
 
-    /// A query of `zone` ran out of attempts at `now`.
+    /// A query of `zone` ran out of attempts at `now` (its second pass included).
     pub fn on_query_timeout(&self, now: Instant, zone: u64) {
         let mut s = self.state.lock();
         if s.dead_zones.len() >= SLOW_ZONES_MAX {

@@ -295,7 +295,8 @@ pub struct DnsCounts {
     pub attempt_timeouts: u64,
     /// Attempt timeouts in zones that had just timed out (slow zones: not counted as congestion).
     pub slow_zone_timeouts: u64,
-    /// Queries for such zones, asked with one patient attempt and no second pass.
+    /// Queries of a zone where a query ran out of attempts lately (second pass included), asked
+    /// with one patient attempt and no second pass.
     pub slow_zone_queries: u64,
     /// Queries asked once more after all their attempts timed out, and how many got an answer.
     pub second_pass: u64,
