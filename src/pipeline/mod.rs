@@ -661,14 +661,15 @@ pub async fn scan_with<L: ProbeLayer>(
             }
             (Source::Ips(targets), _) => {
                 drop(domains);
-                let tx = host_tx.clone();
+                let host_tx = host_tx.clone();
                 std::thread::spawn(move || {
+                    let mut tx = BatchSender::new(&host_tx);
                     for ip in shard.ips(&targets, seed) {
                         if done_hosts.contains(&ip) {
                             stats.resumed_skipped.fetch_add(1, Relaxed);
                             continue;
                         }
-                        if cancel.is_cancelled() || tx.blocking_send(ip).is_err() {
+                        if cancel.is_cancelled() || tx.send(ip).is_err() {
                             break;
                         }
                         stats.read.fetch_add(1, Relaxed);
@@ -930,6 +931,41 @@ struct Wanted {
     done: Arc<resume::DoneDomains>,
 }
 
+/// Sends from a blocking thread (the input's reader), taking the channel's places
+/// [`SEND_BATCH`] at a time. The stage frees one place per target it takes, and a sender
+/// blocked for one place was woken for each: 45% of a domain scan's futex calls were the
+/// reader thread's wake-ups. Each item still goes out as soon as it is read.
+struct BatchSender<'a, T> {
+    tx: &'a mpsc::Sender<T>,
+    places: Option<mpsc::PermitIterator<'a, T>>,
+}
+
+const SEND_BATCH: usize = 64;
+
+impl<'a, T> BatchSender<'a, T> {
+    fn new(tx: &'a mpsc::Sender<T>) -> Self {
+        BatchSender { tx, places: None }
+    }
+
+    /// Blocks until the channel has a place (`SEND_BATCH` of them when it had none left);
+    /// `Err` once the receiver is gone.
+    fn send(&mut self, item: T) -> Result<(), mpsc::error::SendError<T>> {
+        if let Some(place) = self.places.as_mut().and_then(Iterator::next) {
+            place.send(item);
+            return Ok(());
+        }
+        let n = SEND_BATCH.min(self.tx.max_capacity());
+        match futures::executor::block_on(self.tx.reserve_many(n)) {
+            Ok(mut places) => {
+                places.next().expect("n >= 1 places").send(item);
+                self.places = Some(places);
+                Ok(())
+            }
+            Err(_) => Err(mpsc::error::SendError(item)),
+        }
+    }
+}
+
 fn read_targets(
     input: Box<dyn BufRead + Send>,
     opts: ReaderOptions,
@@ -940,6 +976,7 @@ fn read_targets(
     cancel: &CancellationToken,
 ) -> io::Result<()> {
     let mut reader = DomainReader::new(input, opts);
+    let mut tx = BatchSender::new(&tx);
     let mut result = Ok(());
     for item in reader.by_ref() {
         if cancel.is_cancelled() {
@@ -956,7 +993,7 @@ fn read_targets(
                     continue;
                 }
                 stats.read.fetch_add(1, Relaxed);
-                if tx.blocking_send(t.domain).is_err() {
+                if tx.send(t.domain).is_err() {
                     break;
                 }
             }
