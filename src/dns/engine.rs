@@ -1231,7 +1231,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let len = (x % 12) as usize + if x % 50 == 0 { 250 } else { 0 };
+            let len = (x % 12) as usize + if x.is_multiple_of(50) { 250 } else { 0 };
             let name: String = (0..len)
                 .map(|i| alphabet[((x >> (i % 60)) as usize + i * 7) % alphabet.len()] as char)
                 .collect();
