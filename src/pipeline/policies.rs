@@ -332,8 +332,9 @@ async fn dkim_stage(
     let probes: Vec<(&str, Lookup<String>)> = if dkim::probe_selectors(&parent) {
         stats.dkim_probes_sent.fetch_add(plan.len() as u64, Relaxed);
         futures::future::join_all(plan.iter().map(|sel| async move {
+            // Under the target's own name: no other domain asks it.
             let a = res
-                .lookup(&dkim::key_query_name(sel, domain), RecordType::TXT)
+                .lookup_unshared(&dkim::key_query_name(sel, domain), RecordType::TXT)
                 .await;
             (sel.as_str(), txt_lookup(&a))
         }))
