@@ -25,6 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 
+use super::answer::{self, Decoded};
 use super::batch_io::{self, Outgoing};
 use super::window::{self, TimeoutKind, Window};
 use super::{Answer, Rdata, Status, normalize_name};
@@ -574,7 +575,7 @@ impl Engine {
                 self.pace(si).await;
             }
             let stamp = inner.window.stamp();
-            if let Err(e) = self.send_attempt(query, si, &tx, &mut sent).await {
+            if let Err(e) = self.send_attempt(query, si, stamp.at, &tx, &mut sent).await {
                 last = Answer::failure(Status::Error, format!("send to {server}: {e}"));
                 continue;
             }
@@ -605,27 +606,28 @@ impl Engine {
             let slot = sent.take(id);
             let rtt = slot.as_ref().map(|sl| sl.sent_at.elapsed());
             inner.window.on_answer(rtt);
-            let (asi, aserver) = slot.map_or((si, server), |sl| {
-                inner.rtt[sl.server_index]
-                    .lock()
-                    .sample(sl.sent_at.elapsed());
-                (sl.server_index, servers[sl.server_index])
-            });
-            let answer = match Message::from_vec(&bytes) {
-                Ok(msg) if msg.metadata.truncation => {
+            let (asi, aserver) = match (slot, rtt) {
+                (Some(sl), Some(rtt)) => {
+                    inner.rtt[sl.server_index].lock().sample(rtt);
+                    (sl.server_index, servers[sl.server_index])
+                }
+                _ => (si, server),
+            };
+            let answer = match answer::decode(&bytes, rtype) {
+                Ok(Decoded::Truncated) => {
                     inner.stats.tcp_fallbacks.fetch_add(1, Relaxed);
                     if self.paced(asi) {
                         self.pace(asi).await;
                     }
-                    match Box::pin(self.tcp_exchange(query, aserver)).await {
-                        Ok(msg) => interpret(msg, rtype),
+                    match Box::pin(self.tcp_exchange(query, rtype, aserver)).await {
+                        Ok(answer) => answer,
                         Err(e) => {
                             last = Answer::failure(Status::Error, format!("tcp {aserver}: {e}"));
                             continue;
                         }
                     }
                 }
-                Ok(msg) => interpret(msg, rtype),
+                Ok(Decoded::Answer(answer)) => answer,
                 Err(e) => {
                     last = Answer::failure(Status::Error, format!("undecodable answer: {e}"));
                     continue;
@@ -668,6 +670,7 @@ impl Engine {
         &self,
         query: &Arc<[u8]>,
         server_index: usize,
+        sent_at: Instant,
         tx: &Arc<Mailbox>,
         sent: &mut Sent,
     ) -> std::io::Result<()> {
@@ -705,7 +708,7 @@ impl Engine {
             sock: sock.clone(),
             id,
             server_index,
-            sent_at: Instant::now(),
+            sent_at,
         });
         let mut packet = query.to_vec();
         packet[..2].copy_from_slice(&id.to_be_bytes());
@@ -726,7 +729,12 @@ impl Engine {
         Ok(())
     }
 
-    async fn tcp_exchange(&self, query: &[u8], server: SocketAddr) -> std::io::Result<Message> {
+    async fn tcp_exchange(
+        &self,
+        query: &[u8],
+        rtype: RecordType,
+        server: SocketAddr,
+    ) -> std::io::Result<Answer> {
         let timeout = self.inner.opts.timeout;
         let max = self.inner.opts.tcp_max_answer;
         let id: u16 = rand::random();
@@ -757,7 +765,14 @@ impl Engine {
                 "tcp answer does not match the question",
             ));
         }
-        Message::from_vec(&buf).map_err(std::io::Error::other)
+        // Over TCP nothing is truncated: a TC bit there is ignored (as it was when hickory decoded).
+        let mut unflagged = buf;
+        unflagged[2] &= !0x02;
+        match answer::decode(&unflagged, rtype) {
+            Ok(Decoded::Answer(a)) => Ok(a),
+            Ok(Decoded::Truncated) => unreachable!("the TC bit was cleared"),
+            Err(e) => Err(std::io::Error::other(e)),
+        }
     }
 }
 
@@ -1060,7 +1075,7 @@ pub fn interpret(msg: Message, rtype: RecordType) -> Answer {
     }
 }
 
-fn convert(data: &RData) -> Rdata {
+pub(crate) fn convert(data: &RData) -> Rdata {
     match data {
         RData::A(a) => Rdata::A(a.0),
         RData::AAAA(a) => Rdata::Aaaa(a.0),

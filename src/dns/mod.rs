@@ -5,6 +5,7 @@
 //! because hickory-resolver's lookup API opens a socket per query and tops out far below what a local
 //! resolver can answer (see benches/README.md).
 
+pub mod answer;
 pub mod batch_io;
 pub mod cache;
 pub mod engine;

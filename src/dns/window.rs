@@ -117,6 +117,11 @@ pub struct Window {
     debt: AtomicUsize,
     /// `State::limit`, readable without the lock (every attempt is stamped with it).
     limit_now: AtomicUsize,
+    /// Sizes of `State::dead_zones` and of both zone maps together, readable without the lock:
+    /// every query asks `is_slow` and every answer `zone_answered`, and the maps are empty in
+    /// most of a scan (a profile put the three locks of an answer at ~2% of the engine's CPU).
+    dead_count: AtomicUsize,
+    marked_count: AtomicUsize,
     state: Mutex<State>,
 }
 
@@ -152,6 +157,8 @@ impl Window {
             adaptive,
             debt: AtomicUsize::new(0),
             limit_now: AtomicUsize::new(start),
+            dead_count: AtomicUsize::new(0),
+            marked_count: AtomicUsize::new(0),
             state: Mutex::new(State {
                 limit: start,
                 slow_start: true,
@@ -219,6 +226,9 @@ impl Window {
     /// Whether a query of `zone` ran out of attempts lately and the zone has not answered since
     /// (its servers do not answer).
     pub fn is_slow(&self, zone: u64, now: Instant) -> bool {
+        if self.dead_count.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
         let s = self.state.lock();
         s.dead_zones
             .get(&zone)
@@ -232,12 +242,23 @@ impl Window {
             s.dead_zones.clear();
         }
         s.dead_zones.insert(zone, now);
+        self.counted(&s);
+    }
+
+    /// Publishes the zone maps' sizes after a change (under the state's lock).
+    fn counted(&self, s: &State) {
+        self.dead_count.store(s.dead_zones.len(), Ordering::Relaxed);
+        self.marked_count
+            .store(s.dead_zones.len() + s.slow_zones.len(), Ordering::Relaxed);
     }
 
     /// A name in `zone` got an answer that shows the zone works (not SERVFAIL: a resolver says
     /// that, after a long wait, of a zone whose servers refuse or fail, and the zone's next
     /// queries time out again): it is no longer slow.
     pub fn zone_answered(&self, zone: u64) {
+        if self.marked_count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         let mut s = self.state.lock();
         if !s.slow_zones.is_empty() {
             s.slow_zones.remove(&zone);
@@ -245,6 +266,7 @@ impl Window {
         if !s.dead_zones.is_empty() {
             s.dead_zones.remove(&zone);
         }
+        self.counted(&s);
     }
 
     /// An attempt got its answer after `rtt` (None: not known which attempt it answered).
@@ -298,6 +320,7 @@ impl Window {
             s.slow_zones.retain(|_, last| *last > cut);
         }
         s.slow_zones.insert(zone, now);
+        self.counted(&s);
         if known.is_some() {
             return TimeoutKind::SlowZone;
         }
