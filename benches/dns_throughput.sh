@@ -16,6 +16,9 @@
 #   E2E_DOMAINS [100000]        domains of the end-to-end scan (a prefix of the world's domains.txt)
 #   E2E_ARGS [""]               extra `mxray scan` options, e.g. "--concurrency 2000 --domain-concurrency 1000"
 #   MXRAY_SKIP_BUILD [0]        1: do not run cargo build, use the binaries already in target/release
+#   BENCH_ROUNDS [5]            rounds of dnsperf then the engine; the figure is the median of the rounds' ratios
+#   ENGINE_THREADS [1]          worker threads of the engine in the ratio (dnsperf runs -T 1); each round also
+#                               runs the engine on the runtime's default threads (one per core), printed beside
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -31,6 +34,8 @@ SOCKETS=${MXRAY_SOCKETS:-2}
 E2E_DOMAINS=${E2E_DOMAINS:-100000}
 E2E_ARGS=${E2E_ARGS:-}
 SKIP_BUILD=${MXRAY_SKIP_BUILD:-0}
+ROUNDS=${BENCH_ROUNDS:-5}
+ENGINE_THREADS=${ENGINE_THREADS:-1}
 WORLD=$BD/world
 KD=$BD/knot
 T0=$EPOCHREALTIME
@@ -203,18 +208,36 @@ else
 fi
 [ "$cur_w" = "$best_w" ] || { knot_start "$best_w"; cur_w=$best_w; }
 
-# ---------------------------------------------------------------- the measurement: dnsperf, then mxray's engine
-dnsperf_run "udp$best_w"
-DNSPERF_QPS=$DP_QPS DNSPERF_LOST=$DP_LOST DNSPERF_DROPS=$DP_DROPS
-ENG_OUT=$BD/engine.log
-d0=$(knot_drops)
-"$ENGINE" "$IP:$PORT" "$Q" "$WINDOW" "$SOCKETS" > "$ENG_OUT" 2>&1 || { tail -20 "$ENG_OUT" >&2; die "dns_throughput example failed"; }
-MXRAY_QPS=$(sed -n 's/^mxray: .* = \([0-9.]*\) queries\/s.*/\1/p' "$ENG_OUT" | tail -1)
-[ -n "$MXRAY_QPS" ] || { cat "$ENG_OUT" >&2; die "no 'queries/s' in the example's output"; }
-ENG_DROPS=$(( $(knot_drops) - d0 ))
-ENG_RETRIES=$(sed -n 's/^mxray: .*retries \([0-9]*\)).*/\1/p' "$ENG_OUT" | tail -1)
-log "$(grep '^mxray:' "$ENG_OUT" | tail -1) (knot socket drops $ENG_DROPS)"
-RATIO=$(awk -v a="$MXRAY_QPS" -v b="$DNSPERF_QPS" 'BEGIN{printf "%.3f", a/b}')
+# ---------------------------------------------------------------- the measurement: dnsperf, then mxray's engine, ROUNDS times
+# Each round runs dnsperf, then the engine on ENGINE_THREADS worker threads (dnsperf runs one thread
+# with -T 1, and massdns is single-threaded: the same thread budget on cores shared with Knot), then
+# the engine on the runtime's default threads (one per core, as `mxray scan` runs it). The ratios are
+# per round (the machine drifts between rounds), and the median of the rounds is the figure.
+engine_run() { # label threads(0 = runtime default) -> ENG_QPS ENG_RETRIES ENG_DROPS
+  local out=$BD/engine.$1.log d0
+  d0=$(knot_drops)
+  MXRAY_THREADS=$2 "$ENGINE" "$IP:$PORT" "$Q" "$WINDOW" "$SOCKETS" > "$out" 2>&1 || { tail -20 "$out" >&2; die "dns_throughput example failed"; }
+  ENG_QPS=$(sed -n 's/^mxray: .* = \([0-9.]*\) queries\/s.*/\1/p' "$out" | tail -1)
+  [ -n "$ENG_QPS" ] || { cat "$out" >&2; die "no 'queries/s' in the example's output"; }
+  ENG_DROPS=$(( $(knot_drops) - d0 ))
+  ENG_RETRIES=$(sed -n 's/^mxray: .*retries \([0-9]*\);.*/\1/p' "$out" | tail -1)
+  log "[$1] $(grep '^mxray:' "$out" | tail -1) (knot socket drops $ENG_DROPS)"
+}
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+RATIOS="" RATIOS_MT="" ROUND_LINES=""
+for r in $(seq "$ROUNDS"); do
+  dnsperf_run "udp$best_w-r$r"
+  engine_run "r$r-t$ENGINE_THREADS" "$ENGINE_THREADS"; q1=$ENG_QPS e1=$ENG_RETRIES d1=$ENG_DROPS
+  engine_run "r$r-default" 0; q2=$ENG_QPS
+  r1=$(awk -v a="$q1" -v b="$DP_QPS" 'BEGIN{printf "%.3f", a/b}')
+  r2=$(awk -v a="$q2" -v b="$DP_QPS" 'BEGIN{printf "%.3f", a/b}')
+  RATIOS="$RATIOS $r1" RATIOS_MT="$RATIOS_MT $r2"
+  ROUND_LINES="$ROUND_LINES$(printf 'round %d: dnsperf %.0f (drops %s) | engine %s thread(s) %.0f = %s (retries %s, drops %s) | engine default threads %.0f = %s (retries %s, drops %s)' \
+    "$r" "$DP_QPS" "$DP_DROPS" "$ENGINE_THREADS" "$q1" "$r1" "$e1" "$d1" "$q2" "$r2" "$ENG_RETRIES" "$ENG_DROPS")"$'\n'
+done
+DNSPERF_QPS=$DP_QPS DNSPERF_LOST=$DP_LOST DNSPERF_DROPS=$DP_DROPS MXRAY_QPS=$q1
+RATIO=$(echo "$RATIOS" | median)
+RATIO_MT=$(echo "$RATIOS_MT" | median)
 
 # ---------------------------------------------------------------- end to end: mxray scan against the same Knot
 E2E=$BD/e2e
@@ -236,11 +259,10 @@ PY
 
 # ---------------------------------------------------------------- results
 echo
-echo "== results (knot udp-workers $best_w; $NQ queries; dnsperf $DNSPERF_ARGS; mxray window $WINDOW, $SOCKETS sockets)"
-printf 'dnsperf queries/s:        %.0f   (lost %s, knot socket drops %s)\n' "$DNSPERF_QPS" "$DNSPERF_LOST" "$DNSPERF_DROPS"
-printf 'mxray engine queries/s:   %.0f   (retries %s, knot socket drops %s)\n' "$MXRAY_QPS" "${ENG_RETRIES:-?}" "$ENG_DROPS"
-echo   "ratio mxray/dnsperf:      $RATIO"
-echo   "target:                   >= 0.5"
+echo "== results (knot udp-workers $best_w; $NQ queries; dnsperf $DNSPERF_ARGS; mxray window $WINDOW, $SOCKETS sockets; $ROUNDS rounds)"
+printf '%s' "$ROUND_LINES"
+echo   "ratio engine/dnsperf:     $RATIO   (median of $ROUNDS rounds, engine on $ENGINE_THREADS worker thread(s); target >= 0.95)"
+echo   "  on default threads:     $RATIO_MT   (median; the runtime's one thread per core, as the scan runs)"
 echo   "e2e scan:                 $E2E_N domains in $E2E_S s (retries $E2E_RETRIES, knot socket drops $E2E_DROPS)"
 echo   "e2e domains/s:            $E2E_DPS"
 echo   "e2e queries/s:            $E2E_QPS"

@@ -3,6 +3,9 @@
 //! Used by benches/dns_throughput.sh beside dnsperf, against the same server, in the same run.
 //!
 //!     cargo run --release --example dns_throughput -- 127.0.0.1:5400 queries.txt [window] [sockets] [fixed]
+//!
+//! `MXRAY_THREADS=N` runs the runtime on N worker threads (default: one per core, as the scan):
+//! the benchmark compares the engine on one thread with dnsperf on one (`-T 1`).
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -33,6 +36,7 @@ fn main() {
     let sockets: usize = args.get(4).map_or(2, |s| s.parse().expect("sockets"));
     // "fixed": keep the window at WINDOW instead of letting it adapt.
     let adaptive = args.get(5).is_none_or(|s| s != "fixed");
+    let threads: usize = std::env::var("MXRAY_THREADS").map_or(0, |s| s.parse().expect("threads"));
     let queries: Vec<(String, RecordType)> = std::fs::read_to_string(&args[2])
         .expect("query file")
         .lines()
@@ -44,7 +48,11 @@ fn main() {
         })
         .collect();
     let queries = Arc::new(queries);
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if threads > 0 {
+        rt.worker_threads(threads);
+    }
+    let rt = rt
         .enable_all()
         .build()
         .unwrap();
