@@ -407,7 +407,13 @@ fn decreased(from: usize) -> usize {
 /// so that `d1.world.test` and `d2.world.test` stay apart. Reverse names are kept per /24 (IPv4)
 /// or /48 (IPv6), DNSBL-style names per list zone through their registrable domain.
 pub fn zone_key(name: &str) -> u64 {
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let name = name.trim_end_matches('.');
+    // Names come lowercased from the cache; copy only the others (this runs once per query).
+    let name: std::borrow::Cow<str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        name.to_ascii_lowercase().into()
+    } else {
+        name.into()
+    };
     let keep = if name.ends_with(".in-addr.arpa") {
         5
     } else if name.ends_with(".ip6.arpa") {
