@@ -9,17 +9,28 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::UdpSocket;
 
 /// Datagrams per system call at most.
 pub const BATCH: usize = 32;
 
-/// One datagram to send.
+/// One datagram to send: a query's bytes with the attempt's id in place of their first two.
+/// Sent from two pieces (the id, the shared query after it) so that an attempt does not copy its
+/// query.
 #[derive(Debug)]
 pub struct Outgoing {
     pub to: SocketAddr,
-    pub bytes: Vec<u8>,
+    pub id: [u8; 2],
+    pub query: Arc<[u8]>,
+}
+
+impl Outgoing {
+    /// The query after its id (empty for a query shorter than an id).
+    fn rest(&self) -> &[u8] {
+        self.query.get(2..).unwrap_or(&[])
+    }
 }
 
 /// Receives up to `bufs.len()` datagrams (each truncated to its buffer's length, which the
@@ -140,17 +151,25 @@ pub fn send_batch(sock: &UdpSocket, out: &[Outgoing]) -> io::Result<usize> {
     }
     let addrs: Vec<socket2::SockAddr> = out[..n].iter().map(|o| o.to.into()).collect();
     // SAFETY: zeroed iovec and mmsghdr are valid.
-    let mut iovs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
+    let mut iovs: [[libc::iovec; 2]; BATCH] = unsafe { std::mem::zeroed() };
     let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
     for i in 0..n {
-        point(
-            &mut hdrs[i],
-            &mut iovs[i],
-            addrs[i].as_ptr() as *mut _,
-            addrs[i].len(),
-            out[i].bytes.as_ptr() as *mut _,
-            out[i].bytes.len(),
-        );
+        let rest = out[i].rest();
+        iovs[i] = [
+            libc::iovec {
+                iov_base: out[i].id.as_ptr() as *mut _,
+                iov_len: 2,
+            },
+            libc::iovec {
+                iov_base: rest.as_ptr() as *mut _,
+                iov_len: rest.len(),
+            },
+        ];
+        let h = &mut hdrs[i].msg_hdr;
+        h.msg_name = addrs[i].as_ptr() as *mut _;
+        h.msg_namelen = addrs[i].len();
+        h.msg_iov = iovs[i].as_mut_ptr();
+        h.msg_iovlen = 2;
     }
     // SAFETY: the headers point into `addrs`, `iovs` and `out`, alive for the call; the kernel
     // only reads them.
@@ -171,7 +190,10 @@ pub fn send_batch(sock: &UdpSocket, out: &[Outgoing]) -> io::Result<usize> {
 #[cfg(not(target_os = "linux"))]
 pub fn send_batch(sock: &UdpSocket, out: &[Outgoing]) -> io::Result<usize> {
     match out.first() {
-        Some(o) => sock.try_send_to(&o.bytes, o.to).map(|_| 1),
+        Some(o) => {
+            let bytes: Vec<u8> = o.id.iter().chain(o.rest()).copied().collect();
+            sock.try_send_to(&bytes, o.to).map(|_| 1)
+        }
         None => Ok(0),
     }
 }
@@ -188,7 +210,8 @@ mod tests {
         let out: Vec<Outgoing> = (0..50u8)
             .map(|i| Outgoing {
                 to,
-                bytes: vec![i; 10 + i as usize],
+                id: [i, i],
+                query: vec![0xee; 10 + i as usize].into(),
             })
             .collect();
         let mut sent = 0;
@@ -215,6 +238,9 @@ mod tests {
                 for (i, (len, from, truncated)) in got.iter().enumerate() {
                     assert_eq!(*from, a.local_addr().unwrap());
                     let first = bufs[i][0];
+                    // The id's two bytes, then the query's after its own first two.
+                    assert_eq!(bufs[i][1], first);
+                    assert!(bufs[i][2..*len].iter().all(|b| *b == 0xee));
                     // Buffers of 20 bytes: the longer datagrams say so.
                     assert_eq!(*truncated, 10 + first as usize > 20, "{first}");
                     assert_eq!(*len, (10 + first as usize).min(20));

@@ -62,10 +62,47 @@ impl CacheStats {
     }
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Key {
-    name: Box<str>,
-    rtype: u16,
+/// The cache's key: the record type's two bytes, then the name lowercased without its final dot.
+/// One byte string rather than a struct, so that a lookup asks with a key borrowed from its own
+/// stack (quick_cache wants `Q: ToOwned<Owned = Key>`, which `[u8]` is for `Vec<u8>`): a hit
+/// allocates nothing, a miss one copy (the lowercased name was a heap string per lookup, and the
+/// miss copied it again).
+type Key = Vec<u8>;
+
+/// Names up to this length get their key without the heap.
+const INLINE_KEY: usize = 62;
+
+enum KeyBuf {
+    Inline([u8; INLINE_KEY + 2], u8),
+    Heap(Vec<u8>),
+}
+
+impl KeyBuf {
+    fn new(name: &str, rtype: RecordType) -> KeyBuf {
+        let name = name.trim_end_matches('.').as_bytes();
+        let fill = |key: &mut [u8]| {
+            key[..2].copy_from_slice(&u16::from(rtype).to_be_bytes());
+            for (k, b) in key[2..].iter_mut().zip(name) {
+                *k = b.to_ascii_lowercase();
+            }
+        };
+        if name.len() <= INLINE_KEY {
+            let mut key = [0; INLINE_KEY + 2];
+            fill(&mut key[..name.len() + 2]);
+            KeyBuf::Inline(key, name.len() as u8 + 2)
+        } else {
+            let mut key = vec![0; name.len() + 2];
+            fill(&mut key);
+            KeyBuf::Heap(key)
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            KeyBuf::Inline(key, len) => &key[..*len as usize],
+            KeyBuf::Heap(key) => key,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -217,22 +254,22 @@ impl Resolver {
         now: impl Fn() -> Instant,
     ) -> Arc<Answer> {
         self.stats.lookups.fetch_add(1, Relaxed);
-        let key = Key {
-            name: name.trim_end_matches('.').to_ascii_lowercase().into(),
-            rtype: rtype.into(),
-        };
+        let buf = KeyBuf::new(name, rtype);
+        let key = buf.bytes();
         loop {
-            match self.cache.get_value_or_guard_async(&key).await {
+            match self.cache.get_value_or_guard_async(key).await {
                 Ok(entry) if entry.fresh(now()) => return entry.answer,
                 Ok(_) => {
                     self.stats.expired.fetch_add(1, Relaxed);
                     // Only drop it if nobody replaced it meanwhile; then take the guard ourselves.
-                    self.cache.remove_if(&key, |e| !e.fresh(now()));
+                    self.cache.remove_if(key, |e| !e.fresh(now()));
                 }
                 Err(guard) => {
                     self.stats.misses.fetch_add(1, Relaxed);
-                    let answer = Arc::new(self.engine.query(&key.name, rtype).await);
-                    let entry = Entry::keyed(answer.clone(), now(), &self.opts, key.name.len());
+                    // The name as the key has it (lowercased ASCII of a `str`: still UTF-8).
+                    let lower = std::str::from_utf8(&key[2..]).unwrap_or(name);
+                    let answer = Arc::new(self.engine.query(lower, rtype).await);
+                    let entry = Entry::keyed(answer.clone(), now(), &self.opts, key.len() - 2);
                     let _ = guard.insert(entry);
                     return answer;
                 }

@@ -189,18 +189,44 @@ struct Pending {
 /// taken from tokio: its mpsc channel sets aside a block of 32 slots (about 1 KiB, zeroed) per
 /// channel, and a scan makes one channel per query (a profile put `mpsc::channel`, its `pop` and
 /// the allocator's zeroing at ~3% of a domain scan). A query gets one answer in the common case
-/// and at most one per attempt, so a small vector under a lock and one waker are enough.
+/// and at most one per attempt, so a lock over the first answer (inline) and the rest, and one
+/// waker, are enough.
 struct Mailbox {
-    got: Mutex<Vec<(u16, Vec<u8>)>>,
+    got: Mutex<Got>,
     waker: futures::task::AtomicWaker,
     /// Answers kept at most (one per attempt and one to spare); later ones are dropped.
     cap: usize,
 }
 
+/// A mailbox's answers in arrival order: the first without the heap (most queries get one).
+#[derive(Default)]
+struct Got {
+    first: Option<(u16, Vec<u8>)>,
+    more: std::collections::VecDeque<(u16, Vec<u8>)>,
+}
+
+impl Got {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    fn push(&mut self, item: (u16, Vec<u8>)) {
+        if self.first.is_none() && self.more.is_empty() {
+            self.first = Some(item);
+        } else {
+            self.more.push_back(item);
+        }
+    }
+
+    fn pop(&mut self) -> Option<(u16, Vec<u8>)> {
+        self.first.take().or_else(|| self.more.pop_front())
+    }
+}
+
 impl Mailbox {
     fn new(cap: usize) -> Mailbox {
         Mailbox {
-            got: Mutex::new(Vec::new()),
+            got: Mutex::new(Got::default()),
             waker: futures::task::AtomicWaker::new(),
             cap,
         }
@@ -218,8 +244,7 @@ impl Mailbox {
     }
 
     fn take(&self) -> Option<(u16, Vec<u8>)> {
-        let mut got = self.got.lock();
-        (!got.is_empty()).then(|| got.remove(0))
+        self.got.lock().pop()
     }
 
     /// The next answer, in arrival order.
@@ -467,52 +492,54 @@ impl Engine {
     pub async fn query(&self, name: &str, rtype: RecordType) -> Answer {
         let inner = &*self.inner;
         inner.stats.queries.fetch_add(1, Relaxed);
-        let answer = match encode_query(name, rtype, inner.opts.edns_payload, inner.opts.dnssec_ok)
-        {
-            Ok(bytes) => {
-                let query: Arc<[u8]> = bytes.into();
-                let zone = window::zone_key(name);
-                // A zone whose servers do not answer gets one patient attempt: each
-                // retransmission would be one more entry in the resolver's request list, which
-                // it keeps for as long as it keeps trying the zone.
-                let slow = inner.window.is_slow(zone, Instant::now());
-                if slow {
-                    inner.stats.slow_zone_queries.fetch_add(1, Relaxed);
-                }
-                let (attempts, full_wait) = if slow {
-                    (1, true)
-                } else {
-                    (inner.opts.retries + 1, false)
-                };
-                let place = if slow {
-                    inner.suspect_place().await
-                } else {
-                    Place::Window {
-                        _held: inner.window.acquire().await,
+        let answer =
+            match encode_query_shared(name, rtype, inner.opts.edns_payload, inner.opts.dnssec_ok) {
+                Ok(query) => {
+                    let zone = window::zone_key(name);
+                    // A zone whose servers do not answer gets one patient attempt: each
+                    // retransmission would be one more entry in the resolver's request list, which
+                    // it keeps for as long as it keeps trying the zone.
+                    let slow = inner.window.is_slow(zone, Instant::now());
+                    if slow {
+                        inner.stats.slow_zone_queries.fetch_add(1, Relaxed);
                     }
-                };
-                let first = self
-                    .resolve(&query, rtype, zone, attempts, full_wait, place)
-                    .await;
-                let answer = if first.status == Status::Timeout && inner.opts.second_pass && !slow {
-                    // Boxed: rare, and inline it would make every query's future (boxed behind
-                    // `Dns`, moved at each spawn) a kilobyte larger.
-                    Box::pin(self.second_pass(&query, rtype, zone, first)).await
-                } else {
-                    first
-                };
-                // The zone is taken for dead (its next queries one patient attempt each, no
-                // second pass) only once the second pass failed too: a burst of drops at an
-                // overloaded server can take a query's three attempts, and a zone marked on that
-                // turned its next lost datagram into a final `timeout` (a /24's PTR names, a
-                // provider's exchanges).
-                if answer.status == Status::Timeout {
-                    inner.window.on_query_timeout(Instant::now(), zone);
+                    let (attempts, full_wait) = if slow {
+                        (1, true)
+                    } else {
+                        (inner.opts.retries + 1, false)
+                    };
+                    let place = if slow {
+                        inner.suspect_place().await
+                    } else {
+                        Place::Window {
+                            _held: inner.window.acquire().await,
+                        }
+                    };
+                    let first = self
+                        .resolve(&query, rtype, zone, attempts, full_wait, place)
+                        .await;
+                    let answer =
+                        if first.status == Status::Timeout && inner.opts.second_pass && !slow {
+                            // Boxed: rare, and inline it would make every query's future (boxed behind
+                            // `Dns`, moved at each spawn) a kilobyte larger.
+                            Box::pin(self.second_pass(&query, rtype, zone, first)).await
+                        } else {
+                            first
+                        };
+                    // The zone is taken for dead (its next queries one patient attempt each, no
+                    // second pass) only once the second pass failed too: a burst of drops at an
+                    // overloaded server can take a query's three attempts, and a zone marked on that
+                    // turned its next lost datagram into a final `timeout` (a /24's PTR names, a
+                    // provider's exchanges).
+                    if answer.status == Status::Timeout {
+                        inner.window.on_query_timeout(Instant::now(), zone);
+                    }
+                    answer
                 }
-                answer
-            }
-            Err(e) => Answer::failure(Status::Error, format!("invalid query name {name:?}: {e}")),
-        };
+                Err(e) => {
+                    Answer::failure(Status::Error, format!("invalid query name {name:?}: {e}"))
+                }
+            };
         inner.stats.by_status[answer.status.index()].fetch_add(1, Relaxed);
         answer
     }
@@ -710,8 +737,6 @@ impl Engine {
             server_index,
             sent_at,
         });
-        let mut packet = query.to_vec();
-        packet[..2].copy_from_slice(&id.to_be_bytes());
         inner.stats.udp_sent.fetch_add(1, Relaxed);
         // Queued for the socket's send task; a datagram the system refuses is counted there
         // (`send_errors`) and its attempt times out like a lost one.
@@ -719,7 +744,8 @@ impl Engine {
             let mut q = sock.outq.lock();
             q.push(Outgoing {
                 to: server,
-                bytes: packet,
+                id: id.to_be_bytes(),
+                query: query.clone(),
             });
             q.len() == 1
         };
@@ -937,6 +963,25 @@ pub fn encode_query(
     encode_query_hickory(name, rtype, payload, dnssec_ok)
 }
 
+/// The longest query the fast path writes: header, a name of at most 255 bytes, type and class,
+/// the OPT record.
+const MAX_PLAIN_QUERY: usize = 12 + 255 + 4 + 11;
+
+/// [`encode_query`] as the engine keeps it, shared by the attempts: the fast path writes on the
+/// stack and the query is copied once, into its `Arc`.
+fn encode_query_shared(
+    name: &str,
+    rtype: RecordType,
+    payload: u16,
+    dnssec_ok: bool,
+) -> Result<Arc<[u8]>, hickory_proto::ProtoError> {
+    let mut buf = [0; MAX_PLAIN_QUERY];
+    if let Some(n) = encode_plain_into(name, rtype, payload, dnssec_ok, &mut buf) {
+        return Ok(Arc::from(&buf[..n]));
+    }
+    encode_query_hickory(name, rtype, payload, dnssec_ok).map(Arc::from)
+}
+
 /// The fast path of [`encode_query`]: `None` for a name it leaves to hickory (an escape, any
 /// other character, an empty label, a label or name over the limits).
 fn encode_plain_query(
@@ -945,14 +990,31 @@ fn encode_plain_query(
     payload: u16,
     dnssec_ok: bool,
 ) -> Option<Vec<u8>> {
+    let mut buf = [0; MAX_PLAIN_QUERY];
+    let n = encode_plain_into(name, rtype, payload, dnssec_ok, &mut buf)?;
+    Some(buf[..n].to_vec())
+}
+
+/// Writes the fast path's query into `buf`; its length.
+fn encode_plain_into(
+    name: &str,
+    rtype: RecordType,
+    payload: u16,
+    dnssec_ok: bool,
+    buf: &mut [u8; MAX_PLAIN_QUERY],
+) -> Option<usize> {
     let name = name.strip_suffix('.').unwrap_or(name);
     // Labels, their length bytes and the root's: at most 255 (RFC 1035 3.1).
     if name.is_empty() || name.len() + 2 > 255 {
         return None;
     }
-    let mut q = Vec::with_capacity(12 + name.len() + 2 + 4 + 11);
+    let mut n = 0;
+    let mut put = |bytes: &[u8]| {
+        buf[n..n + bytes.len()].copy_from_slice(bytes);
+        n += bytes.len();
+    };
     // Id 0 (set per attempt), RD, one question, one additional record (the OPT).
-    q.extend_from_slice(&[0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1]);
+    put(&[0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1]);
     for label in name.split('.') {
         // What hickory takes as is: letters, digits, `-` (not first) and `_`; `*` alone.
         let ok = label == "*"
@@ -965,18 +1027,18 @@ fn encode_plain_query(
         if !ok {
             return None;
         }
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
+        put(&[label.len() as u8]);
+        put(label.as_bytes());
     }
-    q.push(0);
-    q.extend_from_slice(&u16::from(rtype).to_be_bytes());
-    q.extend_from_slice(&1u16.to_be_bytes()); // IN
+    put(&[0]);
+    put(&u16::from(rtype).to_be_bytes());
+    put(&1u16.to_be_bytes()); // IN
     // OPT (RFC 6891 6.1.2): root owner, the payload as class, extended rcode and version 0,
     // the DO bit, no options.
-    q.extend_from_slice(&[0, 0, 41]);
-    q.extend_from_slice(&payload.to_be_bytes());
-    q.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
-    Some(q)
+    put(&[0, 0, 41]);
+    put(&payload.to_be_bytes());
+    put(&[0, 0, if dnssec_ok { 0x80 } else { 0 }, 0, 0, 0]);
+    Some(n)
 }
 
 fn encode_query_hickory(
