@@ -267,9 +267,10 @@ echo   "e2e scan:                 $E2E_N domains in $E2E_S s (retries $E2E_RETRI
 echo   "e2e domains/s:            $E2E_DPS"
 echo   "e2e queries/s:            $E2E_QPS"
 echo   "e2e cache hit rate:       $E2E_HIT"
+echo   "e2e / engine queries/s:   $(awk -v a="$E2E_QPS" -v b="$q2" 'BEGIN{printf "%.2f", a/b}') of the engine on default threads, $(awk -v a="$E2E_QPS" -v b="$q1" 'BEGIN{printf "%.2f", a/b}') of it on $ENGINE_THREADS (last round; issue 10's goal >= 0.7)"
 if [ "$ENG_DROPS" -gt 0 ]; then
-  echo "note:                     Knot dropped $ENG_DROPS of mxray's queries (receive buffer full): each costs a"
-  echo "                          timeout (2 s) + retry, included in mxray's time; dnsperf's rate leaves lost"
+  echo "note:                     Knot dropped $ENG_DROPS of mxray's queries in the last round (receive buffer full): each"
+  echo "                          costs a retransmission timeout, included in mxray's time; dnsperf's rate leaves lost"
   echo "                          queries out. Try MXRAY_WINDOW=200 (see benches/README.md)"
 fi
 echo   "logs:                     $BD (dnsperf.*.log, engine.log, e2e/run.json)"
