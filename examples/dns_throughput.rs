@@ -52,10 +52,7 @@ fn main() {
     if threads > 0 {
         rt.worker_threads(threads);
     }
-    let rt = rt
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = rt.enable_all().build().unwrap();
     rt.block_on(async move {
         let engine = Engine::new(EngineOptions {
             servers: vec![server],
