@@ -6,12 +6,13 @@
 //! OPT record's options, glue and signatures. Here those are walked over by their lengths; the
 //! records that are read (the asked type's, the SOA of a negative answer) are still decoded by
 //! hickory's `RData::read` on the whole message (so compression works), and give hickory's
-//! values. The rules hickory applies to a message's structure are kept (lengths within the
-//! message, well-formed names, no empty record outside an UPDATE, OPT only once and only in the
+//! values. Most rules hickory applies to a message's structure are kept (lengths within the
+//! message, label types, no empty record outside an UPDATE, OPT only once and only in the
 //! additional section with the root name, the extended RCODE from OPT); what is not checked is
-//! the content of records mxray does not read, so a response whose glue is malformed still
-//! gives its answer. A differential test holds the result to `engine::interpret` on hickory's
-//! `Message` for every message hickory decodes.
+//! the content of records mxray does not read, nor where a skipped name's compression pointer
+//! leads, so a response whose glue is malformed still gives its answer. Where hickory's `Message`
+//! decodes a datagram, the result must be `engine::interpret`'s: a differential unit test and
+//! the `dns_answer` fuzz target (docs/FUZZING.md) hold it to that.
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
