@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the per-domain CPU work outside the network: reading and normalising input
-//! lines, and encoding queries / decoding answers with hickory-proto.
+//! lines, encoding queries, and decoding answers (mxray's decoder beside hickory's `Message`).
 
 use std::hint::black_box;
 
@@ -8,7 +8,8 @@ use hickory_proto::op::{Message, MessageType, OpCode};
 use hickory_proto::rr::rdata::{MX, TXT};
 use hickory_proto::rr::{Name, RData, Record};
 use mxray::dns::RecordType;
-use mxray::dns::engine::{encode_query, interpret};
+use mxray::dns::answer::{decode, interpret};
+use mxray::dns::engine::encode_query;
 use mxray::targets::{DomainReader, Item, ReaderOptions};
 
 fn input(n: usize) -> String {
@@ -65,7 +66,10 @@ fn messages(c: &mut Criterion) {
         b.iter(|| encode_query(black_box("www.example.com"), RecordType::A, 1232, false).unwrap())
     });
     let bytes = answer_bytes();
-    g.bench_function("decode + interpret MX answer", |b| {
+    g.bench_function("decode MX answer (answer::decode)", |b| {
+        b.iter(|| decode(black_box(&bytes), RecordType::MX).unwrap())
+    });
+    g.bench_function("decode + interpret MX answer (hickory Message)", |b| {
         b.iter(|| {
             interpret(
                 Message::from_vec(black_box(&bytes)).unwrap(),

@@ -1,6 +1,6 @@
 //! The engine's answer decoder (`dns::answer::decode`) on any datagram: no panic, and wherever
 //! hickory's `Message` decodes the bytes, the same verdict as the path it replaced (a TC bit is
-//! TCP; otherwise `engine::interpret` of hickory's message, record for record).
+//! TCP; otherwise `answer::interpret` of hickory's message, record for record).
 //!
 //! Input: one byte choosing the asked type, then the datagram.
 #![no_main]
@@ -8,8 +8,7 @@
 use hickory_proto::op::Message;
 use libfuzzer_sys::fuzz_target;
 use mxray::dns::RecordType;
-use mxray::dns::answer::{Decoded, decode};
-use mxray::dns::engine::interpret;
+use mxray::dns::answer::{Decoded, decode, interpret};
 
 const ASKED: [RecordType; 10] = [
     RecordType::A,

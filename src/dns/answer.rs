@@ -11,15 +11,14 @@
 //! additional section with the root name, the extended RCODE from OPT); what is not checked is
 //! the content of records mxray does not read, nor where a skipped name's compression pointer
 //! leads, so a response whose glue is malformed still gives its answer. Where hickory's `Message`
-//! decodes a datagram, the result must be `engine::interpret`'s: a differential unit test and
+//! decodes a datagram, the result must be [`interpret`]'s: a differential unit test and
 //! the `dns_answer` fuzz target (docs/FUZZING.md) hold it to that.
 
-use hickory_proto::op::ResponseCode;
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecoder, DecodeError, Restrict};
 
-use super::engine::convert;
-use super::{Answer, Status};
+use super::{Answer, Rdata, Status, normalize_name};
 
 /// What a datagram says.
 #[derive(Debug)]
@@ -146,15 +145,20 @@ fn rdata(msg: &[u8], rr: &Rr) -> Result<RData, AnswerError> {
     Ok(RData::read(&mut d, rtype, Restrict::new(rr.len))?)
 }
 
+/// hickory's `Message::read_records`: a record without data only in an UPDATE (OPT aside).
+fn not_empty(rr: &Rr, opcode: u8) -> Result<(), AnswerError> {
+    if rr.len == 0 && rr.rtype != OPT && opcode != OPCODE_UPDATE {
+        return Err(AnswerError::EmptyRecord(rr.rtype));
+    }
+    Ok(())
+}
+
 /// The rules hickory's `Message::read_records` applies to the answer and authority sections.
 fn section_rules(rr: &Rr, opcode: u8) -> Result<(), AnswerError> {
     if matches!(rr.rtype, OPT | SIG | TSIG) {
         return Err(AnswerError::NotInAdditional(rr.rtype));
     }
-    if rr.len == 0 && opcode != OPCODE_UPDATE {
-        return Err(AnswerError::EmptyRecord(rr.rtype));
-    }
-    Ok(())
+    not_empty(rr, opcode)
 }
 
 /// Decodes the answer to a question of type `rtype` (the question itself is matched before).
@@ -179,8 +183,6 @@ pub fn decode(msg: &[u8], rtype: RecordType) -> Result<Decoded, AnswerError> {
     }
     let want = u16::from(rtype);
     let low = f2 & 0x0F;
-    // A negative answer's TTL comes from the authority's SOA; only decoded when it may be used.
-    let maybe_negative = low == 3 || low == 0;
     let mut records = Vec::new();
     let mut ttl = u32::MAX;
     for _ in 0..an {
@@ -191,6 +193,9 @@ pub fn decode(msg: &[u8], rtype: RecordType) -> Result<Decoded, AnswerError> {
             records.push(convert(&rdata(msg, &rr)?));
         }
     }
+    // A negative answer's TTL comes from the authority's SOA, decoded only when the answer may be
+    // negative (NXDOMAIN, or NOERROR without the asked records).
+    let negative = low == 3 || (low == 0 && records.is_empty());
     let mut negative_ttl = None;
     let mut authority_ns = false;
     for _ in 0..ns {
@@ -198,9 +203,8 @@ pub fn decode(msg: &[u8], rtype: RecordType) -> Result<Decoded, AnswerError> {
         section_rules(&rr, opcode)?;
         authority_ns |= rr.rtype == u16::from(RecordType::NS);
         if rr.rtype == u16::from(RecordType::SOA)
+            && negative
             && negative_ttl.is_none()
-            && maybe_negative
-            && (low == 3 || records.is_empty())
             && let RData::SOA(soa) = rdata(msg, &rr)?
         {
             negative_ttl = Some(rr.ttl.min(soa.minimum));
@@ -217,9 +221,8 @@ pub fn decode(msg: &[u8], rtype: RecordType) -> Result<Decoded, AnswerError> {
                 return Err(AnswerError::DuplicateEdns);
             }
             rcode_high = Some((rr.ttl >> 24) as u8);
-        } else if rr.len == 0 && opcode != OPCODE_UPDATE {
-            return Err(AnswerError::EmptyRecord(rr.rtype));
         }
+        not_empty(&rr, opcode)?;
     }
     let rcode = ResponseCode::from(rcode_high.unwrap_or(0), low);
     let status = match rcode {
@@ -234,7 +237,7 @@ pub fn decode(msg: &[u8], rtype: RecordType) -> Result<Decoded, AnswerError> {
             )));
         }
     };
-    let negative = |status| Answer {
+    let negative_answer = |status| Answer {
         status,
         records: Vec::new(),
         ttl: negative_ttl.unwrap_or(0),
@@ -242,7 +245,7 @@ pub fn decode(msg: &[u8], rtype: RecordType) -> Result<Decoded, AnswerError> {
         authentic,
     };
     let answer = match status {
-        Status::NxDomain => negative(Status::NxDomain),
+        Status::NxDomain => negative_answer(Status::NxDomain),
         Status::Ok if !records.is_empty() => Answer {
             status: Status::Ok,
             records,
@@ -259,17 +262,122 @@ pub fn decode(msg: &[u8], rtype: RecordType) -> Result<Decoded, AnswerError> {
                 "referral: the server is not recursive for this name",
             )
         }
-        Status::Ok => negative(Status::NoData),
+        Status::Ok => negative_answer(Status::NoData),
         _ => Answer::failure(status, format!("rcode {rcode}")),
     };
     Ok(Decoded::Answer(answer))
+}
+
+/// The same verdict from hickory's decoded `Message`: the path [`decode`] replaced, kept as the
+/// reference it is held to (the unit tests below, the `dns_answer` fuzz target, the `parse`
+/// micro-benchmark).
+pub fn interpret(msg: Message, rtype: RecordType) -> Answer {
+    let rcode = msg.metadata.response_code;
+    let authentic = msg.metadata.authentic_data;
+    let status = match rcode {
+        ResponseCode::NoError => Status::Ok,
+        ResponseCode::NXDomain => Status::NxDomain,
+        ResponseCode::ServFail => Status::ServFail,
+        ResponseCode::Refused => Status::Refused,
+        other => {
+            return Answer::failure(Status::Error, format!("rcode {other}"));
+        }
+    };
+    let negative_ttl = || {
+        msg.authorities
+            .iter()
+            .find_map(|r| match &r.data {
+                RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+                _ => None,
+            })
+            .unwrap_or(0)
+    };
+    match status {
+        Status::Ok => {}
+        Status::NxDomain => {
+            return Answer {
+                status,
+                records: Vec::new(),
+                ttl: negative_ttl(),
+                error: None,
+                authentic,
+            };
+        }
+        _ => return Answer::failure(status, format!("rcode {rcode}")),
+    }
+    let mut records = Vec::new();
+    let mut ttl = u32::MAX;
+    for r in &msg.answers {
+        if r.record_type() != rtype {
+            continue;
+        }
+        ttl = ttl.min(r.ttl);
+        records.push(convert(&r.data));
+    }
+    if !records.is_empty() {
+        return Answer {
+            status: Status::Ok,
+            records,
+            ttl,
+            error: None,
+            authentic,
+        };
+    }
+    // An empty NOERROR that carries NS records and is neither authoritative nor from a recursive
+    // server is a referral: the "resolver" is an authoritative server for a parent zone and knows
+    // nothing about the name itself. Calling that "no record" would be a lie.
+    let referral = !msg.metadata.authoritative
+        && !msg.metadata.recursion_available
+        && msg.answers.is_empty()
+        && msg
+            .authorities
+            .iter()
+            .any(|r| r.record_type() == RecordType::NS);
+    if referral {
+        return Answer::failure(
+            Status::Error,
+            "referral: the server is not recursive for this name",
+        );
+    }
+    Answer {
+        status: Status::NoData,
+        records: Vec::new(),
+        ttl: negative_ttl(),
+        error: None,
+        authentic,
+    }
+}
+
+/// An asked record's data as mxray keeps it.
+fn convert(data: &RData) -> Rdata {
+    match data {
+        RData::A(a) => Rdata::A(a.0),
+        RData::AAAA(a) => Rdata::Aaaa(a.0),
+        RData::MX(mx) => Rdata::Mx {
+            preference: mx.preference,
+            exchange: normalize_name(&mx.exchange),
+        },
+        RData::TXT(txt) => Rdata::Txt(txt.txt_data.clone()),
+        RData::PTR(p) => Rdata::Ptr(normalize_name(&p.0)),
+        RData::CNAME(c) => Rdata::Cname(normalize_name(&c.0)),
+        RData::SOA(soa) => Rdata::Soa {
+            mname: normalize_name(&soa.mname),
+            rname: normalize_name(&soa.rname),
+        },
+        RData::TLSA(t) => Rdata::Tlsa {
+            usage: t.cert_usage.into(),
+            selector: t.selector.into(),
+            matching: t.matching.into(),
+        },
+        other => Rdata::Other(u16::from(other.record_type())),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dns::Rdata;
-    use crate::dns::engine::{encode_query, interpret};
+    use crate::dns::engine::encode_query;
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
     use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, TLSA, TXT};
     use hickory_proto::rr::{Name, Record};
@@ -439,7 +547,11 @@ mod tests {
     }
 
     fn response(rtype: RecordType) -> Message {
-        let q = encode_query("example.com", rtype, 1232, false).unwrap();
+        response_named("example.com", rtype)
+    }
+
+    fn response_named(qname: &str, rtype: RecordType) -> Message {
+        let q = encode_query(qname, rtype, 1232, false).unwrap();
         let q = Message::from_vec(&q).unwrap();
         let mut m = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
         m.metadata.recursion_available = true;
@@ -528,5 +640,111 @@ mod tests {
             decode(&tc, RecordType::TXT),
             Ok(Decoded::Truncated)
         ));
+    }
+
+    /// The decoder's verdict on `m`'s bytes, asserted equal to the reference's on `m`.
+    fn both(m: Message, rtype: RecordType) -> Answer {
+        let got = answer(&m.to_vec().unwrap(), rtype);
+        assert_eq!(got, interpret(m, rtype));
+        got
+    }
+
+    #[test]
+    fn both_paths_give_every_status() {
+        let soa = Record::from_rdata(
+            name("example.com."),
+            300,
+            RData::SOA(SOA::new(
+                name("ns."),
+                name("hostmaster.example.com."),
+                1,
+                1,
+                1,
+                1,
+                30,
+            )),
+        );
+
+        let mut ok = response(RecordType::MX);
+        ok.add_answer(Record::from_rdata(
+            name("example.com."),
+            120,
+            RData::MX(MX::new(10, name("MX.Example.com."))),
+        ));
+        ok.add_answer(Record::from_rdata(
+            name("example.com."),
+            60,
+            RData::TXT(TXT::new(vec!["not asked".into()])),
+        ));
+        let a = both(ok, RecordType::MX);
+        assert_eq!(a.status, Status::Ok);
+        assert_eq!(a.ttl, 120);
+        assert_eq!(
+            a.records,
+            [Rdata::Mx {
+                preference: 10,
+                exchange: "mx.example.com".into()
+            }]
+        );
+
+        let mut nodata = response(RecordType::MX);
+        nodata.metadata.authoritative = true;
+        nodata.add_authority(soa.clone());
+        let a = both(nodata, RecordType::MX);
+        assert_eq!((a.status, a.ttl), (Status::NoData, 30));
+
+        let mut nx = response(RecordType::MX);
+        nx.metadata.response_code = ResponseCode::NXDomain;
+        nx.add_authority(soa);
+        assert_eq!(both(nx, RecordType::MX).status, Status::NxDomain);
+
+        for (rcode, status) in [
+            (ResponseCode::ServFail, Status::ServFail),
+            (ResponseCode::Refused, Status::Refused),
+            (ResponseCode::FormErr, Status::Error),
+            (ResponseCode::NotImp, Status::Error),
+        ] {
+            let mut m = response(RecordType::MX);
+            m.metadata.response_code = rcode;
+            let a = both(m, RecordType::MX);
+            assert_eq!(a.status, status, "{rcode}");
+            assert!(a.error.is_some());
+        }
+
+        // A CNAME chain that ends without data of the asked type is nodata, not ok.
+        let mut chain = response(RecordType::MX);
+        chain.add_answer(Record::from_rdata(
+            name("example.com."),
+            60,
+            RData::CNAME(CNAME(name("target.example.net."))),
+        ));
+        assert_eq!(both(chain, RecordType::MX).status, Status::NoData);
+
+        // A referral from a non-recursive server is an error, never nodata.
+        let mut referral = response(RecordType::MX);
+        referral.metadata.recursion_available = false;
+        referral.add_authority(Record::from_rdata(
+            name("example.com."),
+            60,
+            RData::NS(NS(name("ns.example.com."))),
+        ));
+        let a = both(referral, RecordType::MX);
+        assert_eq!(a.status, Status::Error);
+        assert!(a.error.unwrap().contains("referral"));
+
+        // Records following a CNAME chain count.
+        let mut followed = response_named("www.example.com", RecordType::A);
+        followed.add_answer(Record::from_rdata(
+            name("www.example.com."),
+            60,
+            RData::CNAME(CNAME(name("host.example.com."))),
+        ));
+        followed.add_answer(Record::from_rdata(
+            name("host.example.com."),
+            60,
+            RData::A(A::new(127, 0, 0, 1)),
+        ));
+        let a = both(followed, RecordType::A);
+        assert_eq!(a.records, [Rdata::A(std::net::Ipv4Addr::LOCALHOST)]);
     }
 }

@@ -49,13 +49,15 @@ pub fn recv_batch(
     let mut iovs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
     let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
     for i in 0..n {
+        iovs[i] = libc::iovec {
+            iov_base: bufs[i].as_mut_ptr().cast(),
+            iov_len: bufs[i].len(),
+        };
         point(
             &mut hdrs[i],
-            &mut iovs[i],
             (&mut addrs[i] as *mut libc::sockaddr_storage).cast(),
             std::mem::size_of::<libc::sockaddr_storage>() as _,
-            bufs[i].as_mut_ptr().cast(),
-            bufs[i].len(),
+            std::slice::from_mut(&mut iovs[i]),
         );
     }
     // SAFETY: every header points into `addrs`, `iovs` and `bufs`, which outlive the call; the
@@ -82,25 +84,19 @@ pub fn recv_batch(
     Ok(())
 }
 
-/// Points a message header at its address (`name`, `namelen` bytes) and at one buffer, through
-/// `iov`. The pointers must stay valid until the system call returns.
+/// Points a message header at its address (`name`, `namelen` bytes) and at its buffers, `iov`.
+/// The pointers must stay valid until the system call returns.
 #[cfg(target_os = "linux")]
 fn point(
     hdr: &mut libc::mmsghdr,
-    iov: &mut libc::iovec,
     name: *mut libc::c_void,
     namelen: libc::socklen_t,
-    base: *mut libc::c_void,
-    len: usize,
+    iov: &mut [libc::iovec],
 ) {
-    *iov = libc::iovec {
-        iov_base: base,
-        iov_len: len,
-    };
     hdr.msg_hdr.msg_name = name;
     hdr.msg_hdr.msg_namelen = namelen;
-    hdr.msg_hdr.msg_iov = iov;
-    hdr.msg_hdr.msg_iovlen = 1;
+    hdr.msg_hdr.msg_iov = iov.as_mut_ptr();
+    hdr.msg_hdr.msg_iovlen = iov.len() as _;
 }
 
 /// The address the kernel wrote, IPv4 or IPv6.
@@ -165,11 +161,12 @@ pub fn send_batch(sock: &UdpSocket, out: &[Outgoing]) -> io::Result<usize> {
                 iov_len: rest.len(),
             },
         ];
-        let h = &mut hdrs[i].msg_hdr;
-        h.msg_name = addrs[i].as_ptr() as *mut _;
-        h.msg_namelen = addrs[i].len();
-        h.msg_iov = iovs[i].as_mut_ptr();
-        h.msg_iovlen = 2;
+        point(
+            &mut hdrs[i],
+            addrs[i].as_ptr() as *mut _,
+            addrs[i].len(),
+            &mut iovs[i],
+        );
     }
     // SAFETY: the headers point into `addrs`, `iovs` and `out`, alive for the call; the kernel
     // only reads them.

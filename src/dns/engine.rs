@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RecordType};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use super::answer::{self, Decoded};
 use super::batch_io::{self, Outgoing};
 use super::window::{self, TimeoutKind, Window};
-use super::{Answer, Rdata, Status, normalize_name};
+use super::{Answer, Status};
 
 /// How the engine behaves. Which servers it asks is part of it because the engine owns their sockets.
 #[derive(Debug, Clone)]
@@ -633,12 +633,12 @@ impl Engine {
             let slot = sent.take(id);
             let rtt = slot.as_ref().map(|sl| sl.sent_at.elapsed());
             inner.window.on_answer(rtt);
-            let (asi, aserver) = match (slot, rtt) {
-                (Some(sl), Some(rtt)) => {
+            let (asi, aserver) = match slot.zip(rtt) {
+                Some((sl, rtt)) => {
                     inner.rtt[sl.server_index].lock().sample(rtt);
                     (sl.server_index, servers[sl.server_index])
                 }
-                _ => (si, server),
+                None => (si, server),
             };
             let answer = match answer::decode(&bytes, rtype) {
                 Ok(Decoded::Truncated) => {
@@ -1059,113 +1059,9 @@ fn encode_query_hickory(
     msg.to_vec()
 }
 
-/// Turns a decoded response into an [`Answer`] for `rtype`.
-pub fn interpret(msg: Message, rtype: RecordType) -> Answer {
-    let rcode = msg.metadata.response_code;
-    let authentic = msg.metadata.authentic_data;
-    let status = match rcode {
-        ResponseCode::NoError => Status::Ok,
-        ResponseCode::NXDomain => Status::NxDomain,
-        ResponseCode::ServFail => Status::ServFail,
-        ResponseCode::Refused => Status::Refused,
-        other => {
-            return Answer::failure(Status::Error, format!("rcode {other}"));
-        }
-    };
-    let negative_ttl = || {
-        msg.authorities
-            .iter()
-            .find_map(|r| match &r.data {
-                RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
-                _ => None,
-            })
-            .unwrap_or(0)
-    };
-    match status {
-        Status::Ok => {}
-        Status::NxDomain => {
-            return Answer {
-                status,
-                records: Vec::new(),
-                ttl: negative_ttl(),
-                error: None,
-                authentic,
-            };
-        }
-        _ => return Answer::failure(status, format!("rcode {rcode}")),
-    }
-    let mut records = Vec::new();
-    let mut ttl = u32::MAX;
-    for r in &msg.answers {
-        if r.record_type() != rtype {
-            continue;
-        }
-        ttl = ttl.min(r.ttl);
-        records.push(convert(&r.data));
-    }
-    if !records.is_empty() {
-        return Answer {
-            status: Status::Ok,
-            records,
-            ttl,
-            error: None,
-            authentic,
-        };
-    }
-    // An empty NOERROR that carries NS records and is neither authoritative nor from a recursive
-    // server is a referral: the "resolver" is an authoritative server for a parent zone and knows
-    // nothing about the name itself. Calling that "no record" would be a lie.
-    let referral = !msg.metadata.authoritative
-        && !msg.metadata.recursion_available
-        && msg.answers.is_empty()
-        && msg
-            .authorities
-            .iter()
-            .any(|r| r.record_type() == RecordType::NS);
-    if referral {
-        return Answer::failure(
-            Status::Error,
-            "referral: the server is not recursive for this name",
-        );
-    }
-    Answer {
-        status: Status::NoData,
-        records: Vec::new(),
-        ttl: negative_ttl(),
-        error: None,
-        authentic,
-    }
-}
-
-pub(crate) fn convert(data: &RData) -> Rdata {
-    match data {
-        RData::A(a) => Rdata::A(a.0),
-        RData::AAAA(a) => Rdata::Aaaa(a.0),
-        RData::MX(mx) => Rdata::Mx {
-            preference: mx.preference,
-            exchange: normalize_name(&mx.exchange),
-        },
-        RData::TXT(txt) => Rdata::Txt(txt.txt_data.clone()),
-        RData::PTR(p) => Rdata::Ptr(normalize_name(&p.0)),
-        RData::CNAME(c) => Rdata::Cname(normalize_name(&c.0)),
-        RData::SOA(soa) => Rdata::Soa {
-            mname: normalize_name(&soa.mname),
-            rname: normalize_name(&soa.rname),
-        },
-        RData::TLSA(t) => Rdata::Tlsa {
-            usage: t.cert_usage.into(),
-            selector: t.selector.into(),
-            matching: t.matching.into(),
-        },
-        other => Rdata::Other(u16::from(other.record_type())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_proto::rr::rdata::{A, MX, NS, SOA, TXT};
-    use hickory_proto::rr::{Record, rdata::CNAME};
 
     fn response_to(query: &[u8]) -> Message {
         let q = Message::from_vec(query).unwrap();
@@ -1173,10 +1069,6 @@ mod tests {
         m.metadata.recursion_available = true;
         m.add_queries(q.queries.clone());
         m
-    }
-
-    fn name(s: &str) -> Name {
-        Name::from_ascii(s).unwrap()
     }
 
     #[tokio::test]
@@ -1242,107 +1134,6 @@ mod tests {
         // Truncated garbage.
         assert!(!matches_query(&resp[..14], &q));
         assert!(!matches_query(&[], &q));
-    }
-
-    #[test]
-    fn interprets_every_status() {
-        let q = encode_query("example.com", RecordType::MX, 1232, false).unwrap();
-        let soa = Record::from_rdata(
-            name("example.com."),
-            300,
-            RData::SOA(SOA::new(
-                name("ns."),
-                name("hostmaster.example.com."),
-                1,
-                1,
-                1,
-                1,
-                30,
-            )),
-        );
-
-        let mut ok = response_to(&q);
-        ok.add_answer(Record::from_rdata(
-            name("example.com."),
-            120,
-            RData::MX(MX::new(10, name("MX.Example.com."))),
-        ));
-        ok.add_answer(Record::from_rdata(
-            name("example.com."),
-            60,
-            RData::TXT(TXT::new(vec!["not asked".into()])),
-        ));
-        let a = interpret(ok, RecordType::MX);
-        assert_eq!(a.status, Status::Ok);
-        assert_eq!(a.ttl, 120);
-        assert_eq!(
-            a.records,
-            [Rdata::Mx {
-                preference: 10,
-                exchange: "mx.example.com".into()
-            }]
-        );
-
-        let mut nodata = response_to(&q);
-        nodata.metadata.authoritative = true;
-        nodata.add_authority(soa.clone());
-        let a = interpret(nodata, RecordType::MX);
-        assert_eq!((a.status, a.ttl), (Status::NoData, 30));
-
-        let mut nx = response_to(&q);
-        nx.metadata.response_code = ResponseCode::NXDomain;
-        nx.add_authority(soa);
-        assert_eq!(interpret(nx, RecordType::MX).status, Status::NxDomain);
-
-        for (rcode, status) in [
-            (ResponseCode::ServFail, Status::ServFail),
-            (ResponseCode::Refused, Status::Refused),
-            (ResponseCode::FormErr, Status::Error),
-            (ResponseCode::NotImp, Status::Error),
-        ] {
-            let mut m = response_to(&q);
-            m.metadata.response_code = rcode;
-            let a = interpret(m, RecordType::MX);
-            assert_eq!(a.status, status, "{rcode}");
-            assert!(a.error.is_some());
-        }
-
-        // A CNAME chain that ends without data of the asked type is nodata, not ok.
-        let mut chain = response_to(&q);
-        chain.add_answer(Record::from_rdata(
-            name("example.com."),
-            60,
-            RData::CNAME(CNAME(name("target.example.net."))),
-        ));
-        assert_eq!(interpret(chain, RecordType::MX).status, Status::NoData);
-
-        // A referral from a non-recursive server is an error, never nodata.
-        let mut referral = response_to(&q);
-        referral.metadata.recursion_available = false;
-        referral.add_authority(Record::from_rdata(
-            name("example.com."),
-            60,
-            RData::NS(NS(name("ns.example.com."))),
-        ));
-        let a = interpret(referral, RecordType::MX);
-        assert_eq!(a.status, Status::Error);
-        assert!(a.error.unwrap().contains("referral"));
-
-        // Records following a CNAME chain count.
-        let qa = encode_query("www.example.com", RecordType::A, 1232, false).unwrap();
-        let mut followed = response_to(&qa);
-        followed.add_answer(Record::from_rdata(
-            name("www.example.com."),
-            60,
-            RData::CNAME(CNAME(name("host.example.com."))),
-        ));
-        followed.add_answer(Record::from_rdata(
-            name("host.example.com."),
-            60,
-            RData::A(A::new(127, 0, 0, 1)),
-        ));
-        let a = interpret(followed, RecordType::A);
-        assert_eq!(a.records, [Rdata::A(Ipv4Addr::LOCALHOST)]);
     }
 
     #[test]
