@@ -2,8 +2,10 @@
 # resolver.sh - mxray through a recursive resolver on the realistic world (issue 10): dead
 # delegations that time out (0.4%) and refuse (1.6%), NXDOMAINs, DKIM at a quarter of the domains.
 # In one run, each from a freshly flushed (cold) Unbound (`unbound-control reload`):
-#   1. dnsperf on mxray's query mix for the even-numbered domains, dead ones left out (the
-#      resolver's ceiling: dnsperf's fixed window starves on names that never answer);
+#   0. (not timed) `mxray scan` of the even-numbered domains, the delegations that time out left
+#      out, with Unbound logging the queries it receives: mxray's own query mix for them;
+#   1. dnsperf on that mix (the resolver's ceiling: dnsperf's fixed window starves on names that
+#      never answer, so the timing-out ones stay out of it);
 #   2. `mxray scan` of the odd-numbered domains, dead ones included, default settings;
 #   3. (SAME=1) `mxray scan` of dnsperf's own domains, the even half with the dead ones out: the
 #      same names as the ceiling's, so what is left between the two rates is the client.
@@ -11,7 +13,9 @@
 # which domains came out `timeout`. Everything runs in a private network namespace (host network
 # with CI_NETNS=none); all traffic stays on loopback.
 #   bash benches/resolver.sh           (root: apt and netns)
-# Knobs: WORLD_DOMAINS [20000], DNSPERF_ARGS ["-c 4 -T 1 -q 500 -t 2"], MXRAY_ARGS [""],
+# Knobs: WORLD_DOMAINS [20000], CEILING_REFUSING [1] (0 leaves the refusing delegations out of
+# the ceiling's domains too), DNSPERF_ARGS ["-c 4 -T 1 -q 500 -t 2 -e"]
+# (-e: EDNS0, as mxray asks), MXRAY_ARGS [""],
 # LOAD [0]: 1 runs a second mxray scan of the same half beside the measured one (loaded machine),
 # MXRAY_SKIP_BUILD [0], SAME [1],
 # PIN [0]: 1 runs the servers (every fixture process) on CPU 0 and the clients (dnsperf, mxray) on
@@ -42,56 +46,60 @@ cold() { in_ns unbound-control -c "$UCONF" reload >/dev/null; }
 echo "date:     $(date -u '+%F %T') UTC; nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "${PIN:-0}" = 1 ] && echo "pinned:   servers (fixture pids) on CPU 0, dnsperf and mxray on CPU 1"
 echo "git:      $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)'); $(unbound -V | head -1); $(dnsperf -h 2>&1 | grep -m1 -o 'DNS Performance Testing Tool version [0-9.]*' || true)"
-# The two halves and dnsperf's mix: the questions mxray asks of a domain (MX; TXT at the apex,
-# _dmarc, _domainkey, _mta-sts, _smtp._tls, default._bimi; SOA; A, AAAA, CNAME and TLSA of each
-# exchange; the default DKIM probe plan where a _domainkey subtree exists, approximated by the
-# common list plus the providers' selectors).
-python3 - "$W/expected.jsonl" "$BD" <<'PY'
+# The two halves. The ceiling's domains are the even-numbered ones without the delegations that
+# time out (dnsperf's fixed window starves on names that never answer); the refusing ones stay
+# (CEILING_REFUSING=1, the default: they answer SERVFAIL at once, and they cost the resolver more
+# than a live name, as in mxray's half). mxray's half is the odd-numbered domains, all of them.
+python3 - "$W/expected.jsonl" "$BD" "${CEILING_REFUSING:-1}" <<'PY'
 import json, sys
-exp, bd = sys.argv[1], sys.argv[2]
-common = ["google", "selector1", "selector2", "k1", "s1", "default", "dkim", "mail"]
-extra = {"k1": ["k2", "k3"], "s1": ["s2", "smtpapi"], "s2": ["s2", "smtpapi"]}
-with open(exp) as f, open(bd + "/mix.txt", "w") as mix, open(bd + "/scan.txt", "w") as scan, \
-        open(bd + "/same.txt", "w") as same:
+exp, bd, refusing = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+out = ("timeout",) if refusing else ("timeout", "servfail")
+with open(exp) as f, open(bd + "/scan.txt", "w") as scan, open(bd + "/same.txt", "w") as same:
     for i, line in enumerate(f):
         e = json.loads(line)
-        d = e["domain"]
         if i % 2:
-            scan.write(d + "\n")
-            continue
-        if e["mx_status"] in ("servfail", "timeout"):
-            continue
-        same.write(d + "\n")
-        q = [(d, "MX"), (d, "TXT"), ("_dmarc." + d, "TXT"), ("_domainkey." + d, "TXT"),
-             ("_mta-sts." + d, "TXT"), ("_smtp._tls." + d, "TXT"), ("default._bimi." + d, "TXT"), (d, "SOA")]
-        for _, x in e["mx"]:
-            if x:
-                q += [(x, "A"), (x, "AAAA"), (x, "CNAME"), ("_25._tcp." + x, "TLSA")]
-        if e["dkim_subtree"]:
-            sels = list(common)
-            for s in e["dkim_selectors"]:
-                sels += [x for x in extra.get(s, []) if x not in sels]
-            q += [(s + "._domainkey." + d, "TXT") for s in sels]
-        mix.writelines("%s %s\n" % x for x in q)
+            scan.write(e["domain"] + "\n")
+        elif e["mx_status"] not in out:
+            same.write(e["domain"] + "\n")
 PY
-echo "world:    $WORLD_DOMAINS domains via Unbound $MXRAY_TEST_RESOLVER${FIXTURES_NETNS:+ (netns $FIXTURES_NETNS)}; dnsperf mix $(wc -l < "$BD/mix.txt") queries, scan $(wc -l < "$BD/scan.txt") domains"
 UPID=$(cat "$FIXTURES_DIR/run/unbound/unbound.pid")
-ucpu() { awk '{print $14 + $15}' "/proc/$UPID/stat"; }   # unbound's user+system clock ticks
-# CPU 0's busy and total clock ticks: with PIN=1, how busy the servers' core was under each client.
-cpu0() { awk '$1 == "cpu0" {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6 ":" t}' /proc/stat; }
-cold
-u0=$(ucpu) c0=$(cpu0)
-# shellcheck disable=SC2086
-/usr/bin/time -f "%U %S" -o "$BD/dnsperf.cpu" env ${FIXTURES_NETNS:+ip netns exec "$FIXTURES_NETNS"} "${CLIENT[@]}" dnsperf -s "${MXRAY_TEST_RESOLVER%:*}" -p "${MXRAY_TEST_RESOLVER##*:}" -d "$BD/mix.txt" -n 1 ${DNSPERF_ARGS:--c 4 -T 1 -q 500 -t 2} > "$BD/dnsperf.log" 2>&1
-u1=$(ucpu) c1=$(cpu0)
-cold
-u2=$(ucpu) c2=$(cpu0)
+ULOG=$FIXTURES_DIR/run/unbound/unbound.log
 scan() { # out dir, domains, extra args
   local out=$1 domains=$2; shift 2
   # shellcheck disable=SC2086
   /usr/bin/time -f "%U %S" -o "$out.cpu" env ${FIXTURES_NETNS:+ip netns exec "$FIXTURES_NETNS"} "${CLIENT[@]}" target/release/mxray scan --domains "$domains" --allow-loopback --resolver "$MXRAY_TEST_RESOLVER" \
     --out "$out" --overwrite --format parquet,csv -q "$@" ${MXRAY_ARGS:-}
 }
+# dnsperf's mix is mxray's own queries for the ceiling's domains: a scan of them with Unbound's
+# log-queries on (then off again), each distinct name and type once, in the order first asked.
+# So the ceiling has the exact DKIM probe plan, SPF walks, host checks (PTR, DNSBL) and retries'
+# names of the scan it is compared with, not an approximation of them.
+cold
+in_ns unbound-control -c "$UCONF" set_option log-queries: yes >/dev/null
+off=$(stat -c %s "$ULOG")
+scan "$BD/capture" "$BD/same.txt"
+in_ns unbound-control -c "$UCONF" set_option log-queries: no >/dev/null
+tail -c +"$((off + 1))" "$ULOG" | python3 -c '
+import sys
+seen = {}
+for line in sys.stdin:  # "[time] unbound[pid:thread] info: 127.0.0.1 name. TYPE IN"
+    f = line.split("] info: ", 1)[-1].split()
+    if len(f) == 4 and f[3] == "IN" and f[0].startswith("127."):
+        seen.setdefault((f[1], f[2]), None)
+sys.stdout.writelines("%s %s\n" % q for q in seen)' > "$BD/mix.txt"
+[ -s "$BD/mix.txt" ] || { echo "resolver.sh: no query captured from Unbound's log ($ULOG)" >&2; exit 1; }
+CAPQ=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dns"]["queries"])' "$BD/capture/run.json")
+echo "world:    $WORLD_DOMAINS domains via Unbound $MXRAY_TEST_RESOLVER${FIXTURES_NETNS:+ (netns $FIXTURES_NETNS)}; ceiling $(wc -l < "$BD/same.txt") domains (refusing ones $([ "${CEILING_REFUSING:-1}" = 1 ] && echo in || echo out)), dnsperf mix $(wc -l < "$BD/mix.txt") distinct queries captured from mxray's $CAPQ; scan $(wc -l < "$BD/scan.txt") domains"
+ucpu() { awk '{print $14 + $15}' "/proc/$UPID/stat"; }   # unbound's user+system clock ticks
+# CPU 0's busy and total clock ticks: with PIN=1, how busy the servers' core was under each client.
+cpu0() { awk '$1 == "cpu0" {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6 ":" t}' /proc/stat; }
+cold
+u0=$(ucpu) c0=$(cpu0)
+# shellcheck disable=SC2086
+/usr/bin/time -f "%U %S" -o "$BD/dnsperf.cpu" env ${FIXTURES_NETNS:+ip netns exec "$FIXTURES_NETNS"} "${CLIENT[@]}" dnsperf -s "${MXRAY_TEST_RESOLVER%:*}" -p "${MXRAY_TEST_RESOLVER##*:}" -d "$BD/mix.txt" -n 1 ${DNSPERF_ARGS:--c 4 -T 1 -q 500 -t 2 -e} > "$BD/dnsperf.log" 2>&1
+u1=$(ucpu) c1=$(cpu0)
+cold
+u2=$(ucpu) c2=$(cpu0)
 if [ "${LOAD:-0}" = 1 ]; then scan "$BD/load" "$BD/scan.txt" & LOADPID=$!; fi
 scan "$BD/scan" "$BD/scan.txt"
 if [ -n "${LOADPID:-}" ]; then wait "$LOADPID"; fi
