@@ -311,6 +311,13 @@ pub struct ScanArgs {
     #[arg(help_heading = "DNS", long)]
     pub fixed_window: bool,
 
+    /// Worker threads of the scan's runtime (DNS, SMTP and the checks). Default: one per CPU
+    /// core. On a machine that also runs the resolver the scan goes through (a local Unbound),
+    /// fewer leave it a core: on two cores, one thread measured faster than two against a local
+    /// server (benches/README.md, "One worker thread beside a local resolver").
+    #[arg(help_heading = "DNS", long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+
     /// Domains in flight at once (the domain stage: MX, SPF, policies).
     #[arg(help_heading = "Domain stage", long, default_value_t = 1000)]
     pub domain_concurrency: usize,

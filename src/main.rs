@@ -76,9 +76,13 @@ fn run(cli: cli::Cli, args: Vec<String>) -> anyhow::Result<ExitCode> {
         }
         other => other,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let cli::Command::Scan(scan) = &command
+        && let Some(n) = scan.threads
+    {
+        runtime.worker_threads(n.into());
+    }
+    let runtime = runtime.enable_all().build()?;
     runtime.block_on(async {
         match command {
             cli::Command::Scan(scan) => {

@@ -206,6 +206,9 @@ pub struct ManifestOptions {
     /// Selectors of the list, or of the common list for `providers`; 0 when off.
     pub dkim_selectors: usize,
     pub mta_sts_fetch: bool,
+    /// Worker threads of the runtime the scan ran on (`--threads`; 0 outside a multi-thread
+    /// runtime).
+    pub worker_threads: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -407,6 +410,12 @@ impl RunManifest {
                     (true, Some(list)) => list.len(),
                 },
                 mta_sts_fetch: opts.policies.mta_sts_fetch.is_some(),
+                worker_threads: tokio::runtime::Handle::try_current().map_or(0, |h| {
+                    match h.runtime_flavor() {
+                        tokio::runtime::RuntimeFlavor::MultiThread => h.metrics().num_workers(),
+                        _ => 1,
+                    }
+                }),
             },
             counts: Counts {
                 domains_read: stats.read.load(Relaxed),

@@ -35,6 +35,15 @@ fn usage_errors_exit_2_with_a_message() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--resolver"));
+
+    let out = mxray()
+        .args(["scan", "--domains", "-", "--threads", "0", "--out"])
+        .arg(dir.path().join("o"))
+        .args(["--resolver", "127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--threads"));
 }
 
 #[test]
@@ -290,6 +299,7 @@ fn psl_and_selector_files_drive_the_scan() {
         .args(["scan", "--domains", "-", "--format", "csv", "-q", "--out"])
         .arg(dir.path().join("o"))
         .args(["--resolver", &f.resolver.to_string()])
+        .args(["--threads", "1"])
         .arg("--psl")
         .arg(&psl)
         .arg("--dkim-selectors")
@@ -329,6 +339,7 @@ fn psl_and_selector_files_drive_the_scan() {
     assert_eq!(run["counts"]["dkim_probes_saved"], 6);
     assert_eq!(run["options"]["psl"], "file");
     assert_eq!(run["options"]["dkim_selectors"], 3);
+    assert_eq!(run["options"]["worker_threads"], 1, "--threads 1");
 }
 
 /// `--resume` after SIGKILL at several moments: the union of the parts holds every target exactly
