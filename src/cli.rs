@@ -312,9 +312,10 @@ pub struct ScanArgs {
     pub fixed_window: bool,
 
     /// Worker threads of the scan's runtime (DNS, SMTP and the checks). Default: one per CPU
-    /// core. On a machine that also runs the resolver the scan goes through (a local Unbound),
-    /// fewer leave it a core: on two cores, one thread measured faster than two against a local
-    /// server (benches/README.md, "One worker thread beside a local resolver").
+    /// core, less one when every resolver is on this machine (a loopback address): a local
+    /// Unbound or Knot Resolver works on one thread by default, and the scan leaves it that core.
+    /// On two cores, one thread measured faster than two beside a local server, with 13-40% less
+    /// CPU (benches/README.md, "One worker thread beside a local resolver").
     #[arg(help_heading = "DNS", long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 
@@ -603,6 +604,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(v * unit))
 }
 
+/// One worker thread per core, less one when every resolver is a loopback address: the resolver
+/// runs on this machine, and a thread of the scan's would take its core.
+pub fn default_worker_threads(cores: usize, resolvers: &[IpAddr]) -> usize {
+    let local = !resolvers.is_empty() && resolvers.iter().all(IpAddr::is_loopback);
+    if local {
+        cores.saturating_sub(1).max(1)
+    } else {
+        cores.max(1)
+    }
+}
+
 pub fn parse_resolver(s: &str) -> anyhow::Result<SocketAddr> {
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
@@ -733,6 +745,26 @@ fn parse_formats(s: &str) -> anyhow::Result<Formats> {
 }
 
 impl ScanArgs {
+    /// The runtime's worker threads on a machine of `cores` cores: `--threads`, or
+    /// [`default_worker_threads`] for the resolvers named (or the system's). An unreadable
+    /// resolver counts as not local here; `into_options` reports it.
+    pub fn worker_threads(&self, cores: usize) -> usize {
+        if let Some(n) = self.threads {
+            return n.into();
+        }
+        let resolvers: Vec<IpAddr> = if self.resolvers.is_empty() {
+            mxray::dns::system::system_servers()
+                .map(|v| v.iter().map(SocketAddr::ip).collect())
+                .unwrap_or_default()
+        } else {
+            self.resolvers
+                .iter()
+                .map(|r| parse_resolver(r).map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip()))
+                .collect()
+        };
+        default_worker_threads(cores, &resolvers)
+    }
+
     pub fn into_options(self, command_line: Vec<String>) -> anyhow::Result<ScanOptions> {
         let servers = if self.resolvers.is_empty() {
             mxray::dns::system::system_servers()
@@ -901,6 +933,28 @@ impl ScanArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worker_threads_leave_a_local_resolver_a_core() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let cases: [(usize, &[&str], usize); 7] = [
+            (2, &["127.0.0.1"], 1),
+            (8, &["::1"], 7),
+            (1, &["127.0.0.53"], 1),
+            (2, &["192.0.2.1"], 2),
+            (4, &["127.0.0.1", "192.0.2.1"], 4),
+            (4, &[], 4),
+            (0, &["127.0.0.1"], 1),
+        ];
+        for (cores, resolvers, want) in cases {
+            let r: Vec<IpAddr> = resolvers.iter().map(|s| ip(s)).collect();
+            assert_eq!(
+                default_worker_threads(cores, &r),
+                want,
+                "{cores} cores, {resolvers:?}"
+            );
+        }
+    }
 
     #[test]
     fn sizes() {

@@ -77,10 +77,9 @@ fn run(cli: cli::Cli, args: Vec<String>) -> anyhow::Result<ExitCode> {
         other => other,
     };
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let cli::Command::Scan(scan) = &command
-        && let Some(n) = scan.threads
-    {
-        runtime.worker_threads(n.into());
+    if let cli::Command::Scan(scan) = &command {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        runtime.worker_threads(scan.worker_threads(cores));
     }
     let runtime = runtime.enable_all().build()?;
     runtime.block_on(async {
