@@ -206,8 +206,8 @@ pub struct ManifestOptions {
     /// Selectors of the list, or of the common list for `providers`; 0 when off.
     pub dkim_selectors: usize,
     pub mta_sts_fetch: bool,
-    /// Worker threads of the runtime the scan ran on (`--threads`; 0 outside a multi-thread
-    /// runtime).
+    /// Worker threads of the runtime the scan ran on (`--threads`; 1 on a current-thread
+    /// runtime, 0 outside any).
     pub worker_threads: usize,
 }
 
