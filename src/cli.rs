@@ -747,7 +747,7 @@ fn parse_formats(s: &str) -> anyhow::Result<Formats> {
 impl ScanArgs {
     /// The runtime's worker threads on a machine of `cores` cores: `--threads`, or
     /// [`default_worker_threads`] for the resolvers named (or the system's). An unreadable
-    /// resolver counts as not local here; `into_options` reports it.
+    /// resolver is left out here: `into_options` refuses it before any query.
     pub fn worker_threads(&self, cores: usize) -> usize {
         if let Some(n) = self.threads {
             return n.into();
@@ -759,7 +759,7 @@ impl ScanArgs {
         } else {
             self.resolvers
                 .iter()
-                .map(|r| parse_resolver(r).map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip()))
+                .filter_map(|r| parse_resolver(r).ok().map(|a| a.ip()))
                 .collect()
         };
         default_worker_threads(cores, &resolvers)
