@@ -319,12 +319,15 @@ pub struct ScanArgs {
     #[arg(help_heading = "DNS", long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 
-    /// Domains in flight at once (the domain stage: MX, SPF, policies).
+    /// Most domains in flight at once (the domain stage: MX, SPF, policies). Fewer while DNS
+    /// queries queue for the window (a quarter of it, at least 64): the resolvers are the limit
+    /// then, and a new domain would only wait beside them.
     #[arg(help_heading = "Domain stage", long, default_value_t = 1000)]
     pub domain_concurrency: usize,
 
-    /// Addresses in flight at once (the host stage: PTR, FCrDNS, DNSBL, ASN), apart from the
-    /// domains: a slow host never holds a domain's place.
+    /// Most addresses in flight at once (the host stage: PTR, FCrDNS, DNSBL, ASN), apart from the
+    /// domains: a slow host never holds a domain's place. Fewer while DNS queries queue for the
+    /// window, as for domains.
     #[arg(help_heading = "Host stage", long, default_value_t = 1000)]
     pub host_concurrency: usize,
 

@@ -488,6 +488,11 @@ impl Engine {
         self.inner.window.limit()
     }
 
+    /// Queries waiting for a place in the window.
+    pub fn backlog(&self) -> usize {
+        self.inner.window.backlog()
+    }
+
     /// Asks one question. Never fails: every problem is a status in the answer.
     pub async fn query(&self, name: &str, rtype: RecordType) -> Answer {
         let inner = &*self.inner;

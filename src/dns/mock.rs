@@ -20,6 +20,8 @@ pub struct MockDns {
     asked: Mutex<Vec<(String, RecordType)>>,
     opts: EngineOptions,
     stats: Arc<EngineStats>,
+    /// What [`Dns::backlog`] says (set by a test of the stages' admission).
+    backlog: std::sync::atomic::AtomicUsize,
 }
 
 fn key(name: &str) -> String {
@@ -29,6 +31,11 @@ fn key(name: &str) -> String {
 impl MockDns {
     pub fn new() -> MockDns {
         MockDns::default()
+    }
+
+    /// Makes [`Dns::backlog`] say `n` queries wait for the window.
+    pub fn set_backlog(&self, n: usize) {
+        self.backlog.store(n, Relaxed);
     }
 
     /// The answer to (name, type); the name and its parents then exist.
@@ -127,5 +134,9 @@ impl Dns for MockDns {
 
     fn window(&self) -> usize {
         0
+    }
+
+    fn backlog(&self) -> usize {
+        self.backlog.load(Relaxed)
     }
 }

@@ -34,6 +34,8 @@ pub trait Dns: Send + Sync + 'static {
     fn stats(&self) -> &std::sync::Arc<EngineStats>;
     /// The in-flight window's current size.
     fn window(&self) -> usize;
+    /// Queries waiting for a place in the window (see [`Engine::backlog`]).
+    fn backlog(&self) -> usize;
 }
 
 impl Dns for Engine {
@@ -52,6 +54,9 @@ impl Dns for Engine {
     }
     fn window(&self) -> usize {
         Engine::window(self)
+    }
+    fn backlog(&self) -> usize {
+        Engine::backlog(self)
     }
 }
 

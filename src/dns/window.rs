@@ -122,6 +122,9 @@ pub struct Window {
     /// most of a scan (a profile put the three locks of an answer at ~2% of the engine's CPU).
     dead_count: AtomicUsize,
     marked_count: AtomicUsize,
+    /// Queries waiting for a place: the backlog that the stages' admission reads
+    /// ([`Window::backlog`]).
+    waiting: AtomicUsize,
     state: Mutex<State>,
 }
 
@@ -159,6 +162,7 @@ impl Window {
             limit_now: AtomicUsize::new(start),
             dead_count: AtomicUsize::new(0),
             marked_count: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
             state: Mutex::new(State {
                 limit: start,
                 slow_start: true,
@@ -180,15 +184,34 @@ impl Window {
     }
 
     pub async fn acquire(&self) -> WindowPermit<'_> {
-        let p = self
-            .sem
-            .acquire()
-            .await
-            .expect("the window is never closed");
+        let p = match self.sem.try_acquire() {
+            Ok(p) => p,
+            Err(_) => {
+                // Counted down on drop, so a query abandoned while it waits leaves the count.
+                struct Waiting<'a>(&'a AtomicUsize);
+                impl Drop for Waiting<'_> {
+                    fn drop(&mut self) {
+                        self.0.fetch_sub(1, Ordering::Relaxed);
+                    }
+                }
+                self.waiting.fetch_add(1, Ordering::Relaxed);
+                let _w = Waiting(&self.waiting);
+                self.sem
+                    .acquire()
+                    .await
+                    .expect("the window is never closed")
+            }
+        };
         WindowPermit {
             permit: Some(p),
             window: self,
         }
+    }
+
+    /// Queries waiting for a place now. While there are many, the resolvers (or the window's
+    /// reading of them) are the limit, and a new target would only add its queries to the wait.
+    pub fn backlog(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// The current size of the window.
@@ -454,6 +477,38 @@ mod tests {
                 w.on_answer(None);
             }
         }
+    }
+
+    #[tokio::test]
+    async fn the_backlog_counts_the_queries_waiting_for_a_place_and_forgets_abandoned_ones() {
+        let w = std::sync::Arc::new(Window::new(2, 2, false));
+        let held = (w.acquire().await, w.acquire().await);
+        assert_eq!(w.backlog(), 0, "a place taken at once never waits");
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let w = w.clone();
+                tokio::spawn(async move {
+                    let _p = w.acquire().await;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                })
+            })
+            .collect();
+        let settles = |n: usize| {
+            let w = w.clone();
+            tokio::time::timeout(Duration::from_secs(5), async move {
+                while w.backlog() != n {
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        settles(3).await.expect("three wait");
+        waiters[0].abort();
+        settles(2).await.expect("the abandoned one is counted out");
+        drop(held);
+        for t in waiters {
+            let _ = t.await;
+        }
+        assert_eq!(w.backlog(), 0);
     }
 
     #[tokio::test]

@@ -292,6 +292,10 @@ impl crate::pipeline::stage::Probe for DomainProbe {
         d + std::time::Duration::from_secs(1)
     }
 
+    async fn admit(&self) {
+        crate::pipeline::stage::dns_room(&self.resolver).await
+    }
+
     async fn probe(&self, domain: String) -> DomainOutput {
         let (mut row, ips, exchanges) = scan_domain(
             &self.resolver,

@@ -427,6 +427,10 @@ impl crate::pipeline::stage::Probe for HostProbe {
         q * rounds + std::time::Duration::from_secs(1)
     }
 
+    async fn admit(&self) {
+        crate::pipeline::stage::dns_room(&self.resolver).await
+    }
+
     async fn probe(&self, ip: IpAddr) -> HostRow {
         self.checker
             .check(&self.resolver, ip, crate::pipeline::now_ms)

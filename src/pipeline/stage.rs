@@ -45,6 +45,11 @@ pub trait Probe: Send + Sync + 'static {
     /// The longest one probe may take once started (its deadlines added up). The shutdown grace
     /// is built from these.
     fn worst_case(&self) -> Duration;
+    /// Waits until a new target is worth starting, once the stage has a place for it (by default
+    /// at once).
+    fn admit(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
     /// Probes one target. Never fails: problems are statuses in the output.
     fn probe(&self, target: Self::Target) -> impl Future<Output = Self::Output> + Send;
     /// The output for a target whose probe failed itself (it panicked: a bug in mxray, not an
@@ -158,6 +163,23 @@ pub struct StageStop {
     pub grace: Duration,
 }
 
+/// Waits while the DNS window's backlog is [`DNS_BACKLOG_FRACTION`] of the window or more (and
+/// at least [`DNS_BACKLOG_MIN`] queries): the resolvers are the limit then, and a new target's
+/// queries would only join the wait while its state (kilobytes of futures, touched at every wake)
+/// costs memory and cache. The DNS stages' [`Probe::admit`]. Polled every millisecond: the check is
+/// two loads, and only a saturated window makes it wait at all.
+pub async fn dns_room(res: &crate::dns::Resolver) {
+    let engine = res.engine();
+    while engine.backlog() >= (engine.window() / DNS_BACKLOG_FRACTION).max(DNS_BACKLOG_MIN) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// See [`dns_room`].
+pub const DNS_BACKLOG_FRACTION: usize = 4;
+/// See [`dns_room`].
+pub const DNS_BACKLOG_MIN: usize = 64;
+
 /// Starts a stage: takes targets from `rx` until it closes (or the stop says so), runs up to
 /// `probe.concurrency()` probes at once, and hands every output to `sink` (which may wait:
 /// backpressure reaches the input channel). The handle ends when every probe has finished or
@@ -205,7 +227,11 @@ where
                         stats.unstarted.fetch_add(1, Relaxed);
                         break 'intake true;
                     }
-                    p = permits.clone().acquire_owned() => break p.expect("never closed"),
+                    p = async {
+                        let p = permits.clone().acquire_owned().await.expect("never closed");
+                        probe.admit().await;
+                        p
+                    } => break p,
                 }
             };
             while let Some(r) = tasks.try_join_next() {
@@ -305,6 +331,8 @@ mod tests {
         panic_on: Option<u32>,
         /// Addresses each target hands on (a domain's MX addresses).
         fan_out: u32,
+        /// Admission: each target takes a permit (none: at once).
+        gate: Option<Arc<Semaphore>>,
     }
 
     #[derive(Debug, PartialEq)]
@@ -326,6 +354,11 @@ mod tests {
         }
         fn worst_case(&self) -> Duration {
             self.per_target
+        }
+        async fn admit(&self) {
+            if let Some(g) = &self.gate {
+                g.acquire().await.expect("open").forget();
+            }
         }
         async fn probe(&self, t: u32) -> Out {
             tokio::time::sleep(self.per_target).await;
@@ -356,6 +389,7 @@ mod tests {
             concurrency,
             panic_on: None,
             fan_out: 1,
+            gate: None,
         }
     }
 
@@ -512,6 +546,57 @@ mod tests {
         );
         let r = stats.report();
         assert_eq!((r.started, r.done, r.panicked), (50, 50, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_target_starts_only_once_admitted_and_a_stop_counts_the_waiting_one_unstarted() {
+        let gate = Arc::new(Semaphore::new(0));
+        let mut p = sleepy("domains", 10, 8);
+        p.gate = Some(gate.clone());
+        let (tx, rx) = mpsc::channel(100);
+        for t in 0..5 {
+            tx.send(t).await.unwrap();
+        }
+        drop(tx);
+        let st = stop(true);
+        let cancel = st.cancel.clone();
+        let stats = Arc::new(StageStats::new("domains", 8));
+        let h = spawn_stage(Arc::new(p), rx, |_o| async {}, st, stats.clone());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(stats.report().started, 0, "places free, but not admitted");
+        gate.add_permits(2);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let r = stats.report();
+        assert_eq!((r.started, r.done), (2, 2));
+        // A stop while the third waits for admission: it and the two queued behind it never
+        // started.
+        cancel.cancel();
+        h.await.unwrap();
+        let r = stats.report();
+        assert_eq!((r.started, r.done, r.unstarted, r.abandoned), (2, 2, 3, 0));
+    }
+
+    #[tokio::test]
+    async fn dns_room_waits_while_the_window_has_a_backlog() {
+        let mock = Arc::new(crate::dns::MockDns::new());
+        let res = crate::dns::Resolver::with_dns(mock.clone(), crate::dns::CacheOptions::default());
+        // The mock's window is 0: the floor decides.
+        mock.set_backlog(DNS_BACKLOG_MIN - 1);
+        tokio::time::timeout(Duration::from_secs(5), dns_room(&res))
+            .await
+            .expect("room under the floor");
+        mock.set_backlog(DNS_BACKLOG_MIN);
+        let waiting = tokio::spawn({
+            let res = res.clone();
+            async move { dns_room(&res).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "a backlog at the floor waits");
+        mock.set_backlog(0);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("room once the backlog went")
+            .unwrap();
     }
 
     #[tokio::test(start_paused = true)]
