@@ -73,6 +73,8 @@ pub struct StageStats {
     pub unstarted: AtomicU64,
     /// Probes running now.
     pub in_flight: AtomicU64,
+    /// Nanoseconds the intake waited in [`Probe::admit`].
+    admission_wait_ns: AtomicU64,
     span: Mutex<Option<(Instant, Instant)>>,
 }
 
@@ -87,6 +89,7 @@ impl StageStats {
             abandoned: AtomicU64::new(0),
             unstarted: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
+            admission_wait_ns: AtomicU64::new(0),
             span: Mutex::new(None),
         }
     }
@@ -126,6 +129,8 @@ impl StageStats {
             abandoned: self.abandoned.load(Relaxed),
             unstarted: self.unstarted.load(Relaxed),
             active_s: active,
+            admission_wait_s: Duration::from_nanos(self.admission_wait_ns.load(Relaxed))
+                .as_secs_f64(),
             rows_per_s: if active > 0.0 {
                 done as f64 / active
             } else {
@@ -148,6 +153,11 @@ pub struct StageReport {
     /// Seconds from the stage's first probe to its last: the stage's own throughput is
     /// `done / active_s`, apart from the stages before and after it.
     pub active_s: f64,
+    /// Seconds the stage waited before starting targets because DNS queries queued for the
+    /// window ([`dns_room`]): the resolvers were the limit meanwhile, not the stage's concurrency.
+    /// Absent from the run.json of versions before it.
+    #[serde(default)]
+    pub admission_wait_s: f64,
     pub rows_per_s: f64,
 }
 
@@ -229,7 +239,10 @@ where
                     }
                     p = async {
                         let p = permits.clone().acquire_owned().await.expect("never closed");
+                        let t = Instant::now();
                         probe.admit().await;
+                        let waited = t.elapsed().as_nanos().try_into().unwrap_or(u64::MAX);
+                        stats.admission_wait_ns.fetch_add(waited, Relaxed);
                         p
                     } => break p,
                 }
@@ -568,6 +581,11 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let r = stats.report();
         assert_eq!((r.started, r.done), (2, 2));
+        assert!(
+            (1.0..1.1).contains(&r.admission_wait_s),
+            "the first target waited the second: {}",
+            r.admission_wait_s
+        );
         // A stop while the third waits for admission: it and the two queued behind it never
         // started.
         cancel.cancel();
