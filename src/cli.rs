@@ -321,13 +321,13 @@ pub struct ScanArgs {
 
     /// Most domains in flight at once (the domain stage: MX, SPF, policies). Fewer while DNS
     /// queries queue for the window (a quarter of it, at least 64): the resolvers are the limit
-    /// then, and a new domain would only wait beside them.
+    /// then, and a new domain would only wait beside them (run.json: stages[].admission_wait_s).
     #[arg(help_heading = "Domain stage", long, default_value_t = 1000)]
     pub domain_concurrency: usize,
 
     /// Most addresses in flight at once (the host stage: PTR, FCrDNS, DNSBL, ASN), apart from the
     /// domains: a slow host never holds a domain's place. Fewer while DNS queries queue for the
-    /// window, as for domains.
+    /// window (a quarter of it, at least 64; run.json: stages[].admission_wait_s).
     #[arg(help_heading = "Host stage", long, default_value_t = 1000)]
     pub host_concurrency: usize,
 
