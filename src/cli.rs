@@ -749,35 +749,31 @@ fn parse_formats(s: &str) -> anyhow::Result<Formats> {
 
 impl ScanArgs {
     /// The runtime's worker threads on a machine of `cores` cores: `--threads`, or
-    /// [`default_worker_threads`] for the resolvers named (or the system's). An unreadable
-    /// resolver is left out here: `into_options` refuses it before any query.
+    /// [`default_worker_threads`] for the resolvers. When they cannot be read, as many as the
+    /// cores: `into_options` then refuses the scan before any query.
     pub fn worker_threads(&self, cores: usize) -> usize {
         if let Some(n) = self.threads {
             return n.into();
         }
-        let resolvers: Vec<IpAddr> = if self.resolvers.is_empty() {
-            mxray::dns::system::system_servers()
-                .map(|v| v.iter().map(SocketAddr::ip).collect())
-                .unwrap_or_default()
-        } else {
-            self.resolvers
-                .iter()
-                .filter_map(|r| parse_resolver(r).ok().map(|a| a.ip()))
-                .collect()
-        };
+        let resolvers: Vec<IpAddr> = self
+            .servers()
+            .map(|v| v.iter().map(SocketAddr::ip).collect())
+            .unwrap_or_default();
         default_worker_threads(cores, &resolvers)
     }
 
-    pub fn into_options(self, command_line: Vec<String>) -> anyhow::Result<ScanOptions> {
-        let servers = if self.resolvers.is_empty() {
+    /// The `--resolver`s, or the system's when none is given.
+    fn servers(&self) -> anyhow::Result<Vec<SocketAddr>> {
+        if self.resolvers.is_empty() {
             mxray::dns::system::system_servers()
-                .map_err(|e| anyhow::anyhow!("no --resolver given and {e}"))?
+                .map_err(|e| anyhow::anyhow!("no --resolver given and {e}"))
         } else {
-            self.resolvers
-                .iter()
-                .map(|r| parse_resolver(r))
-                .collect::<anyhow::Result<_>>()?
-        };
+            self.resolvers.iter().map(|r| parse_resolver(r)).collect()
+        }
+    }
+
+    pub fn into_options(self, command_line: Vec<String>) -> anyhow::Result<ScanOptions> {
+        let servers = self.servers()?;
         let progress = if self.quiet {
             ProgressMode::Quiet
         } else if std::io::stderr().is_terminal() {

@@ -27,23 +27,24 @@ fn usage_errors_exit_2_with_a_message() {
         "{err}"
     );
 
-    let out = mxray()
-        .args(["scan", "--domains", "-", "--out"])
-        .arg(dir.path().join("o"))
-        .args(["--resolver", "not-an-ip"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--resolver"));
-
-    let out = mxray()
-        .args(["scan", "--domains", "-", "--threads", "0", "--out"])
-        .arg(dir.path().join("o"))
-        .args(["--resolver", "127.0.0.1:9"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--threads"));
+    // (an option that is wrong, the resolver, the option the message must name)
+    let cases: [(&[&str], &str, &str); 2] = [
+        (&[], "not-an-ip", "--resolver"),
+        (&["--threads", "0"], "127.0.0.1:9", "--threads"),
+    ];
+    for (extra, resolver, named) in cases {
+        let out = mxray()
+            .args(["scan", "--domains", "-"])
+            .args(extra)
+            .arg("--out")
+            .arg(dir.path().join("o"))
+            .args(["--resolver", resolver])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?} {resolver}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(named), "{extra:?} {resolver}: {err}");
+    }
 }
 
 #[test]
