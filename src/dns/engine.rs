@@ -511,11 +511,7 @@ impl Engine {
                     if slow {
                         inner.stats.slow_zone_queries.fetch_add(1, Relaxed);
                     }
-                    let (attempts, full_wait) = if slow {
-                        (1, true)
-                    } else {
-                        (inner.opts.retries + 1, false)
-                    };
+                    let attempts = if slow { 1 } else { inner.opts.retries + 1 };
                     let place = if slow {
                         inner.suspect_place().await
                     } else {
@@ -524,7 +520,7 @@ impl Engine {
                         }
                     };
                     let first = self
-                        .resolve(&query, rtype, zone, attempts, full_wait, place)
+                        .resolve(&query, rtype, zone, attempts, None, place)
                         .await;
                     let answer =
                         if first.status == Status::Timeout && inner.opts.second_pass && !slow {
@@ -564,12 +560,21 @@ impl Engine {
         let inner = &*self.inner;
         inner.stats.second_pass.fetch_add(1, Relaxed);
         let mut delay = inner.opts.second_pass_delay;
-        for _ in 0..SECOND_PASS_ATTEMPTS {
-            self.later(delay).await;
+        let mut left = SECOND_PASS_ATTEMPTS;
+        while left > 0 {
+            let idle = self.later(delay).await;
             delay *= 2;
             let _low = inner.second_pass.acquire().await.expect("never closed");
             let place = inner.suspect_place().await;
-            let again = self.resolve(query, rtype, zone, 1, true, place).await;
+            // With nothing else being asked there is no "later" to wait for: the attempts left go
+            // half a timeout apart, each answer welcome until a timeout after the last (two
+            // datagrams at two moments, as apart, in 1.5 timeouts where they took 2 and the
+            // delays; the dead domains' tail of a scan is made of these).
+            let n = if idle { left } else { 1 };
+            let again = self
+                .resolve(query, rtype, zone, n, Some(inner.opts.timeout / 2), place)
+                .await;
+            left -= n;
             if again.status != Status::Timeout {
                 inner.stats.second_pass_answered.fetch_add(1, Relaxed);
                 return again;
@@ -581,27 +586,29 @@ impl Engine {
     /// Waits `delay`, or less once the window is idle: the second pass goes after the queries
     /// being asked, and with none left (the end of a scan, where only dead zones' queries remain)
     /// waiting only made the scan's tail longer (benches/README.md: 0.5 s and 1 s of a ~5 s tail).
-    async fn later(&self, delay: Duration) {
+    /// Whether it ended because the window was idle.
+    async fn later(&self, delay: Duration) -> bool {
         let end = tokio::time::Instant::now() + delay;
         // Polled: a second pass is rare, and the window has no event for "idle".
         while !self.inner.window.idle() {
             let now = tokio::time::Instant::now();
             if now >= end {
-                return;
+                return false;
             }
             tokio::time::sleep_until(end.min(now + IDLE_POLL)).await;
         }
+        true
     }
 
     /// `attempts` attempts in rotation over the resolvers; the last waits the full timeout, the
-    /// earlier ones the server's retransmission timeout, unless `full_wait`.
+    /// earlier ones `spacing`, or by default the server's retransmission timeout.
     async fn resolve(
         &self,
         query: &Arc<[u8]>,
         rtype: RecordType,
         zone: u64,
         attempts: u32,
-        full_wait: bool,
+        spacing: Option<Duration>,
         mut place: Place<'_>,
     ) -> Answer {
         let inner = &*self.inner;
@@ -631,8 +638,10 @@ impl Engine {
             }
             // The last attempt waits the full timeout; earlier ones only the server's
             // retransmission timeout, so a datagram lost on a fast path costs milliseconds.
-            let wait = if attempt + 1 == attempts || full_wait {
+            let wait = if attempt + 1 == attempts {
                 inner.opts.timeout
+            } else if let Some(spacing) = spacing {
+                spacing
             } else {
                 inner.rtt[si].lock().rto(inner.opts.timeout)
             };
