@@ -69,9 +69,9 @@ pub struct EngineOptions {
     /// Largest TCP answer accepted (bytes). Default 65535, the protocol maximum.
     pub tcp_max_answer: usize,
     /// Ask a query whose attempts all timed out twice more, `second_pass_delay` and then twice
-    /// that later (at once when no other query is in the window or waiting for it), each with
-    /// the full timeout, before reporting `timeout`: a resolver that was overloaded for a moment
-    /// (its request list full of slow zones) gets a second chance at low priority. Default true.
+    /// that later, each with the full timeout, before reporting `timeout`: a resolver that was
+    /// overloaded for a moment (its request list full of slow zones) gets a second chance at low
+    /// priority. Default true.
     pub second_pass: bool,
     /// Default 500 ms (so the two attempts go 0.5 s and 1 s after the previous timeout): the
     /// pass is what a dead zone's first query costs at the end of a scan, so it stays short.
@@ -124,9 +124,6 @@ impl EngineOptions {
 
 /// Attempts of the second pass (see [`EngineOptions::second_pass`]).
 pub const SECOND_PASS_ATTEMPTS: u32 = 2;
-
-/// How often a second-pass query waiting for its delay looks whether the window went idle.
-const IDLE_POLL: Duration = Duration::from_millis(20);
 
 /// Configuration errors: nothing that happens to one query is an `Err`, it is an [`Answer`].
 #[derive(Debug, thiserror::Error)]
@@ -511,7 +508,11 @@ impl Engine {
                     if slow {
                         inner.stats.slow_zone_queries.fetch_add(1, Relaxed);
                     }
-                    let attempts = if slow { 1 } else { inner.opts.retries + 1 };
+                    let (attempts, full_wait) = if slow {
+                        (1, true)
+                    } else {
+                        (inner.opts.retries + 1, false)
+                    };
                     let place = if slow {
                         inner.suspect_place().await
                     } else {
@@ -520,7 +521,7 @@ impl Engine {
                         }
                     };
                     let first = self
-                        .resolve(&query, rtype, zone, attempts, None, place)
+                        .resolve(&query, rtype, zone, attempts, full_wait, place)
                         .await;
                     let answer =
                         if first.status == Status::Timeout && inner.opts.second_pass && !slow {
@@ -560,21 +561,12 @@ impl Engine {
         let inner = &*self.inner;
         inner.stats.second_pass.fetch_add(1, Relaxed);
         let mut delay = inner.opts.second_pass_delay;
-        let mut left = SECOND_PASS_ATTEMPTS;
-        while left > 0 {
-            let idle = self.later(delay).await;
+        for _ in 0..SECOND_PASS_ATTEMPTS {
+            tokio::time::sleep(delay).await;
             delay *= 2;
             let _low = inner.second_pass.acquire().await.expect("never closed");
             let place = inner.suspect_place().await;
-            // With nothing else being asked there is no "later" to wait for: the attempts left go
-            // half a timeout apart, each answer welcome until a timeout after the last (two
-            // datagrams at two moments, as apart, in 1.5 timeouts where they took 2 and the
-            // delays; the dead domains' tail of a scan is made of these).
-            let n = if idle { left } else { 1 };
-            let again = self
-                .resolve(query, rtype, zone, n, Some(inner.opts.timeout / 2), place)
-                .await;
-            left -= n;
+            let again = self.resolve(query, rtype, zone, 1, true, place).await;
             if again.status != Status::Timeout {
                 inner.stats.second_pass_answered.fetch_add(1, Relaxed);
                 return again;
@@ -583,32 +575,15 @@ impl Engine {
         first
     }
 
-    /// Waits `delay`, or less once the window is idle: the second pass goes after the queries
-    /// being asked, and with none left (the end of a scan, where only dead zones' queries remain)
-    /// waiting only made the scan's tail longer (benches/README.md: 0.5 s and 1 s of a ~5 s tail).
-    /// Whether it ended because the window was idle.
-    async fn later(&self, delay: Duration) -> bool {
-        let end = tokio::time::Instant::now() + delay;
-        // Polled: a second pass is rare, and the window has no event for "idle".
-        while !self.inner.window.idle() {
-            let now = tokio::time::Instant::now();
-            if now >= end {
-                return false;
-            }
-            tokio::time::sleep_until(end.min(now + IDLE_POLL)).await;
-        }
-        true
-    }
-
     /// `attempts` attempts in rotation over the resolvers; the last waits the full timeout, the
-    /// earlier ones `spacing`, or by default the server's retransmission timeout.
+    /// earlier ones the server's retransmission timeout, unless `full_wait`.
     async fn resolve(
         &self,
         query: &Arc<[u8]>,
         rtype: RecordType,
         zone: u64,
         attempts: u32,
-        spacing: Option<Duration>,
+        full_wait: bool,
         mut place: Place<'_>,
     ) -> Answer {
         let inner = &*self.inner;
@@ -638,10 +613,8 @@ impl Engine {
             }
             // The last attempt waits the full timeout; earlier ones only the server's
             // retransmission timeout, so a datagram lost on a fast path costs milliseconds.
-            let wait = if attempt + 1 == attempts {
+            let wait = if attempt + 1 == attempts || full_wait {
                 inner.opts.timeout
-            } else if let Some(spacing) = spacing {
-                spacing
             } else {
                 inner.rtt[si].lock().rto(inner.opts.timeout)
             };

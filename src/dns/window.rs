@@ -214,15 +214,6 @@ impl Window {
         self.waiting.load(Ordering::Relaxed)
     }
 
-    /// No query holds a place or waits for one: what is still being asked (if anything) has
-    /// timed out at least once and waits outside the window (a dead zone's, at the end of a scan).
-    pub fn idle(&self) -> bool {
-        // Places handed out = the limit, plus those owed back after a shrink, less the free ones.
-        let held = (self.limit() + self.debt.load(Ordering::Acquire))
-            .saturating_sub(self.sem.available_permits());
-        held == 0 && self.backlog() == 0
-    }
-
     /// The current size of the window.
     pub fn limit(&self) -> usize {
         self.limit_now.load(Ordering::Relaxed)
@@ -518,36 +509,6 @@ mod tests {
             let _ = t.await;
         }
         assert_eq!(w.backlog(), 0);
-    }
-
-    #[tokio::test]
-    async fn idle_while_no_query_holds_or_waits_for_a_place() {
-        let w = Window::new(1000, 64, true);
-        assert!(w.idle());
-        let a = w.acquire().await;
-        assert!(!w.idle(), "a place held");
-        drop(a);
-        assert!(w.idle());
-        // Shrink while every place is held: the places are owed, not yet retired.
-        let held: Vec<_> = futures::future::join_all((0..64).map(|_| w.acquire())).await;
-        outcomes(&w, 0, 64, 500);
-        assert!(w.limit() < 64 && w.debt.load(Ordering::Acquire) > 0);
-        assert!(!w.idle(), "held places count whatever is owed");
-        drop(held);
-        assert!(w.idle(), "given back (and retired)");
-        // A query waiting for a place is not idle either.
-        let fixed = std::sync::Arc::new(Window::new(1, 1, false));
-        let held = fixed.acquire().await;
-        let f = fixed.clone();
-        let waiter = tokio::spawn(async move {
-            let _p = f.acquire().await;
-        });
-        while fixed.backlog() == 0 {
-            tokio::task::yield_now().await;
-        }
-        drop(held);
-        waiter.await.unwrap();
-        assert!(fixed.idle());
     }
 
     #[tokio::test]

@@ -200,54 +200,6 @@ async fn the_second_pass_gets_the_answer_a_busy_resolver_gives_later() {
     assert_eq!(st.second_pass_answered.load(Relaxed), 1);
 }
 
-/// The second pass waits its delays while other queries are being asked, and not once none are
-/// (the end of a scan, where only dead zones' queries remain).
-#[tokio::test]
-async fn the_second_pass_waits_its_delay_only_while_other_queries_are_asked() {
-    let s = server(Behaviour::Drop).await;
-    let delay = Duration::from_millis(700);
-    let engine = Engine::new(EngineOptions {
-        second_pass_delay: delay,
-        ..opts(vec![s.addr])
-    })
-    .await
-    .unwrap();
-    // The first pass's three attempts, 300 ms each, and the second pass's two.
-    let first_pass = Duration::from_millis(300 * 3);
-    let t = std::time::Instant::now();
-    let alone = engine.query("alone.zone-a.example", RecordType::A).await;
-    let took = t.elapsed();
-    assert_eq!(alone.status, Status::Timeout);
-    assert_eq!(s.queries.load(Relaxed), 5, "every attempt sent");
-    // Idle: no delay, and the second pass's two datagrams 150 ms apart, the last waited 300 ms.
-    let together = first_pass + Duration::from_millis(450);
-    assert!(
-        took >= together && took < together + Duration::from_millis(300),
-        "idle: took {took:?}"
-    );
-    // Other queries keep the window busy: each holds a place for its first attempt's 300 ms.
-    let e = engine.clone();
-    let busy = tokio::spawn(async move {
-        for i in 0.. {
-            let e = e.clone();
-            tokio::spawn(
-                async move { e.query(&format!("n.busy-{i}.example"), RecordType::A).await },
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let t = std::time::Instant::now();
-    let crowded = engine.query("crowded.zone-b.example", RecordType::A).await;
-    let took = t.elapsed();
-    busy.abort();
-    assert_eq!(crowded.status, Status::Timeout);
-    assert!(
-        took >= first_pass + delay * 3 + Duration::from_millis(600),
-        "busy: the delays of 0.7 s and 1.4 s, each attempt its 300 ms, took {took:?}"
-    );
-}
-
 #[tokio::test]
 async fn a_zone_that_timed_out_gets_one_patient_attempt() {
     let s = server(Behaviour::Drop).await;
