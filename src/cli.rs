@@ -344,8 +344,11 @@ pub struct ScanArgs {
     #[arg(help_heading = "DNS", long, default_value_t = 2)]
     pub retries: u32,
 
-    /// UDP sockets shared by all DNS queries (each on a random source port).
-    #[arg(help_heading = "DNS", long, default_value_t = 2)]
+    /// UDP sockets shared by all DNS queries (each on a random source port). A resolver with
+    /// several threads behind one port (SO_REUSEPORT, as Unbound and Knot Resolver run) gives each
+    /// source port to one thread: two sockets may both land on one thread (half the time with two
+    /// threads) while the others idle.
+    #[arg(help_heading = "DNS", long, default_value_t = 4)]
     pub sockets: usize,
 
     /// Memory of the shared DNS cache, estimated bytes of its entries: `128M`, `1G`, or bytes.

@@ -53,9 +53,13 @@ pub struct EngineOptions {
     pub adaptive_window: bool,
     /// Starting window when adaptive. Default 64.
     pub initial_window: usize,
-    /// UDP sockets shared by all queries, each on a random source port. Default 2: each socket has
-    /// its own receive task, and on a 2-core machine two sockets gave ~150k queries/s where four
-    /// gave ~105-118k (benches/README.md).
+    /// UDP sockets shared by all queries, each on a random source port. Default 4: a resolver that
+    /// runs several threads on one port (SO_REUSEPORT) hashes each source port to one thread, and
+    /// with two sockets both landed on one of Unbound's two threads in half the runs, whose request
+    /// list then stalled a 100k-domain scan for 21 s (0.51-0.53 of dnsperf; 0.74 with four,
+    /// spread evenly). Against one authoritative socket, two gave more per wake-up in an older
+    /// engine (~150k against ~105-118k queries/s); the scan against Knot now measured two of three
+    /// alternations the same with four, one 17% slower (benches/README.md).
     pub sockets: usize,
     /// Global cap on queries sent per second (UDP attempts and TCP fallbacks). Default: none.
     pub rate: Option<NonZeroU32>,
@@ -94,7 +98,7 @@ impl Default for EngineOptions {
             concurrency: 2000,
             adaptive_window: true,
             initial_window: 64,
-            sockets: 2,
+            sockets: 4,
             rate: None,
             rate_per_server: None,
             edns_payload: 1232,
