@@ -55,9 +55,9 @@ pub struct EngineOptions {
     pub initial_window: usize,
     /// UDP sockets shared by all queries, each on a random source port. Default 4: a resolver that
     /// runs several threads on one port (SO_REUSEPORT) hashes each source port to one thread, and
-    /// with two sockets both landed on one of Unbound's two threads in half the runs, whose request
-    /// list then stalled a 100k-domain scan for 21 s (0.51-0.53 of dnsperf; 0.74 with four,
-    /// spread evenly). Against one authoritative socket, two gave more per wake-up in an older
+    /// two sockets land on the same one of two threads as often as not: a 100k-domain scan's
+    /// queries all went to one of Unbound's two, whose request list then stalled for 21 s (0.51
+    /// of dnsperf; 0.74 with four, spread evenly). Against one authoritative socket, two gave more per wake-up in an older
     /// engine (~150k against ~105-118k queries/s); the scan against Knot now measured two of three
     /// alternations the same with four, one 17% slower (benches/README.md).
     pub sockets: usize,
