@@ -53,13 +53,10 @@ pub struct EngineOptions {
     pub adaptive_window: bool,
     /// Starting window when adaptive. Default 64.
     pub initial_window: usize,
-    /// UDP sockets shared by all queries, each on a random source port. Default 4: a resolver that
-    /// runs several threads on one port (SO_REUSEPORT) hashes each source port to one thread, and
-    /// two sockets land on the same one of two threads as often as not: a 100k-domain scan's
-    /// queries all went to one of Unbound's two, whose request list then stalled for 21 s (0.51
-    /// of dnsperf; 0.74 with four, spread evenly). Against one authoritative socket, two gave more per wake-up in an older
-    /// engine (~150k against ~105-118k queries/s); the scan against Knot now measured two of three
-    /// alternations the same with four, one 17% slower (benches/README.md).
+    /// UDP sockets shared by all queries, each on a random source port. Default 4: a resolver
+    /// that runs several threads on one port (SO_REUSEPORT) gives each source port to one thread,
+    /// and with two sockets a scan's queries all went to one of Unbound's two threads, whose
+    /// request list then stalled (benches/README.md, "Four sockets").
     pub sockets: usize,
     /// Global cap on queries sent per second (UDP attempts and TCP fallbacks). Default: none.
     pub rate: Option<NonZeroU32>,
