@@ -344,11 +344,12 @@ pub struct ScanArgs {
     #[arg(help_heading = "DNS", long, default_value_t = 2)]
     pub retries: u32,
 
-    /// UDP sockets shared by all DNS queries (each on a random source port). A resolver with
-    /// several threads behind one port (SO_REUSEPORT, as Unbound and Knot Resolver run) gives each
-    /// source port to one thread: two sockets may both land on one thread (half the time with two
-    /// threads) while the others idle.
-    #[arg(help_heading = "DNS", long, default_value_t = 4)]
+    /// UDP sockets shared by all DNS queries (each on a random source port; a query goes out on
+    /// the one with the fewest in flight). A resolver with several threads behind one port
+    /// (SO_REUSEPORT, as Unbound and Knot Resolver run) gives each source port to one thread: with
+    /// two threads, four sockets all land on one of them one time in eight, eight sockets one time
+    /// in 128, and a busier thread's sockets get fewer queries.
+    #[arg(help_heading = "DNS", long, default_value_t = 8)]
     pub sockets: usize,
 
     /// Memory of the shared DNS cache, estimated bytes of its entries: `128M`, `1G`, or bytes.

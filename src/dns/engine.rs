@@ -53,10 +53,11 @@ pub struct EngineOptions {
     pub adaptive_window: bool,
     /// Starting window when adaptive. Default 64.
     pub initial_window: usize,
-    /// UDP sockets shared by all queries, each on a random source port. Default 4: a resolver
-    /// that runs several threads on one port (SO_REUSEPORT) gives each source port to one thread,
-    /// and with two sockets a scan's queries all went to one of Unbound's two threads, whose
-    /// request list then stalled (benches/README.md, "Four sockets").
+    /// UDP sockets shared by all queries, each on a random source port; each attempt goes out on
+    /// the one with the fewest attempts in flight. Default 8: a resolver that runs several
+    /// threads on one port (SO_REUSEPORT) gives each source port to one thread, and with four
+    /// sockets a scan's queries all went to one of Unbound's two threads in one run of eight
+    /// (benches/README.md, "Eight sockets, the shortest queue first").
     pub sockets: usize,
     /// Global cap on queries sent per second (UDP attempts and TCP fallbacks). Default: none.
     pub rate: Option<NonZeroU32>,
@@ -95,7 +96,7 @@ impl Default for EngineOptions {
             concurrency: 2000,
             adaptive_window: true,
             initial_window: 64,
-            sockets: 4,
+            sockets: 8,
             rate: None,
             rate_per_server: None,
             edns_payload: 1232,
@@ -275,10 +276,17 @@ struct Sent {
 }
 
 struct SentSlot {
+    /// Counted in its `in_flight` while the slot lives.
     sock: Arc<Sock>,
     id: u16,
     server_index: usize,
     sent_at: Instant,
+}
+
+impl Drop for SentSlot {
+    fn drop(&mut self) {
+        self.sock.in_flight.fetch_sub(1, Relaxed);
+    }
 }
 
 impl Sent {
@@ -374,6 +382,8 @@ struct Sock {
     /// Datagrams waiting for the send task, which is woken when the queue was empty.
     outq: Mutex<Vec<Outgoing>>,
     wake: tokio::sync::Notify,
+    /// Attempts sent from this socket and not yet answered or given up (see [`pick_sock`]).
+    in_flight: AtomicUsize,
 }
 
 struct Inner {
@@ -432,6 +442,7 @@ impl Engine {
                     pending: Mutex::new(HashMap::default()),
                     outq: Mutex::new(Vec::new()),
                     wake: tokio::sync::Notify::new(),
+                    in_flight: AtomicUsize::new(0),
                 });
                 tasks.push(tokio::spawn(receive_loop(sock.clone(), stats.clone())));
                 tasks.push(tokio::spawn(send_loop(sock.clone(), stats.clone())));
@@ -714,7 +725,7 @@ impl Engine {
         } else {
             &inner.v6
         };
-        let sock = socks[inner.next_sock.fetch_add(1, Relaxed) % socks.len()].clone();
+        let sock = pick_sock(socks, inner.next_sock.fetch_add(1, Relaxed)).clone();
         let id = {
             let mut pending = sock.pending.lock();
             if pending.len() >= 60_000 {
@@ -737,6 +748,7 @@ impl Engine {
             );
             id
         };
+        sock.in_flight.fetch_add(1, Relaxed);
         sent.slots.push(SentSlot {
             sock: sock.clone(),
             id,
@@ -806,6 +818,29 @@ impl Engine {
             Err(e) => Err(std::io::Error::other(e)),
         }
     }
+}
+
+/// The socket with the fewest attempts in flight, ties broken in turn from `turn`.
+///
+/// Not round robin: a resolver that runs several threads behind one port (SO_REUSEPORT: Unbound,
+/// Knot Resolver, PowerDNS Recursor) gives each source port to one thread, and the sockets are
+/// rarely shared out evenly (three of four on one of Unbound's two threads in most runs of
+/// benches/resolver.sh). Round robin loaded that thread three times as much as the other; a
+/// busier thread answers later, so its sockets hold more attempts and get fewer new ones (join
+/// the shortest queue), and the threads' loads even out as far as the ports allow.
+fn pick_sock(socks: &[Arc<Sock>], turn: usize) -> &Arc<Sock> {
+    let n = socks.len();
+    let mut best = &socks[turn % n];
+    let mut least = best.in_flight.load(Relaxed);
+    for k in 1..n {
+        let s = &socks[(turn + k) % n];
+        let f = s.in_flight.load(Relaxed);
+        if f < least {
+            best = s;
+            least = f;
+        }
+    }
+    best
 }
 
 fn bind_udp(any: SocketAddr, buffer: usize) -> std::io::Result<UdpSocket> {
@@ -1067,6 +1102,41 @@ fn encode_query_hickory(
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn an_attempt_goes_to_the_socket_with_the_fewest_in_flight_ties_in_turn() {
+        let mut socks = Vec::new();
+        for _ in 0..4 {
+            socks.push(Arc::new(Sock {
+                udp: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+                pending: Mutex::new(HashMap::default()),
+                outq: Mutex::new(Vec::new()),
+                wake: tokio::sync::Notify::new(),
+                in_flight: AtomicUsize::new(0),
+            }));
+        }
+        let at = |s: &Arc<Sock>| socks.iter().position(|x| Arc::ptr_eq(x, s)).unwrap();
+        // (in flight per socket, turn, the socket chosen)
+        let cases: &[([usize; 4], usize, usize)] = &[
+            ([0, 0, 0, 0], 0, 0),
+            ([0, 0, 0, 0], 2, 2),
+            ([0, 0, 0, 0], 7, 3),
+            ([3, 1, 1, 5], 0, 1),
+            ([3, 1, 1, 5], 2, 2),
+            ([3, 1, 1, 5], 3, 1),
+            ([9, 9, 9, 0], 0, 3),
+        ];
+        for (flight, turn, want) in cases {
+            for (s, f) in socks.iter().zip(flight) {
+                s.in_flight.store(*f, Relaxed);
+            }
+            assert_eq!(
+                at(pick_sock(&socks, *turn)),
+                *want,
+                "{flight:?} turn {turn}"
+            );
+        }
+    }
+
     use super::*;
 
     fn response_to(query: &[u8]) -> Message {
