@@ -195,10 +195,12 @@ txt_policies! {
     bimi: BimiFindings,
 }
 
-/// The findings of policy `P` at `domain`.
+/// The findings of policy `P` at `domain`. Its name is the target's own (`_smtp._tls.<domain>`,
+/// `default._bimi.<domain>`): no other lookup of the scan asks it, so it skips the cache
+/// ([`Resolver::lookup_unshared`]).
 async fn lookup_policy<P: TxtPolicyCheck>(res: &Resolver, domain: &str) -> P {
     let name = P::query_name(domain);
-    let answer = res.lookup(&name, RecordType::TXT).await;
+    let answer = res.lookup_unshared(&name, RecordType::TXT).await;
     P::from_lookup(&name, &txt_lookup(&answer))
 }
 
@@ -242,7 +244,8 @@ pub async fn scan(
         dkim_stage(res, domain, opts, stats, exchanges, spf_providers),
         sts_stage(res, domain, &sts_name, stage.fetcher.as_ref()),
         TxtPolicies::lookup(res, domain),
-        res.lookup(domain, RecordType::SOA),
+        // Only this stage asks a domain's SOA, and targets are distinct.
+        res.lookup_unshared(domain, RecordType::SOA),
     );
     let (mta_sts, sts_policy) = sts;
     txt.with_dmarc(&dmarc);
@@ -269,7 +272,8 @@ async fn sts_stage(
     name: &str,
     fetcher: Option<&Fetcher>,
 ) -> (StsTxtFindings, Option<Result<StsPolicy, FetchError>>) {
-    let a = res.lookup(name, RecordType::TXT).await;
+    // `_mta-sts.<domain>`: the target's own name, asked by nothing else.
+    let a = res.lookup_unshared(name, RecordType::TXT).await;
     let f = StsTxtFindings::from_lookup(name, &txt_lookup(&a));
     let policy = match fetcher {
         // Boxed: few domains publish MTA-STS, and inline the HTTPS exchange's state (DNS, TCP,
@@ -326,8 +330,10 @@ async fn dkim_stage(
     }
     // The parent goes out at once, beside the SPF walk; only the selectors wait for it.
     let parent_name = dkim::parent_name(domain);
-    let (parent, providers) =
-        tokio::join!(res.lookup(&parent_name, RecordType::TXT), spf_providers);
+    let (parent, providers) = tokio::join!(
+        res.lookup_unshared(&parent_name, RecordType::TXT),
+        spf_providers
+    );
     let parent = txt_lookup(&parent);
     let plan = opts.dkim_plan(&providers.unwrap_or_default(), exchanges);
     stats.dkim_probes.fetch_add(plan.len() as u64, Relaxed);
