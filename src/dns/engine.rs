@@ -1102,6 +1102,16 @@ fn encode_query_hickory(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn response_to(query: &[u8]) -> Message {
+        let q = Message::from_vec(query).unwrap();
+        let mut m = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
+        m.metadata.recursion_available = true;
+        m.add_queries(q.queries.clone());
+        m
+    }
+
     #[tokio::test]
     async fn an_attempt_goes_to_the_socket_with_the_fewest_in_flight_ties_in_turn() {
         let mut socks = Vec::new();
@@ -1135,16 +1145,6 @@ mod tests {
                 "{flight:?} turn {turn}"
             );
         }
-    }
-
-    use super::*;
-
-    fn response_to(query: &[u8]) -> Message {
-        let q = Message::from_vec(query).unwrap();
-        let mut m = Message::new(q.metadata.id, MessageType::Response, OpCode::Query);
-        m.metadata.recursion_available = true;
-        m.add_queries(q.queries.clone());
-        m
     }
 
     #[tokio::test]
