@@ -55,8 +55,9 @@ pub struct EngineOptions {
     pub initial_window: usize,
     /// UDP sockets shared by all queries, each on a random source port; each attempt goes out on
     /// the one with the fewest attempts in flight. Default 8: a resolver that runs several
-    /// threads on one port (SO_REUSEPORT) gives each source port to one thread, and with four
-    /// sockets a scan's queries all went to one of Unbound's two threads in one run of eight
+    /// threads on one port (SO_REUSEPORT) gives each source port to one thread: four sockets all
+    /// land on one of two threads one time in eight, eight one time in 128, and a measured scan
+    /// with all four on one of Unbound's two threads was the slowest of its session
     /// (benches/README.md, "Eight sockets, the shortest queue first").
     pub sockets: usize,
     /// Global cap on queries sent per second (UDP attempts and TCP fallbacks). Default: none.
@@ -824,10 +825,10 @@ impl Engine {
 ///
 /// Not round robin: a resolver that runs several threads behind one port (SO_REUSEPORT: Unbound,
 /// Knot Resolver, PowerDNS Recursor) gives each source port to one thread, and the sockets are
-/// rarely shared out evenly (three of four on one of Unbound's two threads in most runs of
-/// benches/resolver.sh). Round robin loaded that thread three times as much as the other; a
-/// busier thread answers later, so its sockets hold more attempts and get fewer new ones (join
-/// the shortest queue), and the threads' loads even out as far as the ports allow.
+/// often shared out unevenly (3:1 over Unbound's two threads in a measured scan with four, 6:2
+/// with eight), which round robin passes on to the threads' loads. A busier thread answers later,
+/// so its sockets hold more attempts and get fewer new ones (join the shortest queue), and the
+/// threads' loads even out as far as the ports allow.
 fn pick_sock(socks: &[Arc<Sock>], turn: usize) -> &Arc<Sock> {
     let n = socks.len();
     let mut best = &socks[turn % n];
