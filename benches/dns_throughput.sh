@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # dns_throughput.sh - how fast is mxray's DNS engine compared with dnsperf, against the same local
-# authoritative Knot, on the same query file, in the same run; plus one end-to-end `mxray scan`.
+# authoritative Knot, on the same query file, in the same run; and an end-to-end `mxray scan` in
+# each round, against the engine of the same round.
 # Loopback only: every packet goes to $BENCH_IP (must be in 127.0.0.0/8).
 #
 #   bash benches/dns_throughput.sh          (see benches/README.md for the knobs and the figures)
@@ -12,11 +13,12 @@
 #   BENCH_MIN_QUERIES [200000]  the query file is cycled until it has at least this many lines
 #   KNOT_UDP_WORKERS ["1 2"]    udp-workers values to try; the one with the higher dnsperf rate is kept
 #   DNSPERF_ARGS ["-c 4 -T 1 -q 300 -t 2"]   dnsperf load options (-s -p -d -n are set by the script)
-#   MXRAY_WINDOW [2000] MXRAY_SOCKETS [4]    dns_throughput example: queries in flight, UDP sockets
+#   MXRAY_WINDOW [2000] MXRAY_SOCKETS [2]    dns_throughput example: queries in flight, UDP sockets
 #   E2E_DOMAINS [100000]        domains of the end-to-end scan (a prefix of the world's domains.txt)
 #   E2E_ARGS [""]               extra `mxray scan` options, e.g. "--concurrency 2000 --domain-concurrency 1000"
 #   MXRAY_SKIP_BUILD [0]        1: do not run cargo build, use the binaries already in target/release
-#   BENCH_ROUNDS [5]            rounds of dnsperf then the engine; the figure is the median of the rounds' ratios
+#   BENCH_ROUNDS [5]            rounds of dnsperf, the engine, then the e2e scan; each figure is the median of the
+#                               rounds' ratios
 #   ENGINE_THREADS [1]          worker threads of the engine in the ratio (dnsperf runs -T 1); each round also
 #                               runs the engine on the runtime's default threads (one per core), printed beside
 set -euo pipefail
@@ -224,38 +226,53 @@ engine_run() { # label threads(0 = runtime default) -> ENG_QPS ENG_RETRIES ENG_D
   log "[$1] $(grep '^mxray:' "$out" | tail -1) (knot socket drops $ENG_DROPS)"
 }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-RATIOS="" RATIOS_MT="" ROUND_LINES=""
-for r in $(seq "$ROUNDS"); do
-  dnsperf_run "udp$best_w-r$r"
-  engine_run "r$r-t$ENGINE_THREADS" "$ENGINE_THREADS"; q1=$ENG_QPS e1=$ENG_RETRIES d1=$ENG_DROPS
-  engine_run "r$r-default" 0; q2=$ENG_QPS
-  r1=$(awk -v a="$q1" -v b="$DP_QPS" 'BEGIN{printf "%.3f", a/b}')
-  r2=$(awk -v a="$q2" -v b="$DP_QPS" 'BEGIN{printf "%.3f", a/b}')
-  RATIOS="$RATIOS $r1" RATIOS_MT="$RATIOS_MT $r2"
-  ROUND_LINES="$ROUND_LINES$(printf 'round %d: dnsperf %.0f (drops %s) | engine %s thread(s) %.0f = %s (retries %s, drops %s) | engine default threads %.0f = %s (retries %s, drops %s)' \
-    "$r" "$DP_QPS" "$DP_DROPS" "$ENGINE_THREADS" "$q1" "$r1" "$e1" "$d1" "$q2" "$r2" "$ENG_RETRIES" "$ENG_DROPS")"$'\n'
-done
-DNSPERF_QPS=$DP_QPS DNSPERF_LOST=$DP_LOST DNSPERF_DROPS=$DP_DROPS MXRAY_QPS=$q1
-RATIO=$(echo "$RATIOS" | median)
-RATIO_MT=$(echo "$RATIOS_MT" | median)
 
-# ---------------------------------------------------------------- end to end: mxray scan against the same Knot
+# End to end: `mxray scan` with its default settings against the same Knot, in every round, so that
+# its ratio to the engine is taken within a round (the machine drifts between rounds) like the
+# engine's to dnsperf.
 E2E=$BD/e2e
 awk -v n="$E2E_DOMAINS" '{print} /^d[0-9]+\.world\.test$/ {if (++c >= n) exit}' "$WORLD/domains.txt" > "$BD/e2e-domains.txt"
 ne2e=$(grep -cE '^d[0-9]+\.world\.test$' "$BD/e2e-domains.txt" || true)
-log "mxray scan of $ne2e domains ($(wc -l < "$BD/e2e-domains.txt") input lines incl. noise) against $IP:$PORT"
-d0=$(knot_drops)
-# shellcheck disable=SC2086
-"$MXRAY" scan --domains "$BD/e2e-domains.txt" --out "$E2E" --overwrite --resolver "$IP:$PORT" -q $E2E_ARGS \
-  > "$BD/e2e.log" 2>&1 || { tail -20 "$BD/e2e.log" >&2; die "mxray scan failed"; }
-E2E_DROPS=$(( $(knot_drops) - d0 ))
-read -r E2E_DPS E2E_QPS E2E_HIT E2E_N E2E_S E2E_RETRIES <<<"$(python3 - "$E2E/run.json" <<'PY'
+log "end to end: mxray scan of $ne2e domains ($(wc -l < "$BD/e2e-domains.txt") input lines incl. noise) against $IP:$PORT in each round"
+e2e_run() { # label -> E2E_DPS E2E_QPS E2E_HIT E2E_N E2E_S E2E_RETRIES E2E_DROPS
+  local d0
+  d0=$(knot_drops)
+  # shellcheck disable=SC2086
+  "$MXRAY" scan --domains "$BD/e2e-domains.txt" --out "$E2E" --overwrite --resolver "$IP:$PORT" -q $E2E_ARGS \
+    > "$BD/e2e.$1.log" 2>&1 || { tail -20 "$BD/e2e.$1.log" >&2; die "mxray scan failed"; }
+  E2E_DROPS=$(( $(knot_drops) - d0 ))
+  read -r E2E_DPS E2E_QPS E2E_HIT E2E_N E2E_S E2E_RETRIES <<<"$(python3 - "$E2E/run.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 print("%.0f %.0f %.3f %d %.2f %s" % (r["rates"]["targets_per_s"], r["rates"]["queries_per_s"],
       r["cache"]["hit_rate"], r["counts"]["domains_scanned"], r["duration_s"], r.get("dns", {}).get("retries", "?")))
 PY
 )"
+  log "[$1] e2e $E2E_N domains in $E2E_S s = $E2E_QPS queries/s (retries $E2E_RETRIES, knot socket drops $E2E_DROPS)"
+}
+
+RATIOS="" RATIOS_MT="" E2E_RATIOS="" E2E_RATIOS_MT="" E2E_ALL="" ROUND_LINES=""
+for r in $(seq "$ROUNDS"); do
+  dnsperf_run "udp$best_w-r$r"
+  engine_run "r$r-t$ENGINE_THREADS" "$ENGINE_THREADS"; q1=$ENG_QPS e1=$ENG_RETRIES d1=$ENG_DROPS
+  engine_run "r$r-default" 0; q2=$ENG_QPS
+  e2e_run "r$r"
+  r1=$(awk -v a="$q1" -v b="$DP_QPS" 'BEGIN{printf "%.3f", a/b}')
+  r2=$(awk -v a="$q2" -v b="$DP_QPS" 'BEGIN{printf "%.3f", a/b}')
+  re1=$(awk -v a="$E2E_QPS" -v b="$q1" 'BEGIN{printf "%.3f", a/b}')
+  re2=$(awk -v a="$E2E_QPS" -v b="$q2" 'BEGIN{printf "%.3f", a/b}')
+  RATIOS="$RATIOS $r1" RATIOS_MT="$RATIOS_MT $r2" E2E_RATIOS="$E2E_RATIOS $re1" E2E_RATIOS_MT="$E2E_RATIOS_MT $re2"
+  E2E_ALL="$E2E_ALL $E2E_QPS"
+  ROUND_LINES="$ROUND_LINES$(printf 'round %d: dnsperf %.0f (drops %s) | engine %s thread(s) %.0f = %s (retries %s, drops %s) | engine default threads %.0f = %s (retries %s, drops %s) | e2e %.0f = %s of the engine on %s, %s on default threads (retries %s, drops %s)' \
+    "$r" "$DP_QPS" "$DP_DROPS" "$ENGINE_THREADS" "$q1" "$r1" "$e1" "$d1" "$q2" "$r2" "$ENG_RETRIES" "$ENG_DROPS" \
+    "$E2E_QPS" "$re1" "$ENGINE_THREADS" "$re2" "$E2E_RETRIES" "$E2E_DROPS")"$'\n'
+done
+DNSPERF_QPS=$DP_QPS DNSPERF_LOST=$DP_LOST DNSPERF_DROPS=$DP_DROPS MXRAY_QPS=$q1
+RATIO=$(echo "$RATIOS" | median)
+RATIO_MT=$(echo "$RATIOS_MT" | median)
+E2E_RATIO=$(echo "$E2E_RATIOS" | median)
+E2E_RATIO_MT=$(echo "$E2E_RATIOS_MT" | median)
+E2E_MEDIAN=$(echo "$E2E_ALL" | median)
 
 # ---------------------------------------------------------------- results
 echo
@@ -263,14 +280,13 @@ echo "== results (knot udp-workers $best_w; $NQ queries; dnsperf $DNSPERF_ARGS; 
 printf '%s' "$ROUND_LINES"
 echo   "ratio engine/dnsperf:     $RATIO   (median of $ROUNDS rounds, engine on $ENGINE_THREADS worker thread(s); target >= 0.95)"
 echo   "  on default threads:     $RATIO_MT   (median; the runtime's one thread per core, as the scan runs)"
-echo   "e2e scan:                 $E2E_N domains in $E2E_S s (retries $E2E_RETRIES, knot socket drops $E2E_DROPS)"
-echo   "e2e domains/s:            $E2E_DPS"
-echo   "e2e queries/s:            $E2E_QPS"
-echo   "e2e cache hit rate:       $E2E_HIT"
-echo   "e2e / engine queries/s:   $(awk -v a="$E2E_QPS" -v b="$q2" 'BEGIN{printf "%.2f", a/b}') of the engine on default threads, $(awk -v a="$E2E_QPS" -v b="$q1" 'BEGIN{printf "%.2f", a/b}') of it on $ENGINE_THREADS (last round; issue 10's goal >= 0.7)"
+echo   "e2e scan (last round):    $E2E_N domains in $E2E_S s, $E2E_DPS domains/s, cache hit rate $E2E_HIT (retries $E2E_RETRIES, knot socket drops $E2E_DROPS)"
+echo   "e2e queries/s:            $E2E_MEDIAN   (median of $ROUNDS rounds)"
+echo   "e2e / engine queries/s:   $E2E_RATIO   (median of the rounds' ratios, engine on $ENGINE_THREADS worker thread(s); issue 10's goal >= 0.7)"
+echo   "  on default threads:     $E2E_RATIO_MT"
 if [ "$ENG_DROPS" -gt 0 ]; then
   echo "note:                     Knot dropped $ENG_DROPS of mxray's queries in the last round (receive buffer full): each"
   echo "                          costs a retransmission timeout, included in mxray's time; dnsperf's rate leaves lost"
   echo "                          queries out. Try MXRAY_WINDOW=200 (see benches/README.md)"
 fi
-echo   "logs:                     $BD (dnsperf.*.log, engine.log, e2e/run.json)"
+echo   "logs:                     $BD (dnsperf.*.log, engine.*.log, e2e.*.log, e2e/run.json of the last round)"
