@@ -237,10 +237,9 @@ impl Resolver {
 
     /// The answer for a name that no other lookup of the scan asks (a DKIM key name, the SOA,
     /// `_mta-sts`, `_smtp._tls` or `_bimi` name of the target itself: targets are distinct),
-    /// straight from the engine: caching it would only cost
-    /// an insert and push out entries that are shared (a profile put the cache at ~9% of a domain
-    /// scan's CPU, and DKIM probes at a fifth of its queries in the benchmarks' worlds). Counted as
-    /// a lookup and a miss.
+    /// straight from the engine: caching it would only cost an insert and push out entries that
+    /// are shared (a profile put the cache at ~9% of a domain scan's CPU, and DKIM probes at a
+    /// fifth of its queries in the benchmarks' worlds). Counted as a lookup and a miss.
     pub async fn lookup_unshared(&self, name: &str, rtype: RecordType) -> Arc<Answer> {
         self.stats.lookups.fetch_add(1, Relaxed);
         self.stats.misses.fetch_add(1, Relaxed);

@@ -387,6 +387,18 @@ struct Sock {
     in_flight: AtomicUsize,
 }
 
+impl Sock {
+    fn new(udp: UdpSocket) -> Sock {
+        Sock {
+            udp,
+            pending: Mutex::new(HashMap::default()),
+            outq: Mutex::new(Vec::new()),
+            wake: tokio::sync::Notify::new(),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+}
+
 struct Inner {
     opts: EngineOptions,
     v4: Vec<Arc<Sock>>,
@@ -438,13 +450,7 @@ impl Engine {
             for _ in 0..n {
                 let udp = bind_udp(any, opts.socket_buffer)
                     .map_err(|source| EngineError::Bind { family, source })?;
-                let sock = Arc::new(Sock {
-                    udp,
-                    pending: Mutex::new(HashMap::default()),
-                    outq: Mutex::new(Vec::new()),
-                    wake: tokio::sync::Notify::new(),
-                    in_flight: AtomicUsize::new(0),
-                });
+                let sock = Arc::new(Sock::new(udp));
                 tasks.push(tokio::spawn(receive_loop(sock.clone(), stats.clone())));
                 tasks.push(tokio::spawn(send_loop(sock.clone(), stats.clone())));
                 socks.push(sock);
@@ -1117,13 +1123,9 @@ mod tests {
     async fn an_attempt_goes_to_the_socket_with_the_fewest_in_flight_ties_in_turn() {
         let mut socks = Vec::new();
         for _ in 0..4 {
-            socks.push(Arc::new(Sock {
-                udp: UdpSocket::bind("127.0.0.1:0").await.unwrap(),
-                pending: Mutex::new(HashMap::default()),
-                outq: Mutex::new(Vec::new()),
-                wake: tokio::sync::Notify::new(),
-                in_flight: AtomicUsize::new(0),
-            }));
+            socks.push(Arc::new(Sock::new(
+                UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            )));
         }
         let at = |s: &Arc<Sock>| socks.iter().position(|x| Arc::ptr_eq(x, s)).unwrap();
         // (in flight per socket, turn, the socket chosen)
