@@ -179,19 +179,29 @@ EOF
 # queries on loopback; knot.conf has no option for it): a burst of more outstanding queries overflows it.
 # The socket drop counters (ss -m "d") tell how many queries Knot never saw during each tool's run.
 knot_drops() { ss -H -lunm "( sport = :$PORT )" | grep -oE 'd[0-9]+\)' | tr -d 'd)' | awk '{s+=$1} END{print s+0}'; }
+# CPU, to say where each run's time went: knotd's user+system seconds so far (/proc, all its threads),
+# and a client's from bash's `time` (the process and its threads). On two cores shared by the client
+# and Knot, a rate is bounded by their CPU per query together, whatever either does with its threads.
+CLK_TCK=$(getconf CLK_TCK)
+knot_cpu() { awk -v hz="$CLK_TCK" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$KNOT_PID/stat"; }
+us_per_q() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN{printf "%.1f", (b - a) * 1e6 / (n > 0 ? n : 1)}'; }
 
 # ---------------------------------------------------------------- dnsperf
 DP_QPS="" DP_LOST="" DP_DROPS=""
-dnsperf_run() { # label
-  local out=$BD/dnsperf.$1.log d0
-  d0=$(knot_drops)
+dnsperf_run() { # label -> DP_QPS DP_LOST DP_DROPS DP_US DP_KNOT_US
+  local out=$BD/dnsperf.$1.log d0 k0 n
+  d0=$(knot_drops) k0=$(knot_cpu)
   # shellcheck disable=SC2086
-  dnsperf -s "$IP" -p "$PORT" -d "$Q" -n 1 $DNSPERF_ARGS > "$out" 2>&1 || { tail -20 "$out" >&2; die "dnsperf failed"; }
+  { TIMEFORMAT='%U %S'; time dnsperf -s "$IP" -p "$PORT" -d "$Q" -n 1 $DNSPERF_ARGS > "$out" 2>&1; } 2> "$out.cpu" \
+    || { tail -20 "$out" >&2; die "dnsperf failed"; }
+  n=$(awk '/Queries sent:/{print $3}' "$out")
+  DP_KNOT_US=$(us_per_q "$k0" "$(knot_cpu)" "$n")
+  DP_US=$(us_per_q 0 "$(awk '{print $1 + $2}' "$out.cpu")" "$n")
   DP_QPS=$(awk '/Queries per second:/{print $4}' "$out")
   DP_LOST=$(awk '/Queries lost:/{print $3}' "$out")
   DP_DROPS=$(( $(knot_drops) - d0 ))
   [ -n "$DP_QPS" ] || { cat "$out" >&2; die "no 'Queries per second' in dnsperf output"; }
-  log "dnsperf [$1] $DP_QPS q/s, lost $DP_LOST (knot socket drops $DP_DROPS); rcodes: $(awk '/Response codes:/{sub(/^ *Response codes: */, ""); print}' "$out")"
+  log "dnsperf [$1] $DP_QPS q/s, lost $DP_LOST (knot socket drops $DP_DROPS; CPU per query: dnsperf $DP_US us, knot $DP_KNOT_US us); rcodes: $(awk '/Response codes:/{sub(/^ *Response codes: */, ""); print}' "$out")"
 }
 
 best_w="" best_q=0 cur_w=""
@@ -215,15 +225,19 @@ fi
 # with -T 1, and massdns is single-threaded: the same thread budget on cores shared with Knot), then
 # the engine on the runtime's default threads (one per core, as `mxray scan` runs it). The ratios are
 # per round (the machine drifts between rounds), and the median of the rounds is the figure.
-engine_run() { # label threads(0 = runtime default) -> ENG_QPS ENG_RETRIES ENG_DROPS
-  local out=$BD/engine.$1.log d0
-  d0=$(knot_drops)
-  MXRAY_THREADS=$2 "$ENGINE" "$IP:$PORT" "$Q" "$WINDOW" "$SOCKETS" > "$out" 2>&1 || { tail -20 "$out" >&2; die "dns_throughput example failed"; }
+engine_run() { # label threads(0 = runtime default) -> ENG_QPS ENG_RETRIES ENG_DROPS ENG_US ENG_KNOT_US
+  local out=$BD/engine.$1.log d0 k0 n
+  d0=$(knot_drops) k0=$(knot_cpu)
+  { TIMEFORMAT='%U %S'; time MXRAY_THREADS=$2 "$ENGINE" "$IP:$PORT" "$Q" "$WINDOW" "$SOCKETS" > "$out" 2>&1; } 2> "$out.cpu" \
+    || { tail -20 "$out" >&2; die "dns_throughput example failed"; }
   ENG_QPS=$(sed -n 's/^mxray: .* = \([0-9.]*\) queries\/s.*/\1/p' "$out" | tail -1)
   [ -n "$ENG_QPS" ] || { cat "$out" >&2; die "no 'queries/s' in the example's output"; }
+  n=$(sed -n 's/^mxray: \([0-9]*\) queries in .*/\1/p' "$out" | tail -1)
+  ENG_KNOT_US=$(us_per_q "$k0" "$(knot_cpu)" "$n")
+  ENG_US=$(us_per_q 0 "$(awk '{print $1 + $2}' "$out.cpu")" "$n")
   ENG_DROPS=$(( $(knot_drops) - d0 ))
   ENG_RETRIES=$(sed -n 's/^mxray: .*retries \([0-9]*\);.*/\1/p' "$out" | tail -1)
-  log "[$1] $(grep '^mxray:' "$out" | tail -1) (knot socket drops $ENG_DROPS)"
+  log "[$1] $(grep '^mxray:' "$out" | tail -1) (knot socket drops $ENG_DROPS; CPU per query: engine $ENG_US us, knot $ENG_KNOT_US us)"
 }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
@@ -234,27 +248,31 @@ E2E=$BD/e2e
 awk -v n="$E2E_DOMAINS" '{print} /^d[0-9]+\.world\.test$/ {if (++c >= n) exit}' "$WORLD/domains.txt" > "$BD/e2e-domains.txt"
 ne2e=$(grep -cE '^d[0-9]+\.world\.test$' "$BD/e2e-domains.txt" || true)
 log "end to end: mxray scan of $ne2e domains ($(wc -l < "$BD/e2e-domains.txt") input lines incl. noise) against $IP:$PORT in each round"
-e2e_run() { # label -> E2E_DPS E2E_QPS E2E_HIT E2E_N E2E_S E2E_RETRIES E2E_DROPS
-  local d0
-  d0=$(knot_drops)
+e2e_run() { # label -> E2E_DPS E2E_QPS E2E_HIT E2E_N E2E_S E2E_RETRIES E2E_DROPS E2E_US E2E_KNOT_US
+  local d0 k0 k1
+  d0=$(knot_drops) k0=$(knot_cpu)
   # shellcheck disable=SC2086
   "$MXRAY" scan --domains "$BD/e2e-domains.txt" --out "$E2E" --overwrite --resolver "$IP:$PORT" -q $E2E_ARGS \
     > "$BD/e2e.$1.log" 2>&1 || { tail -20 "$BD/e2e.$1.log" >&2; die "mxray scan failed"; }
-  E2E_DROPS=$(( $(knot_drops) - d0 ))
-  read -r E2E_DPS E2E_QPS E2E_HIT E2E_N E2E_S E2E_RETRIES <<<"$(python3 - "$E2E/run.json" <<'PY'
+  E2E_DROPS=$(( $(knot_drops) - d0 )) k1=$(knot_cpu)
+  # The scan's CPU is its own run.json's (getrusage at the end: every thread, the writer's included).
+  read -r E2E_DPS E2E_QPS E2E_HIT E2E_N E2E_S E2E_RETRIES E2E_US E2E_Q <<<"$(python3 - "$E2E/run.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-print("%.0f %.0f %.3f %d %.2f %s" % (r["rates"]["targets_per_s"], r["rates"]["queries_per_s"],
-      r["cache"]["hit_rate"], r["counts"]["domains_scanned"], r["duration_s"], r.get("dns", {}).get("retries", "?")))
+cpu = (r.get("cpu") or {}).get("per_query_us")
+print("%.0f %.0f %.3f %d %.2f %s %s %d" % (r["rates"]["targets_per_s"], r["rates"]["queries_per_s"],
+      r["cache"]["hit_rate"], r["counts"]["domains_scanned"], r["duration_s"], r.get("dns", {}).get("retries", "?"),
+      "?" if cpu is None else "%.1f" % cpu, r["dns"]["queries"]))
 PY
 )"
-  log "[$1] e2e $E2E_N domains in $E2E_S s = $E2E_QPS queries/s (retries $E2E_RETRIES, knot socket drops $E2E_DROPS)"
+  E2E_KNOT_US=$(us_per_q "$k0" "$k1" "$E2E_Q")
+  log "[$1] e2e $E2E_N domains in $E2E_S s = $E2E_QPS queries/s (retries $E2E_RETRIES, knot socket drops $E2E_DROPS; CPU per query: scan $E2E_US us, knot $E2E_KNOT_US us)"
 }
 
-RATIOS="" RATIOS_MT="" E2E_RATIOS="" E2E_RATIOS_MT="" E2E_ALL="" ROUND_LINES=""
+RATIOS="" RATIOS_MT="" E2E_RATIOS="" E2E_RATIOS_MT="" E2E_ALL="" ROUND_LINES="" CPU_LINES="" E2E_BOUNDS=""
 for r in $(seq "$ROUNDS"); do
   dnsperf_run "udp$best_w-r$r"
-  engine_run "r$r-t$ENGINE_THREADS" "$ENGINE_THREADS"; q1=$ENG_QPS e1=$ENG_RETRIES d1=$ENG_DROPS
+  engine_run "r$r-t$ENGINE_THREADS" "$ENGINE_THREADS"; q1=$ENG_QPS e1=$ENG_RETRIES d1=$ENG_DROPS u1=$ENG_US k1=$ENG_KNOT_US
   engine_run "r$r-default" 0; q2=$ENG_QPS
   e2e_run "r$r"
   r1=$(awk -v a="$q1" -v b="$DP_QPS" 'BEGIN{printf "%.3f", a/b}')
@@ -263,6 +281,13 @@ for r in $(seq "$ROUNDS"); do
   re2=$(awk -v a="$E2E_QPS" -v b="$q2" 'BEGIN{printf "%.3f", a/b}')
   RATIOS="$RATIOS $r1" RATIOS_MT="$RATIOS_MT $r2" E2E_RATIOS="$E2E_RATIOS $re1" E2E_RATIOS_MT="$E2E_RATIOS_MT $re2"
   E2E_ALL="$E2E_ALL $E2E_QPS"
+  # The most the scan could do on these cores at its own and Knot's CPU per query in this round (both
+  # busy all the time, nothing else running), over the engine of the round.
+  bound=$(awk -v c="$(nproc)" -v s="$E2E_US" -v k="$E2E_KNOT_US" -v e="$q1" \
+    'BEGIN{if (s ~ /^[0-9.]+$/ && s + k > 0) printf "%.3f", c * 1e6 / (s + k) / e; else print "?"}')
+  E2E_BOUNDS="$E2E_BOUNDS $bound"
+  CPU_LINES="$CPU_LINES$(printf 'round %d CPU per query (us): dnsperf %s + knot %s | engine %s + knot %s | scan %s + knot %s -> on %d cores the scan could reach at most %s of the engine' \
+    "$r" "$DP_US" "$DP_KNOT_US" "$u1" "$k1" "$E2E_US" "$E2E_KNOT_US" "$(nproc)" "$bound")"$'\n'
   ROUND_LINES="$ROUND_LINES$(printf 'round %d: dnsperf %.0f (drops %s) | engine %s thread(s) %.0f = %s (retries %s, drops %s) | engine default threads %.0f = %s (retries %s, drops %s) | e2e %.0f = %s of the engine on %s, %s on default threads (retries %s, drops %s)' \
     "$r" "$DP_QPS" "$DP_DROPS" "$ENGINE_THREADS" "$q1" "$r1" "$e1" "$d1" "$q2" "$r2" "$ENG_RETRIES" "$ENG_DROPS" \
     "$E2E_QPS" "$re1" "$ENGINE_THREADS" "$re2" "$E2E_RETRIES" "$E2E_DROPS")"$'\n'
@@ -278,12 +303,14 @@ E2E_MEDIAN=$(echo "$E2E_ALL" | median)
 echo
 echo "== results (knot udp-workers $best_w; $NQ queries; dnsperf $DNSPERF_ARGS; mxray window $WINDOW, $SOCKETS sockets; $ROUNDS rounds)"
 printf '%s' "$ROUND_LINES"
+printf '%s' "$CPU_LINES"
 echo   "ratio engine/dnsperf:     $RATIO   (median of $ROUNDS rounds, engine on $ENGINE_THREADS worker thread(s); target >= 0.95)"
 echo   "  on default threads:     $RATIO_MT   (median; the runtime's one thread per core, as the scan runs)"
 echo   "e2e scan (last round):    $E2E_N domains in $E2E_S s, $E2E_DPS domains/s, cache hit rate $E2E_HIT (retries $E2E_RETRIES, knot socket drops $E2E_DROPS)"
 echo   "e2e queries/s:            $E2E_MEDIAN   (median of $ROUNDS rounds)"
 echo   "e2e / engine queries/s:   $E2E_RATIO   (median of the rounds' ratios, engine on $ENGINE_THREADS worker thread(s); issue 10's goal >= 0.7)"
 echo   "  on default threads:     $E2E_RATIO_MT"
+echo   "e2e CPU bound:            $(echo "$E2E_BOUNDS" | tr " " "\n" | grep -v "?" | median)   (median of the rounds' cores / (scan + knot CPU per query) / the engine's rate: the ratio's ceiling here)"
 if [ "$ENG_DROPS" -gt 0 ]; then
   echo "note:                     Knot dropped $ENG_DROPS of mxray's queries in the last round (receive buffer full): each"
   echo "                          costs a retransmission timeout, included in mxray's time; dnsperf's rate leaves lost"

@@ -119,6 +119,8 @@ pub struct RunManifest {
     pub counts: Counts,
     pub status_counts: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
     pub rates: Rates,
+    /// CPU the process used (null where the system does not say).
+    pub cpu: Option<CpuUse>,
     pub dns: DnsCounts,
     pub cache: CacheCounts,
     /// `I/N`: this run scanned part I of N of the input (0/1: all of it).
@@ -288,6 +290,54 @@ pub struct Rates {
     /// Domains (domain scans) or addresses (address scans) per second.
     pub targets_per_s: f64,
     pub queries_per_s: f64,
+}
+
+/// What the scan cost in CPU, beside how long it took: on a machine shared with a local resolver
+/// (benches/README.md) every microsecond of it is taken from the resolver, and a user sizing a scan
+/// of millions of domains wants cores, not only seconds.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct CpuUse {
+    /// The process's user and system CPU time, all threads (the writer's included).
+    pub user_s: f64,
+    pub system_s: f64,
+    /// (user + system) per DNS query asked, in microseconds; null before the first query.
+    pub per_query_us: Option<f64>,
+}
+
+impl CpuUse {
+    /// The process's use so far (`getrusage`), spread over `queries`.
+    pub fn now(queries: u64) -> Option<CpuUse> {
+        let (user_s, system_s) = process_cpu()?;
+        Some(CpuUse::of(user_s, system_s, queries))
+    }
+
+    fn of(user_s: f64, system_s: f64, queries: u64) -> CpuUse {
+        CpuUse {
+            user_s,
+            system_s,
+            per_query_us: (queries > 0).then(|| (user_s + system_s) * 1e6 / queries as f64),
+        }
+    }
+}
+
+/// User and system CPU seconds of the whole process.
+#[cfg(unix)]
+fn process_cpu() -> Option<(f64, f64)> {
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a whole `rusage` into the pointer it is given and nothing else.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: initialised by the successful call above (and zeroed before it).
+    let ru = unsafe { ru.assume_init() };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Some((secs(ru.ru_utime), secs(ru.ru_stime)))
+}
+
+#[cfg(not(unix))]
+fn process_cpu() -> Option<(f64, f64)> {
+    None
 }
 
 #[derive(Debug, Serialize)]
@@ -460,6 +510,7 @@ impl RunManifest {
                 targets_per_s: stats.done.load(Relaxed) as f64 / secs,
                 queries_per_s: e.queries.load(Relaxed) as f64 / secs,
             },
+            cpu: CpuUse::now(e.queries.load(Relaxed)),
             dns: DnsCounts {
                 queries: e.queries.load(Relaxed),
                 udp_sent: e.udp_sent.load(Relaxed),
@@ -499,5 +550,45 @@ impl RunManifest {
             smtp: opts.smtp.as_ref().map(smtp_manifest),
             resumes: resumes.to_vec(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_per_query_is_the_process_cpu_over_the_queries() {
+        let cases = [
+            (1.5, 0.5, 1_000_000, Some(2.0)),
+            (0.0, 0.25, 1_000, Some(250.0)),
+            (3.0, 1.0, 0, None),
+        ];
+        for (user, system, queries, want) in cases {
+            let c = CpuUse::of(user, system, queries);
+            assert_eq!((c.user_s, c.system_s), (user, system));
+            match (c.per_query_us, want) {
+                (Some(got), Some(want)) => assert!((got - want).abs() < 1e-9, "{got} != {want}"),
+                (got, want) => assert_eq!(got, want),
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_process_cpu_grows_with_work() {
+        let before = CpuUse::now(1).expect("getrusage works here");
+        // Some 50 ms of arithmetic the optimiser cannot drop.
+        let t = std::time::Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(50) {
+            for i in 0..10_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+        }
+        let after = CpuUse::now(1).expect("getrusage works here");
+        let spent = (after.user_s + after.system_s) - (before.user_s + before.system_s);
+        assert!(spent >= 0.02, "{spent} s of CPU for 50 ms of work ({x})");
+        assert!(after.per_query_us.unwrap() >= after.user_s * 1e6);
     }
 }

@@ -219,6 +219,19 @@ async fn example_zone_rows_hold_the_right_statuses_and_records() {
     assert_eq!(manifest["counts"]["domains_scanned"], 13);
     assert_eq!(manifest["status_counts"]["mx_status"]["servfail"], 1);
     assert!(manifest["cache"]["hit_rate"].as_f64().unwrap() > 0.0);
+    // What the scan cost: the process's CPU, and per query the same over the queries asked.
+    let cpu = &manifest["cpu"];
+    let (user, system) = (
+        cpu["user_s"].as_f64().unwrap(),
+        cpu["system_s"].as_f64().unwrap(),
+    );
+    assert!(user + system > 0.0, "{cpu}");
+    let queries = manifest["dns"]["queries"].as_f64().unwrap();
+    let per_query = cpu["per_query_us"].as_f64().unwrap();
+    assert!(
+        (per_query - (user + system) * 1e6 / queries).abs() < 1e-6 * per_query,
+        "{cpu}"
+    );
 
     // A second scan into the same directory is refused rather than mixed in.
     let again = scan(
