@@ -1063,20 +1063,22 @@ fn encode_plain_into(
     };
     // Id 0 (set per attempt), RD, one question, one additional record (the OPT).
     put(&[0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1]);
-    for label in name.split('.') {
+    // Split as bytes: `str::split('.')` searches with memchr, set up afresh for every label of a
+    // few bytes (callgrind put it at ~2% of a domain scan's instructions, with `zone_key`'s).
+    for label in name.as_bytes().split(|&b| b == b'.') {
         // What hickory takes as is: letters, digits, `-` (not first) and `_`; `*` alone.
-        let ok = label == "*"
+        let ok = label == b"*"
             || (!label.is_empty()
                 && label.len() <= 63
-                && !label.starts_with('-')
+                && label[0] != b'-'
                 && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         if !ok {
             return None;
         }
         put(&[label.len() as u8]);
-        put(label.as_bytes());
+        put(label);
     }
     put(&[0]);
     put(&u16::from(rtype).to_be_bytes());

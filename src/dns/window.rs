@@ -447,11 +447,20 @@ pub fn zone_key(name: &str) -> u64 {
             _ => 3,
         }
     };
-    // The last `keep` labels, as a slice of the name: this runs once per query.
-    let start = name
-        .rmatch_indices('.')
-        .nth(keep - 1)
-        .map_or(0, |(i, _)| i + 1);
+    // The last `keep` labels, as a slice of the name: this runs once per query, so a plain loop
+    // over the bytes rather than `rmatch_indices`, whose searcher is set up per dot.
+    let bytes = name.as_bytes();
+    let mut start = 0;
+    let mut dots = 0;
+    for i in (0..bytes.len()).rev() {
+        if bytes[i] == b'.' {
+            dots += 1;
+            if dots == keep {
+                start = i + 1;
+                break;
+            }
+        }
+    }
     let zone = &name[start..];
     ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(zone)
 }
@@ -696,6 +705,11 @@ mod tests {
         assert_eq!(z("1.2.0.192.in-addr.arpa"), z("9.2.0.192.in-addr.arpa"));
         assert_ne!(z("1.2.0.192.in-addr.arpa"), z("1.3.0.192.in-addr.arpa"));
         assert_eq!(z("4.3.2.1.zen.spamhaus.org"), z("5.3.2.1.zen.spamhaus.org"));
+        // Fewer labels than kept: the whole name.
+        assert_eq!(z("world.test."), z("WORLD.test"));
+        assert_ne!(z("world.test"), z("d1.world.test"));
+        assert_ne!(z("test"), z("world.test"));
+        assert_eq!(z(""), z("."));
     }
 
     #[test]
