@@ -185,6 +185,8 @@ knot_drops() { ss -H -lunm "( sport = :$PORT )" | grep -oE 'd[0-9]+\)' | tr -d '
 CLK_TCK=$(getconf CLK_TCK)
 knot_cpu() { awk -v hz="$CLK_TCK" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$KNOT_PID/stat"; }
 us_per_q() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN{printf "%.1f", (b - a) * 1e6 / (n > 0 ? n : 1)}'; }
+# A client's CPU per query from the file bash's `time` wrote ("user system") and its queries.
+client_us() { us_per_q 0 "$(awk '{print $1 + $2}' "$1")" "$2"; }
 
 # ---------------------------------------------------------------- dnsperf
 DP_QPS="" DP_LOST="" DP_DROPS=""
@@ -196,7 +198,7 @@ dnsperf_run() { # label -> DP_QPS DP_LOST DP_DROPS DP_US DP_KNOT_US
     || { tail -20 "$out" >&2; die "dnsperf failed"; }
   n=$(awk '/Queries sent:/{print $3}' "$out")
   DP_KNOT_US=$(us_per_q "$k0" "$(knot_cpu)" "$n")
-  DP_US=$(us_per_q 0 "$(awk '{print $1 + $2}' "$out.cpu")" "$n")
+  DP_US=$(client_us "$out.cpu" "$n")
   DP_QPS=$(awk '/Queries per second:/{print $4}' "$out")
   DP_LOST=$(awk '/Queries lost:/{print $3}' "$out")
   DP_DROPS=$(( $(knot_drops) - d0 ))
@@ -234,7 +236,7 @@ engine_run() { # label threads(0 = runtime default) -> ENG_QPS ENG_RETRIES ENG_D
   [ -n "$ENG_QPS" ] || { cat "$out" >&2; die "no 'queries/s' in the example's output"; }
   n=$(sed -n 's/^mxray: \([0-9]*\) queries in .*/\1/p' "$out" | tail -1)
   ENG_KNOT_US=$(us_per_q "$k0" "$(knot_cpu)" "$n")
-  ENG_US=$(us_per_q 0 "$(awk '{print $1 + $2}' "$out.cpu")" "$n")
+  ENG_US=$(client_us "$out.cpu" "$n")
   ENG_DROPS=$(( $(knot_drops) - d0 ))
   ENG_RETRIES=$(sed -n 's/^mxray: .*retries \([0-9]*\);.*/\1/p' "$out" | tail -1)
   log "[$1] $(grep '^mxray:' "$out" | tail -1) (knot socket drops $ENG_DROPS; CPU per query: engine $ENG_US us, knot $ENG_KNOT_US us)"
@@ -272,7 +274,7 @@ PY
 RATIOS="" RATIOS_MT="" E2E_RATIOS="" E2E_RATIOS_MT="" E2E_ALL="" ROUND_LINES="" CPU_LINES="" E2E_BOUNDS=""
 for r in $(seq "$ROUNDS"); do
   dnsperf_run "udp$best_w-r$r"
-  engine_run "r$r-t$ENGINE_THREADS" "$ENGINE_THREADS"; q1=$ENG_QPS e1=$ENG_RETRIES d1=$ENG_DROPS u1=$ENG_US k1=$ENG_KNOT_US
+  engine_run "r$r-t$ENGINE_THREADS" "$ENGINE_THREADS"; q1=$ENG_QPS e1=$ENG_RETRIES d1=$ENG_DROPS u1=$ENG_US ku1=$ENG_KNOT_US
   engine_run "r$r-default" 0; q2=$ENG_QPS
   e2e_run "r$r"
   r1=$(awk -v a="$q1" -v b="$DP_QPS" 'BEGIN{printf "%.3f", a/b}')
@@ -287,7 +289,7 @@ for r in $(seq "$ROUNDS"); do
     'BEGIN{if (s ~ /^[0-9.]+$/ && s + k > 0) printf "%.3f", c * 1e6 / (s + k) / e; else print "?"}')
   E2E_BOUNDS="$E2E_BOUNDS $bound"
   CPU_LINES="$CPU_LINES$(printf 'round %d CPU per query (us): dnsperf %s + knot %s | engine %s + knot %s | scan %s + knot %s -> on %d cores the scan could reach at most %s of the engine' \
-    "$r" "$DP_US" "$DP_KNOT_US" "$u1" "$k1" "$E2E_US" "$E2E_KNOT_US" "$(nproc)" "$bound")"$'\n'
+    "$r" "$DP_US" "$DP_KNOT_US" "$u1" "$ku1" "$E2E_US" "$E2E_KNOT_US" "$(nproc)" "$bound")"$'\n'
   ROUND_LINES="$ROUND_LINES$(printf 'round %d: dnsperf %.0f (drops %s) | engine %s thread(s) %.0f = %s (retries %s, drops %s) | engine default threads %.0f = %s (retries %s, drops %s) | e2e %.0f = %s of the engine on %s, %s on default threads (retries %s, drops %s)' \
     "$r" "$DP_QPS" "$DP_DROPS" "$ENGINE_THREADS" "$q1" "$r1" "$e1" "$d1" "$q2" "$r2" "$ENG_RETRIES" "$ENG_DROPS" \
     "$E2E_QPS" "$re1" "$ENGINE_THREADS" "$re2" "$E2E_RETRIES" "$E2E_DROPS")"$'\n'

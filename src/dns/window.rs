@@ -447,20 +447,12 @@ pub fn zone_key(name: &str) -> u64 {
             _ => 3,
         }
     };
-    // The last `keep` labels, as a slice of the name: this runs once per query, so a plain loop
-    // over the bytes rather than `rmatch_indices`, whose searcher is set up per dot.
-    let bytes = name.as_bytes();
-    let mut start = 0;
-    let mut dots = 0;
-    for i in (0..bytes.len()).rev() {
-        if bytes[i] == b'.' {
-            dots += 1;
-            if dots == keep {
-                start = i + 1;
-                break;
-            }
-        }
-    }
+    // The last `keep` labels, as a slice of the name: this runs once per query, so over the bytes
+    // rather than with `rmatch_indices`, whose searcher is set up per dot.
+    let start = (name.bytes().enumerate().rev())
+        .filter(|&(_, b)| b == b'.')
+        .nth(keep - 1)
+        .map_or(0, |(i, _)| i + 1);
     let zone = &name[start..];
     ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(zone)
 }
