@@ -19,6 +19,9 @@
 #   MXRAY_SKIP_BUILD [0]        1: do not run cargo build, use the binaries already in target/release
 #   BENCH_ROUNDS [5]            rounds of dnsperf, the engine, then the e2e scan; each figure is the median of the
 #                               rounds' ratios
+#   PINNED [0]                  1: after the rounds, ROUNDS more of dnsperf, the engine and the scan with Knot on
+#                               the last CPU and each client on the others (taskset): the rates on cores of
+#                               their own, free of the scheduler's placement and of Knot's share of the client's core
 #   ENGINE_THREADS [1]          worker threads of the engine in the ratio (dnsperf runs -T 1); each round also
 #                               runs the engine on the runtime's default threads (one per core), printed beside
 set -euo pipefail
@@ -38,6 +41,9 @@ E2E_ARGS=${E2E_ARGS:-}
 SKIP_BUILD=${MXRAY_SKIP_BUILD:-0}
 ROUNDS=${BENCH_ROUNDS:-5}
 ENGINE_THREADS=${ENGINE_THREADS:-1}
+PINNED=${PINNED:-0}
+# Prefix of the clients' commands: empty, or taskset in the pinned rounds.
+ON_CPUS=()
 WORLD=$BD/world
 KD=$BD/knot
 T0=$EPOCHREALTIME
@@ -194,7 +200,7 @@ dnsperf_run() { # label -> DP_QPS DP_LOST DP_DROPS DP_US DP_KNOT_US
   local out=$BD/dnsperf.$1.log d0 k0 n
   d0=$(knot_drops) k0=$(knot_cpu)
   # shellcheck disable=SC2086
-  { TIMEFORMAT='%U %S'; time dnsperf -s "$IP" -p "$PORT" -d "$Q" -n 1 $DNSPERF_ARGS > "$out" 2>&1; } 2> "$out.cpu" \
+  { TIMEFORMAT='%U %S'; time "${ON_CPUS[@]}" dnsperf -s "$IP" -p "$PORT" -d "$Q" -n 1 $DNSPERF_ARGS > "$out" 2>&1; } 2> "$out.cpu" \
     || { tail -20 "$out" >&2; die "dnsperf failed"; }
   n=$(awk '/Queries sent:/{print $3}' "$out")
   DP_KNOT_US=$(us_per_q "$k0" "$(knot_cpu)" "$n")
@@ -230,7 +236,7 @@ fi
 engine_run() { # label threads(0 = runtime default) -> ENG_QPS ENG_RETRIES ENG_DROPS ENG_US ENG_KNOT_US
   local out=$BD/engine.$1.log d0 k0 n
   d0=$(knot_drops) k0=$(knot_cpu)
-  { TIMEFORMAT='%U %S'; time MXRAY_THREADS=$2 "$ENGINE" "$IP:$PORT" "$Q" "$WINDOW" "$SOCKETS" > "$out" 2>&1; } 2> "$out.cpu" \
+  { TIMEFORMAT='%U %S'; time MXRAY_THREADS=$2 "${ON_CPUS[@]}" "$ENGINE" "$IP:$PORT" "$Q" "$WINDOW" "$SOCKETS" > "$out" 2>&1; } 2> "$out.cpu" \
     || { tail -20 "$out" >&2; die "dns_throughput example failed"; }
   ENG_QPS=$(sed -n 's/^mxray: .* = \([0-9.]*\) queries\/s.*/\1/p' "$out" | tail -1)
   [ -n "$ENG_QPS" ] || { cat "$out" >&2; die "no 'queries/s' in the example's output"; }
@@ -254,7 +260,7 @@ e2e_run() { # label -> E2E_DPS E2E_QPS E2E_HIT E2E_N E2E_S E2E_RETRIES E2E_DROPS
   local d0 k0 k1
   d0=$(knot_drops) k0=$(knot_cpu)
   # shellcheck disable=SC2086
-  "$MXRAY" scan --domains "$BD/e2e-domains.txt" --out "$E2E" --overwrite --resolver "$IP:$PORT" -q $E2E_ARGS \
+  "${ON_CPUS[@]}" "$MXRAY" scan --domains "$BD/e2e-domains.txt" --out "$E2E" --overwrite --resolver "$IP:$PORT" -q $E2E_ARGS \
     > "$BD/e2e.$1.log" 2>&1 || { tail -20 "$BD/e2e.$1.log" >&2; die "mxray scan failed"; }
   E2E_DROPS=$(( $(knot_drops) - d0 )) k1=$(knot_cpu)
   # The scan's CPU is its own run.json's (getrusage at the end: every thread, the writer's included).
@@ -301,6 +307,33 @@ E2E_RATIO=$(echo "$E2E_RATIOS" | median)
 E2E_RATIO_MT=$(echo "$E2E_RATIOS_MT" | median)
 E2E_MEDIAN=$(echo "$E2E_ALL" | median)
 
+# ---------------------------------------------------------------- pinned rounds (PINNED=1)
+# On two cores shared by Knot and a client, the scheduler decides who runs beside whom, and the
+# client's rate is bounded by its CPU per query and Knot's together. With Knot alone on the last CPU
+# and the client on the others, a client's rate is its own CPU per query's (Knot's core is not its
+# bottleneck while it idles part of the time), and the scan/engine ratio is what each costs per query.
+PIN_LINES="" PIN_RATIOS=""
+if [ "$PINNED" = 1 ]; then
+  ncpu=$(nproc)
+  [ "$ncpu" -ge 2 ] || die "PINNED=1 needs two CPUs"
+  command -v taskset >/dev/null || die "taskset not found (util-linux)"
+  pin_knot() { local t; for t in /proc/"$KNOT_PID"/task/*; do taskset -pc "$1" "${t##*/}" >/dev/null; done; }
+  pin_knot $((ncpu - 1))
+  ON_CPUS=(taskset -c "0-$((ncpu - 2))")
+  log "pinned rounds: knot on CPU $((ncpu - 1)), the clients on CPUs 0-$((ncpu - 2))"
+  for r in $(seq "$ROUNDS"); do
+    dnsperf_run "pinned-r$r"
+    engine_run "pinned-r$r-t$ENGINE_THREADS" "$ENGINE_THREADS"
+    e2e_run "pinned-r$r"
+    rp=$(awk -v a="$E2E_QPS" -v b="$ENG_QPS" 'BEGIN{printf "%.3f", a/b}')
+    PIN_RATIOS="$PIN_RATIOS $rp"
+    PIN_LINES="$PIN_LINES$(printf 'pinned round %d: dnsperf %.0f (%s us/query) | engine %.0f (%s us/query, drops %s) | e2e %.0f (%s us/query, drops %s) = %s of the engine' \
+      "$r" "$DP_QPS" "$DP_US" "$ENG_QPS" "$ENG_US" "$ENG_DROPS" "$E2E_QPS" "$E2E_US" "$E2E_DROPS" "$rp")"$'\n'
+  done
+  ON_CPUS=()
+  pin_knot "0-$((ncpu - 1))"
+fi
+
 # ---------------------------------------------------------------- results
 echo
 echo "== results (knot udp-workers $best_w; $NQ queries; dnsperf $DNSPERF_ARGS; mxray window $WINDOW, $SOCKETS sockets; $ROUNDS rounds)"
@@ -313,6 +346,10 @@ echo   "e2e queries/s:            $E2E_MEDIAN   (median of $ROUNDS rounds)"
 echo   "e2e / engine queries/s:   $E2E_RATIO   (median of the rounds' ratios, engine on $ENGINE_THREADS worker thread(s); issue 10's goal >= 0.7)"
 echo   "  on default threads:     $E2E_RATIO_MT"
 echo   "e2e CPU bound:            $(echo "$E2E_BOUNDS" | tr " " "\n" | grep -v "?" | median)   (median of the rounds' cores / (scan + knot CPU per query) / the engine's rate: the ratio's ceiling here)"
+if [ "$PINNED" = 1 ]; then
+  printf '%s' "$PIN_LINES"
+  echo "pinned e2e / engine:      $(echo "$PIN_RATIOS" | median)   (median; knot on a CPU of its own, each client on the others)"
+fi
 if [ "$ENG_DROPS" -gt 0 ]; then
   echo "note:                     Knot dropped $ENG_DROPS of mxray's queries in the last round (receive buffer full): each"
   echo "                          costs a retransmission timeout, included in mxray's time; dnsperf's rate leaves lost"
