@@ -312,6 +312,9 @@ E2E_MEDIAN=$(echo "$E2E_ALL" | median)
 # client's rate is bounded by its CPU per query and Knot's together. With Knot alone on the last CPU
 # and the client on the others, a client's rate is its own CPU per query's (Knot's core is not its
 # bottleneck while it idles part of the time), and the scan/engine ratio is what each costs per query.
+# The results' "last round" lines are the unpinned rounds'.
+E2E_LAST="$E2E_N domains in $E2E_S s, $E2E_DPS domains/s, cache hit rate $E2E_HIT (retries $E2E_RETRIES, knot socket drops $E2E_DROPS)"
+ENG_DROPS_LAST=$ENG_DROPS
 PIN_LINES="" PIN_RATIOS=""
 if [ "$PINNED" = 1 ]; then
   ncpu=$(nproc)
@@ -341,7 +344,7 @@ printf '%s' "$ROUND_LINES"
 printf '%s' "$CPU_LINES"
 echo   "ratio engine/dnsperf:     $RATIO   (median of $ROUNDS rounds, engine on $ENGINE_THREADS worker thread(s); target >= 0.95)"
 echo   "  on default threads:     $RATIO_MT   (median; the runtime's one thread per core, as the scan runs)"
-echo   "e2e scan (last round):    $E2E_N domains in $E2E_S s, $E2E_DPS domains/s, cache hit rate $E2E_HIT (retries $E2E_RETRIES, knot socket drops $E2E_DROPS)"
+echo   "e2e scan (last round):    $E2E_LAST"
 echo   "e2e queries/s:            $E2E_MEDIAN   (median of $ROUNDS rounds)"
 echo   "e2e / engine queries/s:   $E2E_RATIO   (median of the rounds' ratios, engine on $ENGINE_THREADS worker thread(s); issue 10's goal >= 0.7)"
 echo   "  on default threads:     $E2E_RATIO_MT"
@@ -350,9 +353,9 @@ if [ "$PINNED" = 1 ]; then
   printf '%s' "$PIN_LINES"
   echo "pinned e2e / engine:      $(echo "$PIN_RATIOS" | median)   (median; knot on a CPU of its own, each client on the others)"
 fi
-if [ "$ENG_DROPS" -gt 0 ]; then
-  echo "note:                     Knot dropped $ENG_DROPS of mxray's queries in the last round (receive buffer full): each"
+if [ "$ENG_DROPS_LAST" -gt 0 ]; then
+  echo "note:                     Knot dropped $ENG_DROPS_LAST of mxray's queries in the last round (receive buffer full): each"
   echo "                          costs a retransmission timeout, included in mxray's time; dnsperf's rate leaves lost"
   echo "                          queries out. Try MXRAY_WINDOW=200 (see benches/README.md)"
 fi
-echo   "logs:                     $BD (dnsperf.*.log, engine.*.log, e2e.*.log, e2e/run.json of the last round)"
+echo   "logs:                     $BD (dnsperf.*.log, engine.*.log, e2e.*.log, e2e/run.json of the last scan)"
