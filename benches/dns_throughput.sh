@@ -247,6 +247,7 @@ engine_run() { # label threads(0 = runtime default) -> ENG_QPS ENG_RETRIES ENG_D
   ENG_RETRIES=$(sed -n 's/^mxray: .*retries \([0-9]*\);.*/\1/p' "$out" | tail -1)
   log "[$1] $(grep '^mxray:' "$out" | tail -1) (knot socket drops $ENG_DROPS; CPU per query: engine $ENG_US us, knot $ENG_KNOT_US us)"
 }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a/b}'; }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END{print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 
 # End to end: `mxray scan` with its default settings against the same Knot, in every round, so that
@@ -283,10 +284,10 @@ for r in $(seq "$ROUNDS"); do
   engine_run "r$r-t$ENGINE_THREADS" "$ENGINE_THREADS"; q1=$ENG_QPS e1=$ENG_RETRIES d1=$ENG_DROPS u1=$ENG_US ku1=$ENG_KNOT_US
   engine_run "r$r-default" 0; q2=$ENG_QPS
   e2e_run "r$r"
-  r1=$(awk -v a="$q1" -v b="$DP_QPS" 'BEGIN{printf "%.3f", a/b}')
-  r2=$(awk -v a="$q2" -v b="$DP_QPS" 'BEGIN{printf "%.3f", a/b}')
-  re1=$(awk -v a="$E2E_QPS" -v b="$q1" 'BEGIN{printf "%.3f", a/b}')
-  re2=$(awk -v a="$E2E_QPS" -v b="$q2" 'BEGIN{printf "%.3f", a/b}')
+  r1=$(ratio "$q1" "$DP_QPS")
+  r2=$(ratio "$q2" "$DP_QPS")
+  re1=$(ratio "$E2E_QPS" "$q1")
+  re2=$(ratio "$E2E_QPS" "$q2")
   RATIOS="$RATIOS $r1" RATIOS_MT="$RATIOS_MT $r2" E2E_RATIOS="$E2E_RATIOS $re1" E2E_RATIOS_MT="$E2E_RATIOS_MT $re2"
   E2E_ALL="$E2E_ALL $E2E_QPS"
   # The most the scan could do on these cores at its own and Knot's CPU per query in this round (both
@@ -328,7 +329,7 @@ if [ "$PINNED" = 1 ]; then
     dnsperf_run "pinned-r$r"
     engine_run "pinned-r$r-t$ENGINE_THREADS" "$ENGINE_THREADS"
     e2e_run "pinned-r$r"
-    rp=$(awk -v a="$E2E_QPS" -v b="$ENG_QPS" 'BEGIN{printf "%.3f", a/b}')
+    rp=$(ratio "$E2E_QPS" "$ENG_QPS")
     PIN_RATIOS="$PIN_RATIOS $rp"
     PIN_LINES="$PIN_LINES$(printf 'pinned round %d: dnsperf %.0f (%s us/query) | engine %.0f (%s us/query, drops %s) | e2e %.0f (%s us/query, drops %s) = %s of the engine' \
       "$r" "$DP_QPS" "$DP_US" "$ENG_QPS" "$ENG_US" "$ENG_DROPS" "$E2E_QPS" "$E2E_US" "$E2E_DROPS" "$rp")"$'\n'

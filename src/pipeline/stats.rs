@@ -410,6 +410,9 @@ impl RunManifest {
         let sum = |f: fn(&StageReport) -> u64| stages.iter().map(f).sum::<u64>();
         let address_scan = matches!(opts.targets, Targets::Ips(_));
         let e = resolver.engine().stats();
+        // Read once: the rate, the CPU per query and the count agree even in a checkpoint's
+        // manifest, written while queries are still being asked.
+        let queries = e.queries.load(Relaxed);
         let c = resolver.stats();
         let secs = elapsed.as_secs_f64().max(1e-9);
         let fmt = |t: chrono::DateTime<chrono::Utc>| {
@@ -508,11 +511,11 @@ impl RunManifest {
             },
             rates: Rates {
                 targets_per_s: stats.done.load(Relaxed) as f64 / secs,
-                queries_per_s: e.queries.load(Relaxed) as f64 / secs,
+                queries_per_s: queries as f64 / secs,
             },
-            cpu: CpuUse::now(e.queries.load(Relaxed)),
+            cpu: CpuUse::now(queries),
             dns: DnsCounts {
-                queries: e.queries.load(Relaxed),
+                queries,
                 udp_sent: e.udp_sent.load(Relaxed),
                 retries: e.retries.load(Relaxed),
                 attempt_timeouts: e.attempt_timeouts.load(Relaxed),
