@@ -15,4 +15,4 @@ pub mod writer;
 pub use columns::{ColType, Column, Row, Value};
 pub use rows::{DkimKeyRow, DomainRow, HostRow, RecipientRow};
 pub use status::{Checked, DomainStatus, HostStatus, StsPolicyStatus};
-pub use writer::{Formats, TableWriter, WriterOptions, WriterStats, WrittenSoFar};
+pub use writer::{Formats, Table, TableWriter, WriterOptions, WriterStats, WrittenSoFar};

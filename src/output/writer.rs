@@ -321,6 +321,25 @@ fn cut_to_last_line(file: &File) -> io::Result<u64> {
 }
 
 /// The sending side; dropping every clone ends the writer, which flushes what is left.
+/// A row type with a table of its own in the output directory: `OUT/NAME/part-*.parquet` and
+/// `OUT/NAME.csv`. The name is said here once; the scan, `--overwrite`, `--resume` and the
+/// report take it from the row type.
+pub trait Table: Row {
+    const NAME: &'static str;
+}
+
+impl Table for super::DomainRow {
+    const NAME: &'static str = "domains";
+}
+
+impl Table for super::HostRow {
+    const NAME: &'static str = "hosts";
+}
+
+impl Table for super::RecipientRow {
+    const NAME: &'static str = "recipients";
+}
+
 pub struct TableWriter<R> {
     tx: mpsc::Sender<R>,
     live: Arc<Mutex<WriterStats>>,
@@ -352,6 +371,22 @@ impl<R: Row> TableWriter<R> {
     /// (its header is already there). A write that fails (disk full, the directory removed)
     /// ends the writer with the error and cancels `on_error`, so the scan stops taking
     /// targets instead of scanning on for rows it cannot keep.
+    /// [`TableWriter::start`] for a [`Table`], under its own name.
+    pub fn open(
+        out: &Path,
+        opts: &WriterOptions,
+        resume_at: Option<u64>,
+        on_error: tokio_util::sync::CancellationToken,
+    ) -> io::Result<(
+        TableWriter<R>,
+        tokio::task::JoinHandle<io::Result<WriterStats>>,
+    )>
+    where
+        R: Table,
+    {
+        Self::start(out, R::NAME, opts, resume_at, on_error)
+    }
+
     pub fn start(
         out: &Path,
         table: &str,
