@@ -26,7 +26,7 @@ use std::time::Duration;
 use futures::FutureExt;
 use parking_lot::Mutex;
 use serde::Serialize;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -55,6 +55,31 @@ pub trait Probe: Send + Sync + 'static {
     /// The output for a target whose probe failed itself (it panicked: a bug in mxray, not an
     /// answer from the target): status `error`, with `why`.
     fn failed(&self, target: &Self::Target, why: &str) -> Self::Output;
+}
+
+/// A shared probe is a probe: the SMTP stage's probe also holds the limits (one connection per
+/// address, per network, the connection rate) that the recipient stage's sessions go through.
+impl<P: Probe> Probe for Arc<P> {
+    type Target = P::Target;
+    type Output = P::Output;
+    fn name(&self) -> &'static str {
+        P::name(self)
+    }
+    fn concurrency(&self) -> usize {
+        P::concurrency(self)
+    }
+    fn worst_case(&self) -> Duration {
+        P::worst_case(self)
+    }
+    fn admit(&self) -> impl Future<Output = ()> + Send {
+        P::admit(self)
+    }
+    fn probe(&self, target: Self::Target) -> impl Future<Output = Self::Output> + Send {
+        P::probe(self, target)
+    }
+    fn failed(&self, target: &Self::Target, why: &str) -> Self::Output {
+        P::failed(self, target, why)
+    }
 }
 
 /// Counters of one stage, live (progress) and for run.json.
@@ -206,95 +231,178 @@ where
     S: Fn(P::Output) -> F + Send + Sync + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
-    let sink = Arc::new(sink);
     tokio::spawn(async move {
-        let permits = Arc::new(Semaphore::new(probe.concurrency().max(1)));
-        let mut tasks = JoinSet::new();
-        let mut deadline: Option<Instant> = None;
-        // Ends as Some(true) when the deadline passed with work left.
-        let timed_out = 'intake: loop {
-            let target = tokio::select! {
-                biased;
-                _ = stop.cancel.cancelled(), if deadline.is_none() => {
-                    deadline = Some(Instant::now() + stop.grace);
-                    if stop.first { break 'intake false; }
-                    continue;
-                }
-                _ = sleep_until(deadline) => break 'intake true,
-                t = rx.recv() => match t { Some(t) => t, None => break 'intake false },
-            };
-            let permit = loop {
-                tokio::select! {
-                    biased;
-                    _ = stop.cancel.cancelled(), if deadline.is_none() => {
-                        deadline = Some(Instant::now() + stop.grace);
-                        if stop.first {
-                            stats.unstarted.fetch_add(1, Relaxed);
-                            break 'intake false;
-                        }
-                    }
-                    _ = sleep_until(deadline) => {
-                        stats.unstarted.fetch_add(1, Relaxed);
-                        break 'intake true;
-                    }
-                    p = async {
-                        let p = permits.clone().acquire_owned().await.expect("never closed");
-                        let t = Instant::now();
-                        probe.admit().await;
-                        let waited = t.elapsed().as_nanos().try_into().unwrap_or(u64::MAX);
-                        stats.admission_wait_ns.fetch_add(waited, Relaxed);
-                        p
-                    } => break p,
-                }
-            };
-            while let Some(r) = tasks.try_join_next() {
-                count_sink_panic(&stats, r);
-            }
-            stats.started.fetch_add(1, Relaxed);
-            stats.in_flight.fetch_add(1, Relaxed);
-            stats.mark_start();
-            let (probe, sink, stats) = (probe.clone(), sink.clone(), stats.clone());
-            tasks.spawn(async move {
-                let _permit = permit;
-                let keep = target.clone();
-                let out = match AssertUnwindSafe(probe.probe(target)).catch_unwind().await {
-                    Ok(out) => out,
-                    Err(panic) => {
-                        stats.panicked.fetch_add(1, Relaxed);
-                        probe.failed(&keep, &format!("panicked: {}", panic_message(&*panic)))
-                    }
-                };
-                sink(out).await;
-                stats.done.fetch_add(1, Relaxed);
-                stats.in_flight.fetch_sub(1, Relaxed);
-                stats.mark_done();
-            });
+        let mut stage = Runner {
+            permits: Arc::new(Semaphore::new(probe.concurrency().max(1))),
+            probe,
+            sink: Arc::new(sink),
+            stop,
+            stats,
+            tasks: JoinSet::new(),
+            deadline: None,
         };
-        let drained = if timed_out {
-            false
-        } else {
-            let all = async {
-                while let Some(r) = tasks.join_next().await {
-                    count_sink_panic(&stats, r);
-                }
-            };
-            tokio::select! {
-                biased;
-                _ = all => true,
-                _ = sleep_until_or_never(&stop, &mut deadline) => false,
-            }
+        let drained = match stage.intake(&mut rx).await {
+            Intake::Ended => stage.drain().await,
+            Intake::TimedOut => false,
         };
         if !drained {
-            stats.abandoned.fetch_add(tasks.len() as u64, Relaxed);
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
+            stage.abandon().await;
         }
         // What is still queued was never started.
         rx.close();
         while rx.recv().await.is_some() {
-            stats.unstarted.fetch_add(1, Relaxed);
+            stage.stats.unstarted.fetch_add(1, Relaxed);
         }
     })
+}
+
+/// One running stage.
+struct Runner<P: Probe, S> {
+    probe: Arc<P>,
+    sink: Arc<S>,
+    stop: StageStop,
+    stats: Arc<StageStats>,
+    permits: Arc<Semaphore>,
+    tasks: JoinSet<()>,
+    /// Set at the stop: the grace's end.
+    deadline: Option<Instant>,
+}
+
+/// How the intake ended.
+enum Intake {
+    /// The input closed, or the first stage was stopped: what runs may finish.
+    Ended,
+    /// The deadline passed with work left.
+    TimedOut,
+}
+
+impl<P, S, F> Runner<P, S>
+where
+    P: Probe,
+    S: Fn(P::Output) -> F + Send + Sync + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    /// Takes targets and starts their probes, each once it has a place and is admitted.
+    async fn intake(&mut self, rx: &mut mpsc::Receiver<P::Target>) -> Intake {
+        loop {
+            let target = match self.next(rx).await {
+                Ok(t) => t,
+                Err(end) => return end,
+            };
+            let permit = match self.place().await {
+                Ok(p) => p,
+                Err(end) => {
+                    self.stats.unstarted.fetch_add(1, Relaxed);
+                    return end;
+                }
+            };
+            self.start(target, permit);
+        }
+    }
+
+    /// Marks the stop: the deadline starts.
+    fn stopped(&mut self) {
+        self.deadline = Some(Instant::now() + self.stop.grace);
+    }
+
+    /// The next target, or how the intake ends (a later stage goes on draining its input after
+    /// the stop, within its grace).
+    async fn next(&mut self, rx: &mut mpsc::Receiver<P::Target>) -> Result<P::Target, Intake> {
+        let cancel = self.stop.cancel.clone();
+        loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled(), if self.deadline.is_none() => {
+                    self.stopped();
+                    if self.stop.first {
+                        return Err(Intake::Ended);
+                    }
+                }
+                _ = sleep_until(self.deadline) => return Err(Intake::TimedOut),
+                t = rx.recv() => return t.ok_or(Intake::Ended),
+            }
+        }
+    }
+
+    /// A place among the stage's probes, once the probe admits a new target.
+    async fn place(&mut self) -> Result<OwnedSemaphorePermit, Intake> {
+        let cancel = self.stop.cancel.clone();
+        let (permits, probe, stats) =
+            (self.permits.clone(), self.probe.clone(), self.stats.clone());
+        let admitted = async move {
+            let p = permits.acquire_owned().await.expect("never closed");
+            let t = Instant::now();
+            probe.admit().await;
+            let waited = t.elapsed().as_nanos().try_into().unwrap_or(u64::MAX);
+            stats.admission_wait_ns.fetch_add(waited, Relaxed);
+            p
+        };
+        tokio::pin!(admitted);
+        loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled(), if self.deadline.is_none() => {
+                    self.stopped();
+                    if self.stop.first {
+                        return Err(Intake::Ended);
+                    }
+                }
+                _ = sleep_until(self.deadline) => return Err(Intake::TimedOut),
+                p = &mut admitted => return Ok(p),
+            }
+        }
+    }
+
+    /// Runs one probe in its own task: a panic gives the probe's `failed` output.
+    fn start(&mut self, target: P::Target, permit: OwnedSemaphorePermit) {
+        while let Some(r) = self.tasks.try_join_next() {
+            count_sink_panic(&self.stats, r);
+        }
+        self.stats.started.fetch_add(1, Relaxed);
+        self.stats.in_flight.fetch_add(1, Relaxed);
+        self.stats.mark_start();
+        let (probe, sink, stats) = (self.probe.clone(), self.sink.clone(), self.stats.clone());
+        self.tasks.spawn(async move {
+            let _permit = permit;
+            let keep = target.clone();
+            let out = match AssertUnwindSafe(probe.probe(target)).catch_unwind().await {
+                Ok(out) => out,
+                Err(panic) => {
+                    stats.panicked.fetch_add(1, Relaxed);
+                    probe.failed(&keep, &format!("panicked: {}", panic_message(&*panic)))
+                }
+            };
+            sink(out).await;
+            stats.done.fetch_add(1, Relaxed);
+            stats.in_flight.fetch_sub(1, Relaxed);
+            stats.mark_done();
+        });
+    }
+
+    /// Waits for the running probes; false when the deadline passed first.
+    async fn drain(&mut self) -> bool {
+        let stats = self.stats.clone();
+        let (tasks, stop, deadline) = (&mut self.tasks, &self.stop, &mut self.deadline);
+        let all = async {
+            while let Some(r) = tasks.join_next().await {
+                count_sink_panic(&stats, r);
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = all => true,
+            _ = sleep_until_or_never(stop, deadline) => false,
+        }
+    }
+
+    /// Aborts what still runs, counted `abandoned`.
+    async fn abandon(&mut self) {
+        self.stats
+            .abandoned
+            .fetch_add(self.tasks.len() as u64, Relaxed);
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
 }
 
 /// The probe's own panics are caught inside the task; one that escapes came from the sink (the
