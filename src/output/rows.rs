@@ -227,7 +227,7 @@ static RECIPIENT_COLUMNS: &[R] = &[
         .doc("the MX exchange that gave the address"),
     R::new("scanned_at", Timestamp, |r| Ts(r.scanned_at)).required(),
     R::status("recipient_status", |r| Some(r.status)).required()
-        .doc("`ok` (the server answered at RCPT: `code`, `text`), `mail-refused` (MAIL FROM was refused, its code and text are given: no recipient could be asked), `budget` (the address's `--smtp-rcpt-budget` was spent: not asked), `excluded` (the address is excluded), `cancelled` (the scan stopped first), or how the session ended before this domain: an `smtp_outcome` such as `timeout`, `refused`, `dropped`, `greeting-rejected`, `deferred`"),
+        .doc("`ok` (the server answered at RCPT: `code`, `text`), `mail-refused` (MAIL FROM was refused, its code and text are given: no recipient could be asked), `budget` (the address's `--smtp-rcpt-budget` was spent: not asked), `excluded` (the address is excluded), `cancelled` (the scan stopped first), `error` (mxray's probe of the address failed itself, or the address's hosts row is `error`: `text` says why), or how the session ended before this domain: an `smtp_outcome` such as `timeout`, `refused`, `dropped`, `greeting-rejected`, `deferred`"),
     R::new("role", Utf8, |r| Str(r.role))
         .doc("`postmaster`, `abuse`, `security`, `admin` (RFC 2142 role addresses; RFC 5321 4.5.1 requires postmaster), `soa` (the SOA contact, when it is at the domain), `random` (a nonexistent local part: accepted means a catch-all); null when no RCPT was made"),
     R::new("address", Utf8, |r| Str(r.address.as_deref()))

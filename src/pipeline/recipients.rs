@@ -15,14 +15,15 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use tokio::sync::{Semaphore, mpsc};
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::now_ms;
 use super::smtp::SmtpProbe;
+use super::stage::Probe;
 use crate::output::{RecipientRow, TableWriter};
+use crate::smtp::SessionReport;
 use crate::smtp::session::{
     DomainRecipients, RECIPIENT_TESTS_MAX, RecipientBatch, RecipientDomain, RecipientResult,
 };
@@ -52,7 +53,7 @@ impl Default for BatchOptions {
 }
 
 /// A domain to test at an address.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecipientJob {
     pub ip: IpAddr,
     pub domain: RecipientDomain,
@@ -94,106 +95,146 @@ impl RecipientSink {
     }
 }
 
+/// Domains to test together at one address: the recipient stage's target.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub ip: IpAddr,
+    pub domains: Vec<RecipientDomain>,
+}
+
 struct Pending {
     since: Instant,
     domains: Vec<RecipientDomain>,
 }
 
-/// Runs the batches until `rx` closes and every session has ended.
-pub async fn run(
+/// Groups the jobs by address until `rx` closes, and hands each batch to `tx` (the recipient
+/// stage) when it is full, when it has waited `max_wait`, or when too many domains wait (the
+/// largest batch then). Waits while the stage is busy: backpressure reaches the domain stage.
+pub async fn batch(
     mut rx: mpsc::Receiver<RecipientJob>,
-    probe: Arc<SmtpProbe>,
-    excluded: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
-    writer: RecipientSink,
+    tx: mpsc::Sender<Batch>,
     opts: BatchOptions,
-    cancel: CancellationToken,
+    stats: Arc<BatchStats>,
 ) {
-    let stats = writer.stats.clone();
-    let batcher = Batcher {
-        sessions: Arc::new(Semaphore::new(crate::pipeline::stage::Probe::concurrency(
-            probe.as_ref(),
-        ))),
-        probe,
-        excluded,
-        writer,
-        budget: Arc::new(DashMap::new()),
-        opts,
-        cancel,
-        stats,
-    };
     let mut pending: HashMap<IpAddr, Pending> = HashMap::new();
     let mut waiting = 0usize;
-    let mut running = JoinSet::new();
-    let mut tick = tokio::time::interval(batcher.opts.max_wait.max(Duration::from_millis(10)) / 4);
+    let mut tick = tokio::time::interval(opts.max_wait.max(Duration::from_millis(10)) / 4);
+    let mut ready = Vec::new();
     loop {
         tokio::select! {
             job = rx.recv() => {
                 let Some(job) = job else { break };
-                batcher.stats.queued.fetch_add(1, Relaxed);
+                stats.queued.fetch_add(1, Relaxed);
                 let p = pending.entry(job.ip).or_insert_with(|| Pending {
                     since: Instant::now(),
                     domains: Vec::new(),
                 });
                 p.domains.push(job.domain);
                 waiting += 1;
-                let full = p.domains.len() >= batcher.opts.batch.max(1);
-                let ip = if full {
-                    Some(job.ip)
-                } else if waiting > batcher.opts.max_pending {
-                    pending.iter().max_by_key(|(_, p)| p.domains.len()).map(|(ip, _)| *ip)
-                } else {
-                    None
-                };
-                if let Some(ip) = ip
-                    && let Some(p) = pending.remove(&ip)
-                {
-                    waiting -= p.domains.len();
-                    batcher.flush(ip, p.domains, &mut running).await;
+                if p.domains.len() >= opts.batch.max(1) {
+                    ready.push(job.ip);
+                } else if waiting > opts.max_pending {
+                    let largest = pending.iter().max_by_key(|(_, p)| p.domains.len());
+                    ready.extend(largest.map(|(ip, _)| *ip));
                 }
             }
             _ = tick.tick() => {
-                let old: Vec<IpAddr> = pending
-                    .iter()
-                    .filter(|(_, p)| p.since.elapsed() >= batcher.opts.max_wait)
-                    .map(|(ip, _)| *ip)
-                    .collect();
-                for ip in old {
-                    if let Some(p) = pending.remove(&ip) {
-                        waiting -= p.domains.len();
-                        batcher.flush(ip, p.domains, &mut running).await;
-                    }
+                ready.extend(
+                    pending
+                        .iter()
+                        .filter(|(_, p)| p.since.elapsed() >= opts.max_wait)
+                        .map(|(ip, _)| *ip),
+                );
+            }
+        }
+        for ip in ready.drain(..) {
+            if let Some(p) = pending.remove(&ip) {
+                waiting -= p.domains.len();
+                if tx
+                    .send(Batch {
+                        ip,
+                        domains: p.domains,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
                 }
             }
-            Some(_) = running.join_next(), if !running.is_empty() => {}
         }
     }
     for (ip, p) in pending.drain() {
-        batcher.flush(ip, p.domains, &mut running).await;
+        if tx
+            .send(Batch {
+                ip,
+                domains: p.domains,
+            })
+            .await
+            .is_err()
+        {
+            return;
+        }
     }
-    while running.join_next().await.is_some() {}
 }
 
-struct Batcher {
-    probe: Arc<SmtpProbe>,
+/// The recipient stage's probe: one session per batch at its address, within the address's
+/// RCPT budget and through the SMTP stage's limits (one connection per address at a time, per
+/// network, the connection rate). Every domain of a batch gets rows, whatever happened.
+pub struct RecipientProbe {
+    smtp: Arc<SmtpProbe>,
     excluded: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
-    writer: RecipientSink,
-    /// RCPTs planned per address so far.
-    budget: Arc<DashMap<IpAddr, u32>>,
-    sessions: Arc<Semaphore>,
     opts: BatchOptions,
+    /// Set when the scan stops: the batches still queued get `cancelled` rows at once.
     cancel: CancellationToken,
     stats: Arc<BatchStats>,
+    /// RCPTs planned per address so far.
+    budget: DashMap<IpAddr, u32>,
 }
 
-impl Batcher {
-    /// Starts a session for the domains within the address's budget (waiting for a session's
-    /// place); the others get a row that says why they were not asked.
-    async fn flush(
-        &self,
-        ip: IpAddr,
-        mut domains: Vec<RecipientDomain>,
-        running: &mut JoinSet<()>,
-    ) {
+impl RecipientProbe {
+    pub fn new(
+        smtp: Arc<SmtpProbe>,
+        excluded: Arc<dyn Fn(IpAddr) -> bool + Send + Sync>,
+        cancel: CancellationToken,
+        stats: Arc<BatchStats>,
+    ) -> RecipientProbe {
+        RecipientProbe {
+            opts: smtp.opts.recipient_batches.clone(),
+            smtp,
+            excluded,
+            cancel,
+            stats,
+            budget: DashMap::new(),
+        }
+    }
+
+    /// How many of `n` domains the address's budget still affords (and books them).
+    fn afford(&self, ip: IpAddr, n: usize) -> usize {
+        let mut used = self.budget.entry(ip).or_insert(0);
+        let left = self.opts.budget.saturating_sub(*used) / RECIPIENT_TESTS_MAX;
+        let n = (left as usize).min(n);
+        *used += n as u32 * RECIPIENT_TESTS_MAX;
+        n
+    }
+}
+
+impl Probe for RecipientProbe {
+    type Target = Batch;
+    type Output = Vec<RecipientRow>;
+
+    fn name(&self) -> &'static str {
+        "recipients"
+    }
+
+    fn concurrency(&self) -> usize {
+        self.smtp.concurrency()
+    }
+
+    fn worst_case(&self) -> Duration {
+        self.smtp.opts.session.deadlines.session + Duration::from_secs(1)
+    }
+
+    async fn probe(&self, Batch { ip, mut domains }: Batch) -> Vec<RecipientRow> {
         let status = if self.cancel.is_cancelled() {
             Some("cancelled")
         } else if (self.excluded)(ip) {
@@ -202,37 +243,70 @@ impl Batcher {
             None
         };
         if let Some(status) = status {
-            for d in &domains {
-                self.writer.send(untested(ip, d, status)).await;
-            }
-            return;
+            return domains.iter().map(|d| untested(ip, d, status)).collect();
         }
-        let affordable = {
-            let mut used = self.budget.entry(ip).or_insert(0);
-            let left = self.opts.budget.saturating_sub(*used) / RECIPIENT_TESTS_MAX;
-            let n = (left as usize).min(domains.len());
-            *used += n as u32 * RECIPIENT_TESTS_MAX;
-            n
-        };
-        for d in domains.drain(affordable..) {
-            self.stats.over_budget.fetch_add(1, Relaxed);
-            self.writer.send(untested(ip, &d, "budget")).await;
-        }
+        let affordable = self.afford(ip, domains.len());
+        let over: Vec<RecipientRow> = domains
+            .drain(affordable..)
+            .map(|d| untested(ip, &d, "budget"))
+            .collect();
+        self.stats.over_budget.fetch_add(over.len() as u64, Relaxed);
         if domains.is_empty() {
-            return;
+            return over;
         }
-        let Ok(place) = self.sessions.clone().acquire_owned().await else {
-            return;
-        };
         self.stats.sessions.fetch_add(1, Relaxed);
-        let (probe, writer) = (self.probe.clone(), self.writer.clone());
-        running.spawn(async move {
-            let batch = probe.recipients(ip, &domains).await;
-            drop(place);
-            for row in rows(ip, &domains, &batch) {
-                writer.send(row).await;
-            }
-        });
+        let batch = self.smtp.recipients(ip, &domains).await;
+        let mut out = rows(ip, &domains, &batch);
+        out.extend(over);
+        out
+    }
+
+    /// Every domain of the batch: status `error`, the panic in `text`.
+    fn failed(&self, t: &Batch, why: &str) -> Vec<RecipientRow> {
+        t.domains
+            .iter()
+            .map(|d| not_asked(t.ip, d, "error", Some(why), true))
+            .collect()
+    }
+}
+
+/// The recipient rows of an address's own session for the domain that led the scan there (not
+/// batched): its replies, or one row that says why none was asked.
+pub fn own_session(ip: IpAddr, d: &RecipientDomain, report: &SessionReport) -> Vec<RecipientRow> {
+    if !report.recipients.is_empty() {
+        return tested(ip, d, &report.recipients, false);
+    }
+    // Not asked: the session ended first (or MAIL was refused): one row says so.
+    let batch = RecipientBatch {
+        status: report.status,
+        outcome: report.outcome,
+        error: report.error.clone(),
+        domains: vec![DomainRecipients::NotReached],
+        sent: Vec::new(),
+    };
+    let mut rows = rows(ip, std::slice::from_ref(d), &batch);
+    for r in &mut rows {
+        r.batched = false;
+        if r.status == "completed" {
+            r.status = "mail-refused";
+        }
+    }
+    rows
+}
+
+/// A domain that was not asked, with why: `excluded`, or `error` (a probe that failed itself)
+/// with the failure in `text`.
+pub fn not_asked(
+    ip: IpAddr,
+    d: &RecipientDomain,
+    status: &'static str,
+    why: Option<&str>,
+    batched: bool,
+) -> RecipientRow {
+    RecipientRow {
+        text: why.map(str::to_string),
+        batched,
+        ..untested(ip, d, status)
     }
 }
 

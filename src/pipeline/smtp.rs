@@ -13,11 +13,9 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::checks::smtp::{PortFindings, SmtpFindings};
-use crate::output::HostRow;
 use crate::output::status::HostStatus;
-use crate::smtp::session::{
-    self, DomainRecipients, RecipientBatch, RecipientDomain, SessionOptions, SessionTarget,
-};
+use crate::output::{HostRow, RecipientRow};
+use crate::smtp::session::{self, RecipientBatch, RecipientDomain, SessionOptions, SessionTarget};
 pub use crate::smtp::session::{BadPort, SmtpPort};
 use crate::smtp::tls::TlsProbe;
 
@@ -71,6 +69,17 @@ pub struct Via {
     pub domain: String,
     pub exchange: String,
     pub soa_contact: Option<String>,
+}
+
+impl Via {
+    /// The domain whose recipients this address's session tests.
+    pub fn recipient_domain(&self) -> RecipientDomain {
+        RecipientDomain {
+            domain: self.domain.clone(),
+            exchange: self.exchange.clone(),
+            soa_contact: self.soa_contact.clone(),
+        }
+    }
 }
 
 /// A semaphore per network, dropped when no session of that network runs, so memory follows the
@@ -169,8 +178,14 @@ pub struct SmtpProbe {
     /// batches.
     addresses: NetLimiter,
     rate: DefaultDirectRateLimiter,
-    /// Where the recipient tests' rows go (`--smtp-recipients`), set once the writer runs.
-    recipient_rows: std::sync::OnceLock<super::recipients::RecipientSink>,
+}
+
+/// What one SMTP probe yields: the hosts row with its SMTP columns, and (with
+/// `--smtp-recipients`) the recipient rows of the domain that led the scan to the address.
+#[derive(Debug)]
+pub struct SmtpOutput {
+    pub row: HostRow,
+    pub recipients: Vec<RecipientRow>,
 }
 
 impl SmtpProbe {
@@ -180,15 +195,9 @@ impl SmtpProbe {
             nets: NetLimiter::new(opts.per_net),
             addresses: NetLimiter::per_address(),
             rate: RateLimiter::direct(Quota::per_second(rate)),
-            recipient_rows: std::sync::OnceLock::new(),
             tls,
             opts,
         }
-    }
-
-    /// Sends the recipient tests' rows to `writer` from now on.
-    pub fn write_recipients_to(&self, writer: super::recipients::RecipientSink) {
-        let _ = self.recipient_rows.set(writer);
     }
 
     /// A recipient batch at `ip` on the first port, within the stage's politeness limits.
@@ -201,6 +210,27 @@ impl SmtpProbe {
             ..self.opts.session.clone()
         };
         session::run_recipients(ip, self.main_port(), domains, &opts, &self.tls).await
+    }
+
+    /// The recipient row of the domain that led to an address whose session was not made
+    /// (`--smtp-recipients`): `excluded`, or `error` with why.
+    fn not_asked(&self, t: &SmtpTarget, why: Option<&str>) -> Vec<RecipientRow> {
+        let (Some(via), Ok(ip), true) = (&t.via, t.row.ip.parse(), self.opts.session.recipients)
+        else {
+            return Vec::new();
+        };
+        let status = match t.row.host_status {
+            HostStatus::Skipped => "excluded",
+            _ => "error",
+        };
+        let why = why.filter(|_| status == "error");
+        vec![super::recipients::not_asked(
+            ip,
+            &via.recipient_domain(),
+            status,
+            why,
+            false,
+        )]
     }
 
     /// The first port: the row's SMTP columns.
@@ -232,7 +262,7 @@ impl SmtpProbe {
 
 impl crate::pipeline::stage::Probe for SmtpProbe {
     type Target = SmtpTarget;
-    type Output = HostRow;
+    type Output = SmtpOutput;
 
     fn name(&self) -> &'static str {
         "smtp"
@@ -248,14 +278,16 @@ impl crate::pipeline::stage::Probe for SmtpProbe {
             * self.opts.ports.len().max(1) as u32
     }
 
-    async fn probe(&self, t: SmtpTarget) -> HostRow {
+    async fn probe(&self, t: SmtpTarget) -> SmtpOutput {
         let mut row = t.row.clone();
         let main = self.main_port();
         let ip: Option<IpAddr> = row.ip.parse().ok();
         let Some(ip) = ip.filter(|_| row.host_status == HostStatus::Ok) else {
-            // Excluded (skipped) or failed in the host stage: no connection is made.
+            // Excluded (skipped) or failed in the host stage: no connection is made, and the
+            // domain that led here gets a recipient row that says so.
+            let recipients = self.not_asked(&t, row.host_error.as_deref());
             row.smtp = Some(SmtpFindings::skipped(main.port));
-            return row;
+            return SmtpOutput { row, recipients };
         };
         // The places are held across the ports: one connection to the address at a time,
         // each port's session after the other.
@@ -264,36 +296,12 @@ impl crate::pipeline::stage::Probe for SmtpProbe {
         self.rate.until_ready().await;
         let first = &self.opts.session;
         let report = session::run(&self.target(&t, ip, main), first, &self.tls).await;
-        if let (true, Some(via), Some(w)) = (first.recipients, &t.via, self.recipient_rows.get()) {
-            let d = RecipientDomain {
-                domain: via.domain.clone(),
-                exchange: via.exchange.clone(),
-                soa_contact: via.soa_contact.clone(),
-            };
-            let rows = if report.recipients.is_empty() {
-                // Not asked: the session ended first (or MAIL was refused): one row says so.
-                let batch = RecipientBatch {
-                    status: report.status,
-                    outcome: report.outcome,
-                    error: report.error.clone(),
-                    domains: vec![DomainRecipients::NotReached],
-                    sent: Vec::new(),
-                };
-                let mut rows = super::recipients::rows(ip, std::slice::from_ref(&d), &batch);
-                for r in &mut rows {
-                    r.batched = false;
-                    if r.status == "completed" {
-                        r.status = "mail-refused";
-                    }
-                }
-                rows
-            } else {
-                super::recipients::tested(ip, &d, &report.recipients, false)
-            };
-            for r in rows {
-                w.send(r).await;
+        let recipients = match (first.recipients, &t.via) {
+            (true, Some(via)) => {
+                super::recipients::own_session(ip, &via.recipient_domain(), &report)
             }
-        }
+            _ => Vec::new(),
+        };
         let mut findings = SmtpFindings::from_session(main.port, &report, row.ptr.as_deref());
         if self.opts.ports.len() > 1 {
             // The recipient tests are the domain's, asked once: on the first port.
@@ -310,14 +318,27 @@ impl crate::pipeline::stage::Probe for SmtpProbe {
             findings.other_ports = Some(found);
         }
         row.smtp = Some(findings);
-        row
+        SmtpOutput { row, recipients }
     }
 
-    fn failed(&self, t: &SmtpTarget, why: &str) -> HostRow {
-        HostRow {
-            host_status: HostStatus::Error,
-            host_error: Some(format!("smtp: {why}")),
-            ..t.row.clone()
+    /// The hosts row says `error`; so does the recipient row of the domain that led here, whose
+    /// tests were this session's.
+    fn failed(&self, t: &SmtpTarget, why: &str) -> SmtpOutput {
+        let failed = SmtpTarget {
+            row: HostRow {
+                host_status: HostStatus::Error,
+                ..t.row.clone()
+            },
+            via: t.via.clone(),
+        };
+        let recipients = self.not_asked(&failed, Some(why));
+        SmtpOutput {
+            row: HostRow {
+                host_status: HostStatus::Error,
+                host_error: Some(format!("smtp: {why}")),
+                ..t.row.clone()
+            },
+            recipients,
         }
     }
 }

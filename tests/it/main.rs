@@ -21,3 +21,4 @@ mod report_fixtures;
 mod scan_fixtures;
 mod smtp_fixtures;
 mod spf_conformance;
+mod stages;

@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use mxray::dns::EngineOptions;
 use mxray::output::{Formats, WriterOptions};
-use mxray::pipeline::domain::DomainProbe;
 use mxray::pipeline::host::HostOptions;
-use mxray::pipeline::host::HostProbe;
 use mxray::pipeline::stage::Probe;
 use mxray::pipeline::{ProbeLayer, ScanOptions, Targets, scan, scan_with};
 use mxray::targets::exclude::ExcludeList;
@@ -728,17 +726,16 @@ struct PanicOn {
     ip: std::net::IpAddr,
 }
 
-struct Faulty<P, T> {
+/// The target's name in the panic message when it is the one to fail.
+type Pick = Box<dyn Fn(&dyn std::any::Any) -> Option<String> + Send + Sync>;
+
+struct Faulty<P> {
     inner: P,
-    on: T,
+    pick: Pick,
 }
 
-impl<P, T> Probe for Faulty<P, T>
-where
-    P: Probe<Target = T>,
-    T: Clone + PartialEq + Send + Sync + std::fmt::Debug + 'static,
-{
-    type Target = T;
+impl<P: Probe> Probe for Faulty<P> {
+    type Target = P::Target;
     type Output = P::Output;
     fn name(&self) -> &'static str {
         self.inner.name()
@@ -749,28 +746,32 @@ where
     fn worst_case(&self) -> Duration {
         self.inner.worst_case()
     }
-    async fn probe(&self, t: T) -> P::Output {
-        if t == self.on {
-            panic!("injected fault for {t:?}");
+    async fn probe(&self, t: P::Target) -> P::Output {
+        if let Some(t) = (self.pick)(&t) {
+            panic!("injected fault for {t}");
         }
         self.inner.probe(t).await
     }
-    fn failed(&self, t: &T, why: &str) -> P::Output {
+    fn failed(&self, t: &P::Target, why: &str) -> P::Output {
         self.inner.failed(t, why)
     }
 }
 
 impl ProbeLayer for PanicOn {
-    type Domain = Faulty<DomainProbe, String>;
-    type Host = Faulty<HostProbe, std::net::IpAddr>;
-    fn domain(&self, inner: DomainProbe) -> Self::Domain {
-        Faulty {
-            inner,
-            on: self.domain.to_string(),
-        }
-    }
-    fn host(&self, inner: HostProbe) -> Self::Host {
-        Faulty { inner, on: self.ip }
+    fn layer<P: Probe>(&self, inner: P) -> impl Probe<Target = P::Target, Output = P::Output> {
+        let (domain, ip) = (self.domain, self.ip);
+        let pick: Pick = match inner.name() {
+            "domains" => Box::new(move |t| {
+                let t = t.downcast_ref::<String>().filter(|t| *t == domain)?;
+                Some(format!("{t:?}"))
+            }),
+            "hosts" => Box::new(move |t| {
+                let t = t.downcast_ref::<std::net::IpAddr>().filter(|t| **t == ip)?;
+                Some(format!("{t:?}"))
+            }),
+            _ => Box::new(|_| None),
+        };
+        Faulty { inner, pick }
     }
 }
 

@@ -1,0 +1,439 @@
+//! One scan, assembled from named parts, in the order it runs: open the outputs, build the
+//! stages from the list (last to first, so each knows where its outputs go), start the reader,
+//! checkpoint, and finish (wait for the stages, then the writers, then the last run.json).
+
+use std::future::Future;
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::domain::DomainProbe;
+use super::host::{HostChecker, HostProbe};
+use super::outputs::{Ending, Manifest, Outputs, prepare_out, write_manifest};
+use super::policies::PolicyStage;
+use super::recipients::{self, RecipientJob, RecipientProbe, RecipientSink};
+use super::sink::{AddressDedup, DomainSink, Vias};
+use super::smtp::{SmtpOutput, SmtpProbe, SmtpTarget};
+use super::source::{Entry, Rejects, Source, Wanted, count_in_background, spawn_reader};
+use super::stage::{Probe, StageStats, StageStop, spawn_stage};
+use super::{ProbeLayer, Resume, RunManifest, ScanError, ScanOptions, ScanStats, Stop};
+use crate::dns::{Engine, Resolver};
+use crate::output::{HostRow, TableWriter};
+
+/// Runs one scan to its end (see the module's doc).
+pub(super) async fn run<L: ProbeLayer>(
+    opts: ScanOptions,
+    stop: Stop,
+    layer: L,
+) -> Result<RunManifest, ScanError> {
+    let (started, t0) = (chrono::Utc::now(), Instant::now());
+    let policy = PolicyStage::new(opts.policies.clone()).map_err(ScanError::Policy)?;
+    let resume = if opts.resume {
+        Resume::load(&opts)?
+    } else {
+        prepare_out(&opts.out, opts.overwrite)?;
+        Resume::default()
+    };
+    let stats = Arc::new(ScanStats::default());
+    let mut rejects = Rejects::open(&opts.out, opts.resume.then_some(resume.rejects_through))?;
+    let source = Source::open(&opts, &stats, &mut rejects)?;
+    let parts = Parts::new(&opts, policy, stats.clone(), stop.token().clone()).await?;
+    let outputs = Outputs::open(&opts, &resume, parts.recipients(), stop.token())?;
+    let checkpoint_tables = outputs.written();
+    stats
+        .resumed_orphans
+        .store(resume.orphans.len() as u64, Relaxed);
+    let (chain, entry) = parts.start(&layer, &source, &outputs, resume.orphans, &resume.hosts);
+    let wanted = Wanted {
+        shard: opts.shard,
+        seed: opts.seed,
+        done_domains: resume.domains,
+        done_hosts: resume.hosts,
+    };
+    count_in_background(&opts.targets, &stats);
+    let reader = spawn_reader(
+        source,
+        opts.reader.clone(),
+        wanted,
+        rejects,
+        entry,
+        stats.clone(),
+        stop.token().clone(),
+    );
+    let progress = super::progress::start(opts.progress, stats.clone(), parts.resolver.clone());
+    let manifest = Manifest {
+        opts: Arc::new(opts.clone()),
+        started,
+        t0,
+        stats,
+        resolver: parts.resolver.clone(),
+        stages: chain.stats.clone(),
+        resumes: Arc::new(resume.history),
+    };
+    let checkpoints = manifest.checkpoints(checkpoint_tables, opts.writer.flush_interval)?;
+    drop(parts);
+    chain.join().await;
+    let interrupted = stop.token().is_cancelled();
+    let input_error = reader
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("reader panicked")))
+        .err()
+        .map(|e| e.to_string());
+    let (tables, write_error) = outputs.finish().await;
+    progress.finish().await;
+    checkpoints.abort();
+    let _ = checkpoints.await;
+    let ending = Ending {
+        interrupted,
+        signal: stop.reason().map(str::to_string),
+        input_error,
+        error: write_error.as_ref().map(ScanError::to_string),
+        tables,
+    };
+    finish(&manifest, ending, write_error)
+}
+
+/// The last run.json, in the room the reserve kept. A writer's failure is the news; a manifest
+/// that could not follow it is second.
+fn finish(
+    manifest: &Manifest,
+    ending: Ending,
+    write_error: Option<ScanError>,
+) -> Result<RunManifest, ScanError> {
+    let out = manifest.opts.out.clone();
+    let m = manifest.build(Some(ending), &[]);
+    Outputs::release_reserve(&out);
+    let written = write_manifest(&out, &m);
+    if let Some(e) = write_error {
+        return Err(e);
+    }
+    written.map_err(|source| ScanError::Write {
+        table: "run.json",
+        source,
+    })?;
+    Ok(m)
+}
+
+/// What the stages are built from.
+struct Parts<'a> {
+    opts: &'a ScanOptions,
+    resolver: Resolver,
+    checker: Arc<HostChecker>,
+    policy: Arc<PolicyStage>,
+    smtp: Option<Arc<SmtpProbe>>,
+    stats: Arc<ScanStats>,
+    cancel: CancellationToken,
+}
+
+/// The running stages, first to last, and their counters for run.json.
+struct Chain {
+    handles: Vec<JoinHandle<()>>,
+    stats: Vec<Arc<StageStats>>,
+    /// Tasks between stages (the recipient batcher), awaited after them.
+    between: Vec<JoinHandle<()>>,
+}
+
+impl Chain {
+    /// Starts `probe` as a stage with an input channel of its concurrency (at most 4096) and
+    /// returns the channel's sender. Stages are started from the last to the first.
+    fn stage<P, S, F>(&mut self, probe: Arc<P>, stop: StageStop, sink: S) -> mpsc::Sender<P::Target>
+    where
+        P: Probe,
+        S: Fn(P::Output) -> F + Send + Sync + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(probe.concurrency().clamp(1, 4096));
+        let stats = Arc::new(StageStats::new(probe.name(), probe.concurrency()));
+        self.handles
+            .insert(0, spawn_stage(probe, rx, sink, stop, stats.clone()));
+        self.stats.insert(0, stats);
+        tx
+    }
+
+    /// Each stage ends once its input has closed and its probes are done (or abandoned).
+    async fn join(self) {
+        for h in self.handles.into_iter().chain(self.between) {
+            let _ = h.await;
+        }
+    }
+}
+
+/// Each stage's grace after a stop: the worst cases of the stages up to and including it.
+fn graces(worst_cases: &[Duration]) -> Vec<Duration> {
+    worst_cases
+        .iter()
+        .scan(Duration::ZERO, |sum, w| {
+            *sum += *w;
+            Some(*sum)
+        })
+        .collect()
+}
+
+/// The hosts table's side of the host and SMTP stages: the row counted, and in an address scan
+/// the target done; the recipient rows of an address's own session beside it.
+struct HostWrite {
+    hosts: TableWriter<HostRow>,
+    recipients: Option<RecipientSink>,
+    stats: Arc<ScanStats>,
+    address_scan: bool,
+}
+
+impl HostWrite {
+    async fn row(&self, row: HostRow) {
+        self.stats.record_host(&row);
+        if self.address_scan {
+            self.stats.done.fetch_add(1, Relaxed);
+        }
+        self.hosts.send(row).await;
+    }
+
+    async fn smtp(&self, out: SmtpOutput) {
+        if let Some(r) = &self.recipients {
+            for row in out.recipients {
+                r.send(row).await;
+            }
+        }
+        self.row(out.row).await;
+    }
+}
+
+impl<'a> Parts<'a> {
+    async fn new(
+        opts: &'a ScanOptions,
+        policy: PolicyStage,
+        stats: Arc<ScanStats>,
+        cancel: CancellationToken,
+    ) -> Result<Parts<'a>, ScanError> {
+        let smtp = match &opts.smtp {
+            Some(o) => {
+                let tls = crate::smtp::TlsProbe::new(&o.extra_roots, o.only_extra_roots)?;
+                Some(Arc::new(SmtpProbe::new(o.clone(), tls)))
+            }
+            None => None,
+        };
+        Ok(Parts {
+            opts,
+            resolver: Resolver::new(Engine::new(opts.engine.clone()).await?, opts.cache.clone()),
+            checker: Arc::new(HostChecker::new(opts.hosts.clone())),
+            policy: Arc::new(policy),
+            smtp,
+            stats,
+            cancel,
+        })
+    }
+
+    /// The recipient tests run (`--smtp-recipients`).
+    fn recipients(&self) -> bool {
+        self.smtp
+            .as_ref()
+            .is_some_and(|p| p.opts.session.recipients)
+    }
+
+    fn stop(&self, first: bool, grace: Duration) -> StageStop {
+        StageStop {
+            cancel: self.cancel.clone(),
+            first,
+            grace,
+        }
+    }
+
+    /// Builds the stages from the list `[domains], hosts, [smtp]` (and the recipient batches
+    /// beside the SMTP stage), each probe passed through `layer`, and starts them.
+    fn start<L: ProbeLayer>(
+        &self,
+        layer: &L,
+        source: &Source,
+        outputs: &Outputs,
+        orphans: Vec<(IpAddr, Option<super::smtp::Via>)>,
+        done_hosts: &std::collections::HashSet<IpAddr, ahash::RandomState>,
+    ) -> (Chain, Entry) {
+        let domain = matches!(source, Source::Domains(_)).then(|| {
+            Arc::new(layer.layer(DomainProbe {
+                resolver: self.resolver.clone(),
+                opts: self.opts.domain.clone(),
+                policy: self.policy.clone(),
+                stats: self.stats.clone(),
+                checker: self.checker.clone(),
+                concurrency: self.opts.domain_concurrency.max(1),
+            }))
+        });
+        let host = Arc::new(layer.layer(HostProbe {
+            resolver: self.resolver.clone(),
+            checker: self.checker.clone(),
+            concurrency: self.opts.host_concurrency.max(1),
+        }));
+        let smtp = self.smtp.clone().map(|p| Arc::new(layer.layer(p)));
+        let worst: Vec<Duration> = [
+            domain.as_ref().map(|p| p.worst_case()),
+            Some(host.worst_case()),
+            smtp.as_ref().map(|p| p.worst_case()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut grace = graces(&worst).into_iter();
+        let domain_grace = domain.as_ref().and_then(|_| grace.next());
+        let (host_grace, smtp_grace) = (grace.next().unwrap_or_default(), grace.next());
+        let mut chain = Chain {
+            handles: Vec::new(),
+            stats: Vec::new(),
+            between: Vec::new(),
+        };
+        let batches = domain_grace
+            .filter(|_| self.recipients())
+            .and_then(|g| self.start_batches(layer, &mut chain, outputs, g));
+        let address_scan = domain.is_none();
+        let stops = (
+            self.stop(address_scan, host_grace),
+            self.stop(false, smtp_grace.unwrap_or_default()),
+        );
+        let (hosts, vias) = self.start_hosts(&mut chain, outputs, host, smtp, stops, address_scan);
+        let Some(domain) = domain else {
+            let entry = Entry {
+                domains: None,
+                hosts,
+            };
+            return (chain, entry);
+        };
+        let sink = Arc::new(DomainSink {
+            domains: outputs.domains.clone(),
+            stats: self.stats.clone(),
+            dedup: self.dedup(done_hosts),
+            hosts: self.opts.host_checks.then(|| hosts.clone()),
+            vias,
+            batches,
+        });
+        sink.resume_orphans(orphans);
+        let stop = self.stop(true, domain_grace.unwrap_or_default());
+        let domains = chain.stage(domain, stop, move |out| {
+            let sink = sink.clone();
+            async move { sink.send(out).await }
+        });
+        let entry = Entry {
+            domains: Some(domains),
+            hosts,
+        };
+        (chain, entry)
+    }
+
+    /// The address dedup of a domain scan. A resumed scan's hosts rows are there already.
+    fn dedup(
+        &self,
+        done_hosts: &std::collections::HashSet<IpAddr, ahash::RandomState>,
+    ) -> Arc<AddressDedup> {
+        let dedup = Arc::new(AddressDedup::new(self.opts.hosts_dedup_capacity));
+        for ip in done_hosts {
+            dedup.first_time(*ip);
+        }
+        self.stats.set_dedup(dedup.clone());
+        dedup
+    }
+
+    /// The host stage, and the SMTP stage after it (`--smtp`), whose rows go to the hosts
+    /// table. Returns the host stage's input, and where the SMTP stage finds how the scan came
+    /// to each address.
+    fn start_hosts<H, S>(
+        &self,
+        chain: &mut Chain,
+        outputs: &Outputs,
+        host: Arc<H>,
+        smtp: Option<Arc<S>>,
+        (host_stop, smtp_stop): (StageStop, StageStop),
+        address_scan: bool,
+    ) -> (mpsc::Sender<IpAddr>, Option<Arc<Vias>>)
+    where
+        H: Probe<Target = IpAddr, Output = HostRow>,
+        S: Probe<Target = SmtpTarget, Output = SmtpOutput>,
+    {
+        let write = Arc::new(HostWrite {
+            hosts: outputs.hosts.clone(),
+            recipients: outputs
+                .recipients
+                .clone()
+                .map(|w| RecipientSink::new(w, self.stats.recipients.clone())),
+            stats: self.stats.clone(),
+            address_scan,
+        });
+        let Some(smtp) = smtp else {
+            let tx = chain.stage(host, host_stop, move |row| {
+                let w = write.clone();
+                async move { w.row(row).await }
+            });
+            return (tx, None);
+        };
+        let smtp_tx = chain.stage(smtp, smtp_stop, move |out| {
+            let w = write.clone();
+            async move { w.smtp(out).await }
+        });
+        let vias = Arc::new(Vias::new());
+        let v = vias.clone();
+        let tx = chain.stage(host, host_stop, move |row: HostRow| {
+            let via = row
+                .ip
+                .parse()
+                .ok()
+                .and_then(|ip| v.remove(&ip))
+                .map(|(_, v)| v);
+            let smtp_tx = smtp_tx.clone();
+            async move {
+                let _ = smtp_tx.send(SmtpTarget { row, via }).await;
+            }
+        });
+        (tx, Some(vias))
+    }
+
+    /// The recipient batches of the domains that lead to no new address: the batcher groups
+    /// them by address and feeds the recipient stage. Returns the batcher's input.
+    fn start_batches<L: ProbeLayer>(
+        &self,
+        layer: &L,
+        chain: &mut Chain,
+        outputs: &Outputs,
+        domain_grace: Duration,
+    ) -> Option<mpsc::Sender<RecipientJob>> {
+        let (smtp, writer) = (self.smtp.clone()?, outputs.recipients.clone()?);
+        let checker = self.checker.clone();
+        let probe = Arc::new(layer.layer(RecipientProbe::new(
+            smtp.clone(),
+            Arc::new(move |ip| checker.excluded(ip)),
+            self.cancel.clone(),
+            self.stats.recipients.clone(),
+        )));
+        let grace = domain_grace + probe.worst_case();
+        let sink = RecipientSink::new(writer, self.stats.recipients.clone());
+        let batch_tx = chain.stage(probe, self.stop(false, grace), move |rows: Vec<_>| {
+            let sink = sink.clone();
+            async move {
+                for row in rows {
+                    sink.send(row).await;
+                }
+            }
+        });
+        let (tx, rx) = mpsc::channel::<RecipientJob>(1024);
+        let opts = smtp.opts.recipient_batches.clone();
+        let stats = self.stats.recipients.clone();
+        chain
+            .between
+            .push(tokio::spawn(recipients::batch(rx, batch_tx, opts, stats)));
+        Some(tx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stage_may_run_for_the_worst_cases_up_to_itself() {
+        let s = Duration::from_secs;
+        assert_eq!(graces(&[s(10), s(5), s(60)]), [s(10), s(15), s(75)]);
+        assert_eq!(graces(&[s(5)]), [s(5)]);
+        assert!(graces(&[]).is_empty());
+    }
+}
