@@ -214,6 +214,15 @@ pub struct DkimKey {
     pub errors: Vec<String>,
 }
 
+/// RFC 8301 3.2: "Verifiers MUST NOT consider signatures using RSA keys of less than 1024 bits
+/// as valid signatures"; Google's sender guidelines ask for "a 1024-bit key or longer" too.
+pub const MIN_RSA_BITS: u32 = 1024;
+
+/// An RSA key of `bits` is too short to verify (RFC 8301 3.2): such a key is `weak-key`, unusable.
+pub const fn is_weak_rsa(bits: u32) -> bool {
+    bits < MIN_RSA_BITS
+}
+
 impl DkimKey {
     /// A verifier could use this key: parsed cleanly, not revoked.
     pub fn usable(&self) -> bool {
@@ -382,7 +391,7 @@ pub fn parse_key_record(txt: &str) -> DkimKey {
                         "pkcs1-key: p= is a bare RSAPublicKey, not a SubjectPublicKeyInfo".into(),
                     );
                 }
-                if bits < 1024 {
+                if is_weak_rsa(bits) {
                     k.errors.push(format!(
                         "weak-key: RSA {bits} bits (RFC 8301 3.2: keys of less than 1024 bits MUST NOT be considered valid)"
                     ));

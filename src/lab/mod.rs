@@ -5,7 +5,8 @@
 //! - [`dns`]: one authoritative server over the world's zones (hickory-server's catalog), which
 //!   is also the resolver address a scan is given; the dead parts of the world do not answer;
 //! - [`smtp`]: a listener per shared MX host with a scripted behaviour (closed, open relay,
-//!   catch-all, no STARTTLS, lab-CA and self-signed certificates, tarpit, 421, greylisting);
+//!   catch-all, no STARTTLS, STARTTLS refused with 454, lab-CA and self-signed certificates,
+//!   tarpit, 421, greylisting), and an implicit-TLS listener per host with a certificate;
 //! - [`demo`]: `mxray demo`, a scan of the lab with every check on and its headline figures.
 //!
 //! Nothing here binds anything but 127.0.0.0/8 and ::1 ([`LabError::NotLoopback`]), and no
@@ -112,6 +113,9 @@ pub struct Lab {
     pub dns: SocketAddr,
     /// The SMTP listeners' port (`--smtp-port`).
     pub smtp_port: u16,
+    /// The implicit-TLS listeners' port, of the pool hosts with a certificate (always picked
+    /// free): a scan reaches them with `--smtp-ports PORT/tls`.
+    pub implicit_tls_port: u16,
     pub files: LabFiles,
     /// Resource records the zones hold.
     pub records: usize,
@@ -157,10 +161,11 @@ impl Lab {
         let (server, dns) = dns::serve(handler, opts.dns).await?;
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        let smtp_port = smtp::start(&world, &pki, opts.smtp_port, stop.clone(), &mut tasks).await?;
+        let ports = smtp::start(&world, &pki, opts.smtp_port, stop.clone(), &mut tasks).await?;
         Ok(Lab {
             dns,
-            smtp_port,
+            smtp_port: ports.smtp,
+            implicit_tls_port: ports.implicit_tls,
             files,
             records,
             world,
@@ -248,6 +253,7 @@ fn write_files(world: &World, files: &LabFiles, dir: &Path) -> Result<(), LabErr
         .write_record(world::HOSTS_TRUTH_HEADER)
         .map_err(csv_err(&files.hosts_truth))?;
     let mut pool_used = vec![false; POOL.len()];
+    let mut many_used = false;
     writeln!(
         list,
         "# mxray lab world: seed {}, {} domains (datasets/lab-world.md)",
@@ -263,13 +269,25 @@ fn write_files(world: &World, files: &LabFiles, dir: &Path) -> Result<(), LabErr
             continue;
         }
         match d.mx {
-            MxKind::Pool => pool_used[d.pool[0]] = true,
+            MxKind::Pool | MxKind::LameSecond => pool_used[d.pool[0]] = true,
             MxKind::Multi => d.pool.iter().for_each(|h| pool_used[*h] = true),
+            MxKind::TooMany => many_used = true,
             MxKind::Own => hosts
                 .write_record(HostTruth::own(d.index).fields())
                 .map_err(csv_err(&files.hosts_truth))?,
             MxKind::Null | MxKind::None => {}
         }
+    }
+    // Only the exchanges a scan looks up lead it to a host.
+    let many = if many_used {
+        1..world::TOO_MANY_EXCHANGES
+    } else {
+        0..0
+    };
+    for k in many {
+        hosts
+            .write_record(HostTruth::many(k).fields())
+            .map_err(csv_err(&files.hosts_truth))?;
     }
     for (h, used) in pool_used.iter().enumerate() {
         if *used {

@@ -1,5 +1,7 @@
 //! The lab's SMTP listeners: one per pool host, each on its own 127.x address and all on one
-//! port, each with the scripted behaviour of its [`PoolHost`].
+//! port, each with the scripted behaviour of its [`PoolHost`]; and, for each pool host with a
+//! certificate, a second listener on a second port that speaks implicit TLS (RFC 8314: the
+//! handshake first, then the same SMTP without STARTTLS), as port 465 does.
 //!
 //! The lab never takes a message: DATA and BDAT are refused, so even its open relays relay
 //! nothing. Everything a client can make grow is bounded: the line length, the commands per
@@ -62,7 +64,7 @@ impl Pki {
         let mut configs = Vec::with_capacity(POOL.len());
         for (h, host) in POOL.iter().enumerate() {
             let name = match host.tls {
-                Tls::None => {
+                Tls::None | Tls::Refused => {
                     configs.push(None);
                     continue;
                 }
@@ -112,61 +114,94 @@ struct Host {
     world: World,
 }
 
-/// Binds one listener per pool host on `port` (0: the first picks a free port, the others take
-/// the same one) and serves them until `stop`. Returns the port.
+/// The ports [`start`] bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    /// Every pool host, SMTP with STARTTLS where it offers it.
+    pub smtp: u16,
+    /// The pool hosts with a certificate, implicit TLS.
+    pub implicit_tls: u16,
+}
+
+/// Binds one listener per pool host on `port` and one per pool host with a certificate on a free
+/// port for implicit TLS (0: the first of each picks a free port, the others take the same one),
+/// and serves them until `stop`.
 pub async fn start(
     world: &World,
     pki: &Pki,
     port: u16,
     stop: CancellationToken,
     tasks: &mut JoinSet<()>,
-) -> Result<u16, LabError> {
+) -> Result<Ports, LabError> {
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let mut port = port;
+    let mut ports = Ports {
+        smtp: port,
+        implicit_tls: 0,
+    };
     for (h, behaviour) in POOL.iter().enumerate() {
-        let addr = SocketAddr::new(world::pool_ip(h).into(), port);
-        require_loopback(addr)?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| LabError::Bind { addr, source })?;
-        if port == 0 {
-            port = listener
-                .local_addr()
-                .map_err(|source| LabError::Bind { addr, source })?
-                .port();
-        }
         let host = Arc::new(Host {
             name: world::pool_name(h),
-            ip: addr.ip(),
+            ip: world::pool_ip(h).into(),
             behaviour: *behaviour,
             tls: pki.configs[h].clone(),
             world: world.clone(),
         });
-        let (stop, limit) = (stop.clone(), limit.clone());
-        tasks.spawn(async move {
-            let mut sessions = JoinSet::new();
-            loop {
-                let permit = tokio::select! {
-                    _ = stop.cancelled() => break,
-                    p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-                };
-                let tcp = tokio::select! {
-                    _ = stop.cancelled() => break,
-                    a = listener.accept() => match a { Ok((tcp, _)) => tcp, Err(_) => continue },
-                };
-                let host = host.clone();
-                sessions.spawn(async move {
-                    let _ = tokio::time::timeout(SESSION_LIMIT, session(tcp, &host)).await;
-                    drop(permit);
-                });
-                // Finished sessions are reaped as they end, so the set stays as small as the
-                // connections in flight.
-                while sessions.try_join_next().is_some() {}
+        let implicit = host.tls.is_some();
+        for (port, implicit_tls) in [(&mut ports.smtp, false), (&mut ports.implicit_tls, true)] {
+            if implicit_tls && !implicit {
+                continue;
             }
-            sessions.abort_all();
-        });
+            let addr = SocketAddr::new(host.ip, *port);
+            require_loopback(addr)?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| LabError::Bind { addr, source })?;
+            if *port == 0 {
+                *port = listener
+                    .local_addr()
+                    .map_err(|source| LabError::Bind { addr, source })?
+                    .port();
+            }
+            tasks.spawn(serve(
+                listener,
+                host.clone(),
+                implicit_tls,
+                stop.clone(),
+                limit.clone(),
+            ));
+        }
     }
-    Ok(port)
+    Ok(ports)
+}
+
+/// Accepts sessions on one listener until `stop`.
+async fn serve(
+    listener: TcpListener,
+    host: Arc<Host>,
+    implicit_tls: bool,
+    stop: CancellationToken,
+    limit: Arc<Semaphore>,
+) {
+    let mut sessions = JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            _ = stop.cancelled() => break,
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let tcp = tokio::select! {
+            _ = stop.cancelled() => break,
+            a = listener.accept() => match a { Ok((tcp, _)) => tcp, Err(_) => continue },
+        };
+        let host = host.clone();
+        sessions.spawn(async move {
+            let _ = tokio::time::timeout(SESSION_LIMIT, session(tcp, &host, implicit_tls)).await;
+            drop(permit);
+        });
+        // Finished sessions are reaped as they end, so the set stays as small as the
+        // connections in flight.
+        while sessions.try_join_next().is_some() {}
+    }
+    sessions.abort_all();
 }
 
 /// Why a command loop ended.
@@ -175,26 +210,24 @@ enum Next {
     StartTls,
 }
 
-async fn session(tcp: TcpStream, host: &Host) -> std::io::Result<()> {
+async fn session(tcp: TcpStream, host: &Host, implicit_tls: bool) -> std::io::Result<()> {
     let _ = tcp.set_nodelay(true);
-    let mut plain = BufReader::new(tcp);
-    let b = &host.behaviour;
-    if b.greeting_421 {
-        reply(
-            &mut plain,
-            host,
-            "421 4.3.2 Service not available, closing channel\r\n",
-        )
-        .await?;
+    let mut commands = 0;
+    if implicit_tls {
+        let Some(cfg) = host.tls.clone() else {
+            return Ok(());
+        };
+        let tls = tokio_rustls::TlsAcceptor::from(cfg).accept(tcp).await?;
+        let mut tls = BufReader::new(tls);
+        if greet(&mut tls, host).await? {
+            commands_loop(&mut tls, host, true, &mut commands).await?;
+        }
         return Ok(());
     }
-    reply(
-        &mut plain,
-        host,
-        &format!("220 {} ESMTP mxray-lab\r\n", host.name),
-    )
-    .await?;
-    let mut commands = 0;
+    let mut plain = BufReader::new(tcp);
+    if !greet(&mut plain, host).await? {
+        return Ok(());
+    }
     match commands_loop(&mut plain, host, false, &mut commands).await? {
         Next::Quit => Ok(()),
         Next::StartTls => {
@@ -210,6 +243,24 @@ async fn session(tcp: TcpStream, host: &Host) -> std::io::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The greeting; false when it ends the session (421).
+async fn greet<S: AsyncWrite + AsyncRead + Unpin>(
+    io: &mut BufReader<S>,
+    host: &Host,
+) -> std::io::Result<bool> {
+    if host.behaviour.greeting_421 {
+        reply(
+            io,
+            host,
+            "421 4.3.2 Service not available, closing channel\r\n",
+        )
+        .await?;
+        return Ok(false);
+    }
+    reply(io, host, &format!("220 {} ESMTP mxray-lab\r\n", host.name)).await?;
+    Ok(true)
 }
 
 async fn reply<S: AsyncWrite + AsyncRead + Unpin>(
@@ -262,7 +313,7 @@ async fn commands_loop<S: AsyncRead + AsyncWrite + Unpin>(
                     "250-{} greets you\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n",
                     host.name
                 );
-                if host.tls.is_some() && !in_tls {
+                if host.behaviour.tls.offered() && !in_tls {
                     r.push_str("250-STARTTLS\r\n");
                 }
                 r.push_str("250 8BITMIME\r\n");
@@ -272,6 +323,9 @@ async fn commands_loop<S: AsyncRead + AsyncWrite + Unpin>(
                 greeted = true;
                 in_mail = false;
                 format!("250 {}\r\n", host.name)
+            }
+            "STARTTLS" if host.behaviour.tls == Tls::Refused && !in_tls => {
+                "454 4.7.0 TLS not available due to temporary reason\r\n".into()
             }
             "STARTTLS" if host.tls.is_some() && !in_tls => {
                 reply(io, host, "220 2.0.0 Ready to start TLS\r\n").await?;

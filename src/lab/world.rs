@@ -53,7 +53,17 @@ pub enum MxKind {
     Null,
     /// No MX: the name has an A record only (MX answers NODATA).
     None,
+    /// MX 10 at a pool host and MX 20 at an exchange under a lame delegation, whose address
+    /// lookups answer SERVFAIL: `mx_ips` holds only the first one's address.
+    LameSecond,
+    /// [`TOO_MANY_EXCHANGES`] MX at the shared hosts [`many_name`] (a provider's, forward-
+    /// confirmed, where nothing listens), one past the scan's cap on the exchanges whose
+    /// addresses it looks up.
+    TooMany,
 }
+
+/// The exchanges of a [`MxKind::TooMany`] domain: one more than the 16 a scan looks up.
+pub const TOO_MANY_EXCHANGES: usize = 17;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpfKind {
@@ -171,6 +181,8 @@ impl Spec {
                         "own" => MxKind::Own,
                         "null" => MxKind::Null,
                         "none" => MxKind::None,
+                        "lame_second" => MxKind::LameSecond,
+                        "too_many" => MxKind::TooMany,
                         _ => return Err(unknown()),
                     },
                     w,
@@ -325,6 +337,7 @@ pub const POOL: &[PoolHost] = &[
     PoolHost::new(Rcpt::Closed, Tls::WrongName),
     PoolHost::new(Rcpt::Closed, Tls::WrongName),
     PoolHost::new(Rcpt::Closed, Tls::WrongName),
+    PoolHost::new(Rcpt::Closed, Tls::Refused),
 ];
 
 /// What a listener answers at `RCPT TO`.
@@ -350,6 +363,21 @@ pub enum Tls {
     SelfSigned,
     /// Signed by the lab CA for another name.
     WrongName,
+    /// STARTTLS offered, and the command answered `454 4.7.0 TLS not available due to temporary
+    /// reason` (RFC 3207 4): no handshake is ever made.
+    Refused,
+}
+
+impl Tls {
+    /// STARTTLS is in the EHLO reply.
+    pub fn offered(self) -> bool {
+        self != Tls::None
+    }
+
+    /// A handshake can be made, after STARTTLS or from the first byte on the implicit-TLS port.
+    pub fn handshakes(self) -> bool {
+        matches!(self, Tls::LabCa | Tls::SelfSigned | Tls::WrongName)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,6 +466,16 @@ pub fn pool_generic_ip(h: usize) -> Ipv4Addr {
     Ipv4Addr::new(127, 76, 0, h as u8)
 }
 
+/// Exchange `k` (1 to [`TOO_MANY_EXCHANGES`]) of the [`MxKind::TooMany`] domains.
+pub fn many_name(k: usize) -> String {
+    format!("mx{k:02}.many.{INFRA}")
+}
+
+/// Its address: its PTR names it, so it is forward-confirmed; nothing listens there.
+pub fn many_ip(k: usize) -> Ipv4Addr {
+    Ipv4Addr::new(127, 78, 0, k as u8)
+}
+
 /// The address of domain `index`'s own MX host: 127.100.0.0 upwards, one per domain.
 pub fn own_ip(index: u64) -> Ipv4Addr {
     let i = index as u32;
@@ -487,15 +525,23 @@ pub struct Domain {
     pub dkim_key: usize,
 }
 
-/// The DKIM public keys the world's records carry (generated once with OpenSSL; only the shape
-/// matters: RSA 1024 and 2048 bits, Ed25519, RFC 6376 3.6.1 and RFC 8463).
-pub const DKIM_KEYS: &[(&str, &str)] = &[
-    ("rsa", DKIM_RSA_1024),
-    ("rsa", DKIM_RSA_2048),
-    ("ed25519", "jM0A6L8RNFxkJb4Sd3jXaEUUn8sQsVr7Xg8eTe/syww="),
+/// The DKIM public keys the world's records carry, with their per-mille share among the domains
+/// that publish keys (generated once with OpenSSL; only the shape matters: RSA 1024 and 2048
+/// bits, Ed25519, RFC 6376 3.6.1 and RFC 8463, and a few RSA 512, which RFC 8301 3.2 forbids
+/// verifiers to accept and old records still carry).
+pub const DKIM_KEYS: &[(&str, &str, u32)] = &[
+    ("rsa", DKIM_RSA_1024, 300),
+    ("rsa", DKIM_RSA_2048, 500),
+    (
+        "ed25519",
+        "jM0A6L8RNFxkJb4Sd3jXaEUUn8sQsVr7Xg8eTe/syww=",
+        150,
+    ),
+    ("rsa", DKIM_RSA_512, 50),
 ];
-const DKIM_RSA_1024: &str = include_str!("../../datasets/lab-dkim-rsa1024.txt");
-const DKIM_RSA_2048: &str = include_str!("../../datasets/lab-dkim-rsa2048.txt");
+pub const DKIM_RSA_1024: &str = include_str!("../../datasets/lab-dkim-rsa1024.txt");
+pub const DKIM_RSA_2048: &str = include_str!("../../datasets/lab-dkim-rsa2048.txt");
+pub const DKIM_RSA_512: &str = "MFwwDQYJKoZIhvcNAQEBBQADSwAwSAJBALqZOua2AX03KHY3Yor7n7oExf/xElNgX0ZEQNc9fciw6ep9qzsqJinWXZnv2TFt704/8Zc5stMGEFCaFz7gAI8CAwEAAQ==";
 
 impl World {
     pub fn new(seed: u64, domains: usize) -> Result<World, LabError> {
@@ -556,7 +602,14 @@ impl World {
             mta_sts: pick(&s.mta_sts, g(6)),
             tls_rpt: pick(&s.tls_rpt, g(7)),
             bimi: pick(&s.bimi, g(8)),
-            dkim_key: (g(9) % DKIM_KEYS.len() as u64) as usize,
+            dkim_key: {
+                let shares: Vec<(usize, u32)> = DKIM_KEYS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| (i, k.2))
+                    .collect();
+                pick(&shares, g(9))
+            },
         }
     }
 
@@ -602,6 +655,10 @@ pub fn infra_records() -> Vec<Rr> {
             format!("a{i}.spf.{INFRA}"),
             Ipv4Addr::new(127, 75, 0, i),
         ));
+    }
+    for k in 1..=TOO_MANY_EXCHANGES {
+        v.push(Rr::A(many_name(k), many_ip(k)));
+        v.push(Rr::Ptr(many_ip(k), many_name(k)));
     }
     for (h, host) in POOL.iter().enumerate() {
         let ip = pool_ip(h);
@@ -657,6 +714,15 @@ impl Domain {
             }
             MxKind::Null => v.push(Rr::Mx(d.clone(), 0, String::new())),
             MxKind::None => {}
+            MxKind::LameSecond => {
+                v.push(Rr::Mx(d.clone(), 10, pool_name(self.pool[0])));
+                v.push(Rr::Mx(d.clone(), 20, self.lame_exchange()));
+            }
+            MxKind::TooMany => {
+                for k in 1..=TOO_MANY_EXCHANGES {
+                    v.push(Rr::Mx(d.clone(), 10 + k as u16, many_name(k)));
+                }
+            }
         }
         let spf = |s: &str| txt(d.clone(), s);
         match self.spf {
@@ -700,7 +766,7 @@ impl Domain {
                 v.push(txt(&dm, "v=DMARC1; p=reject"));
             }
         }
-        let (k, p) = DKIM_KEYS[self.dkim_key];
+        let (k, p, _) = DKIM_KEYS[self.dkim_key];
         let key = format!("v=DKIM1; k={k}; p={}", p.trim());
         for sel in self.dkim_published() {
             v.push(txt(format!("{sel}._domainkey.{d}"), key.clone()));
@@ -742,15 +808,23 @@ impl Domain {
         }
     }
 
-    /// The addresses of its MX hosts (what the scan's hosts table gets from it).
+    /// The second exchange of a [`MxKind::LameSecond`] domain: under [`LAME`], so its A and
+    /// AAAA queries answer SERVFAIL.
+    pub fn lame_exchange(&self) -> String {
+        format!("mx-{}.{LAME}", self.index)
+    }
+
+    /// The addresses of its MX hosts (what the scan's hosts table gets from it), in preference
+    /// order: only the exchanges a scan looks up, and only those whose lookups answer.
     pub fn mx_ips(&self) -> Vec<Ipv4Addr> {
         if self.existence != Existence::Ok {
             return vec![];
         }
         match self.mx {
-            MxKind::Pool => vec![pool_ip(self.pool[0])],
+            MxKind::Pool | MxKind::LameSecond => vec![pool_ip(self.pool[0])],
             MxKind::Multi => vec![pool_ip(self.pool[0]), pool_ip(self.pool[1])],
             MxKind::Own => vec![own_ip(self.index)],
+            MxKind::TooMany => (1..TOO_MANY_EXCHANGES).map(many_ip).collect(),
             MxKind::Null | MxKind::None => vec![],
         }
     }
@@ -899,7 +973,8 @@ impl Truth {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostTruth {
     pub ip: Ipv4Addr,
-    /// `closed`, `open`, `catch-all`, `greylist`, `greeting-421`, `tarpit`, or `no-listener`.
+    /// `closed`, `open`, `catch-all`, `greylist`, `greeting-421`, `tarpit`, `starttls-454` (a
+    /// closed host refusing STARTTLS), or `no-listener`.
     pub behaviour: &'static str,
     pub fcrdns: bool,
     pub dnsbl_listed: bool,
@@ -931,13 +1006,15 @@ impl HostTruth {
     pub fn pool(h: usize) -> HostTruth {
         let p = POOL[h];
         let session = !p.greeting_421;
-        let tls = p.tls != Tls::None;
+        let tls = p.tls.handshakes();
         HostTruth {
             ip: pool_ip(h),
             behaviour: if p.greeting_421 {
                 "greeting-421"
             } else if p.tarpit {
                 "tarpit"
+            } else if p.tls == Tls::Refused {
+                "starttls-454"
             } else {
                 match p.rcpt {
                     Rcpt::Closed => "closed",
@@ -949,7 +1026,7 @@ impl HostTruth {
             fcrdns: pool_rdns(h) == Rdns::Confirmed,
             dnsbl_listed: p.dnsbl == Some(DNSBL_LISTED),
             dnsbl_error: p.dnsbl == Some(DNSBL_ERROR),
-            starttls: session.then_some(tls),
+            starttls: session.then_some(p.tls.offered()),
             open_relay: match p.rcpt {
                 _ if !session => None,
                 Rcpt::Open => Some(true),
@@ -968,6 +1045,16 @@ impl HostTruth {
             } else {
                 "TLSv1.3"
             }),
+        }
+    }
+
+    /// Exchange `k` of the [`MxKind::TooMany`] domains.
+    pub fn many(k: usize) -> HostTruth {
+        HostTruth {
+            ip: many_ip(k),
+            fcrdns: true,
+            dnsbl_listed: false,
+            ..HostTruth::own(0)
         }
     }
 

@@ -6,7 +6,11 @@ use super::ReportOptions;
 use super::aggregate::{Aggregates, Counter, NULL};
 use super::charts::{self, Chart};
 use super::read::Reading;
-use super::readiness::SPF_LOOKUP_LIMIT;
+use crate::checks::dkim::DkimStatus;
+use crate::checks::dmarc::{DmarcStatus, Policy};
+use crate::checks::mta_sts::StsStatus;
+use crate::checks::spf::{MAX_DNS_TERMS, Qualifier, SpfStatus};
+use crate::output::HostStatus;
 
 /// One section of the report.
 #[derive(Debug, Clone)]
@@ -142,9 +146,14 @@ fn headline(a: &Aggregates) -> Section {
     let d = &a.domains;
     let h = &a.hosts;
     let n = d.rows;
-    let enforcing = d.dmarc_effective_p.get("quarantine") + d.dmarc_effective_p.get("reject");
+    let enforcing = d.dmarc_effective_p.get(Policy::Quarantine.as_str())
+        + d.dmarc_effective_p.get(Policy::Reject.as_str());
     let rows = vec![
-        ("SPF record valid", d.spf_status.get("valid"), n),
+        (
+            "SPF record valid",
+            d.spf_status.get(SpfStatus::Valid.as_str()),
+            n,
+        ),
         (
             "DMARC policy applies (any p)",
             d.dmarc_effective_p.known(),
@@ -152,7 +161,11 @@ fn headline(a: &Aggregates) -> Section {
         ),
         ("DMARC at enforcement (quarantine or reject)", enforcing, n),
         ("DKIM key under a probed selector", d.dkim_with_selector, n),
-        ("MTA-STS record valid", d.mta_sts_status.get("valid"), n),
+        (
+            "MTA-STS record valid",
+            d.mta_sts_status.get(StsStatus::Valid.as_str()),
+            n,
+        ),
         ("null MX (RFC 7505)", d.mx_null.get("true"), n),
         (
             "bulk-sender ready (every requirement met)",
@@ -162,7 +175,7 @@ fn headline(a: &Aggregates) -> Section {
         (
             "MX hosts with FCrDNS (of checked hosts)",
             h.fcrdns.get("true"),
-            h.host_status.get("ok"),
+            h.host_status.get(HostStatus::Ok.as_str()),
         ),
         (
             "SMTP hosts offering STARTTLS (of sessions reaching EHLO)",
@@ -193,13 +206,14 @@ fn headline(a: &Aggregates) -> Section {
 
 fn spf(a: &Aggregates, opts: &ReportOptions) -> Result<Section, ReportError> {
     let d = &a.domains;
-    let valid = d.spf_status.get("valid");
-    let permerror = d.spf_status.get("permerror");
+    let valid = d.spf_status.get(SpfStatus::Valid.as_str());
+    let permerror = d.spf_status.get(SpfStatus::PermError.as_str());
     let counted: u64 = d.spf_lookups.values().sum();
-    let over = sum_over(&d.spf_lookups, |k| k > SPF_LOOKUP_LIMIT);
+    let over = sum_over(&d.spf_lookups, |k| k > MAX_DNS_TERMS);
     let void_counted: u64 = d.spf_void_lookups.values().sum();
     let void_over = sum_over(&d.spf_void_lookups, |k| k > 2);
-    let permissive = d.spf_all.get("pass") + d.spf_all.get("neutral");
+    let permissive =
+        d.spf_all.get(Qualifier::Pass.as_str()) + d.spf_all.get(Qualifier::Neutral.as_str());
     let mut tables = vec![
         breakdown(
             &format!("spf_status, of {} domains", num(d.rows)),
@@ -357,8 +371,8 @@ fn spf(a: &Aggregates, opts: &ReportOptions) -> Result<Section, ReportError> {
             num(d.rows),
             num(valid),
             num(permerror),
-            num(d.spf_status.get("temperror")),
-            num(d.spf_status.get("none"))
+            num(d.spf_status.get(SpfStatus::TempError.as_str())),
+            num(d.spf_status.get(SpfStatus::None.as_str()))
         ),
         tables,
         charts: vec![lookups, cdf],
@@ -368,9 +382,14 @@ fn spf(a: &Aggregates, opts: &ReportOptions) -> Result<Section, ReportError> {
 
 fn dmarc(a: &Aggregates) -> Result<Section, ReportError> {
     let d = &a.domains;
-    let valid = d.dmarc_status.get("valid");
+    let valid = d.dmarc_status.get(DmarcStatus::Valid.as_str());
     let found: u64 = d.dmarc_source.total();
-    let order = ["none", "quarantine", "reject", NULL];
+    let order = [
+        Policy::None.as_str(),
+        Policy::Quarantine.as_str(),
+        Policy::Reject.as_str(),
+        NULL,
+    ];
     let labels: Vec<String> = order.iter().map(|k| label(k, "no valid record")).collect();
     let values: Vec<u64> = order.iter().map(|k| d.dmarc_p.get(k)).collect();
     let chart = charts::bars(
@@ -397,9 +416,9 @@ fn dmarc(a: &Aggregates) -> Result<Section, ReportError> {
              {} none.",
             num(d.rows),
             num(valid),
-            num(d.dmarc_status.get("invalid")),
-            num(d.dmarc_status.get("temperror")),
-            num(d.dmarc_status.get("none"))
+            num(d.dmarc_status.get(DmarcStatus::Invalid.as_str())),
+            num(d.dmarc_status.get(DmarcStatus::TempError.as_str())),
+            num(d.dmarc_status.get(DmarcStatus::None.as_str()))
         ),
         tables: vec![
             breakdown(
@@ -485,7 +504,7 @@ fn dkim(a: &Aggregates, opts: &ReportOptions) -> Section {
              {} with a key found, {} temperror.",
             num(d.rows),
             num(d.dkim_with_selector),
-            num(d.dkim_status.get("temperror"))
+            num(d.dkim_status.get(DkimStatus::TempError.as_str()))
         ),
         tables: vec![
             breakdown(
@@ -689,7 +708,7 @@ fn mx(a: &Aggregates, opts: &ReportOptions) -> Section {
 
 fn hosts(a: &Aggregates, reading: &Reading, opts: &ReportOptions) -> Section {
     let h = &a.hosts;
-    let checked = h.host_status.get("ok");
+    let checked = h.host_status.get(HostStatus::Ok.as_str());
     let mut zones: Vec<String> = reading.dnsbl_zones.clone();
     for z in h.dnsbl_listed.0.keys().chain(h.dnsbl_errors.0.keys()) {
         if !zones.contains(z) {

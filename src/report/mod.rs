@@ -3,6 +3,7 @@
 //! (the raw aggregates) and the per-domain bulk-sender readiness table.
 //!
 //! Layout:
+//! - [`columns`]: the columns the report reads, checked against the writer's column tables;
 //! - [`read`]: finds the parts, reads the projected columns, turns one part into partial
 //!   aggregates (a part still being written is skipped and counted, never an error);
 //! - [`aggregate`]: [`Aggregates`], exact counts that merge associatively and commutatively, so
@@ -16,6 +17,7 @@
 
 pub mod aggregate;
 pub mod charts;
+pub mod columns;
 pub mod figures;
 pub mod read;
 pub mod readiness;
@@ -62,6 +64,8 @@ impl ReportOptions {
 pub enum ReportError {
     #[error("no input directory given")]
     NoInput,
+    #[error(transparent)]
+    Columns(#[from] columns::ColumnError),
     #[error("{0}: not a directory")]
     NotADirectory(PathBuf),
     #[error("{}: neither domains/ nor hosts/ holds a Parquet part", .0.display())]

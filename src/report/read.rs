@@ -19,9 +19,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{UInt8Type, UInt32Type, UInt64Type};
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, ListArray, PrimitiveArray, RecordBatch, StringArray, StructArray,
+    Array, BooleanArray, ListArray, PrimitiveArray, RecordBatch, StringArray, StructArray,
 };
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -30,9 +29,14 @@ use serde::Serialize;
 
 use super::ReportError;
 use super::aggregate::{Aggregates, DomainAgg, HostAgg, Merge, ReadinessAgg, ipv4_bucket};
+use super::columns::{Col, DomainCols, Field, HostCols, Kind, Reads};
 use super::readiness::{
-    DomainFacts, HostFacts, HostMap, KeyFacts, MIN_RSA_BITS, ReadinessRow, ReadinessWriter, judge,
+    DomainFacts, HostCells, HostFacts, HostMap, KeyFacts, ReadinessRow, ReadinessWriter, judge,
 };
+use crate::checks::dmarc::DmarcStatus;
+use crate::checks::spf::SpfStatus;
+use crate::output::HostStatus;
+use crate::smtp::conn::SmtpStatus;
 
 /// What was read, apart from the aggregates: it differs between a sharded and an unsharded scan
 /// of the same input (parts, duplicate addresses), the aggregates do not.
@@ -69,77 +73,6 @@ pub struct Skipped {
     pub path: PathBuf,
     pub reason: String,
 }
-
-/// Columns read from the domains parts.
-const DOMAIN_COLUMNS: &[&str] = &[
-    "domain",
-    "domain_status",
-    "mx_status",
-    "mx",
-    "mx_null",
-    "mx_ips",
-    "mx_ips_status",
-    "mx_errors",
-    "spf_status",
-    "spf_all",
-    "spf_lookups",
-    "spf_void_lookups",
-    "spf_ipv4_authorized",
-    "spf_errors",
-    "spf_flags",
-    "spf_providers",
-    "dmarc_status",
-    "dmarc_source",
-    "dmarc_p",
-    "dmarc_effective_p",
-    "dmarc_pct",
-    "dmarc_rua",
-    "dmarc_errors",
-    "dmarc_rua_authorized",
-    "dmarc_rua_unauthorized",
-    "dkim_status",
-    "dkim_selectors",
-    "dkim_keys",
-    "dkim_errors",
-    "mta_sts_status",
-    "mta_sts_policy_status",
-    "mta_sts_mode",
-    "tls_rpt_status",
-    "bimi_status",
-    "dane_status",
-    "dane_tlsa",
-    "dane_all_mx",
-];
-
-/// Columns of the hosts' first pass: what readiness needs.
-const HOST_FACT_COLUMNS: &[&str] = &[
-    "ip",
-    "host_status",
-    "fcrdns",
-    "smtp_status",
-    "starttls",
-    "tls_version",
-];
-
-/// Columns of the hosts' second pass.
-const HOST_COLUMNS: &[&str] = &[
-    "ip",
-    "host_status",
-    "ptr_status",
-    "fcrdns",
-    "dnsbl_listed",
-    "dnsbl_errors",
-    "asn",
-    "asn_name",
-    "smtp_status",
-    "smtp_outcome",
-    "starttls",
-    "tls_version",
-    "tls_cert_valid",
-    "open_relay",
-    "open_relay_direct",
-    "accepts_any_recipient",
-];
 
 /// The finished parts of a table: `part-*.parquet`, sorted (a part being written has a hidden
 /// temporary name and is not listed).
@@ -225,33 +158,23 @@ fn read_part(
     Ok(())
 }
 
-/// Typed access to a batch's columns by name; an absent column or one of another type is null.
+/// Typed access to a batch's columns through the handles of [`Reads`]; a column absent from the
+/// part (a scan of an older version) or of another type there is null.
 pub(crate) struct Batch<'a>(pub(crate) &'a RecordBatch);
 
 impl<'a> Batch<'a> {
-    fn col(&self, name: &str) -> Option<&'a ArrayRef> {
-        self.0.column_by_name(name)
-    }
     fn rows(&self) -> usize {
         self.0.num_rows()
     }
-    fn str(&self, name: &str) -> Option<&'a StringArray> {
-        self.col(name)?.as_string_opt::<i32>()
+
+    fn get<K: Kind>(&self, c: Col<K>) -> Option<&'a K::Array> {
+        K::cast(self.0.column_by_name(c.name)?)
     }
-    fn bool(&self, name: &str) -> Option<&'a BooleanArray> {
-        self.col(name)?.as_boolean_opt()
-    }
-    fn u8(&self, name: &str) -> Option<&'a PrimitiveArray<UInt8Type>> {
-        self.col(name)?.as_primitive_opt::<UInt8Type>()
-    }
-    fn u32(&self, name: &str) -> Option<&'a PrimitiveArray<UInt32Type>> {
-        self.col(name)?.as_primitive_opt::<UInt32Type>()
-    }
-    fn u64(&self, name: &str) -> Option<&'a PrimitiveArray<UInt64Type>> {
-        self.col(name)?.as_primitive_opt::<UInt64Type>()
-    }
-    fn list(&self, name: &str) -> Option<&'a ListArray> {
-        self.col(name)?.as_list_opt::<i32>()
+
+    /// The values of one field of a `list<struct>` column's items, indexed like the items.
+    fn field<K: Kind>(&self, f: Field<K>) -> Option<&'a K::Array> {
+        let items: &StructArray = self.get(f.list)?.values().as_struct_opt()?;
+        K::cast(items.column_by_name(f.name)?)
     }
 }
 
@@ -314,14 +237,6 @@ fn codes(list: Option<Vec<&str>>) -> Vec<&str> {
     v
 }
 
-fn struct_items(a: Option<&ListArray>) -> Option<&StructArray> {
-    a?.values().as_struct_opt()
-}
-
-fn child<'a>(st: Option<&'a StructArray>, name: &str) -> Option<&'a ArrayRef> {
-    st?.column_by_name(name)
-}
-
 /// Reads everything: the aggregates, what was read, and the readiness table's path.
 pub fn read_all(
     inputs: &[PathBuf],
@@ -354,31 +269,47 @@ pub fn read_all(
     if domain_parts.is_empty() && host_parts.is_empty() {
         return Err(ReportError::NoParts(inputs[0].clone()));
     }
+    let reads = Reads::of_writer()?;
     let mut agg = Aggregates::default();
-    let hosts = read_hosts(&host_parts, &mut agg.hosts, &mut reading);
-    let readiness = read_domains(&domain_parts, &hosts, &mut agg, &mut reading, out)?;
+    let hosts = read_hosts(&reads, &host_parts, &mut agg.hosts, &mut reading);
+    let readiness = read_domains(&reads, &domain_parts, &hosts, &mut agg, &mut reading, out)?;
     Ok((agg, reading, readiness))
 }
 
 type HostFactsOfPart = Result<(Vec<Option<(IpAddr, HostFacts)>>, u64), String>;
 
-fn read_hosts(parts: &[PathBuf], agg: &mut HostAgg, reading: &mut Reading) -> HostMap {
+fn read_hosts(
+    reads: &Reads,
+    parts: &[PathBuf],
+    agg: &mut HostAgg,
+    reading: &mut Reading,
+) -> HostMap {
+    let (fc, hc) = (&reads.host_facts, &reads.hosts);
     let first: Vec<HostFactsOfPart> = parts
         .par_iter()
         .map(|path| {
             let mut rows = Vec::new();
             let mut bad = 0;
-            read_part(path, HOST_FACT_COLUMNS, |c| {
-                let (ip, hs) = (c.str("ip"), c.str("host_status"));
-                let (fc, ss) = (c.bool("fcrdns"), c.str("smtp_status"));
-                let (st, tv) = (c.bool("starttls"), c.str("tls_version"));
+            read_part(path, &fc.projection, |c| {
+                let k = &fc.cols;
+                let (ip, hs) = (c.get(k.ip), c.get(k.host_status));
+                let (fcrdns, ss) = (c.get(k.fcrdns), c.get(k.smtp_status));
+                let (st, refused) = (c.get(k.starttls), c.get(k.starttls_error));
+                let tv = c.get(k.tls_version);
                 for i in 0..c.rows() {
                     let Some(addr) = s(ip, i).and_then(|t| t.parse::<IpAddr>().ok()) else {
                         bad += 1;
                         rows.push(None);
                         continue;
                     };
-                    let f = HostFacts::from_cells(s(hs, i), b(fc, i), s(ss, i), b(st, i), s(tv, i));
+                    let f = HostFacts::from_cells(&HostCells {
+                        host_status: s(hs, i),
+                        fcrdns: b(fcrdns, i),
+                        smtp_status: s(ss, i),
+                        starttls: b(st, i),
+                        starttls_error: s(refused, i),
+                        tls_version: s(tv, i),
+                    });
                     rows.push(Some((addr, f)));
                 }
                 Ok(())
@@ -419,12 +350,12 @@ fn read_hosts(parts: &[PathBuf], agg: &mut HostAgg, reading: &mut Reading) -> Ho
         .map(|(path, mask)| {
             let mut a = HostAgg::default();
             let mut at = 0;
-            read_part(path, HOST_COLUMNS, |c| {
+            read_part(path, &hc.projection, |c| {
                 let n = c.rows();
                 let m = mask
                     .get(at..at + n)
                     .ok_or("the part changed between two reads")?;
-                host_batch(c, m, &mut a);
+                host_batch(&hc.cols, c, m, &mut a);
                 at += n;
                 Ok(())
             })
@@ -445,27 +376,27 @@ fn read_hosts(parts: &[PathBuf], agg: &mut HostAgg, reading: &mut Reading) -> Ho
 }
 
 /// Adds the kept rows of one hosts batch.
-pub(crate) fn host_batch(c: &Batch, keep: &[bool], a: &mut HostAgg) {
-    let host_status = c.str("host_status");
-    let ptr_status = c.str("ptr_status");
-    let fcrdns = c.bool("fcrdns");
-    let listed = c.list("dnsbl_listed");
-    let errors = c.list("dnsbl_errors");
-    let asn = c.u32("asn");
-    let asn_name = c.str("asn_name");
-    let smtp_status = c.str("smtp_status");
-    let outcome = c.str("smtp_outcome");
-    let starttls = c.bool("starttls");
-    let tls_version = c.str("tls_version");
-    let cert = c.bool("tls_cert_valid");
-    let relay = c.bool("open_relay");
-    let direct = c.bool("open_relay_direct");
-    let any_rcpt = c.bool("accepts_any_recipient");
+pub(crate) fn host_batch(k: &HostCols, c: &Batch, keep: &[bool], a: &mut HostAgg) {
+    let host_status = c.get(k.host_status);
+    let ptr_status = c.get(k.ptr_status);
+    let fcrdns = c.get(k.fcrdns);
+    let listed = c.get(k.dnsbl_listed);
+    let errors = c.get(k.dnsbl_errors);
+    let asn = c.get(k.asn);
+    let asn_name = c.get(k.asn_name);
+    let smtp_status = c.get(k.smtp_status);
+    let outcome = c.get(k.smtp_outcome);
+    let starttls = c.get(k.starttls);
+    let tls_version = c.get(k.tls_version);
+    let cert = c.get(k.tls_cert_valid);
+    let relay = c.get(k.open_relay);
+    let direct = c.get(k.open_relay_direct);
+    let any_rcpt = c.get(k.accepts_any_recipient);
     for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
         a.rows += 1;
         let hs = s(host_status, i);
         a.host_status.add_opt(hs);
-        if hs == Some("ok") {
+        if hs == Some(HostStatus::Ok.as_str()) {
             a.ptr_status.add_opt(s(ptr_status, i));
             a.fcrdns.add_bool(b(fcrdns, i));
             let zones = distinct(strs(listed, i));
@@ -496,11 +427,12 @@ pub(crate) fn host_batch(c: &Batch, keep: &[bool], a: &mut HostAgg) {
         }
         let ss = s(smtp_status, i);
         a.smtp_status.add_opt(ss);
-        if ss.is_some_and(|s| s != "skipped") {
+        if ss.is_some_and(|s| s != SmtpStatus::Skipped.as_str()) {
             a.smtp_outcome.add_opt(s(outcome, i));
         }
         // A dialogue took place (a refused or timed-out connection says nothing of STARTTLS).
-        if matches!(ss, Some("ok" | "tls-error")) {
+        let dialogue = [SmtpStatus::Ok, SmtpStatus::TlsError].map(SmtpStatus::as_str);
+        if ss.is_some_and(|s| dialogue.contains(&s)) {
             let st = b(starttls, i);
             a.starttls.add_bool(st);
             if st == Some(true) {
@@ -519,6 +451,7 @@ pub(crate) fn host_batch(c: &Batch, keep: &[bool], a: &mut HostAgg) {
 type DomainPart = Result<(DomainAgg, ReadinessAgg, Vec<ReadinessRow>), Skipped>;
 
 fn read_domains(
+    reads: &Reads,
     parts: &[PathBuf],
     hosts: &HostMap,
     agg: &mut Aggregates,
@@ -536,8 +469,8 @@ fn read_domains(
                 let mut d = DomainAgg::default();
                 let mut r = ReadinessAgg::default();
                 let mut rows = Vec::new();
-                read_part(path, DOMAIN_COLUMNS, |c| {
-                    domain_batch(c, hosts, &mut d, &mut r, &mut rows);
+                read_part(path, &reads.domains.projection, |c| {
+                    domain_batch(&reads.domains.cols, c, hosts, &mut d, &mut r, &mut rows);
                     Ok(())
                 })
                 .map(|()| (d, r, rows))
@@ -565,55 +498,55 @@ fn read_domains(
 
 /// Adds one domains batch to the aggregates and judges its domains' readiness.
 pub(crate) fn domain_batch(
+    k: &DomainCols,
     c: &Batch,
     hosts: &HostMap,
     a: &mut DomainAgg,
     r: &mut ReadinessAgg,
     out: &mut Vec<ReadinessRow>,
 ) {
-    let domain = c.str("domain");
-    let domain_status = c.str("domain_status");
-    let mx_status = c.str("mx_status");
-    let mx = c.list("mx");
-    let mx_exchange = child(struct_items(mx), "exchange").and_then(|x| x.as_string_opt::<i32>());
-    let mx_null = c.bool("mx_null");
-    let mx_ips = c.list("mx_ips");
-    let mx_ips_status = c.str("mx_ips_status");
-    let mx_errors = c.list("mx_errors");
-    let spf_status = c.str("spf_status");
-    let spf_all = c.str("spf_all");
-    let spf_lookups = c.u32("spf_lookups");
-    let spf_void = c.u32("spf_void_lookups");
-    let spf_v4 = c.u64("spf_ipv4_authorized");
-    let spf_errors = c.list("spf_errors");
-    let spf_flags = c.list("spf_flags");
-    let spf_providers = c.list("spf_providers");
-    let dmarc_status = c.str("dmarc_status");
-    let dmarc_source = c.str("dmarc_source");
-    let dmarc_p = c.str("dmarc_p");
-    let dmarc_eff = c.str("dmarc_effective_p");
-    let dmarc_pct = c.u8("dmarc_pct");
-    let dmarc_rua = c.list("dmarc_rua");
-    let dmarc_errors = c.list("dmarc_errors");
-    let rua_ok = c.list("dmarc_rua_authorized");
-    let rua_no = c.list("dmarc_rua_unauthorized");
-    let dkim_status = c.str("dkim_status");
-    let dkim_selectors = c.list("dkim_selectors");
-    let keys = c.list("dkim_keys");
-    let key_items = struct_items(keys);
-    let key_type = child(key_items, "type").and_then(|x| x.as_string_opt::<i32>());
-    let key_bits = child(key_items, "bits").and_then(|x| x.as_primitive_opt::<UInt32Type>());
-    let key_revoked = child(key_items, "revoked").and_then(|x| x.as_boolean_opt());
-    let key_usable = child(key_items, "usable").and_then(|x| x.as_boolean_opt());
-    let dkim_errors = c.list("dkim_errors");
-    let sts = c.str("mta_sts_status");
-    let sts_policy = c.str("mta_sts_policy_status");
-    let sts_mode = c.str("mta_sts_mode");
-    let tls_rpt = c.str("tls_rpt_status");
-    let bimi = c.str("bimi_status");
-    let dane_status = c.str("dane_status");
-    let dane_tlsa = c.list("dane_tlsa");
-    let dane_all = c.bool("dane_all_mx");
+    let domain = c.get(k.domain);
+    let domain_status = c.get(k.domain_status);
+    let mx_status = c.get(k.mx_status);
+    let mx = c.get(k.mx);
+    let mx_exchange = c.field(k.mx_exchange);
+    let mx_null = c.get(k.mx_null);
+    let mx_ips = c.get(k.mx_ips);
+    let mx_ips_status = c.get(k.mx_ips_status);
+    let mx_errors = c.get(k.mx_errors);
+    let spf_status = c.get(k.spf_status);
+    let spf_all = c.get(k.spf_all);
+    let spf_lookups = c.get(k.spf_lookups);
+    let spf_void = c.get(k.spf_void_lookups);
+    let spf_v4 = c.get(k.spf_ipv4_authorized);
+    let spf_errors = c.get(k.spf_errors);
+    let spf_flags = c.get(k.spf_flags);
+    let spf_providers = c.get(k.spf_providers);
+    let dmarc_status = c.get(k.dmarc_status);
+    let dmarc_source = c.get(k.dmarc_source);
+    let dmarc_p = c.get(k.dmarc_p);
+    let dmarc_eff = c.get(k.dmarc_effective_p);
+    let dmarc_pct = c.get(k.dmarc_pct);
+    let dmarc_rua = c.get(k.dmarc_rua);
+    let dmarc_errors = c.get(k.dmarc_errors);
+    let rua_ok = c.get(k.dmarc_rua_authorized);
+    let rua_no = c.get(k.dmarc_rua_unauthorized);
+    let dkim_status = c.get(k.dkim_status);
+    let dkim_selectors = c.get(k.dkim_selectors);
+    let keys = c.get(k.dkim_keys);
+    let key_type = c.field(k.key_type);
+    let key_bits = c.field(k.key_bits);
+    let key_revoked = c.field(k.key_revoked);
+    let key_usable = c.field(k.key_usable);
+    let dkim_errors = c.get(k.dkim_errors);
+    let sts = c.get(k.mta_sts_status);
+    let sts_policy = c.get(k.mta_sts_policy_status);
+    let sts_mode = c.get(k.mta_sts_mode);
+    let tls_rpt = c.get(k.tls_rpt_status);
+    let bimi = c.get(k.bimi_status);
+    let dane_status = c.get(k.dane_status);
+    let dane_tlsa = c.get(k.dane_tlsa);
+    let dane_all = c.get(k.dane_all_mx);
 
     for i in 0..c.rows() {
         a.rows += 1;
@@ -642,10 +575,9 @@ pub(crate) fn domain_batch(
 
         let spf = s(spf_status, i);
         a.spf_status.add_opt(spf);
-        let spf_codes = codes(strs(spf_errors, i));
-        for code in &spf_codes {
+        for code in codes(strs(spf_errors, i)) {
             a.spf_errors.add(code);
-            if spf == Some("permerror") {
+            if spf == Some(SpfStatus::PermError.as_str()) {
                 a.spf_permerror_codes.add(code);
             }
         }
@@ -656,7 +588,7 @@ pub(crate) fn domain_batch(
         if let Some(n) = p(spf_void, i) {
             *a.spf_void_lookups.entry(n).or_default() += 1;
         }
-        if spf == Some("valid") {
+        if spf == Some(SpfStatus::Valid.as_str()) {
             a.spf_all.add_opt(s(spf_all, i));
             match p(spf_v4, i) {
                 Some(n) => *a.spf_ipv4_buckets.entry(ipv4_bucket(n)).or_default() += 1,
@@ -678,7 +610,7 @@ pub(crate) fn domain_batch(
         if let Some(src) = s(dmarc_source, i) {
             a.dmarc_source.add(src);
         }
-        if dmarc == Some("valid") {
+        if dmarc == Some(DmarcStatus::Valid.as_str()) {
             match p(dmarc_pct, i) {
                 Some(n) => a.dmarc_pct.add(&n.to_string()),
                 None => a.dmarc_pct.add(super::aggregate::NULL),
@@ -711,16 +643,15 @@ pub(crate) fn domain_batch(
                 bits.map_or_else(|| "unknown".to_owned(), |b| b.to_string())
             );
             a.dkim_keys.add(&label);
-            let is_weak = t.is_none_or(|t| t.eq_ignore_ascii_case("rsa"))
-                && bits.is_some_and(|b| b < MIN_RSA_BITS)
-                && !revoked;
-            a.dkim_weak_keys += u64::from(is_weak);
-            weak |= is_weak;
-            key_facts.push(KeyFacts {
+            let key = KeyFacts {
                 key_type: t,
                 bits,
                 usable: b(key_usable, j).unwrap_or(false),
-            });
+            };
+            let is_weak = key.weak() && !revoked;
+            a.dkim_weak_keys += u64::from(is_weak);
+            weak |= is_weak;
+            key_facts.push(key);
         }
         a.dkim_weak_domains += u64::from(weak);
         for code in codes(strs(dkim_errors, i)) {
@@ -746,12 +677,13 @@ pub(crate) fn domain_batch(
         let facts = DomainFacts {
             spf_status: spf,
             spf_lookups: lookups,
-            spf_error_codes: spf_codes,
             dkim_status: dkim,
             dkim_keys: key_facts,
             dmarc_status: dmarc,
             dmarc_effective_p: eff,
             mx_ips: strs(mx_ips, i),
+            mx_ips_status: s(mx_ips_status, i),
+            mx_exchanges: range(mx, i).map(|r| r.len()),
         };
         let v = judge(&facts, hosts);
         r.ready.add_bool(v.ready);
@@ -782,6 +714,7 @@ mod tests {
         mx: Option<Vec<(u16, String)>>,
         mx_null: Option<bool>,
         mx_ips: Option<Vec<String>>,
+        mx_ips_status: Option<&'static str>,
         spf_status: &'static str,
         spf_lookups: Option<u32>,
         spf_ipv4: Option<u64>,
@@ -804,6 +737,7 @@ mod tests {
         ),
         Column::new("mx_null", Boolean, |r| Bool(r.mx_null)),
         Column::new("mx_ips", ListUtf8, |r| StrList(r.mx_ips.as_deref())),
+        Column::new("mx_ips_status", Utf8, |r| Str(r.mx_ips_status)),
         Column::new("spf_status", Utf8, |r| Str(Some(r.spf_status))),
         Column::new("spf_lookups", UInt32, |r| U32(r.spf_lookups)),
         Column::new("spf_ipv4_authorized", UInt64, |r| U64(r.spf_ipv4)),
@@ -860,15 +794,24 @@ mod tests {
         }
     }
 
+    /// The lab's RSA key of `bits` as the DKIM check reads it: what a scan writes.
     fn key(bits: u32) -> DkimKeyRow {
+        use crate::lab::world::{DKIM_RSA_512, DKIM_RSA_2048};
+        let p = if bits == 512 {
+            DKIM_RSA_512
+        } else {
+            DKIM_RSA_2048
+        };
+        let k = crate::checks::dkim::parse_key_record(&format!("v=DKIM1; p={}", p.trim()));
+        assert_eq!(k.bits, Some(bits));
         DkimKeyRow {
             selector: "s".into(),
-            key_type: "rsa".into(),
-            bits: Some(bits),
-            testing: false,
-            revoked: false,
-            usable: true,
-            errors: vec![],
+            key_type: k.key_type.as_str().into(),
+            bits: k.bits,
+            testing: k.testing,
+            revoked: k.revoked,
+            usable: k.usable(),
+            errors: k.errors,
         }
     }
 
@@ -883,6 +826,7 @@ mod tests {
             mx: Some(vec![(10, format!("mx.d{i}.example"))]),
             mx_null: Some(false),
             mx_ips: Some(strings(&["192.0.2.1"])),
+            mx_ips_status: Some("ok"),
             spf_status: "valid",
             spf_lookups: Some(2),
             spf_ipv4: Some(256),
@@ -907,13 +851,16 @@ mod tests {
         v[4].dmarc_status = "none";
         v[4].dmarc_p = None;
         v[4].dmarc_effective_p = None;
+        // A weak key is unusable (RFC 8301 3.2), so the DKIM check says invalid.
         v[5].dkim_keys = Some(vec![key(512)]);
+        v[5].dkim_status = "invalid";
         v[6].dkim_status = "none";
         v[6].dkim_selectors = Some(vec![]);
         v[6].dkim_keys = Some(vec![]);
         v[7].mx = Some(vec![(0, String::new())]);
         v[7].mx_null = Some(true);
         v[7].mx_ips = Some(vec![]);
+        v[7].mx_ips_status = None;
         // Two domains of one operator (the registrable domain of the exchanges).
         v[8].mx = Some(vec![(10, "a.mail.provider.example".into())]);
         v[9].mx = Some(vec![

@@ -21,9 +21,16 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use super::ReportError;
+use crate::checks::dkim::{self, DkimStatus, KeyType};
+use crate::checks::dmarc::{DmarcStatus, Policy};
+use crate::checks::spf::{MAX_DNS_TERMS, SpfStatus};
+use crate::dns::Status;
+use crate::output::HostStatus;
 use crate::output::columns::ColType::*;
 use crate::output::columns::Value::*;
 use crate::output::columns::{Column, Row, to_batch};
+use crate::pipeline::domain::MAX_EXCHANGES;
+use crate::smtp::conn::SmtpStatus;
 
 /// Failed requirement codes (`ready_failed`).
 pub const SPF_NONE: &str = "spf-none";
@@ -44,11 +51,6 @@ pub const REQ_DKIM: &str = "dkim";
 pub const REQ_DMARC: &str = "dmarc";
 pub const REQ_MX_FCRDNS: &str = "mx-fcrdns";
 pub const REQ_MX_STARTTLS: &str = "mx-starttls";
-
-/// Smallest RSA key the guidelines accept (Google: "Use a 1024-bit key or longer").
-pub const MIN_RSA_BITS: u32 = 1024;
-/// RFC 7208 4.6.4.
-pub const SPF_LOOKUP_LIMIT: u32 = 10;
 
 /// A requirement's state for one host or one domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,37 +86,39 @@ impl Tri {
     }
 }
 
-/// What readiness needs of one address: FCrDNS and STARTTLS.
+/// What readiness needs of one address: FCrDNS and TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostFacts {
     pub fcrdns: Tri,
+    /// Named after the column; implicit TLS (port 465, `N/tls`) counts as much as STARTTLS.
     pub starttls: Tri,
 }
 
+/// The cells of a hosts row that readiness reads.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostCells<'a> {
+    pub host_status: Option<&'a str>,
+    pub fcrdns: Option<bool>,
+    pub smtp_status: Option<&'a str>,
+    pub starttls: Option<bool>,
+    /// `smtp_starttls_error`: the refusal of the STARTTLS command (`454 ...`).
+    pub starttls_error: Option<&'a str>,
+    pub tls_version: Option<&'a str>,
+}
+
 impl HostFacts {
-    /// From a hosts row's cells. FCrDNS counts only for a checked host. STARTTLS is judged only
-    /// where an SMTP session reached EHLO: offered and a handshake made (`tls_version`) is a yes;
-    /// not offered, or offered and the handshake failed, is a no; no session (no `--smtp`, an
-    /// excluded address, refused, timeout) is unknown.
-    pub fn from_cells(
-        host_status: Option<&str>,
-        fcrdns: Option<bool>,
-        smtp_status: Option<&str>,
-        starttls: Option<bool>,
-        tls_version: Option<&str>,
-    ) -> HostFacts {
-        let fcrdns = if host_status == Some("ok") {
-            Tri::of(fcrdns)
+    /// From a hosts row's cells. FCrDNS counts only for a checked host. TLS is judged only where
+    /// an SMTP dialogue took place or a handshake failed (`ok`, `tls-error`): see [`tls`].
+    pub fn from_cells(c: &HostCells) -> HostFacts {
+        let fcrdns = if c.host_status == Some(HostStatus::Ok.as_str()) {
+            Tri::of(c.fcrdns)
         } else {
             Tri::Unknown
         };
-        let starttls = match (smtp_status, starttls, tls_version) {
-            (Some("ok" | "tls-error"), Some(false), _) => Tri::No,
-            (Some("ok" | "tls-error"), Some(true), Some(_)) => Tri::Yes,
-            (Some("tls-error"), Some(true), None) => Tri::No,
-            _ => Tri::Unknown,
-        };
-        HostFacts { fcrdns, starttls }
+        HostFacts {
+            fcrdns,
+            starttls: tls(c),
+        }
     }
 
     fn pack(self) -> u8 {
@@ -165,6 +169,26 @@ impl HostMap {
     }
 }
 
+/// TLS on the session of a hosts row. A handshake made (`tls_version`) is a yes, whether after
+/// STARTTLS or from the first byte on an implicit-TLS port (RFC 8314: 465 offers no STARTTLS, so
+/// `starttls` is false there). A failed handshake, STARTTLS not offered, or the STARTTLS command
+/// refused (RFC 3207 4: `454 TLS not available`; the mail then goes in clear or waits) is a no.
+/// No session (no `--smtp`, an excluded address, refused, timeout, ended before EHLO) or
+/// STARTTLS offered but not tried is unknown.
+fn tls(c: &HostCells) -> Tri {
+    let is = |s: SmtpStatus| c.smtp_status == Some(s.as_str());
+    if !(is(SmtpStatus::Ok) || is(SmtpStatus::TlsError)) {
+        return Tri::Unknown;
+    }
+    if c.tls_version.is_some() {
+        Tri::Yes
+    } else if is(SmtpStatus::TlsError) || c.starttls == Some(false) || c.starttls_error.is_some() {
+        Tri::No
+    } else {
+        Tri::Unknown
+    }
+}
+
 fn insert_new<K: std::hash::Hash + Eq>(
     m: &mut HashMap<K, u8, ahash::RandomState>,
     k: K,
@@ -187,19 +211,42 @@ pub struct KeyFacts<'a> {
     pub usable: bool,
 }
 
+impl KeyFacts<'_> {
+    fn rsa(&self) -> bool {
+        self.key_type
+            .is_none_or(|t| t.eq_ignore_ascii_case(KeyType::Rsa.as_str()))
+    }
+
+    /// An RSA key under the DKIM check's floor (it marks such a key `weak-key`, unusable).
+    pub fn weak(&self) -> bool {
+        self.rsa() && self.bits.is_some_and(dkim::is_weak_rsa)
+    }
+}
+
 /// What readiness needs of one domains row.
 #[derive(Debug, Clone, Default)]
 pub struct DomainFacts<'a> {
     pub spf_status: Option<&'a str>,
     pub spf_lookups: Option<u32>,
-    /// The codes of `spf_errors`.
-    pub spf_error_codes: Vec<&'a str>,
     pub dkim_status: Option<&'a str>,
     pub dkim_keys: Vec<KeyFacts<'a>>,
     pub dmarc_status: Option<&'a str>,
     pub dmarc_effective_p: Option<&'a str>,
     /// Null when the MX query failed.
     pub mx_ips: Option<Vec<&'a str>>,
+    /// `ok` when every address lookup of the exchanges was answered.
+    pub mx_ips_status: Option<&'a str>,
+    /// Exchanges in the MX answer; null when the query failed.
+    pub mx_exchanges: Option<usize>,
+}
+
+impl DomainFacts<'_> {
+    /// `mx_ips` holds the address of every exchange: each lookup answered, and no exchange past
+    /// the scan's cap left unlooked-up. Otherwise the addresses it holds are only some of them.
+    fn mx_ips_complete(&self) -> bool {
+        self.mx_ips_status == Some(Status::Ok.as_str())
+            && self.mx_exchanges.is_some_and(|n| n <= MAX_EXCHANGES)
+    }
 }
 
 /// One domain's verdict.
@@ -218,47 +265,51 @@ enum Judged {
 }
 
 /// Valid SPF within the lookup limit (Google, Yahoo, Outlook.com: SPF must pass, which a
-/// permerror never does; RFC 7208 4.6.4: more than 10 lookups is a permerror).
+/// permerror never does; RFC 7208 4.6.4: more than [`MAX_DNS_TERMS`] lookups is a permerror).
 fn spf(d: &DomainFacts) -> Judged {
-    match d.spf_status {
-        Some("valid") => match d.spf_lookups {
-            Some(n) if n <= SPF_LOOKUP_LIMIT => Judged::Pass,
+    let is = |s: SpfStatus| d.spf_status == Some(s.as_str());
+    if is(SpfStatus::Valid) {
+        match d.spf_lookups {
+            Some(n) if n <= MAX_DNS_TERMS => Judged::Pass,
             Some(_) => Judged::Fail(SPF_OVER_LIMIT),
             // Not walked (--no-spf-walk): the limit cannot be judged.
             None => Judged::Unknown(REQ_SPF),
-        },
-        Some("permerror") if d.spf_error_codes.contains(&"lookup-limit") => {
-            Judged::Fail(SPF_OVER_LIMIT)
         }
-        Some("permerror") => Judged::Fail(SPF_INVALID),
-        Some("none") => Judged::Fail(SPF_NONE),
-        _ => Judged::Unknown(REQ_SPF),
+    } else if is(SpfStatus::PermError) {
+        // The SPF check counts on past the limit, and a tree over it is a permerror whatever
+        // else it holds.
+        if d.spf_lookups.is_some_and(|n| n > MAX_DNS_TERMS) {
+            Judged::Fail(SPF_OVER_LIMIT)
+        } else {
+            Judged::Fail(SPF_INVALID)
+        }
+    } else if is(SpfStatus::None) {
+        Judged::Fail(SPF_NONE)
+    } else {
+        Judged::Unknown(REQ_SPF)
     }
 }
 
-/// A usable RSA key of at least 1024 bits under a probed selector. Only the probed selectors
-/// can be seen: a domain signing under another selector shows `dkim-none`.
+/// A usable RSA key of at least [`dkim::MIN_RSA_BITS`] under a probed selector. Only the probed
+/// selectors can be seen: a domain signing under another selector shows `dkim-none`.
 fn dkim(d: &DomainFacts) -> Judged {
-    let usable = || d.dkim_keys.iter().filter(|k| k.usable);
-    let rsa = |k: &&KeyFacts| k.key_type.is_none_or(|t| t.eq_ignore_ascii_case("rsa"));
-    if usable()
-        .filter(rsa)
-        .any(|k| k.bits.is_some_and(|b| b >= MIN_RSA_BITS))
-    {
+    let keys = &d.dkim_keys;
+    if keys.iter().any(|k| k.usable && k.rsa() && !k.weak()) {
         return Judged::Pass;
     }
-    match d.dkim_status {
-        Some("valid" | "invalid" | "none") => {}
+    let is = |s: DkimStatus| d.dkim_status == Some(s.as_str());
+    if !(is(DkimStatus::Valid) || is(DkimStatus::Invalid) || is(DkimStatus::None)) {
         // temperror: a key may hide behind the failed query; skipped: not probed.
-        _ => return Judged::Unknown(REQ_DKIM),
+        return Judged::Unknown(REQ_DKIM);
     }
-    if usable().filter(rsa).any(|k| k.bits.is_some()) {
+    if keys.iter().any(KeyFacts::weak) {
+        // RFC 8301 3.2: the DKIM check makes these unusable; lengthening the key is the fix.
         Judged::Fail(DKIM_WEAK)
-    } else if usable().next().is_some() {
+    } else if keys.iter().any(|k| k.usable) {
         // RFC 8463 3: verifiers that do not know Ed25519 ignore its signatures, so signers are
         // told to sign with RSA as well.
         Judged::Fail(DKIM_NO_RSA)
-    } else if d.dkim_keys.is_empty() {
+    } else if keys.is_empty() {
         Judged::Fail(DKIM_NONE)
     } else {
         Judged::Fail(DKIM_INVALID)
@@ -268,19 +319,27 @@ fn dkim(d: &DomainFacts) -> Judged {
 /// A DMARC policy applies, at least `p=none`: the domain's own record or its Organizational
 /// Domain's (`dmarc_effective_p` already says which applies, RFC 7489 6.6.3).
 fn dmarc(d: &DomainFacts) -> Judged {
-    match (d.dmarc_effective_p, d.dmarc_status) {
-        (Some("none" | "quarantine" | "reject"), _) => Judged::Pass,
-        (_, Some("none")) => Judged::Fail(DMARC_NONE),
-        (_, Some("valid" | "invalid")) => Judged::Fail(DMARC_INVALID),
-        _ => Judged::Unknown(REQ_DMARC),
+    let applies = [Policy::None, Policy::Quarantine, Policy::Reject]
+        .iter()
+        .any(|p| d.dmarc_effective_p == Some(p.as_str()));
+    let is = |s: DmarcStatus| d.dmarc_status == Some(s.as_str());
+    if applies {
+        Judged::Pass
+    } else if is(DmarcStatus::None) {
+        Judged::Fail(DMARC_NONE)
+    } else if is(DmarcStatus::Valid) || is(DmarcStatus::Invalid) {
+        Judged::Fail(DMARC_INVALID)
+    } else {
+        Judged::Unknown(REQ_DMARC)
     }
 }
 
 /// Every MX address has the property; any that has not fails, else any unknown (no hosts row
-/// yet, not checked) leaves it unknown. The MX addresses stand in for the sending hosts, which
-/// cannot be seen from outside.
+/// yet, not checked) leaves it unknown, and so do addresses missing from an incomplete `mx_ips`.
+/// The MX addresses stand in for the sending hosts, which cannot be seen from outside.
 fn all_mx(
     ips: Option<&[&str]>,
+    complete: bool,
     hosts: &HostMap,
     get: fn(HostFacts) -> Tri,
     failed: &'static str,
@@ -289,7 +348,7 @@ fn all_mx(
     let Some(ips) = ips.filter(|i| !i.is_empty()) else {
         return Judged::Unknown(unknown);
     };
-    let mut any_unknown = false;
+    let mut any_unknown = !complete;
     for ip in ips {
         let t = ip
             .parse::<IpAddr>()
@@ -311,13 +370,20 @@ fn all_mx(
 
 /// Judges one domain against every requirement.
 pub fn judge(d: &DomainFacts, hosts: &HostMap) -> Verdict {
-    let ips = d.mx_ips.as_deref();
+    let (ips, complete) = (d.mx_ips.as_deref(), d.mx_ips_complete());
     let judged = [
         spf(d),
         dkim(d),
         dmarc(d),
-        all_mx(ips, hosts, |h| h.fcrdns, MX_FCRDNS, REQ_MX_FCRDNS),
-        all_mx(ips, hosts, |h| h.starttls, MX_NO_STARTTLS, REQ_MX_STARTTLS),
+        all_mx(ips, complete, hosts, |h| h.fcrdns, MX_FCRDNS, REQ_MX_FCRDNS),
+        all_mx(
+            ips,
+            complete,
+            hosts,
+            |h| h.starttls,
+            MX_NO_STARTTLS,
+            REQ_MX_STARTTLS,
+        ),
     ];
     let mut v = Verdict {
         ready: None,
@@ -370,9 +436,9 @@ static READINESS_COLUMNS: &[R] = &[
     R::new("ready_bulk_sender", Boolean, |r| Bool(r.ready_bulk_sender))
         .doc("meets every requirement below that can be checked from outside: true; false as soon as one failed (`ready_failed`); null when none failed but one could not be judged (`ready_unknown`: a DNS failure, not probed, no hosts row yet, no SMTP results)"),
     R::new("ready_failed", ListUtf8, |r| StrList(Some(&r.ready_failed))).required()
-        .doc("failed requirements, in this order: `spf-none`, `spf-invalid` (permerror other than the lookup limit), `spf-over-limit` (more than 10 DNS lookups, RFC 7208 4.6.4); `dkim-none` (no key under a probed selector), `dkim-invalid` (key records, none usable), `dkim-weak` (usable RSA keys, all under 1024 bits), `dkim-no-rsa` (only Ed25519 keys, which verifiers that do not know them ignore, RFC 8463 3); `dmarc-none` (no record applies, organizational fallback included), `dmarc-invalid`; `mx-fcrdns` (an MX address without forward-confirmed reverse DNS), `mx-no-starttls` (an MX address whose SMTP session offered no STARTTLS, or whose handshake failed)"),
+        .doc("failed requirements, in this order: `spf-none`, `spf-invalid` (permerror other than the lookup limit), `spf-over-limit` (more than 10 DNS lookups, RFC 7208 4.6.4); `dkim-none` (no key under a probed selector), `dkim-invalid` (key records, none usable), `dkim-weak` (RSA keys under 1024 bits, which RFC 8301 3.2 makes unusable: the DKIM check's `weak-key`; and no usable RSA key of 1024 bits or more), `dkim-no-rsa` (only Ed25519 keys, which verifiers that do not know them ignore, RFC 8463 3); `dmarc-none` (no record applies, organizational fallback included), `dmarc-invalid`; `mx-fcrdns` (an MX address without forward-confirmed reverse DNS), `mx-no-starttls` (an MX address whose SMTP session made no TLS handshake: STARTTLS not offered, the STARTTLS command refused (`454`, RFC 3207 4), or the handshake failed; implicit TLS on the first `--smtp-ports` port (465, `N/tls`) counts as TLS)"),
     R::new("ready_unknown", ListUtf8, |r| StrList(Some(&r.ready_unknown))).required()
-        .doc("requirements that could not be judged: `spf` (temperror, or not walked), `dkim` (temperror without a good key, or `--no-dkim`), `dmarc` (temperror), `mx-fcrdns` and `mx-starttls` (MX query failed, no MX address, an address without a checked hosts row; STARTTLS also without `--smtp` or when the session did not reach EHLO)"),
+        .doc("requirements that could not be judged: `spf` (temperror, or not walked), `dkim` (temperror without a good key, or `--no-dkim`), `dmarc` (temperror), `mx-fcrdns` and `mx-starttls` (MX query failed, no MX address, an address without a checked hosts row, or `mx_ips` incomplete when no address failed: `mx_ips_status` not `ok`, or more than 16 exchanges; STARTTLS also without `--smtp`, when the session did not reach EHLO, or when STARTTLS was offered and not tried)"),
 ];
 
 impl Row for ReadinessRow {
@@ -473,12 +539,33 @@ mod tests {
         HostFacts { fcrdns, starttls }
     }
 
-    fn rsa(bits: u32) -> KeyFacts<'static> {
+    /// A key record as the DKIM check reads it: what a scan writes in `dkim_keys`.
+    fn key(record: String) -> KeyFacts<'static> {
+        let k: &'static dkim::DkimKey = Box::leak(Box::new(dkim::parse_key_record(&record)));
         KeyFacts {
-            key_type: Some("rsa"),
-            bits: Some(bits),
-            usable: true,
+            key_type: Some(k.key_type.as_str()),
+            bits: k.bits,
+            usable: k.usable(),
         }
+    }
+
+    /// The lab's RSA keys of 512 (weak), 1024 and 2048 bits.
+    fn rsa(bits: u32) -> KeyFacts<'static> {
+        use crate::lab::world::{DKIM_RSA_512, DKIM_RSA_1024, DKIM_RSA_2048};
+        let p = match bits {
+            512 => DKIM_RSA_512,
+            1024 => DKIM_RSA_1024,
+            2048 => DKIM_RSA_2048,
+            _ => unreachable!("no {bits}-bit key in the lab"),
+        };
+        let k = key(format!("v=DKIM1; k=rsa; p={}", p.trim()));
+        assert_eq!(k.bits, Some(bits));
+        k
+    }
+
+    fn ed25519() -> KeyFacts<'static> {
+        let (_, p, _) = crate::lab::world::DKIM_KEYS[2];
+        key(format!("v=DKIM1; k=ed25519; p={p}"))
     }
 
     /// A domain that meets everything, its one MX address 192.0.2.1.
@@ -486,13 +573,23 @@ mod tests {
         DomainFacts {
             spf_status: Some("valid"),
             spf_lookups: Some(3),
-            spf_error_codes: vec![],
             dkim_status: Some("valid"),
             dkim_keys: vec![rsa(2048)],
             dmarc_status: Some("valid"),
             dmarc_effective_p: Some("none"),
             mx_ips: Some(vec!["192.0.2.1"]),
+            mx_ips_status: Some("ok"),
+            mx_exchanges: Some(1),
         }
+    }
+
+    #[test]
+    fn the_dkim_check_makes_a_weak_key_unusable() {
+        let weak = rsa(512);
+        assert!(weak.weak() && !weak.usable, "{weak:?}");
+        let k = rsa(1024);
+        assert!(!k.weak() && k.usable, "{k:?}");
+        assert!(!ed25519().weak() && ed25519().usable);
     }
 
     fn hosts(facts: HostFacts) -> HostMap {
@@ -530,7 +627,6 @@ mod tests {
                 |d| {
                     d.spf_status = Some("permerror");
                     d.spf_lookups = Some(11);
-                    d.spf_error_codes = vec!["lookup-limit"];
                 },
                 y,
                 Some(false),
@@ -541,7 +637,7 @@ mod tests {
                 "spf void limit",
                 |d| {
                     d.spf_status = Some("permerror");
-                    d.spf_error_codes = vec!["void-limit"];
+                    d.spf_lookups = Some(4);
                 },
                 y,
                 Some(false),
@@ -584,8 +680,19 @@ mod tests {
                 &[],
             ),
             (
-                "weak dkim",
-                |d| d.dkim_keys = vec![rsa(512)],
+                "weak dkim: the check's weak-key, so dkim_status invalid",
+                |d| {
+                    d.dkim_status = Some("invalid");
+                    d.dkim_keys = vec![rsa(512)];
+                },
+                y,
+                Some(false),
+                &[DKIM_WEAK],
+                &[],
+            ),
+            (
+                "weak rsa beside ed25519",
+                |d| d.dkim_keys = vec![rsa(512), ed25519()],
                 y,
                 Some(false),
                 &[DKIM_WEAK],
@@ -603,11 +710,7 @@ mod tests {
                 "revoked only",
                 |d| {
                     d.dkim_status = Some("invalid");
-                    d.dkim_keys = vec![KeyFacts {
-                        key_type: Some("rsa"),
-                        bits: None,
-                        usable: false,
-                    }];
+                    d.dkim_keys = vec![key("v=DKIM1; k=rsa; p=".into())];
                 },
                 y,
                 Some(false),
@@ -616,13 +719,7 @@ mod tests {
             ),
             (
                 "ed25519 only",
-                |d| {
-                    d.dkim_keys = vec![KeyFacts {
-                        key_type: Some("ed25519"),
-                        bits: Some(256),
-                        usable: true,
-                    }];
-                },
+                |d| d.dkim_keys = vec![ed25519()],
                 y,
                 Some(false),
                 &[DKIM_NO_RSA],
@@ -751,6 +848,46 @@ mod tests {
                 &[REQ_MX_FCRDNS, REQ_MX_STARTTLS],
             ),
             (
+                "an exchange's address lookup failed",
+                |d| d.mx_ips_status = Some("servfail"),
+                y,
+                None,
+                &[],
+                &[REQ_MX_FCRDNS, REQ_MX_STARTTLS],
+            ),
+            (
+                "exchanges past the cap",
+                |d| d.mx_exchanges = Some(MAX_EXCHANGES + 1),
+                y,
+                None,
+                &[],
+                &[REQ_MX_FCRDNS, REQ_MX_STARTTLS],
+            ),
+            (
+                "exactly the cap",
+                |d| d.mx_exchanges = Some(MAX_EXCHANGES),
+                y,
+                Some(true),
+                &[],
+                &[],
+            ),
+            (
+                "no mx_ips_status (a scan before the column)",
+                |d| d.mx_ips_status = None,
+                y,
+                None,
+                &[],
+                &[REQ_MX_FCRDNS, REQ_MX_STARTTLS],
+            ),
+            (
+                "incomplete, and an address known to fail",
+                |d| d.mx_ips_status = Some("timeout"),
+                host(Tri::No, Tri::Yes),
+                Some(false),
+                &[MX_FCRDNS],
+                &[REQ_MX_STARTTLS],
+            ),
+            (
                 "one bad address of two fails",
                 |d| d.mx_ips = Some(vec!["2001:db8::1", "192.0.2.1"]),
                 host(Tri::No, Tri::Yes),
@@ -784,47 +921,65 @@ mod tests {
     #[test]
     fn host_facts_from_cells() {
         use Tri::*;
+        let ok = Some("ok");
+        let v13 = Some("TLSv1.3");
+        let refused = Some("454 4.7.0 TLS not available due to temporary reason");
         let cases = [
-            // host_status, fcrdns, smtp_status, starttls, tls_version -> fcrdns, starttls
-            ((Some("ok"), Some(true), None, None, None), (Yes, Unknown)),
-            ((Some("ok"), None, None, None, None), (Unknown, Unknown)),
+            // host_status, fcrdns, smtp_status, starttls, smtp_starttls_error, tls_version
+            //   -> fcrdns, tls
+            ((ok, Some(true), None, None, None, None), (Yes, Unknown)),
+            ((ok, None, None, None, None, None), (Unknown, Unknown)),
             (
-                (Some("skipped"), None, Some("skipped"), None, None),
+                (Some("skipped"), None, Some("skipped"), None, None, None),
                 (Unknown, Unknown),
             ),
+            ((ok, Some(false), ok, Some(true), None, v13), (No, Yes)),
+            ((ok, Some(true), ok, Some(false), None, None), (Yes, No)),
+            // STARTTLS offered, the handshake failed.
             (
-                (
-                    Some("ok"),
-                    Some(false),
-                    Some("ok"),
-                    Some(true),
-                    Some("TLSv1.3"),
-                ),
-                (No, Yes),
-            ),
-            (
-                (Some("ok"), Some(true), Some("ok"), Some(false), None),
+                (ok, Some(true), Some("tls-error"), Some(true), None, None),
                 (Yes, No),
             ),
+            // Implicit TLS (465): no STARTTLS in the EHLO reply, a handshake made first.
+            ((ok, Some(true), ok, Some(false), None, v13), (Yes, Yes)),
+            // Implicit TLS whose handshake failed: the session ended before EHLO.
             (
-                (Some("ok"), Some(true), Some("tls-error"), Some(true), None),
+                (ok, Some(true), Some("tls-error"), None, None, None),
                 (Yes, No),
             ),
+            // STARTTLS offered and refused (RFC 3207 4: 454).
+            ((ok, Some(true), ok, Some(true), refused, None), (Yes, No)),
+            // STARTTLS offered and not tried.
+            ((ok, Some(true), ok, Some(true), None, None), (Yes, Unknown)),
+            // Old TLS only, made through the second handshake.
             (
-                (Some("ok"), Some(true), Some("timeout"), None, None),
+                (ok, Some(true), ok, Some(true), None, Some("TLSv1")),
+                (Yes, Yes),
+            ),
+            (
+                (ok, Some(true), Some("timeout"), None, None, None),
                 (Yes, Unknown),
             ),
             (
-                (Some("ok"), Some(true), Some("refused"), None, None),
+                (ok, Some(true), Some("refused"), None, None, None),
                 (Yes, Unknown),
             ),
+            // A 421 greeting: a dialogue, ended before EHLO.
+            ((ok, Some(true), ok, None, None, None), (Yes, Unknown)),
         ];
-        for ((hs, f, ss, st, tv), (wf, ws)) in cases {
-            let h = HostFacts::from_cells(hs, f, ss, st, tv);
+        for ((hs, f, ss, st, se, tv), (wf, ws)) in cases {
+            let h = HostFacts::from_cells(&HostCells {
+                host_status: hs,
+                fcrdns: f,
+                smtp_status: ss,
+                starttls: st,
+                starttls_error: se,
+                tls_version: tv,
+            });
             assert_eq!(
                 (h.fcrdns, h.starttls),
                 (wf, ws),
-                "{hs:?} {f:?} {ss:?} {st:?}"
+                "{hs:?} {f:?} {ss:?} {st:?} {se:?} {tv:?}"
             );
             assert_eq!(HostFacts::unpack(h.pack()), h);
         }

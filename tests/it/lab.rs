@@ -359,3 +359,305 @@ async fn address_scan_resume_after_sigkill_loses_and_repeats_nothing() {
         "no open relay among the addresses: the SMTP stage did not run"
     );
 }
+
+/// One scan of chosen lab domains and the report on it: the domains, hosts and readiness rows.
+struct CaseScan {
+    domains: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    hosts: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    readiness: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+}
+
+impl CaseScan {
+    /// `domain`'s readiness codes in `column` (`ready_failed`, `ready_unknown`).
+    fn codes(&self, domain: &str, column: &str) -> Vec<String> {
+        self.readiness[domain][column]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// A lab of 3000 domains: enough for a few of every rare case.
+async fn case_lab(dir: &std::path::Path) -> Lab {
+    Lab::start(&LabOptions {
+        domains: 3000,
+        seed: 17,
+        dir: dir.join("lab"),
+        ..LabOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// `domains` of the lab scanned as a user would (`mxray scan` with the lab's own arguments, the
+/// SMTP ports replaced by `smtp_ports`), the lab stopped, then `mxray report` on the scan.
+async fn scan_cases(
+    lab: Lab,
+    dir: &std::path::Path,
+    domains: &[&mxray::lab::world::Domain],
+    smtp_ports: &str,
+) -> CaseScan {
+    let list = dir.join("cases.txt");
+    let names: Vec<&str> = domains.iter().map(|d| d.name.as_str()).collect();
+    std::fs::write(&list, names.join("\n")).unwrap();
+    let out = dir.join("out");
+    let mut args = lab.scan_args(&out);
+    let at = args.iter().position(|a| a == "--domains").unwrap();
+    args[at + 1] = list.display().to_string();
+    let at = args.iter().position(|a| a == "--smtp-ports").unwrap();
+    args[at + 1] = smtp_ports.to_string();
+    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_mxray"))
+        .args(&args)
+        .arg("--quiet")
+        .status()
+        .await
+        .unwrap();
+    lab.stop().await;
+    assert!(status.success(), "mxray scan of the lab: {status}");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_mxray"))
+        .arg("report")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let scan = CaseScan {
+        domains: by_key(read_table(&out, "domains"), "domain"),
+        hosts: by_key(read_table(&out, "hosts"), "ip"),
+        readiness: by_key(read_table(&out, "readiness"), "domain"),
+    };
+    assert_eq!(scan.readiness.len(), domains.len());
+    scan
+}
+
+/// The first `n` domains of the lab's world that answer and match `case`.
+fn pick(
+    lab: &Lab,
+    n: usize,
+    case: impl Fn(&mxray::lab::world::Domain) -> bool,
+) -> Vec<mxray::lab::world::Domain> {
+    use mxray::lab::world::Existence;
+    let v: Vec<_> = lab
+        .world
+        .iter()
+        .filter(|d| d.existence == Existence::Ok && case(d))
+        .take(n)
+        .collect();
+    assert!(!v.is_empty(), "the lab's world has no such domain");
+    v
+}
+
+/// A pool host whose address meets both MX requirements: forward-confirmed, a TLS handshake,
+/// a greeting.
+fn good_pool_host(h: usize) -> bool {
+    use mxray::lab::world::{POOL, Rdns, pool_rdns};
+    let p = POOL[h];
+    pool_rdns(h) == Rdns::Confirmed && p.tls.handshakes() && !p.greeting_421 && !p.tarpit
+}
+
+/// The position of `name` in the struct items of `dkim_keys`, from the writer's own fields.
+fn key_field(name: &str) -> usize {
+    use mxray::output::columns::StructItem;
+    mxray::output::DkimKeyRow::FIELDS
+        .iter()
+        .position(|f| f.name == name)
+        .unwrap()
+}
+
+/// A 512-bit RSA key scanned from the lab is the DKIM check's `weak-key` (unusable, so
+/// `dkim_status` invalid), and readiness says `dkim-weak`, not `dkim-invalid`; a 1024-bit key
+/// passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Kept apart from the tests that time a stop (common::HEAVY). The lock orders whole tests.
+#[allow(clippy::await_holding_lock)]
+async fn readiness_of_a_weak_dkim_key_is_dkim_weak() {
+    use mxray::lab::world::{DKIM_KEYS, DKIM_RSA_512, DKIM_RSA_1024, DkimKind};
+    let _heavy = crate::common::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let lab = case_lab(dir.path()).await;
+    let guessable =
+        |d: &mxray::lab::world::Domain| !matches!(d.dkim, DkimKind::None | DkimKind::Unguessable);
+    let weak = pick(&lab, 3, |d| {
+        guessable(d) && DKIM_KEYS[d.dkim_key].1 == DKIM_RSA_512
+    });
+    let strong = pick(&lab, 2, |d| {
+        guessable(d) && DKIM_KEYS[d.dkim_key].1 == DKIM_RSA_1024
+    });
+    let all: Vec<_> = weak.iter().chain(&strong).collect();
+    let port = lab.smtp_port.to_string();
+    let scan = scan_cases(lab, dir.path(), &all, &port).await;
+    let (bits, usable, errors) = (key_field("bits"), key_field("usable"), key_field("errors"));
+    for d in &weak {
+        let row = &scan.domains[&d.name];
+        assert_eq!(row["dkim_status"], "invalid", "{}", d.name);
+        for k in row["dkim_keys"].as_array().unwrap() {
+            assert_eq!((&k[bits], &k[usable]), (&512.into(), &false.into()), "{k}");
+            let first = k[errors][0].as_str().unwrap();
+            assert!(first.starts_with("weak-key:"), "{first}");
+        }
+        let failed = scan.codes(&d.name, "ready_failed");
+        assert!(
+            failed.contains(&"dkim-weak".to_string()),
+            "{}: {failed:?}",
+            d.name
+        );
+        assert!(!failed.contains(&"dkim-invalid".to_string()), "{failed:?}");
+        assert_eq!(scan.readiness[&d.name]["ready_bulk_sender"], false);
+    }
+    for d in &strong {
+        let failed = scan.codes(&d.name, "ready_failed");
+        assert!(!failed.iter().any(|c| c.starts_with("dkim")), "{failed:?}");
+    }
+}
+
+/// A domain whose `mx_ips` is incomplete (an exchange whose address lookups answer SERVFAIL, or
+/// 17 exchanges of which a scan looks up 16) has its MX requirements unknown, though every
+/// address it did get meets them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Kept apart from the tests that time a stop (common::HEAVY). The lock orders whole tests.
+#[allow(clippy::await_holding_lock)]
+async fn readiness_of_an_incomplete_mx_ips_is_unknown() {
+    use mxray::lab::world::{MxKind, TOO_MANY_EXCHANGES, pool_ip};
+    let _heavy = crate::common::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let lab = case_lab(dir.path()).await;
+    let lame = pick(&lab, 2, |d| {
+        d.mx == MxKind::LameSecond && good_pool_host(d.pool[0])
+    });
+    let many = pick(&lab, 2, |d| d.mx == MxKind::TooMany);
+    // The same pool hosts behind one complete MX: both requirements pass.
+    let whole = pick(&lab, 1, |d| {
+        d.mx == MxKind::Pool && d.pool[0] == lame[0].pool[0]
+    });
+    let all: Vec<_> = lame.iter().chain(&many).chain(&whole).collect();
+    let port = lab.smtp_port.to_string();
+    let scan = scan_cases(lab, dir.path(), &all, &port).await;
+    let mx = |d: &mxray::lab::world::Domain, col: &str| -> Vec<String> {
+        scan.codes(&d.name, col)
+            .into_iter()
+            .filter(|c| c.starts_with("mx"))
+            .collect()
+    };
+    for d in lame.iter().chain(&many) {
+        // The lab's truth of these addresses is what the scan found (in preference order).
+        let want: Vec<String> = d.truth().mx_ips.iter().map(|i| i.to_string()).collect();
+        assert_eq!(
+            scan.domains[&d.name]["mx_ips"],
+            serde_json::json!(want),
+            "{}",
+            d.name
+        );
+    }
+    for d in &lame {
+        let row = &scan.domains[&d.name];
+        assert_eq!(row["mx_ips_status"], "servfail", "{}", d.name);
+        let ip = pool_ip(d.pool[0]).to_string();
+        assert_eq!(row["mx_ips"], serde_json::json!([ip]), "{}", d.name);
+        assert_eq!(scan.hosts[&ip]["fcrdns"], true);
+        assert!(scan.hosts[&ip]["tls_version"].is_string(), "{ip}");
+        assert_eq!(mx(d, "ready_failed"), Vec::<String>::new(), "{}", d.name);
+        assert_eq!(mx(d, "ready_unknown"), ["mx-fcrdns", "mx-starttls"]);
+        assert_ne!(scan.readiness[&d.name]["ready_bulk_sender"], true);
+    }
+    for d in &many {
+        let row = &scan.domains[&d.name];
+        assert_eq!(row["mx_ips_status"], "ok", "{}", d.name);
+        assert_eq!(row["mx"].as_array().unwrap().len(), TOO_MANY_EXCHANGES);
+        let ips = row["mx_ips"].as_array().unwrap();
+        assert_eq!(ips.len(), TOO_MANY_EXCHANGES - 1, "{}", d.name);
+        // Every address looked up is forward-confirmed: without the cap, FCrDNS would pass.
+        for ip in ips {
+            assert_eq!(scan.hosts[ip.as_str().unwrap()]["fcrdns"], true, "{ip}");
+        }
+        assert_eq!(mx(d, "ready_failed"), Vec::<String>::new(), "{}", d.name);
+        assert_eq!(mx(d, "ready_unknown"), ["mx-fcrdns", "mx-starttls"]);
+    }
+    for d in &whole {
+        assert_eq!(scan.domains[&d.name]["mx_ips_status"], "ok");
+        let (failed, unknown) = (mx(d, "ready_failed"), mx(d, "ready_unknown"));
+        assert!(
+            failed.is_empty() && unknown.is_empty(),
+            "{failed:?} {unknown:?}"
+        );
+    }
+}
+
+/// Implicit TLS as the first `--smtp-ports` port (the lab's implicit-TLS listeners, `PORT/tls`:
+/// the scanner treats 465 and `N/tls` alike): the hosts rows have `starttls` false and a TLS
+/// version, and readiness counts that as TLS; a pool host without a certificate does not listen
+/// there, so its TLS is unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Kept apart from the tests that time a stop (common::HEAVY). The lock orders whole tests.
+#[allow(clippy::await_holding_lock)]
+async fn readiness_counts_implicit_tls_as_tls() {
+    use mxray::lab::world::{MxKind, POOL, Tls, pool_ip};
+    let _heavy = crate::common::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let lab = case_lab(dir.path()).await;
+    let tls = pick(&lab, 2, |d| {
+        d.mx == MxKind::Pool && good_pool_host(d.pool[0])
+    });
+    let plain = pick(&lab, 1, |d| {
+        d.mx == MxKind::Pool && POOL[d.pool[0]].tls == Tls::None
+    });
+    let all: Vec<_> = tls.iter().chain(&plain).collect();
+    let port = lab.implicit_tls_port;
+    let scan = scan_cases(lab, dir.path(), &all, &format!("{port}/tls")).await;
+    for d in &tls {
+        let h = &scan.hosts[&pool_ip(d.pool[0]).to_string()];
+        assert_eq!(h["smtp_status"], "ok", "{h:?}");
+        assert_eq!(h["smtp_port"], port);
+        assert_eq!(h["starttls"], false, "implicit TLS offers no STARTTLS");
+        assert!(h["tls_version"].is_string(), "{h:?}");
+        let failed = scan.codes(&d.name, "ready_failed");
+        let unknown = scan.codes(&d.name, "ready_unknown");
+        assert!(
+            !failed.contains(&"mx-no-starttls".to_string()),
+            "{failed:?}"
+        );
+        assert!(!unknown.contains(&"mx-starttls".to_string()), "{unknown:?}");
+    }
+    for d in &plain {
+        let h = &scan.hosts[&pool_ip(d.pool[0]).to_string()];
+        assert_eq!(h["smtp_status"], "refused", "{h:?}");
+        let unknown = scan.codes(&d.name, "ready_unknown");
+        assert!(unknown.contains(&"mx-starttls".to_string()), "{unknown:?}");
+    }
+}
+
+/// A host that offers STARTTLS and answers it `454`: no handshake, so the domain fails
+/// `mx-no-starttls` (docs/SCHEMA.md: every MX address offered STARTTLS and completed a
+/// handshake), not unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Kept apart from the tests that time a stop (common::HEAVY). The lock orders whole tests.
+#[allow(clippy::await_holding_lock)]
+async fn readiness_of_a_454_to_starttls_is_mx_no_starttls() {
+    use mxray::lab::world::{MxKind, POOL, Tls, pool_ip};
+    let _heavy = crate::common::heavy();
+    let dir = tempfile::tempdir().unwrap();
+    let lab = case_lab(dir.path()).await;
+    let refused = pick(&lab, 2, |d| {
+        d.mx == MxKind::Pool && POOL[d.pool[0]].tls == Tls::Refused
+    });
+    let port = lab.smtp_port.to_string();
+    let scan = scan_cases(lab, dir.path(), &refused.iter().collect::<Vec<_>>(), &port).await;
+    for d in &refused {
+        let h = &scan.hosts[&pool_ip(d.pool[0]).to_string()];
+        assert_eq!(
+            (&h["smtp_status"], &h["starttls"]),
+            (&"ok".into(), &true.into())
+        );
+        let refusal = h["smtp_starttls_error"].as_str().unwrap();
+        assert!(refusal.starts_with("454"), "{refusal}");
+        assert!(h["tls_version"].is_null(), "{h:?}");
+        let failed = scan.codes(&d.name, "ready_failed");
+        assert!(failed.contains(&"mx-no-starttls".to_string()), "{failed:?}");
+        assert!(
+            !scan
+                .codes(&d.name, "ready_unknown")
+                .contains(&"mx-starttls".to_string())
+        );
+        assert_eq!(scan.readiness[&d.name]["ready_bulk_sender"], false);
+    }
+}
