@@ -482,7 +482,7 @@ static HOST_COLUMNS: &[H] = &[
     H::new("smtp_banner", Utf8, |r| Str(smtp!(r, banner).map(String::as_str)))
         .doc("first greeting line (code and text)"),
     H::new("smtp_banner_name", Utf8, |r| Str(smtp!(r, banner_name).map(String::as_str)))
-        .doc("the host name the greeting announces (its first word, when it looks like a domain or an address literal), lower case"),
+        .doc("the host name the greeting announces (its first word, after an enhanced status code such as `4.3.2` (RFC 3463), when it looks like a domain or an address literal), lower case"),
     H::new("smtp_banner_ptr_match", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.banner_ptr_match)))
         .doc("`smtp_banner_name` is one of the address's PTR names (`fcrdns` says whether a PTR name forward-confirms); false without PTR; null when either is unknown"),
     H::new("smtp_ehlo", ListUtf8, |r| StrList(smtp!(r, ehlo).map(Vec::as_slice)))
