@@ -282,6 +282,19 @@ impl From<ConnError> for Stop {
     }
 }
 
+/// What a session waits for before each TCP connection it opens (the first, and the second
+/// through OpenSSL after an incompatible handshake): the caller's rate of new connections. The
+/// caller holds the address's place (one connection to it at a time) around the whole session,
+/// so every connection of the session is inside it.
+pub trait Admit: Sync {
+    fn admit(&self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// No limit: tests, and callers that pace sessions themselves.
+impl Admit for () {
+    async fn admit(&self) {}
+}
+
 impl SessionReport {
     /// Ends the report with `outcome`, its status following.
     fn end(&mut self, outcome: Outcome, error: Option<String>) {
@@ -291,9 +304,15 @@ impl SessionReport {
     }
 }
 
-/// Runs one session to its end, within the session deadline. Never fails: what went wrong is in
-/// the report.
-pub async fn run(target: &SessionTarget, opts: &SessionOptions, tls: &TlsProbe) -> SessionReport {
+/// Runs one session to its end, within the session deadline (from its first connect: the wait
+/// at `admit` before it is not the session's). Never fails: what went wrong is in the report.
+pub async fn run(
+    target: &SessionTarget,
+    opts: &SessionOptions,
+    tls: &TlsProbe,
+    admit: &impl Admit,
+) -> SessionReport {
+    admit.admit().await;
     let t0 = Instant::now();
     let end = t0 + opts.deadlines.session;
     let mut report = SessionReport::new();
@@ -319,6 +338,8 @@ pub async fn run(target: &SessionTarget, opts: &SessionOptions, tls: &TlsProbe) 
         incompatible && report.status == SmtpStatus::TlsError,
         &opts.legacy_tls,
     ) {
+        // A second connection: it waits its turn like the first.
+        admit.admit().await;
         let left = end.saturating_duration_since(Instant::now());
         let attempt = legacy
             .attempt(
@@ -666,7 +687,9 @@ pub async fn run_recipients(
     domains: &[RecipientDomain],
     opts: &SessionOptions,
     tls: &TlsProbe,
+    admit: &impl Admit,
 ) -> RecipientBatch {
+    admit.admit().await;
     let end = Instant::now() + opts.deadlines.session;
     let mut batch = RecipientBatch {
         status: SmtpStatus::Ok,

@@ -241,7 +241,7 @@ async fn closed_server_with_starttls() {
         recipients: true,
         ..options()
     };
-    let r = session::run(&target(addr), &opts, &tls).await;
+    let r = session::run(&target(addr), &opts, &tls, &()).await;
     h.await.unwrap();
     assert_eq!(
         (r.status.as_str(), r.outcome, r.error.as_deref()),
@@ -335,7 +335,7 @@ async fn a_recipient_batch_is_one_session_with_a_transaction_per_domain() {
         port: addr.port(),
         implicit_tls: false,
     };
-    let b = session::run_recipients(addr.ip(), port, &domains, &options(), &tls).await;
+    let b = session::run_recipients(addr.ip(), port, &domains, &options(), &tls, &()).await;
     h.await.unwrap();
     assert_eq!(
         (b.status.as_str(), b.outcome, b.error.as_deref()),
@@ -395,7 +395,7 @@ async fn a_recipient_batch_is_one_session_with_a_transaction_per_domain() {
         port: addr.port(),
         implicit_tls: false,
     };
-    let b = session::run_recipients(addr.ip(), port, &domains, &options(), &tls).await;
+    let b = session::run_recipients(addr.ip(), port, &domains, &options(), &tls, &()).await;
     assert_ne!(b.status.as_str(), "ok", "{b:?}");
     assert!(
         b.domains.iter().all(|d| *d == DomainRecipients::NotReached),
@@ -416,7 +416,7 @@ async fn open_relay_and_catch_all() {
         recipients: true,
         ..options()
     };
-    let r = session::run(&target(addr), &opts, &tls).await;
+    let r = session::run(&target(addr), &opts, &tls, &()).await;
     h.await.unwrap();
     assert_eq!(r.status.as_str(), "ok");
     assert_eq!(r.starttls, Some(false));
@@ -439,7 +439,7 @@ async fn tls_required_runs_the_relay_set_inside_tls() {
         ..Fake::default()
     })
     .await;
-    let r = session::run(&target(addr), &options(), &tls).await;
+    let r = session::run(&target(addr), &options(), &tls, &()).await;
     h.await.unwrap();
     assert_eq!(r.status.as_str(), "ok", "{:?}", r.transcript);
     let relay = r.relay.unwrap();
@@ -465,7 +465,7 @@ async fn helo_fallback_and_greylisting() {
         ..Fake::default()
     })
     .await;
-    let r = session::run(&target(addr), &options(), &tls).await;
+    let r = session::run(&target(addr), &options(), &tls, &()).await;
     h.await.unwrap();
     assert_eq!((r.status.as_str(), r.outcome), ("ok", Outcome::Completed));
     assert!(r.helo_fallback);
@@ -516,7 +516,7 @@ async fn resetting() -> SocketAddr {
 
 async fn run_raw(addr: SocketAddr) -> session::SessionReport {
     let tls = TlsProbe::new(&[], false).unwrap();
-    session::run(&target(addr), &options(), &tls).await
+    session::run(&target(addr), &options(), &tls, &()).await
 }
 
 #[tokio::test]
@@ -656,16 +656,16 @@ async fn tls_failures() {
         Duration::from_secs(5),
     )
     .await;
-    let r = session::run(&target(old), &opts, &tls).await;
+    let r = session::run(&target(old), &opts, &tls, &()).await;
     assert_eq!(r.status.as_str(), "tls-error");
     assert_eq!(r.starttls, Some(true));
     let t = r.tls.unwrap();
     assert!(t.incompatible, "{t:?}");
     assert!(t.error.unwrap().contains("ProtocolVersion"));
-    let r = session::run(&target(junk), &opts, &tls).await;
+    let r = session::run(&target(junk), &opts, &tls, &()).await;
     assert_eq!(r.status.as_str(), "tls-error");
     assert!(!r.tls.unwrap().incompatible);
-    let r = session::run(&target(inject), &opts, &tls).await;
+    let r = session::run(&target(inject), &opts, &tls, &()).await;
     assert_eq!(r.status.as_str(), "protocol-error");
     assert!(r.error.unwrap().contains("after its STARTTLS reply"));
 }
@@ -710,7 +710,7 @@ async fn implicit_tls() {
         relay_domain: None,
         ..options()
     };
-    let r = session::run(&target, &opts, &tls).await;
+    let r = session::run(&target, &opts, &tls, &()).await;
     assert_eq!(r.status.as_str(), "ok", "{:?}", r.error);
     assert_eq!(r.starttls, Some(false));
     assert_eq!(r.tls.unwrap().valid, Some(true));
@@ -783,7 +783,7 @@ async fn a_tls_1_0_only_server_is_old_not_broken() {
         relay_domain: None,
         ..options()
     };
-    let r = session::run(&target, &opts, &TlsProbe::new(&[], false).unwrap()).await;
+    let r = session::run(&target, &opts, &TlsProbe::new(&[], false).unwrap(), &()).await;
     let _ = server.kill().await;
     let t = r.tls.clone().unwrap();
     assert!(t.incompatible, "{t:?}");
