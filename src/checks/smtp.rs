@@ -13,8 +13,9 @@ pub type Recipient = RecipientResult;
 /// The SMTP findings of one address: one field per column (see `HOST_COLUMNS`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SmtpFindings {
-    /// `ok` (an SMTP dialogue took place, whatever the server answered), `refused`, `timeout`,
-    /// `reset`, `protocol-error`, `tls-error`, `skipped`.
+    /// The outcome's ([`Outcome::status`]): `ok` (an SMTP dialogue took place, whatever the
+    /// server answered), `refused` (no session: the connect, the route or a 4xx greeting),
+    /// `timeout`, `reset`, `protocol-error`, `tls-error`, `skipped`.
     pub status: SmtpStatus,
     pub outcome: Outcome,
     pub error: Option<String>,

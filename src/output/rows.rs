@@ -472,9 +472,9 @@ static HOST_COLUMNS: &[H] = &[
     H::new("host_error", Utf8, |r| Str(r.host_error.as_deref()))
         .doc("with `host_status` `error`: what failed (`panicked: <message>`)"),
     H::status("smtp_status", |r| r.smtp.as_ref().map(|s| s.status.as_str()))
-        .doc("`ok` (an SMTP dialogue took place, whatever the server answered: see `smtp_outcome`), `refused` (TCP connect refused or unreachable), `timeout` (connect, a reply or the whole session), `reset` (the server closed or reset the connection mid-dialogue), `protocol-error` (not SMTP, a malformed, endless or oversized reply, data injected after the STARTTLS reply), `tls-error` (the TLS handshake failed), `skipped` (excluded address); null without `--smtp`"),
+        .doc("`ok` (an SMTP dialogue took place, whatever the server answered: see `smtp_outcome`), `refused` (no session: TCP connect refused, the network or host unreachable (`smtp_outcome` `unreachable`), or a 4xx greeting such as 421, RFC 5321 3.8 (`smtp_outcome` `greeting-deferred`)), `timeout` (connect, a reply or the whole session), `reset` (the connection was reset at connect, or closed or reset mid-dialogue), `protocol-error` (not SMTP (a 3xx greeting too), a malformed, endless or oversized reply, data injected after the STARTTLS reply), `tls-error` (the TLS handshake failed), `skipped` (excluded address); null without `--smtp`"),
     H::new("smtp_outcome", Utf8, |r| Str(r.smtp.as_ref().map(|s| s.outcome.as_str())))
-        .doc("how the session ended: `completed` (ran to QUIT), `tls-legacy-only` (rustls could not speak to the server, OpenSSL could with an old version: `tls_version`), `greeting-rejected` (5xx greeting, e.g. 554), `greeting-deferred` (4xx greeting, e.g. 421), `helo-rejected` (EHLO and HELO refused), `deferred` (421 at a later step: the server closed), `dropped` (connection closed mid-dialogue), or the `smtp_status` of a failure (`refused`, `timeout`, `protocol-error`, `tls-error`), `skipped`"),
+        .doc("how the session ended: `completed` (ran to QUIT), `tls-legacy-only` (rustls could not speak to the server, OpenSSL could with an old version: `tls_version`), `greeting-rejected` (5xx greeting, e.g. 554), `greeting-deferred` (4xx greeting, e.g. 421: `smtp_status` `refused`), `helo-rejected` (EHLO and HELO refused), `deferred` (421 at a later step: the server closed), `dropped` (`smtp_status` `reset`: the connection was reset at connect, or closed or reset mid-dialogue), `unreachable` (`smtp_status` `refused`: no route to the network or the host, ENETUNREACH or EHOSTUNREACH, often the scanner's own network, e.g. an IPv6 address without an IPv6 route), or the `smtp_status` of a failure (`refused`, `timeout`, `protocol-error`, `tls-error`), `skipped`"),
     H::new("smtp_error", Utf8, |r| Str(smtp!(r, error).map(String::as_str)))
         .doc("the step and the reason when the session did not complete: `greeting: 554 ...`, `connect: ...`, `timed out waiting for a reply`"),
     H::new("smtp_port", UInt16, |r| U16(r.smtp.as_ref().and_then(|s| s.port)))
@@ -482,7 +482,7 @@ static HOST_COLUMNS: &[H] = &[
     H::new("smtp_banner", Utf8, |r| Str(smtp!(r, banner).map(String::as_str)))
         .doc("first greeting line (code and text)"),
     H::new("smtp_banner_name", Utf8, |r| Str(smtp!(r, banner_name).map(String::as_str)))
-        .doc("the host name the greeting announces (its first word, when it looks like a domain or an address literal), lower case"),
+        .doc("the host name the greeting announces (its first word, after an enhanced status code such as `4.3.2` (RFC 3463), when it looks like a domain or an address literal), lower case"),
     H::new("smtp_banner_ptr_match", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.banner_ptr_match)))
         .doc("`smtp_banner_name` is one of the address's PTR names (`fcrdns` says whether a PTR name forward-confirms); false without PTR; null when either is unknown"),
     H::new("smtp_ehlo", ListUtf8, |r| StrList(smtp!(r, ehlo).map(Vec::as_slice)))

@@ -23,7 +23,7 @@ use super::now_ms;
 use super::smtp::SmtpProbe;
 use super::stage::Probe;
 use crate::output::{RecipientRow, TableWriter};
-use crate::smtp::SessionReport;
+use crate::smtp::{Outcome, SessionReport};
 use crate::smtp::session::{
     DomainRecipients, RECIPIENT_TESTS_MAX, RecipientBatch, RecipientDomain, RecipientResult,
 };
@@ -287,7 +287,8 @@ pub fn own_session(ip: IpAddr, d: &RecipientDomain, report: &SessionReport) -> V
     let mut rows = rows(ip, std::slice::from_ref(d), &batch);
     for r in &mut rows {
         r.batched = false;
-        if r.status == "completed" {
+        // A session that completed without asking: MAIL was refused.
+        if report.outcome == Outcome::Completed {
             r.status = "mail-refused";
         }
     }

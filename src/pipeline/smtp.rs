@@ -169,6 +169,13 @@ impl NetLimiter {
     }
 }
 
+/// The scan's rate of new connections, asked before each connection a session opens.
+impl session::Admit for DefaultDirectRateLimiter {
+    fn admit(&self) -> impl std::future::Future<Output = ()> + Send {
+        self.until_ready()
+    }
+}
+
 /// The SMTP stage's probe.
 pub struct SmtpProbe {
     pub opts: SmtpOptions,
@@ -204,12 +211,11 @@ impl SmtpProbe {
     pub async fn recipients(&self, ip: IpAddr, domains: &[RecipientDomain]) -> RecipientBatch {
         let _addr = self.addresses.acquire(ip).await;
         let _net = self.nets.acquire(ip).await;
-        self.rate.until_ready().await;
         let opts = SessionOptions {
             transcript: false,
             ..self.opts.session.clone()
         };
-        session::run_recipients(ip, self.main_port(), domains, &opts, &self.tls).await
+        session::run_recipients(ip, self.main_port(), domains, &opts, &self.tls, &self.rate).await
     }
 
     /// The recipient row of the domain that led to an address whose session was not made
@@ -290,12 +296,12 @@ impl crate::pipeline::stage::Probe for SmtpProbe {
             return SmtpOutput { row, recipients };
         };
         // The places are held across the ports: one connection to the address at a time,
-        // each port's session after the other.
+        // each port's session after the other, each connection of a session (the OpenSSL
+        // attempt too) after the rate limiter's leave.
         let _addr = self.addresses.acquire(ip).await;
         let _net = self.nets.acquire(ip).await;
-        self.rate.until_ready().await;
         let first = &self.opts.session;
-        let report = session::run(&self.target(&t, ip, main), first, &self.tls).await;
+        let report = session::run(&self.target(&t, ip, main), first, &self.tls, &self.rate).await;
         let recipients = match (first.recipients, &t.via) {
             (true, Some(via)) => {
                 super::recipients::own_session(ip, &via.recipient_domain(), &report)
@@ -311,8 +317,8 @@ impl crate::pipeline::stage::Probe for SmtpProbe {
             };
             let mut found = Vec::with_capacity(self.opts.ports.len() - 1);
             for &port in &self.opts.ports[1..] {
-                self.rate.until_ready().await;
-                let report = session::run(&self.target(&t, ip, port), &others, &self.tls).await;
+                let target = self.target(&t, ip, port);
+                let report = session::run(&target, &others, &self.tls, &self.rate).await;
                 found.push(PortFindings::from_session(port, &report));
             }
             findings.other_ports = Some(found);
@@ -374,6 +380,209 @@ mod tests {
         }
         assert_eq!(peak.load(std::sync::atomic::Ordering::SeqCst), 2);
         assert_eq!(l.tracked(), 0);
+    }
+
+    /// One connection the recording server saw: when it was accepted, when the client closed
+    /// it, and whether the client was OpenSSL (its ClientHello offers a CBC suite with RSA key
+    /// exchange, `AES128-SHA`, which rustls never offers).
+    #[derive(Debug, Clone, Copy)]
+    struct Seen {
+        start: tokio::time::Instant,
+        end: tokio::time::Instant,
+        openssl: bool,
+    }
+
+    /// An SMTP server on 127.0.0.1 that offers STARTTLS and answers every ClientHello, after
+    /// `pause`, with a fatal `protocol_version` alert (a TLS-1.0-only server's answer to TLS
+    /// 1.2), so rustls finds it incompatible and the session tries OpenSSL; every connection is
+    /// recorded.
+    async fn recording_server(
+        pause: Duration,
+    ) -> (std::net::SocketAddr, Arc<parking_lot::Mutex<Vec<Seen>>>) {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let seen: Arc<parking_lot::Mutex<Vec<Seen>>> = Default::default();
+        let rec = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = l.accept().await {
+                let start = tokio::time::Instant::now();
+                let rec = rec.clone();
+                tokio::spawn(async move {
+                    let mut c = tokio::io::BufReader::new(tcp);
+                    let mut openssl = false;
+                    let serve = async {
+                        c.get_mut().write_all(b"220 mx.fake.test ESMTP\r\n").await?;
+                        let mut line = String::new();
+                        loop {
+                            line.clear();
+                            if c.read_line(&mut line).await? == 0 {
+                                return Ok(());
+                            }
+                            let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                            let reply: &[u8] = match verb.as_str() {
+                                "EHLO" | "HELO" => b"250-mx.fake.test\r\n250 STARTTLS\r\n",
+                                "STAR" => b"220 go ahead\r\n",
+                                "QUIT" => b"221 bye\r\n",
+                                _ => b"250 ok\r\n",
+                            };
+                            c.get_mut().write_all(reply).await?;
+                            if verb == "STAR" {
+                                break;
+                            }
+                        }
+                        let mut head = [0u8; 5];
+                        c.read_exact(&mut head).await?;
+                        let mut hello = vec![0u8; u16::from_be_bytes([head[3], head[4]]) as usize];
+                        c.read_exact(&mut hello).await?;
+                        openssl = offers_aes128_sha(&hello);
+                        tokio::time::sleep(pause).await;
+                        c.get_mut()
+                            .write_all(&[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46])
+                            .await?;
+                        let mut sink = [0u8; 512];
+                        while c.read(&mut sink).await? > 0 {}
+                        Ok::<(), std::io::Error>(())
+                    };
+                    let _ = tokio::time::timeout(Duration::from_secs(20), serve).await;
+                    let end = tokio::time::Instant::now();
+                    rec.lock().push(Seen {
+                        start,
+                        end,
+                        openssl,
+                    });
+                });
+            }
+        });
+        (addr, seen)
+    }
+
+    /// A ClientHello (the handshake message) lists TLS_RSA_WITH_AES_128_CBC_SHA (0x002F).
+    fn offers_aes128_sha(hello: &[u8]) -> bool {
+        // type 1, length 3, version 2, random 32, then the session id and the suites.
+        let Some(&sid) = hello.get(38) else {
+            return false;
+        };
+        let at = 39 + sid as usize;
+        let Some(len) = hello.get(at..at + 2) else {
+            return false;
+        };
+        let len = u16::from_be_bytes([len[0], len[1]]) as usize;
+        hello
+            .get(at + 2..at + 2 + len)
+            .is_some_and(|suites| suites.chunks(2).any(|c| c == [0x00, 0x2F]))
+    }
+
+    /// The connections to one address of a session whose TLS needs the OpenSSL attempt and of
+    /// a recipient batch started with it, at `rate` new connections a second, the server
+    /// answering each ClientHello after `pause`: in the order they started. `None` without the
+    /// `openssl` program.
+    async fn session_and_batch(rate: u32, pause: Duration) -> Option<Vec<Seen>> {
+        let have_openssl = std::process::Command::new("openssl")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !have_openssl {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "openssl is required in CI"
+            );
+            return None;
+        }
+        let (addr, seen) = recording_server(pause).await;
+        let deadlines = crate::smtp::conn::Deadlines {
+            connect: Duration::from_secs(5),
+            reply: Duration::from_secs(5),
+            session: Duration::from_secs(20),
+        };
+        let opts = SmtpOptions {
+            ports: vec![SmtpPort::plain(addr.port())],
+            rate,
+            session: SessionOptions {
+                relay_domain: None,
+                deadlines,
+                ..SessionOptions::default()
+            },
+            ..SmtpOptions::default()
+        };
+        let probe = SmtpProbe::new(opts, TlsProbe::new(&[], false).unwrap());
+        let ip = addr.ip();
+        let row = HostRow {
+            host_status: HostStatus::Ok,
+            skip_reason: None,
+            ..HostRow::skipped(ip, String::new(), 0)
+        };
+        let domains = [RecipientDomain {
+            domain: "fake.test".into(),
+            exchange: "mx.fake.test".into(),
+            soa_contact: None,
+        }];
+        // The session is polled first, so it takes the address first; the batch waits.
+        let (row, batch) = tokio::join!(
+            crate::pipeline::stage::Probe::probe(&probe, SmtpTarget { row, via: None }),
+            probe.recipients(ip, &domains),
+        );
+        let smtp = row.row.smtp.unwrap();
+        assert_eq!(smtp.status, crate::smtp::SmtpStatus::TlsError, "{smtp:?}");
+        let tls_error = smtp.tls_error.unwrap_or_default();
+        assert!(tls_error.contains("OpenSSL"), "{tls_error}");
+        assert_eq!(batch.status, crate::smtp::SmtpStatus::TlsError, "{batch:?}");
+        // The server records a connection when it sees the client's close, a moment after the
+        // client is done.
+        let by = tokio::time::Instant::now() + Duration::from_secs(5);
+        while seen.lock().len() < 3 && tokio::time::Instant::now() < by {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut seen = seen.lock().clone();
+        seen.sort_by_key(|s| s.start);
+        // Only the session tries OpenSSL: its connection, its OpenSSL attempt, the batch's.
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert_eq!(
+            seen.iter().map(|s| s.openssl).collect::<Vec<_>>(),
+            [false, true, false],
+            "{seen:?}"
+        );
+        Some(seen)
+    }
+
+    /// The OpenSSL attempt after an incompatible handshake waits for the rate limiter like any
+    /// new connection: one a second here, the connections short.
+    #[tokio::test]
+    async fn the_openssl_attempt_waits_for_the_rate_limiter() {
+        let Some(seen) = session_and_batch(1, Duration::ZERO).await else {
+            eprintln!("SKIPPED the_openssl_attempt_waits_for_the_rate_limiter: no openssl");
+            return;
+        };
+        // The limiter lets the i-th connection through i seconds after the first (a little slack
+        // for the timers); a connection starts later than its leave (OpenSSL is a process to
+        // start), so the gaps between two are not all a second.
+        for (i, s) in seen.iter().enumerate() {
+            let after = s.start - seen[0].start;
+            let leave = Duration::from_millis(950) * i as u32;
+            assert!(
+                after >= leave,
+                "connection {i} {after:?} after the first: {seen:?}"
+            );
+        }
+    }
+
+    /// The OpenSSL attempt is made inside the address's place: the batch waiting for the same
+    /// address starts after it ends, not between the session's two connections. The rate is
+    /// no constraint here and each connection lasts longer than the gap between them would.
+    #[tokio::test]
+    async fn the_openssl_attempt_holds_the_address() {
+        let Some(seen) = session_and_batch(1000, Duration::from_millis(600)).await else {
+            eprintln!("SKIPPED the_openssl_attempt_holds_the_address: no openssl");
+            return;
+        };
+        for w in seen.windows(2) {
+            assert!(w[0].end <= w[1].start, "overlapping connections: {seen:?}");
+        }
+        assert!(
+            seen[0].end - seen[0].start >= Duration::from_millis(600),
+            "{seen:?}"
+        );
     }
 
     #[test]

@@ -21,6 +21,10 @@ use super::reply::{Reply, ReplyError, ReplyLimits, read_reply};
 pub enum ConnError {
     #[error("connection refused")]
     Refused(String),
+    /// No route to the network or the host (`ENETUNREACH`, `EHOSTUNREACH`): often the
+    /// scanner's own network (an IPv6 address from a host without IPv6), not the server.
+    #[error("unreachable")]
+    Unreachable(String),
     #[error("timed out {0}")]
     Timeout(&'static str),
     /// The server closed or reset the connection.
@@ -49,6 +53,7 @@ pub enum SmtpStatus {
 }
 
 impl SmtpStatus {
+    /// The contract's spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             SmtpStatus::Ok => "ok",
@@ -62,11 +67,18 @@ impl SmtpStatus {
     }
 }
 
+impl std::fmt::Display for SmtpStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl ConnError {
-    /// The `smtp_status` value.
+    /// The `smtp_status` value: the contract has no word for an unreachable address, and
+    /// `refused` is the one its readers take for "no TCP connection".
     pub fn status(&self) -> SmtpStatus {
         match self {
-            ConnError::Refused(_) => SmtpStatus::Refused,
+            ConnError::Refused(_) | ConnError::Unreachable(_) => SmtpStatus::Refused,
             ConnError::Timeout(_) => SmtpStatus::Timeout,
             ConnError::Reset(_) => SmtpStatus::Reset,
             ConnError::Protocol(_) => SmtpStatus::ProtocolError,
@@ -77,9 +89,22 @@ impl ConnError {
     /// The detail for `smtp_error`.
     pub fn detail(&self) -> String {
         match self {
-            ConnError::Refused(why) => format!("connect: {why}"),
+            ConnError::Refused(why) | ConnError::Unreachable(why) => format!("connect: {why}"),
             other => other.to_string(),
         }
+    }
+}
+
+/// Why a TCP connect failed. A reset is the server's (or a middlebox's) doing, as it is later in
+/// the dialogue; an unreachable network or host is a route's; whatever else the system says
+/// stays `refused`, the contract's word for "no connection".
+pub(super) fn connect_error(e: io::Error) -> ConnError {
+    use io::ErrorKind::*;
+    match e.kind() {
+        TimedOut => ConnError::Timeout("connecting"),
+        ConnectionReset | ConnectionAborted => ConnError::Reset(format!("at connect: {e}")),
+        NetworkUnreachable | HostUnreachable => ConnError::Unreachable(e.to_string()),
+        _ => ConnError::Refused(e.to_string()),
     }
 }
 
@@ -178,13 +203,7 @@ impl Conn {
         let until = (Instant::now() + deadlines.connect).min(end);
         let tcp = match tokio::time::timeout_at(until, TcpStream::connect(addr)).await {
             Err(_) => return Err(ConnError::Timeout("connecting")),
-            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                return Err(ConnError::Refused(e.to_string()));
-            }
-            Ok(Err(e)) if e.kind() == io::ErrorKind::TimedOut => {
-                return Err(ConnError::Timeout("connecting"));
-            }
-            Ok(Err(e)) => return Err(ConnError::Refused(e.to_string())),
+            Ok(Err(e)) => return Err(connect_error(e)),
             Ok(Ok(s)) => s,
         };
         let _ = tcp.set_nodelay(true);
@@ -324,6 +343,37 @@ impl Conn {
     pub async fn close(&mut self) {
         if let Some(mut s) = self.stream.take() {
             let _ = tokio::time::timeout(Duration::from_secs(1), s.get_mut().shutdown()).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The connect errors a loopback test cannot produce (an unreachable network needs a route
+    /// changed; an RST to a SYN is ECONNREFUSED on Linux, ECONNRESET comes from middleboxes and
+    /// other systems), mapped from the system's errno.
+    #[test]
+    fn connect_errors() {
+        // (errno, smtp_status, error starts with)
+        let cases = [
+            (libc::ECONNREFUSED, "refused", "connect: "),
+            (libc::ECONNRESET, "reset", "connection closed: at connect: "),
+            (
+                libc::ECONNABORTED,
+                "reset",
+                "connection closed: at connect: ",
+            ),
+            (libc::ENETUNREACH, "refused", "connect: "),
+            (libc::EHOSTUNREACH, "refused", "connect: "),
+            (libc::ETIMEDOUT, "timeout", "timed out connecting"),
+            (libc::EADDRNOTAVAIL, "refused", "connect: "),
+        ];
+        for (errno, status, detail) in cases {
+            let e = connect_error(io::Error::from_raw_os_error(errno));
+            assert_eq!(e.status().to_string(), status, "errno {errno}: {e:?}");
+            assert!(e.detail().starts_with(detail), "errno {errno}: {e:?}");
         }
     }
 }

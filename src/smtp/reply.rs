@@ -74,10 +74,12 @@ impl Reply {
 
     /// The first word of the first line: the host name a greeting or an EHLO reply announces
     /// (RFC 5321 4.3.1 and 4.1.1.1), lower-cased and without a trailing dot, if it looks like
-    /// a domain or an address literal.
+    /// a domain or an address literal. An enhanced status code before it (RFC 2034 puts one at
+    /// the start of the text: `421 4.3.2 mx.example.org busy`) is skipped, not taken for a name.
     pub fn announced_name(&self) -> Option<String> {
-        let word = self.lines.first()?.split_ascii_whitespace().next()?;
-        let name = word.trim_end_matches('.').to_ascii_lowercase();
+        let mut words = self.lines.first()?.split_ascii_whitespace().peekable();
+        words.next_if(|w| is_enhanced(w));
+        let name = words.next()?.trim_end_matches('.').to_ascii_lowercase();
         let domain_like = !name.is_empty()
             && name
                 .bytes()
@@ -100,13 +102,17 @@ impl Reply {
     /// The enhanced status code (RFC 3463) at the start of the first line, if any: `5.7.0`.
     pub fn enhanced(&self) -> Option<&str> {
         let w = self.lines.first()?.split_ascii_whitespace().next()?;
-        let mut parts = w.split('.');
-        let ok = parts.next().is_some_and(|c| matches!(c, "2" | "4" | "5"))
-            && parts.clone().count() == 2
-            && parts
-                .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
-        ok.then_some(w)
+        is_enhanced(w).then_some(w)
     }
+}
+
+/// An enhanced status code (RFC 3463 2): `class.subject.detail`, the class 2, 4 or 5, the
+/// subject and the detail one to three digits.
+fn is_enhanced(w: &str) -> bool {
+    let mut parts = w.split('.');
+    parts.next().is_some_and(|c| matches!(c, "2" | "4" | "5"))
+        && parts.clone().count() == 2
+        && parts.all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Why no reply could be read.
@@ -297,6 +303,34 @@ mod tests {
             read(&endless, ReplyLimits::default()).await,
             Err(ReplyError::LineTooLong(4096))
         );
+    }
+
+    #[test]
+    fn announced_names() {
+        // (first line of the reply, the name announced)
+        let cases: &[(&str, Option<&str>)] = &[
+            ("mx.Example.COM. Hello", Some("mx.example.com")),
+            ("[127.0.0.1] ready", Some("[127.0.0.1]")),
+            ("[IPv6:2001:db8::1] ESMTP", Some("[ipv6:2001:db8::1]")),
+            ("localhost ESMTP", None),
+            ("", None),
+            // RFC 2034 / RFC 3463: an enhanced status code comes first, the name after it.
+            ("4.3.2 mx.example.org too busy", Some("mx.example.org")),
+            ("2.0.0 mx.example.org ESMTP", Some("mx.example.org")),
+            ("5.7.1 no service for you", None),
+            ("4.3.2", None),
+            // Not enhanced codes: a class other than 2, 4, 5, four parts, a four-digit part.
+            ("1.2.3 x", Some("1.2.3")),
+            ("192.0.2.25 ESMTP", Some("192.0.2.25")),
+            ("4.3.2000 mx.example.org", Some("4.3.2000")),
+        ];
+        for (line, want) in cases {
+            assert_eq!(
+                reply(421, &[line]).announced_name().as_deref(),
+                *want,
+                "{line:?}"
+            );
+        }
     }
 
     #[test]

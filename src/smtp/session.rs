@@ -144,7 +144,7 @@ pub enum Outcome {
     Completed,
     /// `5xx` greeting (RFC 5321 3.1: `554` means no service here).
     GreetingRejected,
-    /// `4xx` greeting, `421` mostly: busy or a tarpit's "try later".
+    /// `4xx` greeting, `421` mostly: busy or a tarpit's "try later" (RFC 5321 3.8, 4.2.3).
     GreetingDeferred,
     /// EHLO and HELO both refused.
     HeloRejected,
@@ -153,6 +153,8 @@ pub enum Outcome {
     /// The TLS handshake failed with rustls and succeeded through OpenSSL with an old version
     /// or suite: an old server, not a broken one.
     TlsLegacyOnly,
+    /// No route to the address's network or host: no packet reached the server.
+    Unreachable,
     /// The connection failed (see [`ConnError`]).
     Failed(SmtpStatus),
     /// No session: the address is excluded.
@@ -168,9 +170,41 @@ impl Outcome {
             Outcome::HeloRejected => "helo-rejected",
             Outcome::Deferred => "deferred",
             Outcome::TlsLegacyOnly => "tls-legacy-only",
+            Outcome::Unreachable => "unreachable",
             Outcome::Failed(SmtpStatus::Reset) => "dropped",
             Outcome::Failed(s) => s.as_str(),
             Outcome::Skipped => "skipped",
+        }
+    }
+
+    /// The `smtp_status` of a session that ended so. A deferred greeting refuses the session
+    /// before any dialogue (the server closes after `421`, RFC 5321 3.8), so it is
+    /// `refused` like a refused connect; a `5xx` greeting still waits for QUIT (3.1), a dialogue.
+    pub fn status(self) -> SmtpStatus {
+        match self {
+            Outcome::Completed
+            | Outcome::GreetingRejected
+            | Outcome::HeloRejected
+            | Outcome::Deferred
+            | Outcome::TlsLegacyOnly => SmtpStatus::Ok,
+            Outcome::GreetingDeferred | Outcome::Unreachable => SmtpStatus::Refused,
+            Outcome::Failed(s) => s,
+            Outcome::Skipped => SmtpStatus::Skipped,
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<&ConnError> for Outcome {
+    fn from(e: &ConnError) -> Outcome {
+        match e {
+            ConnError::Unreachable(_) => Outcome::Unreachable,
+            other => Outcome::Failed(other.status()),
         }
     }
 }
@@ -178,8 +212,7 @@ impl Outcome {
 /// Everything a session found. Fields stay `None` for the steps it never reached.
 #[derive(Debug, Clone)]
 pub struct SessionReport {
-    /// `smtp_status`: `ok` when an SMTP dialogue took place (whatever the server answered),
-    /// else `refused`, `timeout`, `reset`, `protocol-error`, `tls-error`.
+    /// `smtp_status`: `outcome`'s ([`Outcome::status`]).
     pub status: SmtpStatus,
     pub outcome: Outcome,
     /// The step and the reason, when the session did not complete.
@@ -249,9 +282,37 @@ impl From<ConnError> for Stop {
     }
 }
 
-/// Runs one session to its end, within the session deadline. Never fails: what went wrong is in
-/// the report.
-pub async fn run(target: &SessionTarget, opts: &SessionOptions, tls: &TlsProbe) -> SessionReport {
+/// What a session waits for before each TCP connection it opens (the first, and the second
+/// through OpenSSL after an incompatible handshake): the caller's rate of new connections. The
+/// caller holds the address's place (one connection to it at a time) around the whole session,
+/// so every connection of the session is inside it.
+pub trait Admit: Sync {
+    fn admit(&self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// No limit: tests, and callers that pace sessions themselves.
+impl Admit for () {
+    async fn admit(&self) {}
+}
+
+impl SessionReport {
+    /// Ends the report with `outcome`, its status following.
+    fn end(&mut self, outcome: Outcome, error: Option<String>) {
+        self.status = outcome.status();
+        self.outcome = outcome;
+        self.error = error;
+    }
+}
+
+/// Runs one session to its end, within the session deadline (from its first connect: the wait
+/// at `admit` before it is not the session's). Never fails: what went wrong is in the report.
+pub async fn run(
+    target: &SessionTarget,
+    opts: &SessionOptions,
+    tls: &TlsProbe,
+    admit: &impl Admit,
+) -> SessionReport {
+    admit.admit().await;
     let t0 = Instant::now();
     let end = t0 + opts.deadlines.session;
     let mut report = SessionReport::new();
@@ -260,18 +321,14 @@ pub async fn run(target: &SessionTarget, opts: &SessionOptions, tls: &TlsProbe) 
         match Conn::connect(addr, &opts.deadlines, end, opts.limits, opts.transcript).await {
             Ok(c) => c,
             Err(e) => {
-                report.status = e.status();
-                report.outcome = Outcome::Failed(e.status());
-                report.error = Some(e.detail());
+                report.end(Outcome::from(&e), Some(e.detail()));
                 report.elapsed = t0.elapsed();
                 return report;
             }
         };
     if let Err(stop) = dialogue(&mut conn, target, opts, tls, &mut report).await {
-        let (status, outcome, error) = ending(&mut conn, stop).await;
-        report.status = status.unwrap_or(report.status);
-        report.outcome = outcome;
-        report.error = Some(error);
+        let (outcome, error) = ending(&mut conn, stop).await;
+        report.end(outcome, Some(error));
     }
     conn.close().await;
     report.transcript = conn.transcript.as_ref().map(|t| t.text());
@@ -281,6 +338,8 @@ pub async fn run(target: &SessionTarget, opts: &SessionOptions, tls: &TlsProbe) 
         incompatible && report.status == SmtpStatus::TlsError,
         &opts.legacy_tls,
     ) {
+        // A second connection: it waits its turn like the first.
+        admit.admit().await;
         let left = end.saturating_duration_since(Instant::now());
         let attempt = legacy
             .attempt(
@@ -299,8 +358,9 @@ pub async fn run(target: &SessionTarget, opts: &SessionOptions, tls: &TlsProbe) 
             Ok(old) => {
                 tls.version = Some(old.version);
                 tls.cipher = Some(old.cipher);
-                report.status = SmtpStatus::Ok;
-                report.outcome = Outcome::TlsLegacyOnly;
+                // The rustls error stays in `smtp_error`: it says why OpenSSL was needed.
+                let error = report.error.take();
+                report.end(Outcome::TlsLegacyOnly, error);
             }
             Err(why) => {
                 let first = tls.error.take().unwrap_or_default();
@@ -312,17 +372,17 @@ pub async fn run(target: &SessionTarget, opts: &SessionOptions, tls: &TlsProbe) 
     report
 }
 
-/// How a session that stopped ended: its status (None: a reply stopped it, the status stands),
-/// outcome and error. After a reply, QUIT (RFC 5321 3.1 and 4.2: after a 554 greeting the server
-/// waits for QUIT; after 421 it closes, so not then). QUIT is cheap, and its failure is no news.
-async fn ending(conn: &mut Conn, stop: Stop) -> (Option<SmtpStatus>, Outcome, String) {
+/// How a session that stopped ended: its outcome and error. After a reply, QUIT (RFC 5321 3.1
+/// and 4.2: after a 554 greeting the server waits for QUIT; after 421 it closes, so not then).
+/// QUIT is cheap, and its failure is no news.
+async fn ending(conn: &mut Conn, stop: Stop) -> (Outcome, String) {
     match stop {
-        Stop::Conn(e) => (Some(e.status()), Outcome::Failed(e.status()), e.detail()),
+        Stop::Conn(e) => (Outcome::from(&e), e.detail()),
         Stop::Reply(outcome, step, reply) => {
             if reply.code != 421 {
                 let _ = conn.command(&Command::Quit).await;
             }
-            (None, outcome, format!("{step}: {}", reply.summary()))
+            (outcome, format!("{step}: {}", reply.summary()))
         }
     }
 }
@@ -345,8 +405,15 @@ async fn open(
     report.banner = Some(greeting.clone());
     match greeting.class() {
         2 => {}
+        4 => return Err(Stop::Reply(Outcome::GreetingDeferred, "greeting", greeting)),
         5 => return Err(Stop::Reply(Outcome::GreetingRejected, "greeting", greeting)),
-        _ => return Err(Stop::Reply(Outcome::GreetingDeferred, "greeting", greeting)),
+        // A 3xx asks for more of a command never sent: not a greeting (RFC 5321 4.2.1, 4.3.2).
+        _ => {
+            return Err(Stop::Conn(ConnError::Protocol(format!(
+                "greeting: {}",
+                greeting.summary()
+            ))));
+        }
     }
     let ehlo = hello(conn, opts, report).await?;
     let starttls = !target.implicit_tls && ehlo.ehlo_keywords().iter().any(|k| k == "STARTTLS");
@@ -601,6 +668,15 @@ pub struct RecipientBatch {
     pub sent: Vec<&'static str>,
 }
 
+impl RecipientBatch {
+    /// Ends the batch with `outcome`, its status following.
+    fn end(&mut self, outcome: Outcome, error: Option<String>) {
+        self.status = outcome.status();
+        self.outcome = outcome;
+        self.error = error;
+    }
+}
+
 /// The recipient tests of several domains whose MX is the same address, in one session:
 /// greeting, EHLO, STARTTLS when offered, then per domain one transaction (`MAIL`, the `RCPT`s,
 /// `RSET`), QUIT. No relay test: the address's own session (the SMTP stage) makes those. Never
@@ -611,7 +687,9 @@ pub async fn run_recipients(
     domains: &[RecipientDomain],
     opts: &SessionOptions,
     tls: &TlsProbe,
+    admit: &impl Admit,
 ) -> RecipientBatch {
+    admit.admit().await;
     let end = Instant::now() + opts.deadlines.session;
     let mut batch = RecipientBatch {
         status: SmtpStatus::Ok,
@@ -624,9 +702,7 @@ pub async fn run_recipients(
     let mut conn = match Conn::connect(addr, &opts.deadlines, end, opts.limits, false).await {
         Ok(c) => c,
         Err(e) => {
-            batch.status = e.status();
-            batch.outcome = Outcome::Failed(e.status());
-            batch.error = Some(e.detail());
+            batch.end(Outcome::from(&e), Some(e.detail()));
             return batch;
         }
     };
@@ -676,10 +752,8 @@ pub async fn run_recipients(
     }
     .await;
     if let Err(stop) = result {
-        let (status, outcome, error) = ending(&mut conn, stop).await;
-        batch.status = status.unwrap_or(batch.status);
-        batch.outcome = outcome;
-        batch.error = Some(error);
+        let (outcome, error) = ending(&mut conn, stop).await;
+        batch.end(outcome, Some(error));
     }
     conn.close().await;
     batch.sent = std::mem::take(&mut conn.sent);
@@ -717,6 +791,71 @@ mod port_tests {
                 }
                 None => assert!(got.is_err(), "{text:?} parsed"),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+    use crate::smtp::conn::connect_error;
+
+    #[test]
+    fn each_outcome_has_its_status() {
+        // (outcome, smtp_outcome, smtp_status)
+        let cases = [
+            (Outcome::Completed, "completed", "ok"),
+            (Outcome::GreetingRejected, "greeting-rejected", "ok"),
+            (Outcome::GreetingDeferred, "greeting-deferred", "refused"),
+            (Outcome::HeloRejected, "helo-rejected", "ok"),
+            (Outcome::Deferred, "deferred", "ok"),
+            (Outcome::TlsLegacyOnly, "tls-legacy-only", "ok"),
+            (Outcome::Unreachable, "unreachable", "refused"),
+            (Outcome::Failed(SmtpStatus::Refused), "refused", "refused"),
+            (Outcome::Failed(SmtpStatus::Timeout), "timeout", "timeout"),
+            (Outcome::Failed(SmtpStatus::Reset), "dropped", "reset"),
+            (
+                Outcome::Failed(SmtpStatus::ProtocolError),
+                "protocol-error",
+                "protocol-error",
+            ),
+            (
+                Outcome::Failed(SmtpStatus::TlsError),
+                "tls-error",
+                "tls-error",
+            ),
+            (Outcome::Skipped, "skipped", "skipped"),
+        ];
+        for (outcome, text, status) in cases {
+            assert_eq!(
+                (outcome.to_string(), outcome.status().to_string()),
+                (text.to_string(), status.to_string()),
+                "{outcome:?}"
+            );
+        }
+    }
+
+    /// The connect failures by errno, as the columns show them: ENETUNREACH and EHOSTUNREACH
+    /// cannot be made on loopback without changing routes, so the mapping is tested here.
+    #[test]
+    fn connect_failures_by_errno() {
+        // (errno, smtp_outcome, smtp_status)
+        let cases = [
+            (libc::ECONNREFUSED, "refused", "refused"),
+            (libc::ECONNRESET, "dropped", "reset"),
+            (libc::ENETUNREACH, "unreachable", "refused"),
+            (libc::EHOSTUNREACH, "unreachable", "refused"),
+            (libc::ETIMEDOUT, "timeout", "timeout"),
+        ];
+        for (errno, outcome, status) in cases {
+            let e = connect_error(std::io::Error::from_raw_os_error(errno));
+            let o = Outcome::from(&e);
+            assert_eq!(
+                (o.to_string(), o.status().to_string()),
+                (outcome.to_string(), status.to_string()),
+                "errno {errno}: {e:?}"
+            );
+            assert_eq!(o.status(), e.status(), "errno {errno}");
         }
     }
 }

@@ -241,7 +241,7 @@ async fn closed_server_with_starttls() {
         recipients: true,
         ..options()
     };
-    let r = session::run(&target(addr), &opts, &tls).await;
+    let r = session::run(&target(addr), &opts, &tls, &()).await;
     h.await.unwrap();
     assert_eq!(
         (r.status.as_str(), r.outcome, r.error.as_deref()),
@@ -335,7 +335,7 @@ async fn a_recipient_batch_is_one_session_with_a_transaction_per_domain() {
         port: addr.port(),
         implicit_tls: false,
     };
-    let b = session::run_recipients(addr.ip(), port, &domains, &options(), &tls).await;
+    let b = session::run_recipients(addr.ip(), port, &domains, &options(), &tls, &()).await;
     h.await.unwrap();
     assert_eq!(
         (b.status.as_str(), b.outcome, b.error.as_deref()),
@@ -395,7 +395,7 @@ async fn a_recipient_batch_is_one_session_with_a_transaction_per_domain() {
         port: addr.port(),
         implicit_tls: false,
     };
-    let b = session::run_recipients(addr.ip(), port, &domains, &options(), &tls).await;
+    let b = session::run_recipients(addr.ip(), port, &domains, &options(), &tls, &()).await;
     assert_ne!(b.status.as_str(), "ok", "{b:?}");
     assert!(
         b.domains.iter().all(|d| *d == DomainRecipients::NotReached),
@@ -416,7 +416,7 @@ async fn open_relay_and_catch_all() {
         recipients: true,
         ..options()
     };
-    let r = session::run(&target(addr), &opts, &tls).await;
+    let r = session::run(&target(addr), &opts, &tls, &()).await;
     h.await.unwrap();
     assert_eq!(r.status.as_str(), "ok");
     assert_eq!(r.starttls, Some(false));
@@ -439,7 +439,7 @@ async fn tls_required_runs_the_relay_set_inside_tls() {
         ..Fake::default()
     })
     .await;
-    let r = session::run(&target(addr), &options(), &tls).await;
+    let r = session::run(&target(addr), &options(), &tls, &()).await;
     h.await.unwrap();
     assert_eq!(r.status.as_str(), "ok", "{:?}", r.transcript);
     let relay = r.relay.unwrap();
@@ -465,7 +465,7 @@ async fn helo_fallback_and_greylisting() {
         ..Fake::default()
     })
     .await;
-    let r = session::run(&target(addr), &options(), &tls).await;
+    let r = session::run(&target(addr), &options(), &tls, &()).await;
     h.await.unwrap();
     assert_eq!((r.status.as_str(), r.outcome), ("ok", Outcome::Completed));
     assert!(r.helo_fallback);
@@ -498,9 +498,25 @@ async fn raw(script: Vec<(Duration, Vec<u8>)>, hold: Duration) -> SocketAddr {
     addr
 }
 
+/// A listener that resets every connection as it accepts it (SO_LINGER 0, then close: an RST
+/// instead of a FIN), before any greeting.
+async fn resetting() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            socket2::SockRef::from(&tcp)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            drop(tcp);
+        }
+    });
+    addr
+}
+
 async fn run_raw(addr: SocketAddr) -> session::SessionReport {
     let tls = TlsProbe::new(&[], false).unwrap();
-    session::run(&target(addr), &options(), &tls).await
+    session::run(&target(addr), &options(), &tls, &()).await
 }
 
 #[tokio::test]
@@ -517,7 +533,10 @@ async fn hostile_servers_end_with_a_status_within_the_deadline() {
     .await;
     let huge = raw(vec![(ms(0), vec![b'2'; 1 << 20])], s(5)).await;
     let busy = raw(
-        vec![(ms(0), b"421 4.3.2 too busy, try later\r\n".to_vec())],
+        vec![(
+            ms(0),
+            b"421 4.3.2 mx.fake.test too busy, try later\r\n".to_vec(),
+        )],
         s(5),
     )
     .await;
@@ -532,15 +551,20 @@ async fn hostile_servers_end_with_a_status_within_the_deadline() {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         l.local_addr().unwrap() // dropped at the end of this block: nothing listens
     };
+    let reset = resetting().await;
+    let intermediate = raw(vec![(ms(0), b"354 go on\r\n".to_vec())], s(5)).await;
     let cases = [
         (tarpit, "timeout", "timeout"),
         (garbage, "protocol-error", "protocol-error"),
         (huge, "protocol-error", "protocol-error"),
-        (busy, "ok", "greeting-deferred"),
+        // RFC 5321 3.1: the server refuses the session and takes no command.
+        (busy, "refused", "greeting-deferred"),
         (reject, "ok", "greeting-rejected"),
         (dropped, "reset", "dropped"),
         (silent, "timeout", "timeout"),
         (closed, "refused", "refused"),
+        (reset, "reset", "dropped"),
+        (intermediate, "protocol-error", "protocol-error"),
     ];
     let t0 = std::time::Instant::now();
     let reports = futures::future::join_all(cases.iter().map(|(a, _, _)| run_raw(*a))).await;
@@ -566,6 +590,18 @@ async fn hostile_servers_end_with_a_status_within_the_deadline() {
         reports[2].error
     );
     assert_eq!(reports[3].banner.as_ref().unwrap().code, 421);
+    assert_eq!(
+        reports[3].error.as_deref(),
+        Some("greeting: 421 4.3.2 mx.fake.test too busy, try later")
+    );
+    // The banner names the host after the enhanced status code, not the code.
+    let busy = crate::checks::smtp::SmtpFindings::from_session(25, &reports[3], None);
+    assert_eq!(busy.banner_name.as_deref(), Some("mx.fake.test"));
+    assert_eq!(
+        (busy.status.to_string(), busy.outcome.to_string()),
+        ("refused".to_string(), "greeting-deferred".to_string())
+    );
+    assert!(reports[8].banner.is_none(), "{:?}", reports[8].banner);
     assert_eq!(
         reports[4].error.as_deref(),
         Some("greeting: 554 5.7.1 no service for you")
@@ -620,16 +656,16 @@ async fn tls_failures() {
         Duration::from_secs(5),
     )
     .await;
-    let r = session::run(&target(old), &opts, &tls).await;
+    let r = session::run(&target(old), &opts, &tls, &()).await;
     assert_eq!(r.status.as_str(), "tls-error");
     assert_eq!(r.starttls, Some(true));
     let t = r.tls.unwrap();
     assert!(t.incompatible, "{t:?}");
     assert!(t.error.unwrap().contains("ProtocolVersion"));
-    let r = session::run(&target(junk), &opts, &tls).await;
+    let r = session::run(&target(junk), &opts, &tls, &()).await;
     assert_eq!(r.status.as_str(), "tls-error");
     assert!(!r.tls.unwrap().incompatible);
-    let r = session::run(&target(inject), &opts, &tls).await;
+    let r = session::run(&target(inject), &opts, &tls, &()).await;
     assert_eq!(r.status.as_str(), "protocol-error");
     assert!(r.error.unwrap().contains("after its STARTTLS reply"));
 }
@@ -674,7 +710,7 @@ async fn implicit_tls() {
         relay_domain: None,
         ..options()
     };
-    let r = session::run(&target, &opts, &tls).await;
+    let r = session::run(&target, &opts, &tls, &()).await;
     assert_eq!(r.status.as_str(), "ok", "{:?}", r.error);
     assert_eq!(r.starttls, Some(false));
     assert_eq!(r.tls.unwrap().valid, Some(true));
@@ -747,7 +783,7 @@ async fn a_tls_1_0_only_server_is_old_not_broken() {
         relay_domain: None,
         ..options()
     };
-    let r = session::run(&target, &opts, &TlsProbe::new(&[], false).unwrap()).await;
+    let r = session::run(&target, &opts, &TlsProbe::new(&[], false).unwrap(), &()).await;
     let _ = server.kill().await;
     let t = r.tls.clone().unwrap();
     assert!(t.incompatible, "{t:?}");

@@ -152,6 +152,22 @@ async fn lab_hosts_and_smtp_match_ground_truth() {
         if t["behaviour"] == "no-listener" {
             assert_eq!(r["smtp_outcome"], "refused", "{what} smtp_outcome");
         }
+        if t["behaviour"] == "greeting-421" {
+            // `421 4.3.2 Service not available`: no session, and no host name (not `4.3.2`).
+            assert_eq!(
+                (
+                    &r["smtp_status"],
+                    &r["smtp_outcome"],
+                    &r["smtp_banner_name"]
+                ),
+                (
+                    &serde_json::json!("refused"),
+                    &serde_json::json!("greeting-deferred"),
+                    &serde_json::Value::Null
+                ),
+                "{what}"
+            );
+        }
         *behaviours.entry(t["behaviour"].clone()).or_default() += 1;
         n += 1;
     }
