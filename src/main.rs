@@ -23,7 +23,11 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     no_huge_pages();
-    let args: Vec<String> = std::env::args().collect();
+    // For run.json's command line: args_os, since args() panics on an argument that is not
+    // UTF-8 (a file name); clap parses the OS strings itself.
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let cli = cli::Cli::parse();
     match run(cli, args) {
         Ok(code) => code,
@@ -87,9 +91,10 @@ fn run(cli: cli::Cli, args: Vec<String>) -> anyhow::Result<ExitCode> {
             cli::Command::Scan(scan) => {
                 let opts = scan.into_options(args)?;
                 let out = opts.out.clone();
+                let address_scan = matches!(opts.targets, mxray::pipeline::Targets::Ips(_));
                 let stop = stop_on_signals()?;
                 let m = mxray::pipeline::scan(opts, stop.clone()).await?;
-                let scanned = if m.targets == "ips" {
+                let scanned = if address_scan {
                     format!("{} addresses", m.counts.hosts)
                 } else {
                     format!("{} domains, {} hosts", m.counts.domains_scanned, m.counts.hosts)
