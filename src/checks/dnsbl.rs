@@ -7,9 +7,9 @@
 //! with codes meaning "we refuse you" (e.g. Spamhaus's 127.255.255.254 for queries through public
 //! resolvers); counting those as listings is the classic way to mark the whole internet listed.
 
-use crate::output::columns::ColType::*;
-use crate::output::columns::Column;
-use crate::output::columns::Value::*;
+use crate::columns::ColType::*;
+use crate::columns::Column;
+use crate::columns::Value::*;
 use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, BufReader};

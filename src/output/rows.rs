@@ -15,8 +15,8 @@ use crate::checks::dnsbl::Listings;
 use crate::checks::mta_sts::{Mode, StsStatus};
 use crate::checks::smtp::{PortFindings, Recipient, SmtpFindings};
 use crate::checks::spf::SpfFindings;
+use crate::checks::txt_policies::TxtPolicies;
 use crate::dns::Status;
-use crate::pipeline::policies::TxtPolicies;
 
 /// A DKIM key record found under a probed selector (RFC 6376 3.6.1).
 #[derive(Debug, Clone, PartialEq)]

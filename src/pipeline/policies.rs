@@ -12,19 +12,17 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::checks::bimi::BimiFindings;
 use crate::checks::dkim::{self, DkimFindings, SelectorKey};
 use crate::checks::dmarc::{self, DiscoveryMode, DmarcFindings, SuffixList};
 use crate::checks::mta_sts::{self, StsPolicy, StsStatus, StsTxtFindings};
 use crate::checks::soa;
-use crate::checks::tls_rpt::TlsRptFindings;
-use crate::checks::{Lookup, TxtPolicy, TxtPolicyCheck};
+pub use crate::checks::txt_policies::TxtPolicies;
+use crate::checks::{Lookup, TxtPolicy};
 use crate::dns::{Answer, Rdata, RecordType, Resolver, Status};
 use crate::https::{FetchError, FetchOptions, Fetcher};
 use crate::output::DkimKeyRow;
 #[cfg(test)]
 use crate::output::DomainRow;
-use crate::output::columns::Column;
 
 /// How the policy stage behaves. `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -140,70 +138,6 @@ impl Policies {
     }
 }
 
-/// Declares the TXT policies that need nothing but their own record (and the DMARC outcome):
-/// the struct that holds their findings and what the scan does with all of them.
-macro_rules! txt_policies {
-    ($($field:ident: $findings:ty,)*) => {
-        /// The findings of every policy of [`txt_policies!`], one field each.
-        #[derive(Debug, Clone, PartialEq)]
-        pub struct TxtPolicies {
-            $(pub $field: $findings,)*
-        }
-
-        impl TxtPolicies {
-            /// A domain that does not exist (RFC 8020).
-            pub fn nxdomain() -> TxtPolicies {
-                TxtPolicies { $($field: <$findings as TxtPolicy>::nxdomain(),)* }
-            }
-
-            /// Not asked, or failed: temperror with `reason`.
-            pub fn temperror(reason: &str) -> TxtPolicies {
-                TxtPolicies { $($field: <$findings as TxtPolicy>::temperror(reason),)* }
-            }
-
-            /// One TXT query each, concurrently, through the shared cache.
-            pub async fn lookup(res: &Resolver, domain: &str) -> TxtPolicies {
-                let ($($field,)*) = tokio::join!($(lookup_policy::<$findings>(res, domain),)*);
-                TxtPolicies { $($field,)* }
-            }
-
-            pub fn with_dmarc(&mut self, dmarc: &DmarcFindings) {
-                $(self.$field.with_dmarc(dmarc);)*
-            }
-
-            /// Their columns, in this list's order, each policy's in its own order.
-            pub fn columns() -> Vec<Column<TxtPolicies>> {
-                let mut columns = Vec::new();
-                $(columns.extend(
-                    <$findings as TxtPolicyCheck>::columns()
-                        .into_iter()
-                        .map(|c| c.within(|p: &TxtPolicies| Some(&p.$field))),
-                );)*
-                columns
-            }
-        }
-    };
-}
-
-// The TXT policies of a domain scan that need nothing but their record at a fixed name: a new
-// one is a file in `src/checks/` whose findings implement `TxtPolicyCheck` (with its columns),
-// and one line here (its field; its columns come in this order in the domain table, after
-// MTA-STS's). MTA-STS (its policy fetch), DMARC (its discovery) and DKIM (its
-// selector plan) are wired by hand in `scan`.
-txt_policies! {
-    tls_rpt: TlsRptFindings,
-    bimi: BimiFindings,
-}
-
-/// The findings of policy `P` at `domain`. Its name is the target's own (`_smtp._tls.<domain>`,
-/// `default._bimi.<domain>`): no other lookup of the scan asks it, so it skips the cache
-/// ([`Resolver::lookup_unshared`]).
-async fn lookup_policy<P: TxtPolicyCheck>(res: &Resolver, domain: &str) -> P {
-    let name = P::query_name(domain);
-    let answer = res.lookup_unshared(&name, RecordType::TXT).await;
-    P::from_lookup(&name, &txt_lookup(&answer))
-}
-
 fn txt(a: &Answer) -> Vec<String> {
     a.txt_joined().collect()
 }
@@ -243,7 +177,12 @@ pub async fn scan(
         dmarc_stage(res, domain, opts),
         dkim_stage(res, domain, opts, stats, exchanges, spf_providers),
         sts_stage(res, domain, &sts_name, stage.fetcher.as_ref()),
-        TxtPolicies::lookup(res, domain),
+        // Each at the target's own name (`_smtp._tls.<domain>`, `default._bimi.<domain>`): no
+        // other lookup of the scan asks it, so it skips the cache.
+        TxtPolicies::lookup(domain, |name| async move {
+            let answer = res.lookup_unshared(&name, RecordType::TXT).await;
+            txt_lookup(&answer)
+        }),
         // Only this stage asks a domain's SOA, and targets are distinct.
         res.lookup_unshared(domain, RecordType::SOA),
     );
