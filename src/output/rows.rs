@@ -6,14 +6,16 @@ use super::columns::ColType::*;
 use super::columns::Value::*;
 use std::sync::LazyLock;
 
-use super::columns::{Column, Row, StructField, StructItem, Value};
+use super::columns::{Column, Row, StructField, StructItem, Value, part, part_or_null};
 use super::status::{Checked, DomainStatus, HostStatus, StsPolicyStatus};
+use crate::checks::asn::AsnFindings;
 use crate::checks::dane::DaneFindings;
 use crate::checks::dkim::DkimStatus;
 use crate::checks::dmarc::DmarcStatus;
 use crate::checks::dnsbl::Listings;
 use crate::checks::mta_sts::{Mode, StsStatus};
-use crate::checks::smtp::{PortFindings, Recipient, SmtpFindings};
+use crate::checks::rdns::ReverseFindings;
+use crate::checks::smtp::SmtpFindings;
 use crate::checks::spf::SpfFindings;
 use crate::checks::txt_policies::TxtPolicies;
 use crate::dns::Status;
@@ -105,7 +107,8 @@ pub struct DomainRow {
     pub domain_error: Option<String>,
 }
 
-/// One row per IP address probed.
+/// One row per IP address probed: its own columns around those its checks define over their
+/// findings (reverse DNS, DNSBL, ASN, SMTP, each in its file in `src/checks/`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostRow {
     pub ip: String,
@@ -114,25 +117,27 @@ pub struct HostRow {
     /// it panicked, a bug in mxray; `host_error` says why and the check columns are null).
     pub host_status: HostStatus,
     pub skip_reason: Option<String>,
-    /// None for a host not checked.
-    pub ptr_status: Option<Status>,
-    pub ptr: Option<Vec<String>>,
-    pub fcrdns: Option<bool>,
-    pub ptr_errors: Vec<String>,
-    pub dnsbl_listed: Vec<String>,
-    /// `zone: codes (meanings)` of each listing.
-    pub dnsbl_codes: Vec<String>,
-    /// `zone: TXT reason` of each listing.
-    pub dnsbl_reasons: Vec<String>,
-    pub dnsbl_errors: Vec<String>,
-    pub asn: Option<u32>,
-    /// The table range holding the address, `first-last`.
-    pub asn_range: Option<String>,
-    pub asn_country: Option<String>,
-    pub asn_name: Option<String>,
+    /// The PTR columns (`ReverseFindings::columns`); None for a host not checked.
+    pub reverse: Option<ReverseFindings>,
+    /// The DNSBL columns (`Listings::ip_columns`); None for a host not checked.
+    pub dnsbl: Option<Listings>,
+    /// The ASN columns (`AsnFindings::columns`); None when the AS is unknown.
+    pub asn: Option<AsnFindings>,
     pub host_error: Option<String>,
-    /// The SMTP stage's findings; `None` without `--smtp` (every SMTP column null).
+    /// The SMTP columns (`SmtpFindings::columns`); None without `--smtp` (every one null).
     pub smtp: Option<SmtpFindings>,
+}
+
+impl HostRow {
+    /// The PTR names; None when unknown (the query failed, or the host was not checked).
+    pub fn ptr(&self) -> Option<&[String]> {
+        self.reverse.as_ref()?.ptr.as_deref()
+    }
+
+    /// Forward-confirmed reverse DNS ([`crate::checks::rdns::fcrdns`]); None when unknown.
+    pub fn fcrdns(&self) -> Option<bool> {
+        self.reverse.as_ref()?.fcrdns
+    }
 }
 
 impl StructItem for (u16, String) {
@@ -183,7 +188,7 @@ impl Row for DomainRow {
 
 impl Row for HostRow {
     fn columns() -> &'static [Column<Self>] {
-        HOST_COLUMNS
+        &HOST_COLUMNS
     }
 }
 
@@ -246,22 +251,18 @@ type H = Column<HostRow>;
 /// The domains table: its own columns around those its checks define over their findings (SPF,
 /// the domain blocklists, DANE and the TXT policies, each in its file in `src/checks/`).
 static DOMAIN_COLUMNS: LazyLock<Vec<D>> = LazyLock::new(|| {
-    fn part<P: 'static>(
-        columns: Vec<Column<P>>,
-        get: for<'a> fn(&'a DomainRow) -> Option<&'a P>,
-    ) -> impl Iterator<Item = D> {
-        columns.into_iter().map(move |c| c.within(get))
-    }
     domain_head()
         .into_iter()
-        .chain(part(SpfFindings::columns(), |r| r.spf.done()))
+        .chain(part(SpfFindings::columns(), |r: &DomainRow| r.spf.done()))
         .chain(domain_mid())
-        .chain(part(Listings::domain_columns(), |r| {
+        .chain(part(Listings::domain_columns(), |r: &DomainRow| {
             r.dnsbl_domain.as_ref()
         }))
-        .chain(part(DaneFindings::columns(), |r| r.dane.as_ref()))
+        .chain(part(DaneFindings::columns(), |r: &DomainRow| {
+            r.dane.as_ref()
+        }))
         .chain(domain_mid2())
-        .chain(part(TxtPolicies::columns(), |r| r.txt.done()))
+        .chain(part(TxtPolicies::columns(), |r: &DomainRow| r.txt.done()))
         .chain(domain_tail())
         .collect()
 });
@@ -369,74 +370,36 @@ fn domain_tail() -> Vec<D> { vec![
         .doc("with `domain_status` `error`: what failed (`panicked: <message>`)"),
 ] }
 
-/// A skipped or failed host was not checked: its check columns are null, not empty.
-impl StructItem for Recipient {
-    const FIELDS: &'static [StructField] = &[
-        StructField::new("role", Utf8, false),
-        StructField::new("address", Utf8, false),
-        StructField::new("code", UInt16, false),
-        StructField::new("text", Utf8, false),
-    ];
-
-    fn field(&self, j: usize) -> Value<'_> {
-        match j {
-            0 => Str(Some(self.role)),
-            1 => Str(Some(&self.address)),
-            2 => U16(Some(self.code)),
-            3 => Str(Some(&self.text)),
-            _ => unreachable!("a recipient has {} fields", Self::FIELDS.len()),
-        }
-    }
+/// A check's part of a host row, when the host was checked: a host skipped or failed (in any
+/// stage) has null check columns, whatever an earlier stage found.
+fn checked<'a, P>(r: &HostRow, part: &'a Option<P>) -> Option<&'a P> {
+    part.as_ref().filter(|_| r.host_status == HostStatus::Ok)
 }
 
-impl StructItem for PortFindings {
-    const FIELDS: &'static [StructField] = &[
-        StructField::new("port", UInt16, false),
-        StructField::new("implicit_tls", Boolean, false),
-        StructField::new("status", Utf8, false),
-        StructField::new("outcome", Utf8, false),
-        StructField::new("error", Utf8, true),
-        StructField::new("banner", Utf8, true),
-        StructField::new("starttls", Boolean, true),
-        StructField::new("tls_version", Utf8, true),
-        StructField::new("tls_cert_valid", Boolean, true),
-        StructField::new("open_relay", Boolean, true),
-        StructField::new("relay_accepted", ListUInt8, true),
-        StructField::new("session_ms", UInt32, false),
-    ];
-
-    fn field(&self, j: usize) -> Value<'_> {
-        match j {
-            0 => U16(Some(self.port)),
-            1 => Bool(Some(self.implicit_tls)),
-            2 => Str(Some(self.status.as_str())),
-            3 => Str(Some(self.outcome.as_str())),
-            4 => Str(self.error.as_deref()),
-            5 => Str(self.banner.as_deref()),
-            6 => Bool(self.starttls),
-            7 => Str(self.tls_version.as_deref()),
-            8 => Bool(self.cert_valid),
-            9 => Bool(self.open_relay),
-            10 => U8List(self.relay_accepted.as_deref()),
-            11 => U32(Some(self.session_ms)),
-            _ => unreachable!("a port's findings have {} fields", Self::FIELDS.len()),
-        }
-    }
-}
-
-/// The SMTP findings' field `f`, null without them.
-macro_rules! smtp {
-    ($r:ident, $f:ident) => {
-        $r.smtp.as_ref().and_then(|s| s.$f.as_ref())
-    };
-}
-
-fn checked<T>(r: &HostRow, v: T) -> Option<T> {
-    (r.host_status == HostStatus::Ok).then_some(v)
-}
+/// The hosts table: its own columns around those its checks define over their findings, each
+/// in its file in `src/checks/`: reverse DNS (`rdns.rs`), DNSBL (`dnsbl.rs`), ASN (`asn.rs`),
+/// SMTP (`smtp.rs`).
+static HOST_COLUMNS: LazyLock<Vec<H>> = LazyLock::new(|| {
+    host_head()
+        .into_iter()
+        .chain(part_or_null(ReverseFindings::columns(), |r: &HostRow| {
+            checked(r, &r.reverse)
+        }))
+        .chain(part_or_null(Listings::ip_columns(), |r: &HostRow| {
+            checked(r, &r.dnsbl)
+        }))
+        .chain(part_or_null(AsnFindings::columns(), |r: &HostRow| {
+            checked(r, &r.asn)
+        }))
+        .chain(host_tail())
+        .chain(part_or_null(SmtpFindings::columns(), |r: &HostRow| {
+            r.smtp.as_ref()
+        }))
+        .collect()
+});
 
 #[rustfmt::skip]
-static HOST_COLUMNS: &[H] = &[
+fn host_head() -> Vec<H> { vec![
     H::new("ip", Utf8, |r| Str(Some(&r.ip))).required()
         .doc("IPv4 or IPv6 address, canonical text form"),
     H::new("scanned_at", Timestamp, |r| Ts(r.scanned_at)).required()
@@ -445,105 +408,13 @@ static HOST_COLUMNS: &[H] = &[
         .doc("`ok` (checked), `skipped`: the address is on the never-scan list and nothing was checked (the check columns are null), or `error`: the host probe itself failed (a panic, a bug in mxray: the check columns are null and `host_error` says why)"),
     H::new("skip_reason", Utf8, |r| Str(r.skip_reason.as_deref()))
         .doc("`excluded: <reason>` (e.g. `excluded: RFC 1918 private`)"),
-    H::status("ptr_status", |r| checked(r, r.ptr_status).flatten().map(Status::as_str))
-        .doc("status of the PTR query"),
-    H::new("ptr", ListUtf8, |r| StrList(r.ptr.as_deref()))
-        .doc("PTR names, sorted; empty when there is none (nxdomain/nodata); null when the query failed"),
-    H::new("fcrdns", Boolean, |r| Bool(r.fcrdns))
-        .doc("some PTR name (the first 10) resolves back (A or AAAA) to this ip; false without PTR; null when the PTR query or a forward lookup that could have confirmed failed"),
-    H::new("ptr_errors", ListUtf8, |r| StrList(checked(r, r.ptr_errors.as_slice())))
-        .doc("`dns-<status>`, `forward-lookup`, `ptr-too-many`"),
-    H::new("dnsbl_listed", ListUtf8, |r| StrList(checked(r, r.dnsbl_listed.as_slice())))
-        .doc("zones listing the address: only A answers whose code the zone defines as a listing"),
-    H::new("dnsbl_codes", ListUtf8, |r| StrList(checked(r, r.dnsbl_codes.as_slice())))
-        .doc("per listing, `zone: codes (meanings)`"),
-    H::new("dnsbl_reasons", ListUtf8, |r| StrList(checked(r, r.dnsbl_reasons.as_slice())))
-        .doc("per listing, `zone: TXT reason` (TXT is fetched only for listings)"),
-    H::new("dnsbl_errors", ListUtf8, |r| StrList(checked(r, r.dnsbl_errors.as_slice())))
-        .doc("`zone: reason` for error codes (e.g. Spamhaus's 127.255.255.254 \"query via public/open resolver\"), codes the zone does not define, answers outside 127/8, and DNS failures; never counted as listings"),
-    H::new("asn", UInt32, |r| U32(r.asn))
-        .doc("origin AS from the `--asn-db` table, else (with `--asn-dns`) from Team Cymru's DNS service, cached per announced prefix; null when unknown or not routed"),
-    H::new("asn_range", Utf8, |r| Str(r.asn_range.as_deref()))
-        .doc("the table's range holding the address, `first-last`, or the announced prefix `prefix/len` from DNS"),
-    H::new("asn_country", Utf8, |r| Str(r.asn_country.as_deref()))
-        .doc("as in the table"),
-    H::new("asn_name", Utf8, |r| Str(r.asn_name.as_deref()))
-        .doc("as in the table"),
+] }
+
+#[rustfmt::skip]
+fn host_tail() -> Vec<H> { vec![
     H::new("host_error", Utf8, |r| Str(r.host_error.as_deref()))
         .doc("with `host_status` `error`: what failed (`panicked: <message>`)"),
-    H::status("smtp_status", |r| r.smtp.as_ref().map(|s| s.status.as_str()))
-        .doc("`ok` (an SMTP dialogue took place, whatever the server answered: see `smtp_outcome`), `refused` (TCP connect refused or unreachable), `timeout` (connect, a reply or the whole session), `reset` (the server closed or reset the connection mid-dialogue), `protocol-error` (not SMTP, a malformed, endless or oversized reply, data injected after the STARTTLS reply), `tls-error` (the TLS handshake failed), `skipped` (excluded address); null without `--smtp`"),
-    H::new("smtp_outcome", Utf8, |r| Str(r.smtp.as_ref().map(|s| s.outcome.as_str())))
-        .doc("how the session ended: `completed` (ran to QUIT), `tls-legacy-only` (rustls could not speak to the server, OpenSSL could with an old version: `tls_version`), `greeting-rejected` (5xx greeting, e.g. 554), `greeting-deferred` (4xx greeting, e.g. 421), `helo-rejected` (EHLO and HELO refused), `deferred` (421 at a later step: the server closed), `dropped` (connection closed mid-dialogue), or the `smtp_status` of a failure (`refused`, `timeout`, `protocol-error`, `tls-error`), `skipped`"),
-    H::new("smtp_error", Utf8, |r| Str(smtp!(r, error).map(String::as_str)))
-        .doc("the step and the reason when the session did not complete: `greeting: 554 ...`, `connect: ...`, `timed out waiting for a reply`"),
-    H::new("smtp_port", UInt16, |r| U16(r.smtp.as_ref().and_then(|s| s.port)))
-        .doc("the TCP port of the session in these columns: the first of `--smtp-ports` (25 by default; 465 is implicit TLS); the others are in `smtp_other_ports`"),
-    H::new("smtp_banner", Utf8, |r| Str(smtp!(r, banner).map(String::as_str)))
-        .doc("first greeting line (code and text)"),
-    H::new("smtp_banner_name", Utf8, |r| Str(smtp!(r, banner_name).map(String::as_str)))
-        .doc("the host name the greeting announces (its first word, when it looks like a domain or an address literal), lower case"),
-    H::new("smtp_banner_ptr_match", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.banner_ptr_match)))
-        .doc("`smtp_banner_name` is one of the address's PTR names (`fcrdns` says whether a PTR name forward-confirms); false without PTR; null when either is unknown"),
-    H::new("smtp_ehlo", ListUtf8, |r| StrList(smtp!(r, ehlo).map(Vec::as_slice)))
-        .doc("EHLO extension keywords of the plain session (upper case), e.g. `STARTTLS`, `SIZE`, `PIPELINING`; null when EHLO was refused or never reached"),
-    H::new("smtp_ehlo_name", Utf8, |r| Str(smtp!(r, ehlo_name).map(String::as_str)))
-        .doc("the host name of the EHLO (or HELO) reply's first line"),
-    H::new("smtp_ehlo_ptr_match", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.ehlo_ptr_match)))
-        .doc("`smtp_ehlo_name` is one of the PTR names, as `smtp_banner_ptr_match`"),
-    H::new("smtp_helo_fallback", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.helo_fallback)))
-        .doc("EHLO was refused with 5xx and HELO answered (an SMTP server without extensions)"),
-    H::new("starttls", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.starttls)))
-        .doc("STARTTLS offered in the EHLO reply (whether or not the handshake then succeeded: see `tls_version`, `tls_error`); null when the session ended before EHLO"),
-    H::new("smtp_starttls_error", Utf8, |r| Str(smtp!(r, starttls_error).map(String::as_str)))
-        .doc("the reply when STARTTLS was offered but the command refused (`454 ...`)"),
-    H::new("tls_version", Utf8, |r| Str(smtp!(r, tls_version).map(String::as_str)))
-        .doc("negotiated version after STARTTLS (`TLSv1.3`, `TLSv1.2`; `TLSv1`, `TLSv1.1` from the second handshake through OpenSSL when `tls_incompatible`), null when none"),
-    H::new("tls_cipher", Utf8, |r| Str(smtp!(r, tls_cipher).map(String::as_str)))
-        .doc("negotiated cipher suite (IANA name, e.g. `TLS13_AES_256_GCM_SHA384`)"),
-    H::new("tls_error", Utf8, |r| Str(smtp!(r, tls_error).map(String::as_str)))
-        .doc("why the handshake failed"),
-    H::new("tls_incompatible", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.tls_incompatible)))
-        .doc("the handshake failed because the server offers only what mxray's TLS library refuses to speak (TLS 1.0/1.1, legacy suites): an old server, not a broken one; null when no handshake was made"),
-    H::new("tls_ehlo", ListUtf8, |r| StrList(smtp!(r, tls_ehlo).map(Vec::as_slice)))
-        .doc("EHLO keywords after TLS (RFC 3207 4.2: the session starts over)"),
-    H::new("tls_cert_subject", Utf8, |r| Str(smtp!(r, cert_subject).map(String::as_str)))
-        .doc("subject of the server's certificate (RFC 4514 text)"),
-    H::new("tls_cert_issuer", Utf8, |r| Str(smtp!(r, cert_issuer).map(String::as_str)))
-        .doc("issuer of the server's certificate"),
-    H::new("tls_cert_sans", ListUtf8, |r| StrList(smtp!(r, cert_sans).map(Vec::as_slice)))
-        .doc("DNS names and addresses of its subjectAltName"),
-    H::new("tls_cert_not_after", Timestamp, |r| TsOpt(r.smtp.as_ref().and_then(|s| s.cert_not_after)))
-        .doc("end of the certificate's validity"),
-    H::new("tls_cert_self_signed", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.cert_self_signed)))
-        .doc("issued by itself (issuer = subject, signed by its own key)"),
-    H::new("tls_cert_valid", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.cert_valid)))
-        .doc("the chain verifies for `tls_cert_name` against the trust store (Mozilla's roots from webpki-roots, version in run.json, or `--smtp-ca`), checked offline after the handshake: recorded, never required to continue; null without a certificate or a name"),
-    H::new("tls_cert_error", Utf8, |r| Str(smtp!(r, cert_error).map(String::as_str)))
-        .doc("why the chain does not verify (`invalid peer certificate: UnknownIssuer`, `... Expired`, `... NotValidForName`), or why it was not verified"),
-    H::new("tls_cert_name", Utf8, |r| Str(smtp!(r, cert_name).map(String::as_str)))
-        .doc("the name verified (and sent as SNI): the MX exchange that led to the address (domain scans), else its first PTR name when forward-confirmed"),
-    H::new("smtp_needs_tls", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.needs_tls)))
-        .doc("the plain session answered `530` to MAIL while offering STARTTLS, so the relay variants ran again inside TLS"),
-    H::new("open_relay", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.open_relay)))
-        .doc("at least one relay variant was accepted at RCPT time; false when a complete set of variants was refused; null when the tests could not decide (a 4xx, an interrupted session, TLS required and failing)"),
-    H::new("open_relay_direct", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.open_relay_direct)))
-        .doc("a variant whose recipient ends at the relay domain itself (1-4, 12, 13, 17-21) was accepted: relaying, as opposed to forms that put the relay domain inside the local part (5-11, 14-16), which a catch-all server accepts as local mail; null as `open_relay`"),
-    H::new("relay_accepted", ListUInt8, |r| U8List(smtp!(r, relay_accepted).map(Vec::as_slice)))
-        .doc("numbers of the relay variants accepted (docs/SMTP.md lists them; 1-16 are nmap's smtp-open-relay tests in its order)"),
-    H::new("relay_deferred", ListUInt8, |r| U8List(smtp!(r, relay_deferred).map(Vec::as_slice)))
-        .doc("variants answered with 4xx at MAIL or RCPT (greylisting): no verdict for them"),
-    H::new("accepts_any_recipient", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.accepts_any_recipient)))
-        .doc("with `--smtp-recipients`: a random nonexistent local part at the domain whose MX led here was accepted at RCPT time (a catch-all: backscatter); null without the test or on a 4xx"),
-    H::new("smtp_recipients", ListStruct(<Recipient as StructItem>::FIELDS), |r| Value::structs(smtp!(r, recipients)))
-        .doc("with `--smtp-recipients`: each address tested at RCPT (`postmaster`, `abuse`, `security`, `admin`, `soa` (the SOA contact, when at the domain), `random`) with the reply code and text"),
-    H::new("smtp_other_ports", ListStruct(<PortFindings as StructItem>::FIELDS), |r| Value::structs(smtp!(r, other_ports)))
-        .doc("with several `--smtp-ports`: the session on each port after the first (whose findings are the columns above), one after the other on the same address: `port`, `implicit_tls` (465, or `N/tls`), `status` and `outcome` (as `smtp_status`, `smtp_outcome`), `error`, `banner`, `starttls`, `tls_version`, `tls_cert_valid`, `open_relay` (a submission port that relays without authentication is an open relay too), `relay_accepted`, `session_ms`; null with one port"),
-    H::new("smtp_transcript", Utf8, |r| Str(smtp!(r, transcript).map(String::as_str)))
-        .doc("with `--smtp-transcript`: the dialogue, `C:`/`S:` lines (16 KiB at most)"),
-    H::new("smtp_session_ms", UInt32, |r| U32(r.smtp.as_ref().and_then(|s| s.session_ms)))
-        .doc("duration of the session, connect to close"),
-];
+] }
 
 #[cfg(test)]
 mod tests {
@@ -727,81 +598,26 @@ mod tests {
             scanned_at: 1_700_000_000_123,
             host_status,
             skip_reason: Some("excluded: test".into()),
-            ptr_status: Some(Status::Ok),
-            ptr: Some(l()),
-            fcrdns: Some(true),
-            ptr_errors: l(),
-            dnsbl_listed: l(),
-            dnsbl_codes: l(),
-            dnsbl_reasons: l(),
-            dnsbl_errors: l(),
-            asn: Some(64500),
-            asn_range: Some("192.0.2.0-192.0.2.255".into()),
-            asn_country: Some("ZZ".into()),
-            asn_name: Some("TEST".into()),
+            reverse: Some(ReverseFindings {
+                status: Status::Ok,
+                ptr: Some(l()),
+                fcrdns: Some(true),
+                errors: l(),
+            }),
+            dnsbl: Some(Listings {
+                listed: l(),
+                codes: l(),
+                reasons: l(),
+                errors: l(),
+            }),
+            asn: Some(AsnFindings {
+                asn: 64500,
+                range: "192.0.2.0-192.0.2.255".into(),
+                country: Some("ZZ".into()),
+                name: Some("TEST".into()),
+            }),
             host_error: Some("panicked: x".into()),
-            smtp: Some(full_smtp()),
-        }
-    }
-
-    fn full_smtp() -> SmtpFindings {
-        let s = || Some("x".to_string());
-        let l = || Some(strings(&["a", "b"]));
-        SmtpFindings {
-            status: crate::smtp::conn::SmtpStatus::Ok,
-            outcome: crate::smtp::session::Outcome::Completed,
-            error: s(),
-            port: Some(25),
-            banner: s(),
-            banner_name: s(),
-            banner_ptr_match: Some(true),
-            ehlo: l(),
-            ehlo_name: s(),
-            ehlo_ptr_match: Some(false),
-            helo_fallback: Some(false),
-            starttls: Some(true),
-            starttls_error: s(),
-            tls_version: s(),
-            tls_cipher: s(),
-            tls_error: s(),
-            tls_incompatible: Some(false),
-            tls_ehlo: l(),
-            cert_subject: s(),
-            cert_issuer: s(),
-            cert_sans: l(),
-            cert_not_after: Some(1_800_000_000_000),
-            cert_self_signed: Some(true),
-            cert_valid: Some(false),
-            cert_error: s(),
-            cert_name: s(),
-            needs_tls: Some(true),
-            open_relay: Some(true),
-            open_relay_direct: Some(true),
-            relay_accepted: Some(vec![1, 20]),
-            relay_deferred: Some(vec![3]),
-            recipients: Some(vec![Recipient {
-                role: "postmaster",
-                address: "postmaster@example.com".into(),
-                code: 250,
-                text: "2.1.5 Ok".into(),
-            }]),
-            accepts_any_recipient: Some(false),
-            transcript: s(),
-            session_ms: Some(12),
-            other_ports: Some(vec![PortFindings {
-                port: 465,
-                implicit_tls: true,
-                status: crate::smtp::conn::SmtpStatus::Ok,
-                outcome: crate::smtp::session::Outcome::Completed,
-                error: s(),
-                banner: s(),
-                starttls: Some(false),
-                tls_version: s(),
-                cert_valid: Some(true),
-                open_relay: Some(true),
-                relay_accepted: Some(vec![2]),
-                session_ms: 9,
-            }]),
+            smtp: Some(SmtpFindings::full()),
         }
     }
 
@@ -877,14 +693,15 @@ mod tests {
 
     #[test]
     fn a_host_not_checked_has_null_check_columns() {
-        let checks = [
-            "ptr_status",
-            "ptr_errors",
-            "dnsbl_listed",
-            "dnsbl_codes",
-            "dnsbl_reasons",
-            "dnsbl_errors",
-        ];
+        // Whatever an earlier stage found (the SMTP stage keeps the host stage's findings in a
+        // row whose probe then panicked), as host_status says.
+        let checks: Vec<&str> = ReverseFindings::columns()
+            .iter()
+            .map(|c| c.name)
+            .chain(Listings::ip_columns().iter().map(|c| c.name))
+            .chain(AsnFindings::columns().iter().map(|c| c.name))
+            .collect();
+        assert_eq!(checks.len(), 12);
         for status in [HostStatus::Skipped, HostStatus::Error] {
             let h = full_host(status);
             for c in HostRow::columns() {
@@ -939,7 +756,12 @@ mod tests {
             full_host(HostStatus::Ok),
             full_host(HostStatus::Skipped),
             HostRow {
-                ptr_status: Some(Status::Timeout),
+                reverse: Some(ReverseFindings {
+                    status: Status::Timeout,
+                    ptr: None,
+                    fcrdns: None,
+                    errors: Vec::new(),
+                }),
                 ..blank_host()
             },
         ];
