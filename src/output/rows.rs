@@ -1,103 +1,55 @@
-//! The rows of each table and their column tables: each column's name, type, nullability,
-//! meaning and accessor are written once, here, and everything else is derived from them (see
-//! `columns`).
+//! The rows of each table and their column tables. A check's columns (name, type, nullability,
+//! meaning, accessor) are written once, in the check's file over its findings; a table here is
+//! the row's own columns around the checks' parts, taken whole ([`Column::within`]). Everything
+//! else (Arrow schema and arrays, CSV, run.json's status counts, docs/SCHEMA.md) is derived from
+//! the tables (see [`crate::columns`]).
 
 use super::columns::ColType::*;
 use super::columns::Value::*;
 use std::sync::LazyLock;
 
-use super::columns::{Column, Row, StructField, StructItem, Value, part, part_or_null};
-use super::status::{Checked, DomainStatus, HostStatus, StsPolicyStatus};
+use super::columns::{Column, Row, part, part_or_null};
+use super::status::{Checked, DomainStatus, HostStatus};
 use crate::checks::asn::AsnFindings;
 use crate::checks::dane::DaneFindings;
-use crate::checks::dkim::DkimStatus;
-use crate::checks::dmarc::DmarcStatus;
+use crate::checks::dkim::DkimFindings;
+pub use crate::checks::dkim::DkimKeyRow;
+use crate::checks::dmarc::DmarcFindings;
 use crate::checks::dnsbl::Listings;
-use crate::checks::mta_sts::{Mode, StsStatus};
+use crate::checks::mta_sts::StsFindings;
+use crate::checks::mx::MxFindings;
 use crate::checks::rdns::ReverseFindings;
 use crate::checks::smtp::SmtpFindings;
 use crate::checks::spf::SpfFindings;
 use crate::checks::txt_policies::TxtPolicies;
 use crate::dns::Status;
 
-/// A DKIM key record found under a probed selector (RFC 6376 3.6.1).
-#[derive(Debug, Clone, PartialEq)]
-pub struct DkimKeyRow {
-    pub selector: String,
-    /// `k=`: `rsa`, `ed25519`, or what was published.
-    pub key_type: String,
-    /// From the key itself (RSA modulus length; 256 for Ed25519); null when it cannot be read.
-    pub bits: Option<u32>,
-    /// `t=y`.
-    pub testing: bool,
-    /// Empty `p=`.
-    pub revoked: bool,
-    /// A verifier could use it: parsed cleanly, not revoked.
-    pub usable: bool,
-    pub errors: Vec<String>,
-}
-
-/// One row per input domain.
+/// One row per input domain: its own columns around those its checks define over their
+/// findings (MX, SPF, DMARC, the domain blocklists, DANE, DKIM, MTA-STS and the TXT policies,
+/// each in its file in `src/checks/`). A check's part is `ProbeError` (or None) when the domain
+/// probe failed: its status columns say `error`, the others are null.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DomainRow {
     pub domain: String,
     pub scanned_at: i64,
-    pub mx_status: Status,
-    pub mx: Option<Vec<(u16, String)>>,
-    pub mx_null: Option<bool>,
-    pub mx_ips: Option<Vec<String>>,
-    /// Status of the exchanges' address lookups: `ok` when every A/AAAA query got an answer
-    /// (records or none), else the first failure; null without exchanges to look up.
-    pub mx_ips_status: Option<Status>,
-    pub mx_errors: Vec<String>,
-    /// The SPF columns (`checks::spf::SpfFindings::columns`); `ProbeError` when the probe failed.
+    /// The MX columns (`MxFindings::columns`).
+    pub mx: Checked<MxFindings>,
+    /// The SPF columns (`SpfFindings::columns`).
     pub spf: Checked<SpfFindings>,
-    pub dmarc_status: Checked<DmarcStatus>,
-    pub dmarc_record: Option<String>,
-    /// `domain`, `organizational`, or `tree-walk:<name>` (--dmarc-discovery tree-walk).
-    pub dmarc_source: Option<String>,
-    pub dmarc_p: Option<String>,
-    pub dmarc_sp: Option<String>,
-    pub dmarc_pct: Option<u8>,
-    pub dmarc_rua: Option<Vec<String>>,
-    pub dmarc_errors: Vec<String>,
+    /// The DMARC columns (`DmarcFindings::columns`, `later_columns`).
+    pub dmarc: Checked<DmarcFindings>,
     /// The RHSBL columns (`Listings::domain_columns`); None when no domain zone was queried.
     pub dnsbl_domain: Option<Listings>,
     /// The DANE columns (`DaneFindings::columns`); None without exchanges to ask for.
     pub dane: Option<DaneFindings>,
-    /// Selectors of the probed list with a DKIM key record; null when not probed or unknown.
-    pub dkim_selectors: Option<Vec<String>>,
-    /// Raw `_mta-sts` record (RFC 8461 3.1).
-    pub mta_sts: Option<String>,
+    /// The DKIM columns (`DkimFindings::selector_columns`, `columns`).
+    pub dkim: Checked<DkimFindings>,
+    /// The MTA-STS columns (`StsFindings::record_columns`, `columns`).
+    pub mta_sts: Checked<StsFindings>,
     /// SOA RNAME as an e-mail address.
     pub soa_rname: Option<String>,
-    pub dmarc_np: Option<String>,
-    pub dmarc_adkim: Option<String>,
-    pub dmarc_aspf: Option<String>,
-    pub dmarc_ruf: Option<Vec<String>>,
-    /// The policy a receiver applies to the domain (RFC 7489 6.3, 6.6.3).
-    pub dmarc_effective_p: Option<String>,
-    /// External report destinations (RFC 7489 7.1) that publish the authorisation record.
-    pub dmarc_rua_authorized: Option<Vec<String>>,
-    /// External report destinations without it.
-    pub dmarc_rua_unauthorized: Option<Vec<String>>,
-    pub dkim_status: Checked<DkimStatus>,
-    pub dkim_keys: Option<Vec<DkimKeyRow>>,
-    pub dkim_errors: Vec<String>,
-    pub mta_sts_status: Checked<StsStatus>,
-    pub mta_sts_id: Option<String>,
-    pub mta_sts_errors: Vec<String>,
-    /// With --mta-sts-fetch: `valid`, `invalid`, or why the fetch failed; null when not fetched.
-    pub mta_sts_policy_status: Option<StsPolicyStatus>,
-    pub mta_sts_mode: Option<Mode>,
-    pub mta_sts_max_age: Option<u32>,
-    /// The policy's `mx` patterns.
-    pub mta_sts_mx: Option<Vec<String>>,
-    /// MX exchanges no `mx` pattern covers (RFC 8461 4.1).
-    pub mta_sts_mx_uncovered: Option<Vec<String>>,
-    pub mta_sts_policy_errors: Vec<String>,
     /// The TXT policies of `txt_policies!` (TLS-RPT, BIMI): their columns are their own
-    /// (`TxtPolicyCheck::columns`); `ProbeError` when the probe failed.
+    /// (`TxtPolicyCheck::columns`).
     pub txt: Checked<TxtPolicies>,
     pub soa_status: Status,
     pub dnssec_ad: Option<bool>,
@@ -137,46 +89,6 @@ impl HostRow {
     /// Forward-confirmed reverse DNS ([`crate::checks::rdns::fcrdns`]); None when unknown.
     pub fn fcrdns(&self) -> Option<bool> {
         self.reverse.as_ref()?.fcrdns
-    }
-}
-
-impl StructItem for (u16, String) {
-    const FIELDS: &'static [StructField] = &[
-        StructField::new("preference", UInt16, false),
-        StructField::new("exchange", Utf8, false),
-    ];
-
-    fn field(&self, j: usize) -> Value<'_> {
-        match j {
-            0 => U16(Some(self.0)),
-            1 => Str(Some(&self.1)),
-            _ => unreachable!("MX has {} fields", Self::FIELDS.len()),
-        }
-    }
-}
-
-impl StructItem for DkimKeyRow {
-    const FIELDS: &'static [StructField] = &[
-        StructField::new("selector", Utf8, false),
-        StructField::new("type", Utf8, false),
-        StructField::new("bits", UInt32, true),
-        StructField::new("testing", Boolean, false),
-        StructField::new("revoked", Boolean, false),
-        StructField::new("usable", Boolean, false),
-        StructField::new("errors", ListUtf8, false),
-    ];
-
-    fn field(&self, j: usize) -> Value<'_> {
-        match j {
-            0 => Str(Some(&self.selector)),
-            1 => Str(Some(&self.key_type)),
-            2 => U32(self.bits),
-            3 => Bool(Some(self.testing)),
-            4 => Bool(Some(self.revoked)),
-            5 => Bool(Some(self.usable)),
-            6 => StrList(Some(&self.errors)),
-            _ => unreachable!("a DKIM key has {} fields", Self::FIELDS.len()),
-        }
     }
 }
 
@@ -248,114 +160,57 @@ static RECIPIENT_COLUMNS: &[R] = &[
 type D = Column<DomainRow>;
 type H = Column<HostRow>;
 
-/// The domains table: its own columns around those its checks define over their findings (SPF,
-/// the domain blocklists, DANE and the TXT policies, each in its file in `src/checks/`).
+/// The domains table: its own columns around those its checks define over their findings,
+/// each in its file in `src/checks/`. Some checks' columns come in two runs, the order the table
+/// grew in, kept for readers that select by position.
 static DOMAIN_COLUMNS: LazyLock<Vec<D>> = LazyLock::new(|| {
     domain_head()
         .into_iter()
+        .chain(part(MxFindings::columns(), |r: &DomainRow| r.mx.done()))
         .chain(part(SpfFindings::columns(), |r: &DomainRow| r.spf.done()))
-        .chain(domain_mid())
+        .chain(part(DmarcFindings::columns(), |r: &DomainRow| {
+            r.dmarc.done()
+        }))
         .chain(part(Listings::domain_columns(), |r: &DomainRow| {
             r.dnsbl_domain.as_ref()
         }))
         .chain(part(DaneFindings::columns(), |r: &DomainRow| {
             r.dane.as_ref()
         }))
-        .chain(domain_mid2())
+        .chain(part(DkimFindings::selector_columns(), |r: &DomainRow| {
+            r.dkim.done()
+        }))
+        .chain(part(StsFindings::record_columns(), |r: &DomainRow| {
+            r.mta_sts.done()
+        }))
+        .chain(soa_contact())
+        .chain(part(DmarcFindings::later_columns(), |r: &DomainRow| {
+            r.dmarc.done()
+        }))
+        .chain(part(DkimFindings::columns(), |r: &DomainRow| r.dkim.done()))
+        .chain(part(StsFindings::columns(), |r: &DomainRow| {
+            r.mta_sts.done()
+        }))
         .chain(part(TxtPolicies::columns(), |r: &DomainRow| r.txt.done()))
         .chain(domain_tail())
         .collect()
 });
 
-// The files' columns, in this order. Each `doc` is the column's row in docs/SCHEMA.md: after an
-// edit, `MXRAY_BLESS=1 cargo test --lib schema_doc` rewrites the file. One column a line pair
-// reads as a table, which rustfmt would not keep.
+// The row's own columns. Each `doc` is the column's row in docs/SCHEMA.md: after an edit,
+// `MXRAY_BLESS=1 cargo test --lib schema_doc` rewrites the file. One column a line pair reads
+// as a table, which rustfmt would not keep.
 #[rustfmt::skip]
 fn domain_head() -> Vec<D> { vec![
     D::new("domain", Utf8, |r| Str(Some(&r.domain))).required()
         .doc("the scanned domain, normalised"),
     D::new("scanned_at", Timestamp, |r| Ts(r.scanned_at)).required()
         .doc("when the row was completed"),
-    D::status("mx_status", |r| Some(r.mx_status.as_str())).required()
-        .doc("status of the MX query"),
-    D::new("mx", ListStruct(<(u16, String)>::FIELDS), |r| Value::structs(r.mx.as_ref()))
-        .doc("MX records as published, sorted by (preference, exchange); null when the query failed"),
-    D::new("mx_null", Boolean, |r| Bool(r.mx_null))
-        .doc("the domain publishes a null MX (RFC 7505: a single `0 .`); null when the MX query failed"),
-    D::new("mx_ips", ListUtf8, |r| StrList(r.mx_ips.as_deref()))
-        .doc("A and AAAA addresses of the exchanges (at most 16 exchanges), in preference order, each once; each also has a row in hosts"),
-    D::new("mx_ips_status", Utf8, |r| Str(r.mx_ips_status.map(|s| s.as_str())))
-        .doc("`ok` when every A/AAAA query of the exchanges was answered (with records or without), else the first failure status; null without exchanges"),
-    D::new("mx_errors", ListUtf8, |r| StrList(Some(&r.mx_errors)))
-        .doc("`null-mx-mixed`, `null-mx-preference`, `mx-ip-literal` (an exchange written as an address, RFC 5321 5.1), `mx-cname` (an exchange that is an alias, RFC 2181 10.3: found by a CNAME query per exchange), `mx-no-address`, `mx-address-lookup`, `mx-too-many`, `dns-<status>`"),
 ] }
 
 #[rustfmt::skip]
-fn domain_mid() -> Vec<D> { vec![
-    D::status("dmarc_status", |r| Some(r.dmarc_status.as_str())).required()
-        .doc("`none`, `valid`, `invalid` (no or bad `p=`, bad `sp=`, several records), `temperror` (a `_dmarc` query of the discovery failed). Discovery (RFC 7489 6.6.3): `_dmarc.<domain>`, then, if it holds no record, `_dmarc.<Organizational Domain>` (the registrable domain by the Public Suffix List: mxray's built-in copy, or `--psl FILE`). `--dmarc-discovery tree-walk`: the DMARCbis DNS Tree Walk (each parent up to the TLD, at most 8 queries). A domain that does not exist (MX nxdomain) is `none` without any query (RFC 8020)"),
-    D::new("dmarc_record", Utf8, |r| Str(r.dmarc_record.as_deref()))
-        .doc("the record used (the first when several), raw"),
-    D::new("dmarc_source", Utf8, |r| Str(r.dmarc_source.as_deref()))
-        .doc("`domain` (found at `_dmarc.<domain>`), `organizational` (found at the Organizational Domain), `tree-walk:<name>` (found at `_dmarc.<name>` by the tree walk); null when no record"),
-    D::new("dmarc_p", Utf8, |r| Str(r.dmarc_p.as_deref()))
-        .doc("`none`, `quarantine`, `reject` as published in the record used (for an `organizational` record, the policy of the domain itself is its `sp`, else `p`); null when no valid record"),
-    D::new("dmarc_sp", Utf8, |r| Str(r.dmarc_sp.as_deref()))
-        .doc("subdomain policy as published"),
-    D::new("dmarc_pct", UInt8, |r| U8(r.dmarc_pct))
-        .doc("as published (null when absent or out of range)"),
-    D::new("dmarc_rua", ListUtf8, |r| StrList(r.dmarc_rua.as_deref()))
-        .doc("aggregate report URIs of the record used, as written; null when no valid record"),
-    D::new("dmarc_errors", ListUtf8, |r| StrList(Some(&r.dmarc_errors)))
-        .doc("`missing-p`, `invalid-p`, `invalid-sp`, `invalid-pct`, `invalid-rua`, `multiple-records`, `duplicate-tag`, `unknown-tag`, `tag-order`, `syntax`, ... (full tag validation, RFC 7489 6.3 and DMARCbis), `rua-authorization-temperror` (an external destination's authorisation query failed: it is in neither list below), `dns-temperror`"),
-] }
-
-#[rustfmt::skip]
-fn domain_mid2() -> Vec<D> { vec![
-    D::new("dkim_selectors", ListUtf8, |r| StrList(r.dkim_selectors.as_deref()))
-        .doc("selectors of the domain's probe plan with a DKIM key record at `<selector>._domainkey.<domain>` (RFC 6376 3.6.2.1), in plan order. The default plan is the selectors of the providers the domain's SPF tree and MX hosts name (`datasets/dkim-providers.csv`), then 8 common ones; `--dkim-selectors full` probes the 40 of `datasets/dkim-selectors.txt`, `--dkim-selectors FILE` a list of one's own. `_domainkey.<domain>` is asked first: NXDOMAIN means nothing exists below it (RFC 8020), no selector is probed and the list is empty. Null with `--no-dkim` or when `_domainkey.<domain>` failed; on `temperror` from a selector's query, the list holds what the others found"),
-    D::new("mta_sts", Utf8, |r| Str(r.mta_sts.as_deref()))
-        .doc("the `v=STSv1` record at `_mta-sts.<domain>` (RFC 8461 3.1), raw (the first when several); null when absent or the query failed"),
+fn soa_contact() -> Vec<D> { vec![
     D::new("soa_rname", Utf8, |r| Str(r.soa_rname.as_deref()))
         .doc("the SOA RNAME of the domain as an e-mail address (first label = local part, `\\.` is a dot in it: `john\\.doe.example.com` -> `john.doe@example.com`, RFC 1035 3.3.13 and 8); null unless the domain is a zone apex (`soa_status` `nodata` otherwise)"),
-    D::new("dmarc_np", Utf8, |r| Str(r.dmarc_np.as_deref()))
-        .doc("DMARCbis `np` (policy for non-existent subdomains), as published"),
-    D::new("dmarc_adkim", Utf8, |r| Str(r.dmarc_adkim.as_deref()))
-        .doc("`r` or `s` as published"),
-    D::new("dmarc_aspf", Utf8, |r| Str(r.dmarc_aspf.as_deref()))
-        .doc("`r` or `s` as published"),
-    D::new("dmarc_ruf", ListUtf8, |r| StrList(r.dmarc_ruf.as_deref()))
-        .doc("failure report URIs of the record used, as written; null when no valid record"),
-    D::new("dmarc_effective_p", Utf8, |r| Str(r.dmarc_effective_p.as_deref()))
-        .doc("the policy a receiver applies to the domain: `p` of a record found at the domain, `sp` (else `p`) of one found at the Organizational Domain or a parent; `none` for an invalid record with a valid `rua` (RFC 7489 6.6.3 step 6: act as if `p=none`); null when no record applies (none, several, temperror, invalid without `rua`)"),
-    D::new("dmarc_rua_authorized", ListUtf8, |r| StrList(r.dmarc_rua_authorized.as_deref()))
-        .doc("`rua` and `ruf` destination domains outside the record's Organizational Domain that authorise the reports: a `v=DMARC1` TXT record at `<record domain>._report._dmarc.<destination>` (RFC 7489 7.1); null without a record"),
-    D::new("dmarc_rua_unauthorized", ListUtf8, |r| StrList(r.dmarc_rua_unauthorized.as_deref()))
-        .doc("external `rua` and `ruf` destinations without that record (receivers will not send them reports)"),
-    D::status("dkim_status", |r| Some(r.dkim_status.as_str())).required()
-        .doc("`none` (no key record under any probed selector), `valid` (at least one usable key), `invalid` (key records, none usable: revoked or broken), `temperror` (`_domainkey.<domain>` or a selector query failed), `skipped` (`--no-dkim`)"),
-    D::new("dkim_keys", ListStruct(DkimKeyRow::FIELDS), |r| Value::structs(r.dkim_keys.as_ref()))
-        .doc("one per key record found: `k=` (`rsa` by default, `ed25519`), the key size read from the key (RSA modulus bits, 256 for Ed25519; null when there is no readable key), `t=y`, empty `p=` (revoked), usable by a verifier, and the record's problems. CSV: fields joined with a space, `errors` with `,`"),
-    D::new("dkim_errors", ListUtf8, |r| StrList(Some(&r.dkim_errors)))
-        .doc("the keys' problems as `code: selector: text` (`invalid-base64`, `weak-key`, `multiple-records`, ...), `domainkeys-policy` (an obsolete RFC 4870 record at `_domainkey`), `dns-temperror`"),
-    D::status("mta_sts_status", |r| Some(r.mta_sts_status.as_str())).required()
-        .doc("`none`, `valid`, `invalid` (several records, no or bad `id`, bad syntax: RFC 8461 3.1 says senders then assume no policy), `temperror`"),
-    D::new("mta_sts_id", Utf8, |r| Str(r.mta_sts_id.as_deref()))
-        .doc("the `id` of a valid record; null otherwise"),
-    D::new("mta_sts_errors", ListUtf8, |r| StrList(Some(&r.mta_sts_errors)))
-        .doc("`missing-id`, `invalid-id`, `multiple-records`, `syntax`, `dns-temperror`, ..."),
-    D::new("mta_sts_policy_status", Utf8, |r| Str(r.mta_sts_policy_status.map(|s| s.as_str())))
-        .doc("with `--mta-sts-fetch`, for a domain with a `valid` record: `valid` or `invalid` (the policy text, RFC 8461 3.2), or why no policy was fetched: `dns-error` (no address for `mta-sts.<domain>`, looked up through the scan's resolver), `connect-error`, `tls-error` (handshake or certificate: checked against the Mozilla roots and `--mta-sts-ca`), `http-error` (status other than 200, redirects not followed (RFC 8461 3.3), Content-Type not `text/plain`, body over 64 KiB, bad framing), `timeout` (`--mta-sts-timeout`, default 10 s, for the whole fetch); null when not fetched"),
-    D::new("mta_sts_mode", Utf8, |r| Str(r.mta_sts_mode.map(|s| s.as_str())))
-        .doc("the policy's `mode`: `enforce`, `testing`, `none`"),
-    D::new("mta_sts_max_age", UInt32, |r| U32(r.mta_sts_max_age))
-        .doc("the policy's `max_age`, seconds"),
-    D::new("mta_sts_mx", ListUtf8, |r| StrList(r.mta_sts_mx.as_deref()))
-        .doc("the policy's `mx` patterns"),
-    D::new("mta_sts_mx_uncovered", ListUtf8, |r| StrList(r.mta_sts_mx_uncovered.as_deref()))
-        .doc("the domain's MX exchanges no `mx` pattern matches (RFC 8461 4.1: `*.` covers one leftmost label); null without a fetched policy or when the MX query failed"),
-    D::new("mta_sts_policy_errors", ListUtf8, |r| StrList(Some(&r.mta_sts_policy_errors)))
-        .doc("the policy's problems (`missing-mode`, `invalid-max-age`, `missing-mx`, ...) or the fetch error"),
 ] }
 
 #[rustfmt::skip]
@@ -419,10 +274,17 @@ fn host_tail() -> Vec<H> { vec![
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::TxtPolicy;
     use crate::checks::bimi::{BimiFindings, BimiStatus};
+    use crate::checks::dkim::DkimStatus;
+    use crate::checks::dmarc::{DmarcSource, DmarcStatus};
+    use crate::checks::mta_sts::{
+        Mode, StsPolicyFindings, StsPolicyStatus, StsStatus, StsTxtFindings,
+    };
     use crate::checks::spf::{Qualifier, SpfStatus};
     use crate::checks::tls_rpt::{TlsRptFindings, TlsRptStatus};
-    use crate::output::columns::{ColType, csv_cell, to_batch};
+    use crate::columns::{ColType, Value};
+    use crate::output::columns::{csv_cell, to_batch};
     use arrow_array::{Array, BooleanArray, ListArray, StringArray, StructArray, UInt16Array};
 
     fn values<R: Row>(r: &R) -> Vec<Value<'_>> {
@@ -431,19 +293,29 @@ mod tests {
 
     /// A row of a domain without records: the test stand-in for `Default`.
     fn blank(domain: &str) -> DomainRow {
-        let opts = crate::pipeline::PolicyOptions {
-            dkim: false,
-            ..Default::default()
-        };
-        let p = crate::pipeline::policies::Policies::nxdomain(&opts);
-        DomainRow::new(
-            domain,
-            Status::NoData,
-            &Default::default(),
-            None,
-            SpfFindings::nxdomain(),
-            p,
-        )
+        DomainRow {
+            domain: domain.into(),
+            scanned_at: 0,
+            mx: Checked::Done(MxFindings {
+                status: Status::NoData,
+                ..MxFindings::failed()
+            }),
+            spf: Checked::Done(SpfFindings::nxdomain()),
+            dmarc: Checked::Done(DmarcFindings::nxdomain()),
+            dnsbl_domain: None,
+            dane: None,
+            dkim: Checked::Done(DkimFindings::skipped()),
+            mta_sts: Checked::Done(StsFindings {
+                txt: StsTxtFindings::nxdomain(),
+                policy: None,
+            }),
+            soa_rname: None,
+            txt: Checked::Done(TxtPolicies::nxdomain()),
+            soa_status: Status::NxDomain,
+            dnssec_ad: None,
+            domain_status: DomainStatus::Ok,
+            domain_error: None,
+        }
     }
 
     fn blank_host() -> HostRow {
@@ -454,20 +326,23 @@ mod tests {
         DomainRow {
             domain: "example.com".into(),
             scanned_at: 1_700_000_000_123,
-            mx_status: Status::Ok,
-            mx: Some(vec![
-                (10, "mx.example.com".into()),
-                (20, "mx2.example.com".into()),
-            ]),
-            mx_null: Some(false),
-            mx_ips: Some(vec!["127.0.0.1".into(), "::1".into()]),
-            mx_ips_status: Some(Status::Ok),
+            mx: Checked::Done(MxFindings {
+                status: Status::Ok,
+                records: Some(vec![
+                    (10, "mx.example.com".into()),
+                    (20, "mx2.example.com".into()),
+                ]),
+                null: Some(false),
+                exchanges: strings(&["mx.example.com", "mx2.example.com"]),
+                errors: Vec::new(),
+                ips: Some(vec!["127.0.0.1".into(), "::1".into()]),
+                ips_status: Some(Status::Ok),
+            }),
             spf: Checked::Done(SpfFindings {
                 status: SpfStatus::Valid,
                 records: Some(vec!["v=spf1 -all".into()]),
                 ..SpfFindings::nxdomain()
             }),
-            dmarc_status: DmarcStatus::None.into(),
             ..blank("example.com")
         }
     }
@@ -505,12 +380,15 @@ mod tests {
         DomainRow {
             domain: "example.com".into(),
             scanned_at: 1_700_000_000_123,
-            mx_status: Status::Ok,
-            mx: Some(vec![(10, "mx.example.com".into())]),
-            mx_null: Some(false),
-            mx_ips: Some(l()),
-            mx_ips_status: Some(Status::Ok),
-            mx_errors: l(),
+            mx: Checked::Done(MxFindings {
+                status: Status::Ok,
+                records: Some(vec![(10, "mx.example.com".into())]),
+                null: Some(false),
+                exchanges: l(),
+                errors: l(),
+                ips: Some(l()),
+                ips_status: Some(Status::Ok),
+            }),
             spf: Checked::Done(SpfFindings {
                 status: SpfStatus::Valid,
                 records: Some(l()),
@@ -525,14 +403,25 @@ mod tests {
                 providers: l(),
                 mx_pass: Some(true),
             }),
-            dmarc_status: DmarcStatus::Valid.into(),
-            dmarc_record: Some("v=DMARC1; p=reject".into()),
-            dmarc_source: Some("domain".into()),
-            dmarc_p: Some("reject".into()),
-            dmarc_sp: Some("none".into()),
-            dmarc_pct: Some(100),
-            dmarc_rua: Some(l()),
-            dmarc_errors: l(),
+            dmarc: Checked::Done(DmarcFindings {
+                status: DmarcStatus::Valid,
+                source: Some(DmarcSource::Domain),
+                source_text: Some("domain".into()),
+                record: Some("v=DMARC1; p=reject".into()),
+                p: Some("reject".into()),
+                sp: Some("none".into()),
+                np: Some("reject".into()),
+                pct: Some(100),
+                adkim: Some("r".into()),
+                aspf: Some("s".into()),
+                rua: l(),
+                ruf: l(),
+                errors: l(),
+                rua_authorized: Some(l()),
+                rua_unauthorized: Some(l()),
+                effective_p: Some("reject".into()),
+                parsed: None,
+            }),
             dnsbl_domain: Some(Listings {
                 listed: l(),
                 codes: l(),
@@ -545,28 +434,29 @@ mod tests {
                 all_mx: Some(true),
                 authentic: Some(false),
             }),
-            dkim_selectors: Some(l()),
-            mta_sts: Some("v=STSv1; id=1".into()),
+            dkim: Checked::Done(DkimFindings {
+                status: DkimStatus::Valid,
+                selectors: Some(l()),
+                keys: Some(keys()),
+                errors: l(),
+            }),
+            mta_sts: Checked::Done(StsFindings {
+                txt: StsTxtFindings {
+                    status: StsStatus::Valid,
+                    record: Some("v=STSv1; id=1".into()),
+                    id: Some("1".into()),
+                    errors: l(),
+                },
+                policy: Some(StsPolicyFindings {
+                    status: StsPolicyStatus::Valid,
+                    mode: Some(Mode::Enforce),
+                    max_age: Some(86400),
+                    mx: Some(l()),
+                    mx_uncovered: Some(l()),
+                    errors: l(),
+                }),
+            }),
             soa_rname: Some("hostmaster@example.com".into()),
-            dmarc_np: Some("reject".into()),
-            dmarc_adkim: Some("r".into()),
-            dmarc_aspf: Some("s".into()),
-            dmarc_ruf: Some(l()),
-            dmarc_effective_p: Some("reject".into()),
-            dmarc_rua_authorized: Some(l()),
-            dmarc_rua_unauthorized: Some(l()),
-            dkim_status: DkimStatus::Valid.into(),
-            dkim_keys: Some(keys()),
-            dkim_errors: l(),
-            mta_sts_status: StsStatus::Valid.into(),
-            mta_sts_id: Some("1".into()),
-            mta_sts_errors: l(),
-            mta_sts_policy_status: Some(StsPolicyStatus::Valid),
-            mta_sts_mode: Some(Mode::Enforce),
-            mta_sts_max_age: Some(86400),
-            mta_sts_mx: Some(l()),
-            mta_sts_mx_uncovered: Some(l()),
-            mta_sts_policy_errors: l(),
             txt: Checked::Done(TxtPolicies {
                 tls_rpt: TlsRptFindings {
                     status: TlsRptStatus::Valid,
@@ -812,11 +702,12 @@ mod tests {
     #[test]
     fn batch_holds_lists_structs_and_nulls() {
         let failed = DomainRow {
-            mx_status: Status::Timeout,
-            mx: None,
-            mx_null: None,
+            mx: Checked::Done(MxFindings {
+                status: Status::Timeout,
+                ..MxFindings::failed()
+            }),
             spf: Checked::Done(SpfFindings::temperror("x")),
-            dmarc_status: DmarcStatus::TempError.into(),
+            dmarc: Checked::Done(DmarcFindings::temperror("x")),
             ..blank("failed.example")
         };
         let b = to_batch(&[sample(), failed]).unwrap();
@@ -841,7 +732,8 @@ mod tests {
     #[test]
     fn dkim_keys_are_a_list_of_structs() {
         let mut r = sample();
-        r.dkim_keys = Some(vec![
+        let mut dkim = DkimFindings::skipped();
+        dkim.keys = Some(vec![
             DkimKeyRow {
                 selector: "google".into(),
                 key_type: "rsa".into(),
@@ -861,6 +753,7 @@ mod tests {
                 errors: vec!["a: x".into(), "b: y".into()],
             },
         ]);
+        r.dkim = Checked::Done(dkim);
         let b = to_batch(&[r.clone(), blank("blank.example")]).unwrap();
         let col = b.column_by_name("dkim_keys").unwrap();
         let keys = col.as_any().downcast_ref::<ListArray>().unwrap();

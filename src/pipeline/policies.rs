@@ -12,15 +12,16 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::checks::dkim::{self, DkimFindings, SelectorKey};
+use crate::checks::dkim::{self, DkimFindings};
 use crate::checks::dmarc::{self, DiscoveryMode, DmarcFindings, SuffixList};
-use crate::checks::mta_sts::{self, StsPolicy, StsStatus, StsTxtFindings};
+use crate::checks::mta_sts::{
+    self, StsFindings, StsPolicyFindings, StsPolicyStatus, StsStatus, StsTxtFindings,
+};
 use crate::checks::soa;
 pub use crate::checks::txt_policies::TxtPolicies;
 use crate::checks::{Lookup, TxtPolicy};
 use crate::dns::{Answer, Rdata, RecordType, Resolver, Status};
 use crate::https::{FetchError, FetchOptions, Fetcher};
-use crate::output::DkimKeyRow;
 #[cfg(test)]
 use crate::output::DomainRow;
 
@@ -93,9 +94,8 @@ pub struct PolicyStats {
 pub struct Policies {
     pub dmarc: DmarcFindings,
     pub dkim: DkimFindings,
-    pub mta_sts: StsTxtFindings,
-    /// The fetched policy, parsed, or why there is none; None when not fetched.
-    pub sts_policy: Option<Result<StsPolicy, FetchError>>,
+    /// The record and, when fetched, the policy.
+    pub mta_sts: StsFindings,
     pub txt: TxtPolicies,
     pub soa_status: Status,
     pub soa_rname: Option<String>,
@@ -111,8 +111,10 @@ impl Policies {
             } else {
                 DkimFindings::skipped()
             },
-            mta_sts: StsTxtFindings::nxdomain(),
-            sts_policy: None,
+            mta_sts: StsFindings {
+                txt: StsTxtFindings::nxdomain(),
+                policy: None,
+            },
             txt: TxtPolicies::nxdomain(),
             soa_status: Status::NxDomain,
             soa_rname: None,
@@ -129,8 +131,10 @@ impl Policies {
             } else {
                 DkimFindings::skipped()
             },
-            mta_sts: StsTxtFindings::temperror(reason),
-            sts_policy: None,
+            mta_sts: StsFindings {
+                txt: StsTxtFindings::temperror(reason),
+                policy: None,
+            },
             txt: TxtPolicies::temperror(reason),
             soa_status: Status::Timeout,
             soa_rname: None,
@@ -173,7 +177,7 @@ pub async fn scan(
 ) -> Policies {
     let opts = &stage.opts;
     let sts_name = format!("_mta-sts.{domain}");
-    let (dmarc, dkim, sts, mut txt, soa_answer) = tokio::join!(
+    let (dmarc, dkim, mta_sts, mut txt, soa_answer) = tokio::join!(
         dmarc_stage(res, domain, opts),
         dkim_stage(res, domain, opts, stats, exchanges, spf_providers),
         sts_stage(res, domain, &sts_name, stage.fetcher.as_ref()),
@@ -186,7 +190,6 @@ pub async fn scan(
         // Only this stage asks a domain's SOA, and targets are distinct.
         res.lookup_unshared(domain, RecordType::SOA),
     );
-    let (mta_sts, sts_policy) = sts;
     txt.with_dmarc(&dmarc);
     let soa_rname = soa_answer.records.iter().find_map(|r| match r {
         Rdata::Soa { rname, .. } => soa::soa_rname_to_email(rname),
@@ -196,7 +199,6 @@ pub async fn scan(
         dmarc,
         dkim,
         mta_sts,
-        sts_policy,
         txt,
         soa_status: soa_answer.status,
         soa_rname,
@@ -210,7 +212,7 @@ async fn sts_stage(
     domain: &str,
     name: &str,
     fetcher: Option<&Fetcher>,
-) -> (StsTxtFindings, Option<Result<StsPolicy, FetchError>>) {
+) -> StsFindings {
     // `_mta-sts.<domain>`: the target's own name, asked by nothing else.
     let a = res.lookup_unshared(name, RecordType::TXT).await;
     let f = StsTxtFindings::from_lookup(name, &txt_lookup(&a));
@@ -218,14 +220,26 @@ async fn sts_stage(
         // Boxed: few domains publish MTA-STS, and inline the HTTPS exchange's state (DNS, TCP,
         // TLS, HTTP) made every domain's future several kilobytes larger, live or not, for the
         // whole of its scan.
-        Some(fetcher) if f.status == StsStatus::Valid => Some(
-            Box::pin(fetcher.fetch(res, domain))
-                .await
-                .map(|body| mta_sts::parse_policy(&body)),
-        ),
+        Some(fetcher) if f.status == StsStatus::Valid => {
+            Some(match Box::pin(fetcher.fetch(res, domain)).await {
+                Ok(body) => StsPolicyFindings::fetched(mta_sts::parse_policy(&body)),
+                Err(e) => StsPolicyFindings::not_fetched(fetch_failed(&e), e.describe()),
+            })
+        }
         _ => None,
     };
-    (f, policy)
+    StsFindings { txt: f, policy }
+}
+
+/// Why no policy was fetched, as `mta_sts_policy_status` says it.
+fn fetch_failed(e: &FetchError) -> StsPolicyStatus {
+    match e {
+        FetchError::Dns(_) => StsPolicyStatus::DnsError,
+        FetchError::Connect(_) => StsPolicyStatus::ConnectError,
+        FetchError::Tls(_) => StsPolicyStatus::TlsError,
+        FetchError::Http(_) => StsPolicyStatus::HttpError,
+        FetchError::Timeout => StsPolicyStatus::Timeout,
+    }
 }
 
 /// The discovery loop (one `_dmarc` name at a time, stopping at the first record), then the
@@ -297,25 +311,10 @@ async fn dkim_stage(
     dkim::findings(domain, &parent, &probes)
 }
 
-pub fn key_row(k: &SelectorKey) -> DkimKeyRow {
-    DkimKeyRow {
-        selector: k.selector.clone(),
-        key_type: k.key.key_type.as_str().to_string(),
-        bits: k.key.bits,
-        testing: k.key.testing,
-        revoked: k.key.revoked,
-        usable: k.key.usable(),
-        errors: k.key.errors.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::dkim::DkimStatus;
-    use crate::checks::dmarc::DmarcStatus;
-    use crate::output::columns::Row;
-    use crate::output::status::Checked;
+    use crate::columns::Row;
 
     #[test]
     fn nxdomain_columns() {
@@ -326,30 +325,46 @@ mod tests {
             };
             let row = DomainRow::new(
                 "x.example",
-                Status::NxDomain,
-                &Default::default(),
+                crate::checks::mx::MxFindings {
+                    status: Status::NxDomain,
+                    ..crate::checks::mx::MxFindings::failed()
+                },
                 None,
                 crate::checks::spf::SpfFindings::nxdomain(),
                 Policies::nxdomain(&opts),
             );
-            let none = Checked::Done(DmarcStatus::None);
+            let status = |c| row.status(c).unwrap();
             assert_eq!(
-                (row.dmarc_status, row.mta_sts_status),
-                (none, none),
+                (status("dmarc_status"), status("mta_sts_status")),
+                ("none", "none"),
                 "dkim {dkim}"
             );
-            assert_eq!(row.status("tls_rpt_status"), Some("none"));
-            assert_eq!(row.status("bimi_status"), Some("none"));
+            assert_eq!(status("tls_rpt_status"), "none");
+            assert_eq!(status("bimi_status"), "none");
             assert_eq!(row.soa_status, Status::NxDomain);
-            let (status, listed) = if dkim {
-                (DkimStatus::None, Some(Vec::new()))
+            let (want, listed) = if dkim {
+                ("none", Some(Vec::new()))
             } else {
-                (DkimStatus::Skipped, None)
+                ("skipped", None)
             };
-            assert_eq!(row.dkim_status, Checked::Done(status), "dkim {dkim}");
-            assert_eq!(row.dkim_selectors, listed, "dkim {dkim}");
-            assert_eq!(row.dkim_keys.is_some(), dkim);
-            assert_eq!(row.mta_sts_policy_status, None);
+            let found = row.dkim.done().unwrap();
+            assert_eq!(status("dkim_status"), want, "dkim {dkim}");
+            assert_eq!(found.selectors, listed, "dkim {dkim}");
+            assert_eq!(found.keys.is_some(), dkim);
+            assert_eq!(row.mta_sts.done().unwrap().policy, None);
+        }
+    }
+
+    #[test]
+    fn a_failed_fetch_keeps_the_fetch_error_code() {
+        for e in [
+            FetchError::Dns(String::new()),
+            FetchError::Connect(String::new()),
+            FetchError::Tls(String::new()),
+            FetchError::Http(String::new()),
+            FetchError::Timeout,
+        ] {
+            assert_eq!(fetch_failed(&e).as_str(), e.as_str());
         }
     }
 }
