@@ -554,6 +554,38 @@ mod probe_tests {
         (row, dns.asked())
     }
 
+    #[test]
+    fn a_host_not_checked_counts_under_its_own_status() {
+        let ip: IpAddr = "127.0.0.5".parse().unwrap();
+        let reverse = ReverseFindings {
+            status: Status::Timeout,
+            ptr: None,
+            fcrdns: None,
+            errors: Vec::new(),
+        };
+        let checked = HostRow::checked(ip, reverse, Listings::default(), None);
+        let skipped = HostRow {
+            // What the SMTP stage makes of an excluded address.
+            smtp: Some(crate::checks::smtp::SmtpFindings::skipped(25)),
+            ..HostRow::skipped(ip, "excluded: test".into(), 0)
+        };
+        let failed = HostRow::failed(ip, "panicked: x", 0);
+        let stats = crate::pipeline::ScanStats::default();
+        for h in [checked, skipped, failed] {
+            stats.record_host(&h);
+        }
+        let m = stats.by_status();
+        let counts = |col| -> Vec<(&str, u64)> { m[col].iter().map(|(k, v)| (*k, *v)).collect() };
+        assert_eq!(
+            counts("ptr_status"),
+            [("error", 1), ("skipped", 1), ("timeout", 1)]
+        );
+        // The checked host has no SMTP findings (no --smtp): not counted; the failed one
+        // counts under its own status, so the column's counts add up to the hosts not checked.
+        assert_eq!(counts("smtp_status"), [("error", 1), ("skipped", 1)]);
+        assert_eq!(m["host_status"].values().sum::<u64>(), 3);
+    }
+
     #[tokio::test]
     async fn reverse_dns_paths() {
         let ptr = |name: &str| vec![Rdata::Ptr(name.into())];
