@@ -26,6 +26,29 @@ pub struct ReverseFindings {
 }
 
 impl ReverseFindings {
+    /// The PTR query's outcome before anything is known from it.
+    pub fn new(status: Status) -> ReverseFindings {
+        ReverseFindings {
+            status,
+            ptr: None,
+            fcrdns: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Every `Option` is `Some` and every list is non-empty: the column tests see each
+    /// accessor's non-null value.
+    #[cfg(test)]
+    pub(crate) fn full() -> ReverseFindings {
+        let l = || vec!["a".to_string(), "b".to_string()];
+        ReverseFindings {
+            status: Status::Ok,
+            ptr: Some(l()),
+            fcrdns: Some(true),
+            errors: l(),
+        }
+    }
+
     /// The hosts row's PTR columns, over the address's reverse DNS.
     #[rustfmt::skip]
     pub fn columns() -> Vec<Column<ReverseFindings>> {

@@ -488,12 +488,7 @@ mod tests {
             scanned_at: 1_700_000_000_123,
             host_status,
             skip_reason: Some("excluded: test".into()),
-            reverse: Some(ReverseFindings {
-                status: Status::Ok,
-                ptr: Some(l()),
-                fcrdns: Some(true),
-                errors: l(),
-            }),
+            reverse: Some(ReverseFindings::full()),
             dnsbl: Some(Listings {
                 listed: l(),
                 codes: l(),

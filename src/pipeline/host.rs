@@ -226,12 +226,7 @@ impl HostChecker {
     /// PTR and forward confirmation (FCrDNS), judged by [`rdns`].
     async fn reverse(&self, res: &Resolver, ip: IpAddr) -> ReverseFindings {
         let ptr = res.lookup(&reverse_name(ip), RecordType::PTR).await;
-        let mut r = ReverseFindings {
-            status: ptr.status,
-            ptr: None,
-            fcrdns: None,
-            errors: Vec::new(),
-        };
+        let mut r = ReverseFindings::new(ptr.status);
         let Some((names, errors)) = rdns::ptr_names(&Lookup::from_answer(&ptr, Answer::ptrs))
         else {
             r.errors
@@ -557,12 +552,7 @@ mod probe_tests {
     #[test]
     fn a_host_not_checked_counts_under_its_own_status() {
         let ip: IpAddr = "127.0.0.5".parse().unwrap();
-        let reverse = ReverseFindings {
-            status: Status::Timeout,
-            ptr: None,
-            fcrdns: None,
-            errors: Vec::new(),
-        };
+        let reverse = ReverseFindings::new(Status::Timeout);
         let checked = HostRow::checked(ip, reverse, Listings::default(), None);
         let skipped = HostRow {
             // What the SMTP stage makes of an excluded address.
