@@ -153,7 +153,7 @@ pub async fn scan_domain(
         let _ = hints_tx.send(spf::providers(&spf.include_tree, &PROVIDERS));
         spf
     };
-    let (spf, found, addresses, type99) = tokio::join!(
+    let (spf, mut found, addresses, type99) = tokio::join!(
         spf_walk,
         policies::scan(res, domain, policy, stats, exchanges, hints),
         address_lookups,
@@ -235,7 +235,6 @@ pub async fn scan_domain(
             dane_findings = Some(dane);
         }
     }
-    let mut found = found;
     if let (Some(p), false) = (&mut found.mta_sts.policy, mx.status.is_failure())
         && let Some(patterns) = &p.mx
     {
