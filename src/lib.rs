@@ -5,6 +5,8 @@
 //! - [`dns`]: the query engine and the shared cache with single-flight;
 //! - [`https`]: the MTA-STS policy fetch, an HTTPS client bounded in time and size;
 //! - [`smtp`]: the SMTP session (banner, EHLO, STARTTLS, relay and recipient tests; never DATA);
+//! - [`columns`]: the column vocabulary (column, type, value, row) every table is written in,
+//!   at the bottom: checks define their columns in it, output writes them, report reads them;
 //! - [`checks`]: pure functions from fetched records to findings (no I/O);
 //! - [`pipeline`]: stage wiring over bounded channels, progress, shutdown, stats;
 //! - [`output`]: one schema, record batches, Parquet and CSV writers, the run manifest;
@@ -13,6 +15,7 @@
 //! - [`lab`]: a simulated internet of mail domains on loopback (`mxray lab`, `mxray demo`).
 
 pub mod checks;
+pub mod columns;
 mod csv_line;
 pub mod dns;
 pub mod https;

@@ -11,6 +11,48 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use super::dnsbl::dnsbl_query_name;
+use crate::columns::ColType::*;
+use crate::columns::Column;
+use crate::columns::Value::*;
+
+/// The origin AS of a host, from the `--asn-db` table or the DNS service: the hosts row's ASN
+/// columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AsnFindings {
+    pub asn: u32,
+    /// The table range holding the address, `first-last`, or the announced prefix `prefix/len`.
+    pub range: String,
+    pub country: Option<String>,
+    pub name: Option<String>,
+}
+
+impl AsnFindings {
+    /// From the table's entry for the address.
+    pub fn from_table(info: &AsnInfo) -> AsnFindings {
+        AsnFindings {
+            asn: info.asn,
+            range: format!("{}-{}", info.prefix_start, info.prefix_end),
+            country: Some(info.country.to_string()),
+            name: Some(info.name.to_string()),
+        }
+    }
+
+    /// The hosts row's ASN columns; a host whose AS is unknown has them all null.
+    #[rustfmt::skip]
+    pub fn columns() -> Vec<Column<AsnFindings>> {
+        type C = Column<AsnFindings>;
+        vec![
+            C::new("asn", UInt32, |f| U32(Some(f.asn)))
+                .doc("origin AS from the `--asn-db` table, else (with `--asn-dns`) from Team Cymru's DNS service, cached per announced prefix; null when unknown or not routed"),
+            C::new("asn_range", Utf8, |f| Str(Some(&f.range)))
+                .doc("the table's range holding the address, `first-last`, or the announced prefix `prefix/len` from DNS"),
+            C::new("asn_country", Utf8, |f| Str(f.country.as_deref()))
+                .doc("as in the table"),
+            C::new("asn_name", Utf8, |f| Str(f.name.as_deref()))
+                .doc("as in the table"),
+        ]
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Entry<T> {

@@ -6,9 +6,9 @@
 use super::dmarc::{DmarcFindings, DmarcSource, DmarcStatus};
 use super::taglist::{self, Part};
 use super::{TxtPolicy, TxtPolicyCheck};
-use crate::output::columns::ColType::*;
-use crate::output::columns::Column;
-use crate::output::columns::Value::*;
+use crate::columns::ColType::*;
+use crate::columns::Column;
+use crate::columns::Value::*;
 
 /// The scan outcome for one domain's `default._bimi` lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,10 +3,10 @@
 //! records say.
 
 use super::Lookup;
+use crate::columns::ColType::*;
+use crate::columns::Column;
+use crate::columns::Value::*;
 use crate::dns::Status;
-use crate::output::columns::ColType::*;
-use crate::output::columns::Column;
-use crate::output::columns::Value::*;
 
 /// One TLSA record's parameters (RFC 6698 2.1 numbers); the certificate data is not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,9 @@ use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
 
 use super::Lookup;
 use super::taglist::{self, Part, Tag};
+use crate::columns::ColType::*;
+use crate::columns::Value::*;
+use crate::columns::{Column, StructField, StructItem, Value};
 
 /// The selectors probed by default: `datasets/dkim-selectors.txt`, compiled in.
 pub const BUILTIN_SELECTORS: &str = include_str!("../../datasets/dkim-selectors.txt");
@@ -487,18 +490,103 @@ pub struct SelectorKey {
     pub key: DkimKey,
 }
 
+/// A DKIM key record found under a probed selector (RFC 6376 3.6.1), as one struct item of
+/// `dkim_keys`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimKeyRow {
+    pub selector: String,
+    /// `k=`: `rsa`, `ed25519`, or what was published.
+    pub key_type: String,
+    /// From the key itself (RSA modulus length; 256 for Ed25519); null when it cannot be read.
+    pub bits: Option<u32>,
+    /// `t=y`.
+    pub testing: bool,
+    /// Empty `p=`.
+    pub revoked: bool,
+    /// A verifier could use it: parsed cleanly, not revoked.
+    pub usable: bool,
+    pub errors: Vec<String>,
+}
+
+impl From<&SelectorKey> for DkimKeyRow {
+    fn from(k: &SelectorKey) -> DkimKeyRow {
+        DkimKeyRow {
+            selector: k.selector.clone(),
+            key_type: k.key.key_type.as_str().to_string(),
+            bits: k.key.bits,
+            testing: k.key.testing,
+            revoked: k.key.revoked,
+            usable: k.key.usable(),
+            errors: k.key.errors.clone(),
+        }
+    }
+}
+
+impl StructItem for DkimKeyRow {
+    const FIELDS: &'static [StructField] = &[
+        StructField::new("selector", Utf8, false),
+        StructField::new("type", Utf8, false),
+        StructField::new("bits", UInt32, true),
+        StructField::new("testing", Boolean, false),
+        StructField::new("revoked", Boolean, false),
+        StructField::new("usable", Boolean, false),
+        StructField::new("errors", ListUtf8, false),
+    ];
+
+    fn field(&self, j: usize) -> Value<'_> {
+        match j {
+            0 => Str(Some(&self.selector)),
+            1 => Str(Some(&self.key_type)),
+            2 => U32(self.bits),
+            3 => Bool(Some(self.testing)),
+            4 => Bool(Some(self.revoked)),
+            5 => Bool(Some(self.usable)),
+            6 => StrList(Some(&self.errors)),
+            _ => unreachable!("a DKIM key has {} fields", Self::FIELDS.len()),
+        }
+    }
+}
+
 /// The DKIM columns of a scan row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DkimFindings {
     pub status: DkimStatus,
     /// The selectors with a key record; None when not probed or not known.
     pub selectors: Option<Vec<String>>,
-    pub keys: Option<Vec<SelectorKey>>,
+    /// The key record under each of `selectors`; None when not probed or not known.
+    pub keys: Option<Vec<DkimKeyRow>>,
     /// Each `code: text`; a key's own errors become `code: selector: text`.
     pub errors: Vec<String>,
 }
 
 impl DkimFindings {
+    /// The domain row's DKIM columns, in two runs: [`DkimFindings::selector_columns`] after the
+    /// DANE columns, these after the DMARC ones (the order the table grew in, kept for readers
+    /// that select by position). Each `doc` is the column's row in docs/SCHEMA.md
+    /// (`MXRAY_BLESS=1 cargo test --lib schema_doc`).
+    #[rustfmt::skip]
+    pub fn columns() -> Vec<Column<DkimFindings>> {
+        type C = Column<DkimFindings>;
+        vec![
+            C::status("dkim_status", |f| Some(f.status.as_str())).required()
+                .doc("`none` (no key record under any probed selector), `valid` (at least one usable key), `invalid` (key records, none usable: revoked or broken), `temperror` (`_domainkey.<domain>` or a selector query failed), `skipped` (`--no-dkim`)"),
+            C::new("dkim_keys", ListStruct(DkimKeyRow::FIELDS), |f| Value::structs(f.keys.as_ref()))
+                .doc("one per key record found: `k=` (`rsa` by default, `ed25519`), the key size read from the key (RSA modulus bits, 256 for Ed25519; null when there is no readable key), `t=y`, empty `p=` (revoked), usable by a verifier, and the record's problems. CSV: fields joined with a space, `errors` with `,`"),
+            C::new("dkim_errors", ListUtf8, |f| StrList(Some(&f.errors)))
+                .doc("the keys' problems as `code: selector: text` (`invalid-base64`, `weak-key`, `multiple-records`, ...), `domainkeys-policy` (an obsolete RFC 4870 record at `_domainkey`), `dns-temperror`"),
+        ]
+    }
+
+    /// The selectors found (see [`DkimFindings::columns`]).
+    #[rustfmt::skip]
+    pub fn selector_columns() -> Vec<Column<DkimFindings>> {
+        type C = Column<DkimFindings>;
+        vec![
+            C::new("dkim_selectors", ListUtf8, |f| StrList(f.selectors.as_deref()))
+                .doc("selectors of the domain's probe plan with a DKIM key record at `<selector>._domainkey.<domain>` (RFC 6376 3.6.2.1), in plan order. The default plan is the selectors of the providers the domain's SPF tree and MX hosts name (`datasets/dkim-providers.csv`), then 8 common ones; `--dkim-selectors full` probes the 40 of `datasets/dkim-selectors.txt`, `--dkim-selectors FILE` a list of one's own. `_domainkey.<domain>` is asked first: NXDOMAIN means nothing exists below it (RFC 8020), no selector is probed and the list is empty. Null with `--no-dkim` or when `_domainkey.<domain>` failed; on `temperror` from a selector's query, the list holds what the others found"),
+        ]
+    }
+
     /// Probing was switched off.
     pub fn skipped() -> DkimFindings {
         DkimFindings {
@@ -606,7 +694,7 @@ pub fn findings(
     DkimFindings {
         status: verdict(failed, &keys),
         selectors: Some(selectors),
-        keys: Some(keys),
+        keys: Some(keys.iter().map(DkimKeyRow::from).collect()),
         errors,
     }
 }

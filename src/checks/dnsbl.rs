@@ -7,9 +7,9 @@
 //! with codes meaning "we refuse you" (e.g. Spamhaus's 127.255.255.254 for queries through public
 //! resolvers); counting those as listings is the classic way to mark the whole internet listed.
 
-use crate::output::columns::ColType::*;
-use crate::output::columns::Column;
-use crate::output::columns::Value::*;
+use crate::columns::ColType::*;
+use crate::columns::Column;
+use crate::columns::Value::*;
 use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, BufReader};
@@ -555,6 +555,22 @@ pub struct Listings {
 }
 
 impl Listings {
+    /// The hosts row's DNSBL columns (`dnsbl_*`), over the address's listings.
+    #[rustfmt::skip]
+    pub fn ip_columns() -> Vec<Column<Listings>> {
+        type C = Column<Listings>;
+        vec![
+            C::new("dnsbl_listed", ListUtf8, |l| StrList(Some(&l.listed)))
+                .doc("zones listing the address: only A answers whose code the zone defines as a listing"),
+            C::new("dnsbl_codes", ListUtf8, |l| StrList(Some(&l.codes)))
+                .doc("per listing, `zone: codes (meanings)`"),
+            C::new("dnsbl_reasons", ListUtf8, |l| StrList(Some(&l.reasons)))
+                .doc("per listing, `zone: TXT reason` (TXT is fetched only for listings)"),
+            C::new("dnsbl_errors", ListUtf8, |l| StrList(Some(&l.errors)))
+                .doc("`zone: reason` for error codes (e.g. Spamhaus's 127.255.255.254 \"query via public/open resolver\"), codes the zone does not define, answers outside 127/8, and DNS failures; never counted as listings"),
+        ]
+    }
+
     /// The domain row's RHSBL columns (`dnsbl_domain_*`), over the domain's listings.
     #[rustfmt::skip]
     pub fn domain_columns() -> Vec<Column<Listings>> {

@@ -17,9 +17,10 @@ pub mod soa;
 pub mod spf;
 pub mod taglist;
 pub mod tls_rpt;
+pub mod txt_policies;
 
+use crate::columns::Column;
 use crate::dns::{Answer, Status};
-use crate::output::columns::Column;
 
 /// What one DNS lookup gave a check: the input of every check, whatever asked the question (the
 /// scan's cache, a test's map). Names are lowercase ASCII, no trailing dot.
@@ -139,9 +140,8 @@ pub trait TxtPolicy: Sized {
 }
 
 /// A TXT policy that the domain stage looks up at its fixed name and writes as columns of its own:
-/// its findings are its columns. The pipeline's list of them (`txt_policies!` in
-/// `src/pipeline/policies.rs`) asks, judges and writes each; a new one is a file here and a line
-/// there.
+/// its findings are its columns. The list of them ([`txt_policies`]) asks, judges and writes
+/// each; a new one is a file here and a line there.
 pub trait TxtPolicyCheck:
     TxtPolicy + std::fmt::Debug + Clone + PartialEq + Send + Sync + 'static
 {

@@ -5,6 +5,9 @@
 
 use super::TxtPolicy;
 use super::taglist::{self, Part};
+use crate::columns::ColType::*;
+use crate::columns::Column;
+use crate::columns::Value::*;
 
 /// The scan outcome for one domain's `_mta-sts` lookup. `Invalid` (RFC 8461 3.1): several
 /// records, or a syntactically invalid one: "senders MUST assume the recipient domain does not
@@ -83,6 +86,128 @@ impl TxtPolicy for StsTxtFindings {
             record: records.into_iter().next(),
             ..StsTxtFindings::none()
         }
+    }
+}
+
+/// `mta_sts_policy_status`: what the fetched policy text is, or why none was fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StsPolicyStatus {
+    Valid,
+    Invalid,
+    DnsError,
+    ConnectError,
+    TlsError,
+    HttpError,
+    Timeout,
+}
+
+impl StsPolicyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StsPolicyStatus::Valid => "valid",
+            StsPolicyStatus::Invalid => "invalid",
+            StsPolicyStatus::DnsError => "dns-error",
+            StsPolicyStatus::ConnectError => "connect-error",
+            StsPolicyStatus::TlsError => "tls-error",
+            StsPolicyStatus::HttpError => "http-error",
+            StsPolicyStatus::Timeout => "timeout",
+        }
+    }
+}
+
+/// The fetched policy (`--mta-sts-fetch`), or why none was fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsPolicyFindings {
+    pub status: StsPolicyStatus,
+    pub mode: Option<Mode>,
+    pub max_age: Option<u32>,
+    /// The policy's `mx` patterns; None without a policy.
+    pub mx: Option<Vec<String>>,
+    /// The domain's MX exchanges no pattern covers ([`uncovered_mx`]): set by the scan, which
+    /// has both; None when the MX query failed or without a policy.
+    pub mx_uncovered: Option<Vec<String>>,
+    /// The policy's problems, or the fetch error.
+    pub errors: Vec<String>,
+}
+
+impl StsPolicyFindings {
+    /// A policy was fetched and parsed.
+    pub fn fetched(policy: StsPolicy) -> StsPolicyFindings {
+        StsPolicyFindings {
+            status: if policy.valid() {
+                StsPolicyStatus::Valid
+            } else {
+                StsPolicyStatus::Invalid
+            },
+            mode: policy.mode,
+            max_age: policy.max_age,
+            mx: Some(policy.mx),
+            mx_uncovered: None,
+            errors: policy.errors,
+        }
+    }
+
+    /// No policy: the fetch failed (`status` says how, `error` what happened).
+    pub fn not_fetched(status: StsPolicyStatus, error: String) -> StsPolicyFindings {
+        StsPolicyFindings {
+            status,
+            mode: None,
+            max_age: None,
+            mx: None,
+            mx_uncovered: None,
+            errors: vec![error],
+        }
+    }
+}
+
+/// The MTA-STS columns of a domain row: the `_mta-sts` record and, with `--mta-sts-fetch`, the
+/// policy it announces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StsFindings {
+    pub txt: StsTxtFindings,
+    /// None when not fetched (no `--mta-sts-fetch`, or no valid record).
+    pub policy: Option<StsPolicyFindings>,
+}
+
+impl StsFindings {
+    /// The record, raw: the first run of the MTA-STS columns, after the DKIM selectors (see
+    /// [`StsFindings::columns`]).
+    #[rustfmt::skip]
+    pub fn record_columns() -> Vec<Column<StsFindings>> {
+        type C = Column<StsFindings>;
+        vec![
+            C::new("mta_sts", Utf8, |f| Str(f.txt.record.as_deref()))
+                .doc("the `v=STSv1` record at `_mta-sts.<domain>` (RFC 8461 3.1), raw (the first when several); null when absent or the query failed"),
+        ]
+    }
+
+    /// The domain row's MTA-STS columns after the DKIM ones: the record's verdict and the
+    /// policy's. With [`StsFindings::record_columns`] they are two runs, the order the table
+    /// grew in, kept for readers that select by position. Each `doc` is the column's row in
+    /// docs/SCHEMA.md (`MXRAY_BLESS=1 cargo test --lib schema_doc`).
+    #[rustfmt::skip]
+    pub fn columns() -> Vec<Column<StsFindings>> {
+        type C = Column<StsFindings>;
+        vec![
+            C::status("mta_sts_status", |f| Some(f.txt.status.as_str())).required()
+                .doc("`none`, `valid`, `invalid` (several records, no or bad `id`, bad syntax: RFC 8461 3.1 says senders then assume no policy), `temperror`"),
+            C::new("mta_sts_id", Utf8, |f| Str(f.txt.id.as_deref()))
+                .doc("the `id` of a valid record; null otherwise"),
+            C::new("mta_sts_errors", ListUtf8, |f| StrList(Some(&f.txt.errors)))
+                .doc("`missing-id`, `invalid-id`, `multiple-records`, `syntax`, `dns-temperror`, ..."),
+            C::new("mta_sts_policy_status", Utf8, |f| Str(f.policy.as_ref().map(|p| p.status.as_str())))
+                .doc("with `--mta-sts-fetch`, for a domain with a `valid` record: `valid` or `invalid` (the policy text, RFC 8461 3.2), or why no policy was fetched: `dns-error` (no address for `mta-sts.<domain>`, looked up through the scan's resolver), `connect-error`, `tls-error` (handshake or certificate: checked against the Mozilla roots and `--mta-sts-ca`), `http-error` (status other than 200, redirects not followed (RFC 8461 3.3), Content-Type not `text/plain`, body over 64 KiB, bad framing), `timeout` (`--mta-sts-timeout`, default 10 s, for the whole fetch); null when not fetched"),
+            C::new("mta_sts_mode", Utf8, |f| Str(f.policy.as_ref().and_then(|p| p.mode).map(Mode::as_str)))
+                .doc("the policy's `mode`: `enforce`, `testing`, `none`"),
+            C::new("mta_sts_max_age", UInt32, |f| U32(f.policy.as_ref().and_then(|p| p.max_age)))
+                .doc("the policy's `max_age`, seconds"),
+            C::new("mta_sts_mx", ListUtf8, |f| StrList(f.policy.as_ref().and_then(|p| p.mx.as_deref())))
+                .doc("the policy's `mx` patterns"),
+            C::new("mta_sts_mx_uncovered", ListUtf8, |f| StrList(f.policy.as_ref().and_then(|p| p.mx_uncovered.as_deref())))
+                .doc("the domain's MX exchanges no `mx` pattern matches (RFC 8461 4.1: `*.` covers one leftmost label); null without a fetched policy or when the MX query failed"),
+            C::new("mta_sts_policy_errors", ListUtf8, |f| StrList(Some(f.policy.as_ref().map_or(&[], |p| p.errors.as_slice()))))
+                .doc("the policy's problems (`missing-mode`, `invalid-max-age`, `missing-mx`, ...) or the fetch error"),
+        ]
     }
 }
 

@@ -1,11 +1,17 @@
 //! MX records (RFC 5321 5.1) and null MX (RFC 7505). The RRset's problems are judged by
 //! [`super::mx_policy`].
 
+use crate::columns::ColType::*;
+use crate::columns::Value::*;
+use crate::columns::{Column, StructField, StructItem, Value};
 use crate::dns::{Answer, Status};
 
-/// What the MX answer says about a domain.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// What the MX answer says about a domain, and what the scan found at its exchanges: the
+/// domain row's MX columns ([`MxFindings::columns`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MxFindings {
+    /// Of the MX query.
+    pub status: Status,
     /// Records as published, sorted by (preference, exchange); the null MX's exchange is "".
     /// `None` when the query failed (the records are unknown).
     pub records: Option<Vec<(u16, String)>>,
@@ -13,13 +19,22 @@ pub struct MxFindings {
     pub null: Option<bool>,
     /// Exchanges whose addresses are to be resolved, in preference order, without duplicates.
     pub exchanges: Vec<String>,
-    /// Problems, stable code first.
+    /// Problems, stable code first: the RRset's, then the query's failure or the exchanges'
+    /// (added by the scan).
     pub errors: Vec<String>,
+    /// The exchanges' A and AAAA addresses, set by the scan; None when the MX query failed.
+    pub ips: Option<Vec<String>>,
+    /// `ok` when every address lookup of the exchanges was answered, else the first failure;
+    /// None without exchanges to look up.
+    pub ips_status: Option<Status>,
 }
 
 pub fn mx_findings(answer: &Answer) -> MxFindings {
     if answer.status.is_failure() {
-        return MxFindings::default();
+        return MxFindings {
+            status: answer.status,
+            ..MxFindings::failed()
+        };
     }
     let mut records = answer.mx();
     records.sort();
@@ -35,10 +50,65 @@ pub fn mx_findings(answer: &Answer) -> MxFindings {
         }
     }
     MxFindings {
+        status: answer.status,
         records: Some(records),
         null: Some(null),
         exchanges,
         errors,
+        ips: None,
+        ips_status: None,
+    }
+}
+
+impl MxFindings {
+    /// The query failed: nothing is known.
+    pub fn failed() -> MxFindings {
+        MxFindings {
+            status: Status::Error,
+            records: None,
+            null: None,
+            exchanges: Vec::new(),
+            errors: Vec::new(),
+            ips: None,
+            ips_status: None,
+        }
+    }
+
+    /// The domain row's MX columns, over the domain's MX findings. Each `doc` is the column's row
+    /// in docs/SCHEMA.md (`MXRAY_BLESS=1 cargo test --lib schema_doc` rewrites the file).
+    #[rustfmt::skip]
+    pub fn columns() -> Vec<Column<MxFindings>> {
+        type C = Column<MxFindings>;
+        vec![
+            C::status("mx_status", |f| Some(f.status.as_str())).required()
+                .doc("status of the MX query"),
+            C::new("mx", ListStruct(<(u16, String)>::FIELDS), |f| Value::structs(f.records.as_ref()))
+                .doc("MX records as published, sorted by (preference, exchange); null when the query failed"),
+            C::new("mx_null", Boolean, |f| Bool(f.null))
+                .doc("the domain publishes a null MX (RFC 7505: a single `0 .`); null when the MX query failed"),
+            C::new("mx_ips", ListUtf8, |f| StrList(f.ips.as_deref()))
+                .doc("A and AAAA addresses of the exchanges (at most 16 exchanges), in preference order, each once; each also has a row in hosts"),
+            C::new("mx_ips_status", Utf8, |f| Str(f.ips_status.map(Status::as_str)))
+                .doc("`ok` when every A/AAAA query of the exchanges was answered (with records or without), else the first failure status; null without exchanges"),
+            C::new("mx_errors", ListUtf8, |f| StrList(Some(&f.errors)))
+                .doc("`null-mx-mixed`, `null-mx-preference`, `mx-ip-literal` (an exchange written as an address, RFC 5321 5.1), `mx-cname` (an exchange that is an alias, RFC 2181 10.3: found by a CNAME query per exchange), `mx-no-address`, `mx-address-lookup`, `mx-too-many`, `dns-<status>`"),
+        ]
+    }
+}
+
+/// One MX record, a struct item of `mx`.
+impl StructItem for (u16, String) {
+    const FIELDS: &'static [StructField] = &[
+        StructField::new("preference", UInt16, false),
+        StructField::new("exchange", Utf8, false),
+    ];
+
+    fn field(&self, j: usize) -> Value<'_> {
+        match j {
+            0 => U16(Some(self.0)),
+            1 => Str(Some(&self.1)),
+            _ => unreachable!("MX has {} fields", Self::FIELDS.len()),
+        }
     }
 }
 

@@ -5,9 +5,66 @@
 use std::net::IpAddr;
 
 use super::Lookup;
+use crate::columns::ColType::*;
+use crate::columns::Column;
+use crate::columns::Value::*;
+use crate::dns::Status;
 
 /// PTR names whose forward addresses are checked (RFC 7208 4.6.4 uses the same bound for ptr).
 pub const MAX_PTR_NAMES: usize = 10;
+
+/// The reverse DNS columns of a checked host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReverseFindings {
+    /// Of the PTR query.
+    pub status: Status,
+    /// The PTR names, sorted; None when the PTR query failed.
+    pub ptr: Option<Vec<String>>,
+    /// See [`fcrdns`].
+    pub fcrdns: Option<bool>,
+    pub errors: Vec<String>,
+}
+
+impl ReverseFindings {
+    /// The PTR query's outcome before anything is known from it.
+    pub fn new(status: Status) -> ReverseFindings {
+        ReverseFindings {
+            status,
+            ptr: None,
+            fcrdns: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Every `Option` is `Some` and every list is non-empty: the column tests see each
+    /// accessor's non-null value.
+    #[cfg(test)]
+    pub(crate) fn full() -> ReverseFindings {
+        let l = || vec!["a".to_string(), "b".to_string()];
+        ReverseFindings {
+            status: Status::Ok,
+            ptr: Some(l()),
+            fcrdns: Some(true),
+            errors: l(),
+        }
+    }
+
+    /// The hosts row's PTR columns, over the address's reverse DNS.
+    #[rustfmt::skip]
+    pub fn columns() -> Vec<Column<ReverseFindings>> {
+        type C = Column<ReverseFindings>;
+        vec![
+            C::status("ptr_status", |f| Some(f.status.as_str())).required()
+                .doc("status of the PTR query"),
+            C::new("ptr", ListUtf8, |f| StrList(f.ptr.as_deref()))
+                .doc("PTR names, sorted; empty when there is none (nxdomain/nodata); null when the query failed"),
+            C::new("fcrdns", Boolean, |f| Bool(f.fcrdns))
+                .doc("some PTR name (the first 10) resolves back (A or AAAA) to this ip; false without PTR; null when the PTR query or a forward lookup that could have confirmed failed"),
+            C::new("ptr_errors", ListUtf8, |f| StrList(Some(&f.errors)))
+                .doc("`dns-<status>`, `forward-lookup`, `ptr-too-many`"),
+        ]
+    }
+}
 
 /// The PTR names of an answer, sorted and each once, and the ones to confirm (the first
 /// [`MAX_PTR_NAMES`]); `None` when the PTR query failed (the names are unknown, not absent).

@@ -5,9 +5,9 @@
 use super::mta_sts::{WSP, field, is_ext_name};
 use super::taglist::{self, Part};
 use super::{TxtPolicy, TxtPolicyCheck};
-use crate::output::columns::ColType::*;
-use crate::output::columns::Column;
-use crate::output::columns::Value::*;
+use crate::columns::ColType::*;
+use crate::columns::Column;
+use crate::columns::Value::*;
 
 /// The scan outcome for one domain's `_smtp._tls` lookup. `Invalid` (RFC 8460 3): "If the number
 /// of resulting records is not one, or if the resulting record is syntactically invalid, senders

@@ -1,101 +1,55 @@
-//! The rows of each table and their column tables: each column's name, type, nullability,
-//! meaning and accessor are written once, here, and everything else is derived from them (see
-//! `columns`).
+//! The rows of each table and their column tables. A check's columns (name, type, nullability,
+//! meaning, accessor) are written once, in the check's file over its findings; a table here is
+//! the row's own columns around the checks' parts, taken whole ([`Column::within`]). Everything
+//! else (Arrow schema and arrays, CSV, run.json's status counts, docs/SCHEMA.md) is derived from
+//! the tables (see [`crate::columns`]).
 
 use super::columns::ColType::*;
 use super::columns::Value::*;
 use std::sync::LazyLock;
 
-use super::columns::{Column, Row, StructField, StructItem, Value};
-use super::status::{Checked, DomainStatus, HostStatus, StsPolicyStatus};
+use super::columns::{Column, Row, part, part_or_null};
+use super::status::{Checked, DomainStatus, HostStatus};
+use crate::checks::asn::AsnFindings;
 use crate::checks::dane::DaneFindings;
-use crate::checks::dkim::DkimStatus;
-use crate::checks::dmarc::DmarcStatus;
+use crate::checks::dkim::DkimFindings;
+pub use crate::checks::dkim::DkimKeyRow;
+use crate::checks::dmarc::DmarcFindings;
 use crate::checks::dnsbl::Listings;
-use crate::checks::mta_sts::{Mode, StsStatus};
-use crate::checks::smtp::{PortFindings, Recipient, SmtpFindings};
+use crate::checks::mta_sts::StsFindings;
+use crate::checks::mx::MxFindings;
+use crate::checks::rdns::ReverseFindings;
+use crate::checks::smtp::SmtpFindings;
 use crate::checks::spf::SpfFindings;
+use crate::checks::txt_policies::TxtPolicies;
 use crate::dns::Status;
-use crate::pipeline::policies::TxtPolicies;
 
-/// A DKIM key record found under a probed selector (RFC 6376 3.6.1).
-#[derive(Debug, Clone, PartialEq)]
-pub struct DkimKeyRow {
-    pub selector: String,
-    /// `k=`: `rsa`, `ed25519`, or what was published.
-    pub key_type: String,
-    /// From the key itself (RSA modulus length; 256 for Ed25519); null when it cannot be read.
-    pub bits: Option<u32>,
-    /// `t=y`.
-    pub testing: bool,
-    /// Empty `p=`.
-    pub revoked: bool,
-    /// A verifier could use it: parsed cleanly, not revoked.
-    pub usable: bool,
-    pub errors: Vec<String>,
-}
-
-/// One row per input domain.
+/// One row per input domain: its own columns around those its checks define over their
+/// findings (MX, SPF, DMARC, the domain blocklists, DANE, DKIM, MTA-STS and the TXT policies,
+/// each in its file in `src/checks/`). A check's part is `ProbeError` (or None) when the domain
+/// probe failed: its status columns say `error`, the others are null.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DomainRow {
     pub domain: String,
     pub scanned_at: i64,
-    pub mx_status: Status,
-    pub mx: Option<Vec<(u16, String)>>,
-    pub mx_null: Option<bool>,
-    pub mx_ips: Option<Vec<String>>,
-    /// Status of the exchanges' address lookups: `ok` when every A/AAAA query got an answer
-    /// (records or none), else the first failure; null without exchanges to look up.
-    pub mx_ips_status: Option<Status>,
-    pub mx_errors: Vec<String>,
-    /// The SPF columns (`checks::spf::SpfFindings::columns`); `ProbeError` when the probe failed.
+    /// The MX columns (`MxFindings::columns`).
+    pub mx: Checked<MxFindings>,
+    /// The SPF columns (`SpfFindings::columns`).
     pub spf: Checked<SpfFindings>,
-    pub dmarc_status: Checked<DmarcStatus>,
-    pub dmarc_record: Option<String>,
-    /// `domain`, `organizational`, or `tree-walk:<name>` (--dmarc-discovery tree-walk).
-    pub dmarc_source: Option<String>,
-    pub dmarc_p: Option<String>,
-    pub dmarc_sp: Option<String>,
-    pub dmarc_pct: Option<u8>,
-    pub dmarc_rua: Option<Vec<String>>,
-    pub dmarc_errors: Vec<String>,
+    /// The DMARC columns (`DmarcFindings::columns`, `later_columns`).
+    pub dmarc: Checked<DmarcFindings>,
     /// The RHSBL columns (`Listings::domain_columns`); None when no domain zone was queried.
     pub dnsbl_domain: Option<Listings>,
     /// The DANE columns (`DaneFindings::columns`); None without exchanges to ask for.
     pub dane: Option<DaneFindings>,
-    /// Selectors of the probed list with a DKIM key record; null when not probed or unknown.
-    pub dkim_selectors: Option<Vec<String>>,
-    /// Raw `_mta-sts` record (RFC 8461 3.1).
-    pub mta_sts: Option<String>,
+    /// The DKIM columns (`DkimFindings::selector_columns`, `columns`).
+    pub dkim: Checked<DkimFindings>,
+    /// The MTA-STS columns (`StsFindings::record_columns`, `columns`).
+    pub mta_sts: Checked<StsFindings>,
     /// SOA RNAME as an e-mail address.
     pub soa_rname: Option<String>,
-    pub dmarc_np: Option<String>,
-    pub dmarc_adkim: Option<String>,
-    pub dmarc_aspf: Option<String>,
-    pub dmarc_ruf: Option<Vec<String>>,
-    /// The policy a receiver applies to the domain (RFC 7489 6.3, 6.6.3).
-    pub dmarc_effective_p: Option<String>,
-    /// External report destinations (RFC 7489 7.1) that publish the authorisation record.
-    pub dmarc_rua_authorized: Option<Vec<String>>,
-    /// External report destinations without it.
-    pub dmarc_rua_unauthorized: Option<Vec<String>>,
-    pub dkim_status: Checked<DkimStatus>,
-    pub dkim_keys: Option<Vec<DkimKeyRow>>,
-    pub dkim_errors: Vec<String>,
-    pub mta_sts_status: Checked<StsStatus>,
-    pub mta_sts_id: Option<String>,
-    pub mta_sts_errors: Vec<String>,
-    /// With --mta-sts-fetch: `valid`, `invalid`, or why the fetch failed; null when not fetched.
-    pub mta_sts_policy_status: Option<StsPolicyStatus>,
-    pub mta_sts_mode: Option<Mode>,
-    pub mta_sts_max_age: Option<u32>,
-    /// The policy's `mx` patterns.
-    pub mta_sts_mx: Option<Vec<String>>,
-    /// MX exchanges no `mx` pattern covers (RFC 8461 4.1).
-    pub mta_sts_mx_uncovered: Option<Vec<String>>,
-    pub mta_sts_policy_errors: Vec<String>,
     /// The TXT policies of `txt_policies!` (TLS-RPT, BIMI): their columns are their own
-    /// (`TxtPolicyCheck::columns`); `ProbeError` when the probe failed.
+    /// (`TxtPolicyCheck::columns`).
     pub txt: Checked<TxtPolicies>,
     pub soa_status: Status,
     pub dnssec_ad: Option<bool>,
@@ -105,7 +59,8 @@ pub struct DomainRow {
     pub domain_error: Option<String>,
 }
 
-/// One row per IP address probed.
+/// One row per IP address probed: its own columns around those its checks define over their
+/// findings (reverse DNS, DNSBL, ASN, SMTP, each in its file in `src/checks/`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostRow {
     pub ip: String,
@@ -114,64 +69,26 @@ pub struct HostRow {
     /// it panicked, a bug in mxray; `host_error` says why and the check columns are null).
     pub host_status: HostStatus,
     pub skip_reason: Option<String>,
-    /// None for a host not checked.
-    pub ptr_status: Option<Status>,
-    pub ptr: Option<Vec<String>>,
-    pub fcrdns: Option<bool>,
-    pub ptr_errors: Vec<String>,
-    pub dnsbl_listed: Vec<String>,
-    /// `zone: codes (meanings)` of each listing.
-    pub dnsbl_codes: Vec<String>,
-    /// `zone: TXT reason` of each listing.
-    pub dnsbl_reasons: Vec<String>,
-    pub dnsbl_errors: Vec<String>,
-    pub asn: Option<u32>,
-    /// The table range holding the address, `first-last`.
-    pub asn_range: Option<String>,
-    pub asn_country: Option<String>,
-    pub asn_name: Option<String>,
+    /// The PTR columns (`ReverseFindings::columns`); None for a host not checked.
+    pub reverse: Option<ReverseFindings>,
+    /// The DNSBL columns (`Listings::ip_columns`); None for a host not checked.
+    pub dnsbl: Option<Listings>,
+    /// The ASN columns (`AsnFindings::columns`); None when the AS is unknown.
+    pub asn: Option<AsnFindings>,
     pub host_error: Option<String>,
-    /// The SMTP stage's findings; `None` without `--smtp` (every SMTP column null).
+    /// The SMTP columns (`SmtpFindings::columns`); None without `--smtp` (every one null).
     pub smtp: Option<SmtpFindings>,
 }
 
-impl StructItem for (u16, String) {
-    const FIELDS: &'static [StructField] = &[
-        StructField::new("preference", UInt16, false),
-        StructField::new("exchange", Utf8, false),
-    ];
-
-    fn field(&self, j: usize) -> Value<'_> {
-        match j {
-            0 => U16(Some(self.0)),
-            1 => Str(Some(&self.1)),
-            _ => unreachable!("MX has {} fields", Self::FIELDS.len()),
-        }
+impl HostRow {
+    /// The PTR names; None when unknown (the query failed, or the host was not checked).
+    pub fn ptr(&self) -> Option<&[String]> {
+        self.reverse.as_ref()?.ptr.as_deref()
     }
-}
 
-impl StructItem for DkimKeyRow {
-    const FIELDS: &'static [StructField] = &[
-        StructField::new("selector", Utf8, false),
-        StructField::new("type", Utf8, false),
-        StructField::new("bits", UInt32, true),
-        StructField::new("testing", Boolean, false),
-        StructField::new("revoked", Boolean, false),
-        StructField::new("usable", Boolean, false),
-        StructField::new("errors", ListUtf8, false),
-    ];
-
-    fn field(&self, j: usize) -> Value<'_> {
-        match j {
-            0 => Str(Some(&self.selector)),
-            1 => Str(Some(&self.key_type)),
-            2 => U32(self.bits),
-            3 => Bool(Some(self.testing)),
-            4 => Bool(Some(self.revoked)),
-            5 => Bool(Some(self.usable)),
-            6 => StrList(Some(&self.errors)),
-            _ => unreachable!("a DKIM key has {} fields", Self::FIELDS.len()),
-        }
+    /// Forward-confirmed reverse DNS ([`crate::checks::rdns::fcrdns`]); None when unknown.
+    pub fn fcrdns(&self) -> Option<bool> {
+        self.reverse.as_ref()?.fcrdns
     }
 }
 
@@ -183,7 +100,7 @@ impl Row for DomainRow {
 
 impl Row for HostRow {
     fn columns() -> &'static [Column<Self>] {
-        HOST_COLUMNS
+        &HOST_COLUMNS
     }
 }
 
@@ -243,118 +160,57 @@ static RECIPIENT_COLUMNS: &[R] = &[
 type D = Column<DomainRow>;
 type H = Column<HostRow>;
 
-/// The domains table: its own columns around those its checks define over their findings (SPF,
-/// the domain blocklists, DANE and the TXT policies, each in its file in `src/checks/`).
+/// The domains table: its own columns around those its checks define over their findings,
+/// each in its file in `src/checks/`. Some checks' columns come in two runs, the order the table
+/// grew in, kept for readers that select by position.
 static DOMAIN_COLUMNS: LazyLock<Vec<D>> = LazyLock::new(|| {
-    fn part<P: 'static>(
-        columns: Vec<Column<P>>,
-        get: for<'a> fn(&'a DomainRow) -> Option<&'a P>,
-    ) -> impl Iterator<Item = D> {
-        columns.into_iter().map(move |c| c.within(get))
-    }
     domain_head()
         .into_iter()
-        .chain(part(SpfFindings::columns(), |r| r.spf.done()))
-        .chain(domain_mid())
-        .chain(part(Listings::domain_columns(), |r| {
+        .chain(part(MxFindings::columns(), |r: &DomainRow| r.mx.done()))
+        .chain(part(SpfFindings::columns(), |r: &DomainRow| r.spf.done()))
+        .chain(part(DmarcFindings::columns(), |r: &DomainRow| {
+            r.dmarc.done()
+        }))
+        .chain(part(Listings::domain_columns(), |r: &DomainRow| {
             r.dnsbl_domain.as_ref()
         }))
-        .chain(part(DaneFindings::columns(), |r| r.dane.as_ref()))
-        .chain(domain_mid2())
-        .chain(part(TxtPolicies::columns(), |r| r.txt.done()))
+        .chain(part(DaneFindings::columns(), |r: &DomainRow| {
+            r.dane.as_ref()
+        }))
+        .chain(part(DkimFindings::selector_columns(), |r: &DomainRow| {
+            r.dkim.done()
+        }))
+        .chain(part(StsFindings::record_columns(), |r: &DomainRow| {
+            r.mta_sts.done()
+        }))
+        .chain(soa_contact())
+        .chain(part(DmarcFindings::later_columns(), |r: &DomainRow| {
+            r.dmarc.done()
+        }))
+        .chain(part(DkimFindings::columns(), |r: &DomainRow| r.dkim.done()))
+        .chain(part(StsFindings::columns(), |r: &DomainRow| {
+            r.mta_sts.done()
+        }))
+        .chain(part(TxtPolicies::columns(), |r: &DomainRow| r.txt.done()))
         .chain(domain_tail())
         .collect()
 });
 
-// The files' columns, in this order. Each `doc` is the column's row in docs/SCHEMA.md: after an
-// edit, `MXRAY_BLESS=1 cargo test --lib schema_doc` rewrites the file. One column a line pair
-// reads as a table, which rustfmt would not keep.
+// The row's own columns. Each `doc` is the column's row in docs/SCHEMA.md: after an edit,
+// `MXRAY_BLESS=1 cargo test --lib schema_doc` rewrites the file. One column a line pair reads
+// as a table, which rustfmt would not keep.
 #[rustfmt::skip]
 fn domain_head() -> Vec<D> { vec![
     D::new("domain", Utf8, |r| Str(Some(&r.domain))).required()
         .doc("the scanned domain, normalised"),
     D::new("scanned_at", Timestamp, |r| Ts(r.scanned_at)).required()
         .doc("when the row was completed"),
-    D::status("mx_status", |r| Some(r.mx_status.as_str())).required()
-        .doc("status of the MX query"),
-    D::new("mx", ListStruct(<(u16, String)>::FIELDS), |r| Value::structs(r.mx.as_ref()))
-        .doc("MX records as published, sorted by (preference, exchange); null when the query failed"),
-    D::new("mx_null", Boolean, |r| Bool(r.mx_null))
-        .doc("the domain publishes a null MX (RFC 7505: a single `0 .`); null when the MX query failed"),
-    D::new("mx_ips", ListUtf8, |r| StrList(r.mx_ips.as_deref()))
-        .doc("A and AAAA addresses of the exchanges (at most 16 exchanges), in preference order, each once; each also has a row in hosts"),
-    D::new("mx_ips_status", Utf8, |r| Str(r.mx_ips_status.map(|s| s.as_str())))
-        .doc("`ok` when every A/AAAA query of the exchanges was answered (with records or without), else the first failure status; null without exchanges"),
-    D::new("mx_errors", ListUtf8, |r| StrList(Some(&r.mx_errors)))
-        .doc("`null-mx-mixed`, `null-mx-preference`, `mx-ip-literal` (an exchange written as an address, RFC 5321 5.1), `mx-cname` (an exchange that is an alias, RFC 2181 10.3: found by a CNAME query per exchange), `mx-no-address`, `mx-address-lookup`, `mx-too-many`, `dns-<status>`"),
 ] }
 
 #[rustfmt::skip]
-fn domain_mid() -> Vec<D> { vec![
-    D::status("dmarc_status", |r| Some(r.dmarc_status.as_str())).required()
-        .doc("`none`, `valid`, `invalid` (no or bad `p=`, bad `sp=`, several records), `temperror` (a `_dmarc` query of the discovery failed). Discovery (RFC 7489 6.6.3): `_dmarc.<domain>`, then, if it holds no record, `_dmarc.<Organizational Domain>` (the registrable domain by the Public Suffix List: mxray's built-in copy, or `--psl FILE`). `--dmarc-discovery tree-walk`: the DMARCbis DNS Tree Walk (each parent up to the TLD, at most 8 queries). A domain that does not exist (MX nxdomain) is `none` without any query (RFC 8020)"),
-    D::new("dmarc_record", Utf8, |r| Str(r.dmarc_record.as_deref()))
-        .doc("the record used (the first when several), raw"),
-    D::new("dmarc_source", Utf8, |r| Str(r.dmarc_source.as_deref()))
-        .doc("`domain` (found at `_dmarc.<domain>`), `organizational` (found at the Organizational Domain), `tree-walk:<name>` (found at `_dmarc.<name>` by the tree walk); null when no record"),
-    D::new("dmarc_p", Utf8, |r| Str(r.dmarc_p.as_deref()))
-        .doc("`none`, `quarantine`, `reject` as published in the record used (for an `organizational` record, the policy of the domain itself is its `sp`, else `p`); null when no valid record"),
-    D::new("dmarc_sp", Utf8, |r| Str(r.dmarc_sp.as_deref()))
-        .doc("subdomain policy as published"),
-    D::new("dmarc_pct", UInt8, |r| U8(r.dmarc_pct))
-        .doc("as published (null when absent or out of range)"),
-    D::new("dmarc_rua", ListUtf8, |r| StrList(r.dmarc_rua.as_deref()))
-        .doc("aggregate report URIs of the record used, as written; null when no valid record"),
-    D::new("dmarc_errors", ListUtf8, |r| StrList(Some(&r.dmarc_errors)))
-        .doc("`missing-p`, `invalid-p`, `invalid-sp`, `invalid-pct`, `invalid-rua`, `multiple-records`, `duplicate-tag`, `unknown-tag`, `tag-order`, `syntax`, ... (full tag validation, RFC 7489 6.3 and DMARCbis), `rua-authorization-temperror` (an external destination's authorisation query failed: it is in neither list below), `dns-temperror`"),
-] }
-
-#[rustfmt::skip]
-fn domain_mid2() -> Vec<D> { vec![
-    D::new("dkim_selectors", ListUtf8, |r| StrList(r.dkim_selectors.as_deref()))
-        .doc("selectors of the domain's probe plan with a DKIM key record at `<selector>._domainkey.<domain>` (RFC 6376 3.6.2.1), in plan order. The default plan is the selectors of the providers the domain's SPF tree and MX hosts name (`datasets/dkim-providers.csv`), then 8 common ones; `--dkim-selectors full` probes the 40 of `datasets/dkim-selectors.txt`, `--dkim-selectors FILE` a list of one's own. `_domainkey.<domain>` is asked first: NXDOMAIN means nothing exists below it (RFC 8020), no selector is probed and the list is empty. Null with `--no-dkim` or when `_domainkey.<domain>` failed; on `temperror` from a selector's query, the list holds what the others found"),
-    D::new("mta_sts", Utf8, |r| Str(r.mta_sts.as_deref()))
-        .doc("the `v=STSv1` record at `_mta-sts.<domain>` (RFC 8461 3.1), raw (the first when several); null when absent or the query failed"),
+fn soa_contact() -> Vec<D> { vec![
     D::new("soa_rname", Utf8, |r| Str(r.soa_rname.as_deref()))
         .doc("the SOA RNAME of the domain as an e-mail address (first label = local part, `\\.` is a dot in it: `john\\.doe.example.com` -> `john.doe@example.com`, RFC 1035 3.3.13 and 8); null unless the domain is a zone apex (`soa_status` `nodata` otherwise)"),
-    D::new("dmarc_np", Utf8, |r| Str(r.dmarc_np.as_deref()))
-        .doc("DMARCbis `np` (policy for non-existent subdomains), as published"),
-    D::new("dmarc_adkim", Utf8, |r| Str(r.dmarc_adkim.as_deref()))
-        .doc("`r` or `s` as published"),
-    D::new("dmarc_aspf", Utf8, |r| Str(r.dmarc_aspf.as_deref()))
-        .doc("`r` or `s` as published"),
-    D::new("dmarc_ruf", ListUtf8, |r| StrList(r.dmarc_ruf.as_deref()))
-        .doc("failure report URIs of the record used, as written; null when no valid record"),
-    D::new("dmarc_effective_p", Utf8, |r| Str(r.dmarc_effective_p.as_deref()))
-        .doc("the policy a receiver applies to the domain: `p` of a record found at the domain, `sp` (else `p`) of one found at the Organizational Domain or a parent; `none` for an invalid record with a valid `rua` (RFC 7489 6.6.3 step 6: act as if `p=none`); null when no record applies (none, several, temperror, invalid without `rua`)"),
-    D::new("dmarc_rua_authorized", ListUtf8, |r| StrList(r.dmarc_rua_authorized.as_deref()))
-        .doc("`rua` and `ruf` destination domains outside the record's Organizational Domain that authorise the reports: a `v=DMARC1` TXT record at `<record domain>._report._dmarc.<destination>` (RFC 7489 7.1); null without a record"),
-    D::new("dmarc_rua_unauthorized", ListUtf8, |r| StrList(r.dmarc_rua_unauthorized.as_deref()))
-        .doc("external `rua` and `ruf` destinations without that record (receivers will not send them reports)"),
-    D::status("dkim_status", |r| Some(r.dkim_status.as_str())).required()
-        .doc("`none` (no key record under any probed selector), `valid` (at least one usable key), `invalid` (key records, none usable: revoked or broken), `temperror` (`_domainkey.<domain>` or a selector query failed), `skipped` (`--no-dkim`)"),
-    D::new("dkim_keys", ListStruct(DkimKeyRow::FIELDS), |r| Value::structs(r.dkim_keys.as_ref()))
-        .doc("one per key record found: `k=` (`rsa` by default, `ed25519`), the key size read from the key (RSA modulus bits, 256 for Ed25519; null when there is no readable key), `t=y`, empty `p=` (revoked), usable by a verifier, and the record's problems. CSV: fields joined with a space, `errors` with `,`"),
-    D::new("dkim_errors", ListUtf8, |r| StrList(Some(&r.dkim_errors)))
-        .doc("the keys' problems as `code: selector: text` (`invalid-base64`, `weak-key`, `multiple-records`, ...), `domainkeys-policy` (an obsolete RFC 4870 record at `_domainkey`), `dns-temperror`"),
-    D::status("mta_sts_status", |r| Some(r.mta_sts_status.as_str())).required()
-        .doc("`none`, `valid`, `invalid` (several records, no or bad `id`, bad syntax: RFC 8461 3.1 says senders then assume no policy), `temperror`"),
-    D::new("mta_sts_id", Utf8, |r| Str(r.mta_sts_id.as_deref()))
-        .doc("the `id` of a valid record; null otherwise"),
-    D::new("mta_sts_errors", ListUtf8, |r| StrList(Some(&r.mta_sts_errors)))
-        .doc("`missing-id`, `invalid-id`, `multiple-records`, `syntax`, `dns-temperror`, ..."),
-    D::new("mta_sts_policy_status", Utf8, |r| Str(r.mta_sts_policy_status.map(|s| s.as_str())))
-        .doc("with `--mta-sts-fetch`, for a domain with a `valid` record: `valid` or `invalid` (the policy text, RFC 8461 3.2), or why no policy was fetched: `dns-error` (no address for `mta-sts.<domain>`, looked up through the scan's resolver), `connect-error`, `tls-error` (handshake or certificate: checked against the Mozilla roots and `--mta-sts-ca`), `http-error` (status other than 200, redirects not followed (RFC 8461 3.3), Content-Type not `text/plain`, body over 64 KiB, bad framing), `timeout` (`--mta-sts-timeout`, default 10 s, for the whole fetch); null when not fetched"),
-    D::new("mta_sts_mode", Utf8, |r| Str(r.mta_sts_mode.map(|s| s.as_str())))
-        .doc("the policy's `mode`: `enforce`, `testing`, `none`"),
-    D::new("mta_sts_max_age", UInt32, |r| U32(r.mta_sts_max_age))
-        .doc("the policy's `max_age`, seconds"),
-    D::new("mta_sts_mx", ListUtf8, |r| StrList(r.mta_sts_mx.as_deref()))
-        .doc("the policy's `mx` patterns"),
-    D::new("mta_sts_mx_uncovered", ListUtf8, |r| StrList(r.mta_sts_mx_uncovered.as_deref()))
-        .doc("the domain's MX exchanges no `mx` pattern matches (RFC 8461 4.1: `*.` covers one leftmost label); null without a fetched policy or when the MX query failed"),
-    D::new("mta_sts_policy_errors", ListUtf8, |r| StrList(Some(&r.mta_sts_policy_errors)))
-        .doc("the policy's problems (`missing-mode`, `invalid-max-age`, `missing-mx`, ...) or the fetch error"),
 ] }
 
 #[rustfmt::skip]
@@ -369,74 +225,36 @@ fn domain_tail() -> Vec<D> { vec![
         .doc("with `domain_status` `error`: what failed (`panicked: <message>`)"),
 ] }
 
-/// A skipped or failed host was not checked: its check columns are null, not empty.
-impl StructItem for Recipient {
-    const FIELDS: &'static [StructField] = &[
-        StructField::new("role", Utf8, false),
-        StructField::new("address", Utf8, false),
-        StructField::new("code", UInt16, false),
-        StructField::new("text", Utf8, false),
-    ];
-
-    fn field(&self, j: usize) -> Value<'_> {
-        match j {
-            0 => Str(Some(self.role)),
-            1 => Str(Some(&self.address)),
-            2 => U16(Some(self.code)),
-            3 => Str(Some(&self.text)),
-            _ => unreachable!("a recipient has {} fields", Self::FIELDS.len()),
-        }
-    }
+/// A check's part of a host row, when the host was checked: a host skipped or failed (in any
+/// stage) has null check columns, whatever an earlier stage found.
+fn checked<'a, P>(r: &HostRow, part: &'a Option<P>) -> Option<&'a P> {
+    part.as_ref().filter(|_| r.host_status == HostStatus::Ok)
 }
 
-impl StructItem for PortFindings {
-    const FIELDS: &'static [StructField] = &[
-        StructField::new("port", UInt16, false),
-        StructField::new("implicit_tls", Boolean, false),
-        StructField::new("status", Utf8, false),
-        StructField::new("outcome", Utf8, false),
-        StructField::new("error", Utf8, true),
-        StructField::new("banner", Utf8, true),
-        StructField::new("starttls", Boolean, true),
-        StructField::new("tls_version", Utf8, true),
-        StructField::new("tls_cert_valid", Boolean, true),
-        StructField::new("open_relay", Boolean, true),
-        StructField::new("relay_accepted", ListUInt8, true),
-        StructField::new("session_ms", UInt32, false),
-    ];
-
-    fn field(&self, j: usize) -> Value<'_> {
-        match j {
-            0 => U16(Some(self.port)),
-            1 => Bool(Some(self.implicit_tls)),
-            2 => Str(Some(self.status.as_str())),
-            3 => Str(Some(self.outcome.as_str())),
-            4 => Str(self.error.as_deref()),
-            5 => Str(self.banner.as_deref()),
-            6 => Bool(self.starttls),
-            7 => Str(self.tls_version.as_deref()),
-            8 => Bool(self.cert_valid),
-            9 => Bool(self.open_relay),
-            10 => U8List(self.relay_accepted.as_deref()),
-            11 => U32(Some(self.session_ms)),
-            _ => unreachable!("a port's findings have {} fields", Self::FIELDS.len()),
-        }
-    }
-}
-
-/// The SMTP findings' field `f`, null without them.
-macro_rules! smtp {
-    ($r:ident, $f:ident) => {
-        $r.smtp.as_ref().and_then(|s| s.$f.as_ref())
-    };
-}
-
-fn checked<T>(r: &HostRow, v: T) -> Option<T> {
-    (r.host_status == HostStatus::Ok).then_some(v)
-}
+/// The hosts table: its own columns around those its checks define over their findings, each
+/// in its file in `src/checks/`: reverse DNS (`rdns.rs`), DNSBL (`dnsbl.rs`), ASN (`asn.rs`),
+/// SMTP (`smtp.rs`).
+static HOST_COLUMNS: LazyLock<Vec<H>> = LazyLock::new(|| {
+    host_head()
+        .into_iter()
+        .chain(part_or_null(ReverseFindings::columns(), |r: &HostRow| {
+            checked(r, &r.reverse)
+        }))
+        .chain(part_or_null(Listings::ip_columns(), |r: &HostRow| {
+            checked(r, &r.dnsbl)
+        }))
+        .chain(part_or_null(AsnFindings::columns(), |r: &HostRow| {
+            checked(r, &r.asn)
+        }))
+        .chain(host_tail())
+        .chain(part_or_null(SmtpFindings::columns(), |r: &HostRow| {
+            r.smtp.as_ref()
+        }))
+        .collect()
+});
 
 #[rustfmt::skip]
-static HOST_COLUMNS: &[H] = &[
+fn host_head() -> Vec<H> { vec![
     H::new("ip", Utf8, |r| Str(Some(&r.ip))).required()
         .doc("IPv4 or IPv6 address, canonical text form"),
     H::new("scanned_at", Timestamp, |r| Ts(r.scanned_at)).required()
@@ -445,113 +263,28 @@ static HOST_COLUMNS: &[H] = &[
         .doc("`ok` (checked), `skipped`: the address is on the never-scan list and nothing was checked (the check columns are null), or `error`: the host probe itself failed (a panic, a bug in mxray: the check columns are null and `host_error` says why)"),
     H::new("skip_reason", Utf8, |r| Str(r.skip_reason.as_deref()))
         .doc("`excluded: <reason>` (e.g. `excluded: RFC 1918 private`)"),
-    H::status("ptr_status", |r| checked(r, r.ptr_status).flatten().map(Status::as_str))
-        .doc("status of the PTR query"),
-    H::new("ptr", ListUtf8, |r| StrList(r.ptr.as_deref()))
-        .doc("PTR names, sorted; empty when there is none (nxdomain/nodata); null when the query failed"),
-    H::new("fcrdns", Boolean, |r| Bool(r.fcrdns))
-        .doc("some PTR name (the first 10) resolves back (A or AAAA) to this ip; false without PTR; null when the PTR query or a forward lookup that could have confirmed failed"),
-    H::new("ptr_errors", ListUtf8, |r| StrList(checked(r, r.ptr_errors.as_slice())))
-        .doc("`dns-<status>`, `forward-lookup`, `ptr-too-many`"),
-    H::new("dnsbl_listed", ListUtf8, |r| StrList(checked(r, r.dnsbl_listed.as_slice())))
-        .doc("zones listing the address: only A answers whose code the zone defines as a listing"),
-    H::new("dnsbl_codes", ListUtf8, |r| StrList(checked(r, r.dnsbl_codes.as_slice())))
-        .doc("per listing, `zone: codes (meanings)`"),
-    H::new("dnsbl_reasons", ListUtf8, |r| StrList(checked(r, r.dnsbl_reasons.as_slice())))
-        .doc("per listing, `zone: TXT reason` (TXT is fetched only for listings)"),
-    H::new("dnsbl_errors", ListUtf8, |r| StrList(checked(r, r.dnsbl_errors.as_slice())))
-        .doc("`zone: reason` for error codes (e.g. Spamhaus's 127.255.255.254 \"query via public/open resolver\"), codes the zone does not define, answers outside 127/8, and DNS failures; never counted as listings"),
-    H::new("asn", UInt32, |r| U32(r.asn))
-        .doc("origin AS from the `--asn-db` table, else (with `--asn-dns`) from Team Cymru's DNS service, cached per announced prefix; null when unknown or not routed"),
-    H::new("asn_range", Utf8, |r| Str(r.asn_range.as_deref()))
-        .doc("the table's range holding the address, `first-last`, or the announced prefix `prefix/len` from DNS"),
-    H::new("asn_country", Utf8, |r| Str(r.asn_country.as_deref()))
-        .doc("as in the table"),
-    H::new("asn_name", Utf8, |r| Str(r.asn_name.as_deref()))
-        .doc("as in the table"),
+] }
+
+#[rustfmt::skip]
+fn host_tail() -> Vec<H> { vec![
     H::new("host_error", Utf8, |r| Str(r.host_error.as_deref()))
         .doc("with `host_status` `error`: what failed (`panicked: <message>`)"),
-    H::status("smtp_status", |r| r.smtp.as_ref().map(|s| s.status.as_str()))
-        .doc("`ok` (an SMTP dialogue took place, whatever the server answered: see `smtp_outcome`), `refused` (no session: TCP connect refused, the network or host unreachable (`smtp_outcome` `unreachable`), or a 4xx greeting such as 421, RFC 5321 3.8 (`smtp_outcome` `greeting-deferred`)), `timeout` (connect, a reply or the whole session), `reset` (the connection was reset at connect, or closed or reset mid-dialogue), `protocol-error` (not SMTP (a 3xx greeting too), a malformed, endless or oversized reply, data injected after the STARTTLS reply), `tls-error` (the TLS handshake failed), `skipped` (excluded address); null without `--smtp`"),
-    H::new("smtp_outcome", Utf8, |r| Str(r.smtp.as_ref().map(|s| s.outcome.as_str())))
-        .doc("how the session ended: `completed` (ran to QUIT), `tls-legacy-only` (rustls could not speak to the server, OpenSSL could with an old version: `tls_version`), `greeting-rejected` (5xx greeting, e.g. 554), `greeting-deferred` (4xx greeting, e.g. 421: `smtp_status` `refused`), `helo-rejected` (EHLO and HELO refused), `deferred` (421 at a later step: the server closed), `dropped` (`smtp_status` `reset`: the connection was reset at connect, or closed or reset mid-dialogue), `unreachable` (`smtp_status` `refused`: no route to the network or the host, ENETUNREACH or EHOSTUNREACH, often the scanner's own network, e.g. an IPv6 address without an IPv6 route), or the `smtp_status` of a failure (`refused`, `timeout`, `protocol-error`, `tls-error`), `skipped`"),
-    H::new("smtp_error", Utf8, |r| Str(smtp!(r, error).map(String::as_str)))
-        .doc("the step and the reason when the session did not complete: `greeting: 554 ...`, `connect: ...`, `timed out waiting for a reply`"),
-    H::new("smtp_port", UInt16, |r| U16(r.smtp.as_ref().and_then(|s| s.port)))
-        .doc("the TCP port of the session in these columns: the first of `--smtp-ports` (25 by default; 465 is implicit TLS); the others are in `smtp_other_ports`"),
-    H::new("smtp_banner", Utf8, |r| Str(smtp!(r, banner).map(String::as_str)))
-        .doc("first greeting line (code and text)"),
-    H::new("smtp_banner_name", Utf8, |r| Str(smtp!(r, banner_name).map(String::as_str)))
-        .doc("the host name the greeting announces (its first word, after an enhanced status code such as `4.3.2` (RFC 3463), when it looks like a domain or an address literal), lower case"),
-    H::new("smtp_banner_ptr_match", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.banner_ptr_match)))
-        .doc("`smtp_banner_name` is one of the address's PTR names (`fcrdns` says whether a PTR name forward-confirms); false without PTR; null when either is unknown"),
-    H::new("smtp_ehlo", ListUtf8, |r| StrList(smtp!(r, ehlo).map(Vec::as_slice)))
-        .doc("EHLO extension keywords of the plain session (upper case), e.g. `STARTTLS`, `SIZE`, `PIPELINING`; null when EHLO was refused or never reached"),
-    H::new("smtp_ehlo_name", Utf8, |r| Str(smtp!(r, ehlo_name).map(String::as_str)))
-        .doc("the host name of the EHLO (or HELO) reply's first line"),
-    H::new("smtp_ehlo_ptr_match", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.ehlo_ptr_match)))
-        .doc("`smtp_ehlo_name` is one of the PTR names, as `smtp_banner_ptr_match`"),
-    H::new("smtp_helo_fallback", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.helo_fallback)))
-        .doc("EHLO was refused with 5xx and HELO answered (an SMTP server without extensions)"),
-    H::new("starttls", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.starttls)))
-        .doc("STARTTLS offered in the EHLO reply (whether or not the handshake then succeeded: see `tls_version`, `tls_error`); null when the session ended before EHLO"),
-    H::new("smtp_starttls_error", Utf8, |r| Str(smtp!(r, starttls_error).map(String::as_str)))
-        .doc("the reply when STARTTLS was offered but the command refused (`454 ...`)"),
-    H::new("tls_version", Utf8, |r| Str(smtp!(r, tls_version).map(String::as_str)))
-        .doc("negotiated version after STARTTLS (`TLSv1.3`, `TLSv1.2`; `TLSv1`, `TLSv1.1` from the second handshake through OpenSSL when `tls_incompatible`), null when none"),
-    H::new("tls_cipher", Utf8, |r| Str(smtp!(r, tls_cipher).map(String::as_str)))
-        .doc("negotiated cipher suite (IANA name, e.g. `TLS13_AES_256_GCM_SHA384`)"),
-    H::new("tls_error", Utf8, |r| Str(smtp!(r, tls_error).map(String::as_str)))
-        .doc("why the handshake failed"),
-    H::new("tls_incompatible", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.tls_incompatible)))
-        .doc("the handshake failed because the server offers only what mxray's TLS library refuses to speak (TLS 1.0/1.1, legacy suites): an old server, not a broken one; null when no handshake was made"),
-    H::new("tls_ehlo", ListUtf8, |r| StrList(smtp!(r, tls_ehlo).map(Vec::as_slice)))
-        .doc("EHLO keywords after TLS (RFC 3207 4.2: the session starts over)"),
-    H::new("tls_cert_subject", Utf8, |r| Str(smtp!(r, cert_subject).map(String::as_str)))
-        .doc("subject of the server's certificate (RFC 4514 text)"),
-    H::new("tls_cert_issuer", Utf8, |r| Str(smtp!(r, cert_issuer).map(String::as_str)))
-        .doc("issuer of the server's certificate"),
-    H::new("tls_cert_sans", ListUtf8, |r| StrList(smtp!(r, cert_sans).map(Vec::as_slice)))
-        .doc("DNS names and addresses of its subjectAltName"),
-    H::new("tls_cert_not_after", Timestamp, |r| TsOpt(r.smtp.as_ref().and_then(|s| s.cert_not_after)))
-        .doc("end of the certificate's validity"),
-    H::new("tls_cert_self_signed", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.cert_self_signed)))
-        .doc("issued by itself (issuer = subject, signed by its own key)"),
-    H::new("tls_cert_valid", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.cert_valid)))
-        .doc("the chain verifies for `tls_cert_name` against the trust store (Mozilla's roots from webpki-roots, version in run.json, or `--smtp-ca`), checked offline after the handshake: recorded, never required to continue; null without a certificate or a name"),
-    H::new("tls_cert_error", Utf8, |r| Str(smtp!(r, cert_error).map(String::as_str)))
-        .doc("why the chain does not verify (`invalid peer certificate: UnknownIssuer`, `... Expired`, `... NotValidForName`), or why it was not verified"),
-    H::new("tls_cert_name", Utf8, |r| Str(smtp!(r, cert_name).map(String::as_str)))
-        .doc("the name verified (and sent as SNI): the MX exchange that led to the address (domain scans), else its first PTR name when forward-confirmed"),
-    H::new("smtp_needs_tls", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.needs_tls)))
-        .doc("the plain session answered `530` to MAIL while offering STARTTLS, so the relay variants ran again inside TLS"),
-    H::new("open_relay", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.open_relay)))
-        .doc("at least one relay variant was accepted at RCPT time; false when a complete set of variants was refused; null when the tests could not decide (a 4xx, an interrupted session, TLS required and failing)"),
-    H::new("open_relay_direct", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.open_relay_direct)))
-        .doc("a variant whose recipient ends at the relay domain itself (1-4, 12, 13, 17-21) was accepted: relaying, as opposed to forms that put the relay domain inside the local part (5-11, 14-16), which a catch-all server accepts as local mail; null as `open_relay`"),
-    H::new("relay_accepted", ListUInt8, |r| U8List(smtp!(r, relay_accepted).map(Vec::as_slice)))
-        .doc("numbers of the relay variants accepted (docs/SMTP.md lists them; 1-16 are nmap's smtp-open-relay tests in its order)"),
-    H::new("relay_deferred", ListUInt8, |r| U8List(smtp!(r, relay_deferred).map(Vec::as_slice)))
-        .doc("variants answered with 4xx at MAIL or RCPT (greylisting): no verdict for them"),
-    H::new("accepts_any_recipient", Boolean, |r| Bool(r.smtp.as_ref().and_then(|s| s.accepts_any_recipient)))
-        .doc("with `--smtp-recipients`: a random nonexistent local part at the domain whose MX led here was accepted at RCPT time (a catch-all: backscatter); null without the test or on a 4xx"),
-    H::new("smtp_recipients", ListStruct(<Recipient as StructItem>::FIELDS), |r| Value::structs(smtp!(r, recipients)))
-        .doc("with `--smtp-recipients`: each address tested at RCPT (`postmaster`, `abuse`, `security`, `admin`, `soa` (the SOA contact, when at the domain), `random`) with the reply code and text"),
-    H::new("smtp_other_ports", ListStruct(<PortFindings as StructItem>::FIELDS), |r| Value::structs(smtp!(r, other_ports)))
-        .doc("with several `--smtp-ports`: the session on each port after the first (whose findings are the columns above), one after the other on the same address: `port`, `implicit_tls` (465, or `N/tls`), `status` and `outcome` (as `smtp_status`, `smtp_outcome`), `error`, `banner`, `starttls`, `tls_version`, `tls_cert_valid`, `open_relay` (a submission port that relays without authentication is an open relay too), `relay_accepted`, `session_ms`; null with one port"),
-    H::new("smtp_transcript", Utf8, |r| Str(smtp!(r, transcript).map(String::as_str)))
-        .doc("with `--smtp-transcript`: the dialogue, `C:`/`S:` lines (16 KiB at most)"),
-    H::new("smtp_session_ms", UInt32, |r| U32(r.smtp.as_ref().and_then(|s| s.session_ms)))
-        .doc("duration of the session, connect to close"),
-];
+] }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checks::TxtPolicy;
     use crate::checks::bimi::{BimiFindings, BimiStatus};
+    use crate::checks::dkim::DkimStatus;
+    use crate::checks::dmarc::{DmarcSource, DmarcStatus};
+    use crate::checks::mta_sts::{
+        Mode, StsPolicyFindings, StsPolicyStatus, StsStatus, StsTxtFindings,
+    };
     use crate::checks::spf::{Qualifier, SpfStatus};
     use crate::checks::tls_rpt::{TlsRptFindings, TlsRptStatus};
-    use crate::output::columns::{ColType, csv_cell, to_batch};
+    use crate::columns::{ColType, Value};
+    use crate::output::columns::{csv_cell, to_batch};
     use arrow_array::{Array, BooleanArray, ListArray, StringArray, StructArray, UInt16Array};
 
     fn values<R: Row>(r: &R) -> Vec<Value<'_>> {
@@ -560,19 +293,29 @@ mod tests {
 
     /// A row of a domain without records: the test stand-in for `Default`.
     fn blank(domain: &str) -> DomainRow {
-        let opts = crate::pipeline::PolicyOptions {
-            dkim: false,
-            ..Default::default()
-        };
-        let p = crate::pipeline::policies::Policies::nxdomain(&opts);
-        DomainRow::new(
-            domain,
-            Status::NoData,
-            &Default::default(),
-            None,
-            SpfFindings::nxdomain(),
-            p,
-        )
+        DomainRow {
+            domain: domain.into(),
+            scanned_at: 0,
+            mx: Checked::Done(MxFindings {
+                status: Status::NoData,
+                ..MxFindings::failed()
+            }),
+            spf: Checked::Done(SpfFindings::nxdomain()),
+            dmarc: Checked::Done(DmarcFindings::nxdomain()),
+            dnsbl_domain: None,
+            dane: None,
+            dkim: Checked::Done(DkimFindings::skipped()),
+            mta_sts: Checked::Done(StsFindings {
+                txt: StsTxtFindings::nxdomain(),
+                policy: None,
+            }),
+            soa_rname: None,
+            txt: Checked::Done(TxtPolicies::nxdomain()),
+            soa_status: Status::NxDomain,
+            dnssec_ad: None,
+            domain_status: DomainStatus::Ok,
+            domain_error: None,
+        }
     }
 
     fn blank_host() -> HostRow {
@@ -583,20 +326,23 @@ mod tests {
         DomainRow {
             domain: "example.com".into(),
             scanned_at: 1_700_000_000_123,
-            mx_status: Status::Ok,
-            mx: Some(vec![
-                (10, "mx.example.com".into()),
-                (20, "mx2.example.com".into()),
-            ]),
-            mx_null: Some(false),
-            mx_ips: Some(vec!["127.0.0.1".into(), "::1".into()]),
-            mx_ips_status: Some(Status::Ok),
+            mx: Checked::Done(MxFindings {
+                status: Status::Ok,
+                records: Some(vec![
+                    (10, "mx.example.com".into()),
+                    (20, "mx2.example.com".into()),
+                ]),
+                null: Some(false),
+                exchanges: strings(&["mx.example.com", "mx2.example.com"]),
+                errors: Vec::new(),
+                ips: Some(vec!["127.0.0.1".into(), "::1".into()]),
+                ips_status: Some(Status::Ok),
+            }),
             spf: Checked::Done(SpfFindings {
                 status: SpfStatus::Valid,
                 records: Some(vec!["v=spf1 -all".into()]),
                 ..SpfFindings::nxdomain()
             }),
-            dmarc_status: DmarcStatus::None.into(),
             ..blank("example.com")
         }
     }
@@ -634,12 +380,15 @@ mod tests {
         DomainRow {
             domain: "example.com".into(),
             scanned_at: 1_700_000_000_123,
-            mx_status: Status::Ok,
-            mx: Some(vec![(10, "mx.example.com".into())]),
-            mx_null: Some(false),
-            mx_ips: Some(l()),
-            mx_ips_status: Some(Status::Ok),
-            mx_errors: l(),
+            mx: Checked::Done(MxFindings {
+                status: Status::Ok,
+                records: Some(vec![(10, "mx.example.com".into())]),
+                null: Some(false),
+                exchanges: l(),
+                errors: l(),
+                ips: Some(l()),
+                ips_status: Some(Status::Ok),
+            }),
             spf: Checked::Done(SpfFindings {
                 status: SpfStatus::Valid,
                 records: Some(l()),
@@ -654,14 +403,25 @@ mod tests {
                 providers: l(),
                 mx_pass: Some(true),
             }),
-            dmarc_status: DmarcStatus::Valid.into(),
-            dmarc_record: Some("v=DMARC1; p=reject".into()),
-            dmarc_source: Some("domain".into()),
-            dmarc_p: Some("reject".into()),
-            dmarc_sp: Some("none".into()),
-            dmarc_pct: Some(100),
-            dmarc_rua: Some(l()),
-            dmarc_errors: l(),
+            dmarc: Checked::Done(DmarcFindings {
+                status: DmarcStatus::Valid,
+                source: Some(DmarcSource::Domain),
+                source_text: Some("domain".into()),
+                record: Some("v=DMARC1; p=reject".into()),
+                p: Some("reject".into()),
+                sp: Some("none".into()),
+                np: Some("reject".into()),
+                pct: Some(100),
+                adkim: Some("r".into()),
+                aspf: Some("s".into()),
+                rua: l(),
+                ruf: l(),
+                errors: l(),
+                rua_authorized: Some(l()),
+                rua_unauthorized: Some(l()),
+                effective_p: Some("reject".into()),
+                parsed: None,
+            }),
             dnsbl_domain: Some(Listings {
                 listed: l(),
                 codes: l(),
@@ -674,28 +434,29 @@ mod tests {
                 all_mx: Some(true),
                 authentic: Some(false),
             }),
-            dkim_selectors: Some(l()),
-            mta_sts: Some("v=STSv1; id=1".into()),
+            dkim: Checked::Done(DkimFindings {
+                status: DkimStatus::Valid,
+                selectors: Some(l()),
+                keys: Some(keys()),
+                errors: l(),
+            }),
+            mta_sts: Checked::Done(StsFindings {
+                txt: StsTxtFindings {
+                    status: StsStatus::Valid,
+                    record: Some("v=STSv1; id=1".into()),
+                    id: Some("1".into()),
+                    errors: l(),
+                },
+                policy: Some(StsPolicyFindings {
+                    status: StsPolicyStatus::Valid,
+                    mode: Some(Mode::Enforce),
+                    max_age: Some(86400),
+                    mx: Some(l()),
+                    mx_uncovered: Some(l()),
+                    errors: l(),
+                }),
+            }),
             soa_rname: Some("hostmaster@example.com".into()),
-            dmarc_np: Some("reject".into()),
-            dmarc_adkim: Some("r".into()),
-            dmarc_aspf: Some("s".into()),
-            dmarc_ruf: Some(l()),
-            dmarc_effective_p: Some("reject".into()),
-            dmarc_rua_authorized: Some(l()),
-            dmarc_rua_unauthorized: Some(l()),
-            dkim_status: DkimStatus::Valid.into(),
-            dkim_keys: Some(keys()),
-            dkim_errors: l(),
-            mta_sts_status: StsStatus::Valid.into(),
-            mta_sts_id: Some("1".into()),
-            mta_sts_errors: l(),
-            mta_sts_policy_status: Some(StsPolicyStatus::Valid),
-            mta_sts_mode: Some(Mode::Enforce),
-            mta_sts_max_age: Some(86400),
-            mta_sts_mx: Some(l()),
-            mta_sts_mx_uncovered: Some(l()),
-            mta_sts_policy_errors: l(),
             txt: Checked::Done(TxtPolicies {
                 tls_rpt: TlsRptFindings {
                     status: TlsRptStatus::Valid,
@@ -727,81 +488,21 @@ mod tests {
             scanned_at: 1_700_000_000_123,
             host_status,
             skip_reason: Some("excluded: test".into()),
-            ptr_status: Some(Status::Ok),
-            ptr: Some(l()),
-            fcrdns: Some(true),
-            ptr_errors: l(),
-            dnsbl_listed: l(),
-            dnsbl_codes: l(),
-            dnsbl_reasons: l(),
-            dnsbl_errors: l(),
-            asn: Some(64500),
-            asn_range: Some("192.0.2.0-192.0.2.255".into()),
-            asn_country: Some("ZZ".into()),
-            asn_name: Some("TEST".into()),
+            reverse: Some(ReverseFindings::full()),
+            dnsbl: Some(Listings {
+                listed: l(),
+                codes: l(),
+                reasons: l(),
+                errors: l(),
+            }),
+            asn: Some(AsnFindings {
+                asn: 64500,
+                range: "192.0.2.0-192.0.2.255".into(),
+                country: Some("ZZ".into()),
+                name: Some("TEST".into()),
+            }),
             host_error: Some("panicked: x".into()),
-            smtp: Some(full_smtp()),
-        }
-    }
-
-    fn full_smtp() -> SmtpFindings {
-        let s = || Some("x".to_string());
-        let l = || Some(strings(&["a", "b"]));
-        SmtpFindings {
-            status: crate::smtp::conn::SmtpStatus::Ok,
-            outcome: crate::smtp::session::Outcome::Completed,
-            error: s(),
-            port: Some(25),
-            banner: s(),
-            banner_name: s(),
-            banner_ptr_match: Some(true),
-            ehlo: l(),
-            ehlo_name: s(),
-            ehlo_ptr_match: Some(false),
-            helo_fallback: Some(false),
-            starttls: Some(true),
-            starttls_error: s(),
-            tls_version: s(),
-            tls_cipher: s(),
-            tls_error: s(),
-            tls_incompatible: Some(false),
-            tls_ehlo: l(),
-            cert_subject: s(),
-            cert_issuer: s(),
-            cert_sans: l(),
-            cert_not_after: Some(1_800_000_000_000),
-            cert_self_signed: Some(true),
-            cert_valid: Some(false),
-            cert_error: s(),
-            cert_name: s(),
-            needs_tls: Some(true),
-            open_relay: Some(true),
-            open_relay_direct: Some(true),
-            relay_accepted: Some(vec![1, 20]),
-            relay_deferred: Some(vec![3]),
-            recipients: Some(vec![Recipient {
-                role: "postmaster",
-                address: "postmaster@example.com".into(),
-                code: 250,
-                text: "2.1.5 Ok".into(),
-            }]),
-            accepts_any_recipient: Some(false),
-            transcript: s(),
-            session_ms: Some(12),
-            other_ports: Some(vec![PortFindings {
-                port: 465,
-                implicit_tls: true,
-                status: crate::smtp::conn::SmtpStatus::Ok,
-                outcome: crate::smtp::session::Outcome::Completed,
-                error: s(),
-                banner: s(),
-                starttls: Some(false),
-                tls_version: s(),
-                cert_valid: Some(true),
-                open_relay: Some(true),
-                relay_accepted: Some(vec![2]),
-                session_ms: 9,
-            }]),
+            smtp: Some(SmtpFindings::full()),
         }
     }
 
@@ -877,14 +578,15 @@ mod tests {
 
     #[test]
     fn a_host_not_checked_has_null_check_columns() {
-        let checks = [
-            "ptr_status",
-            "ptr_errors",
-            "dnsbl_listed",
-            "dnsbl_codes",
-            "dnsbl_reasons",
-            "dnsbl_errors",
-        ];
+        // Whatever an earlier stage found (the SMTP stage keeps the host stage's findings in a
+        // row whose probe then panicked), as host_status says.
+        let checks: Vec<&str> = ReverseFindings::columns()
+            .iter()
+            .map(|c| c.name)
+            .chain(Listings::ip_columns().iter().map(|c| c.name))
+            .chain(AsnFindings::columns().iter().map(|c| c.name))
+            .collect();
+        assert!(checks.contains(&"ptr_status") && checks.contains(&"asn"));
         for status in [HostStatus::Skipped, HostStatus::Error] {
             let h = full_host(status);
             for c in HostRow::columns() {
@@ -932,49 +634,34 @@ mod tests {
     }
 
     #[test]
-    fn status_counts_come_from_the_status_columns() {
-        let stats = crate::pipeline::ScanStats::default();
-        stats.record_domain(&full_domain());
-        let hosts = [
-            full_host(HostStatus::Ok),
-            full_host(HostStatus::Skipped),
-            HostRow {
-                ptr_status: Some(Status::Timeout),
-                ..blank_host()
-            },
-        ];
-        for h in &hosts {
-            stats.record_host(h);
+    fn the_status_columns_are_the_statuses_a_row_reports() {
+        fn names<R: Row>(r: &R) -> Vec<&'static str> {
+            r.statuses().map(|(n, _)| n).collect()
         }
-        let m = stats.by_status();
-        let cols: Vec<_> = m.keys().copied().collect();
         assert_eq!(
-            cols,
+            names(&full_domain()),
             [
-                "bimi_status",
-                "dkim_status",
-                "dmarc_status",
-                "domain_status",
-                "host_status",
-                "mta_sts_status",
                 "mx_status",
-                "ptr_status",
-                "smtp_status",
-                "soa_status",
                 "spf_status",
+                "dmarc_status",
+                "dkim_status",
+                "mta_sts_status",
                 "tls_rpt_status",
+                "bimi_status",
+                "soa_status",
+                "domain_status",
             ]
         );
-        // The error host has no SMTP findings: it counts under its own status (a checked host
-        // without them, no --smtp, would not count at all); the other two carry theirs.
-        let smtp: Vec<_> = m["smtp_status"].iter().map(|(k, v)| (*k, *v)).collect();
-        assert_eq!(smtp, [("error", 1), ("ok", 2)]);
-        assert_eq!(m["mx_status"]["ok"], 1);
-        assert_eq!(m["domain_status"]["error"], 1);
-        // A host that was not checked counts its PTR status as its own status.
-        let ptr: Vec<_> = m["ptr_status"].iter().map(|(k, v)| (*k, *v)).collect();
-        assert_eq!(ptr, [("error", 1), ("ok", 1), ("skipped", 1)]);
-        assert_eq!(m["host_status"].values().sum::<u64>(), 3);
+        let ok = full_host(HostStatus::Ok);
+        assert_eq!(names(&ok), ["host_status", "ptr_status", "smtp_status"]);
+        assert_eq!(ok.status("ptr_status"), Some("ok"));
+        // A host not checked has no PTR status, whatever its findings; the SMTP stage's own
+        // status stays (`skipped` for an excluded address).
+        let skipped = full_host(HostStatus::Skipped);
+        assert_eq!(skipped.status("ptr_status"), None);
+        assert_eq!(skipped.status("smtp_status"), Some("ok"));
+        // Without SMTP findings (no --smtp), no SMTP status.
+        assert_eq!(blank_host().status("smtp_status"), None);
     }
 
     #[test]
@@ -990,11 +677,12 @@ mod tests {
     #[test]
     fn batch_holds_lists_structs_and_nulls() {
         let failed = DomainRow {
-            mx_status: Status::Timeout,
-            mx: None,
-            mx_null: None,
+            mx: Checked::Done(MxFindings {
+                status: Status::Timeout,
+                ..MxFindings::failed()
+            }),
             spf: Checked::Done(SpfFindings::temperror("x")),
-            dmarc_status: DmarcStatus::TempError.into(),
+            dmarc: Checked::Done(DmarcFindings::temperror("x")),
             ..blank("failed.example")
         };
         let b = to_batch(&[sample(), failed]).unwrap();
@@ -1019,7 +707,8 @@ mod tests {
     #[test]
     fn dkim_keys_are_a_list_of_structs() {
         let mut r = sample();
-        r.dkim_keys = Some(vec![
+        let mut dkim = DkimFindings::skipped();
+        dkim.keys = Some(vec![
             DkimKeyRow {
                 selector: "google".into(),
                 key_type: "rsa".into(),
@@ -1039,6 +728,7 @@ mod tests {
                 errors: vec!["a: x".into(), "b: y".into()],
             },
         ]);
+        r.dkim = Checked::Done(dkim);
         let b = to_batch(&[r.clone(), blank("blank.example")]).unwrap();
         let col = b.column_by_name("dkim_keys").unwrap();
         let keys = col.as_any().downcast_ref::<ListArray>().unwrap();

@@ -115,6 +115,16 @@ fn schema_doc_tables_are_the_column_tables() {
 }
 
 #[test]
+fn schema_doc_names_the_list_item_field_the_writer_uses() {
+    let doc = std::fs::read_to_string(schema_md()).expect("docs/SCHEMA.md is readable");
+    let says = format!("item field is named `{}`", crate::columns::LIST_ITEM);
+    assert!(
+        doc.replace("\n  ", " ").contains(&says),
+        "docs/SCHEMA.md should say {says:?}"
+    );
+}
+
+#[test]
 fn regenerate_keeps_the_prose() {
     let doc = format!("intro\n{}old\n{}after\n", begin("t"), end("t"));
     let got = regenerate(&doc, &[("t", "new\n".into())]).unwrap();

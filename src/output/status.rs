@@ -7,7 +7,9 @@ use crate::checks::bimi::BimiStatus;
 use crate::checks::dkim::DkimStatus;
 use crate::checks::spf::SpfStatus;
 use crate::dns::Status;
-use crate::https::FetchError;
+
+/// `mta_sts_policy_status`, defined by the MTA-STS check; here for the paths that name it so.
+pub use crate::checks::mta_sts::StsPolicyStatus;
 
 /// A check status with its contract string; lets [`Checked`] wrap any check's status.
 pub trait StatusName: Copy {
@@ -92,60 +94,6 @@ impl HostStatus {
             HostStatus::Ok => "ok",
             HostStatus::Skipped => "skipped",
             HostStatus::Error => "error",
-        }
-    }
-}
-
-/// `mta_sts_policy_status`: what the fetched policy text is, or why none was fetched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StsPolicyStatus {
-    Valid,
-    Invalid,
-    DnsError,
-    ConnectError,
-    TlsError,
-    HttpError,
-    Timeout,
-}
-
-impl StsPolicyStatus {
-    pub fn fetch_failed(e: &FetchError) -> Self {
-        match e {
-            FetchError::Dns(_) => StsPolicyStatus::DnsError,
-            FetchError::Connect(_) => StsPolicyStatus::ConnectError,
-            FetchError::Tls(_) => StsPolicyStatus::TlsError,
-            FetchError::Http(_) => StsPolicyStatus::HttpError,
-            FetchError::Timeout => StsPolicyStatus::Timeout,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StsPolicyStatus::Valid => "valid",
-            StsPolicyStatus::Invalid => "invalid",
-            StsPolicyStatus::DnsError => "dns-error",
-            StsPolicyStatus::ConnectError => "connect-error",
-            StsPolicyStatus::TlsError => "tls-error",
-            StsPolicyStatus::HttpError => "http-error",
-            StsPolicyStatus::Timeout => "timeout",
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_failed_fetch_keeps_the_fetch_error_code() {
-        for e in [
-            FetchError::Dns(String::new()),
-            FetchError::Connect(String::new()),
-            FetchError::Tls(String::new()),
-            FetchError::Http(String::new()),
-            FetchError::Timeout,
-        ] {
-            assert_eq!(StsPolicyStatus::fetch_failed(&e).as_str(), e.as_str());
         }
     }
 }

@@ -4,15 +4,14 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
-use crate::checks::dmarc::{DmarcSource, DmarcStatus};
-use crate::checks::mx::MxFindings;
-use crate::checks::mx::mx_findings;
+use crate::checks::dmarc::DmarcFindings;
+use crate::checks::mx::{MxFindings, mx_findings};
 use crate::checks::mx_policy;
 use crate::checks::spf::{self, ProviderRow, SpfFindings, SpfResult, SpfStatus};
 use crate::checks::{Lookup, dane, mta_sts};
 use crate::dns::{Rdata, RecordType, Resolver, Status};
 use crate::output::DomainRow;
-use crate::output::status::{Checked, DomainStatus, StsPolicyStatus};
+use crate::output::status::{Checked, DomainStatus};
 use crate::pipeline::policies::{self, Policies, PolicyStage, PolicyStats};
 
 /// The curated table of major senders' SPF includes, built in.
@@ -81,47 +80,43 @@ pub async fn scan_domain(
     now_ms: impl Fn() -> i64,
 ) -> (DomainRow, Vec<IpAddr>, Vec<String>) {
     let mx = res.lookup(domain, RecordType::MX).await;
-    let mxf = mx_findings(&mx);
-    let mut mx_errors = Vec::new();
+    let mut mxf = mx_findings(&mx);
     if mx.status.is_failure() {
-        mx_errors.push(format!("dns-{}: MX query {}", mx.status, mx.describe()));
+        mxf.errors
+            .push(format!("dns-{}: MX query {}", mx.status, mx.describe()));
     }
     // With DO set (EngineOptions::dnssec_ok), a validating resolver's AD bit says whether it
     // validated the answer (RFC 4035 3.2.3, RFC 6840 5.8).
     let dnssec_ad =
         (res.engine().options().dnssec_ok && !mx.status.is_failure()).then_some(mx.authentic);
-    let start_row = |spf, p, more_errors: Vec<String>| {
-        let mut row = DomainRow::new(domain, mx.status, &mxf, dnssec_ad, spf, p);
-        row.mx_errors.extend(mx_errors.iter().cloned());
-        row.mx_errors.extend(more_errors);
-        row
-    };
 
     if mx.status == Status::NxDomain {
         // RFC 8020: nothing exists at or below a name that does not exist, so the apex TXT and
         // _dmarc queries would only return NXDOMAIN again.
-        let mut row = start_row(
-            SpfFindings::nxdomain(),
+        mxf.ips = Some(Vec::new());
+        let spf = SpfFindings::nxdomain();
+        let mut row = DomainRow::new(
+            domain,
+            mxf,
+            dnssec_ad,
+            spf,
             Policies::nxdomain(&policy.opts),
-            Vec::new(),
         );
-        row.mx_ips = Some(Vec::new());
         row.scanned_at = now_ms();
         return (row, Vec::new(), Vec::new());
     }
 
     if mx.status == Status::Timeout && opts.skip_after_mx_timeout {
         let reason = format!("not asked: the MX query of {domain} timed out");
-        let mut row = start_row(
-            SpfFindings::temperror(&reason),
-            Policies::unasked(&policy.opts, &reason),
-            Vec::new(),
-        );
+        let spf = SpfFindings::temperror(&reason);
+        let p = Policies::unasked(&policy.opts, &reason);
+        let mut row = DomainRow::new(domain, mxf, dnssec_ad, spf, p);
         row.scanned_at = now_ms();
         return (row, Vec::new(), Vec::new());
     }
 
-    let exchanges = &mxf.exchanges[..mxf.exchanges.len().min(MAX_EXCHANGES)];
+    let exchanges = mxf.exchanges[..mxf.exchanges.len().min(MAX_EXCHANGES)].to_vec();
+    let exchanges = exchanges.as_slice();
     // The exchanges' problems, after the MX answer's own.
     let mut mx_problems = Vec::new();
     if mxf.exchanges.len() > MAX_EXCHANGES {
@@ -158,7 +153,7 @@ pub async fn scan_domain(
         let _ = hints_tx.send(spf::providers(&spf.include_tree, &PROVIDERS));
         spf
     };
-    let (spf, found, addresses, type99) = tokio::join!(
+    let (spf, mut found, addresses, type99) = tokio::join!(
         spf_walk,
         policies::scan(res, domain, policy, stats, exchanges, hints),
         address_lookups,
@@ -231,20 +226,22 @@ pub async fn scan_domain(
             ));
         }
     }
-    let mut row = start_row(spf, found, mx_problems);
-    if mx.status.is_failure() {
-        row.mx_ips = None;
-    } else {
-        row.mx_ips = Some(ips.iter().map(|ip| ip.to_string()).collect());
+    mxf.errors.extend(mx_problems);
+    let mut dane_findings = None;
+    if !mx.status.is_failure() {
+        mxf.ips = Some(ips.iter().map(|ip| ip.to_string()).collect());
         if !exchanges.is_empty() {
-            row.mx_ips_status = Some(first_failure.unwrap_or(Status::Ok));
-            row.dane = Some(dane);
+            mxf.ips_status = Some(first_failure.unwrap_or(Status::Ok));
+            dane_findings = Some(dane);
         }
     }
-
-    if let (Some(patterns), false) = (&row.mta_sts_mx, mx.status.is_failure()) {
-        row.mta_sts_mx_uncovered = Some(mta_sts::uncovered_mx(patterns, &mxf.exchanges));
+    if let (Some(p), false) = (&mut found.mta_sts.policy, mx.status.is_failure())
+        && let Some(patterns) = &p.mx
+    {
+        p.mx_uncovered = Some(mta_sts::uncovered_mx(patterns, &mxf.exchanges));
     }
+    let mut row = DomainRow::new(domain, mxf, dnssec_ad, spf, found);
+    row.dane = dane_findings;
     row.scanned_at = now_ms();
     (row, ips, exchange_of)
 }
@@ -327,86 +324,32 @@ impl crate::pipeline::stage::Probe for DomainProbe {
 
 impl DomainRow {
     /// The row of a domain whose checks answered (or, for a domain that does not exist or does
-    /// not answer, were answered for without a question): the MX, SPF and policy columns from
-    /// their findings; the address, DANE, RHSBL and MTA-STS coverage columns start unmeasured
-    /// (null) and are set by the caller when it has them. Every column is named here, so that a
-    /// new one is decided for.
+    /// not answer, were answered for without a question): each check's part from its findings;
+    /// the DANE and RHSBL parts start absent and are set by the caller when it has them.
     pub fn new(
         domain: &str,
-        mx_status: Status,
-        mx: &MxFindings,
+        mx: MxFindings,
         dnssec_ad: Option<bool>,
         spf: SpfFindings,
         p: Policies,
     ) -> DomainRow {
-        let d = p.dmarc;
-        // Only a record that is used has report destinations (RFC 7489 7.1).
-        let dmarc_used = d.status == DmarcStatus::Valid;
-        let (policy_status, mode, max_age, sts_mx, policy_errors) = match p.sts_policy {
-            Some(Ok(policy)) => {
-                let status = if policy.valid() {
-                    StsPolicyStatus::Valid
-                } else {
-                    StsPolicyStatus::Invalid
-                };
-                let (mode, age) = (policy.mode, policy.max_age);
-                (Some(status), mode, age, Some(policy.mx), policy.errors)
-            }
-            Some(Err(e)) => (
-                Some(StsPolicyStatus::fetch_failed(&e)),
-                None,
-                None,
-                None,
-                vec![e.describe()],
-            ),
-            None => (None, None, None, None, Vec::new()),
-        };
         DomainRow {
             domain: domain.to_string(),
             scanned_at: 0,
-            mx_status,
-            mx: mx.records.clone(),
-            mx_null: mx.null,
-            mx_ips: None,
-            mx_ips_status: None,
-            mx_errors: mx.errors.clone(),
-            spf: Checked::Done(spf),
-            dmarc_status: d.status.into(),
-            dmarc_record: d.record,
-            dmarc_source: d.source.as_ref().map(DmarcSource::to_string),
-            dmarc_p: d.p,
-            dmarc_sp: d.sp,
-            dmarc_pct: d.pct,
-            dmarc_rua: dmarc_used.then_some(d.rua),
-            dmarc_errors: d.errors,
+            mx: mx.into(),
+            spf: spf.into(),
+            // The parse served the follow-up queries; the row keeps what the columns show.
+            dmarc: DmarcFindings {
+                parsed: None,
+                ..p.dmarc
+            }
+            .into(),
             dnsbl_domain: None,
             dane: None,
-            dkim_selectors: p.dkim.selectors,
-            mta_sts: p.mta_sts.record,
+            dkim: p.dkim.into(),
+            mta_sts: p.mta_sts.into(),
             soa_rname: p.soa_rname,
-            dmarc_np: d.np,
-            dmarc_adkim: d.adkim,
-            dmarc_aspf: d.aspf,
-            dmarc_ruf: dmarc_used.then_some(d.ruf),
-            dmarc_effective_p: d.effective_p,
-            dmarc_rua_authorized: d.rua_authorized,
-            dmarc_rua_unauthorized: d.rua_unauthorized,
-            dkim_status: p.dkim.status.into(),
-            dkim_keys: p
-                .dkim
-                .keys
-                .map(|keys| keys.iter().map(policies::key_row).collect()),
-            dkim_errors: p.dkim.errors,
-            mta_sts_status: p.mta_sts.status.into(),
-            mta_sts_id: p.mta_sts.id,
-            mta_sts_errors: p.mta_sts.errors,
-            mta_sts_policy_status: policy_status,
-            mta_sts_mode: mode,
-            mta_sts_max_age: max_age,
-            mta_sts_mx: sts_mx,
-            mta_sts_mx_uncovered: None,
-            mta_sts_policy_errors: policy_errors,
-            txt: Checked::Done(p.txt),
+            txt: p.txt.into(),
             soa_status: p.soa_status,
             dnssec_ad,
             domain_status: DomainStatus::Ok,
@@ -419,45 +362,14 @@ impl DomainRow {
         DomainRow {
             domain: domain.to_string(),
             scanned_at: now_ms,
-            mx_status: Status::Error,
-            mx: None,
-            mx_null: None,
-            mx_ips: None,
-            mx_ips_status: None,
-            mx_errors: Vec::new(),
+            mx: Checked::ProbeError,
             spf: Checked::ProbeError,
-            dmarc_status: Checked::ProbeError,
-            dmarc_record: None,
-            dmarc_source: None,
-            dmarc_p: None,
-            dmarc_sp: None,
-            dmarc_pct: None,
-            dmarc_rua: None,
-            dmarc_errors: Vec::new(),
+            dmarc: Checked::ProbeError,
             dnsbl_domain: None,
             dane: None,
-            dkim_selectors: None,
-            mta_sts: None,
+            dkim: Checked::ProbeError,
+            mta_sts: Checked::ProbeError,
             soa_rname: None,
-            dmarc_np: None,
-            dmarc_adkim: None,
-            dmarc_aspf: None,
-            dmarc_ruf: None,
-            dmarc_effective_p: None,
-            dmarc_rua_authorized: None,
-            dmarc_rua_unauthorized: None,
-            dkim_status: Checked::ProbeError,
-            dkim_keys: None,
-            dkim_errors: Vec::new(),
-            mta_sts_status: Checked::ProbeError,
-            mta_sts_id: None,
-            mta_sts_errors: Vec::new(),
-            mta_sts_policy_status: None,
-            mta_sts_mode: None,
-            mta_sts_max_age: None,
-            mta_sts_mx: None,
-            mta_sts_mx_uncovered: None,
-            mta_sts_policy_errors: Vec::new(),
             txt: Checked::ProbeError,
             soa_status: Status::Error,
             dnssec_ad: None,
@@ -480,6 +392,18 @@ mod tests {
 
     fn spf(row: &DomainRow) -> &SpfFindings {
         row.spf.done().expect("the probe ran")
+    }
+
+    fn mx(row: &DomainRow) -> &MxFindings {
+        row.mx.done().expect("the probe ran")
+    }
+
+    fn dmarc(row: &DomainRow) -> &DmarcFindings {
+        row.dmarc.done().expect("the probe ran")
+    }
+
+    fn dkim_selectors(row: &DomainRow) -> Option<Vec<String>> {
+        row.dkim.done().expect("the probe ran").selectors.clone()
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -525,9 +449,9 @@ mod tests {
     #[tokio::test]
     async fn the_queries_of_one_domain_are_the_budgeted_ones() {
         let (row, ips, dns, saved) = scan(world(), "d.example").await;
-        assert_eq!(row.mx_status.as_str(), "ok");
+        assert_eq!(mx(&row).status.as_str(), "ok");
         assert_eq!(spf(&row).status.as_str(), "valid");
-        assert_eq!(row.dmarc_status.as_str(), "valid");
+        assert_eq!(dmarc(&row).status.as_str(), "valid");
         assert_eq!(spf(&row).mx_pass, Some(true));
         assert_eq!(ips, [ip("192.0.2.1")]);
         // Each asked once (the cache answers SPF's own mx and a lookups), no DKIM selector
@@ -567,7 +491,7 @@ mod tests {
             .count();
         let common = crate::checks::dkim::COMMON_SELECTORS.len();
         assert_eq!((selectors, saved), (common, 0));
-        assert_eq!(row.dkim_selectors, Some(vec!["google".to_string()]));
+        assert_eq!(dkim_selectors(&row), Some(vec!["google".to_string()]));
     }
 
     #[tokio::test]
@@ -592,7 +516,7 @@ mod tests {
         want.sort();
         assert_eq!(asked, want);
         assert_eq!(spf(&row).providers, ["sendgrid"]);
-        assert_eq!(row.dkim_selectors, Some(vec!["s2".to_string()]));
+        assert_eq!(dkim_selectors(&row), Some(vec!["s2".to_string()]));
     }
 
     #[tokio::test]
@@ -600,10 +524,10 @@ mod tests {
         let (row, ips, dns, _) = scan(world(), "gone.example").await;
         assert_eq!(asked_names(&dns), ["MX gone.example"]);
         assert_eq!(
-            (row.mx_status.as_str(), spf(&row).status.as_str()),
+            (mx(&row).status.as_str(), spf(&row).status.as_str()),
             ("nxdomain", "none")
         );
-        assert_eq!(row.mx_ips, Some(vec![]));
+        assert_eq!(mx(&row).ips, Some(vec![]));
         assert!(ips.is_empty());
     }
 
@@ -618,21 +542,25 @@ mod tests {
         assert_eq!(spf(&row).status.as_str(), "temperror");
         assert_eq!(spf(&row).records.clone(), None, "unknown, not empty");
         assert_eq!(spf(&row).mx_pass, None);
-        assert_eq!(row.dmarc_status.as_str(), "temperror");
-        assert_eq!(row.mx_ips_status.map(Status::as_str), Some("timeout"));
+        assert_eq!(dmarc(&row).status.as_str(), "temperror");
+        assert_eq!(mx(&row).ips_status.map(Status::as_str), Some("timeout"));
         assert_eq!(ips, [ip("192.0.2.1")], "the A answer still counts");
         assert!(
-            row.mx_errors
+            mx(&row)
+                .errors
                 .iter()
                 .any(|e| e.starts_with("mx-address-lookup: mx.d.example: timeout")),
             "{:?}",
-            row.mx_errors
+            mx(&row).errors
         );
 
         let dns = MockDns::new().fail("d.example", RecordType::MX, Timeout);
         let (row, ips, _, _) = scan(dns, "d.example").await;
-        assert_eq!(row.mx_status.as_str(), "timeout");
-        assert_eq!((row.mx, row.mx_null, row.mx_ips), (None, None, None));
+        assert_eq!(mx(&row).status.as_str(), "timeout");
+        assert_eq!(
+            (&mx(&row).records, mx(&row).null, &mx(&row).ips),
+            (&None, None, &None)
+        );
         assert!(ips.is_empty());
     }
 
@@ -644,22 +572,26 @@ mod tests {
         assert_eq!(asked_names(&dns), ["MX d.example"]);
         let statuses = [
             spf(&row).status.as_str(),
-            row.dmarc_status.as_str(),
-            row.dkim_status.as_str(),
-            row.mta_sts_status.as_str(),
+            dmarc(&row).status.as_str(),
+            row.status("dkim_status").unwrap(),
+            row.status("mta_sts_status").unwrap(),
             row.status("tls_rpt_status").unwrap(),
             row.status("bimi_status").unwrap(),
         ];
         assert_eq!(statuses, ["temperror"; 6]);
         assert_eq!(row.soa_status.as_str(), "timeout");
         assert_eq!(
-            (spf(&row).records.clone(), row.dmarc_p, row.dkim_selectors),
+            (
+                spf(&row).records.clone(),
+                dmarc(&row).p.clone(),
+                dkim_selectors(&row)
+            ),
             (None, None, None)
         );
         assert!(
-            row.dmarc_errors.iter().any(|e| e.contains("not asked")),
+            dmarc(&row).errors.iter().any(|e| e.contains("not asked")),
             "{:?}",
-            row.dmarc_errors
+            dmarc(&row).errors
         );
     }
 }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::checks::asn::{self, AsnDb};
+use crate::checks::asn::{self, AsnDb, AsnFindings};
 use crate::checks::dnsbl::Listings;
 use crate::checks::dnsbl::{self, DnsStatus, Verdict, ZoneConfig, ZoneKind};
+use crate::checks::rdns::ReverseFindings;
 use crate::checks::{Lookup, rdns};
 use crate::dns::{Answer, RecordType, Resolver, Status, reverse_name};
 use crate::output::HostRow;
@@ -197,40 +198,35 @@ impl HostChecker {
         if let Some(reason) = self.opts.exclude.is_excluded_ip(ip) {
             return HostRow::skipped(ip, format!("excluded: {}", reason.text), now_ms());
         }
-        let (reverse, dnsbl) = tokio::join!(self.reverse(res, ip), self.dnsbl(res, ip));
-        let mut row = HostRow::checked(ip, reverse, dnsbl);
+        let (mut reverse, dnsbl) = tokio::join!(self.reverse(res, ip), self.dnsbl(res, ip));
+        let mut asn = None;
         if let Some(db) = &self.opts.asn
             && let Some(info) = db.lookup(ip)
         {
-            row.asn = Some(info.asn);
-            row.asn_range = Some(format!("{}-{}", info.prefix_start, info.prefix_end));
-            row.asn_country = Some(info.country.to_string());
-            row.asn_name = Some(info.name.to_string());
+            asn = Some(AsnFindings::from_table(&info));
         } else if let Some(zones) = &self.opts.asn_dns {
             match self.asn_over_dns(res, ip, zones).await {
                 Ok(Some(hit)) => {
-                    row.asn = Some(hit.asn);
-                    row.asn_range = Some(hit.range.clone());
-                    row.asn_country = (!hit.country.is_empty()).then(|| hit.country.clone());
-                    row.asn_name = hit.name.clone();
+                    asn = Some(AsnFindings {
+                        asn: hit.asn,
+                        range: hit.range.clone(),
+                        country: (!hit.country.is_empty()).then(|| hit.country.clone()),
+                        name: hit.name.clone(),
+                    })
                 }
                 Ok(None) => {}
-                Err(e) => row.ptr_errors.push(format!("asn-lookup: {e}")),
+                Err(e) => reverse.errors.push(format!("asn-lookup: {e}")),
             }
         }
+        let mut row = HostRow::checked(ip, reverse, dnsbl, asn);
         row.scanned_at = now_ms();
         row
     }
 
     /// PTR and forward confirmation (FCrDNS), judged by [`rdns`].
-    async fn reverse(&self, res: &Resolver, ip: IpAddr) -> Reverse {
+    async fn reverse(&self, res: &Resolver, ip: IpAddr) -> ReverseFindings {
         let ptr = res.lookup(&reverse_name(ip), RecordType::PTR).await;
-        let mut r = Reverse {
-            status: ptr.status,
-            ptr: None,
-            fcrdns: None,
-            errors: Vec::new(),
-        };
+        let mut r = ReverseFindings::new(ptr.status);
         let Some((names, errors)) = rdns::ptr_names(&Lookup::from_answer(&ptr, Answer::ptrs))
         else {
             r.errors
@@ -442,38 +438,20 @@ impl crate::pipeline::stage::Probe for HostProbe {
     }
 }
 
-/// The PTR columns of a checked host.
-pub struct Reverse {
-    status: Status,
-    ptr: Option<Vec<String>>,
-    fcrdns: Option<bool>,
-    errors: Vec<String>,
-}
-
-// One constructor per way a host row comes into being; each names every column, so that a new
-// one is decided for in each.
+// One constructor per way a host row comes into being.
 impl HostRow {
-    /// A checked host, before its ASN columns (filled by the caller when known).
-    fn checked(ip: IpAddr, r: Reverse, dnsbl: Listings) -> HostRow {
+    /// A checked host.
+    fn checked(
+        ip: IpAddr,
+        reverse: ReverseFindings,
+        dnsbl: Listings,
+        asn: Option<AsnFindings>,
+    ) -> HostRow {
         HostRow {
-            ip: ip.to_string(),
-            scanned_at: 0,
-            host_status: HostStatus::Ok,
-            skip_reason: None,
-            ptr_status: Some(r.status),
-            ptr: r.ptr,
-            fcrdns: r.fcrdns,
-            ptr_errors: r.errors,
-            dnsbl_listed: dnsbl.listed,
-            dnsbl_codes: dnsbl.codes,
-            dnsbl_reasons: dnsbl.reasons,
-            dnsbl_errors: dnsbl.errors,
-            asn: None,
-            asn_range: None,
-            asn_country: None,
-            asn_name: None,
-            host_error: None,
-            smtp: None,
+            reverse: Some(reverse),
+            dnsbl: Some(dnsbl),
+            asn,
+            ..HostRow::unchecked(ip, HostStatus::Ok, 0)
         }
     }
 
@@ -493,25 +471,16 @@ impl HostRow {
         }
     }
 
-    /// The columns of a host no check was made for: every check column null or empty.
+    /// A host no check was made for: every check's part absent.
     fn unchecked(ip: IpAddr, host_status: HostStatus, now_ms: i64) -> HostRow {
         HostRow {
             ip: ip.to_string(),
             scanned_at: now_ms,
             host_status,
             skip_reason: None,
-            ptr_status: None,
-            ptr: None,
-            fcrdns: None,
-            ptr_errors: Vec::new(),
-            dnsbl_listed: Vec::new(),
-            dnsbl_codes: Vec::new(),
-            dnsbl_reasons: Vec::new(),
-            dnsbl_errors: Vec::new(),
+            reverse: None,
+            dnsbl: None,
             asn: None,
-            asn_range: None,
-            asn_country: None,
-            asn_name: None,
             host_error: None,
             smtp: None,
         }
@@ -565,6 +534,7 @@ mod tests {
 #[cfg(test)]
 mod probe_tests {
     use super::*;
+    use crate::columns::Row;
     use crate::dns::{CacheOptions, MockDns, Rdata, Status};
 
     async fn check(dns: MockDns, ip: &str) -> (HostRow, Vec<(String, RecordType)>) {
@@ -579,6 +549,33 @@ mod probe_tests {
         (row, dns.asked())
     }
 
+    #[test]
+    fn a_host_not_checked_counts_under_its_own_status() {
+        let ip: IpAddr = "127.0.0.5".parse().unwrap();
+        let reverse = ReverseFindings::new(Status::Timeout);
+        let checked = HostRow::checked(ip, reverse, Listings::default(), None);
+        let skipped = HostRow {
+            // What the SMTP stage makes of an excluded address.
+            smtp: Some(crate::checks::smtp::SmtpFindings::skipped(25)),
+            ..HostRow::skipped(ip, "excluded: test".into(), 0)
+        };
+        let failed = HostRow::failed(ip, "panicked: x", 0);
+        let stats = crate::pipeline::ScanStats::default();
+        for h in [checked, skipped, failed] {
+            stats.record_host(&h);
+        }
+        let m = stats.by_status();
+        let counts = |col| -> Vec<(&str, u64)> { m[col].iter().map(|(k, v)| (*k, *v)).collect() };
+        assert_eq!(
+            counts("ptr_status"),
+            [("error", 1), ("skipped", 1), ("timeout", 1)]
+        );
+        // The checked host has no SMTP findings (no --smtp): not counted; the failed one
+        // counts under its own status, so the column's counts add up to the hosts not checked.
+        assert_eq!(counts("smtp_status"), [("error", 1), ("skipped", 1)]);
+        assert_eq!(m["host_status"].values().sum::<u64>(), 3);
+    }
+
     #[tokio::test]
     async fn reverse_dns_paths() {
         let ptr = |name: &str| vec![Rdata::Ptr(name.into())];
@@ -588,37 +585,47 @@ mod probe_tests {
             .addr("mx.example", "127.0.0.5".parse().unwrap());
         let (row, asked) = check(dns, "127.0.0.5").await;
         assert_eq!(
-            (row.ptr_status.map(Status::as_str), row.fcrdns),
+            (row.status("ptr_status"), row.fcrdns()),
             (Some("ok"), Some(true))
         );
-        assert_eq!(row.ptr, Some(vec!["mx.example".into()]));
+        assert_eq!(
+            row.ptr().map(<[String]>::to_vec),
+            Some(vec!["mx.example".into()])
+        );
         assert_eq!(asked.len(), 2);
         // No PTR: false, nothing else asked.
         let (row, asked) = check(MockDns::new(), "127.0.0.5").await;
         assert_eq!(
-            (row.ptr_status.map(Status::as_str), row.fcrdns),
+            (row.status("ptr_status"), row.fcrdns()),
             (Some("nxdomain"), Some(false))
         );
-        assert_eq!((row.ptr, asked.len()), (Some(vec![]), 1));
+        assert_eq!(
+            (row.ptr().map(<[String]>::to_vec), asked.len()),
+            (Some(vec![]), 1)
+        );
         // PTR failed: unknown, with the status and an error.
         let dns = MockDns::new().fail("5.0.0.127.in-addr.arpa", RecordType::PTR, Status::Timeout);
         let (row, _) = check(dns, "127.0.0.5").await;
         assert_eq!(
-            (row.ptr_status.map(Status::as_str), row.fcrdns, row.ptr),
+            (
+                row.status("ptr_status"),
+                row.fcrdns(),
+                row.ptr().map(<[String]>::to_vec)
+            ),
             (Some("timeout"), None, None)
         );
-        assert_eq!(row.ptr_errors, ["dns-timeout: PTR timeout: mock failure"]);
+        assert_eq!(
+            row.reverse.unwrap().errors,
+            ["dns-timeout: PTR timeout: mock failure"]
+        );
         // The forward lookup failed: unknown, not false.
         let dns = MockDns::new()
             .records("5.0.0.127.in-addr.arpa", RecordType::PTR, ptr("mx.example"))
             .fail("mx.example", RecordType::A, Status::ServFail);
         let (row, _) = check(dns, "127.0.0.5").await;
+        assert_eq!((row.status("ptr_status"), row.fcrdns()), (Some("ok"), None));
         assert_eq!(
-            (row.ptr_status.map(Status::as_str), row.fcrdns),
-            (Some("ok"), None)
-        );
-        assert_eq!(
-            row.ptr_errors,
+            row.reverse.unwrap().errors,
             ["forward-lookup: mx.example: servfail: mock failure"]
         );
     }

@@ -12,19 +12,18 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::checks::bimi::BimiFindings;
-use crate::checks::dkim::{self, DkimFindings, SelectorKey};
+use crate::checks::dkim::{self, DkimFindings};
 use crate::checks::dmarc::{self, DiscoveryMode, DmarcFindings, SuffixList};
-use crate::checks::mta_sts::{self, StsPolicy, StsStatus, StsTxtFindings};
+use crate::checks::mta_sts::{
+    self, StsFindings, StsPolicyFindings, StsPolicyStatus, StsStatus, StsTxtFindings,
+};
 use crate::checks::soa;
-use crate::checks::tls_rpt::TlsRptFindings;
-use crate::checks::{Lookup, TxtPolicy, TxtPolicyCheck};
+pub use crate::checks::txt_policies::TxtPolicies;
+use crate::checks::{Lookup, TxtPolicy};
 use crate::dns::{Answer, Rdata, RecordType, Resolver, Status};
 use crate::https::{FetchError, FetchOptions, Fetcher};
-use crate::output::DkimKeyRow;
 #[cfg(test)]
 use crate::output::DomainRow;
-use crate::output::columns::Column;
 
 /// How the policy stage behaves. `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
@@ -95,9 +94,8 @@ pub struct PolicyStats {
 pub struct Policies {
     pub dmarc: DmarcFindings,
     pub dkim: DkimFindings,
-    pub mta_sts: StsTxtFindings,
-    /// The fetched policy, parsed, or why there is none; None when not fetched.
-    pub sts_policy: Option<Result<StsPolicy, FetchError>>,
+    /// The record and, when fetched, the policy.
+    pub mta_sts: StsFindings,
     pub txt: TxtPolicies,
     pub soa_status: Status,
     pub soa_rname: Option<String>,
@@ -113,8 +111,10 @@ impl Policies {
             } else {
                 DkimFindings::skipped()
             },
-            mta_sts: StsTxtFindings::nxdomain(),
-            sts_policy: None,
+            mta_sts: StsFindings {
+                txt: StsTxtFindings::nxdomain(),
+                policy: None,
+            },
             txt: TxtPolicies::nxdomain(),
             soa_status: Status::NxDomain,
             soa_rname: None,
@@ -131,77 +131,15 @@ impl Policies {
             } else {
                 DkimFindings::skipped()
             },
-            mta_sts: StsTxtFindings::temperror(reason),
-            sts_policy: None,
+            mta_sts: StsFindings {
+                txt: StsTxtFindings::temperror(reason),
+                policy: None,
+            },
             txt: TxtPolicies::temperror(reason),
             soa_status: Status::Timeout,
             soa_rname: None,
         }
     }
-}
-
-/// Declares the TXT policies that need nothing but their own record (and the DMARC outcome):
-/// the struct that holds their findings and what the scan does with all of them.
-macro_rules! txt_policies {
-    ($($field:ident: $findings:ty,)*) => {
-        /// The findings of every policy of [`txt_policies!`], one field each.
-        #[derive(Debug, Clone, PartialEq)]
-        pub struct TxtPolicies {
-            $(pub $field: $findings,)*
-        }
-
-        impl TxtPolicies {
-            /// A domain that does not exist (RFC 8020).
-            pub fn nxdomain() -> TxtPolicies {
-                TxtPolicies { $($field: <$findings as TxtPolicy>::nxdomain(),)* }
-            }
-
-            /// Not asked, or failed: temperror with `reason`.
-            pub fn temperror(reason: &str) -> TxtPolicies {
-                TxtPolicies { $($field: <$findings as TxtPolicy>::temperror(reason),)* }
-            }
-
-            /// One TXT query each, concurrently, through the shared cache.
-            pub async fn lookup(res: &Resolver, domain: &str) -> TxtPolicies {
-                let ($($field,)*) = tokio::join!($(lookup_policy::<$findings>(res, domain),)*);
-                TxtPolicies { $($field,)* }
-            }
-
-            pub fn with_dmarc(&mut self, dmarc: &DmarcFindings) {
-                $(self.$field.with_dmarc(dmarc);)*
-            }
-
-            /// Their columns, in this list's order, each policy's in its own order.
-            pub fn columns() -> Vec<Column<TxtPolicies>> {
-                let mut columns = Vec::new();
-                $(columns.extend(
-                    <$findings as TxtPolicyCheck>::columns()
-                        .into_iter()
-                        .map(|c| c.within(|p: &TxtPolicies| Some(&p.$field))),
-                );)*
-                columns
-            }
-        }
-    };
-}
-
-// The TXT policies of a domain scan that need nothing but their record at a fixed name: a new
-// one is a file in `src/checks/` whose findings implement `TxtPolicyCheck` (with its columns),
-// and one line here (its field; its columns come in this order in the domain table, after
-// MTA-STS's). MTA-STS (its policy fetch), DMARC (its discovery) and DKIM (its
-// selector plan) are wired by hand in `scan`.
-txt_policies! {
-    tls_rpt: TlsRptFindings,
-    bimi: BimiFindings,
-}
-
-/// The findings of policy `P` at `domain`. Its name is the target's own (`_smtp._tls.<domain>`,
-/// `default._bimi.<domain>`): no other lookup of the scan asks it, so it skips the cache
-/// ([`Resolver::lookup_unshared`]).
-async fn lookup_policy<P: TxtPolicyCheck>(res: &Resolver, domain: &str) -> P {
-    let name = P::query_name(domain);
-    let answer = res.lookup_unshared(&name, RecordType::TXT).await;
-    P::from_lookup(&name, &txt_lookup(&answer))
 }
 
 fn txt(a: &Answer) -> Vec<String> {
@@ -239,15 +177,19 @@ pub async fn scan(
 ) -> Policies {
     let opts = &stage.opts;
     let sts_name = format!("_mta-sts.{domain}");
-    let (dmarc, dkim, sts, mut txt, soa_answer) = tokio::join!(
+    let (dmarc, dkim, mta_sts, mut txt, soa_answer) = tokio::join!(
         dmarc_stage(res, domain, opts),
         dkim_stage(res, domain, opts, stats, exchanges, spf_providers),
         sts_stage(res, domain, &sts_name, stage.fetcher.as_ref()),
-        TxtPolicies::lookup(res, domain),
+        // Each at the target's own name (`_smtp._tls.<domain>`, `default._bimi.<domain>`): no
+        // other lookup of the scan asks it, so it skips the cache.
+        TxtPolicies::lookup(domain, |name| async move {
+            let answer = res.lookup_unshared(&name, RecordType::TXT).await;
+            txt_lookup(&answer)
+        }),
         // Only this stage asks a domain's SOA, and targets are distinct.
         res.lookup_unshared(domain, RecordType::SOA),
     );
-    let (mta_sts, sts_policy) = sts;
     txt.with_dmarc(&dmarc);
     let soa_rname = soa_answer.records.iter().find_map(|r| match r {
         Rdata::Soa { rname, .. } => soa::soa_rname_to_email(rname),
@@ -257,7 +199,6 @@ pub async fn scan(
         dmarc,
         dkim,
         mta_sts,
-        sts_policy,
         txt,
         soa_status: soa_answer.status,
         soa_rname,
@@ -271,7 +212,7 @@ async fn sts_stage(
     domain: &str,
     name: &str,
     fetcher: Option<&Fetcher>,
-) -> (StsTxtFindings, Option<Result<StsPolicy, FetchError>>) {
+) -> StsFindings {
     // `_mta-sts.<domain>`: the target's own name, asked by nothing else.
     let a = res.lookup_unshared(name, RecordType::TXT).await;
     let f = StsTxtFindings::from_lookup(name, &txt_lookup(&a));
@@ -279,14 +220,26 @@ async fn sts_stage(
         // Boxed: few domains publish MTA-STS, and inline the HTTPS exchange's state (DNS, TCP,
         // TLS, HTTP) made every domain's future several kilobytes larger, live or not, for the
         // whole of its scan.
-        Some(fetcher) if f.status == StsStatus::Valid => Some(
-            Box::pin(fetcher.fetch(res, domain))
-                .await
-                .map(|body| mta_sts::parse_policy(&body)),
-        ),
+        Some(fetcher) if f.status == StsStatus::Valid => {
+            Some(match Box::pin(fetcher.fetch(res, domain)).await {
+                Ok(body) => StsPolicyFindings::fetched(mta_sts::parse_policy(&body)),
+                Err(e) => StsPolicyFindings::not_fetched(fetch_failed(&e), e.describe()),
+            })
+        }
         _ => None,
     };
-    (f, policy)
+    StsFindings { txt: f, policy }
+}
+
+/// Why no policy was fetched, as `mta_sts_policy_status` says it.
+fn fetch_failed(e: &FetchError) -> StsPolicyStatus {
+    match e {
+        FetchError::Dns(_) => StsPolicyStatus::DnsError,
+        FetchError::Connect(_) => StsPolicyStatus::ConnectError,
+        FetchError::Tls(_) => StsPolicyStatus::TlsError,
+        FetchError::Http(_) => StsPolicyStatus::HttpError,
+        FetchError::Timeout => StsPolicyStatus::Timeout,
+    }
 }
 
 /// The discovery loop (one `_dmarc` name at a time, stopping at the first record), then the
@@ -358,25 +311,10 @@ async fn dkim_stage(
     dkim::findings(domain, &parent, &probes)
 }
 
-pub fn key_row(k: &SelectorKey) -> DkimKeyRow {
-    DkimKeyRow {
-        selector: k.selector.clone(),
-        key_type: k.key.key_type.as_str().to_string(),
-        bits: k.key.bits,
-        testing: k.key.testing,
-        revoked: k.key.revoked,
-        usable: k.key.usable(),
-        errors: k.key.errors.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::dkim::DkimStatus;
-    use crate::checks::dmarc::DmarcStatus;
-    use crate::output::columns::Row;
-    use crate::output::status::Checked;
+    use crate::columns::Row;
 
     #[test]
     fn nxdomain_columns() {
@@ -387,30 +325,46 @@ mod tests {
             };
             let row = DomainRow::new(
                 "x.example",
-                Status::NxDomain,
-                &Default::default(),
+                crate::checks::mx::MxFindings {
+                    status: Status::NxDomain,
+                    ..crate::checks::mx::MxFindings::failed()
+                },
                 None,
                 crate::checks::spf::SpfFindings::nxdomain(),
                 Policies::nxdomain(&opts),
             );
-            let none = Checked::Done(DmarcStatus::None);
+            let status = |c| row.status(c).unwrap();
             assert_eq!(
-                (row.dmarc_status, row.mta_sts_status),
-                (none, none),
+                (status("dmarc_status"), status("mta_sts_status")),
+                ("none", "none"),
                 "dkim {dkim}"
             );
-            assert_eq!(row.status("tls_rpt_status"), Some("none"));
-            assert_eq!(row.status("bimi_status"), Some("none"));
+            assert_eq!(status("tls_rpt_status"), "none");
+            assert_eq!(status("bimi_status"), "none");
             assert_eq!(row.soa_status, Status::NxDomain);
-            let (status, listed) = if dkim {
-                (DkimStatus::None, Some(Vec::new()))
+            let (want, listed) = if dkim {
+                ("none", Some(Vec::new()))
             } else {
-                (DkimStatus::Skipped, None)
+                ("skipped", None)
             };
-            assert_eq!(row.dkim_status, Checked::Done(status), "dkim {dkim}");
-            assert_eq!(row.dkim_selectors, listed, "dkim {dkim}");
-            assert_eq!(row.dkim_keys.is_some(), dkim);
-            assert_eq!(row.mta_sts_policy_status, None);
+            let found = row.dkim.done().unwrap();
+            assert_eq!(status("dkim_status"), want, "dkim {dkim}");
+            assert_eq!(found.selectors, listed, "dkim {dkim}");
+            assert_eq!(found.keys.is_some(), dkim);
+            assert_eq!(row.mta_sts.done().unwrap().policy, None);
+        }
+    }
+
+    #[test]
+    fn a_failed_fetch_keeps_the_fetch_error_code() {
+        for e in [
+            FetchError::Dns(String::new()),
+            FetchError::Connect(String::new()),
+            FetchError::Tls(String::new()),
+            FetchError::Http(String::new()),
+            FetchError::Timeout,
+        ] {
+            assert_eq!(fetch_failed(&e).as_str(), e.as_str());
         }
     }
 }

@@ -23,10 +23,10 @@ use super::now_ms;
 use super::smtp::SmtpProbe;
 use super::stage::Probe;
 use crate::output::{RecipientRow, TableWriter};
-use crate::smtp::{Outcome, SessionReport};
 use crate::smtp::session::{
     DomainRecipients, RECIPIENT_TESTS_MAX, RecipientBatch, RecipientDomain, RecipientResult,
 };
+use crate::smtp::{Outcome, SessionReport};
 
 /// How domains are batched. Defaults documented per field.
 #[derive(Debug, Clone)]

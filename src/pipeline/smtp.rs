@@ -251,7 +251,7 @@ impl SmtpProbe {
     /// The session's target: the address, and the name to verify the certificate for (the MX
     /// exchange, else a forward-confirmed PTR name).
     fn target(&self, t: &SmtpTarget, ip: IpAddr, port: SmtpPort) -> SessionTarget {
-        let ptr_name = match (t.row.fcrdns, &t.row.ptr) {
+        let ptr_name = match (t.row.fcrdns(), t.row.ptr()) {
             (Some(true), Some(names)) => names.first().cloned(),
             _ => None,
         };
@@ -308,7 +308,7 @@ impl crate::pipeline::stage::Probe for SmtpProbe {
             }
             _ => Vec::new(),
         };
-        let mut findings = SmtpFindings::from_session(main.port, &report, row.ptr.as_deref());
+        let mut findings = SmtpFindings::from_session(main.port, &report, row.ptr());
         if self.opts.ports.len() > 1 {
             // The recipient tests are the domain's, asked once: on the first port.
             let others = SessionOptions {

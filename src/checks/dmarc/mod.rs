@@ -27,6 +27,9 @@ pub use record::{Alignment, DmarcRecord, Policy, Psd, ReportUri, is_dmarc_record
 pub use report::{Authorization, authorization, authorizes, external_destinations, record_domain};
 
 use super::{Lookup, TxtPolicy};
+use crate::columns::ColType::*;
+use crate::columns::Column;
+use crate::columns::Value::*;
 
 /// The scan outcome for one domain's DMARC lookup. `Invalid`: a record was found but no policy
 /// applies (no valid `p`, an invalid `sp`, or several records: RFC 7489 6.6.3 steps 5-6).
@@ -38,6 +41,8 @@ pub struct DmarcFindings {
     pub status: DmarcStatus,
     /// Where the record was found, when one was.
     pub source: Option<DmarcSource>,
+    /// `source` as `dmarc_source` writes it (`domain`, `organizational`, `tree-walk:<name>`).
+    pub source_text: Option<String>,
     /// The record used (or, when several, the first), raw.
     pub record: Option<String>,
     pub p: Option<String>,
@@ -74,6 +79,7 @@ impl DmarcFindings {
         DmarcFindings {
             status,
             source: None,
+            source_text: None,
             record: None,
             p: None,
             sp: None,
@@ -108,6 +114,7 @@ impl DmarcFindings {
         DmarcFindings {
             status: DmarcStatus::Valid,
             source: None,
+            source_text: None,
             record: Some(raw.to_string()),
             p: r.p.map(|p| p.as_str().to_string()),
             sp: r.sp.map(|p| p.as_str().to_string()),
@@ -135,8 +142,64 @@ impl DmarcFindings {
         {
             self.effective_p = Some(sp.as_str().to_string());
         }
+        self.source_text = Some(source.to_string());
         self.source = Some(source);
         self
+    }
+
+    /// The record's tag lists only when it is used (RFC 7489 7.1: no reports from another).
+    fn used<'a>(&self, list: &'a [String]) -> Option<&'a [String]> {
+        (self.status == DmarcStatus::Valid).then_some(list)
+    }
+
+    /// The domain row's DMARC columns, in two runs: these (the record and its RFC 7489 tags)
+    /// after SPF's, and [`DmarcFindings::later_columns`] after the DKIM selectors. The table
+    /// grew in that order and keeps it for readers that select by position. Each `doc` is the
+    /// column's row in docs/SCHEMA.md (`MXRAY_BLESS=1 cargo test --lib schema_doc`).
+    #[rustfmt::skip]
+    pub fn columns() -> Vec<Column<DmarcFindings>> {
+        type C = Column<DmarcFindings>;
+        vec![
+            C::status("dmarc_status", |f| Some(f.status.as_str())).required()
+                .doc("`none`, `valid`, `invalid` (no or bad `p=`, bad `sp=`, several records), `temperror` (a `_dmarc` query of the discovery failed). Discovery (RFC 7489 6.6.3): `_dmarc.<domain>`, then, if it holds no record, `_dmarc.<Organizational Domain>` (the registrable domain by the Public Suffix List: mxray's built-in copy, or `--psl FILE`). `--dmarc-discovery tree-walk`: the DMARCbis DNS Tree Walk (each parent up to the TLD, at most 8 queries). A domain that does not exist (MX nxdomain) is `none` without any query (RFC 8020)"),
+            C::new("dmarc_record", Utf8, |f| Str(f.record.as_deref()))
+                .doc("the record used (the first when several), raw"),
+            C::new("dmarc_source", Utf8, |f| Str(f.source_text.as_deref()))
+                .doc("`domain` (found at `_dmarc.<domain>`), `organizational` (found at the Organizational Domain), `tree-walk:<name>` (found at `_dmarc.<name>` by the tree walk); null when no record"),
+            C::new("dmarc_p", Utf8, |f| Str(f.p.as_deref()))
+                .doc("`none`, `quarantine`, `reject` as published in the record used (for an `organizational` record, the policy of the domain itself is its `sp`, else `p`); null when no valid record"),
+            C::new("dmarc_sp", Utf8, |f| Str(f.sp.as_deref()))
+                .doc("subdomain policy as published"),
+            C::new("dmarc_pct", UInt8, |f| U8(f.pct))
+                .doc("as published (null when absent or out of range)"),
+            C::new("dmarc_rua", ListUtf8, |f| StrList(f.used(&f.rua)))
+                .doc("aggregate report URIs of the record used, as written; null when no valid record"),
+            C::new("dmarc_errors", ListUtf8, |f| StrList(Some(&f.errors)))
+                .doc("`missing-p`, `invalid-p`, `invalid-sp`, `invalid-pct`, `invalid-rua`, `multiple-records`, `duplicate-tag`, `unknown-tag`, `tag-order`, `syntax`, ... (full tag validation, RFC 7489 6.3 and DMARCbis), `rua-authorization-temperror` (an external destination's authorisation query failed: it is in neither list below), `dns-temperror`"),
+        ]
+    }
+
+    /// The DMARCbis tags, the effective policy and the report destinations' authorisation
+    /// (see [`DmarcFindings::columns`]).
+    #[rustfmt::skip]
+    pub fn later_columns() -> Vec<Column<DmarcFindings>> {
+        type C = Column<DmarcFindings>;
+        vec![
+            C::new("dmarc_np", Utf8, |f| Str(f.np.as_deref()))
+                .doc("DMARCbis `np` (policy for non-existent subdomains), as published"),
+            C::new("dmarc_adkim", Utf8, |f| Str(f.adkim.as_deref()))
+                .doc("`r` or `s` as published"),
+            C::new("dmarc_aspf", Utf8, |f| Str(f.aspf.as_deref()))
+                .doc("`r` or `s` as published"),
+            C::new("dmarc_ruf", ListUtf8, |f| StrList(f.used(&f.ruf)))
+                .doc("failure report URIs of the record used, as written; null when no valid record"),
+            C::new("dmarc_effective_p", Utf8, |f| Str(f.effective_p.as_deref()))
+                .doc("the policy a receiver applies to the domain: `p` of a record found at the domain, `sp` (else `p`) of one found at the Organizational Domain or a parent; `none` for an invalid record with a valid `rua` (RFC 7489 6.6.3 step 6: act as if `p=none`); null when no record applies (none, several, temperror, invalid without `rua`)"),
+            C::new("dmarc_rua_authorized", ListUtf8, |f| StrList(f.rua_authorized.as_deref()))
+                .doc("`rua` and `ruf` destination domains outside the record's Organizational Domain that authorise the reports: a `v=DMARC1` TXT record at `<record domain>._report._dmarc.<destination>` (RFC 7489 7.1); null without a record"),
+            C::new("dmarc_rua_unauthorized", ListUtf8, |f| StrList(f.rua_unauthorized.as_deref()))
+                .doc("external `rua` and `ruf` destinations without that record (receivers will not send them reports)"),
+        ]
     }
 }
 

@@ -4,9 +4,9 @@
 
 use super::analyze::{ProviderRow, SpfAnalysis, SpfStatus, providers};
 use super::record::Qualifier;
-use crate::output::columns::ColType::*;
-use crate::output::columns::Column;
-use crate::output::columns::Value::*;
+use crate::columns::ColType::*;
+use crate::columns::Column;
+use crate::columns::Value::*;
 
 /// The `spf_*` columns of one domain.
 #[derive(Debug, Clone, PartialEq)]
