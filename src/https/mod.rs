@@ -125,19 +125,27 @@ impl std::fmt::Debug for Fetcher {
     }
 }
 
+/// Why the fetcher could not be set up (before any fetch).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetcherError {
+    #[error("extra CA certificate: {0}")]
+    ExtraRoot(#[source] rustls::Error),
+    #[error("TLS configuration: {0}")]
+    Tls(#[source] rustls::Error),
+}
+
 impl Fetcher {
-    pub fn new(opts: FetchOptions) -> Result<Fetcher, String> {
+    pub fn new(opts: FetchOptions) -> Result<Fetcher, FetcherError> {
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         for c in &opts.extra_roots {
-            roots
-                .add(c.clone())
-                .map_err(|e| format!("extra CA certificate: {e}"))?;
+            roots.add(c.clone()).map_err(FetcherError::ExtraRoot)?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
+            .map_err(FetcherError::Tls)?
             .with_root_certificates(roots)
             .with_no_client_auth();
         Ok(Fetcher {

@@ -173,8 +173,8 @@ pub enum ScanError {
     Resume(#[from] ResumeError),
     #[error(transparent)]
     Engine(#[from] crate::dns::engine::EngineError),
-    #[error("policy stage: {0}")]
-    Policy(String),
+    #[error("MTA-STS policy fetcher: {0}")]
+    Policy(#[from] crate::https::FetcherError),
     #[error("SMTP stage: {0}")]
     Tls(#[from] crate::smtp::tls::TlsSetupError),
     #[error("writing {table}: {source}")]

@@ -69,7 +69,7 @@ pub struct PolicyStage {
 }
 
 impl PolicyStage {
-    pub fn new(opts: PolicyOptions) -> Result<PolicyStage, String> {
+    pub fn new(opts: PolicyOptions) -> Result<PolicyStage, crate::https::FetcherError> {
         let fetcher = match &opts.mta_sts_fetch {
             Some(f) => Some(Fetcher::new(f.clone())?),
             None => None,
