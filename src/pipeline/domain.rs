@@ -2,14 +2,14 @@
 
 use std::collections::HashSet;
 use std::net::IpAddr;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use crate::checks::dmarc::DmarcFindings;
 use crate::checks::mx::{MxFindings, mx_findings};
 use crate::checks::mx_policy;
 use crate::checks::spf::{self, ProviderRow, SpfFindings, SpfResult, SpfStatus};
 use crate::checks::{Lookup, dane, mta_sts};
-use crate::dns::{Rdata, RecordType, Resolver, Status};
+use crate::dns::{Answer, Rdata, RecordType, Resolver, Status};
 use crate::output::DomainRow;
 use crate::output::status::{Checked, DomainStatus};
 use crate::pipeline::policies::{self, Policies, PolicyStage, PolicyStats};
@@ -89,46 +89,98 @@ pub async fn scan_domain(
     // validated the answer (RFC 4035 3.2.3, RFC 6840 5.8).
     let dnssec_ad =
         (res.engine().options().dnssec_ok && !mx.status.is_failure()).then_some(mx.authentic);
-
-    if mx.status == Status::NxDomain {
-        // RFC 8020: nothing exists at or below a name that does not exist, so the apex TXT and
-        // _dmarc queries would only return NXDOMAIN again.
-        mxf.ips = Some(Vec::new());
-        let spf = SpfFindings::nxdomain();
-        let mut row = DomainRow::new(
-            domain,
-            mxf,
-            dnssec_ad,
-            spf,
-            Policies::nxdomain(&policy.opts),
-        );
+    if let Some((spf, policies)) = short_cut(domain, &mx, opts, policy) {
+        if mx.status == Status::NxDomain {
+            mxf.ips = Some(Vec::new());
+        }
+        let mut row = DomainRow::new(domain, mxf, dnssec_ad, spf, policies);
         row.scanned_at = now_ms();
         return (row, Vec::new(), Vec::new());
     }
+    let exchanges = mxf.exchanges[..mxf.exchanges.len().min(MAX_EXCHANGES)].to_vec();
+    let ((spf, mut found), lookups, type99) = tokio::join!(
+        spf_and_policies(res, domain, opts, policy, stats, &exchanges),
+        exchange_lookups(res, &exchanges),
+        type99_lookup(res, domain, opts),
+    );
+    let ex = Exchanges::from_lookups(&lookups);
+    let spf = spf_findings(res, domain, spf, &ex.ips, type99).await;
+    exchange_problems(&mut mxf, &ex);
+    let mut dane_findings = None;
+    if !mx.status.is_failure() {
+        mxf.ips = Some(ex.ips.iter().map(|ip| ip.to_string()).collect());
+        if !exchanges.is_empty() {
+            mxf.ips_status = Some(ex.first_failure.unwrap_or(Status::Ok));
+            dane_findings = Some(dane::dane(&ex.tlsa));
+        }
+    }
+    if let (Some(p), false) = (&mut found.mta_sts.policy, mx.status.is_failure())
+        && let Some(patterns) = &p.mx
+    {
+        p.mx_uncovered = Some(mta_sts::uncovered_mx(patterns, &mxf.exchanges));
+    }
+    let mut row = DomainRow::new(domain, mxf, dnssec_ad, spf, found);
+    row.dane = dane_findings;
+    row.scanned_at = now_ms();
+    (row, ex.ips, ex.exchange_of)
+}
 
+/// The SPF and policy findings of a domain whose other questions are not asked: one that does
+/// not exist (RFC 8020: nothing exists at or below it, so the apex TXT and _dmarc queries
+/// would only return NXDOMAIN again), or whose MX query timed out (`skip_after_mx_timeout`).
+fn short_cut(
+    domain: &str,
+    mx: &Answer,
+    opts: &DomainOptions,
+    policy: &PolicyStage,
+) -> Option<(SpfFindings, Policies)> {
+    if mx.status == Status::NxDomain {
+        return Some((SpfFindings::nxdomain(), Policies::nxdomain(&policy.opts)));
+    }
     if mx.status == Status::Timeout && opts.skip_after_mx_timeout {
         let reason = format!("not asked: the MX query of {domain} timed out");
         let spf = SpfFindings::temperror(&reason);
-        let p = Policies::unasked(&policy.opts, &reason);
-        let mut row = DomainRow::new(domain, mxf, dnssec_ad, spf, p);
-        row.scanned_at = now_ms();
-        return (row, Vec::new(), Vec::new());
+        return Some((spf, Policies::unasked(&policy.opts, &reason)));
     }
+    None
+}
 
-    let exchanges = mxf.exchanges[..mxf.exchanges.len().min(MAX_EXCHANGES)].to_vec();
-    let exchanges = exchanges.as_slice();
-    // The exchanges' problems, after the MX answer's own.
-    let mut mx_problems = Vec::new();
-    if mxf.exchanges.len() > MAX_EXCHANGES {
-        mx_problems.push(format!(
-            "mx-too-many: {} exchanges, addresses of the first {MAX_EXCHANGES} looked up",
-            mxf.exchanges.len()
-        ));
+/// SPF's walk and the mail policies together: the DKIM probe plan starts from the providers the
+/// SPF tree names, so the walk hands them over as soon as it ends.
+async fn spf_and_policies(
+    res: &Resolver,
+    domain: &str,
+    opts: &DomainOptions,
+    policy: &PolicyStage,
+    stats: &PolicyStats,
+    exchanges: &[String],
+) -> (spf::SpfAnalysis, Policies) {
+    let (hints_tx, hints) = tokio::sync::oneshot::channel();
+    let walk = async {
+        let spf = spf::analyze_with(res, domain, opts.spf_walk).await;
+        let _ = hints_tx.send(spf::providers(&spf.include_tree, &PROVIDERS));
+        spf
+    };
+    tokio::join!(
+        walk,
+        policies::scan(res, domain, policy, stats, exchanges, hints)
+    )
+}
+
+/// The RR type 99 (SPF) query, with `spf_type99`.
+async fn type99_lookup(res: &Resolver, domain: &str, opts: &DomainOptions) -> Option<Arc<Answer>> {
+    match opts.spf_type99 {
+        true => Some(res.lookup(domain, RecordType::from(99u16)).await),
+        false => None,
     }
-    // The CNAME query tells an alias exchange (RFC 2181 10.3) apart: the A/AAAA answers follow
-    // the chain and keep only the asked type. TLSA at _25._tcp.<exchange> is DANE for SMTP
-    // (RFC 7672 2.2); the cache asks it once per exchange however many domains share it.
-    let address_lookups = futures::future::join_all(exchanges.iter().map(|e| async move {
+}
+
+/// Each exchange's A, AAAA, CNAME and TLSA answers. The CNAME query tells an alias exchange
+/// (RFC 2181 10.3) apart: the A/AAAA answers follow the chain and keep only the asked type.
+/// TLSA at _25._tcp.<exchange> is DANE for SMTP (RFC 7672 2.2); the cache asks it once per
+/// exchange however many domains share it.
+async fn exchange_lookups(res: &Resolver, exchanges: &[String]) -> Vec<ExchangeLookups> {
+    futures::future::join_all(exchanges.iter().map(|e| async move {
         let tlsa_name = format!("_25._tcp.{e}");
         let (a, aaaa, cname, tlsa) = tokio::join!(
             res.lookup(e, RecordType::A),
@@ -136,77 +188,106 @@ pub async fn scan_domain(
             res.lookup(e, RecordType::CNAME),
             res.lookup(&tlsa_name, RecordType::TLSA)
         );
-        (e, a, aaaa, cname, tlsa)
-    }));
-    let type99 = async {
-        if opts.spf_type99 {
-            Some(res.lookup(domain, RecordType::from(99u16)).await)
-        } else {
-            None
+        ExchangeLookups {
+            exchange: e.clone(),
+            a,
+            aaaa,
+            cname,
+            tlsa,
         }
-    };
-    // The DKIM probe plan starts from the providers the SPF tree names, so the walk hands them
-    // over as soon as it ends.
-    let (hints_tx, hints) = tokio::sync::oneshot::channel();
-    let spf_walk = async {
-        let spf = spf::analyze_with(res, domain, opts.spf_walk).await;
-        let _ = hints_tx.send(spf::providers(&spf.include_tree, &PROVIDERS));
-        spf
-    };
-    let (spf, mut found, addresses, type99) = tokio::join!(
-        spf_walk,
-        policies::scan(res, domain, policy, stats, exchanges, hints),
-        address_lookups,
-        type99
-    );
+    }))
+    .await
+}
 
-    let mut ips: Vec<IpAddr> = Vec::new();
-    // The exchange that first gave each address (the SMTP stage verifies certificates for it).
-    let mut exchange_of: Vec<String> = Vec::new();
-    let mut first_failure: Option<Status> = None;
-    let (mut aliases, mut addressless) = (HashSet::new(), HashSet::new());
-    let mut tlsa_answers = Vec::new();
-    for (exchange, a, aaaa, cname, tlsa) in &addresses {
-        if cname.status == Status::Ok {
-            aliases.insert(exchange.to_string());
-        }
-        let x = dane::ExchangeTlsa {
-            exchange: exchange.to_string(),
-            tlsa: Lookup::from_answer(tlsa, tlsa_records),
-            authentic: tlsa.authentic,
-            status: tlsa.status,
-        };
-        mx_problems.extend(dane::lookup_error(&x));
-        tlsa_answers.push(x);
-        for ans in [a, aaaa] {
-            if ans.status.is_failure() {
-                first_failure.get_or_insert(ans.status);
-                mx_problems.push(format!("mx-address-lookup: {exchange}: {}", ans.describe()));
+struct ExchangeLookups {
+    exchange: String,
+    a: Arc<Answer>,
+    aaaa: Arc<Answer>,
+    cname: Arc<Answer>,
+    tlsa: Arc<Answer>,
+}
+
+/// What the exchanges' answers say.
+#[derive(Default)]
+struct Exchanges {
+    /// The distinct addresses, in MX order.
+    ips: Vec<IpAddr>,
+    /// The exchange that first gave each address (the SMTP stage verifies certificates for it).
+    exchange_of: Vec<String>,
+    first_failure: Option<Status>,
+    aliases: HashSet<String>,
+    addressless: HashSet<String>,
+    tlsa: Vec<dane::ExchangeTlsa>,
+    /// Failed address and TLSA lookups, in MX order.
+    problems: Vec<String>,
+}
+
+impl Exchanges {
+    fn from_lookups(lookups: &[ExchangeLookups]) -> Exchanges {
+        let mut x = Exchanges::default();
+        for l in lookups {
+            let exchange = &l.exchange;
+            if l.cname.status == Status::Ok {
+                x.aliases.insert(exchange.clone());
             }
-            for ip in ans.ips() {
-                if !ips.contains(&ip) {
-                    ips.push(ip);
-                    exchange_of.push(exchange.to_string());
+            let tlsa = dane::ExchangeTlsa {
+                exchange: exchange.clone(),
+                tlsa: Lookup::from_answer(&l.tlsa, tlsa_records),
+                authentic: l.tlsa.authentic,
+                status: l.tlsa.status,
+            };
+            x.problems.extend(dane::lookup_error(&tlsa));
+            x.tlsa.push(tlsa);
+            for ans in [&l.a, &l.aaaa] {
+                if ans.status.is_failure() {
+                    x.first_failure.get_or_insert(ans.status);
+                    x.problems
+                        .push(format!("mx-address-lookup: {exchange}: {}", ans.describe()));
+                }
+                for ip in ans.ips() {
+                    if !x.ips.contains(&ip) {
+                        x.ips.push(ip);
+                        x.exchange_of.push(exchange.clone());
+                    }
                 }
             }
+            let no_address = [&l.a, &l.aaaa]
+                .iter()
+                .all(|a| !a.status.is_failure() && a.records.is_empty());
+            if no_address {
+                x.addressless.insert(exchange.clone());
+            }
         }
-        let no_address = [a, aaaa]
-            .iter()
-            .all(|x| !x.status.is_failure() && x.records.is_empty());
-        if no_address {
-            addressless.insert(exchange.to_string());
-        }
+        x
     }
-    let dane = dane::dane(&tlsa_answers);
-    if let Some(records) = &mxf.records {
-        mx_problems.extend(mx_policy::exchange_problems(
-            records,
-            &aliases,
-            &addressless,
+}
+
+/// The exchanges' problems, after the MX answer's own: too many exchanges, failed lookups,
+/// and the exchanges' own (aliases, no address, RFC 5321 5.1 / RFC 2181 10.3).
+fn exchange_problems(mxf: &mut MxFindings, ex: &Exchanges) {
+    if mxf.exchanges.len() > MAX_EXCHANGES {
+        mxf.errors.push(format!(
+            "mx-too-many: {} exchanges, addresses of the first {MAX_EXCHANGES} looked up",
+            mxf.exchanges.len()
         ));
     }
+    mxf.errors.extend(ex.problems.iter().cloned());
+    if let Some(records) = &mxf.records {
+        let problems = mx_policy::exchange_problems(records, &ex.aliases, &ex.addressless);
+        mxf.errors.extend(problems);
+    }
+}
 
-    let mut spf = SpfFindings::from_analysis(spf, &PROVIDERS);
+/// SPF's findings: the analysis, whether the MX addresses pass the domain's own SPF (at most
+/// [`MAX_SPF_MX_CHECKS`] of them), and a type 99 record still published.
+async fn spf_findings(
+    res: &Resolver,
+    domain: &str,
+    analysis: spf::SpfAnalysis,
+    ips: &[IpAddr],
+    type99: Option<Arc<Answer>>,
+) -> SpfFindings {
+    let mut spf = SpfFindings::from_analysis(analysis, &PROVIDERS);
     if spf.status == SpfStatus::Valid && !ips.is_empty() {
         let sender = format!("postmaster@{domain}");
         let mut all_pass = true;
@@ -226,24 +307,7 @@ pub async fn scan_domain(
             ));
         }
     }
-    mxf.errors.extend(mx_problems);
-    let mut dane_findings = None;
-    if !mx.status.is_failure() {
-        mxf.ips = Some(ips.iter().map(|ip| ip.to_string()).collect());
-        if !exchanges.is_empty() {
-            mxf.ips_status = Some(first_failure.unwrap_or(Status::Ok));
-            dane_findings = Some(dane);
-        }
-    }
-    if let (Some(p), false) = (&mut found.mta_sts.policy, mx.status.is_failure())
-        && let Some(patterns) = &p.mx
-    {
-        p.mx_uncovered = Some(mta_sts::uncovered_mx(patterns, &mxf.exchanges));
-    }
-    let mut row = DomainRow::new(domain, mxf, dnssec_ad, spf, found);
-    row.dane = dane_findings;
-    row.scanned_at = now_ms();
-    (row, ips, exchange_of)
+    spf
 }
 
 /// What one domain probe hands on: its row, and the distinct MX addresses for the host stage.
