@@ -873,7 +873,7 @@ impl ScanArgs {
                     None => Vec::new(),
                 },
                 only_extra_roots: self.smtp_ca_only,
-                recipient_batches: mxray::pipeline::recipients::BatchOptions {
+                recipient_batches: mxray::pipeline::smtp::BatchOptions {
                     batch: self.smtp_recipient_batch as usize,
                     budget: self.smtp_rcpt_budget,
                     ..Default::default()

@@ -22,6 +22,7 @@ pub mod host;
 mod outputs;
 pub mod policies;
 pub mod progress;
+pub mod recipient_rows;
 pub mod recipients;
 pub mod resume;
 mod scan;

@@ -38,7 +38,7 @@ pub struct SmtpOptions {
     /// Trust only `extra_roots`. Default false.
     pub only_extra_roots: bool,
     /// How the recipient tests of domains sharing an MX address are batched.
-    pub recipient_batches: super::recipients::BatchOptions,
+    pub recipient_batches: BatchOptions,
 }
 
 impl Default for SmtpOptions {
@@ -52,6 +52,30 @@ impl Default for SmtpOptions {
             extra_roots: Vec::new(),
             only_extra_roots: false,
             recipient_batches: Default::default(),
+        }
+    }
+}
+
+/// How domains are batched. Defaults documented per field.
+#[derive(Debug, Clone)]
+pub struct BatchOptions {
+    /// Domains per session. Default 20 (at most 120 RCPTs, one transaction per domain).
+    pub batch: usize,
+    /// RCPTs per address per scan, over all its batches. Default 1200 (200 domains).
+    pub budget: u32,
+    /// Domains waiting at most, all addresses together. Default 4096.
+    pub max_pending: usize,
+    /// How long a batch waits for more domains. Default 2 s.
+    pub max_wait: Duration,
+}
+
+impl Default for BatchOptions {
+    fn default() -> Self {
+        BatchOptions {
+            batch: 20,
+            budget: 1200,
+            max_pending: 4096,
+            max_wait: Duration::from_secs(2),
         }
     }
 }
@@ -230,7 +254,7 @@ impl SmtpProbe {
             _ => "error",
         };
         let why = why.filter(|_| status == "error");
-        vec![super::recipients::not_asked(
+        vec![super::recipient_rows::not_asked(
             ip,
             &via.recipient_domain(),
             status,
@@ -304,7 +328,7 @@ impl crate::pipeline::stage::Probe for SmtpProbe {
         let report = session::run(&self.target(&t, ip, main), first, &self.tls, &self.rate).await;
         let recipients = match (first.recipients, &t.via) {
             (true, Some(via)) => {
-                super::recipients::own_session(ip, &via.recipient_domain(), &report)
+                super::recipient_rows::own_session(ip, &via.recipient_domain(), &report)
             }
             _ => Vec::new(),
         };
