@@ -304,6 +304,7 @@ pub async fn scan_with<L: ProbeLayer>(
         Resume::default()
     };
     let stats = Arc::new(ScanStats::default());
+    stats.set_input(resume.input(&opts.targets)?);
     let out_err = |source| ScanError::Output {
         path: opts.out.clone(),
         source,
