@@ -269,7 +269,10 @@ pub struct ScanArgs {
     pub overwrite: bool,
 
     /// Go on with the scan in --out that was killed or stopped: give the same input, --shard and
-    /// --seed (refused otherwise). Targets whose rows are in its Parquet parts are skipped, MX
+    /// --seed (refused otherwise). The input file itself must be unchanged: run.json records its
+    /// size and SHA-256 when the scan starts, and a file that differs is refused. Not with stdin
+    /// (`--domains -`) or a pipe, which can be read only once: refused at the start, save the
+    /// list to a file instead. Targets whose rows are in its Parquet parts are skipped, MX
     /// addresses in flight when it stopped are checked, new parts continue the numbering, and
     /// run.json lists every resume. Needs the Parquet format; with CSV too, domains.csv is
     /// appended to (a row whose part was written just before a SIGKILL may be in the Parquet
@@ -778,6 +781,10 @@ impl ScanArgs {
     }
 
     pub fn into_options(self, command_line: Vec<String>) -> anyhow::Result<ScanOptions> {
+        // Before any file is read or socket opened (the library checks it again, later).
+        if self.resume && self.domains.as_deref() == Some("-") {
+            return Err(mxray::pipeline::ResumeError::Stream { input: "-".into() }.into());
+        }
         let servers = self.servers()?;
         let progress = if self.quiet {
             ProgressMode::Quiet

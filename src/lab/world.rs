@@ -900,7 +900,21 @@ impl Domain {
             mta_sts: alive && self.mta_sts,
             tls_rpt: alive && self.tls_rpt,
             bimi: alive && self.bimi,
+            mta_sts_status: record_status(self.existence, self.mta_sts),
+            tls_rpt_status: record_status(self.existence, self.tls_rpt),
+            bimi_status: record_status(self.existence, self.bimi),
         }
+    }
+}
+
+/// The status a scan must give a policy record the world publishes (`published`: the
+/// `_mta-sts`, `_smtp._tls` and `default._bimi` records [`Domain::records`] writes, each valid)
+/// or not: unknown where the zone does not answer.
+fn record_status(existence: Existence, published: bool) -> &'static str {
+    match existence {
+        Existence::Servfail | Existence::Silent => "temperror",
+        Existence::Ok if published => "valid",
+        Existence::Ok | Existence::Nxdomain => "none",
     }
 }
 
@@ -917,9 +931,15 @@ pub struct Truth {
     pub dmarc_p: Option<&'static str>,
     /// Sorted; None where the domain's zone does not answer.
     pub dkim_selectors: Option<Vec<String>>,
+    /// The record is published and answered (the raw column holds it).
     pub mta_sts: bool,
     pub tls_rpt: bool,
     pub bimi: bool,
+    /// `valid`, `none` or `temperror`: the scan's `mta_sts_status`, `tls_rpt_status`,
+    /// `bimi_status`.
+    pub mta_sts_status: &'static str,
+    pub tls_rpt_status: &'static str,
+    pub bimi_status: &'static str,
 }
 
 pub const TRUTH_HEADER: &[&str] = &[
@@ -935,6 +955,9 @@ pub const TRUTH_HEADER: &[&str] = &[
     "mta_sts",
     "tls_rpt",
     "bimi",
+    "mta_sts_status",
+    "tls_rpt_status",
+    "bimi_status",
 ];
 
 impl Truth {
@@ -965,6 +988,9 @@ impl Truth {
             self.mta_sts.to_string(),
             self.tls_rpt.to_string(),
             self.bimi.to_string(),
+            self.mta_sts_status.into(),
+            self.tls_rpt_status.into(),
+            self.bimi_status.into(),
         ]
     }
 }
@@ -1166,6 +1192,54 @@ mod tests {
         near(over, 0.029, 0.005, "SPF over 10 lookups");
         near(null, 0.029, 0.005, "null MX");
         assert!(dmarc_none * 2 > dmarc, "p=none is the majority of DMARC");
+    }
+
+    /// The truth's policy records and MX addresses are the ones [`Domain::records`] publishes.
+    #[test]
+    fn truth_follows_the_published_records() {
+        let w = World::new(4, 3000).unwrap();
+        let mut statuses = std::collections::BTreeSet::new();
+        for d in w.iter() {
+            let (t, records) = (d.truth(), d.records());
+            assert_eq!(t.fields().len(), TRUTH_HEADER.len());
+            let txt_at = |prefix: &str| {
+                let owner = format!("{prefix}.{}", d.name);
+                records
+                    .iter()
+                    .any(|r| matches!(r, Rr::Txt(name, _) if *name == owner))
+            };
+            for (what, published, flag, status) in [
+                ("mta_sts", txt_at("_mta-sts"), t.mta_sts, t.mta_sts_status),
+                ("tls_rpt", txt_at("_smtp._tls"), t.tls_rpt, t.tls_rpt_status),
+                ("bimi", txt_at("default._bimi"), t.bimi, t.bimi_status),
+            ] {
+                assert_eq!(flag, published, "{} {what}", d.name);
+                assert_eq!(status == "valid", published, "{} {what}", d.name);
+                statuses.insert((what, status));
+            }
+            // The exchanges' A records, in preference order.
+            let mut mx: Vec<(u16, &String)> = records
+                .iter()
+                .filter_map(|r| match r {
+                    Rr::Mx(_, pref, host) if !host.is_empty() => Some((*pref, host)),
+                    _ => None,
+                })
+                .collect();
+            mx.sort();
+            let address = |host: &String| {
+                records
+                    .iter()
+                    .chain(infra_records().iter())
+                    .find_map(|r| match r {
+                        Rr::A(name, ip) if name == host => Some(*ip),
+                        _ => None,
+                    })
+            };
+            let ips: Vec<Ipv4Addr> = mx.iter().filter_map(|(_, h)| address(h)).collect();
+            assert_eq!(t.mx_ips, ips, "{} mx_ips", d.name);
+        }
+        // Each of the three statuses is met for each record, so the lab test compares all.
+        assert_eq!(statuses.len(), 9, "{statuses:?}");
     }
 
     #[test]

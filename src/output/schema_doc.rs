@@ -3,12 +3,13 @@
 //! The `| column | type | meaning |` tables of docs/SCHEMA.md are generated from the column
 //! tables; the prose around them is written by hand. `schema_doc_tables_are_the_column_tables`
 //! fails while they differ and prints the expected tables; `MXRAY_BLESS=1 cargo test --lib
-//! schema_doc` rewrites them in the file instead.
+//! schema_doc` rewrites them in the file instead (refused under CI).
 //!
 //! The output contract (`../shared/contract/OUTPUT.md` beside the checkout, on developers'
 //! machines and in CI, or `$MXRAY_OUTPUT_CONTRACT`) names the columns other tools read: each
 //! must exist with its type.
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -90,11 +91,16 @@ fn schema_doc_tables_are_the_column_tables() {
         ("recipients", markdown::<RecipientRow>()),
         ("readiness", markdown::<ReadinessRow>()),
     ];
+    let bless = bless(
+        std::env::var_os("MXRAY_BLESS").as_deref(),
+        std::env::var_os("CI").as_deref(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let want = regenerate(&doc, &tables).unwrap_or_else(|e| panic!("{e}"));
     if want == doc {
         return;
     }
-    if std::env::var_os("MXRAY_BLESS").is_some_and(|v| v == "1") {
+    if bless {
         std::fs::write(&path, want).expect("docs/SCHEMA.md is writable");
         let _ = writeln!(
             std::io::stderr(),
@@ -112,6 +118,43 @@ fn schema_doc_tables_are_the_column_tables() {
         msg.push_str(&format!("\n## {name}\n{}{table}{}", begin(name), end(name)));
     }
     panic!("{msg}");
+}
+
+/// Whether to rewrite docs/SCHEMA.md (`MXRAY_BLESS=1`). Refused under CI (`CI` set and not
+/// empty): CI checks the tables a developer regenerated and committed, and a rewrite there would
+/// pass whatever the checkout holds.
+fn bless(bless: Option<&OsStr>, ci: Option<&OsStr>) -> Result<bool, String> {
+    match (bless, ci) {
+        (Some(b), Some(ci)) if !ci.is_empty() => Err(format!(
+            "MXRAY_BLESS={} is refused under CI (CI={}): CI checks docs/SCHEMA.md, it does not \
+             rewrite it. Run `MXRAY_BLESS=1 cargo test --lib schema_doc` outside CI and commit \
+             the file",
+            b.display(),
+            ci.display()
+        )),
+        (b, _) => Ok(b.is_some_and(|b| b == "1")),
+    }
+}
+
+#[test]
+fn bless_is_refused_under_ci() {
+    let s = |v: &'static str| Some(OsStr::new(v));
+    for (b, ci, want) in [
+        (None, None, Ok(false)),
+        (s("1"), None, Ok(true)),
+        (s("1"), s(""), Ok(true)),
+        (s("0"), None, Ok(false)),
+        (None, s("true"), Ok(false)),
+        (s("1"), s("true"), Err(())),
+        (s("1"), s("1"), Err(())),
+        (s("0"), s("yes"), Err(())),
+    ] {
+        assert_eq!(
+            bless(b, ci).map_err(|_| ()),
+            want,
+            "MXRAY_BLESS={b:?} CI={ci:?}"
+        );
+    }
 }
 
 #[test]
@@ -203,8 +246,8 @@ fn contract_columns_exist_with_the_contract_types() {
             path.display()
         );
         assert!(
-            !std::env::var("CI").is_ok_and(|v| v == "true"),
-            "CI=true but the output contract is missing: {} (set MXRAY_OUTPUT_CONTRACT)",
+            std::env::var_os("CI").is_none_or(|v| v.is_empty()),
+            "CI is set but the output contract is missing: {} (set MXRAY_OUTPUT_CONTRACT)",
             path.display()
         );
         return;

@@ -41,6 +41,7 @@ pub(super) async fn run<L: ProbeLayer>(
         Resume::default()
     };
     let stats = Arc::new(ScanStats::default());
+    stats.set_input(resume.input(&opts.targets)?);
     let mut rejects = Rejects::open(&opts.out, opts.resume.then_some(resume.rejects_through))?;
     let source = Source::open(&opts, &stats, &mut rejects)?;
     let parts = Parts::new(&opts, policy, stats.clone(), stop.token().clone()).await?;

@@ -24,8 +24,68 @@ pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
     HEAVY.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Whether this is a CI run: `CI` set to anything but the empty string (`true` on most CI
+/// services, `1` or `yes` on others). There a fixture that is missing fails its test.
+pub fn under_ci() -> bool {
+    ci_value_means_ci(std::env::var_os("CI").as_deref())
+}
+
+fn ci_value_means_ci(v: Option<&std::ffi::OsStr>) -> bool {
+    v.is_some_and(|v| !v.is_empty())
+}
+
+/// Tests that skipped, with why, for the summary printed when the test binary ends.
+static SKIPPED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The test calling this cannot run here (`why`: what is missing and how to get it). Under CI it
+/// fails; otherwise it returns, and the caller returns at once. The test's name goes into a SKIP
+/// summary on stdout after the harness's own result line: libtest shows a passing test's output
+/// to nobody, so a skip said only inside the test would pass silently.
+pub fn skip(test: &str, why: &str) {
+    // libtest runs each test on a thread named after it (the `tokio::test` body too: it blocks
+    // on that thread); `test` is the caller's own label, kept for a call from elsewhere.
+    let name = match std::thread::current().name() {
+        Some(n) if n == test || n.ends_with(&format!("::{test}")) => n.to_string(),
+        Some(n) if n != "main" => format!("{n} ({test})"),
+        _ => test.to_string(),
+    };
+    if under_ci() {
+        panic!("{name}: {why} (CI is set: a missing fixture is a failure, not a skip)");
+    }
+    eprintln!("SKIP {name}: {why}");
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    AT_EXIT.call_once(|| {
+        // SAFETY: registers a function without captured state, run once by exit(3) after the
+        // harness has returned from main (or called process::exit on a failure).
+        unsafe {
+            libc::atexit(print_skip_summary);
+        }
+    });
+    SKIPPED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(format!("{name}: {why}"));
+}
+
+extern "C" fn print_skip_summary() {
+    use std::io::Write;
+    let skipped = SKIPPED.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = std::io::stdout().lock();
+    // No panic may cross this extern "C" boundary: write errors are ignored.
+    let _ = writeln!(
+        out,
+        "\nSKIP summary: {} test(s) passed without running what they test (their fixtures are \
+         missing here; under CI they fail):",
+        skipped.len()
+    );
+    for s in skipped.iter() {
+        let _ = writeln!(out, "  SKIP {s}");
+    }
+    let _ = out.flush();
+}
+
 /// The servers started by tests/fixtures/up.sh (their addresses come from its env file, which
-/// .ci/run exports). Without them the test is skipped with a message, except under CI where a
+/// .ci/run exports). Without them the test is skipped ([`skip`]), except under CI where a
 /// missing fixture is a failure.
 pub struct Fixtures {
     /// Unbound, recursive.
@@ -49,15 +109,12 @@ pub fn fixtures(test: &str) -> Option<Fixtures> {
             world: PathBuf::from(w),
         }),
         _ => {
-            let msg = format!(
-                "{test}: the DNS fixtures are not up (MXRAY_TEST_RESOLVER, MXRAY_TEST_AUTH, \
+            skip(
+                test,
+                "the DNS fixtures are not up (MXRAY_TEST_RESOLVER, MXRAY_TEST_AUTH, \
                  MXRAY_TEST_WORLD unset): run `bash .ci/run`, or tests/fixtures/up.sh and export \
-                 the variables of its env file"
+                 the variables of its env file",
             );
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{msg}");
-            }
-            eprintln!("SKIP {msg}");
             None
         }
     }
@@ -174,14 +231,11 @@ pub fn smtp_fixtures(test: &str) -> Option<SmtpFixtures> {
     let dns = fixtures(test)?;
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let Some(port) = get("MXRAY_TEST_SMTP_PORT") else {
-        let msg = format!(
-            "{test}: the SMTP fixtures are not up (MXRAY_TEST_SMTP_* unset): run `bash .ci/run`, \
-             or tests/fixtures/up.sh and export the variables of its env file"
+        skip(
+            test,
+            "the SMTP fixtures are not up (MXRAY_TEST_SMTP_* unset): run `bash .ci/run`, or \
+             tests/fixtures/up.sh and export the variables of its env file",
         );
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{msg}");
-        }
-        eprintln!("SKIP {msg}");
         return None;
     };
     let ip = |k: &str| {
@@ -228,4 +282,73 @@ pub fn scan_options(out: &Path, resolver: SocketAddr) -> mxray::pipeline::ScanOp
         },
         ..Default::default()
     }
+}
+
+#[test]
+fn ci_is_any_non_empty_value() {
+    use std::ffi::OsStr;
+    // Any value counts, `false` and `0` too: CI services set `true`, `1` or `yes`, and a skip
+    // that should have failed costs more than a failure that should have skipped.
+    for (v, ci) in [
+        (None, false),
+        (Some(""), false),
+        (Some("true"), true),
+        (Some("1"), true),
+        (Some("yes"), true),
+        (Some("0"), true),
+        (Some("false"), true),
+    ] {
+        assert_eq!(ci_value_means_ci(v.map(OsStr::new)), ci, "CI={v:?}");
+    }
+}
+
+/// A fixture test run without its fixtures, in a process of its own (this test binary, one test):
+/// it passes and is named in the SKIP summary at the end, or fails under any set `CI`.
+#[test]
+fn a_skip_is_named_at_the_end_and_fails_under_ci() {
+    const SKIPPER: &str = "dns_fixtures::a_truncated_answer_is_asked_again_over_tcp";
+    let run = |test: &str, ci: Option<&str>| {
+        let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+        c.args(["--exact", test, "--test-threads", "1"]);
+        for k in [
+            "MXRAY_TEST_RESOLVER",
+            "MXRAY_TEST_AUTH",
+            "MXRAY_TEST_WORLD",
+            "CI",
+        ] {
+            c.env_remove(k);
+        }
+        if let Some(v) = ci {
+            c.env("CI", v);
+        }
+        let o = c.output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (o.status.code(), text(&o.stdout), text(&o.stderr))
+    };
+    for ci in [None, Some("")] {
+        let (code, stdout, stderr) = run(SKIPPER, ci);
+        assert_eq!(code, Some(0), "CI={ci:?}: {stdout}{stderr}");
+        let summary = &stdout[stdout
+            .find("test result: ok. 1 passed")
+            .unwrap_or_else(|| panic!("CI={ci:?}: {stdout}"))..];
+        assert!(
+            summary.contains("SKIP summary: 1 test(s)")
+                && summary.contains(&format!(
+                    "  SKIP {SKIPPER} (truncation): the DNS fixtures are not up"
+                )),
+            "CI={ci:?}: no SKIP summary naming the test after the result line:\n{stdout}"
+        );
+    }
+    for ci in ["true", "1", "yes"] {
+        let (code, stdout, stderr) = run(SKIPPER, Some(ci));
+        assert_eq!(code, Some(101), "CI={ci}: {stdout}{stderr}");
+        assert!(
+            stdout.contains("CI is set: a missing fixture is a failure"),
+            "CI={ci}: {stdout}{stderr}"
+        );
+    }
+    // A run where nothing skipped prints no summary.
+    let (code, stdout, _) = run("common::ci_is_any_non_empty_value", None);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(!stdout.contains("SKIP"), "{stdout}");
 }

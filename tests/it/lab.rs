@@ -33,11 +33,33 @@ async fn lab_scan_matches_ground_truth() {
     let rows = by_key(read_table(&out, "domains"), "domain");
     let mut truth = csv::Reader::from_path(dir.path().join("lab/truth.csv")).unwrap();
     let mut n = 0;
+    // (column, truth's value) pairs met, so each comparison below is known to have had cases.
+    let mut met = std::collections::BTreeSet::new();
     for t in truth.deserialize::<BTreeMap<String, String>>() {
         let t = t.unwrap();
         let r = &rows[&t["domain"]];
         let s = |c: &str| r[c].as_str().unwrap_or("").to_string();
         assert_eq!(s("mx_status"), t["mx_status"], "{} mx_status", t["domain"]);
+        // In preference order, as SCHEMA.md says; null where there is none.
+        let mx_ips: Vec<&str> = r["mx_ips"]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap()).collect())
+            .unwrap_or_default();
+        assert_eq!(mx_ips.join(";"), t["mx_ips"], "{} mx_ips", t["domain"]);
+        met.insert(("mx_ips", mx_ips.len().to_string()));
+        for record in ["mta_sts", "tls_rpt", "bimi"] {
+            let status = format!("{record}_status");
+            assert_eq!(s(&status), t[&status], "{} {status}", t["domain"]);
+            // The raw record, there exactly when the world publishes it and the zone answers.
+            assert_eq!(
+                (!r[record].is_null()).to_string(),
+                t[record],
+                "{} {record}: {}",
+                t["domain"],
+                r[record]
+            );
+            met.insert((record, t[&status].clone()));
+        }
         assert_eq!(
             s("spf_status"),
             t["spf_status"],
@@ -75,6 +97,20 @@ async fn lab_scan_matches_ground_truth() {
     }
     assert_eq!(n, 400);
     assert_eq!(rows.len(), 400);
+    for record in ["mta_sts", "tls_rpt", "bimi"] {
+        for status in ["valid", "none", "temperror"] {
+            assert!(
+                met.contains(&(record, status.to_string())),
+                "no domain of the lab has {record}_status {status}: {met:?}"
+            );
+        }
+    }
+    for count in ["0", "1", "2"] {
+        assert!(
+            met.contains(&("mx_ips", count.to_string())),
+            "no domain with {count} MX addresses: {met:?}"
+        );
+    }
 }
 
 /// The whole lab scanned as a user would (`mxray scan` with the lab's own arguments: hosts and

@@ -549,11 +549,7 @@ async fn nmap_reaches_the_same_open_relay_verdict() {
     let nmap = match nmap {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
         other => {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "nmap is required in CI: {other:?}"
-            );
-            eprintln!("SKIP nmap_agreement: nmap did not run: {other:?}");
+            common::skip("nmap_agreement", &format!("nmap did not run: {other:?}"));
             return;
         }
     };

@@ -2,8 +2,9 @@
 //! against `check_host()`, with the zone data served from memory.
 //!
 //! Suite path: `MXRAY_SPF_SUITE` (set by .ci/run), else `../shared/conformance/spf/` beside
-//! the crate. A missing file at the default path prints SKIP and passes, so a checkout without
-//! shared/ still builds and tests; a missing file named by the variable fails.
+//! the crate. A missing file at the default path skips ([`crate::common::skip`]: named in the
+//! SKIP summary at the end), so a checkout without shared/ still builds and tests, and fails
+//! under CI; a missing file named by the variable always fails.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -188,14 +189,52 @@ impl SpfDns for Zone {
     }
 }
 
+/// The suite's text; None when it is not at the default path (the caller skips). A suite named
+/// explicitly (as .ci/run does) must be there.
+fn read_suite(named: Option<&str>, default: &str) -> Result<Option<String>, String> {
+    match named {
+        Some(path) => std::fs::read_to_string(path)
+            .map(Some)
+            .map_err(|e| format!("MXRAY_SPF_SUITE={path} cannot be read: {e}")),
+        None => Ok(std::fs::read_to_string(default).ok()),
+    }
+}
+
+#[test]
+fn the_suite_is_read_from_the_variable_or_the_default_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let here = dir.path().join("suite.yml");
+    std::fs::write(&here, "tests: {}\n").unwrap();
+    let (here, gone) = (
+        here.display().to_string(),
+        dir.path().join("gone.yml").display().to_string(),
+    );
+    let text = Ok(Some("tests: {}\n".to_string()));
+    assert_eq!(read_suite(None, &here), text);
+    assert_eq!(read_suite(Some(&here), &gone), text);
+    assert_eq!(
+        read_suite(None, &gone),
+        Ok(None),
+        "skipped, or failed under CI"
+    );
+    assert!(
+        read_suite(Some(&gone), &here).is_err(),
+        "a suite named but missing fails"
+    );
+}
+
 #[tokio::test]
 async fn rfc7208_suite() {
     let named = std::env::var("MXRAY_SPF_SUITE").ok();
-    let path = named.clone().unwrap_or_else(|| DEFAULT_SUITE.to_owned());
-    let Ok(yaml) = std::fs::read_to_string(&path) else {
-        // A suite named explicitly (as .ci/run does) must be there; the default path may not be.
-        assert!(named.is_none(), "MXRAY_SPF_SUITE={path} cannot be read");
-        eprintln!("SKIP: SPF suite not found at {path}; set MXRAY_SPF_SUITE");
+    let Some(yaml) = read_suite(named.as_deref(), DEFAULT_SUITE).unwrap_or_else(|e| panic!("{e}"))
+    else {
+        crate::common::skip(
+            "rfc7208_suite",
+            &format!(
+                "the SPF suite is not at {DEFAULT_SUITE}: set MXRAY_SPF_SUITE to \
+                 rfc7208-tests.yml (openspf, release 2014.04)"
+            ),
+        );
         return;
     };
     // Count the cases independently of the loader, so a document the loader
