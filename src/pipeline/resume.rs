@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::smtp::Via;
 use super::{ScanError, ScanOptions, Targets};
+use crate::output::{DomainRow, HostRow, RecipientRow, Table};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -221,6 +222,75 @@ pub struct ResumeRecord {
     pub discarded_partial_parts: u64,
 }
 
+/// The addresses with a hosts row.
+fn done_hosts(host_parts: &[PathBuf]) -> Result<HashSet<IpAddr, ahash::RandomState>, ResumeError> {
+    let mut hosts = HashSet::with_hasher(ahash::RandomState::new());
+    for p in host_parts {
+        read_column(p, &["ip"], |batch| {
+            let ips = strings(batch, 0, p, "ip")?;
+            for i in 0..ips.len() {
+                if let Ok(ip) = ips.value(i).parse() {
+                    hosts.insert(ip);
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok(hosts)
+}
+
+/// A resumed scan's done domains, and (with `orphans`) the MX addresses of done domains that
+/// have no hosts row (in flight at the kill), with how the domain reached them.
+type DoneAndOrphans = (Vec<String>, Vec<(IpAddr, Option<Via>)>);
+
+fn done_domains(
+    domain_parts: &[PathBuf],
+    hosts: &HashSet<IpAddr, ahash::RandomState>,
+    orphans_wanted: bool,
+) -> Result<DoneAndOrphans, ResumeError> {
+    let mut names = Vec::new();
+    let mut orphans = Vec::new();
+    let mut seen_orphans = HashSet::with_hasher(ahash::RandomState::new());
+    for p in domain_parts {
+        read_column(p, &["domain", "mx", "mx_ips", "soa_rname"], |batch| {
+            let domain = strings(batch, 0, p, "domain")?;
+            let list = |i: usize, name: &str| {
+                let col = batch.column(i).as_any().downcast_ref::<ListArray>();
+                col.ok_or_else(|| col_err(p, name))
+            };
+            let (mx, mx_ips) = (list(1, "mx")?, list(2, "mx_ips")?);
+            let soa = strings(batch, 3, p, "soa_rname")?;
+            for i in 0..batch.num_rows() {
+                names.push(domain.value(i).to_string());
+                if !orphans_wanted || mx_ips.is_null(i) {
+                    continue;
+                }
+                let ips = mx_ips.value(i);
+                let ips = ips
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .ok_or_else(|| col_err(p, "mx_ips"))?;
+                for j in 0..ips.len() {
+                    let Ok(ip) = ips.value(j).parse::<IpAddr>() else {
+                        continue;
+                    };
+                    if hosts.contains(&ip) || !seen_orphans.insert(ip) {
+                        continue;
+                    }
+                    let via = sole_exchange(mx, i).map(|exchange| Via {
+                        domain: domain.value(i).to_string(),
+                        exchange,
+                        soa_contact: (!soa.is_null(i)).then(|| soa.value(i).to_string()),
+                    });
+                    orphans.push((ip, via));
+                }
+            }
+            Ok(())
+        })?;
+    }
+    Ok((names, orphans))
+}
+
 /// The domains with a row: 64-bit hashes, sorted, so ten million done domains cost 80 MB
 /// rather than the strings. Two distinct names share a hash with odds of about n²/2⁶⁵
 /// (3·10⁻⁶ for ten million): the cost would be one domain not rescanned.
@@ -313,6 +383,59 @@ struct Earlier {
 }
 
 impl Earlier {
+    /// The earlier run's run.json in `out`.
+    fn read(out: &Path) -> Result<Earlier, ResumeError> {
+        let manifest = out.join("run.json");
+        let text = match fs::read_to_string(&manifest) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ResumeError::NoManifest(out.to_path_buf()));
+            }
+            Err(source) => {
+                return Err(ResumeError::Io {
+                    path: manifest,
+                    source,
+                });
+            }
+        };
+        serde_json::from_str(&text).map_err(|source| ResumeError::BadManifest {
+            path: manifest.clone(),
+            source,
+        })
+    }
+
+    /// The earlier run scanned what `opts` says (targets, input, shard, seed), and the input
+    /// file is the same. Returns the input's fingerprint now.
+    fn matches(&self, opts: &ScanOptions) -> Result<Option<InputFingerprint>, ResumeError> {
+        let out = &opts.out;
+        let mismatch = |what, was: String, now: String| {
+            if was == now {
+                Ok(())
+            } else {
+                Err(ResumeError::Mismatch {
+                    out: out.clone(),
+                    what,
+                    was,
+                    now,
+                })
+            }
+        };
+        mismatch("targets", self.targets.clone(), opts.targets.kind().into())?;
+        mismatch("input", self.input.clone(), opts.targets.input().into())?;
+        mismatch("shard", self.shard.clone(), opts.shard.to_string())?;
+        mismatch("seed", self.seed.to_string(), opts.seed.to_string())?;
+        let input = opts.targets.input();
+        let now = InputSource::of(&opts.targets)
+            .map_err(|source| ResumeError::Io {
+                path: PathBuf::from(input),
+                source,
+            })?
+            .fingerprint()
+            .cloned();
+        check_input(out, input, self.input(), now.clone())?;
+        Ok(now)
+    }
+
     fn input(&self) -> Option<InputFingerprint> {
         Some(InputFingerprint {
             bytes: self.input_bytes?,
@@ -334,124 +457,23 @@ impl Resume {
         if !opts.writer.formats.parquet {
             return Err(ResumeError::NeedsParquet);
         }
-        let manifest = out.join("run.json");
-        let text = match fs::read_to_string(&manifest) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ResumeError::NoManifest(out.clone()));
-            }
-            Err(source) => {
-                return Err(ResumeError::Io {
-                    path: manifest,
-                    source,
-                });
-            }
-        };
-        let earlier: Earlier =
-            serde_json::from_str(&text).map_err(|source| ResumeError::BadManifest {
-                path: manifest.clone(),
-                source,
-            })?;
-        let mismatch = |what, was: String, now: String| {
-            if was == now {
-                Ok(())
-            } else {
-                Err(ResumeError::Mismatch {
-                    out: out.clone(),
-                    what,
-                    was,
-                    now,
-                })
-            }
-        };
-        mismatch(
-            "targets",
-            earlier.targets.clone(),
-            opts.targets.kind().into(),
-        )?;
-        mismatch("input", earlier.input.clone(), opts.targets.input().into())?;
-        mismatch("shard", earlier.shard.clone(), opts.shard.to_string())?;
-        mismatch("seed", earlier.seed.to_string(), opts.seed.to_string())?;
-        let input = opts.targets.input();
-        let now = InputSource::of(&opts.targets)
-            .map_err(|source| ResumeError::Io {
-                path: PathBuf::from(input),
-                source,
-            })?
-            .fingerprint()
-            .cloned();
-        check_input(out, input, earlier.input(), now.clone())?;
-
+        let earlier = Earlier::read(out)?;
+        let now = earlier.matches(opts)?;
         let mut discarded = 0;
-        for table in ["domains", "hosts", "recipients"] {
+        for table in [DomainRow::NAME, HostRow::NAME, RecipientRow::NAME] {
             // A compaction a kill cut short: finish it, so no row is read twice.
             let dir = out.join(table);
             crate::output::writer::settle_compaction(&dir)
                 .map_err(|source| ResumeError::Io { path: dir, source })?;
         }
-        let domain_parts = parts(&out.join("domains"), &mut discarded)?;
-        let host_parts = parts(&out.join("hosts"), &mut discarded)?;
+        let domain_parts = parts(&out.join(DomainRow::NAME), &mut discarded)?;
+        let host_parts = parts(&out.join(HostRow::NAME), &mut discarded)?;
         // The recipient rows of batches a kill cut short are not asked again: the domains are
         // done (their rows are in the domains table), and the table says what was asked.
-        let recipient_parts = parts(&out.join("recipients"), &mut discarded)?;
-        let mut hosts = HashSet::with_hasher(ahash::RandomState::new());
-        for p in &host_parts {
-            read_column(p, &["ip"], |batch| {
-                let ips = strings(batch, 0, p, "ip")?;
-                for i in 0..ips.len() {
-                    if let Ok(ip) = ips.value(i).parse() {
-                        hosts.insert(ip);
-                    }
-                }
-                Ok(())
-            })?;
-        }
-        let mut names = Vec::new();
-        let mut orphans = Vec::new();
-        let mut seen_orphans = HashSet::with_hasher(ahash::RandomState::new());
-        let domain_scan = matches!(opts.targets, Targets::Domains(_));
-        for p in &domain_parts {
-            read_column(p, &["domain", "mx", "mx_ips", "soa_rname"], |batch| {
-                let domain = strings(batch, 0, p, "domain")?;
-                let mx = batch
-                    .column(1)
-                    .as_any()
-                    .downcast_ref::<ListArray>()
-                    .ok_or_else(|| col_err(p, "mx"))?;
-                let mx_ips = batch
-                    .column(2)
-                    .as_any()
-                    .downcast_ref::<ListArray>()
-                    .ok_or_else(|| col_err(p, "mx_ips"))?;
-                let soa = strings(batch, 3, p, "soa_rname")?;
-                for i in 0..batch.num_rows() {
-                    names.push(domain.value(i).to_string());
-                    if !domain_scan || !opts.host_checks || mx_ips.is_null(i) {
-                        continue;
-                    }
-                    let ips = mx_ips.value(i);
-                    let ips = ips
-                        .as_any()
-                        .downcast_ref::<StringArray>()
-                        .ok_or_else(|| col_err(p, "mx_ips"))?;
-                    for j in 0..ips.len() {
-                        let Ok(ip) = ips.value(j).parse::<IpAddr>() else {
-                            continue;
-                        };
-                        if hosts.contains(&ip) || !seen_orphans.insert(ip) {
-                            continue;
-                        }
-                        let via = sole_exchange(mx, i).map(|exchange| Via {
-                            domain: domain.value(i).to_string(),
-                            exchange,
-                            soa_contact: (!soa.is_null(i)).then(|| soa.value(i).to_string()),
-                        });
-                        orphans.push((ip, via));
-                    }
-                }
-                Ok(())
-            })?;
-        }
+        let recipient_parts = parts(&out.join(RecipientRow::NAME), &mut discarded)?;
+        let hosts = done_hosts(&host_parts)?;
+        let orphans_wanted = matches!(opts.targets, Targets::Domains(_)) && opts.host_checks;
+        let (names, orphans) = done_domains(&domain_parts, &hosts, orphans_wanted)?;
         let domains = DoneDomains::from_names(names);
         let rejects_through = last_reject_line(&out.join("rejects.csv"))?;
         let mut history = earlier.resumes;

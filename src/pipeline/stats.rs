@@ -12,7 +12,7 @@ use super::stage::StageReport;
 use super::{ScanOptions, Targets};
 use crate::dns::{Resolver, Status};
 use crate::output::status::HostStatus;
-use crate::output::{DomainRow, HostRow, WriterStats};
+use crate::output::{DomainRow, HostRow, RecipientRow, Table, WriterStats};
 
 #[derive(Debug, Default)]
 pub struct ScanStats {
@@ -412,28 +412,14 @@ impl RunManifest {
             stages,
             resumes,
         } = m;
-        let written = |name: &str| {
-            tables
-                .iter()
-                .find(|(t, _)| *t == name)
-                .map(|(_, w)| w.clone())
-                .unwrap_or_default()
-        };
-        let recipients_written = tables
-            .iter()
-            .find(|(t, _)| *t == "recipients")
-            .map(|(_, w)| w.clone());
-        let sum = |f: fn(&StageReport) -> u64| stages.iter().map(f).sum::<u64>();
-        let address_scan = matches!(opts.targets, Targets::Ips(_));
-        let e = resolver.engine().stats();
         // Read once: the rate, the CPU per query and the count agree even in a checkpoint's
         // manifest, written while queries are still being asked.
-        let queries = e.queries.load(Relaxed);
-        let c = resolver.stats();
+        let queries = resolver.engine().stats().queries.load(Relaxed);
         let secs = elapsed.as_secs_f64().max(1e-9);
         let fmt = |t: chrono::DateTime<chrono::Utc>| {
             t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         };
+        let counts = Counts::of(opts, stats, &tables, &stages);
         RunManifest {
             tool: "mxray",
             version: env!("CARGO_PKG_VERSION"),
@@ -450,119 +436,22 @@ impl RunManifest {
             input_error,
             error,
             resolvers: opts.engine.servers.iter().map(|s| s.to_string()).collect(),
-            options: ManifestOptions {
-                timeout_ms: opts.engine.timeout.as_millis() as u64,
-                retries: opts.engine.retries,
-                concurrency: opts.engine.concurrency,
-                domain_concurrency: opts.domain_concurrency,
-                host_concurrency: opts.host_concurrency,
-                host_checks: opts.host_checks,
-                rate: opts.engine.rate.map(|r| r.get()),
-                rate_per_resolver: opts.engine.rate_per_server.map(|r| r.get()),
-                edns_payload: opts.engine.edns_payload,
-                dnssec_ok: opts.engine.dnssec_ok,
-                dmarc_discovery: match opts.policies.dmarc_discovery {
-                    crate::checks::dmarc::DiscoveryMode::Rfc7489 => "rfc7489",
-                    crate::checks::dmarc::DiscoveryMode::TreeWalk => "tree-walk",
-                },
-                psl: if opts.policies.psl.is_some() {
-                    "file"
-                } else {
-                    "built-in"
-                },
-                dkim_plan: match (opts.policies.dkim, &opts.policies.dkim_selectors) {
-                    (false, _) => "off",
-                    (true, None) => "providers",
-                    (true, Some(_)) => "list",
-                },
-                dkim_selectors: match (opts.policies.dkim, &opts.policies.dkim_selectors) {
-                    (false, _) => 0,
-                    (true, None) => crate::checks::dkim::COMMON_SELECTORS.len(),
-                    (true, Some(list)) => list.len(),
-                },
-                mta_sts_fetch: opts.policies.mta_sts_fetch.is_some(),
-                worker_threads: tokio::runtime::Handle::try_current().map_or(0, |h| {
-                    match h.runtime_flavor() {
-                        tokio::runtime::RuntimeFlavor::MultiThread => h.metrics().num_workers(),
-                        _ => 1,
-                    }
-                }),
-            },
-            counts: Counts {
-                domains_read: stats.read.load(Relaxed),
-                // `done` counts targets: hosts in an address scan.
-                domains_scanned: if address_scan {
-                    0
-                } else {
-                    stats.done.load(Relaxed)
-                },
-                rejects: stats.rejects.load(Relaxed),
-                duplicates: stats.duplicates.load(Relaxed),
-                dedup_overflow: stats.dedup_overflow.load(Relaxed),
-                other_shards: stats.other_shards.load(Relaxed),
-                resumed_skipped: stats.resumed_skipped.load(Relaxed),
-                resumed_orphan_hosts: stats.resumed_orphans.load(Relaxed),
-                excluded: stats.excluded.load(Relaxed),
-                abandoned: sum(|s| s.abandoned),
-                unstarted: sum(|s| s.unstarted),
-                panicked: sum(|s| s.panicked),
-                hosts: stats.hosts.load(Relaxed),
-                hosts_dedup_overflow: stats.dedup.get().map(|d| d.overflow()).unwrap_or(0),
-                dkim_probes_saved: stats.policies.dkim_probes_saved.load(Relaxed),
-                dkim_probes_sent: stats.policies.dkim_probes_sent.load(Relaxed),
-                dkim_probes_planned: stats.policies.dkim_probes.load(Relaxed),
-                domains_written: written("domains"),
-                hosts_written: written("hosts"),
-                recipients_written: recipients_written.clone(),
-                recipient_batches: recipients_written.is_some().then(|| RecipientBatches {
-                    queued: stats.recipients.queued.load(Relaxed),
-                    sessions: stats.recipients.sessions.load(Relaxed),
-                    over_budget: stats.recipients.over_budget.load(Relaxed),
-                }),
-            },
+            options: ManifestOptions::of(opts),
             status_counts: {
-                let mut counts = stats.by_status();
-                if recipients_written.is_some() {
-                    counts.insert("recipient_status", stats.recipients.by_status());
+                let mut counts_by_status = stats.by_status();
+                if counts.recipients_written.is_some() {
+                    counts_by_status.insert("recipient_status", stats.recipients.by_status());
                 }
-                counts
+                counts_by_status
             },
+            counts,
             rates: Rates {
                 targets_per_s: stats.done.load(Relaxed) as f64 / secs,
                 queries_per_s: queries as f64 / secs,
             },
             cpu: CpuUse::now(queries),
-            dns: DnsCounts {
-                queries,
-                udp_sent: e.udp_sent.load(Relaxed),
-                retries: e.retries.load(Relaxed),
-                attempt_timeouts: e.attempt_timeouts.load(Relaxed),
-                slow_zone_timeouts: e.slow_zone_timeouts.load(Relaxed),
-                slow_zone_queries: e.slow_zone_queries.load(Relaxed),
-                second_pass: e.second_pass.load(Relaxed),
-                second_pass_answered: e.second_pass_answered.load(Relaxed),
-                tcp_fallbacks: e.tcp_fallbacks.load(Relaxed),
-                dropped_datagrams: e.dropped.load(Relaxed),
-                send_errors: e.send_errors.load(Relaxed),
-                datagrams_per_send_call: e.udp_sent.load(Relaxed) as f64
-                    / e.send_calls.load(Relaxed).max(1) as f64,
-                datagrams_per_recv_call: e.udp_received.load(Relaxed) as f64
-                    / e.recv_calls.load(Relaxed).max(1) as f64,
-                window_final: resolver.engine().window(),
-                by_status: Status::ALL
-                    .iter()
-                    .map(|s| (s.as_str(), e.status_count(*s)))
-                    .collect(),
-            },
-            cache: CacheCounts {
-                lookups: c.lookups.load(Relaxed),
-                misses: c.misses.load(Relaxed),
-                expired: c.expired.load(Relaxed),
-                hit_rate: c.hit_rate(),
-                entries: resolver.len(),
-                memory_bytes: opts.cache.memory,
-                weight_bytes: resolver.weight(),
-            },
+            dns: DnsCounts::of(resolver, queries),
+            cache: CacheCounts::of(opts, resolver),
             shard: opts.shard.to_string(),
             seed: opts.seed,
             targets: opts.targets.kind(),
@@ -570,6 +459,143 @@ impl RunManifest {
             stages,
             smtp: opts.smtp.as_ref().map(smtp_manifest),
             resumes: resumes.to_vec(),
+        }
+    }
+}
+
+impl ManifestOptions {
+    fn of(opts: &ScanOptions) -> ManifestOptions {
+        ManifestOptions {
+            timeout_ms: opts.engine.timeout.as_millis() as u64,
+            retries: opts.engine.retries,
+            concurrency: opts.engine.concurrency,
+            domain_concurrency: opts.domain_concurrency,
+            host_concurrency: opts.host_concurrency,
+            host_checks: opts.host_checks,
+            rate: opts.engine.rate.map(|r| r.get()),
+            rate_per_resolver: opts.engine.rate_per_server.map(|r| r.get()),
+            edns_payload: opts.engine.edns_payload,
+            dnssec_ok: opts.engine.dnssec_ok,
+            dmarc_discovery: match opts.policies.dmarc_discovery {
+                crate::checks::dmarc::DiscoveryMode::Rfc7489 => "rfc7489",
+                crate::checks::dmarc::DiscoveryMode::TreeWalk => "tree-walk",
+            },
+            psl: if opts.policies.psl.is_some() {
+                "file"
+            } else {
+                "built-in"
+            },
+            dkim_plan: match (opts.policies.dkim, &opts.policies.dkim_selectors) {
+                (false, _) => "off",
+                (true, None) => "providers",
+                (true, Some(_)) => "list",
+            },
+            dkim_selectors: match (opts.policies.dkim, &opts.policies.dkim_selectors) {
+                (false, _) => 0,
+                (true, None) => crate::checks::dkim::COMMON_SELECTORS.len(),
+                (true, Some(list)) => list.len(),
+            },
+            mta_sts_fetch: opts.policies.mta_sts_fetch.is_some(),
+            worker_threads: tokio::runtime::Handle::try_current().map_or(0, |h| {
+                match h.runtime_flavor() {
+                    tokio::runtime::RuntimeFlavor::MultiThread => h.metrics().num_workers(),
+                    _ => 1,
+                }
+            }),
+        }
+    }
+}
+
+impl Counts {
+    fn of(
+        opts: &ScanOptions,
+        stats: &ScanStats,
+        tables: &[(&'static str, WriterStats)],
+        stages: &[StageReport],
+    ) -> Counts {
+        let written = |name: &str| {
+            tables
+                .iter()
+                .find(|(t, _)| *t == name)
+                .map(|(_, w)| w.clone())
+        };
+        let recipients_written = written(RecipientRow::NAME);
+        let sum = |f: fn(&StageReport) -> u64| stages.iter().map(f).sum::<u64>();
+        let address_scan = matches!(opts.targets, Targets::Ips(_));
+        Counts {
+            domains_read: stats.read.load(Relaxed),
+            // `done` counts targets: hosts in an address scan.
+            domains_scanned: if address_scan {
+                0
+            } else {
+                stats.done.load(Relaxed)
+            },
+            rejects: stats.rejects.load(Relaxed),
+            duplicates: stats.duplicates.load(Relaxed),
+            dedup_overflow: stats.dedup_overflow.load(Relaxed),
+            other_shards: stats.other_shards.load(Relaxed),
+            resumed_skipped: stats.resumed_skipped.load(Relaxed),
+            resumed_orphan_hosts: stats.resumed_orphans.load(Relaxed),
+            excluded: stats.excluded.load(Relaxed),
+            abandoned: sum(|s| s.abandoned),
+            unstarted: sum(|s| s.unstarted),
+            panicked: sum(|s| s.panicked),
+            hosts: stats.hosts.load(Relaxed),
+            hosts_dedup_overflow: stats.dedup.get().map(|d| d.overflow()).unwrap_or(0),
+            dkim_probes_saved: stats.policies.dkim_probes_saved.load(Relaxed),
+            dkim_probes_sent: stats.policies.dkim_probes_sent.load(Relaxed),
+            dkim_probes_planned: stats.policies.dkim_probes.load(Relaxed),
+            domains_written: written(DomainRow::NAME).unwrap_or_default(),
+            hosts_written: written(HostRow::NAME).unwrap_or_default(),
+            recipients_written: recipients_written.clone(),
+            recipient_batches: recipients_written.is_some().then(|| RecipientBatches {
+                queued: stats.recipients.queued.load(Relaxed),
+                sessions: stats.recipients.sessions.load(Relaxed),
+                over_budget: stats.recipients.over_budget.load(Relaxed),
+            }),
+        }
+    }
+}
+
+impl DnsCounts {
+    fn of(resolver: &Resolver, queries: u64) -> DnsCounts {
+        let e = resolver.engine().stats();
+        DnsCounts {
+            queries,
+            udp_sent: e.udp_sent.load(Relaxed),
+            retries: e.retries.load(Relaxed),
+            attempt_timeouts: e.attempt_timeouts.load(Relaxed),
+            slow_zone_timeouts: e.slow_zone_timeouts.load(Relaxed),
+            slow_zone_queries: e.slow_zone_queries.load(Relaxed),
+            second_pass: e.second_pass.load(Relaxed),
+            second_pass_answered: e.second_pass_answered.load(Relaxed),
+            tcp_fallbacks: e.tcp_fallbacks.load(Relaxed),
+            dropped_datagrams: e.dropped.load(Relaxed),
+            send_errors: e.send_errors.load(Relaxed),
+            datagrams_per_send_call: e.udp_sent.load(Relaxed) as f64
+                / e.send_calls.load(Relaxed).max(1) as f64,
+            datagrams_per_recv_call: e.udp_received.load(Relaxed) as f64
+                / e.recv_calls.load(Relaxed).max(1) as f64,
+            window_final: resolver.engine().window(),
+            by_status: Status::ALL
+                .iter()
+                .map(|s| (s.as_str(), e.status_count(*s)))
+                .collect(),
+        }
+    }
+}
+
+impl CacheCounts {
+    fn of(opts: &ScanOptions, resolver: &Resolver) -> CacheCounts {
+        let c = resolver.stats();
+        CacheCounts {
+            lookups: c.lookups.load(Relaxed),
+            misses: c.misses.load(Relaxed),
+            expired: c.expired.load(Relaxed),
+            hit_rate: c.hit_rate(),
+            entries: resolver.len(),
+            memory_bytes: opts.cache.memory,
+            weight_bytes: resolver.weight(),
         }
     }
 }
