@@ -20,7 +20,7 @@
 # Both tools go through it. PER24 [0] > 0 scans only the first PER24 addresses of each /24 of the range
 # (e.g. MXRAY_RANGE=127.16.0.0/12 PER24=1: 4096 addresses in 4096 /24s, as the MX hosts of a domain list
 # are spread), so the per-/24 limit does not stand for the whole internet.
-#   DELAY_MS=25 PER24=1 MXRAY_RANGE=127.16.0.0/12 NMAP_SEQ_HOSTS=16 LIFTED_RUNS= bash benches/smtp.sh
+#   DELAY_MS=25 PER24=1 MXRAY_RANGE=127.16.0.0/12 NMAP_SEQ_HOSTS=16 LIFTED_RUNS=' ' bash benches/smtp.sh
 # Knobs: MXRAY_RANGE [127.1.0.0/20: 4096 addresses over 16 /24s], NMAP_SETS ["64 1024"],
 #   NMAP_SEQ_HOSTS [64], LIFTED_RUNS, MXRAY_ARGS [""] (extra options for every mxray run),
 #   PF_PROCS [500] (Postfix's default_process_limit), SMTPBENCH_DIR [/tmp/mxray-smtpbench; each

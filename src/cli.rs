@@ -319,7 +319,7 @@ pub struct ScanArgs {
     /// core, less one when every resolver is on this machine (a loopback address): a local
     /// Unbound or Knot Resolver works on one thread by default, and the scan leaves it that core.
     /// On two cores, one thread measured faster than two beside a local server, with less CPU
-    /// (benches/README.md, "One worker thread beside a local resolver").
+    /// (benches/HISTORY.md, "One worker thread beside a local resolver").
     #[arg(help_heading = "DNS", long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 

@@ -17,7 +17,7 @@ use mxray::pipeline::Stop;
 /// drifted with the input; two arenas (`mallopt`) fixed that, but then tokio's workers and the
 /// Parquet encoders waited on the arenas' locks: `perf` put a fifth of a domain scan's samples in
 /// malloc, free and their futex waits. mimalloc's heaps are per thread and give freed pages back
-/// (benches/README.md: memory, DNS throughput). A setting of the process, so it lives here.
+/// (benches/HISTORY.md: memory, 2026-12-04 evening). A setting of the process, so it lives here.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -41,7 +41,7 @@ fn main() -> ExitCode {
 /// No transparent huge pages for this process. mimalloc asks for them on its arenas, and a heap
 /// that frees and reuses memory at this rate then takes page faults that zero 2 MiB at a time:
 /// `perf` put 11% of a domain scan's samples in the kernel's `clear_page_erms` under
-/// `do_huge_pmd_anonymous_page` (benches/README.md, DNS throughput). A kernel setting of the
+/// `do_huge_pmd_anonymous_page` (benches/HISTORY.md, 2026-12-04 evening). A kernel setting of the
 /// process (prctl, Linux 3.15+), not one of mimalloc's options by number, which move between its
 /// versions.
 #[cfg(target_os = "linux")]

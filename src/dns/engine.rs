@@ -58,7 +58,7 @@ pub struct EngineOptions {
     /// threads on one port (SO_REUSEPORT) gives each source port to one thread: four sockets all
     /// land on one of two threads one time in eight, eight one time in 128, and a measured scan
     /// with all four on one of Unbound's two threads was the slowest of its session
-    /// (benches/README.md, "Eight sockets, the shortest queue first").
+    /// (benches/HISTORY.md, "Eight sockets, the shortest queue first").
     pub sockets: usize,
     /// Global cap on queries sent per second (UDP attempts and TCP fallbacks). Default: none.
     pub rate: Option<NonZeroU32>,
@@ -350,7 +350,7 @@ impl Inner {
 /// Floor of the retransmission timeout: below this, jitter alone would cause retransmissions.
 /// 20 ms, not 50: against a server on the same host or LAN a lost datagram held its place in the
 /// window (and its domain) for the whole floor, and a loss was seen that much later, so the
-/// window overshot further (benches/README.md). Through a recursive resolver the spread of cache
+/// window overshot further (benches/HISTORY.md). Through a recursive resolver the spread of cache
 /// hits and recursions keeps SRTT + 4 RTTVAR well above it.
 const MIN_RTO: Duration = Duration::from_millis(20);
 

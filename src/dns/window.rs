@@ -14,7 +14,7 @@
 //!   first answer, so a live zone is never ignored for long. This holds for the other queries of
 //!   a domain sent in the same burst, too: counting them as news (a full server drops a domain's
 //!   parallel queries together) was tried, and through Unbound each domain of a refusing
-//!   delegation then brought ~10 fresh timeouts and held the window at ~230 (benches/README.md);
+//!   delegation then brought ~10 fresh timeouts and held the window at ~230 (benches/HISTORY.md);
 //! - the other timeouts are counted per epoch (a window's worth of outcomes, at least
 //!   [`EPOCH_MIN`]); the window shrinks by a quarter when more than [`LOSS_FRACTION`] of an
 //!   epoch's outcomes are such fresh timeouts: many names losing at once is what an overloaded
