@@ -6,6 +6,7 @@
 use super::dmarc::{DmarcFindings, DmarcSource, DmarcStatus};
 use super::taglist::{self, Part};
 use super::{TxtPolicy, TxtPolicyCheck};
+use crate::checks::problem::{Code, problem};
 use crate::columns::ColType::*;
 use crate::columns::Column;
 use crate::columns::Value::*;
@@ -91,7 +92,7 @@ impl TxtPolicy for BimiFindings {
     fn temperror(reason: &str) -> BimiFindings {
         BimiFindings {
             status: BimiStatus::TempError,
-            errors: vec![format!("dns-temperror: {reason}")],
+            errors: vec![problem(Code::DnsTempError, reason)],
             ..BimiFindings::none()
         }
     }
@@ -118,9 +119,9 @@ impl TxtPolicy for BimiFindings {
     fn multiple(records: Vec<String>) -> BimiFindings {
         BimiFindings {
             status: BimiStatus::Invalid,
-            errors: vec![format!(
-                "multiple-records: {} v=BIMI1 records (none is used)",
-                records.len()
+            errors: vec![problem(
+                Code::MultipleRecords,
+                format_args!("{} v=BIMI1 records (none is used)", records.len()),
             )],
             record: records.into_iter().next(),
             ..BimiFindings::none()
@@ -199,8 +200,10 @@ pub fn parse(txt: &str) -> BimiRecord {
         ..BimiRecord::default()
     };
     if !r.version_ok {
-        r.errors
-            .push("missing-version: the record must begin with v=BIMI1".into());
+        r.errors.push(problem(
+            Code::MissingVersion,
+            "the record must begin with v=BIMI1",
+        ));
     }
     for part in taglist::parse(txt, &taglist::BIMI) {
         let t = match part {
@@ -214,46 +217,55 @@ pub fn parse(txt: &str) -> BimiRecord {
             "l" => &mut r.location,
             "a" => &mut r.authority,
             "v" => {
-                r.errors
-                    .push(format!("duplicate-tag: v again at byte {}", t.offset));
+                r.errors.push(problem(
+                    Code::DuplicateTag,
+                    format_args!("v again at byte {}", t.offset),
+                ));
                 continue;
             }
             name => {
-                r.notes.push(format!("unknown-tag: {name}"));
+                r.notes.push(problem(Code::UnknownTag, name));
                 r.unknown.push((name.to_string(), t.value.to_string()));
                 continue;
             }
         };
         if t.duplicate {
-            r.errors.push(format!(
-                "duplicate-tag: {} again at byte {} (the first one is used)",
-                t.name, t.offset
+            r.errors.push(problem(
+                Code::DuplicateTag,
+                format_args!(
+                    "{} again at byte {} (the first one is used)",
+                    t.name, t.offset
+                ),
             ));
             continue;
         }
         *slot = Some(t.value.to_string());
     }
     match r.location.as_deref() {
-        None => r
-            .errors
-            .push("missing-l: no l= tag (the BIMI draft: required, may be empty)".into()),
+        None => r.errors.push(problem(
+            Code::MissingL,
+            "no l= tag (the BIMI draft: required, may be empty)",
+        )),
         Some("") => {}
-        Some(l) if !is_https(l) => r
-            .errors
-            .push(format!("invalid-l: {l:?} is not an https: URI")),
-        Some(l) if !l.to_ascii_lowercase().ends_with(".svg") => r.notes.push(format!(
-            "l-not-svg: {l:?} (an SVG Tiny PS image is expected)"
+        Some(l) if !is_https(l) => r.errors.push(problem(
+            Code::InvalidL,
+            format_args!("{l:?} is not an https: URI"),
+        )),
+        Some(l) if !l.to_ascii_lowercase().ends_with(".svg") => r.notes.push(problem(
+            Code::LNotSvg,
+            format_args!("{l:?} (an SVG Tiny PS image is expected)"),
         )),
         Some(_) => {}
     }
     match r.authority.as_deref() {
-        None | Some("") if !r.declined() => r.notes.push(
-            "no-evidence: no a= (no VMC/CMC: major mailbox providers show no logo without one)"
-                .into(),
-        ),
-        Some(a) if !a.is_empty() && !is_https(a) => r
-            .errors
-            .push(format!("invalid-a: {a:?} is not an https: URI")),
+        None | Some("") if !r.declined() => r.notes.push(problem(
+            Code::NoEvidence,
+            "no a= (no VMC/CMC: major mailbox providers show no logo without one)",
+        )),
+        Some(a) if !a.is_empty() && !is_https(a) => r.errors.push(problem(
+            Code::InvalidA,
+            format_args!("{a:?} is not an https: URI"),
+        )),
         _ => {}
     }
     r

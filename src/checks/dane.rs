@@ -3,6 +3,7 @@
 //! records say.
 
 use super::Lookup;
+use crate::checks::problem::{Code, problem};
 use crate::columns::ColType::*;
 use crate::columns::Column;
 use crate::columns::Value::*;
@@ -44,7 +45,10 @@ pub struct DaneFindings {
 /// `tlsa-lookup: _25._tcp.<exchange>: <failure>` for a failed query.
 pub fn lookup_error(x: &ExchangeTlsa) -> Option<String> {
     match &x.tlsa {
-        Lookup::TempError(e) => Some(format!("tlsa-lookup: _25._tcp.{}: {e}", x.exchange)),
+        Lookup::TempError(e) => Some(problem(
+            Code::TlsaLookup,
+            format_args!("_25._tcp.{}: {e}", x.exchange),
+        )),
         _ => None,
     }
 }

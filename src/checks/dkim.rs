@@ -4,6 +4,7 @@
 //!
 //! Pure: the scanner fetches the TXT records (each record's strings joined) and passes them in.
 
+use crate::checks::problem::{Code, Problem, problem};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
 
@@ -242,9 +243,12 @@ fn tag_list<'a>(txt: &'a str, errors: &mut Vec<String>) -> Vec<Tag<'a>> {
     let mut out = Vec::new();
     for part in taglist::parse(txt, &taglist::DKIM) {
         match part {
-            Part::Tag(t) if t.duplicate => errors.push(format!(
-                "duplicate-tag: {} again at byte {} (RFC 6376 3.2: the tag-list is invalid)",
-                t.name, t.offset
+            Part::Tag(t) if t.duplicate => errors.push(problem(
+                Code::DuplicateTag,
+                format_args!(
+                    "{} again at byte {} (RFC 6376 3.2: the tag-list is invalid)",
+                    t.name, t.offset
+                ),
             )),
             Part::Tag(t) => out.push(t),
             other => errors.extend(other.syntax_error()),
@@ -303,13 +307,17 @@ pub fn parse_key_record(txt: &str) -> DkimKey {
             "v" => {
                 if i != 0 {
                     k.version_ok = false;
-                    k.errors.push(format!(
-                        "syntax: byte {offset}: v= must be the first tag (RFC 6376 3.6.1)"
+                    k.errors.push(problem(
+                        Code::Syntax,
+                        format_args!("byte {offset}: v= must be the first tag (RFC 6376 3.6.1)"),
                     ));
                 } else if *value != "DKIM1" {
                     k.version_ok = false;
-                    k.errors.push(format!(
-                        "invalid-version: {value:?} (RFC 6376 3.6.1: DKIM1, else the record is discarded)"
+                    k.errors.push(problem(
+                        Code::InvalidVersion,
+                        format_args!(
+                            "{value:?} (RFC 6376 3.6.1: DKIM1, else the record is discarded)"
+                        ),
                     ));
                 }
             }
@@ -328,60 +336,73 @@ pub fn parse_key_record(txt: &str) -> DkimKey {
                         "y" => k.testing = true,
                         "s" => k.strict = true,
                         // x-key-t-tag-flag: "Unrecognized flags MUST be ignored".
-                        other => k.notes.push(format!("unknown-flag: t={other}")),
+                        other => k
+                            .notes
+                            .push(problem(Code::UnknownFlag, format_args!("t={other}"))),
                     }
                 }
             }
             "p" => p = Some(value.to_string()),
             "n" => {}
-            "g" => k
-                .notes
-                .push("obsolete-tag: g= (RFC 4871 key granularity, removed by RFC 6376)".into()),
+            "g" => k.notes.push(problem(
+                Code::ObsoleteTag,
+                "g= (RFC 4871 key granularity, removed by RFC 6376)",
+            )),
             // "Unrecognized tags MUST be ignored" (3.6.1): counted, not held against the key.
-            other => k.notes.push(format!("unknown-tag: {other}")),
+            other => k.notes.push(problem(Code::UnknownTag, other)),
         }
     }
 
     if let KeyType::Unknown(t) = &k.key_type {
-        k.errors.push(format!(
-            "unknown-key-type: k={t} (rsa, RFC 6376 3.6.1, or ed25519, RFC 8463)"
+        k.errors.push(problem(
+            Code::UnknownKeyType,
+            format_args!("k={t} (rsa, RFC 6376 3.6.1, or ed25519, RFC 8463)"),
         ));
     }
     if !k.hash_algs.is_empty() && k.hash_algs.iter().all(|h| h == "sha1") {
-        k.errors.push(
-            "sha1-only: h=sha1 (RFC 8301 3.1: verifiers MUST NOT consider rsa-sha1 signatures valid)"
-                .into(),
-        );
+        k.errors.push(problem(
+            Code::Sha1Only,
+            "h=sha1 (RFC 8301 3.1: verifiers MUST NOT consider rsa-sha1 signatures valid)",
+        ));
     }
     if !k.service_types.is_empty() && !k.service_types.iter().any(|s| s == "*" || s == "email") {
-        k.errors.push(format!(
-            "not-for-email: s={} (RFC 6376 3.6.1: neither * nor email)",
-            k.service_types.join(":")
+        k.errors.push(problem(
+            Code::NotForEmail,
+            format_args!(
+                "s={} (RFC 6376 3.6.1: neither * nor email)",
+                k.service_types.join(":")
+            ),
         ));
     }
     if k.testing {
-        k.notes.push(
-            "testing: t=y (RFC 6376 3.6.1: verifiers MUST NOT treat failures differently)".into(),
-        );
+        k.notes.push(problem(
+            Code::Testing,
+            "t=y (RFC 6376 3.6.1: verifiers MUST NOT treat failures differently)",
+        ));
     }
 
     let Some(p) = p else {
-        k.errors
-            .push("missing-p: no p= tag (RFC 6376 3.6.1: REQUIRED)".into());
+        k.errors.push(problem(
+            Code::MissingP,
+            "no p= tag (RFC 6376 3.6.1: REQUIRED)",
+        ));
         return k;
     };
     // base64string allows FWS between characters, and long keys span several TXT strings.
     let b64: String = p.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     if b64.is_empty() {
         k.revoked = true;
-        k.notes
-            .push("revoked: empty p= (RFC 6376 3.6.1: the key has been revoked)".into());
+        k.notes.push(problem(
+            Code::Revoked,
+            "empty p= (RFC 6376 3.6.1: the key has been revoked)",
+        ));
         return k;
     }
     let der = match STANDARD_PAD_INDIFFERENT.decode(b64.as_bytes()) {
         Ok(d) => d,
         Err(e) => {
-            k.errors.push(format!("invalid-base64: p= ({e})"));
+            k.errors
+                .push(problem(Code::InvalidBase64, format_args!("p= ({e})")));
             return k;
         }
     };
@@ -390,23 +411,12 @@ pub fn parse_key_record(txt: &str) -> DkimKey {
             Ok((bits, pkcs1)) => {
                 k.bits = Some(bits);
                 if pkcs1 {
-                    k.notes.push(
-                        "pkcs1-key: p= is a bare RSAPublicKey, not a SubjectPublicKeyInfo".into(),
-                    );
-                }
-                if is_weak_rsa(bits) {
-                    k.errors.push(format!(
-                        "weak-key: RSA {bits} bits (RFC 8301 3.2: keys of less than 1024 bits MUST NOT be considered valid)"
-                    ));
-                } else if bits < 2048 {
-                    k.notes.push(format!(
-                        "short-key: RSA {bits} bits (RFC 8301 3.2: signers SHOULD use at least 2048)"
-                    ));
-                } else if bits > 4096 {
-                    k.notes.push(format!(
-                        "large-key: RSA {bits} bits (RFC 8301 3.2: verifiers need only handle 1024-4096)"
+                    k.notes.push(problem(
+                        Code::Pkcs1Key,
+                        "p= is a bare RSAPublicKey, not a SubjectPublicKeyInfo",
                     ));
                 }
+                rsa_size(&mut k, bits);
             }
             Err(e) => k.errors.push(e),
         },
@@ -416,14 +426,14 @@ pub fn parse_key_record(txt: &str) -> DkimKey {
             if der.len() == 32 {
                 k.bits = Some(256);
             } else if der.len() == 44 && der.starts_with(&ED25519_SPKI_PREFIX) {
-                k.errors.push(
-                    "invalid-key: an Ed25519 SubjectPublicKeyInfo; RFC 8463 4.2 wants the raw 32-byte key"
-                        .into(),
-                );
+                k.errors.push(problem(
+                    Code::InvalidKey,
+                    "an Ed25519 SubjectPublicKeyInfo; RFC 8463 4.2 wants the raw 32-byte key",
+                ));
             } else {
-                k.errors.push(format!(
-                    "invalid-key: Ed25519 key of {} bytes (RFC 8463 4.2: 32)",
-                    der.len()
+                k.errors.push(problem(
+                    Code::InvalidKey,
+                    format_args!("Ed25519 key of {} bytes (RFC 8463 4.2: 32)", der.len()),
                 ));
             }
         }
@@ -447,9 +457,12 @@ pub fn select_key(records: &[String]) -> Option<DkimKey> {
     if keys.len() > 1 {
         key.errors.insert(
             0,
-            format!(
-                "multiple-records: {} key records (RFC 6376 3.6.2.2: results are undefined)",
-                keys.len()
+            problem(
+                Code::MultipleRecords,
+                format_args!(
+                    "{} key records (RFC 6376 3.6.2.2: results are undefined)",
+                    keys.len()
+                ),
             ),
         );
     }
@@ -614,7 +627,7 @@ impl DkimFindings {
             status: DkimStatus::TempError,
             selectors: None,
             keys: None,
-            errors: vec![format!("dns-temperror: {reason}")],
+            errors: vec![problem(Code::DnsTempError, reason)],
         }
     }
 }
@@ -663,7 +676,10 @@ pub fn findings(
     let mut errors = Vec::new();
     for t in parent.records() {
         if let Some(policy) = domainkeys_policy(t) {
-            errors.push(format!("domainkeys-policy: {parent_name}: {policy}"));
+            errors.push(problem(
+                Code::DomainkeysPolicy,
+                format_args!("{parent_name}: {policy}"),
+            ));
         }
     }
     let (mut selectors, mut keys) = (Vec::new(), Vec::new());
@@ -671,9 +687,9 @@ pub fn findings(
     for (sel, answer) in probes {
         if let Lookup::TempError(reason) = answer {
             failed = true;
-            errors.push(format!(
-                "dns-temperror: {} TXT {reason}",
-                key_query_name(sel, domain)
+            errors.push(problem(
+                Code::DnsTempError,
+                format_args!("{} TXT {reason}", key_query_name(sel, domain)),
             ));
             continue;
         }
@@ -682,8 +698,10 @@ pub fn findings(
         };
         for e in &key.errors {
             // `code: text` -> `code: selector: text`, so the code stays first.
-            let (code, text) = e.split_once(": ").unwrap_or((e, ""));
-            errors.push(format!("{code}: {sel}: {text}"));
+            errors.push(match Problem::split(e) {
+                Some((code, text)) => problem(code, format_args!("{sel}: {text}")),
+                None => format!("{e}: {sel}: "),
+            });
         }
         selectors.push(sel.to_string());
         keys.push(SelectorKey {
@@ -735,10 +753,36 @@ fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((tag, &rest[..len], &rest[len..]))
 }
 
+/// RFC 8301 3.2 on RSA key sizes: under 1024 bits the key is unusable (an error), under 2048 or
+/// over 4096 it is noted.
+fn rsa_size(k: &mut DkimKey, bits: u32) {
+    if is_weak_rsa(bits) {
+        k.errors.push(problem(
+            Code::WeakKey,
+            format_args!(
+                "RSA {bits} bits (RFC 8301 3.2: keys of less than 1024 bits MUST NOT be considered valid)"
+            ),
+        ));
+    } else if bits < 2048 {
+        k.notes.push(problem(
+            Code::ShortKey,
+            format_args!("RSA {bits} bits (RFC 8301 3.2: signers SHOULD use at least 2048)"),
+        ));
+    } else if bits > 4096 {
+        k.notes.push(problem(
+            Code::LargeKey,
+            format_args!("RSA {bits} bits (RFC 8301 3.2: verifiers need only handle 1024-4096)"),
+        ));
+    }
+}
+
 fn expect<'a>(b: &'a [u8], tag: u8, what: &str) -> Result<(&'a [u8], &'a [u8]), String> {
     match tlv(b) {
         Some((t, c, r)) if t == tag => Ok((c, r)),
-        _ => Err(format!("invalid-key: DER: expected {what}")),
+        _ => Err(problem(
+            Code::InvalidKey,
+            format_args!("DER: expected {what}"),
+        )),
     }
 }
 
@@ -757,19 +801,29 @@ fn expect<'a>(b: &'a [u8], tag: u8, what: &str) -> Result<(&'a [u8], &'a [u8]), 
 fn rsa_modulus_bits(der: &[u8]) -> Result<(u32, bool), String> {
     let (outer, rest) = expect(der, TAG_SEQUENCE, "a SEQUENCE")?;
     if !rest.is_empty() {
-        return Err("invalid-key: DER: trailing bytes after the key".into());
+        return Err(problem(
+            Code::InvalidKey,
+            "DER: trailing bytes after the key",
+        ));
     }
-    let (first_tag, ..) = tlv(outer).ok_or("invalid-key: DER: empty SEQUENCE")?;
+    let (first_tag, ..) =
+        tlv(outer).ok_or_else(|| problem(Code::InvalidKey, "DER: empty SEQUENCE"))?;
     if first_tag == TAG_INTEGER {
         return rsa_public_key_bits(outer).map(|b| (b, true));
     }
     let (alg, rest) = expect(outer, TAG_SEQUENCE, "an AlgorithmIdentifier")?;
     let (oid, _params) = expect(alg, TAG_OID, "an algorithm OID")?;
     if oid == ED25519_OID {
-        return Err("invalid-key: an Ed25519 key published with k=rsa (use k=ed25519)".into());
+        return Err(problem(
+            Code::InvalidKey,
+            "an Ed25519 key published with k=rsa (use k=ed25519)",
+        ));
     }
     if oid != RSA_ENCRYPTION_OID {
-        return Err("invalid-key: the algorithm is not rsaEncryption".into());
+        return Err(problem(
+            Code::InvalidKey,
+            "the algorithm is not rsaEncryption",
+        ));
     }
     let (bits, _) = expect(rest, TAG_BIT_STRING, "a BIT STRING")?;
     match bits.split_first() {
@@ -777,7 +831,10 @@ fn rsa_modulus_bits(der: &[u8]) -> Result<(u32, bool), String> {
             let (rsa, _) = expect(key, TAG_SEQUENCE, "an RSAPublicKey SEQUENCE")?;
             rsa_public_key_bits(rsa).map(|b| (b, false))
         }
-        _ => Err("invalid-key: DER: BIT STRING with unused bits".into()),
+        _ => Err(problem(
+            Code::InvalidKey,
+            "DER: BIT STRING with unused bits",
+        )),
     }
 }
 
@@ -792,7 +849,7 @@ fn rsa_public_key_bits(seq: &[u8]) -> Result<u32, String> {
     };
     match n.first() {
         Some(&top) => Ok((n.len() as u32 - 1) * 8 + (8 - top.leading_zeros())),
-        None => Err("invalid-key: the modulus is zero".into()),
+        None => Err(problem(Code::InvalidKey, "the modulus is zero")),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod dnsbl;
 pub mod mta_sts;
 pub mod mx;
 pub mod mx_policy;
+pub mod problem;
 pub mod rdns;
 pub mod smtp;
 pub mod soa;

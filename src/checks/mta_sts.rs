@@ -5,6 +5,7 @@
 
 use super::TxtPolicy;
 use super::taglist::{self, Part};
+use crate::checks::problem::{Code, problem};
 use crate::columns::ColType::*;
 use crate::columns::Column;
 use crate::columns::Value::*;
@@ -55,7 +56,7 @@ impl TxtPolicy for StsTxtFindings {
     fn temperror(reason: &str) -> StsTxtFindings {
         StsTxtFindings {
             status: StsStatus::TempError,
-            errors: vec![format!("dns-temperror: {reason}")],
+            errors: vec![problem(Code::DnsTempError, reason)],
             ..StsTxtFindings::none()
         }
     }
@@ -79,9 +80,12 @@ impl TxtPolicy for StsTxtFindings {
     fn multiple(records: Vec<String>) -> StsTxtFindings {
         StsTxtFindings {
             status: StsStatus::Invalid,
-            errors: vec![format!(
-                "multiple-records: {} v=STSv1 records (RFC 8461 3.1: none is used)",
-                records.len()
+            errors: vec![problem(
+                Code::MultipleRecords,
+                format_args!(
+                    "{} v=STSv1 records (RFC 8461 3.1: none is used)",
+                    records.len()
+                ),
             )],
             record: records.into_iter().next(),
             ..StsTxtFindings::none()
@@ -239,7 +243,10 @@ pub(super) fn field<'a>(
     match part {
         Part::Tag(t) => Some((t.offset, t.name, t.value)),
         Part::NoEquals { offset, text } | Part::BadName { offset, name: text } => {
-            errors.push(format!("syntax: byte {offset}: {text:?} is not name=value"));
+            errors.push(problem(
+                Code::Syntax,
+                format_args!("byte {offset}: {text:?} is not name=value"),
+            ));
             None
         }
     }
@@ -263,8 +270,10 @@ pub(super) fn field<'a>(
 pub fn parse_record(txt: &str) -> StsRecord {
     let mut r = StsRecord::default();
     if !is_sts_record(txt) {
-        r.errors
-            .push("missing-version: the record must begin with v=STSv1 (RFC 8461 3.1)".into());
+        r.errors.push(problem(
+            Code::MissingVersion,
+            "the record must begin with v=STSv1 (RFC 8461 3.1)",
+        ));
     }
     for part in taglist::parse(txt, &taglist::STS) {
         let Some((at, name, value)) = field(part, &mut r.errors) else {
@@ -274,16 +283,20 @@ pub fn parse_record(txt: &str) -> StsRecord {
             // An invalid first id does not hide a valid later one, so this is not the tag
             // list's duplicate flag.
             if r.id.is_some() {
-                r.errors
-                    .push(format!("duplicate-id: byte {at} (the first one is used)"));
+                r.errors.push(problem(
+                    Code::DuplicateId,
+                    format_args!("byte {at} (the first one is used)"),
+                ));
             } else if !value.is_empty()
                 && value.len() <= 32
                 && value.bytes().all(|b| b.is_ascii_alphanumeric())
             {
                 r.id = Some(value.to_string());
             } else {
-                r.errors
-                    .push(format!("invalid-id: {value:?} (1-32 letters or digits)"));
+                r.errors.push(problem(
+                    Code::InvalidId,
+                    format_args!("{value:?} (1-32 letters or digits)"),
+                ));
             }
         } else if is_ext_name(name)
             && !value.is_empty()
@@ -293,15 +306,20 @@ pub fn parse_record(txt: &str) -> StsRecord {
         {
             r.extensions.push((name.to_string(), value.to_string()));
         } else {
-            r.errors.push(format!(
-                "syntax: byte {at}: {:?} is not a valid field",
-                format!("{name}={value}")
+            r.errors.push(problem(
+                Code::Syntax,
+                format_args!(
+                    "byte {at}: {:?} is not a valid field",
+                    format!("{name}={value}")
+                ),
             ));
         }
     }
     if r.id.is_none() && !r.errors.iter().any(|e| e.starts_with("invalid-id")) {
-        r.errors
-            .push("missing-id: no id= field (RFC 8461 3.1: required)".into());
+        r.errors.push(problem(
+            Code::MissingId,
+            "no id= field (RFC 8461 3.1: required)",
+        ));
     }
     r
 }
@@ -379,22 +397,25 @@ pub fn parse_policy(text: &str) -> StsPolicy {
             continue;
         }
         let Some((name, value)) = line.split_once(':') else {
-            p.errors.push(format!(
-                "syntax: line {lineno}: {line:?} is not name: value"
+            p.errors.push(problem(
+                Code::Syntax,
+                format_args!("line {lineno}: {line:?} is not name: value"),
             ));
             continue;
         };
         let value = value.trim_matches(WSP);
         if !is_ext_name(name) {
-            p.errors.push(format!(
-                "syntax: line {lineno}: {name:?} is not a field name"
+            p.errors.push(problem(
+                Code::Syntax,
+                format_args!("line {lineno}: {name:?} is not a field name"),
             ));
             continue;
         }
         if name != "mx" && matches!(name, "version" | "mode" | "max_age") {
             if seen.contains(&name) {
-                p.errors.push(format!(
-                    "duplicate-field: line {lineno}: {name} (required once, RFC 8461 3.2)"
+                p.errors.push(problem(
+                    Code::DuplicateField,
+                    format_args!("line {lineno}: {name} (required once, RFC 8461 3.2)"),
                 ));
                 continue;
             }
@@ -402,13 +423,17 @@ pub fn parse_policy(text: &str) -> StsPolicy {
         }
         match name {
             "version" if value == "STSv1" => p.version_ok = true,
-            "version" => p.errors.push(format!("invalid-version: {value:?} (STSv1)")),
+            "version" => p.errors.push(problem(
+                Code::InvalidVersion,
+                format_args!("{value:?} (STSv1)"),
+            )),
             "mode" => match value {
                 "enforce" => p.mode = Some(Mode::Enforce),
                 "testing" => p.mode = Some(Mode::Testing),
                 "none" => p.mode = Some(Mode::None),
-                _ => p.errors.push(format!(
-                    "invalid-mode: {value:?} (enforce, testing or none)"
+                _ => p.errors.push(problem(
+                    Code::InvalidMode,
+                    format_args!("{value:?} (enforce, testing or none)"),
                 )),
             },
             "max_age" => match value.parse::<u64>() {
@@ -419,16 +444,18 @@ pub fn parse_policy(text: &str) -> StsPolicy {
                 {
                     p.max_age = Some(s as u32)
                 }
-                _ => p.errors.push(format!(
-                    "invalid-max-age: {value:?} (0-{MAX_AGE_LIMIT} seconds)"
+                _ => p.errors.push(problem(
+                    Code::InvalidMaxAge,
+                    format_args!("{value:?} (0-{MAX_AGE_LIMIT} seconds)"),
                 )),
             },
             "mx" => {
                 if is_mx_pattern(value) {
                     p.mx.push(value.trim_end_matches('.').to_ascii_lowercase());
                 } else {
-                    p.errors.push(format!(
-                        "invalid-mx: line {lineno}: {value:?} (a host name, or *. and a domain)"
+                    p.errors.push(problem(
+                        Code::InvalidMx,
+                        format_args!("line {lineno}: {value:?} (a host name, or *. and a domain)"),
                     ));
                 }
             }
@@ -436,20 +463,26 @@ pub fn parse_policy(text: &str) -> StsPolicy {
         }
     }
     if !seen.contains(&"version") {
-        p.errors
-            .push("missing-version: no version: STSv1 (RFC 8461 3.2)".into());
+        p.errors.push(problem(
+            Code::MissingVersion,
+            "no version: STSv1 (RFC 8461 3.2)",
+        ));
     }
     if !seen.contains(&"mode") {
         p.errors
-            .push("missing-mode: no mode field (RFC 8461 3.2)".into());
+            .push(problem(Code::MissingMode, "no mode field (RFC 8461 3.2)"));
     }
     if !seen.contains(&"max_age") {
-        p.errors
-            .push("missing-max-age: no max_age field (RFC 8461 3.2)".into());
+        p.errors.push(problem(
+            Code::MissingMaxAge,
+            "no max_age field (RFC 8461 3.2)",
+        ));
     }
     if p.mx.is_empty() && matches!(p.mode, Some(Mode::Enforce | Mode::Testing)) {
-        p.errors
-            .push("missing-mx: no mx field (RFC 8461 3.2: required unless mode is none)".into());
+        p.errors.push(problem(
+            Code::MissingMx,
+            "no mx field (RFC 8461 3.2: required unless mode is none)",
+        ));
     }
     p
 }

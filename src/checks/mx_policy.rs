@@ -3,6 +3,7 @@
 //!
 //! Pure: the scanner passes the MX records and what it learnt resolving each exchange.
 
+use crate::checks::problem::{Code, problem};
 use std::collections::HashSet;
 
 /// Lowercased, without the trailing dot; the root (`.` or ``) becomes ``.
@@ -65,26 +66,31 @@ pub fn rrset_problems(mx: &[(u16, String)]) -> Vec<String> {
         .map(|(p, _)| *p)
         .collect();
     if !nulls.is_empty() && mx.len() > nulls.len() {
-        out.push(format!(
-            "null-mx-mixed: a null MX among {} other MX records (RFC 7505 3: MUST NOT)",
-            mx.len() - nulls.len()
+        out.push(problem(
+            Code::NullMxMixed,
+            format_args!(
+                "a null MX among {} other MX records (RFC 7505 3: MUST NOT)",
+                mx.len() - nulls.len()
+            ),
         ));
     }
     if nulls.len() > 1 {
-        out.push(format!(
-            "null-mx-mixed: {} null MX records (RFC 7505 3: a single one)",
-            nulls.len()
+        out.push(problem(
+            Code::NullMxMixed,
+            format_args!("{} null MX records (RFC 7505 3: a single one)", nulls.len()),
         ));
     }
     for p in nulls.iter().filter(|&&p| p != 0) {
-        out.push(format!(
-            "null-mx-preference: null MX with preference {p} (RFC 7505 3: 0)"
+        out.push(problem(
+            Code::NullMxPreference,
+            format_args!("null MX with preference {p} (RFC 7505 3: 0)"),
         ));
     }
     for x in distinct_exchanges(mx) {
         if is_ip_literal(&x) {
-            out.push(format!(
-                "mx-ip-literal: {x} (RFC 5321 5.1: the exchange must be a host name)"
+            out.push(problem(
+                Code::MxIpLiteral,
+                format_args!("{x} (RFC 5321 5.1: the exchange must be a host name)"),
             ));
         }
     }
@@ -103,13 +109,15 @@ pub fn exchange_problems(
     let no_addr: HashSet<String> = addressless.iter().map(|x| norm(x)).collect();
     for x in distinct_exchanges(mx) {
         if cnames.contains(&x) {
-            out.push(format!(
-                "mx-cname: {x} is an alias (RFC 2181 10.3: MUST NOT)"
+            out.push(problem(
+                Code::MxCname,
+                format_args!("{x} is an alias (RFC 2181 10.3: MUST NOT)"),
             ));
         }
         if no_addr.contains(&x) {
-            out.push(format!(
-                "mx-no-address: {x} has no A or AAAA record (RFC 5321 5.1)"
+            out.push(problem(
+                Code::MxNoAddress,
+                format_args!("{x} has no A or AAAA record (RFC 5321 5.1)"),
             ));
         }
     }

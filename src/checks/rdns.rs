@@ -2,6 +2,7 @@
 //! resolves (A or AAAA) back to the address, the test receivers apply to a sending host's name
 //! (RFC 8601 2.7.3 "iprev"; RFC 1912 2.1 asks every PTR to have a matching A).
 
+use crate::checks::problem::{Code, problem};
 use std::net::IpAddr;
 
 use super::Lookup;
@@ -77,9 +78,9 @@ pub fn ptr_names(ptr: &Lookup<String>) -> Option<(Vec<String>, Vec<String>)> {
     names.dedup();
     let mut errors = Vec::new();
     if names.len() > MAX_PTR_NAMES {
-        errors.push(format!(
-            "ptr-too-many: {} names, the first {MAX_PTR_NAMES} checked",
-            names.len()
+        errors.push(problem(
+            Code::PtrTooMany,
+            format_args!("{} names, the first {MAX_PTR_NAMES} checked", names.len()),
         ));
     }
     Some((names, errors))
@@ -95,7 +96,7 @@ pub fn fcrdns(ip: IpAddr, forwards: &[(String, Lookup<IpAddr>)]) -> (Option<bool
     let errors: Vec<String> = forwards
         .iter()
         .filter_map(|(name, a)| match a {
-            Lookup::TempError(e) => Some(format!("forward-lookup: {name}: {e}")),
+            Lookup::TempError(e) => Some(problem(Code::ForwardLookup, format_args!("{name}: {e}"))),
             _ => None,
         })
         .collect();

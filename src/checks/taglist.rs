@@ -13,6 +13,8 @@
 //! says which; this module only splits, locates and flags duplicates. What a tag means, and
 //! whether a malformed part or a duplicate spoils the record, each check judges itself.
 
+use crate::checks::problem::{Code, problem};
+
 /// How one policy's RFC spells its tag list.
 #[derive(Debug, Clone, Copy)]
 pub struct Syntax {
@@ -102,12 +104,14 @@ impl Part<'_> {
     pub fn syntax_error(&self) -> Option<String> {
         match self {
             Part::Tag(_) => None,
-            Part::NoEquals { offset, text } => {
-                Some(format!("syntax: byte {offset}: {text:?} is not tag=value"))
-            }
-            Part::BadName { offset, name } => {
-                Some(format!("syntax: byte {offset}: {name:?} is not a tag name"))
-            }
+            Part::NoEquals { offset, text } => Some(problem(
+                Code::Syntax,
+                format_args!("byte {offset}: {text:?} is not tag=value"),
+            )),
+            Part::BadName { offset, name } => Some(problem(
+                Code::Syntax,
+                format_args!("byte {offset}: {name:?} is not a tag name"),
+            )),
         }
     }
 }

@@ -5,6 +5,7 @@
 use super::mta_sts::{WSP, field, is_ext_name};
 use super::taglist::{self, Part};
 use super::{TxtPolicy, TxtPolicyCheck};
+use crate::checks::problem::{Code, problem};
 use crate::columns::ColType::*;
 use crate::columns::Column;
 use crate::columns::Value::*;
@@ -55,7 +56,7 @@ impl TxtPolicy for TlsRptFindings {
     fn temperror(reason: &str) -> TlsRptFindings {
         TlsRptFindings {
             status: TlsRptStatus::TempError,
-            errors: vec![format!("dns-temperror: {reason}")],
+            errors: vec![problem(Code::DnsTempError, reason)],
             ..TlsRptFindings::none()
         }
     }
@@ -77,9 +78,12 @@ impl TxtPolicy for TlsRptFindings {
     fn multiple(records: Vec<String>) -> TlsRptFindings {
         TlsRptFindings {
             status: TlsRptStatus::Invalid,
-            errors: vec![format!(
-                "multiple-records: {} v=TLSRPTv1 records (RFC 8460 3: none is used)",
-                records.len()
+            errors: vec![problem(
+                Code::MultipleRecords,
+                format_args!(
+                    "{} v=TLSRPTv1 records (RFC 8460 3: none is used)",
+                    records.len()
+                ),
             )],
             record: records.into_iter().next(),
             ..TlsRptFindings::none()
@@ -143,8 +147,10 @@ pub fn is_tlsrpt_record(txt: &str) -> bool {
 pub fn parse(txt: &str) -> TlsRptRecord {
     let mut r = TlsRptRecord::default();
     if !is_tlsrpt_record(txt) {
-        r.errors
-            .push("missing-version: the record must begin with v=TLSRPTv1 (RFC 8460 3)".into());
+        r.errors.push(problem(
+            Code::MissingVersion,
+            "the record must begin with v=TLSRPTv1 (RFC 8460 3)",
+        ));
     }
     let mut seen_rua = false;
     for part in taglist::parse(txt, &taglist::STS) {
@@ -154,8 +160,10 @@ pub fn parse(txt: &str) -> TlsRptRecord {
         };
         if name == "rua" {
             if duplicate {
-                r.errors
-                    .push(format!("duplicate-rua: byte {at} (the first one is used)"));
+                r.errors.push(problem(
+                    Code::DuplicateRua,
+                    format_args!("byte {at} (the first one is used)"),
+                ));
                 continue;
             }
             seen_rua = true;
@@ -173,23 +181,29 @@ pub fn parse(txt: &str) -> TlsRptRecord {
         {
             r.extensions.push((name.to_string(), value.to_string()));
         } else {
-            r.errors.push(format!(
-                "syntax: byte {at}: {:?} is not a valid field",
-                format!("{name}={value}")
+            r.errors.push(problem(
+                Code::Syntax,
+                format_args!(
+                    "byte {at}: {:?} is not a valid field",
+                    format!("{name}={value}")
+                ),
             ));
         }
     }
     if !seen_rua {
-        r.errors
-            .push("missing-rua: no rua= field (RFC 8460 3: required)".into());
+        r.errors.push(problem(
+            Code::MissingRua,
+            "no rua= field (RFC 8460 3: required)",
+        ));
     }
     r
 }
 
 fn check_uri(uri: &str) -> Result<(), String> {
     let Some((scheme, rest)) = uri.split_once(':') else {
-        return Err(format!(
-            "invalid-uri: {uri:?} (RFC 8460 3: a mailto: or https: URI)"
+        return Err(problem(
+            Code::InvalidUri,
+            format_args!("{uri:?} (RFC 8460 3: a mailto: or https: URI)"),
         ));
     };
     match scheme.to_ascii_lowercase().as_str() {
@@ -197,8 +211,9 @@ fn check_uri(uri: &str) -> Result<(), String> {
             let addr = rest.split('?').next().unwrap_or("");
             match addr.rsplit_once('@') {
                 Some((local, domain)) if !local.is_empty() && is_host(domain) => Ok(()),
-                _ => Err(format!(
-                    "invalid-mailto: {uri:?} is not mailto:local@domain"
+                _ => Err(problem(
+                    Code::InvalidMailto,
+                    format_args!("{uri:?} is not mailto:local@domain"),
                 )),
             }
         }
@@ -210,11 +225,15 @@ fn check_uri(uri: &str) -> Result<(), String> {
                 .map(|h| h.split(':').next().unwrap_or(""));
             match host {
                 Some(h) if is_host(h) => Ok(()),
-                _ => Err(format!("invalid-https: {uri:?} has no host")),
+                _ => Err(problem(
+                    Code::InvalidHttps,
+                    format_args!("{uri:?} has no host"),
+                )),
             }
         }
-        _ => Err(format!(
-            "invalid-uri-scheme: {uri:?} (RFC 8460 3: mailto: or https:)"
+        _ => Err(problem(
+            Code::InvalidUriScheme,
+            format_args!("{uri:?} (RFC 8460 3: mailto: or https:)"),
         )),
     }
 }

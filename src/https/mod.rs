@@ -22,6 +22,7 @@
 //! chunked).
 
 use std::error::Error as _;
+use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -41,7 +42,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::dns::{RecordType, Resolver};
+use crate::checks::problem::{Code, Problem};
+use crate::dns::{RecordType, Resolver, Status};
 
 /// RFC 8461 3.3: "a sender SHOULD impose a limit" on the policy size; 64 KiB as suggested.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -75,40 +77,53 @@ impl Default for FetchOptions {
 }
 
 /// Why a fetch gave no policy text. `as_str` is the `mta_sts_policy_status` value; the `Display`
-/// text (`code: detail`, also [`FetchError::describe`]) goes to the errors column.
+/// text (`code: detail`, a [`Problem`], also [`FetchError::describe`]) goes to the errors column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
     /// The policy host has no address, or its lookup failed.
-    #[error("dns-error: {0}")]
     Dns(String),
     /// No TCP connection, or the transport failed under the exchange (reset, a TLS alert).
-    #[error("connect-error: {0}")]
     Connect(String),
     /// The TLS handshake failed: among others, a certificate not trusted or not for the host.
-    #[error("tls-error: {0}")]
     Tls(String),
     /// A response that is not a policy: status other than 200 (3xx included: RFC 8461 3.3 "HTTP
     /// 3xx redirects MUST NOT be followed"), wrong Content-Type, body too large, bad framing.
-    #[error("http-error: {0}")]
     Http(String),
-    #[error("timeout: no complete policy in time")]
     Timeout,
 }
 
 impl FetchError {
-    pub fn as_str(&self) -> &'static str {
+    /// The problem code; its text is also the policy status.
+    pub fn code(&self) -> Code {
         match self {
-            FetchError::Dns(_) => "dns-error",
-            FetchError::Connect(_) => "connect-error",
-            FetchError::Tls(_) => "tls-error",
-            FetchError::Http(_) => "http-error",
-            FetchError::Timeout => "timeout",
+            FetchError::Dns(_) => Code::Dns(Status::Error),
+            FetchError::Connect(_) => Code::ConnectError,
+            FetchError::Tls(_) => Code::TlsError,
+            FetchError::Http(_) => Code::HttpError,
+            FetchError::Timeout => Code::Timeout,
         }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        self.code().as_str()
     }
 
     /// `code: text` for the errors column (the `Display` text).
     pub fn describe(&self) -> String {
         self.to_string()
+    }
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            FetchError::Dns(t)
+            | FetchError::Connect(t)
+            | FetchError::Tls(t)
+            | FetchError::Http(t) => t.as_str(),
+            FetchError::Timeout => "no complete policy in time",
+        };
+        write!(f, "{}", Problem::new(self.code(), text))
     }
 }
 

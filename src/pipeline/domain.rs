@@ -1,5 +1,6 @@
 //! The checks of one domain: the queries it needs (through the shared cache) and the row they make.
 
+use crate::checks::problem::{Code, problem};
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
@@ -82,8 +83,10 @@ pub async fn scan_domain(
     let mx = res.lookup(domain, RecordType::MX).await;
     let mut mxf = mx_findings(&mx);
     if mx.status.is_failure() {
-        mxf.errors
-            .push(format!("dns-{}: MX query {}", mx.status, mx.describe()));
+        mxf.errors.push(problem(
+            Code::Dns(mx.status),
+            format_args!("MX query {}", mx.describe()),
+        ));
     }
     // With DO set (EngineOptions::dnssec_ok), a validating resolver's AD bit says whether it
     // validated the answer (RFC 4035 3.2.3, RFC 6840 5.8).
@@ -241,8 +244,10 @@ impl Exchanges {
             for ans in [&l.a, &l.aaaa] {
                 if ans.status.is_failure() {
                     x.first_failure.get_or_insert(ans.status);
-                    x.problems
-                        .push(format!("mx-address-lookup: {exchange}: {}", ans.describe()));
+                    x.problems.push(problem(
+                        Code::MxAddressLookup,
+                        format_args!("{exchange}: {}", ans.describe()),
+                    ));
                 }
                 for ip in ans.ips() {
                     if !x.ips.contains(&ip) {
@@ -266,9 +271,12 @@ impl Exchanges {
 /// and the exchanges' own (aliases, no address, RFC 5321 5.1 / RFC 2181 10.3).
 fn exchange_problems(mxf: &mut MxFindings, ex: &Exchanges) {
     if mxf.exchanges.len() > MAX_EXCHANGES {
-        mxf.errors.push(format!(
-            "mx-too-many: {} exchanges, addresses of the first {MAX_EXCHANGES} looked up",
-            mxf.exchanges.len()
+        mxf.errors.push(problem(
+            Code::MxTooMany,
+            format_args!(
+                "{} exchanges, addresses of the first {MAX_EXCHANGES} looked up",
+                mxf.exchanges.len()
+            ),
         ));
     }
     mxf.errors.extend(ex.problems.iter().cloned());
@@ -301,9 +309,9 @@ async fn spf_findings(
         if a.status == Status::Ok {
             spf.flags.push("spf_type99".into());
         } else if a.status.is_failure() {
-            spf.errors.push(format!(
-                "dns-temperror: type 99 (SPF) query {}",
-                a.describe()
+            spf.errors.push(problem(
+                Code::DnsTempError,
+                format_args!("type 99 (SPF) query {}", a.describe()),
             ));
         }
     }

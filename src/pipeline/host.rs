@@ -1,6 +1,7 @@
 //! The checks of one address (a range target, or an MX address of a scanned domain): reverse DNS
 //! with forward confirmation, DNSBL listings, origin AS. All DNS goes through the shared cache.
 
+use crate::checks::problem::{Code, problem};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -215,7 +216,7 @@ impl HostChecker {
                     })
                 }
                 Ok(None) => {}
-                Err(e) => reverse.errors.push(format!("asn-lookup: {e}")),
+                Err(e) => reverse.errors.push(problem(Code::AsnLookup, e)),
             }
         }
         let mut row = HostRow::checked(ip, reverse, dnsbl, asn);
@@ -229,8 +230,10 @@ impl HostChecker {
         let mut r = ReverseFindings::new(ptr.status);
         let Some((names, errors)) = rdns::ptr_names(&Lookup::from_answer(&ptr, Answer::ptrs))
         else {
-            r.errors
-                .push(format!("dns-{}: PTR {}", ptr.status, ptr.describe()));
+            r.errors.push(problem(
+                Code::Dns(ptr.status),
+                format_args!("PTR {}", ptr.describe()),
+            ));
             return r;
         };
         r.errors.extend(errors);

@@ -34,6 +34,7 @@ use super::readiness::{
     DomainFacts, HostCells, HostFacts, HostMap, KeyFacts, ReadinessRow, ReadinessWriter, judge,
 };
 use crate::checks::dmarc::DmarcStatus;
+use crate::checks::problem::Problem;
 use crate::checks::spf::SpfStatus;
 use crate::output::HostStatus;
 use crate::smtp::conn::SmtpStatus;
@@ -215,10 +216,21 @@ fn non_empty(a: Option<&ListArray>, i: usize) -> bool {
     range(a, i).is_some_and(|r| !r.is_empty())
 }
 
-/// The stable code a problem string starts with (`lookup-limit: 11 lookups` -> `lookup-limit`),
-/// or a DNSBL error's zone (`zen.example: 127.255.255.254 ...` -> `zen.example`).
+/// The code a problem item starts with (`lookup-limit: 11 lookups` -> `lookup-limit`). An item
+/// without a known code (the output of another version) counts under its first word, so that a
+/// code this build does not know is still tallied, not lost.
 pub fn code(problem: &str) -> &str {
-    problem.split_once(':').map_or(problem, |(c, _)| c).trim()
+    Problem::split(problem).map_or_else(|| first_word(problem), |(c, _)| c.as_str())
+}
+
+/// A DNSBL error's zone (`zen.example: 127.255.255.254 ...` -> `zen.example`): those items name
+/// the zone first, not a problem code.
+fn zone(error: &str) -> &str {
+    first_word(error)
+}
+
+fn first_word(item: &str) -> &str {
+    item.split_once(':').map_or(item, |(c, _)| c).trim()
 }
 
 /// Each distinct item of a list, once.
@@ -231,7 +243,12 @@ fn distinct(list: Option<Vec<&str>>) -> Vec<&str> {
 
 /// Each distinct code of a problem list, once.
 fn codes(list: Option<Vec<&str>>) -> Vec<&str> {
-    let mut v: Vec<&str> = list.unwrap_or_default().into_iter().map(code).collect();
+    keys(list, code)
+}
+
+/// Each distinct key of a list, once.
+fn keys<'a>(list: Option<Vec<&'a str>>, key: fn(&'a str) -> &'a str) -> Vec<&'a str> {
+    let mut v: Vec<&str> = list.unwrap_or_default().into_iter().map(key).collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -404,7 +421,7 @@ pub(crate) fn host_batch(k: &HostCols, c: &Batch, keep: &[bool], a: &mut HostAgg
                 a.dnsbl_listed.add(z);
             }
             a.dnsbl_listed_any += u64::from(!zones.is_empty());
-            for z in codes(strs(errors, i)) {
+            for z in keys(strs(errors, i), zone) {
                 a.dnsbl_errors.add(z);
             }
             match p(asn, i) {
@@ -1070,12 +1087,15 @@ mod tests {
     fn problem_codes() {
         let cases = [
             ("lookup-limit: 12 lookups", "lookup-limit"),
-            ("syntax", "syntax"),
+            ("dns-servfail: MX query servfail", "dns-servfail"),
             ("weak-key: s1: 512 bits", "weak-key"),
-            ("zen.example: 127.255.255.254", "zen.example"),
+            // Not a code of this build: still its own key.
+            ("syntax", "syntax"),
+            ("future-code: text", "future-code"),
         ];
         for (p, want) in cases {
-            assert_eq!(code(p), want);
+            assert_eq!(code(p), want, "{p}");
         }
+        assert_eq!(zone("zen.example: 127.255.255.254"), "zen.example");
     }
 }

@@ -1,6 +1,7 @@
 //! Where a domain's DMARC policy is found: RFC 7489 6.6.3 (the domain, then its Organizational
 //! Domain) or the DMARCbis DNS Tree Walk, planned one `_dmarc` name at a time.
 
+use crate::checks::problem::{Code, problem};
 use std::fmt;
 
 use super::psl::{SuffixList, organizational_domain_with, to_ascii_name};
@@ -138,10 +139,13 @@ fn walk(plan: &[String], mode: DiscoveryMode, answers: &[Lookup<String>]) -> Wal
             // DMARCbis 4.10 steps 2 and 7: "If multiple DMARC records are returned, they are all
             // discarded", and the walk goes on.
             Selection::Multiple(rs) if mode == DiscoveryMode::TreeWalk => {
-                discarded.push(format!(
-                    "multiple-records: {} v=DMARC1 records at _dmarc.{} (DMARCbis 4.10: all discarded)",
-                    rs.len(),
-                    plan[i]
+                discarded.push(problem(
+                    Code::MultipleRecords,
+                    format_args!(
+                        "{} v=DMARC1 records at _dmarc.{} (DMARCbis 4.10: all discarded)",
+                        rs.len(),
+                        plan[i]
+                    ),
                 ));
                 continue;
             }

@@ -27,6 +27,7 @@ pub use record::{Alignment, DmarcRecord, Policy, Psd, ReportUri, is_dmarc_record
 pub use report::{Authorization, authorization, authorizes, external_destinations, record_domain};
 
 use super::{Lookup, TxtPolicy};
+use crate::checks::problem::{Code, problem};
 use crate::columns::ColType::*;
 use crate::columns::Column;
 use crate::columns::Value::*;
@@ -224,7 +225,7 @@ impl TxtPolicy for DmarcFindings {
     /// A row for a lookup that failed transiently; `reason` is the resolver's account of it.
     fn temperror(reason: &str) -> DmarcFindings {
         let mut f = DmarcFindings::empty(DmarcStatus::TempError);
-        f.errors.push(format!("dns-temperror: {reason}"));
+        f.errors.push(problem(Code::DnsTempError, reason));
         f
     }
 
@@ -243,9 +244,12 @@ fn multiple(rs: &[String]) -> DmarcFindings {
     // DMARC processing is not applied), so no tag of any of them is reported.
     let mut f = DmarcFindings::empty(DmarcStatus::Invalid);
     f.record = Some(rs[0].clone());
-    f.errors.push(format!(
-        "multiple-records: {} v=DMARC1 records (RFC 7489 6.6.3: none is used)",
-        rs.len()
+    f.errors.push(problem(
+        Code::MultipleRecords,
+        format_args!(
+            "{} v=DMARC1 records (RFC 7489 6.6.3: none is used)",
+            rs.len()
+        ),
     ));
     f
 }

@@ -1,6 +1,7 @@
 //! The DMARC record and its tags (RFC 7489 6.3, 6.4; DMARCbis for `np`, `t`, `psd`).
 
 use super::super::taglist::{self, Part};
+use crate::checks::problem::{Code, problem};
 
 /// RFC 7489 6.4: `( "none" / "quarantine" / "reject" )`, for `p`, `sp` and (DMARCbis) `np`.
 /// ABNF literals are case-insensitive (RFC 5234 2.3), so `p=Reject` is valid.
@@ -161,10 +162,10 @@ pub fn parse(record: &str) -> DmarcRecord {
             Part::NoEquals { .. } => {
                 r.errors.extend(part.syntax_error());
                 if i == 0 {
-                    r.errors.push(
-                        "missing-version: the record must begin with v=DMARC1 (RFC 7489 6.4)"
-                            .into(),
-                    );
+                    r.errors.push(problem(
+                        Code::MissingVersion,
+                        "the record must begin with v=DMARC1 (RFC 7489 6.4)",
+                    ));
                 }
                 continue;
             }
@@ -177,52 +178,61 @@ pub fn parse(record: &str) -> DmarcRecord {
         let tag = t.name.to_ascii_lowercase();
         if i == 0 {
             if tag != "v" {
-                r.errors.push(
-                    "missing-version: the record must begin with v=DMARC1 (RFC 7489 6.4)".into(),
-                );
+                r.errors.push(problem(
+                    Code::MissingVersion,
+                    "the record must begin with v=DMARC1 (RFC 7489 6.4)",
+                ));
             } else if value != "DMARC1" {
-                r.errors.push(format!(
-                    "invalid-version: {value:?} (RFC 7489 6.4: exactly DMARC1)"
+                r.errors.push(problem(
+                    Code::InvalidVersion,
+                    format_args!("{value:?} (RFC 7489 6.4: exactly DMARC1)"),
                 ));
             } else {
                 r.version_ok = true;
             }
         }
         if t.duplicate {
-            r.errors.push(format!(
-                "duplicate-tag: {tag} again at byte {offset} (the first one is used)"
+            r.errors.push(problem(
+                Code::DuplicateTag,
+                format_args!("{tag} again at byte {offset} (the first one is used)"),
             ));
             continue;
         }
         match tag.as_str() {
             "v" if i == 0 => {}
-            "v" => r.errors.push(format!(
-                "syntax: byte {offset}: v= must be the first tag (RFC 7489 6.4)"
+            "v" => r.errors.push(problem(
+                Code::Syntax,
+                format_args!("byte {offset}: v= must be the first tag (RFC 7489 6.4)"),
             )),
             "p" => match Policy::parse(value) {
                 Some(p) => r.p = Some(p),
-                None => r
-                    .errors
-                    .push(format!("invalid-p: {value:?} (none, quarantine or reject)")),
+                None => r.errors.push(problem(
+                    Code::InvalidP,
+                    format_args!("{value:?} (none, quarantine or reject)"),
+                )),
             },
             "sp" => match Policy::parse(value) {
                 Some(p) => r.sp = Some(p),
                 None => {
                     bad_sp = true;
-                    r.errors.push(format!(
-                        "invalid-sp: {value:?} (none, quarantine or reject)"
+                    r.errors.push(problem(
+                        Code::InvalidSp,
+                        format_args!("{value:?} (none, quarantine or reject)"),
                     ));
                 }
             },
             "np" => match Policy::parse(value) {
                 Some(p) => r.np = Some(p),
-                None => r.errors.push(format!(
-                    "invalid-np: {value:?} (none, quarantine or reject)"
+                None => r.errors.push(problem(
+                    Code::InvalidNp,
+                    format_args!("{value:?} (none, quarantine or reject)"),
                 )),
             },
             "pct" => match value.parse::<u8>() {
                 Ok(n) if n <= 100 && is_digits(value, 3) => r.pct = Some(n),
-                _ => r.errors.push(format!("invalid-pct: {value:?} (0-100)")),
+                _ => r
+                    .errors
+                    .push(problem(Code::InvalidPct, format_args!("{value:?} (0-100)"))),
             },
             "adkim" | "aspf" => {
                 let a = match value.to_ascii_lowercase().as_str() {
@@ -233,16 +243,25 @@ pub fn parse(record: &str) -> DmarcRecord {
                 match a {
                     Some(a) if tag == "adkim" => r.adkim = Some(a),
                     Some(a) => r.aspf = Some(a),
-                    None => r.errors.push(format!("invalid-{tag}: {value:?} (r or s)")),
+                    None => {
+                        let code = if tag == "adkim" {
+                            Code::InvalidAdkim
+                        } else {
+                            Code::InvalidAspf
+                        };
+                        r.errors
+                            .push(problem(code, format_args!("{value:?} (r or s)")))
+                    }
                 }
             }
             "fo" => {
                 for opt in value.split(':').map(|o| o.trim_matches(WSP)) {
                     match opt.to_ascii_lowercase().as_str() {
                         o @ ("0" | "1" | "d" | "s") => r.fo.extend(o.chars()),
-                        _ => r
-                            .errors
-                            .push(format!("invalid-fo: {opt:?} (colon-separated 0, 1, d, s)")),
+                        _ => r.errors.push(problem(
+                            Code::InvalidFo,
+                            format_args!("{opt:?} (colon-separated 0, 1, d, s)"),
+                        )),
                     }
                 }
             }
@@ -250,8 +269,11 @@ pub fn parse(record: &str) -> DmarcRecord {
                 for fmt in value.split(':').map(|f| f.trim_matches(WSP)) {
                     let fmt = fmt.to_ascii_lowercase();
                     if fmt != "afrf" {
-                        r.errors.push(format!(
-                            "invalid-rf: {fmt:?} (afrf is the only registered format, RFC 7489 6.3)"
+                        r.errors.push(problem(
+                            Code::InvalidRf,
+                            format_args!(
+                                "{fmt:?} (afrf is the only registered format, RFC 7489 6.3)"
+                            ),
                         ));
                     }
                     r.rf.push(fmt);
@@ -259,9 +281,10 @@ pub fn parse(record: &str) -> DmarcRecord {
             }
             "ri" => match value.parse::<u32>() {
                 Ok(n) if is_digits(value, 10) => r.ri = Some(n),
-                _ => r
-                    .errors
-                    .push(format!("invalid-ri: {value:?} (seconds, 32-bit unsigned)")),
+                _ => r.errors.push(problem(
+                    Code::InvalidRi,
+                    format_args!("{value:?} (seconds, 32-bit unsigned)"),
+                )),
             },
             "rua" => {
                 r.rua_raw = split_uris(value);
@@ -274,23 +297,30 @@ pub fn parse(record: &str) -> DmarcRecord {
             "t" => match value.to_ascii_lowercase().as_str() {
                 "y" => r.t = Some(true),
                 "n" => r.t = Some(false),
-                _ => r.errors.push(format!("invalid-t: {value:?} (y or n)")),
+                _ => r
+                    .errors
+                    .push(problem(Code::InvalidT, format_args!("{value:?} (y or n)"))),
             },
             "psd" => match value.to_ascii_lowercase().as_str() {
                 "y" => r.psd = Some(Psd::Yes),
                 "n" => r.psd = Some(Psd::No),
                 "u" => r.psd = Some(Psd::Unspecified),
-                _ => r.errors.push(format!("invalid-psd: {value:?} (y, n or u)")),
+                _ => r.errors.push(problem(
+                    Code::InvalidPsd,
+                    format_args!("{value:?} (y, n or u)"),
+                )),
             },
             _ => {
-                r.errors.push(format!("unknown-tag: {tag}"));
+                r.errors.push(problem(Code::UnknownTag, &tag));
                 r.unknown.push((tag, value.to_string()));
             }
         }
     }
     if r.p.is_none() && !r.errors.iter().any(|e| e.starts_with("invalid-p:")) {
-        r.errors
-            .push("missing-p: no p= tag (RFC 7489 6.3: REQUIRED for policy records)".into());
+        r.errors.push(problem(
+            Code::MissingP,
+            "no p= tag (RFC 7489 6.3: REQUIRED for policy records)",
+        ));
     }
     r.valid = r.version_ok && r.p.is_some() && !bad_sp;
     r
@@ -313,15 +343,19 @@ fn parse_uris(tag: &str, items: &[String], errors: &mut Vec<String>) -> Vec<Repo
     let mut out = Vec::new();
     for item in items {
         if item.is_empty() {
-            errors.push(format!("invalid-uri: empty item in {tag}"));
+            errors.push(problem(
+                Code::InvalidUri,
+                format_args!("empty item in {tag}"),
+            ));
             continue;
         }
         let (uri, size) = match item.rsplit_once('!') {
             Some((uri, size)) => match parse_size(size) {
                 Some(n) => (uri, Some(n)),
                 None => {
-                    errors.push(format!(
-                        "invalid-uri-size: {item:?} (!digits with an optional k, m, g or t)"
+                    errors.push(problem(
+                        Code::InvalidUriSize,
+                        format_args!("{item:?} (!digits with an optional k, m, g or t)"),
                     ));
                     (uri, None)
                 }
@@ -329,8 +363,9 @@ fn parse_uris(tag: &str, items: &[String], errors: &mut Vec<String>) -> Vec<Repo
             None => (item.as_str(), None),
         };
         let Some((scheme, rest)) = uri.split_once(':').filter(|(s, _)| is_scheme(s)) else {
-            errors.push(format!(
-                "invalid-uri: {item:?} in {tag} has no scheme (RFC 7489 6.4: e.g. mailto:)"
+            errors.push(problem(
+                Code::InvalidUri,
+                format_args!("{item:?} in {tag} has no scheme (RFC 7489 6.4: e.g. mailto:)"),
             ));
             continue;
         };
@@ -348,13 +383,15 @@ fn parse_uris(tag: &str, items: &[String], errors: &mut Vec<String>) -> Vec<Repo
                     parsed.domain = Some(domain.trim_end_matches('.').to_ascii_lowercase());
                     parsed.address = Some(addr);
                 }
-                _ => errors.push(format!(
-                    "invalid-mailto: {item:?} in {tag} is not mailto:local@domain"
+                _ => errors.push(problem(
+                    Code::InvalidMailto,
+                    format_args!("{item:?} in {tag} is not mailto:local@domain"),
                 )),
             }
         } else {
-            errors.push(format!(
-                "unsupported-uri-scheme: {scheme} in {tag} (RFC 7489 6.2 requires only mailto)"
+            errors.push(problem(
+                Code::UnsupportedUriScheme,
+                format_args!("{scheme} in {tag} (RFC 7489 6.2 requires only mailto)"),
             ));
         }
         out.push(parsed);

@@ -1,6 +1,7 @@
 //! External report destinations (RFC 7489 7.1): a `rua` or `ruf` address outside the record's
 //! Organizational Domain receives reports only if its domain publishes the authorisation record.
 
+use crate::checks::problem::{Code, problem};
 use std::collections::HashMap;
 
 use super::Lookup;
@@ -71,8 +72,9 @@ pub fn authorization<'a>(
     let mut out = Authorization::default();
     for (dest, name, answer) in answers {
         match answer {
-            Lookup::TempError(reason) => out.errors.push(format!(
-                "rua-authorization-temperror: {dest}: {name} TXT {reason}"
+            Lookup::TempError(reason) => out.errors.push(problem(
+                Code::RuaAuthorizationTempError,
+                format_args!("{dest}: {name} TXT {reason}"),
             )),
             _ if authorizes(answer.records()) => out.authorized.push(dest.to_string()),
             _ => out.unauthorized.push(dest.to_string()),

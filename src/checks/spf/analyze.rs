@@ -34,6 +34,7 @@
 //! `ipv6_prefixes` is simpler: the number of distinct pass-authorized IPv6
 //! prefixes (ip6 terms, AAAA answers of a/mx) reachable with a pass outcome.
 
+use crate::checks::problem::{Code, problem};
 use std::fmt;
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -173,7 +174,10 @@ pub async fn analyze_with<D: SpfDns>(dns: &D, domain: &str, walk: bool) -> SpfAn
         Lookup::NoData | Lookup::NxDomain => return SpfAnalysis::empty(SpfStatus::None),
         Lookup::TempError(e) => {
             let mut a = SpfAnalysis::empty(SpfStatus::TempError);
-            a.errors.push(format!("dns-temperror: TXT {domain}: {e}"));
+            a.errors.push(problem(
+                Code::DnsTempError,
+                format_args!("TXT {domain}: {e}"),
+            ));
             return a;
         }
     };
@@ -191,8 +195,10 @@ pub async fn analyze_with<D: SpfDns>(dns: &D, domain: &str, walk: bool) -> SpfAn
             // RFC 7208 4.5: several records is permerror for every client,
             // and no one of them is "the" policy to walk.
             out.status = SpfStatus::PermError;
-            out.errors
-                .push(format!("multiple-records: {n} v=spf1 records"));
+            out.errors.push(problem(
+                Code::MultipleRecords,
+                format_args!("{n} v=spf1 records"),
+            ));
             return out;
         }
     }
@@ -238,18 +244,18 @@ pub async fn analyze_with<D: SpfDns>(dns: &D, domain: &str, walk: bool) -> SpfAn
     if out.lookups > MAX_DNS_TERMS {
         out.errors.insert(
             0,
-            format!(
-                "lookup-limit: {} DNS-querying terms (max {MAX_DNS_TERMS})",
-                out.lookups
+            problem(
+                Code::LookupLimit,
+                format_args!("{} DNS-querying terms (max {MAX_DNS_TERMS})", out.lookups),
             ),
         );
     }
     if out.void_lookups > MAX_VOID_LOOKUPS {
         out.errors.insert(
             0,
-            format!(
-                "void-limit: {} void lookups (max {MAX_VOID_LOOKUPS})",
-                out.void_lookups
+            problem(
+                Code::VoidLimit,
+                format_args!("{} void lookups (max {MAX_VOID_LOOKUPS})", out.void_lookups),
             ),
         );
     }
@@ -320,8 +326,9 @@ impl<'a, D: SpfDns> Walker<'a, D> {
     fn budget(&mut self) -> bool {
         if self.queries >= MAX_WALK_QUERIES {
             if self.enumerable {
-                self.error(format!(
-                    "walk-limit: more than {MAX_WALK_QUERIES} DNS queries, tree not fully walked"
+                self.error(problem(
+                    Code::WalkLimit,
+                    format_args!("more than {MAX_WALK_QUERIES} DNS queries, tree not fully walked"),
                 ));
             }
             self.enumerable = false;
@@ -343,7 +350,8 @@ impl<'a, D: SpfDns> Walker<'a, D> {
     fn walk_target<'s>(
         &'s mut self,
         target: String,
-        kind: &'static str,
+        // What a target without an SPF record is: `include-none` or `redirect-none`.
+        none: Code,
         depth: u8,
         pass_ctx: bool,
         path: &'s mut Vec<String>,
@@ -355,20 +363,27 @@ impl<'a, D: SpfDns> Walker<'a, D> {
             if let Some(pos) = path.iter().position(|p| *p == target) {
                 self.out.loop_detected = true;
                 let chain: Vec<&str> = path[pos..].iter().map(String::as_str).collect();
-                self.perm(format!("include-loop: {} -> {target}", chain.join(" -> ")));
+                self.perm(problem(
+                    Code::IncludeLoop,
+                    format_args!("{} -> {target}", chain.join(" -> ")),
+                ));
                 return None;
             }
             if depth > MAX_WALK_DEPTH {
-                self.perm(format!(
-                    "depth-limit: include/redirect nesting deeper than {MAX_WALK_DEPTH} at {target}"
+                self.perm(problem(
+                    Code::DepthLimit,
+                    format_args!(
+                        "include/redirect nesting deeper than {MAX_WALK_DEPTH} at {target}"
+                    ),
                 ));
                 self.enumerable = false;
                 return None;
             }
             if self.records_fetched >= MAX_WALK_RECORDS || !self.budget() {
                 if self.enumerable {
-                    self.error(format!(
-                        "walk-limit: more than {MAX_WALK_RECORDS} records, tree not fully walked"
+                    self.error(problem(
+                        Code::WalkLimit,
+                        format_args!("more than {MAX_WALK_RECORDS} records, tree not fully walked"),
                     ));
                 }
                 self.enumerable = false;
@@ -379,24 +394,30 @@ impl<'a, D: SpfDns> Walker<'a, D> {
                 Lookup::Records(r) => r,
                 Lookup::NoData | Lookup::NxDomain => {
                     self.void();
-                    self.perm(format!("{kind}-none: no SPF record at {target}"));
+                    self.perm(problem(none, format_args!("no SPF record at {target}")));
                     return None;
                 }
                 Lookup::TempError(e) => {
                     self.enumerable = false;
-                    self.temp(format!("dns-temperror: TXT {target}: {e}"));
+                    self.temp(problem(
+                        Code::DnsTempError,
+                        format_args!("TXT {target}: {e}"),
+                    ));
                     return None;
                 }
             };
             let mut spf: Vec<String> = txts.into_iter().filter(|t| is_spf_record(t)).collect();
             let record = match spf.len() {
                 0 => {
-                    self.perm(format!("{kind}-none: no SPF record at {target}"));
+                    self.perm(problem(none, format_args!("no SPF record at {target}")));
                     return None;
                 }
                 1 => spf.pop().unwrap_or_default(),
                 n => {
-                    self.perm(format!("multiple-records: {n} v=spf1 records at {target}"));
+                    self.perm(problem(
+                        Code::MultipleRecords,
+                        format_args!("{n} v=spf1 records at {target}"),
+                    ));
                     return None;
                 }
             };
@@ -506,7 +527,7 @@ impl<'a, D: SpfDns> Walker<'a, D> {
                     }
                     match self.fixed_target(spec, domain) {
                         Some(t) => self
-                            .walk_target(t, "include", depth + 1, term_pass, path)
+                            .walk_target(t, Code::IncludeNone, depth + 1, term_pass, path)
                             .await
                             .map(|w| w.pass)
                             .unwrap_or_default(),
@@ -528,7 +549,7 @@ impl<'a, D: SpfDns> Walker<'a, D> {
                 // RFC 7208 6.1: the target's result becomes this record's,
                 // so a pass there is a pass here (same context).
                 if let Some(w) = self
-                    .walk_target(t, "redirect", depth + 1, pass_ctx, path)
+                    .walk_target(t, Code::RedirectNone, depth + 1, pass_ctx, path)
                     .await
                 {
                     pass = pass.union(&w.pass.difference(&decided));
@@ -579,7 +600,9 @@ impl<'a, D: SpfDns> Walker<'a, D> {
         }
         match self.dns.a(target).await {
             Lookup::Records(r) if !r.is_empty() => {}
-            Lookup::TempError(e) => self.temp(format!("dns-temperror: A {target}: {e}")),
+            Lookup::TempError(e) => {
+                self.temp(problem(Code::DnsTempError, format_args!("A {target}: {e}")))
+            }
             _ => self.void(),
         }
     }
@@ -607,7 +630,7 @@ impl<'a, D: SpfDns> Walker<'a, D> {
                 Lookup::TempError(e) => {
                     any = true;
                     self.enumerable = false;
-                    self.temp(format!("dns-temperror: A {name}: {e}"));
+                    self.temp(problem(Code::DnsTempError, format_args!("A {name}: {e}")));
                 }
                 _ => {}
             }
@@ -624,7 +647,10 @@ impl<'a, D: SpfDns> Walker<'a, D> {
                 }
                 Lookup::TempError(e) => {
                     any = true;
-                    self.temp(format!("dns-temperror: AAAA {name}: {e}"));
+                    self.temp(problem(
+                        Code::DnsTempError,
+                        format_args!("AAAA {name}: {e}"),
+                    ));
                 }
                 _ => {}
             }
@@ -643,7 +669,7 @@ impl<'a, D: SpfDns> Walker<'a, D> {
             Lookup::Records(r) if !r.is_empty() => r,
             Lookup::TempError(e) => {
                 self.enumerable = false;
-                self.temp(format!("dns-temperror: MX {name}: {e}"));
+                self.temp(problem(Code::DnsTempError, format_args!("MX {name}: {e}")));
                 return Ipv4Set::default();
             }
             _ => {
@@ -652,9 +678,12 @@ impl<'a, D: SpfDns> Walker<'a, D> {
             }
         };
         if hosts.len() > MAX_NAMES_PER_TERM {
-            self.perm(format!(
-                "mx-limit: {name} has {} MX names (max {MAX_NAMES_PER_TERM})",
-                hosts.len()
+            self.perm(problem(
+                Code::MxLimit,
+                format_args!(
+                    "{name} has {} MX names (max {MAX_NAMES_PER_TERM})",
+                    hosts.len()
+                ),
             ));
         }
         hosts.sort();
@@ -789,11 +818,14 @@ mod tests {
     use super::super::testdns::Zone;
     use super::*;
 
+    /// The analysis, every error a listed problem code.
     fn run(zone: &Zone, domain: &str) -> SpfAnalysis {
-        tokio::runtime::Builder::new_current_thread()
+        let a = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
-            .block_on(analyze(zone, domain))
+            .block_on(analyze(zone, domain));
+        crate::checks::problem::assert_problems(&a.errors);
+        a
     }
 
     #[test]

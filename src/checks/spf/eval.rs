@@ -1,5 +1,6 @@
 //! `check_host()` (RFC 7208 sections 4 to 6).
 
+use crate::checks::problem::{Code, problem};
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
@@ -155,9 +156,9 @@ pub async fn check_host_with<D: SpfDns>(dns: &D, p: &CheckParams<'_>) -> SpfOutc
             return SpfOutcome {
                 result: SpfResult::None,
                 explanation: None,
-                problem: Some(format!(
-                    "invalid-domain: {:?} is not a valid FQDN",
-                    truncate(p.domain, 80)
+                problem: Some(problem(
+                    Code::InvalidDomain,
+                    format_args!("{:?} is not a valid FQDN", truncate(p.domain, 80)),
                 )),
                 lookups: 0,
                 void_lookups: 0,
@@ -239,7 +240,10 @@ impl<'a, D: SpfDns> Evaluator<'a, D> {
             if depth > MAX_DEPTH {
                 return Verdict::error(
                     SpfResult::PermError,
-                    format!("depth-limit: nesting deeper than {MAX_DEPTH} at {domain}"),
+                    problem(
+                        Code::DepthLimit,
+                        format_args!("nesting deeper than {MAX_DEPTH} at {domain}"),
+                    ),
                 );
             }
             let record = match fetch_record(self.dns, &domain).await {
@@ -292,14 +296,20 @@ impl<'a, D: SpfDns> Evaluator<'a, D> {
             let Some(target) = self.target(redirect, domain).await else {
                 return Err(Verdict::error(
                     SpfResult::PermError,
-                    format!("redirect-invalid: redirect={redirect} expands to no valid name"),
+                    problem(
+                        Code::RedirectInvalid,
+                        format_args!("redirect={redirect} expands to no valid name"),
+                    ),
                 ));
             };
             let v = self.check(target.clone(), depth + 1).await;
             if v.result == SpfResult::None {
                 return Err(Verdict::error(
                     SpfResult::PermError,
-                    format!("redirect-none: no SPF record at redirect target {target}"),
+                    problem(
+                        Code::RedirectNone,
+                        format_args!("no SPF record at redirect target {target}"),
+                    ),
                 ));
             }
             return Ok(v);
@@ -312,7 +322,10 @@ impl<'a, D: SpfDns> Evaluator<'a, D> {
         if self.lookups > MAX_DNS_TERMS {
             return Err(Verdict::error(
                 SpfResult::PermError,
-                format!("lookup-limit: more than {MAX_DNS_TERMS} DNS-querying terms"),
+                problem(
+                    Code::LookupLimit,
+                    format_args!("more than {MAX_DNS_TERMS} DNS-querying terms"),
+                ),
             ));
         }
         Ok(())
@@ -323,7 +336,10 @@ impl<'a, D: SpfDns> Evaluator<'a, D> {
         if self.voids > MAX_VOID_LOOKUPS {
             return Err(Verdict::error(
                 SpfResult::PermError,
-                format!("void-limit: more than {MAX_VOID_LOOKUPS} void lookups"),
+                problem(
+                    Code::VoidLimit,
+                    format_args!("more than {MAX_VOID_LOOKUPS} void lookups"),
+                ),
             ));
         }
         Ok(())
@@ -367,7 +383,10 @@ impl<'a, D: SpfDns> Evaluator<'a, D> {
                 None if matches!(m, Mechanism::Include(_)) => {
                     return Err(Verdict::error(
                         SpfResult::PermError,
-                        format!("include-invalid: include:{spec} expands to no valid name"),
+                        problem(
+                            Code::IncludeInvalid,
+                            format_args!("include:{spec} expands to no valid name"),
+                        ),
                     ));
                 }
                 None => return Ok(false),
@@ -422,7 +441,10 @@ impl<'a, D: SpfDns> Evaluator<'a, D> {
                     SpfResult::PermError => Err(v),
                     SpfResult::None => Err(Verdict::error(
                         SpfResult::PermError,
-                        format!("include-none: no SPF record at include target {target}"),
+                        problem(
+                            Code::IncludeNone,
+                            format_args!("no SPF record at include target {target}"),
+                        ),
                     )),
                 }
             }
@@ -468,9 +490,12 @@ impl<'a, D: SpfDns> Evaluator<'a, D> {
         if exchanges.len() > MAX_NAMES_PER_TERM {
             return Err(Verdict::error(
                 SpfResult::PermError,
-                format!(
-                    "mx-limit: {target} has {} MX names (max {MAX_NAMES_PER_TERM})",
-                    exchanges.len()
+                problem(
+                    Code::MxLimit,
+                    format_args!(
+                        "{target} has {} MX names (max {MAX_NAMES_PER_TERM})",
+                        exchanges.len()
+                    ),
                 ),
             ));
         }
@@ -549,7 +574,7 @@ async fn fetch_record<D: SpfDns>(dns: &D, domain: &str) -> Result<String, Verdic
         Lookup::NoData | Lookup::NxDomain => {
             return Err(Verdict::error(
                 SpfResult::None,
-                format!("no-record: no TXT records at {domain}"),
+                problem(Code::NoRecord, format_args!("no TXT records at {domain}")),
             ));
         }
         Lookup::TempError(e) => return Err(temp(domain, &e)),
@@ -558,14 +583,14 @@ async fn fetch_record<D: SpfDns>(dns: &D, domain: &str) -> Result<String, Verdic
     match (spf.next(), spf.next()) {
         (None, _) => Err(Verdict::error(
             SpfResult::None,
-            format!("no-record: no v=spf1 record at {domain}"),
+            problem(Code::NoRecord, format_args!("no v=spf1 record at {domain}")),
         )),
         (Some(r), None) => Ok(r),
         (Some(_), Some(_)) => Err(Verdict::error(
             SpfResult::PermError,
-            format!(
-                "multiple-records: {} v=spf1 records at {domain}",
-                2 + spf.count()
+            problem(
+                Code::MultipleRecords,
+                format_args!("{} v=spf1 records at {domain}", 2 + spf.count()),
             ),
         )),
     }
@@ -583,7 +608,10 @@ fn truncate(s: &str, max: usize) -> &str {
 fn temp(name: &str, e: &str) -> Verdict {
     Verdict::error(
         SpfResult::TempError,
-        format!("dns-temperror: {name}: {}", truncate(e, 200)),
+        problem(
+            Code::DnsTempError,
+            format_args!("{name}: {}", truncate(e, 200)),
+        ),
     )
 }
 
@@ -625,10 +653,12 @@ mod tests {
             receiver: "mx.example.net",
             timestamp: 0,
         };
-        tokio::runtime::Builder::new_current_thread()
+        let out = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
-            .block_on(check_host_with(zone, &params))
+            .block_on(check_host_with(zone, &params));
+        crate::checks::problem::assert_problems(&out.problem);
+        out
     }
 
     fn zone() -> Zone {

@@ -4,6 +4,7 @@
 
 use super::analyze::{ProviderRow, SpfAnalysis, SpfStatus, providers};
 use super::record::Qualifier;
+use crate::checks::problem::{Code, problem};
 use crate::columns::ColType::*;
 use crate::columns::Column;
 use crate::columns::Value::*;
@@ -44,7 +45,7 @@ impl SpfFindings {
     /// Not asked because the domain's zone did not answer: temperror with `reason`.
     pub fn temperror(reason: &str) -> SpfFindings {
         SpfFindings {
-            errors: vec![format!("dns-temperror: {reason}")],
+            errors: vec![problem(Code::DnsTempError, reason)],
             ..SpfFindings::unmeasured(SpfStatus::TempError)
         }
     }

@@ -9,6 +9,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::macros::{Grammar, MacroError, MacroString};
+use crate::checks::problem::Code;
 
 /// ```text
 /// qualifier        = "+" / "-" / "?" / "~"
@@ -337,7 +338,7 @@ impl ParseError {
 /// all syntax errors; the precise kind is in [`ParseError::code`].
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "syntax: {} at {}", self.what, self.at)
+        write!(f, "{}: {} at {}", Code::Syntax, self.what, self.at)
     }
 }
 
