@@ -249,11 +249,10 @@ impl SmtpProbe {
         else {
             return Vec::new();
         };
-        let status = match t.row.host_status {
-            HostStatus::Skipped => "excluded",
-            _ => "error",
+        let (status, why) = match t.row.host_status {
+            HostStatus::Skipped => ("excluded", None),
+            _ => ("error", why),
         };
-        let why = why.filter(|_| status == "error");
         vec![super::recipient_rows::not_asked(
             ip,
             &via.recipient_domain(),
