@@ -126,31 +126,23 @@ pub async fn batch(
         for ip in ready.drain(..) {
             if let Some(p) = pending.remove(&ip) {
                 waiting -= p.domains.len();
-                if tx
-                    .send(Batch {
-                        ip,
-                        domains: p.domains,
-                    })
-                    .await
-                    .is_err()
-                {
+                if !hand_on(&tx, ip, p).await {
                     return;
                 }
             }
         }
     }
     for (ip, p) in pending.drain() {
-        if tx
-            .send(Batch {
-                ip,
-                domains: p.domains,
-            })
-            .await
-            .is_err()
-        {
+        if !hand_on(&tx, ip, p).await {
             return;
         }
     }
+}
+
+/// Sends a batch to the recipient stage; false once the stage is gone.
+async fn hand_on(tx: &mpsc::Sender<Batch>, ip: IpAddr, p: Pending) -> bool {
+    let domains = p.domains;
+    tx.send(Batch { ip, domains }).await.is_ok()
 }
 
 /// The recipient stage's probe: one session per batch at its address, within the address's

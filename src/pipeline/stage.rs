@@ -308,36 +308,29 @@ where
     /// The next target, or how the intake ends (a later stage goes on draining its input after
     /// the stop, within its grace).
     async fn next(&mut self, rx: &mut mpsc::Receiver<P::Target>) -> Result<P::Target, Intake> {
-        let cancel = self.stop.cancel.clone();
-        loop {
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled(), if self.deadline.is_none() => {
-                    self.stopped();
-                    if self.stop.first {
-                        return Err(Intake::Ended);
-                    }
-                }
-                _ = sleep_until(self.deadline) => return Err(Intake::TimedOut),
-                t = rx.recv() => return t.ok_or(Intake::Ended),
-            }
-        }
+        self.until(rx.recv()).await?.ok_or(Intake::Ended)
     }
 
     /// A place among the stage's probes, once the probe admits a new target.
     async fn place(&mut self) -> Result<OwnedSemaphorePermit, Intake> {
-        let cancel = self.stop.cancel.clone();
         let (permits, probe, stats) =
             (self.permits.clone(), self.probe.clone(), self.stats.clone());
-        let admitted = async move {
+        self.until(async move {
             let p = permits.acquire_owned().await.expect("never closed");
             let t = Instant::now();
             probe.admit().await;
             let waited = t.elapsed().as_nanos().try_into().unwrap_or(u64::MAX);
             stats.admission_wait_ns.fetch_add(waited, Relaxed);
             p
-        };
-        tokio::pin!(admitted);
+        })
+        .await
+    }
+
+    /// Waits for `work` unless the stop ends the intake first: at once for the first stage, at
+    /// the deadline for the others (the stop starts it).
+    async fn until<T>(&mut self, work: impl Future<Output = T>) -> Result<T, Intake> {
+        let cancel = self.stop.cancel.clone();
+        tokio::pin!(work);
         loop {
             tokio::select! {
                 biased;
@@ -348,7 +341,7 @@ where
                     }
                 }
                 _ = sleep_until(self.deadline) => return Err(Intake::TimedOut),
-                p = &mut admitted => return Ok(p),
+                t = &mut work => return Ok(t),
             }
         }
     }
