@@ -352,3 +352,61 @@ fn a_skip_is_named_at_the_end_and_fails_under_ci() {
     assert_eq!(code, Some(0), "{stdout}");
     assert!(!stdout.contains("SKIP"), "{stdout}");
 }
+
+/// The in-process lab of `domains` domains generated from `seed`, its files under `dir/lab`.
+pub async fn lab(dir: &Path, domains: usize, seed: u64) -> mxray::lab::Lab {
+    mxray::lab::Lab::start(&mxray::lab::LabOptions {
+        domains,
+        seed,
+        dir: dir.join("lab"),
+        ..mxray::lab::LabOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Says which target of a stage is to fail and how the panic names it: `None` for the others.
+pub type Pick = Box<dyn Fn(&dyn std::any::Any) -> Option<String> + Send + Sync>;
+
+/// A scan's own probe wrapped through the probe interface (no test branch in the scan): it
+/// panics, once, with `injected fault {what}` for the first target `pick` names.
+pub struct Faulty<P> {
+    pub inner: P,
+    pub pick: Pick,
+    pub armed: std::sync::atomic::AtomicBool,
+}
+
+impl<P> Faulty<P> {
+    pub fn new(inner: P, pick: Pick) -> Faulty<P> {
+        Faulty {
+            inner,
+            pick,
+            armed: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
+}
+
+impl<P: mxray::pipeline::stage::Probe> mxray::pipeline::stage::Probe for Faulty<P> {
+    type Target = P::Target;
+    type Output = P::Output;
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn concurrency(&self) -> usize {
+        self.inner.concurrency()
+    }
+    fn worst_case(&self) -> std::time::Duration {
+        self.inner.worst_case()
+    }
+    async fn probe(&self, t: P::Target) -> P::Output {
+        if let Some(what) = (self.pick)(&t)
+            && self.armed.swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            panic!("injected fault {what}");
+        }
+        self.inner.probe(t).await
+    }
+    fn failed(&self, t: &P::Target, why: &str) -> P::Output {
+        self.inner.failed(t, why)
+    }
+}

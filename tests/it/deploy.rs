@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use mxray::lab::{Lab, LabOptions};
 use serde_json::Value;
 
 const SHARDS: usize = 4;
@@ -49,14 +48,7 @@ fn aggregates(dir: &Path) -> Value {
 async fn slurm_array_of_4_shards_reports_as_one_unsharded_scan() {
     let _heavy = crate::common::heavy();
     let dir = tempfile::tempdir().unwrap();
-    let lab = Lab::start(&LabOptions {
-        domains: 400,
-        seed: 13,
-        dir: dir.path().join("lab"),
-        ..LabOptions::default()
-    })
-    .await
-    .unwrap();
+    let lab = crate::common::lab(dir.path(), 400, 13).await;
     // The lab's own scan arguments, every check on, without `scan` and `--out DIR` (the
     // per-task command adds its own).
     let one = dir.path().join("one");

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use crate::common::{by_key, read_table};
-use mxray::lab::{Lab, LabOptions};
+use mxray::lab::Lab;
 use serde_json::Value;
 
 const DOMAINS: usize = 1500;
@@ -53,14 +53,7 @@ impl Drop for Tmpfs {
 }
 
 async fn lab(dir: &Path, seed: u64) -> Lab {
-    Lab::start(&LabOptions {
-        domains: DOMAINS,
-        seed,
-        dir: dir.join("lab"),
-        ..LabOptions::default()
-    })
-    .await
-    .unwrap()
+    crate::common::lab(dir, DOMAINS, seed).await
 }
 
 /// The lab's own scan command, flushing every 100 ms so parts come one after another.

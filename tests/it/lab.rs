@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::common::{by_key, read_table};
-use mxray::lab::{Lab, LabOptions};
+use mxray::lab::Lab;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 // Kept apart from the tests that time a stop (common::HEAVY): on 2 cores this one's
@@ -13,14 +13,7 @@ use mxray::lab::{Lab, LabOptions};
 async fn lab_scan_matches_ground_truth() {
     let _heavy = crate::common::heavy();
     let dir = tempfile::tempdir().unwrap();
-    let lab = Lab::start(&LabOptions {
-        domains: 400,
-        seed: 5,
-        dir: dir.path().join("lab"),
-        ..LabOptions::default()
-    })
-    .await
-    .unwrap();
+    let lab = crate::common::lab(dir.path(), 400, 5).await;
     let out = dir.path().join("out");
     let mut opts = crate::common::scan_options(&out, lab.dns);
     opts.targets = mxray::pipeline::Targets::Domains(lab.files.domains.display().to_string());
@@ -123,14 +116,7 @@ async fn lab_scan_matches_ground_truth() {
 async fn lab_hosts_and_smtp_match_ground_truth() {
     let _heavy = crate::common::heavy();
     let dir = tempfile::tempdir().unwrap();
-    let lab = Lab::start(&LabOptions {
-        domains: 300,
-        seed: 9,
-        dir: dir.path().join("lab"),
-        ..LabOptions::default()
-    })
-    .await
-    .unwrap();
+    let lab = crate::common::lab(dir.path(), 300, 9).await;
     let out = dir.path().join("out");
     let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_mxray"))
         .args(lab.scan_args(&out))
@@ -321,14 +307,7 @@ async fn address_scan_resume_after_sigkill_loses_and_repeats_nothing() {
     use std::time::{Duration, Instant};
     let _heavy = crate::common::heavy();
     let dir = tempfile::tempdir().unwrap();
-    let lab = Lab::start(&LabOptions {
-        domains: 3000,
-        seed: 21,
-        dir: dir.path().join("lab"),
-        ..LabOptions::default()
-    })
-    .await
-    .unwrap();
+    let lab = crate::common::lab(dir.path(), 3000, 21).await;
     let mut ips = String::from("127.100.0.0/21");
     for h in 0..mxray::lab::world::POOL.len() {
         ips += &format!(",{}", mxray::lab::world::pool_ip(h));
@@ -433,14 +412,7 @@ impl CaseScan {
 
 /// A lab of 3000 domains: enough for a few of every rare case.
 async fn case_lab(dir: &std::path::Path) -> Lab {
-    Lab::start(&LabOptions {
-        domains: 3000,
-        seed: 17,
-        dir: dir.join("lab"),
-        ..LabOptions::default()
-    })
-    .await
-    .unwrap()
+    crate::common::lab(dir, 3000, 17).await
 }
 
 /// `domains` of the lab scanned as a user would (`mxray scan` with the lab's own arguments, the

@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use mxray::lab::{Lab, LabOptions};
 use mxray::pipeline::{ResumeError, ScanError, ScanOptions, Stop, Targets};
 use serde_json::Value;
 
@@ -45,14 +44,7 @@ fn snapshot(out: &Path) -> Vec<(String, Vec<u8>)> {
 async fn a_changed_input_is_refused_and_the_same_one_resumes() {
     let _heavy = crate::common::heavy();
     let dir = tempfile::tempdir().unwrap();
-    let lab = Lab::start(&LabOptions {
-        domains: 150,
-        seed: 11,
-        dir: dir.path().join("lab"),
-        ..LabOptions::default()
-    })
-    .await
-    .unwrap();
+    let lab = crate::common::lab(dir.path(), 150, 11).await;
     let list = dir.path().join("list.txt");
     let original = std::fs::read_to_string(&lab.files.domains).unwrap();
     std::fs::write(&list, &original).unwrap();

@@ -3,6 +3,7 @@
 //! expected.jsonl), read back from the Parquet parts the scan wrote.
 
 use crate::common;
+use crate::common::{Faulty, Pick};
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -726,52 +727,21 @@ struct PanicOn {
     ip: std::net::IpAddr,
 }
 
-/// The target's name in the panic message when it is the one to fail.
-type Pick = Box<dyn Fn(&dyn std::any::Any) -> Option<String> + Send + Sync>;
-
-struct Faulty<P> {
-    inner: P,
-    pick: Pick,
-}
-
-impl<P: Probe> Probe for Faulty<P> {
-    type Target = P::Target;
-    type Output = P::Output;
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    fn concurrency(&self) -> usize {
-        self.inner.concurrency()
-    }
-    fn worst_case(&self) -> Duration {
-        self.inner.worst_case()
-    }
-    async fn probe(&self, t: P::Target) -> P::Output {
-        if let Some(t) = (self.pick)(&t) {
-            panic!("injected fault for {t}");
-        }
-        self.inner.probe(t).await
-    }
-    fn failed(&self, t: &P::Target, why: &str) -> P::Output {
-        self.inner.failed(t, why)
-    }
-}
-
 impl ProbeLayer for PanicOn {
     fn layer<P: Probe>(&self, inner: P) -> impl Probe<Target = P::Target, Output = P::Output> {
         let (domain, ip) = (self.domain, self.ip);
         let pick: Pick = match inner.name() {
             "domains" => Box::new(move |t| {
                 let t = t.downcast_ref::<String>().filter(|t| *t == domain)?;
-                Some(format!("{t:?}"))
+                Some(format!("for {t:?}"))
             }),
             "hosts" => Box::new(move |t| {
                 let t = t.downcast_ref::<std::net::IpAddr>().filter(|t| **t == ip)?;
-                Some(format!("{t:?}"))
+                Some(format!("for {t:?}"))
             }),
             _ => Box::new(|_| None),
         };
-        Faulty { inner, pick }
+        Faulty::new(inner, pick)
     }
 }
 

@@ -2,17 +2,14 @@
 //! each stage (domains, hosts, SMTP, recipient batches) of a scan of the in-process lab. No
 //! target is lost: each still has its row, marked `error` and counted as panicked.
 
-use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::common::{by_key, read_table};
-use mxray::lab::{Lab, LabOptions};
+use crate::common::{Faulty, Pick, by_key, read_table};
+use mxray::lab::Lab;
 use mxray::output::HostStatus;
 use mxray::pipeline::smtp::{SmtpOptions, SmtpPort, SmtpTarget};
 use mxray::pipeline::stage::Probe;
@@ -25,56 +22,23 @@ struct PanicOnce {
     domain: String,
 }
 
-type Pick = Arc<dyn Fn(&dyn Any) -> bool + Send + Sync>;
-
-struct Faulty<P> {
-    inner: P,
-    pick: Pick,
-    armed: AtomicBool,
-}
-
-impl<P: Probe> Probe for Faulty<P> {
-    type Target = P::Target;
-    type Output = P::Output;
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    fn concurrency(&self) -> usize {
-        self.inner.concurrency()
-    }
-    fn worst_case(&self) -> Duration {
-        self.inner.worst_case()
-    }
-    async fn probe(&self, t: P::Target) -> P::Output {
-        if (self.pick)(&t) && self.armed.swap(false, Relaxed) {
-            panic!("injected fault in {}", self.inner.name());
-        }
-        self.inner.probe(t).await
-    }
-    fn failed(&self, t: &P::Target, why: &str) -> P::Output {
-        self.inner.failed(t, why)
-    }
-}
-
 impl ProbeLayer for PanicOnce {
     fn layer<P: Probe>(&self, inner: P) -> impl Probe<Target = P::Target, Output = P::Output> {
-        let pick: Pick = match inner.name() {
+        let name = inner.name();
+        let what = move || Some(format!("in {name}"));
+        let pick: Pick = match name {
             "domains" => {
                 let domain = self.domain.clone();
-                Arc::new(move |t| t.downcast_ref::<String>() == Some(&domain))
+                Box::new(move |t| (t.downcast_ref::<String>() == Some(&domain)).then(what)?)
             }
             // One that the host stage checked (not the host stage's own failed row).
-            "smtp" => Arc::new(|t| {
-                t.downcast_ref::<SmtpTarget>()
-                    .is_some_and(|t| t.row.host_status == HostStatus::Ok)
+            "smtp" => Box::new(move |t| {
+                let t = t.downcast_ref::<SmtpTarget>()?;
+                (t.row.host_status == HostStatus::Ok).then(what)?
             }),
-            _ => Arc::new(|_| true),
+            _ => Box::new(move |_| what()),
         };
-        Faulty {
-            inner,
-            pick,
-            armed: AtomicBool::new(true),
-        }
+        Faulty::new(inner, pick)
     }
 }
 
@@ -115,14 +79,7 @@ fn recipient_domains(out: &std::path::Path) -> BTreeSet<String> {
 async fn a_panic_in_every_stage_loses_no_target() {
     let _heavy = crate::common::heavy();
     let dir = tempfile::tempdir().unwrap();
-    let lab = Lab::start(&LabOptions {
-        domains: 150,
-        seed: 11,
-        dir: dir.path().join("lab"),
-        ..LabOptions::default()
-    })
-    .await
-    .unwrap();
+    let lab = crate::common::lab(dir.path(), 150, 11).await;
     let clean_out = dir.path().join("clean");
     let clean = scan(lab_options(&lab, &clean_out), Stop::new())
         .await
