@@ -171,25 +171,29 @@ pub(super) struct Ending {
 }
 
 impl Manifest {
-    /// run.json as it stands: `running` while `end` is none.
-    pub fn build(
-        &self,
-        end: Option<Ending>,
-        written: &[(&'static str, WrittenSoFar)],
-    ) -> RunManifest {
+    /// The last run.json: `failed` after a write error, else `interrupted` or `done`.
+    pub fn ended(&self, end: Ending) -> RunManifest {
         let state = match &end {
-            None => "running",
-            Some(e) if e.error.is_some() => "failed",
-            Some(e) if e.interrupted => "interrupted",
-            Some(_) => "done",
+            e if e.error.is_some() => "failed",
+            e if e.interrupted => "interrupted",
+            _ => "done",
         };
-        let end = end.unwrap_or_else(|| Ending {
+        self.build(state, end)
+    }
+
+    /// A checkpoint's run.json: the counts so far.
+    fn running(&self, written: &[(&'static str, WrittenSoFar)]) -> RunManifest {
+        let end = Ending {
             interrupted: false,
             signal: None,
             input_error: None,
             error: None,
             tables: written.iter().map(|(t, w)| (*t, w.get())).collect(),
-        });
+        };
+        self.build("running", end)
+    }
+
+    fn build(&self, state: &'static str, end: Ending) -> RunManifest {
         RunManifest::build(ManifestInput {
             opts: &self.opts,
             started: self.started,
@@ -215,7 +219,7 @@ impl Manifest {
         every: Duration,
     ) -> Result<JoinHandle<()>, ScanError> {
         let out = self.opts.out.clone();
-        write_manifest(&out, &self.build(None, &written)).map_err(|source| ScanError::Write {
+        write_manifest(&out, &self.running(&written)).map_err(|source| ScanError::Write {
             table: "run.json",
             source,
         })?;
@@ -225,7 +229,7 @@ impl Manifest {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let _ = write_manifest(&out, &this.build(None, &written));
+                let _ = write_manifest(&out, &this.running(&written));
             }
         }))
     }

@@ -108,7 +108,7 @@ fn finish(
     write_error: Option<ScanError>,
 ) -> Result<RunManifest, ScanError> {
     let out = manifest.opts.out.clone();
-    let m = manifest.build(Some(ending), &[]);
+    let m = manifest.ended(ending);
     Outputs::release_reserve(&out);
     let written = write_manifest(&out, &m);
     if let Some(e) = write_error {
