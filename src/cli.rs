@@ -290,9 +290,16 @@ pub struct ScanArgs {
     pub format: String,
 
     /// Recursive resolver to ask, IP or IP:PORT (repeatable; asked in rotation). Default: the
-    /// system's resolvers (/etc/resolv.conf).
+    /// system's resolvers (/etc/resolv.conf). One that stops answering names of many zones (and
+    /// then a probe) leaves the rotation until it answers again; its queries go to the others.
     #[arg(help_heading = "DNS", long = "resolver", value_name = "IP[:PORT]")]
     pub resolvers: Vec<String>,
+
+    /// How long to wait while no resolver answers (queries in flight are held and asked again
+    /// once one does; no new target starts) before stopping as on SIGTERM: whole files, run.json
+    /// `state: interrupted`, `reason: resolvers-unreachable`; `--resume` goes on later.
+    #[arg(help_heading = "DNS", long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub resolver_outage_limit: Duration,
 
     /// Global cap on DNS queries per second. Default: no cap (the in-flight window bounds load).
     #[arg(help_heading = "DNS", long, value_name = "QPS")]
@@ -602,6 +609,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         (n, 0.001)
     } else if let Some(n) = s.strip_suffix('s') {
         (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
     } else {
         (s, 1.0)
     };
@@ -936,6 +945,7 @@ impl ScanArgs {
             progress,
             policies,
             command_line,
+            resolver_outage_limit: self.resolver_outage_limit,
             ..ScanOptions::default()
         })
     }

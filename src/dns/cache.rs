@@ -185,6 +185,8 @@ pub struct Resolver {
     cache: Arc<Store>,
     opts: Arc<CacheOptions>,
     stats: Arc<CacheStats>,
+    /// Once set, failures cached before this time are asked again (the last pass's resolver).
+    fresh_failures: Option<Arc<std::sync::OnceLock<Instant>>>,
 }
 
 impl Resolver {
@@ -204,7 +206,27 @@ impl Resolver {
             )),
             opts: Arc::new(opts),
             stats: Arc::new(CacheStats::default()),
+            fresh_failures: None,
         }
+    }
+
+    /// The same cache, except that once `since` is set a failure (timeout, servfail...) stored
+    /// before it is asked again rather than served: the last pass asks again what failed under
+    /// load, and shares what it learns itself.
+    pub fn with_fresh_failures(&self, since: Arc<std::sync::OnceLock<Instant>>) -> Resolver {
+        Resolver {
+            fresh_failures: Some(since),
+            ..self.clone()
+        }
+    }
+
+    /// Is `e` a failure stored before the last pass began (see [`Resolver::with_fresh_failures`])?
+    fn stale_failure(&self, e: &Entry) -> bool {
+        let Some(since) = self.fresh_failures.as_ref().and_then(|s| s.get()) else {
+            return false;
+        };
+        // A failure lives failure_ttl from when it was stored.
+        e.answer.status.is_failure() && e.expires.checked_sub(self.opts.failure_ttl) < Some(*since)
     }
 
     /// What the misses go to (its options and counters).
@@ -258,11 +280,14 @@ impl Resolver {
         let key = buf.bytes();
         loop {
             match self.cache.get_value_or_guard_async(key).await {
-                Ok(entry) if entry.fresh(now()) => return entry.answer,
+                Ok(entry) if entry.fresh(now()) && !self.stale_failure(&entry) => {
+                    return entry.answer;
+                }
                 Ok(_) => {
                     self.stats.expired.fetch_add(1, Relaxed);
                     // Only drop it if nobody replaced it meanwhile; then take the guard ourselves.
-                    self.cache.remove_if(key, |e| !e.fresh(now()));
+                    self.cache
+                        .remove_if(key, |e| !e.fresh(now()) || self.stale_failure(e));
                 }
                 Err(guard) => {
                     self.stats.misses.fetch_add(1, Relaxed);
@@ -334,6 +359,36 @@ mod tests {
         // A shared lookup of the same name afterwards still asks (and stores) it.
         res.lookup("s1._domainkey.a.example", RecordType::TXT).await;
         assert_eq!((mock.asked().len(), res.len()), (3, 1));
+    }
+
+    #[tokio::test]
+    async fn the_last_pass_asks_again_the_failures_stored_before_it_and_shares_its_own() {
+        let mock = Arc::new(
+            crate::dns::MockDns::new()
+                .txt("a.example", &["v=spf1 -all"])
+                .fail("b.example", RecordType::TXT, Status::Timeout),
+        );
+        let res = Resolver::with_dns(mock.clone(), CacheOptions::default());
+        let since = Arc::new(std::sync::OnceLock::new());
+        let again = res.with_fresh_failures(since.clone());
+        for name in ["a.example", "b.example"] {
+            res.lookup(name, RecordType::TXT).await;
+        }
+        assert_eq!(mock.asked().len(), 2);
+        // Before the pass starts, the last pass's resolver serves the cache like any other.
+        again.lookup("b.example", RecordType::TXT).await;
+        assert_eq!(mock.asked().len(), 2);
+        std::thread::sleep(Duration::from_millis(2));
+        since.set(Instant::now()).unwrap();
+        // The failure is asked again, the answer is not; the new failure is then shared.
+        for _ in 0..2 {
+            again.lookup("a.example", RecordType::TXT).await;
+            again.lookup("b.example", RecordType::TXT).await;
+        }
+        assert_eq!(mock.asked().len(), 3);
+        // The first pass's resolver keeps its rules.
+        res.lookup("b.example", RecordType::TXT).await;
+        assert_eq!(mock.asked().len(), 3);
     }
 
     #[tokio::test]

@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 
 use super::answer::{self, Decoded};
 use super::batch_io::{self, Outgoing};
+use super::health::{Change, Health, Judgement};
 use super::window::{self, TimeoutKind, Window};
 use super::{Answer, Status};
 
@@ -165,6 +166,11 @@ pub struct EngineStats {
     pub tcp_fallbacks: AtomicU64,
     /// Datagrams dropped: unknown id, wrong source, wrong question, not a response.
     pub dropped: AtomicU64,
+    /// Attempts that timed out while their resolver was down (see [`super::health`]): not counted
+    /// towards their query's verdict, and sent again once a resolver answers.
+    pub excused_attempts: AtomicU64,
+    /// Queries sent to find out whether a silent resolver is alive (see [`super::health`]).
+    pub probes: AtomicU64,
     /// Datagrams the system refused to send (the attempt then times out).
     pub send_errors: AtomicU64,
     /// System calls that sent datagrams (`sendmmsg`: several at once under load).
@@ -418,6 +424,7 @@ struct Inner {
     rate: Option<DefaultDirectRateLimiter>,
     per_server: Vec<Option<DefaultDirectRateLimiter>>,
     rtt: Vec<Mutex<Rtt>>,
+    health: Health,
     stats: Arc<EngineStats>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -483,6 +490,7 @@ impl Engine {
                 second_pass: tokio::sync::Semaphore::new(opts.second_pass_concurrency.max(1)),
                 per_server,
                 rtt: opts.servers.iter().map(|_| Mutex::default()).collect(),
+                health: Health::new(&opts.servers),
                 v4,
                 v6,
                 next_sock: AtomicUsize::new(0),
@@ -510,6 +518,11 @@ impl Engine {
     /// Queries waiting for a place in the window.
     pub fn backlog(&self) -> usize {
         self.inner.window.backlog()
+    }
+
+    /// Which resolvers answer, their times out of the rotation and the outages.
+    pub fn health(&self) -> &Health {
+        &self.inner.health
     }
 
     /// Asks one question. Never fails: every problem is a status in the answer.
@@ -607,7 +620,7 @@ impl Engine {
     ) -> Answer {
         let inner = &*self.inner;
         let servers = &inner.opts.servers;
-        let first = inner.next_server.fetch_add(1, Relaxed);
+        let mut next = inner.next_server.fetch_add(1, Relaxed);
         // Every attempt's slot feeds this mailbox, so a late answer to an earlier attempt is as
         // good as the answer to the latest: a retransmission never throws an answer away.
         let tx = Arc::new(Mailbox::new(attempts as usize + 1));
@@ -616,17 +629,26 @@ impl Engine {
             tx: tx.clone(),
         };
         let mut last = Answer::failure(Status::Timeout, "no answer");
-        for attempt in 0..attempts {
-            if attempt > 0 {
+        let mut attempt = 0;
+        let mut excused = false;
+        while attempt < attempts {
+            // The next resolver in rotation that is not down; none: wait for one, the query's
+            // place given back meanwhile (see `hold`).
+            let Some(si) = inner.health.pick(next % servers.len()) else {
+                place = self.hold(place).await;
+                continue;
+            };
+            next = si + 1;
+            if attempt > 0 && !std::mem::take(&mut excused) {
                 inner.stats.retries.fetch_add(1, Relaxed);
             }
-            let si = (first + attempt as usize) % servers.len();
             let server = servers[si];
             if self.paced(si) {
                 self.pace(si).await;
             }
             let stamp = inner.window.stamp();
             if let Err(e) = self.send_attempt(query, si, stamp.at, &tx, &mut sent).await {
+                attempt += 1;
                 last = Answer::failure(Status::Error, format!("send to {server}: {e}"));
                 continue;
             }
@@ -640,13 +662,20 @@ impl Engine {
             let (id, bytes) = match tokio::time::timeout(wait, tx.recv()).await {
                 Ok(got) => got,
                 _ => {
+                    if self.excused(si, zone, stamp.at).await {
+                        // Not an attempt of this query's: its resolver was down (issue 37).
+                        inner.stats.excused_attempts.fetch_add(1, Relaxed);
+                        excused = true;
+                        continue;
+                    }
+                    attempt += 1;
                     inner.stats.attempt_timeouts.fetch_add(1, Relaxed);
                     if inner.window.on_timeout(Instant::now(), zone, stamp) == TimeoutKind::SlowZone
                     {
                         inner.stats.slow_zone_timeouts.fetch_add(1, Relaxed);
                     }
                     last = Answer::failure(Status::Timeout, format!("no answer from {server}"));
-                    if matches!(place, Place::Window { .. }) && attempt + 1 < attempts {
+                    if matches!(place, Place::Window { .. }) && attempt < attempts {
                         // Lost or slow: out of the window either way (see `Inner::suspects`).
                         drop(std::mem::replace(&mut place, Place::Released));
                         place = inner.suspect_place().await;
@@ -654,6 +683,7 @@ impl Engine {
                     continue;
                 }
             };
+            attempt += 1;
             let slot = sent.take(id);
             let rtt = slot.as_ref().map(|sl| sl.sent_at.elapsed());
             inner.window.on_answer(rtt);
@@ -684,20 +714,120 @@ impl Engine {
                     continue;
                 }
             };
-            if !matches!(answer.status, Status::ServFail | Status::Refused) {
+            let works = !matches!(answer.status, Status::ServFail | Status::Refused);
+            // Any answer shows the resolver alive; one that shows the zone works is a fair probe.
+            self.heard(asi, works.then_some(query));
+            if works {
                 inner.window.zone_answered(zone);
             }
             // A decoded answer is the server's word, asked again only when another resolver may
             // know better.
             let ask_another = matches!(answer.status, Status::ServFail | Status::Refused)
                 && servers.len() > 1
-                && attempt + 1 < attempts;
+                && attempt < attempts;
             if !ask_another {
                 return answer;
             }
             last = answer;
         }
         last
+    }
+
+    /// Waits, with the query's place given back, until a resolver is in the rotation again; then
+    /// takes a place of the same kind (the window starts small after an outage, so the held
+    /// queries go out at a rising pace).
+    async fn hold<'a>(&'a self, place: Place<'a>) -> Place<'a> {
+        let window = matches!(place, Place::Window { .. });
+        drop(place);
+        self.inner.health.wait_for_resolver().await;
+        if window {
+            Place::Window {
+                _held: self.inner.window.acquire().await,
+            }
+        } else {
+            self.inner.suspect_place().await
+        }
+    }
+
+    /// Whether an attempt to server `si`, sent at `sent`, that just timed out is excused: its
+    /// resolver was down meanwhile. May wait for the probe that settles a suspicion.
+    async fn excused(&self, si: usize, zone: u64, sent: Instant) -> bool {
+        let health = &self.inner.health;
+        let now = Instant::now();
+        let (mut judged, probe) = health.timed_out(si, zone, sent, now);
+        if probe {
+            self.spawn_prober(si);
+        }
+        if judged == Judgement::Wait {
+            judged = health.settled(si, sent, now).await;
+        }
+        judged == Judgement::Excused
+    }
+
+    /// Server `si` answered (`query`: the question, when the answer makes it a fair probe).
+    fn heard(&self, si: usize, query: Option<&Arc<[u8]>>) {
+        if self.inner.health.answered(si, Instant::now(), query) == Change::OutageEnded {
+            self.inner.window.restart();
+        }
+    }
+
+    /// Probes a suspected server until it answers: at once, then every 0.25 s doubling to 2 s
+    /// while it is down. Holds the engine only while a probe is out, so a scan that ends
+    /// meanwhile ends the prober.
+    fn spawn_prober(&self, si: usize) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut pause = Duration::from_millis(250);
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let engine = Engine { inner };
+                if engine.probe(si).await {
+                    return;
+                }
+                if !engine.inner.health.probe_failed(si, Instant::now()) {
+                    return;
+                }
+                drop(engine);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+        });
+    }
+
+    /// One probe of server `si`: a question it answered a moment ago (its cache has it), or the
+    /// root's NS before any. Any answer, even SERVFAIL, shows it alive.
+    async fn probe(&self, si: usize) -> bool {
+        let inner = &*self.inner;
+        let query = match inner.health.probe(si) {
+            Some(q) => q,
+            None => {
+                match encode_query_shared(".", RecordType::NS, inner.opts.edns_payload, false) {
+                    Ok(q) => q,
+                    Err(_) => return false,
+                }
+            }
+        };
+        let tx = Arc::new(Mailbox::new(2));
+        let mut sent = Sent {
+            slots: Vec::with_capacity(1),
+            tx: tx.clone(),
+        };
+        inner.stats.probes.fetch_add(1, Relaxed);
+        if self
+            .send_attempt(&query, si, Instant::now(), &tx, &mut sent)
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        if tokio::time::timeout(inner.opts.timeout, tx.recv())
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        self.heard(si, None);
+        true
     }
 
     /// Is there a rate limit to wait for? (Without one, as by default, a query skips `pace`'s

@@ -9,6 +9,7 @@ pub mod answer;
 pub mod batch_io;
 pub mod cache;
 pub mod engine;
+pub mod health;
 pub mod mock;
 pub mod system;
 pub mod window;
@@ -36,6 +37,10 @@ pub trait Dns: Send + Sync + 'static {
     fn window(&self) -> usize;
     /// Queries waiting for a place in the window (see [`Engine::backlog`]).
     fn backlog(&self) -> usize;
+    /// Which resolvers answer (None: a mock, whose resolvers always do).
+    fn health(&self) -> Option<&health::Health> {
+        None
+    }
 }
 
 impl Dns for Engine {
@@ -57,6 +62,9 @@ impl Dns for Engine {
     }
     fn backlog(&self) -> usize {
         Engine::backlog(self)
+    }
+    fn health(&self) -> Option<&health::Health> {
+        Some(Engine::health(self))
     }
 }
 

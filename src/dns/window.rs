@@ -112,6 +112,8 @@ pub enum TimeoutKind {
 pub struct Window {
     sem: Semaphore,
     max: usize,
+    /// The size an adaptive window starts at (and starts again at after an outage).
+    initial: usize,
     adaptive: bool,
     /// Permits to retire as they come back (a shrink cannot take permits that are in use).
     debt: AtomicUsize,
@@ -157,6 +159,7 @@ impl Window {
         Window {
             sem: Semaphore::new(start),
             max,
+            initial: start,
             adaptive,
             debt: AtomicUsize::new(0),
             limit_now: AtomicUsize::new(start),
@@ -361,6 +364,30 @@ impl Window {
             self.end_epoch(&mut s);
         }
         TimeoutKind::Fresh
+    }
+
+    /// After an outage (no resolver answered): slow start again from the initial size, with the
+    /// size before as the one to return to quickly. The queries held meanwhile would otherwise go
+    /// out in one burst to a resolver that just restarted with an empty cache.
+    pub fn restart(&self) {
+        if !self.adaptive {
+            return;
+        }
+        let mut s = self.state.lock();
+        let target = self.initial.min(s.limit);
+        let by = s.limit - target;
+        s.w_max = s.limit;
+        s.limit = target;
+        s.slow_start = true;
+        s.answered = 0;
+        s.probe = 0;
+        s.epoch_answers = 0;
+        s.epoch_losses = 0;
+        s.epoch_lost_at = usize::MAX;
+        s.epoch_size = s.limit.max(EPOCH_MIN);
+        self.limit_now.store(s.limit, Ordering::Relaxed);
+        let taken = self.sem.forget_permits(by);
+        self.debt.fetch_add(by - taken, Ordering::AcqRel);
     }
 
     /// Judges the epoch once it holds enough outcomes: shrink by a quarter when fresh timeouts

@@ -19,6 +19,7 @@
 
 pub mod domain;
 pub mod host;
+pub mod last_pass;
 mod outputs;
 pub mod policies;
 pub mod progress;
@@ -36,6 +37,7 @@ pub mod stats;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -98,6 +100,13 @@ pub struct ScanOptions {
     pub policies: PolicyOptions,
     /// The command line as typed, recorded in run.json (the library never reads argv itself).
     pub command_line: Vec<String>,
+    /// How long the scan waits while no resolver answers (an outage: the queries in flight are
+    /// held, no new target starts) before it stops as on SIGTERM, with whole files and run.json
+    /// `state: interrupted`, `reason: resolvers-unreachable`, so `--resume` goes on later.
+    /// Default 5 minutes.
+    pub resolver_outage_limit: Duration,
+    /// The last pass of the domain and host stages (see [`last_pass`]).
+    pub last_pass: last_pass::LastPassOptions,
 }
 
 impl Default for ScanOptions {
@@ -124,6 +133,8 @@ impl Default for ScanOptions {
             progress: ProgressMode::Quiet,
             policies: PolicyOptions::default(),
             command_line: Vec::new(),
+            resolver_outage_limit: Duration::from_secs(300),
+            last_pass: last_pass::LastPassOptions::default(),
         }
     }
 }
@@ -196,6 +207,9 @@ pub struct Stop {
     token: CancellationToken,
     reason: Arc<std::sync::OnceLock<String>>,
 }
+
+/// The reason a scan stops when no resolver answered for `--resolver-outage-limit`.
+pub const RESOLVERS_UNREACHABLE: &str = "resolvers-unreachable";
 
 impl Stop {
     pub fn new() -> Stop {

@@ -62,6 +62,11 @@ fn line(stats: &ScanStats, res: &Resolver, started: Instant) -> String {
         let parts: Vec<String> = mx.iter().map(|(k, v)| format!("{k}={v}")).collect();
         s += &format!(" | mx {}", parts.join(" "));
     }
+    if let Some(h) = res.engine().health()
+        && let Some(d) = h.outage_for(Instant::now())
+    {
+        s += &format!(" | resolver not answering ({:.0}s)", d.as_secs_f64());
+    }
     s += &format!(
         " | rejects {} | dns {:.0}/s cache {:.0}%",
         stats.rejects.load(Relaxed),

@@ -13,8 +13,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::domain::DomainProbe;
+use super::domain::{DomainOutput, DomainProbe};
 use super::host::{HostChecker, HostProbe};
+use super::last_pass::{Again, Held, failing};
 use super::outputs::{Ending, Manifest, Outputs, prepare_out, write_manifest};
 use super::policies::PolicyStage;
 use super::recipients::{self, RecipientJob, RecipientProbe, RecipientSink};
@@ -24,7 +25,7 @@ use super::source::{Entry, Rejects, Source, Wanted, count_in_background, spawn_r
 use super::stage::{Probe, StageStats, StageStop, spawn_stage};
 use super::{ProbeLayer, Resume, RunManifest, ScanError, ScanOptions, ScanStats, Stop};
 use crate::dns::{Engine, Resolver};
-use crate::output::{HostRow, TableWriter};
+use crate::output::{HostRow, Row, TableWriter};
 
 /// Runs one scan to its end (see the module's doc).
 pub(super) async fn run<L: ProbeLayer>(
@@ -68,6 +69,11 @@ pub(super) async fn run<L: ProbeLayer>(
         stop.token().clone(),
     );
     let progress = super::progress::start(opts.progress, stats.clone(), parts.resolver.clone());
+    let watch = watch_resolvers(
+        parts.resolver.clone(),
+        opts.resolver_outage_limit,
+        stop.clone(),
+    );
     let manifest = Manifest {
         opts: Arc::new(opts.clone()),
         started,
@@ -88,6 +94,7 @@ pub(super) async fn run<L: ProbeLayer>(
         .map(|e| e.to_string());
     let (tables, write_error) = outputs.finish().await;
     progress.finish().await;
+    watch.abort();
     checkpoints.abort();
     let _ = checkpoints.await;
     let ending = Ending {
@@ -98,6 +105,25 @@ pub(super) async fn run<L: ProbeLayer>(
         tables,
     };
     finish(&manifest, ending, write_error)
+}
+
+/// Stops the scan as on SIGTERM once no resolver has answered for `limit` (the queries held
+/// meanwhile are abandoned at the stages' grace, so their targets are not written and a
+/// `--resume` asks them again).
+fn watch_resolvers(resolver: Resolver, limit: Duration, stop: Stop) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        while !stop.token().is_cancelled() {
+            tick.tick().await;
+            let out = resolver
+                .engine()
+                .health()
+                .and_then(|h| h.outage_for(Instant::now()));
+            if out.is_some_and(|d| d >= limit) {
+                stop.stop(super::RESOLVERS_UNREACHABLE);
+            }
+        }
+    })
 }
 
 /// The last run.json, in the room the reserve kept. A writer's failure is the news; a manifest
@@ -132,6 +158,13 @@ struct Parts<'a> {
     cancel: CancellationToken,
 }
 
+/// A stage's probe, the probe of its last pass, and the targets the first holds for the second.
+struct Passes<P: Probe, A> {
+    probe: Arc<P>,
+    again: Arc<A>,
+    held: Arc<Held<P::Target>>,
+}
+
 /// The running stages, first to last, and their counters for run.json.
 struct Chain {
     handles: Vec<JoinHandle<()>>,
@@ -153,6 +186,75 @@ impl Chain {
         let stats = Arc::new(StageStats::new(probe.name(), probe.concurrency()));
         self.handles
             .insert(0, spawn_stage(probe, rx, sink, stop, stats.clone()));
+        self.stats.insert(0, stats);
+        tx
+    }
+
+    /// Like [`Chain::stage`], with a last pass (see [`super::last_pass`]): an output whose row
+    /// `failing` judges gives its target to `held` instead of `sink`, and once the stage is done
+    /// `again` probes the held targets, its outputs going to `sink` whatever they say.
+    fn stage_with_last_pass<P, Q, S, F>(
+        &mut self,
+        Passes { probe, again, held }: Passes<P, Q>,
+        failing: fn(&P::Output) -> Option<P::Target>,
+        stop: StageStop,
+        sink: S,
+    ) -> mpsc::Sender<P::Target>
+    where
+        P: Probe,
+        Q: Probe<Target = P::Target, Output = P::Output>,
+        S: Fn(P::Output) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let (last_tx, last_rx) = mpsc::channel(again.concurrency().clamp(1, 4096));
+        let last_stats = Arc::new(StageStats::new(again.name(), again.concurrency()));
+        let counted = held.stats.clone();
+        let last_sink = sink.clone();
+        let last = spawn_stage(
+            again,
+            last_rx,
+            move |out| {
+                if failing(&out).is_some() {
+                    counted.still_failing.fetch_add(1, Relaxed);
+                }
+                last_sink(out)
+            },
+            stop.clone(),
+            last_stats.clone(),
+        );
+        let (tx, rx) = mpsc::channel(probe.concurrency().clamp(1, 4096));
+        let stats = Arc::new(StageStats::new(probe.name(), probe.concurrency()));
+        let h = held.clone();
+        let first = spawn_stage(
+            probe,
+            rx,
+            move |out| {
+                let kept = failing(&out).is_some_and(|t| h.hold(t));
+                let send = (!kept).then(|| sink(out));
+                async move {
+                    if let Some(send) = send {
+                        send.await
+                    }
+                }
+            },
+            stop.clone(),
+            stats.clone(),
+        );
+        let cancel = stop.cancel;
+        let feed = tokio::spawn(async move {
+            let _ = first.await;
+            let targets = held.take();
+            let n = targets.len();
+            for (i, t) in targets.into_iter().enumerate() {
+                if cancel.is_cancelled() || last_tx.send(t).await.is_err() {
+                    held.stats.unstarted.fetch_add((n - i) as u64, Relaxed);
+                    break;
+                }
+            }
+        });
+        self.handles.insert(0, last);
+        self.handles.insert(0, feed);
+        self.stats.insert(0, last_stats);
         self.stats.insert(0, stats);
         tx
     }
@@ -254,25 +356,58 @@ impl<'a> Parts<'a> {
         orphans: Vec<(IpAddr, Option<super::smtp::Via>)>,
         done_hosts: &std::collections::HashSet<IpAddr, ahash::RandomState>,
     ) -> (Chain, Entry) {
+        let held_domains = Arc::new(Held::new(
+            self.opts.last_pass.clone(),
+            |d: &String| d.len() + 32,
+            self.stats.last_pass_domains.clone(),
+        ));
+        let held_hosts = Arc::new(Held::new(
+            self.opts.last_pass.clone(),
+            |_: &IpAddr| std::mem::size_of::<IpAddr>(),
+            self.stats.last_pass_hosts.clone(),
+        ));
+        let domain_probe = |resolver: Resolver| DomainProbe {
+            resolver,
+            opts: self.opts.domain.clone(),
+            policy: self.policy.clone(),
+            stats: self.stats.clone(),
+            checker: self.checker.clone(),
+            concurrency: self.opts.domain_concurrency.max(1),
+        };
         let domain = matches!(source, Source::Domains(_)).then(|| {
-            Arc::new(layer.layer(DomainProbe {
-                resolver: self.resolver.clone(),
-                opts: self.opts.domain.clone(),
-                policy: self.policy.clone(),
-                stats: self.stats.clone(),
-                checker: self.checker.clone(),
-                concurrency: self.opts.domain_concurrency.max(1),
-            }))
+            let again = self
+                .resolver
+                .with_fresh_failures(held_domains.since.clone());
+            Passes {
+                probe: Arc::new(layer.layer(domain_probe(self.resolver.clone()))),
+                again: Arc::new(Again {
+                    probe: layer.layer(domain_probe(again)),
+                    name: "domains-last-pass",
+                    concurrency: self.opts.last_pass.concurrency.max(1),
+                }),
+                held: held_domains,
+            }
         });
-        let host = Arc::new(layer.layer(HostProbe {
-            resolver: self.resolver.clone(),
+        let host_probe = |resolver: Resolver| HostProbe {
+            resolver,
             checker: self.checker.clone(),
             concurrency: self.opts.host_concurrency.max(1),
-        }));
+        };
+        let host = Passes {
+            probe: Arc::new(layer.layer(host_probe(self.resolver.clone()))),
+            again: Arc::new(Again {
+                probe: layer.layer(host_probe(
+                    self.resolver.with_fresh_failures(held_hosts.since.clone()),
+                )),
+                name: "hosts-last-pass",
+                concurrency: self.opts.last_pass.concurrency.max(1),
+            }),
+            held: held_hosts,
+        };
         let smtp = self.smtp.clone().map(|p| Arc::new(layer.layer(p)));
         let worst: Vec<Duration> = [
-            domain.as_ref().map(|p| p.worst_case()),
-            Some(host.worst_case()),
+            domain.as_ref().map(|p| p.probe.worst_case()),
+            Some(host.probe.worst_case()),
             smtp.as_ref().map(|p| p.worst_case()),
         ]
         .into_iter()
@@ -312,10 +447,15 @@ impl<'a> Parts<'a> {
         });
         sink.resume_orphans(orphans);
         let stop = self.stop(true, domain_grace.unwrap_or_default());
-        let domains = chain.stage(domain, stop, move |out| {
-            let sink = sink.clone();
-            async move { sink.send(out).await }
-        });
+        let domains = chain.stage_with_last_pass(
+            domain,
+            |out: &DomainOutput| failing(out.row.statuses()).then(|| out.row.domain.clone()),
+            stop,
+            move |out| {
+                let sink = sink.clone();
+                async move { sink.send(out).await }
+            },
+        );
         let entry = Entry {
             domains: Some(domains),
             hosts,
@@ -339,17 +479,18 @@ impl<'a> Parts<'a> {
     /// The host stage, and the SMTP stage after it (`--smtp`), whose rows go to the hosts
     /// table. Returns the host stage's input, and where the SMTP stage finds how the scan came
     /// to each address.
-    fn start_hosts<H, S>(
+    fn start_hosts<H, A, S>(
         &self,
         chain: &mut Chain,
         outputs: &Outputs,
-        host: Arc<H>,
+        host: Passes<H, A>,
         smtp: Option<Arc<S>>,
         (host_stop, smtp_stop): (StageStop, StageStop),
         address_scan: bool,
     ) -> (mpsc::Sender<IpAddr>, Option<Arc<Vias>>)
     where
         H: Probe<Target = IpAddr, Output = HostRow>,
+        A: Probe<Target = IpAddr, Output = HostRow>,
         S: Probe<Target = SmtpTarget, Output = SmtpOutput>,
     {
         let write = Arc::new(HostWrite {
@@ -361,8 +502,13 @@ impl<'a> Parts<'a> {
             stats: self.stats.clone(),
             address_scan,
         });
+        let failing_host = |row: &HostRow| {
+            failing(row.statuses())
+                .then(|| row.ip.parse().ok())
+                .flatten()
+        };
         let Some(smtp) = smtp else {
-            let tx = chain.stage(host, host_stop, move |row| {
+            let tx = chain.stage_with_last_pass(host, failing_host, host_stop, move |row| {
                 let w = write.clone();
                 async move { w.row(row).await }
             });
@@ -374,7 +520,7 @@ impl<'a> Parts<'a> {
         });
         let vias = Arc::new(Vias::new());
         let v = vias.clone();
-        let tx = chain.stage(host, host_stop, move |row: HostRow| {
+        let tx = chain.stage_with_last_pass(host, failing_host, host_stop, move |row: HostRow| {
             let via = row
                 .ip
                 .parse()

@@ -205,6 +205,10 @@ pub struct StageStop {
 /// two loads, and only a saturated window makes it wait at all.
 pub async fn dns_room(res: &crate::dns::Resolver) {
     let engine = res.engine();
+    // No resolver answers: hold new targets (their queries would only wait with the others).
+    while engine.health().is_some_and(|h| h.outage()) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     while engine.backlog() >= (engine.window() / DNS_BACKLOG_FRACTION).max(DNS_BACKLOG_MIN) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }

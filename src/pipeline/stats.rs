@@ -37,6 +37,9 @@ pub struct ScanStats {
     pub policies: super::policies::PolicyStats,
     /// The recipient batches and the recipients table's statuses (`--smtp-recipients`).
     pub recipients: Arc<super::recipients::BatchStats>,
+    /// The last pass of the domain stage, and of the host stage.
+    pub last_pass_domains: Arc<super::last_pass::LastPassStats>,
+    pub last_pass_hosts: Arc<super::last_pass::LastPassStats>,
     total: OnceLock<Arc<OnceLock<u64>>>,
     /// The input file's size and hash at the start (`--resume` checks them).
     input: OnceLock<super::resume::InputFingerprint>,
@@ -123,9 +126,12 @@ pub struct RunManifest {
     pub state: &'static str,
     /// Stopped (Ctrl-C, SIGTERM, SIGHUP) before the end of the input.
     pub interrupted: bool,
-    /// What stopped it: `SIGINT`, `SIGTERM`, `SIGHUP`; null when it ran to the end or was stopped
-    /// through the library without a reason.
+    /// The signal that stopped it: `SIGINT`, `SIGTERM`, `SIGHUP`; null when it ran to the end, was
+    /// stopped through the library without a reason, or stopped itself (`reason`).
     pub signal: Option<String>,
+    /// What stopped it: the signal's name, or `resolvers-unreachable` (no resolver answered for
+    /// `--resolver-outage-limit`); null when it ran to the end. Absent before version 0.37.
+    pub reason: Option<String>,
     /// Set when reading the input failed part-way; the rows before it were scanned.
     pub input_error: Option<String>,
     /// With `state: failed`: the write that failed (`writing hosts: No space left on device`).
@@ -147,6 +153,9 @@ pub struct RunManifest {
     pub dnsbl_zones: Vec<String>,
     /// Each stage on its own: concurrency, targets, panics, abandoned, its own throughput.
     pub stages: Vec<StageReport>,
+    /// The targets held for the last pass (a `timeout` or `servfail` in their row) by the domain
+    /// and host stages, and what became of them.
+    pub last_pass: LastPassReport,
     /// The SMTP stage's settings and trust store; null without `--smtp`.
     pub smtp: Option<SmtpManifest>,
     /// Every `--resume` of this output directory, the last one this run's; empty for a scan
@@ -182,6 +191,13 @@ fn smtp_manifest(o: &crate::pipeline::smtp::SmtpOptions) -> SmtpManifest {
             mozilla + extra
         },
     }
+}
+
+/// See [`RunManifest::last_pass`].
+#[derive(Debug, Serialize)]
+pub struct LastPassReport {
+    pub domains: super::last_pass::LastPassCounts,
+    pub hosts: super::last_pass::LastPassCounts,
 }
 
 #[derive(Debug, Serialize)]
@@ -380,6 +396,17 @@ pub struct DnsCounts {
     /// The in-flight window at the end (adaptive: what the resolvers took without loss).
     pub window_final: usize,
     pub by_status: BTreeMap<&'static str, u64>,
+    /// Attempts that timed out while their resolver was down: not counted against their
+    /// queries, which were asked again once a resolver answered.
+    pub excused_attempts: u64,
+    /// Queries sent to find out whether a silent resolver is alive.
+    pub probes: u64,
+    /// Each resolver: its state at the time of writing and its times out of the rotation.
+    pub resolvers: Vec<crate::dns::health::ResolverReport>,
+    /// Times no resolver answered: start, end, seconds, the most queries held at once.
+    pub outages: Vec<crate::dns::health::Outage>,
+    /// Seconds spent in outages.
+    pub outage_s: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -432,7 +459,8 @@ impl RunManifest {
             duration_s: elapsed.as_secs_f64(),
             state,
             interrupted,
-            signal,
+            signal: signal.clone().filter(|s| s.starts_with("SIG")),
+            reason: signal,
             input_error,
             error,
             resolvers: opts.engine.servers.iter().map(|s| s.to_string()).collect(),
@@ -457,6 +485,10 @@ impl RunManifest {
             targets: opts.targets.kind(),
             dnsbl_zones: opts.hosts.dnsbl.iter().map(|z| z.zone.clone()).collect(),
             stages,
+            last_pass: LastPassReport {
+                domains: stats.last_pass_domains.counts(),
+                hosts: stats.last_pass_hosts.counts(),
+            },
             smtp: opts.smtp.as_ref().map(smtp_manifest),
             resumes: resumes.to_vec(),
         }
@@ -560,6 +592,9 @@ impl Counts {
 impl DnsCounts {
     fn of(resolver: &Resolver, queries: u64) -> DnsCounts {
         let e = resolver.engine().stats();
+        let now = std::time::Instant::now();
+        let health = resolver.engine().health();
+        let outages = health.map(|h| h.outages(now)).unwrap_or_default();
         DnsCounts {
             queries,
             udp_sent: e.udp_sent.load(Relaxed),
@@ -577,6 +612,11 @@ impl DnsCounts {
             datagrams_per_recv_call: e.udp_received.load(Relaxed) as f64
                 / e.recv_calls.load(Relaxed).max(1) as f64,
             window_final: resolver.engine().window(),
+            excused_attempts: e.excused_attempts.load(Relaxed),
+            probes: e.probes.load(Relaxed),
+            resolvers: health.map(|h| h.report(now)).unwrap_or_default(),
+            outage_s: outages.iter().map(|o| o.span.seconds).sum(),
+            outages,
             by_status: Status::ALL
                 .iter()
                 .map(|s| (s.as_str(), e.status_count(*s)))
