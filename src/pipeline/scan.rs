@@ -380,11 +380,11 @@ impl<'a> Parts<'a> {
                 .with_fresh_failures(held_domains.since.clone());
             Passes {
                 probe: Arc::new(layer.layer(domain_probe(self.resolver.clone()))),
-                again: Arc::new(Again {
-                    probe: layer.layer(domain_probe(again)),
+                again: Arc::new(layer.layer(Again {
+                    probe: domain_probe(again),
                     name: "domains-last-pass",
                     concurrency: self.opts.last_pass.concurrency.max(1),
-                }),
+                })),
                 held: held_domains,
             }
         });
@@ -395,13 +395,11 @@ impl<'a> Parts<'a> {
         };
         let host = Passes {
             probe: Arc::new(layer.layer(host_probe(self.resolver.clone()))),
-            again: Arc::new(Again {
-                probe: layer.layer(host_probe(
-                    self.resolver.with_fresh_failures(held_hosts.since.clone()),
-                )),
+            again: Arc::new(layer.layer(Again {
+                probe: host_probe(self.resolver.with_fresh_failures(held_hosts.since.clone())),
                 name: "hosts-last-pass",
                 concurrency: self.opts.last_pass.concurrency.max(1),
-            }),
+            })),
             held: held_hosts,
         };
         let smtp = self.smtp.clone().map(|p| Arc::new(layer.layer(p)));

@@ -18,6 +18,7 @@ mod hosts_fixtures;
 mod lab;
 mod policies_fixtures;
 mod report_fixtures;
+mod resolver_state;
 mod resume;
 mod scan_fixtures;
 mod smtp_fixtures;

@@ -36,6 +36,9 @@ impl ProbeLayer for PanicOnce {
                 let t = t.downcast_ref::<SmtpTarget>()?;
                 (t.row.host_status == HostStatus::Ok).then(what)?
             }),
+            // The last passes probe what failed with a timeout or servfail: left alone, so
+            // that the faulty scan's rows are the clean one's but for the panics.
+            n if n.ends_with("-last-pass") => Box::new(|_| None),
             _ => Box::new(move |_| what()),
         };
         Faulty::new(inner, pick)
@@ -99,12 +102,20 @@ async fn a_panic_in_every_stage_loses_no_target() {
         .await
         .unwrap();
     lab.stop().await;
-    let stages = ["domains", "hosts", "smtp", "recipients"];
+    let stages = [
+        "domains",
+        "domains-last-pass",
+        "hosts",
+        "hosts-last-pass",
+        "smtp",
+        "recipients",
+    ];
 
     let names: Vec<&str> = m.stages.iter().map(|s| s.name).collect();
     assert_eq!(names, stages, "run.json lists every stage, first to last");
     for s in &m.stages {
-        assert_eq!(s.panicked, 1, "{}: one injected panic", s.name);
+        let one = u64::from(!s.name.ends_with("-last-pass"));
+        assert_eq!(s.panicked, one, "{}: one injected panic", s.name);
         assert_eq!((s.abandoned, s.unstarted), (0, 0), "{}", s.name);
         assert_eq!(
             s.started, s.done,
