@@ -19,7 +19,9 @@
 # port (SO_REUSEPORT) all get a share of the ceiling's queries: four landed on one of Unbound's two
 # threads one time in eight, which is a lower ceiling, not the resolver's), MXRAY_ARGS [""],
 # LOAD [0]: 1 runs a second mxray scan of the same half beside the measured one (loaded machine),
-# MXRAY_SKIP_BUILD [0], SAME [1],
+# MXRAY_SKIP_BUILD [0], SAME [1], FIXTURES_DNSSEC [1]: Unbound validates (Knot signs world.test, its key is
+# Unbound's trust anchor: tests/fixtures/up.sh), as resolvers ship; 0 for neither (benches/dnssec.sh
+# measures what validation costs the resolver),
 # PIN [0]: 1 runs the servers (every fixture process) on CPU 0 and the clients (dnsperf, mxray) on
 # CPU 1, as when the resolver has a machine of its own. On two shared cores each microsecond of
 # the client's CPU is taken from the resolver, so the unpinned ratio measures how lean the
@@ -44,6 +46,7 @@ if [ "${PIN:-0}" = 1 ]; then
   CLIENT=(taskset -c 1)
 fi
 UCONF=$FIXTURES_DIR/run/unbound/unbound.conf
+VALIDATING=$(grep -q 'module-config: "validator iterator"' "$UCONF" && echo "validating (world.test signed)" || echo "not validating")
 cold() { in_ns unbound-control -c "$UCONF" reload >/dev/null; }
 echo "date:     $(date -u '+%F %T') UTC; nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "${PIN:-0}" = 1 ] && echo "pinned:   servers (fixture pids) on CPU 0, dnsperf and mxray on CPU 1"
@@ -91,7 +94,7 @@ for line in sys.stdin:  # "[time] unbound[pid:thread] info: 127.0.0.1 name. TYPE
 sys.stdout.writelines("%s %s\n" % q for q in seen)' > "$BD/mix.txt"
 [ -s "$BD/mix.txt" ] || { echo "resolver.sh: no query captured from Unbound's log ($ULOG)" >&2; exit 1; }
 CAPQ=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dns"]["queries"])' "$BD/capture/run.json")
-echo "world:    $WORLD_DOMAINS domains via Unbound $MXRAY_TEST_RESOLVER${FIXTURES_NETNS:+ (netns $FIXTURES_NETNS)}; ceiling $(wc -l < "$BD/same.txt") domains (refusing ones $([ "${CEILING_REFUSING:-1}" = 1 ] && echo in || echo out)), dnsperf mix $(wc -l < "$BD/mix.txt") distinct queries captured from mxray's $CAPQ; scan $(wc -l < "$BD/scan.txt") domains"
+echo "world:    $WORLD_DOMAINS domains via Unbound $MXRAY_TEST_RESOLVER, $VALIDATING${FIXTURES_NETNS:+ (netns $FIXTURES_NETNS)}; ceiling $(wc -l < "$BD/same.txt") domains (refusing ones $([ "${CEILING_REFUSING:-1}" = 1 ] && echo in || echo out)), dnsperf mix $(wc -l < "$BD/mix.txt") distinct queries captured from mxray's $CAPQ; scan $(wc -l < "$BD/scan.txt") domains"
 ucpu() { awk '{print $14 + $15}' "/proc/$UPID/stat"; }   # unbound's user+system clock ticks
 # CPU 0's busy and total clock ticks: with PIN=1, how busy the servers' core was under each client.
 cpu0() { awk '$1 == "cpu0" {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6 ":" t}' /proc/stat; }
