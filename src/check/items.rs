@@ -246,7 +246,7 @@ fn smtp_session(o: &Observed) -> Item {
                     Mark::Fail,
                     format!("{w}{port}: no SMTP dialogue, {}{error}", st.as_str()),
                     Some(
-                        "make the server accept connections on port 25 and answer each command within seconds",
+                        "make the server accept connections on its SMTP port and answer each command within seconds",
                     ),
                 );
             }
