@@ -1334,7 +1334,6 @@ mod tests {
         let ty = |name: &str| {
             DomainRow::columns()
                 .iter()
-                .chain([].iter())
                 .find(|c| c.name == name)
                 .map(|c| c.ty)
         };
