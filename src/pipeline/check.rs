@@ -7,7 +7,6 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::domain::DomainProbe;
 use super::host::{HostChecker, HostProbe};
@@ -58,17 +57,6 @@ impl Checker {
             smtp,
             checker,
         })
-    }
-
-    /// The longest one target may take: the domain's probe, then its addresses' host and
-    /// SMTP probes (the addresses run side by side).
-    pub fn worst_case(&self) -> Duration {
-        self.domain.worst_case()
-            + self.host.worst_case()
-            + self
-                .smtp
-                .as_ref()
-                .map_or(Duration::ZERO, |s| s.worst_case())
     }
 
     /// Every check of one target. Never fails: what could not be told is a status in the rows.
