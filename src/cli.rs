@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use mxray::check::render::TextStyle;
 use mxray::checks::dkim;
 use mxray::checks::dmarc::{DiscoveryMode, SuffixList};
 
@@ -54,6 +55,194 @@ pub enum Command {
     Lab(LabArgs),
     /// Start the lab, scan it with every check on, print the headline figures, stop the lab.
     Demo(DemoArgs),
+    /// Check one mail domain (or one mail server's address) with every check of `scan` and
+    /// print the checklist: a mark per item, the finding, the fix for what fails.
+    #[command(after_help = CHECK_EXIT_CODES)]
+    Check(Box<CheckArgs>),
+}
+
+/// `mxray check --help`'s closing section.
+pub const CHECK_EXIT_CODES: &str = "Exit codes:
+  0  nothing failed (warnings and items that could not be told do not count)
+  1  at least one item failed, for any target
+  2  usage or setup error (an unreadable option file, no resolver, a target that is no
+     domain or address)";
+
+/// `mxray check` arguments: the targets and how to print them, and the options of `scan` that
+/// matter for one target. Everything else, and every default not given here, is the scan's own
+/// ([`CheckArgs::scan_args`]), so the probes are configured as a scan configures them.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Domains (their MX hosts are checked too) or addresses of mail servers.
+    #[arg(value_name = "DOMAIN|IP", required = true)]
+    pub targets: Vec<String>,
+
+    /// One JSON document per target, one per line, instead of text: the checklist, and the
+    /// domains, hosts and recipients rows under the column names of `scan`.
+    #[arg(help_heading = "Output", long)]
+    pub json: bool,
+
+    /// Colour and symbols: `auto` (when stdout is a terminal and NO_COLOR is unset or empty),
+    /// `always`, `never`.
+    #[arg(help_heading = "Output", long, value_enum, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+
+    /// Recursive resolver, IP or IP:PORT (repeatable). Default: the system's (/etc/resolv.conf).
+    #[arg(help_heading = "DNS", long = "resolver", value_name = "IP[:PORT]")]
+    pub resolvers: Vec<String>,
+
+    /// Time to wait for one DNS answer (as `scan --timeout`).
+    #[arg(help_heading = "DNS", long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Allow loopback addresses (127.0.0.0/8, ::1): the lab, local experiments.
+    #[arg(help_heading = "Targets", long)]
+    pub allow_loopback: bool,
+
+    /// DNSBL zones from the zone table, comma-separated, or `all`. Default: all of the table
+    /// (datasets/dnsbl-zones.csv, or --dnsbl-config). Public lists answer queries through public
+    /// resolvers with an error code, shown as such.
+    #[arg(help_heading = "Checks", long, value_name = "ZONES")]
+    pub dnsbl: Option<String>,
+
+    /// No DNSBL query.
+    #[arg(help_heading = "Checks", long, conflicts_with = "dnsbl")]
+    pub no_dnsbl: bool,
+
+    /// Zone table instead of the shipped one (as `scan --dnsbl-config`).
+    #[arg(help_heading = "Checks", long, value_name = "FILE")]
+    pub dnsbl_config: Option<PathBuf>,
+
+    /// IP-to-AS table (as `scan --asn-db`); addresses it does not know are asked over DNS.
+    #[arg(help_heading = "Checks", long, value_name = "FILE")]
+    pub asn_db: Option<PathBuf>,
+
+    /// Do not ask Team Cymru's IP-to-ASN service over DNS.
+    #[arg(help_heading = "Checks", long)]
+    pub no_asn_dns: bool,
+
+    /// DKIM selectors to probe: a file, one per line, or `full` (as `scan --dkim-selectors`).
+    #[arg(help_heading = "Checks", long, value_name = "FILE|full")]
+    pub dkim_selectors: Option<PathBuf>,
+
+    /// Make no SMTP connection (where outbound port 25 is blocked): no open-relay, recipient,
+    /// STARTTLS or certificate check.
+    #[arg(help_heading = "SMTP", long)]
+    pub no_smtp: bool,
+
+    /// SMTP ports (as `scan --smtp-ports`). Default: 25.
+    #[arg(
+        help_heading = "SMTP",
+        long,
+        alias = "smtp-port",
+        value_delimiter = ',',
+        value_name = "PORT[/tls],..."
+    )]
+    pub smtp_ports: Vec<SmtpPort>,
+
+    /// The name sent in EHLO (as `scan --helo`).
+    #[arg(help_heading = "SMTP", long, value_name = "NAME")]
+    pub helo: Option<String>,
+
+    /// Recipient domain of the relay tests (as `scan --relay-domain`).
+    #[arg(help_heading = "SMTP", long, value_name = "DOMAIN")]
+    pub relay_domain: Option<String>,
+
+    /// PEM file of CA certificates trusted besides Mozilla's roots (as `scan --smtp-ca`).
+    #[arg(help_heading = "SMTP", long, value_name = "FILE")]
+    pub smtp_ca: Option<PathBuf>,
+
+    /// Time to connect (as `scan --smtp-connect-timeout`).
+    #[arg(help_heading = "SMTP", long, value_parser = parse_duration)]
+    pub smtp_connect_timeout: Option<Duration>,
+
+    /// Time for one reply (as `scan --smtp-reply-timeout`).
+    #[arg(help_heading = "SMTP", long, value_parser = parse_duration)]
+    pub smtp_reply_timeout: Option<Duration>,
+
+    /// Time for a whole session: a tarpit is cut there (as `scan --smtp-session-timeout`).
+    #[arg(help_heading = "SMTP", long, value_parser = parse_duration)]
+    pub smtp_session_timeout: Option<Duration>,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+impl CheckArgs {
+    /// The `scan` arguments of a check: the scan's defaults, every check on (SMTP with the
+    /// recipient tests, the MTA-STS policy fetch, every DNSBL zone, ASN over DNS), and what
+    /// was given here.
+    pub fn scan_args(&self) -> ScanArgs {
+        // The scan's defaults, from the scan's own parser: the two arguments it requires are
+        // never used by a check (it reads no input and writes no directory).
+        let line = ["mxray", "scan", "--domains", "-", "--out", "."];
+        let Ok(Cli {
+            command: Command::Scan(mut s),
+        }) = Cli::try_parse_from(line)
+        else {
+            unreachable!("a minimal scan command line parses")
+        };
+        s.quiet = true;
+        s.resolvers = self.resolvers.clone();
+        if let Some(t) = self.timeout {
+            s.timeout = t;
+        }
+        s.allow_loopback = self.allow_loopback;
+        s.dnsbl = match (&self.dnsbl, self.no_dnsbl) {
+            (_, true) => Some(String::new()),
+            (Some(z), false) => Some(z.clone()),
+            (None, false) => Some("all".into()),
+        };
+        s.dnsbl_config = self.dnsbl_config.clone();
+        s.asn_db = self.asn_db.clone();
+        s.asn_dns = !self.no_asn_dns;
+        s.dkim_selectors = self.dkim_selectors.clone();
+        s.mta_sts_fetch = true;
+        s.smtp = !self.no_smtp;
+        s.smtp_recipients = !self.no_smtp;
+        if !self.smtp_ports.is_empty() {
+            s.smtp_ports = self.smtp_ports.clone();
+        }
+        if let Some(h) = &self.helo {
+            s.helo = h.clone();
+        }
+        s.relay_domain = self.relay_domain.clone();
+        s.smtp_ca = self.smtp_ca.clone();
+        for (given, field) in [
+            (self.smtp_connect_timeout, &mut s.smtp_connect_timeout),
+            (self.smtp_reply_timeout, &mut s.smtp_reply_timeout),
+            (self.smtp_session_timeout, &mut s.smtp_session_timeout),
+        ] {
+            if let Some(t) = given {
+                *field = t;
+            }
+        }
+        *s
+    }
+
+    /// The targets, each an address or a normalised domain.
+    pub fn targets(&self) -> anyhow::Result<Vec<mxray::check::CheckTarget>> {
+        self.targets
+            .iter()
+            .map(|t| mxray::check::CheckTarget::parse(t).map_err(|e| anyhow::anyhow!("{e}")))
+            .collect()
+    }
+
+    /// Colour when asked, or by default when stdout is a terminal and `NO_COLOR` is unset or
+    /// empty (no-color.org).
+    pub fn text_style(&self, terminal: bool, no_color: Option<&std::ffi::OsStr>) -> TextStyle {
+        let color = match self.color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => terminal && no_color.is_none_or(|v| v.is_empty()),
+        };
+        TextStyle { color }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -1018,6 +1207,67 @@ mod tests {
             "[::1]:5353".parse().unwrap()
         );
         assert!(parse_resolver("resolver.example").is_err());
+    }
+
+    fn check_args(args: &[&str]) -> CheckArgs {
+        let line = ["mxray", "check"].iter().chain(args);
+        match Cli::try_parse_from(line).unwrap().command {
+            Command::Check(c) => *c,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_check_is_a_scan_with_every_check_on() {
+        let s = check_args(&["example.com"]).scan_args();
+        assert!(s.smtp && s.smtp_recipients && s.mta_sts_fetch && s.asn_dns);
+        assert_eq!(s.dnsbl.as_deref(), Some("all"));
+        assert!(!s.no_starttls && !s.no_relay && !s.no_dkim && !s.no_spf_walk);
+        // The scan's own defaults where the check says nothing.
+        assert_eq!(s.smtp_ports, [SmtpPort::plain(25)]);
+        assert_eq!(s.timeout, Duration::from_secs(2));
+        assert_eq!(s.smtp_session_timeout, Duration::from_secs(90));
+        assert_eq!(s.helo, DEFAULT_HELO);
+
+        let s = check_args(&[
+            "x.example",
+            "--no-smtp",
+            "--no-dnsbl",
+            "--smtp-ports",
+            "2525",
+            "--smtp-session-timeout",
+            "3s",
+            "--resolver",
+            "127.0.0.1:5300",
+        ])
+        .scan_args();
+        assert!(!s.smtp && !s.smtp_recipients);
+        assert_eq!(s.dnsbl.as_deref(), Some(""));
+        assert_eq!(s.smtp_ports, [SmtpPort::plain(2525)]);
+        assert_eq!(s.smtp_session_timeout, Duration::from_secs(3));
+        assert_eq!(s.resolvers, ["127.0.0.1:5300"]);
+    }
+
+    #[test]
+    fn colour_follows_the_terminal_no_color_and_the_flag() {
+        use std::ffi::OsStr;
+        let cases: [(&[&str], bool, Option<&str>, bool); 6] = [
+            (&[], true, None, true),
+            (&[], true, Some(""), true),
+            (&[], true, Some("1"), false),
+            (&[], false, None, false),
+            (&["--color", "always"], false, Some("1"), true),
+            (&["--color", "never"], true, None, false),
+        ];
+        for (flags, terminal, no_color, want) in cases {
+            let mut args = vec!["x.example"];
+            args.extend(flags);
+            let style = check_args(&args).text_style(terminal, no_color.map(OsStr::new));
+            assert_eq!(
+                style.color, want,
+                "{flags:?} terminal={terminal} NO_COLOR={no_color:?}"
+            );
+        }
     }
 
     #[test]

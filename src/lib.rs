@@ -12,8 +12,11 @@
 //! - [`output`]: one schema, record batches, Parquet and CSV writers, the run manifest;
 //! - [`report`]: `mxray report`: aggregates of the written parts, report.md/.html/.json and
 //!   the bulk-sender readiness table.
+//! - [`check`]: `mxray check`: the operator's checklist of one domain or server, read from the
+//!   rows the scan's probes produce ([`pipeline::check`] runs them), as text or JSON;
 //! - [`lab`]: a simulated internet of mail domains on loopback (`mxray lab`, `mxray demo`).
 
+pub mod check;
 pub mod checks;
 pub mod columns;
 mod csv_line;

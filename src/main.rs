@@ -3,7 +3,8 @@
 //! mid-scan (run.json then says `failed`); stopped by a signal after the files were flushed
 //! (they are valid and run.json says `interrupted`): 130 SIGINT (Ctrl-C), 143 SIGTERM (what
 //! Kubernetes, Slurm, systemd and `timeout` send), 129 SIGHUP. A second signal quits at once with
-//! the same code.
+//! the same code. `mxray check` exits 0 when no item failed, 1 when one did, 2 for a usage or
+//! setup error.
 
 mod cli;
 
@@ -159,8 +160,52 @@ fn run(cli: cli::Cli, args: Vec<String>) -> anyhow::Result<ExitCode> {
                 println!("report: {} (also {})", r.html.display(), r.markdown.display());
                 Ok(stopped_code(m.interrupted, &stop))
             }
+            cli::Command::Check(check) => run_check(*check, args).await,
             cli::Command::Report(_) => unreachable!("handled before the runtime starts"),
         }
+    })
+}
+
+/// `mxray check`: each target's checklist on stdout, in the order given (up to four checked at
+/// once); 1 when an item of any target failed.
+async fn run_check(check: cli::CheckArgs, args: Vec<String>) -> anyhow::Result<ExitCode> {
+    use futures::StreamExt;
+    use mxray::check::{Mark, Report, render};
+    use std::io::{IsTerminal, Write};
+    let style = check.text_style(
+        std::io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
+    let targets = check.targets()?;
+    let json = check.json;
+    let opts = check.scan_args().into_options(args)?;
+    let checker = mxray::pipeline::check::Checker::new(&opts).await?;
+    let mut reports = futures::stream::iter(targets)
+        .map(|t| checker.check(t))
+        .buffered(4);
+    let mut failed = false;
+    let mut first = true;
+    while let Some(observed) = reports.next().await {
+        let report = Report::new(observed);
+        failed |= report.worst() == Mark::Fail;
+        let text = if json {
+            format!("{}\n", render::json(&report))
+        } else {
+            let gap = if first { "" } else { "\n" };
+            format!("{gap}{}", render::text(&report, style))
+        };
+        first = false;
+        let mut out = std::io::stdout().lock();
+        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            // A reader that went away (`| head`) has what it wanted.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+            r => r?,
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -17,6 +17,7 @@
 //! stops taking targets, later stages drain what earlier ones produced, each within its grace,
 //! and the writers flush complete files and the manifest.
 
+pub mod check;
 pub mod domain;
 pub mod host;
 pub mod last_pass;

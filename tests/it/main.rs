@@ -9,6 +9,7 @@
 mod common;
 
 mod browser;
+mod check;
 mod cli;
 mod deploy;
 mod dns_fixtures;
