@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # soak.sh - scans of the realistic world through Unbound, one after another for SOAK_SECONDS, with
-# a fault injected into three runs of every four:
-#   unbound-restart  Unbound killed mid-scan and started again 2 s later (its cache is gone)
-#   dnsbl-down       rbldnsd (the DNSBL zones) killed mid-scan, started again after the run
+# a fault injected at a random moment (0.5 s to 12 s into the run) into six runs of every seven:
+#   unbound-restart  Unbound killed and started again 2 s later (its cache is gone)
+#   unbound-stop     Unbound stopped (SIGSTOP) for 5 s, then continued: a resolver that does not
+#                    answer for a while, then answers what queued
+#   cache-flush      Unbound's caches flushed (unbound-control flush_zone . / flush_infra all)
+#   kill-resume      the scan itself killed with SIGKILL and resumed at once (`--resume`): the
+#                    resolver is still busy with the killed scan's queries
+#   dnsbl-down       rbldnsd (the DNSBL zones) killed, started again after the run
 #   loss             5% packet loss on the namespace's loopback (tc netem), where the kernel has it
 #   none             the reference
+# Issue 37: in every run, faulted or not, no domain the world answers may say `timeout` in any
+# status column (a DNSBL zone that is down stays an honest error of the hosts table).
 # Each scan has hosts (PTR, FCrDNS, two DNSBL zones) on. After each run it checks that every
 # status is explained: every input domain has exactly one row, every MX address one hosts row, no
 # probe panicked and none was abandoned, run.json says `done`; in the runs without a fault, no
@@ -55,21 +62,34 @@ fi
 echo "date:     $(date -u '+%F %T') UTC; nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "git:      $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (dirty tree)'); $(unbound -V | head -1)"
 echo "world:    $WORLD_DOMAINS domains via Unbound $MXRAY_TEST_RESOLVER${FIXTURES_NETNS:+ (netns $FIXTURES_NETNS)}; netem $([ $NETEM = 1 ] && echo yes || echo 'not in this kernel: the loss runs are clean runs')"
-faults=(none unbound-restart dnsbl-down loss)
+faults=(none unbound-restart unbound-stop cache-flush kill-resume dnsbl-down loss)
+UCONF=$FIXTURES_DIR/run/unbound/unbound.conf
+uctl() { in_ns unbound-control -c "$UCONF" "$@" >/dev/null; }
 T_END=$((SECONDS + SOAK_SECONDS)); i=0
 : > "$BD/runs.txt"
 while [ $SECONDS -lt $T_END ]; do
-  fault=${faults[$((i % 4))]}
+  fault=${faults[$((i % ${#faults[@]}))]}
   [ "$fault" = loss ] && [ $NETEM = 0 ] && fault=none
   out=$BD/run-$i
-  in_ns /usr/bin/time -v target/release/mxray scan --domains "$MXRAY_TEST_WORLD/domains.txt" \
-    --allow-loopback --resolver "$MXRAY_TEST_RESOLVER" --dnsbl-config "$BD/zones.csv" \
-    --out "$out" --overwrite -q --format parquet,csv 2>"$out.time" &
+  at=$(python3 -c "import random; print(round(random.uniform(0.5, 12), 1))")
+  scan_cmd=(target/release/mxray scan --domains "$MXRAY_TEST_WORLD/domains.txt"
+    --allow-loopback --resolver "$MXRAY_TEST_RESOLVER" --dnsbl-config "$BD/zones.csv"
+    --out "$out" -q --format parquet,csv)
+  rm -rf "$out"
+  in_ns /usr/bin/time -v "${scan_cmd[@]}" 2>"$out.time" &
   scan=$!
   case $fault in
-    unbound-restart) sleep 3; kill_fixture unbound; sleep 2
+    unbound-restart) sleep "$at"; kill_fixture unbound; sleep 2
       restart_fixture unbound "$FIXTURES_DIR/run/unbound/unbound.pid" ;;
-    dnsbl-down) sleep 3; kill_fixture rbldnsd ;;
+    unbound-stop) sleep "$at"; p=$(awk '$1=="unbound" {print $2}' "$PIDS")
+      kill -STOP "$p"; sleep 5; kill -CONT "$p" ;;
+    cache-flush) sleep "$at"; uctl flush_zone .; uctl flush_infra all; uctl flush_requestlist ;;
+    kill-resume) sleep "$at"
+      pkill -KILL -f -- "--out $out -q" || true
+      wait $scan || true
+      in_ns /usr/bin/time -v "${scan_cmd[@]}" --resume 2>"$out.time" &
+      scan=$! ;;
+    dnsbl-down) sleep "$at"; kill_fixture rbldnsd ;;
     loss) in_ns tc qdisc add dev lo root netem loss 5% ;;
   esac
   rc=0; wait $scan || rc=$?
@@ -84,7 +104,7 @@ while [ $SECONDS -lt $T_END ]; do
     loss) in_ns tc qdisc del dev lo root ;;
   esac
   [ $rc = 0 ] || { echo "run $i ($fault): mxray exited $rc"; tail -5 "$out.time"; exit 1; }
-  echo "$i $fault $out" >> "$BD/runs.txt"
+  echo "$i $fault $out $at" >> "$BD/runs.txt"
   i=$((i + 1))
 done
 python3 benches/soak_check.py "$BD/runs.txt" "$MXRAY_TEST_WORLD/expected.jsonl"

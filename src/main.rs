@@ -2,8 +2,9 @@
 //! Exit codes: 0 done, 2 usage or setup error, or an output file that could not be written
 //! mid-scan (run.json then says `failed`); stopped by a signal after the files were flushed
 //! (they are valid and run.json says `interrupted`): 130 SIGINT (Ctrl-C), 143 SIGTERM (what
-//! Kubernetes, Slurm, systemd and `timeout` send), 129 SIGHUP. A second signal quits at once with
-//! the same code. `mxray check` exits 0 when no item failed, 1 when one did, 2 for a usage or
+//! Kubernetes, Slurm, systemd and `timeout` send), 129 SIGHUP; 75 when no resolver answered for
+//! `--resolver-outage-limit` (files flushed likewise; `--resume` goes on). A second signal quits
+//! at once with the same code. `mxray check` exits 0 when no item failed, 1 when one did, 2 for a usage or
 //! setup error.
 
 mod cli;
@@ -268,11 +269,13 @@ impl Signals {
     }
 }
 
-/// 128 + the signal's number, as shells report a process a signal ended.
-fn exit_code(signal: &str) -> u8 {
-    match signal {
+/// 128 + the signal's number, as shells report a process a signal ended; 75 (EX_TEMPFAIL: try
+/// again later) when no resolver answered for `--resolver-outage-limit`.
+fn exit_code(reason: &str) -> u8 {
+    match reason {
         "SIGHUP" => 129,
         "SIGTERM" => 143,
+        mxray::pipeline::RESOLVERS_UNREACHABLE => 75,
         _ => 130,
     }
 }

@@ -40,7 +40,8 @@ pub struct EngineOptions {
     /// Longest wait for an answer to one attempt. Default 2 s. Once a server has answered a few
     /// times, earlier attempts are retransmitted after its retransmission timeout (RFC 6298 style,
     /// at least 20 ms) instead, and an answer to any attempt completes the query; the last
-    /// attempt always waits this long.
+    /// attempt waits this long, or up to [`FULL_WAIT_MAX`] times longer while the server's round
+    /// trips say it is that slow (twice SRTT + 4 RTTVAR).
     pub timeout: Duration,
     /// Further attempts after the first, each on the next resolver. Default 2.
     pub retries: u32,
@@ -117,14 +118,19 @@ impl EngineOptions {
     /// back to TCP once, which has the same bound; the second pass adds its delays and its
     /// attempts.
     pub fn query_deadline(&self) -> Duration {
+        let wait = self.timeout * FULL_WAIT_MAX;
         let pass = if self.second_pass {
-            self.second_pass_delay * 3 + self.timeout * 2 * SECOND_PASS_ATTEMPTS
+            self.second_pass_delay * 3 + wait * 2 * SECOND_PASS_ATTEMPTS
         } else {
             Duration::ZERO
         };
-        self.timeout * 2 * (self.retries + 1) + pass
+        wait * 2 * (self.retries + 1) + pass
     }
 }
+
+/// The last attempt of a query waits at most this many times [`EngineOptions::timeout`], when
+/// the resolver's round trips say it is that slow (see `Rtt::full_wait`).
+pub const FULL_WAIT_MAX: u32 = 4;
 
 /// Attempts of the second pass (see [`EngineOptions::second_pass`]).
 pub const SECOND_PASS_ATTEMPTS: u32 = 2;
@@ -169,6 +175,9 @@ pub struct EngineStats {
     /// Attempts that timed out while their resolver was down (see [`super::health`]): not counted
     /// towards their query's verdict, and sent again once a resolver answers.
     pub excused_attempts: AtomicU64,
+    /// Attempt timeouts counted as losses whose attempt was answered after all (the answer to it
+    /// came after its retransmission): the window takes the loss back.
+    pub spurious_timeouts: AtomicU64,
     /// Queries sent to find out whether a silent resolver is alive (see [`super::health`]).
     pub probes: AtomicU64,
     /// Datagrams the system refused to send (the attempt then times out).
@@ -371,6 +380,18 @@ impl Rtt {
             self.srtt_us = 0.875 * self.srtt_us + 0.125 * r;
         }
         self.samples += 1;
+    }
+
+    /// The last attempt's wait: `timeout`, or twice SRTT + 4 RTTVAR when that is longer (a
+    /// resolver slowed down by validation, cold caches or another client answers late, and a
+    /// late answer is a reason to wait longer, not to give up), at most [`FULL_WAIT_MAX`] times
+    /// `timeout`.
+    fn full_wait(&self, timeout: Duration) -> Duration {
+        if self.samples < 8 {
+            return timeout;
+        }
+        let slow = Duration::from_micros((2.0 * (self.srtt_us + 4.0 * self.rttvar_us)) as u64);
+        slow.clamp(timeout, timeout * FULL_WAIT_MAX)
     }
 
     /// SRTT + 4 RTTVAR within [MIN_RTO, max]; `max` until the server has answered a few times.
@@ -631,6 +652,8 @@ impl Engine {
         let mut last = Answer::failure(Status::Timeout, "no answer");
         let mut attempt = 0;
         let mut excused = false;
+        // When the attempts whose timeouts the window counted as losses were sent.
+        let mut lost: Vec<Instant> = Vec::new();
         while attempt < attempts {
             // The next resolver in rotation that is not down; none: wait for one, the query's
             // place given back meanwhile (see `hold`).
@@ -655,7 +678,7 @@ impl Engine {
             // The last attempt waits the full timeout; earlier ones only the server's
             // retransmission timeout, so a datagram lost on a fast path costs milliseconds.
             let wait = if attempt + 1 == attempts || full_wait {
-                inner.opts.timeout
+                inner.rtt[si].lock().full_wait(inner.opts.timeout)
             } else {
                 inner.rtt[si].lock().rto(inner.opts.timeout)
             };
@@ -670,9 +693,11 @@ impl Engine {
                     }
                     attempt += 1;
                     inner.stats.attempt_timeouts.fetch_add(1, Relaxed);
-                    if inner.window.on_timeout(Instant::now(), zone, stamp) == TimeoutKind::SlowZone
-                    {
-                        inner.stats.slow_zone_timeouts.fetch_add(1, Relaxed);
+                    match inner.window.on_timeout(Instant::now(), zone, stamp) {
+                        TimeoutKind::SlowZone => {
+                            inner.stats.slow_zone_timeouts.fetch_add(1, Relaxed);
+                        }
+                        TimeoutKind::Fresh => lost.push(stamp.at),
                     }
                     last = Answer::failure(Status::Timeout, format!("no answer from {server}"));
                     if matches!(place, Place::Window { .. }) && attempt < attempts {
@@ -689,6 +714,12 @@ impl Engine {
             inner.window.on_answer(rtt);
             let (asi, aserver) = match slot.zip(rtt) {
                 Some((sl, rtt)) => {
+                    if lost.contains(&sl.sent_at) {
+                        // The attempt was slow, not lost: its timeout told the window of a loss
+                        // that did not happen (a spurious retransmission, RFC 3522's Eifel).
+                        inner.stats.spurious_timeouts.fetch_add(1, Relaxed);
+                        inner.window.undo_loss();
+                    }
                     inner.rtt[sl.server_index].lock().sample(rtt);
                     (sl.server_index, servers[sl.server_index])
                 }
@@ -1241,6 +1272,31 @@ fn encode_query_hickory(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_last_attempt_waits_longer_for_a_slow_server_within_bounds() {
+        let t = Duration::from_secs(2);
+        // (round trips in ms, least wait, most wait)
+        let cases: &[(&[u64], Duration, Duration)] = &[
+            (&[], t, t),
+            (&[3000; 7], t, t), // too few samples to tell
+            (&[1; 20], t, t),
+            (
+                &[1500; 20],
+                Duration::from_millis(3000),
+                Duration::from_millis(3100),
+            ),
+            (&[60_000; 20], t * FULL_WAIT_MAX, t * FULL_WAIT_MAX),
+        ];
+        for (rtts, least, most) in cases {
+            let mut r = Rtt::default();
+            for ms in *rtts {
+                r.sample(Duration::from_millis(*ms));
+            }
+            let w = r.full_wait(t);
+            assert!((*least..=*most).contains(&w), "{rtts:?}: {w:?}");
+        }
+    }
+
     use super::*;
 
     fn response_to(query: &[u8]) -> Message {

@@ -366,6 +366,19 @@ impl Window {
         TimeoutKind::Fresh
     }
 
+    /// A timeout counted as a loss was answered after all: the epoch counts it as an answer.
+    /// (A decrease it already caused stays: the answers that follow grow the window back.)
+    pub fn undo_loss(&self) {
+        if !self.adaptive {
+            return;
+        }
+        let mut s = self.state.lock();
+        if s.epoch_losses > 0 {
+            s.epoch_losses -= 1;
+            s.epoch_answers += 1;
+        }
+    }
+
     /// After an outage (no resolver answered): slow start again from the initial size, with the
     /// size before as the one to return to quickly. The queries held meanwhile would otherwise go
     /// out in one burst to a resolver that just restarted with an empty cache.
@@ -690,6 +703,43 @@ mod tests {
             w.on_answer(Some(ms(11)));
         }
         assert!(w.limit() >= l);
+    }
+
+    #[test]
+    fn losses_taken_back_do_not_shrink_and_an_outage_restarts_from_the_initial_size() {
+        // (losses taken back, shrinks)
+        for (undone, shrinks) in [(0, true), (4, false)] {
+            let w = Window::new(1000, 64, true);
+            let t = Instant::now();
+            for z in 0..4 {
+                w.on_timeout(t, z, stamp(&w, t));
+            }
+            for _ in 0..undone {
+                w.undo_loss();
+            }
+            let before = w.limit();
+            for _ in 0..200 {
+                w.on_answer(None);
+            }
+            let shrank = w.state.lock().w_max > 0;
+            assert_eq!(
+                shrank,
+                shrinks,
+                "{undone} taken back; {before} -> {}",
+                w.limit()
+            );
+        }
+        let w = Window::new(1000, 64, true);
+        for _ in 0..500 {
+            w.on_answer(None);
+        }
+        assert!(w.limit() > 500);
+        w.restart();
+        assert_eq!(w.limit(), 64, "slow start from the initial size");
+        for _ in 0..64 {
+            w.on_answer(None);
+        }
+        assert_eq!(w.limit(), 128, "doubling again");
     }
 
     #[test]

@@ -399,6 +399,8 @@ pub struct DnsCounts {
     /// Attempts that timed out while their resolver was down: not counted against their
     /// queries, which were asked again once a resolver answered.
     pub excused_attempts: u64,
+    /// Attempt timeouts counted as losses whose attempt was answered after all.
+    pub spurious_timeouts: u64,
     /// Queries sent to find out whether a silent resolver is alive.
     pub probes: u64,
     /// Each resolver: its state at the time of writing and its times out of the rotation.
@@ -613,6 +615,7 @@ impl DnsCounts {
                 / e.recv_calls.load(Relaxed).max(1) as f64,
             window_final: resolver.engine().window(),
             excused_attempts: e.excused_attempts.load(Relaxed),
+            spurious_timeouts: e.spurious_timeouts.load(Relaxed),
             probes: e.probes.load(Relaxed),
             resolvers: health.map(|h| h.report(now)).unwrap_or_default(),
             outage_s: outages.iter().map(|o| o.span.seconds).sum(),
