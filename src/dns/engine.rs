@@ -128,6 +128,10 @@ impl EngineOptions {
     }
 }
 
+/// Answers at most this slow make a fair probe question (see `Engine::probe`): a resolver answers
+/// them from its cache, however busy it is with other names.
+const PROBE_RTT: Duration = Duration::from_millis(50);
+
 /// The last attempt of a query waits at most this many times [`EngineOptions::timeout`], when
 /// the resolver's round trips say it is that slow (see `Rtt::full_wait`).
 pub const FULL_WAIT_MAX: u32 = 4;
@@ -746,8 +750,10 @@ impl Engine {
                 }
             };
             let works = !matches!(answer.status, Status::ServFail | Status::Refused);
-            // Any answer shows the resolver alive; one that shows the zone works is a fair probe.
-            self.heard(asi, works.then_some(query));
+            // Any answer shows the resolver alive; a quick one that shows the zone works (from
+            // its cache, most likely) is a fair probe.
+            let fair = works && rtt.is_some_and(|r| r <= PROBE_RTT);
+            self.heard(asi, fair.then_some(query));
             if works {
                 inner.window.zone_answered(zone);
             }
@@ -825,36 +831,33 @@ impl Engine {
         });
     }
 
-    /// One probe of server `si`: a question it answered a moment ago (its cache has it), or the
-    /// root's NS before any. Any answer, even SERVFAIL, shows it alive.
+    /// One probe of server `si`: a question it answered quickly a moment ago (its cache has
+    /// it) and the root's NS, side by side. Any answer to either, even SERVFAIL, shows it alive.
     async fn probe(&self, si: usize) -> bool {
         let inner = &*self.inner;
-        let query = match inner.health.probe(si) {
-            Some(q) => q,
-            None => {
-                match encode_query_shared(".", RecordType::NS, inner.opts.edns_payload, false) {
-                    Ok(q) => q,
-                    Err(_) => return false,
-                }
-            }
-        };
-        let tx = Arc::new(Mailbox::new(2));
+        let root = encode_query_shared(".", RecordType::NS, inner.opts.edns_payload, false);
+        let queries: Vec<Arc<[u8]>> = inner
+            .health
+            .probe(si)
+            .into_iter()
+            .chain(root.ok())
+            .collect();
+        let tx = Arc::new(Mailbox::new(queries.len() + 1));
         let mut sent = Sent {
-            slots: Vec::with_capacity(1),
+            slots: Vec::with_capacity(queries.len()),
             tx: tx.clone(),
         };
-        inner.stats.probes.fetch_add(1, Relaxed);
-        if self
-            .send_attempt(&query, si, Instant::now(), &tx, &mut sent)
-            .await
-            .is_err()
-        {
+        for q in &queries {
+            inner.stats.probes.fetch_add(1, Relaxed);
+            let _ = self
+                .send_attempt(q, si, Instant::now(), &tx, &mut sent)
+                .await;
+        }
+        if sent.slots.is_empty() {
             return false;
         }
-        if tokio::time::timeout(inner.opts.timeout, tx.recv())
-            .await
-            .is_err()
-        {
+        let wait = inner.rtt[si].lock().full_wait(inner.opts.timeout);
+        if tokio::time::timeout(wait, tx.recv()).await.is_err() {
             return false;
         }
         self.heard(si, None);
@@ -1272,6 +1275,15 @@ fn encode_query_hickory(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_probe_of_last_resort_is_the_roots_ns() {
+        let q = encode_query_shared(".", RecordType::NS, 1232, false).unwrap();
+        let m = Message::from_vec(&q).unwrap();
+        assert_eq!(m.queries.len(), 1);
+        assert!(m.queries[0].name().is_root());
+        assert_eq!(m.queries[0].query_type(), RecordType::NS);
+    }
+
     #[test]
     fn the_last_attempt_waits_longer_for_a_slow_server_within_bounds() {
         let t = Duration::from_secs(2);

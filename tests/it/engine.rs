@@ -26,6 +26,9 @@ enum Behaviour {
     DropFirst(usize),
     /// Never answer names starting with `dead`; answer the others at once.
     DeadNames,
+    /// Answer nothing for this long after starting (a resolver stopped, restarting or
+    /// overloaded), then everything at once.
+    SilentFor(Duration),
     /// Drop the first datagram of every name, then answer SERVFAIL (a resolver that gives up
     /// late on a zone whose servers refuse).
     DropFirstServFail,
@@ -45,6 +48,7 @@ async fn server(b: Behaviour) -> Server {
     let addr = sock.local_addr().unwrap();
     let queries = Arc::new(AtomicU64::new(0));
     let q = queries.clone();
+    let started = std::time::Instant::now();
     let seen = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
     let counts = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
         String,
@@ -83,6 +87,11 @@ async fn server(b: Behaviour) -> Server {
                             *k - 1
                         };
                         if seen_before >= n {
+                            sock.send_to(&answer(id, &name), from).await.unwrap();
+                        }
+                    }
+                    Behaviour::SilentFor(d) => {
+                        if started.elapsed() >= d {
                             sock.send_to(&answer(id, &name), from).await.unwrap();
                         }
                     }
@@ -299,6 +308,36 @@ async fn a_silent_server_is_a_timeout_after_every_retry() {
     assert_eq!(engine.stats().attempt_timeouts.load(Relaxed), 5);
     assert_eq!(engine.stats().second_pass.load(Relaxed), 1);
     assert_eq!(engine.stats().second_pass_answered.load(Relaxed), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolver_silent_for_a_while_costs_time_not_answers() {
+    // Silent for 4 s: longer than a query's three attempts and second pass at a 300 ms timeout
+    // (about 2.6 s), so without the outage logic every query would end `timeout`.
+    let s = server(Behaviour::SilentFor(Duration::from_secs(4))).await;
+    let engine = Engine::new(opts(vec![s.addr])).await.unwrap();
+    let t = std::time::Instant::now();
+    let names: Vec<String> = (0..40).map(|i| format!("n{i}.zone{i}.example")).collect();
+    let answers =
+        futures::future::join_all(names.iter().map(|n| engine.query(n, RecordType::A))).await;
+    for (i, a) in answers.iter().enumerate() {
+        assert_eq!(a.status, Status::Ok, "n{i}: {:?}", a.error);
+    }
+    assert!(t.elapsed() >= Duration::from_secs(4));
+    let st = engine.stats();
+    assert!(
+        st.excused_attempts.load(Relaxed) > 0,
+        "attempts in the silence are excused"
+    );
+    assert!(st.probes.load(Relaxed) > 0, "the silence was probed");
+    let outages = engine.health().outages(std::time::Instant::now());
+    assert_eq!(outages.len(), 1, "{outages:?}");
+    assert!(outages[0].span.end.is_some(), "over: {outages:?}");
+    assert!(outages[0].queries_held > 0, "{outages:?}");
+    assert_eq!(
+        engine.health().report(std::time::Instant::now())[0].state,
+        "up"
+    );
 }
 
 #[tokio::test]
