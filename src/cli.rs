@@ -490,6 +490,22 @@ pub struct ScanArgs {
     #[arg(help_heading = "DNS", long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     pub resolver_outage_limit: Duration,
 
+    /// Most targets per stage (domains, hosts) held for the last pass: a row that would say
+    /// `timeout` or `servfail` in any column is not written at once; its target is probed again
+    /// at the end of the stage, and only that row is written. 0 turns the last pass off. At most
+    /// 16 MiB of targets are held per stage whatever this says.
+    #[arg(
+        help_heading = "DNS",
+        long,
+        default_value_t = 100_000,
+        value_name = "N"
+    )]
+    pub last_pass_max: usize,
+
+    /// Probes of the last pass at once, per stage.
+    #[arg(help_heading = "DNS", long, default_value_t = 64, value_name = "N")]
+    pub last_pass_concurrency: usize,
+
     /// Global cap on DNS queries per second. Default: no cap (the in-flight window bounds load).
     #[arg(help_heading = "DNS", long, value_name = "QPS")]
     pub rate: Option<NonZeroU32>,
@@ -1136,6 +1152,11 @@ impl ScanArgs {
             policies,
             command_line,
             resolver_outage_limit: self.resolver_outage_limit,
+            last_pass: mxray::pipeline::last_pass::LastPassOptions {
+                max_targets: self.last_pass_max,
+                concurrency: self.last_pass_concurrency,
+                ..Default::default()
+            },
             ..ScanOptions::default()
         })
     }

@@ -185,8 +185,18 @@ pub struct Resolver {
     cache: Arc<Store>,
     opts: Arc<CacheOptions>,
     stats: Arc<CacheStats>,
-    /// Once set, failures cached before this time are asked again (the last pass's resolver).
-    fresh_failures: Option<Arc<std::sync::OnceLock<Instant>>>,
+    /// The last pass's resolver (see [`Resolver::with_fresh_failures`]).
+    fresh_failures: Option<Arc<FreshFailures>>,
+}
+
+/// What the last pass's resolver knows: when the pass began, and the zones that failed again
+/// in it.
+struct FreshFailures {
+    since: Arc<std::sync::OnceLock<Instant>>,
+    /// Zones ([`super::window::zone_key`]) a query of which failed during the pass: dead twice,
+    /// minutes apart. Their other names' earlier failures are served, not asked again, so a
+    /// DNSBL zone that is down costs the pass one query's wait, not one per address.
+    dead: dashmap::DashSet<u64, ahash::RandomState>,
 }
 
 impl Resolver {
@@ -215,18 +225,36 @@ impl Resolver {
     /// load, and shares what it learns itself.
     pub fn with_fresh_failures(&self, since: Arc<std::sync::OnceLock<Instant>>) -> Resolver {
         Resolver {
-            fresh_failures: Some(since),
+            fresh_failures: Some(Arc::new(FreshFailures {
+                since,
+                dead: Default::default(),
+            })),
             ..self.clone()
         }
     }
 
     /// Is `e` a failure stored before the last pass began (see [`Resolver::with_fresh_failures`])?
-    fn stale_failure(&self, e: &Entry) -> bool {
-        let Some(since) = self.fresh_failures.as_ref().and_then(|s| s.get()) else {
+    fn stale_failure(&self, e: &Entry, name: &str) -> bool {
+        let Some(fresh) = &self.fresh_failures else {
+            return false;
+        };
+        let Some(since) = fresh.since.get() else {
             return false;
         };
         // A failure lives failure_ttl from when it was stored.
-        e.answer.status.is_failure() && e.expires.checked_sub(self.opts.failure_ttl) < Some(*since)
+        e.answer.status.is_failure()
+            && e.expires.checked_sub(self.opts.failure_ttl) < Some(*since)
+            && !fresh.dead.contains(&super::window::zone_key(name))
+    }
+
+    /// The last pass saw `name` fail again: its zone is dead for the rest of the pass.
+    fn failed_again(&self, name: &str, answer: &Answer) {
+        if let Some(fresh) = &self.fresh_failures
+            && fresh.since.get().is_some()
+            && answer.status.is_failure()
+        {
+            fresh.dead.insert(super::window::zone_key(name));
+        }
     }
 
     /// What the misses go to (its options and counters).
@@ -280,20 +308,21 @@ impl Resolver {
         let key = buf.bytes();
         loop {
             match self.cache.get_value_or_guard_async(key).await {
-                Ok(entry) if entry.fresh(now()) && !self.stale_failure(&entry) => {
+                Ok(entry) if entry.fresh(now()) && !self.stale_failure(&entry, name) => {
                     return entry.answer;
                 }
                 Ok(_) => {
                     self.stats.expired.fetch_add(1, Relaxed);
                     // Only drop it if nobody replaced it meanwhile; then take the guard ourselves.
                     self.cache
-                        .remove_if(key, |e| !e.fresh(now()) || self.stale_failure(e));
+                        .remove_if(key, |e| !e.fresh(now()) || self.stale_failure(e, name));
                 }
                 Err(guard) => {
                     self.stats.misses.fetch_add(1, Relaxed);
                     // The name as the key has it (lowercased ASCII of a `str`: still UTF-8).
                     let lower = std::str::from_utf8(&key[2..]).unwrap_or(name);
                     let answer = Arc::new(self.engine.query(lower, rtype).await);
+                    self.failed_again(lower, &answer);
                     let entry = Entry::keyed(answer.clone(), now(), &self.opts, key.len() - 2);
                     let _ = guard.insert(entry);
                     return answer;
@@ -389,6 +418,37 @@ mod tests {
         // The first pass's resolver keeps its rules.
         res.lookup("b.example", RecordType::TXT).await;
         assert_eq!(mock.asked().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_zone_that_fails_again_in_the_last_pass_is_not_asked_again_for_its_other_names() {
+        let names: Vec<String> = (1..=5)
+            .map(|i| format!("{i}.0.0.127.bl.example.org"))
+            .collect();
+        let mut mock = crate::dns::MockDns::new().txt("ok.example", &["v=spf1 -all"]);
+        for n in &names {
+            mock = mock.fail(n, RecordType::A, Status::Timeout);
+        }
+        let mock = Arc::new(mock.fail("lame.example", RecordType::A, Status::ServFail));
+        let res = Resolver::with_dns(mock.clone(), CacheOptions::default());
+        let since = Arc::new(std::sync::OnceLock::new());
+        let again = res.with_fresh_failures(since.clone());
+        for n in &names {
+            res.lookup(n, RecordType::A).await;
+        }
+        res.lookup("lame.example", RecordType::A).await;
+        assert_eq!(mock.asked().len(), 6);
+        std::thread::sleep(Duration::from_millis(2));
+        since.set(Instant::now()).unwrap();
+        // The list's first name is asked again and fails: the others are served as they were.
+        for n in &names {
+            let a = again.lookup(n, RecordType::A).await;
+            assert_eq!(a.status, Status::Timeout);
+        }
+        assert_eq!(mock.asked().len(), 7, "one query for the whole list");
+        // Another zone is asked again on its own.
+        again.lookup("lame.example", RecordType::A).await;
+        assert_eq!(mock.asked().len(), 8);
     }
 
     #[tokio::test]

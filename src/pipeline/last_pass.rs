@@ -4,7 +4,9 @@
 //! did not answer twice, minutes apart), not the resolver's busy moment (issue 37).
 //!
 //! Dead zones stay dead at little cost: their zones are marked dead by the engine's first pass
-//! (one patient attempt per query, no second pass), and the pass runs beside nothing else.
+//! (one patient attempt per query, no second pass), the pass runs beside nothing else, and a zone
+//! that fails again in the pass is not asked again for its other names (a DNSBL zone that is down
+//! costs the pass one query's wait, not one per address: [`crate::dns::Resolver::with_fresh_failures`]).
 //! Bounded: at most [`LastPassOptions::max_targets`] targets and
 //! [`LastPassOptions::max_bytes`] of them are held per stage; past either, a row is written as
 //! it came (counted `overflow`).

@@ -17,7 +17,7 @@ use mxray::pipeline::{RunManifest, Stop, scan};
 use serde_json::Value;
 
 /// Domains of the world scanned: enough that a fault lands mid-scan with queries in flight.
-const DOMAINS: usize = 3000;
+const DOMAINS: usize = 2000;
 
 /// An Unbound of the test's own, from the fixtures' configuration.
 struct Unbound {
@@ -478,4 +478,66 @@ async fn a_scan_killed_and_resumed_at_once_equals_an_uninterrupted_one() {
         String::from_utf8_lossy(&o.stderr)
     );
     same_rows(&f, &clean_out, &out);
+}
+
+/// No resolver answers at all: the scan waits `--resolver-outage-limit`, then stops as on
+/// SIGTERM with whole files, run.json `interrupted` / `resolvers-unreachable` and exit 75, no
+/// domain written (their queries were held, not given up), and `--resume` would ask them all.
+/// Needs no fixture: the resolver is a loopback port nothing listens on.
+#[test]
+fn with_every_resolver_silent_the_scan_stops_after_the_outage_limit_and_writes_no_guess() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("domains.txt");
+    let names: Vec<String> = (0..40).map(|i| format!("d{i}.zone{i}.example\n")).collect();
+    std::fs::write(&input, names.concat()).unwrap();
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = dir.path().join("out");
+    let t = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_mxray"))
+        .args(["scan", "--domains"])
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--resolver",
+            &format!("127.0.0.1:{port}"),
+            "--allow-loopback",
+            "-q",
+        ])
+        .args(["--timeout", "200ms", "--resolver-outage-limit", "2s"])
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    assert_eq!(
+        o.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(took < Duration::from_secs(60), "stopped in {took:?}");
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        (&m["state"], &m["reason"], &m["signal"]),
+        (
+            &Value::from("interrupted"),
+            &Value::from("resolvers-unreachable"),
+            &Value::Null
+        )
+    );
+    let outages = m["dns"]["outages"].as_array().unwrap();
+    assert_eq!(outages.len(), 1, "{outages:?}");
+    assert!(
+        outages[0]["end"].is_null(),
+        "still on at the end: {outages:?}"
+    );
+    assert_eq!(m["dns"]["resolvers"][0]["state"], "down");
+    assert_eq!(
+        m["counts"]["domains_written"]["rows"], 0,
+        "no domain's row is a guess made while no resolver answered"
+    );
 }
