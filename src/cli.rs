@@ -552,8 +552,7 @@ pub struct ScanArgs {
     #[arg(help_heading = "Host stage", long, conflicts_with = "ips")]
     pub no_hosts: bool,
 
-    /// Time to wait for one DNS answer: `2s`, `500ms`, or seconds. A query's last attempt waits
-    /// up to 4 times longer while the resolver's round trips say it is that slow.
+    /// Time to wait for one DNS answer: `2s`, `500ms`, or seconds.
     #[arg(help_heading = "DNS", long, default_value = "2s", value_parser = parse_duration)]
     pub timeout: Duration,
 
