@@ -348,16 +348,16 @@ impl Health {
     /// every one is down.
     pub fn pick(&self, start: usize) -> Option<usize> {
         let n = self.servers.len();
-        let states: Vec<State> = (0..n)
-            .map(|k| self.servers[(start + k) % n].track.lock().state)
-            .collect();
-        let find = |want: State| {
-            states
-                .iter()
-                .position(|s| *s == want)
-                .map(|k| (start + k) % n)
-        };
-        find(State::Up).or_else(|| find(State::Suspect))
+        let mut suspect = None;
+        for k in 0..n {
+            let i = (start + k) % n;
+            match self.servers[i].track.lock().state {
+                State::Up => return Some(i),
+                State::Suspect => suspect = suspect.or(Some(i)),
+                State::Down => {}
+            }
+        }
+        suspect
     }
 
     /// Every resolver is down: new targets wait.

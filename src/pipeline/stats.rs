@@ -618,7 +618,8 @@ impl DnsCounts {
             spurious_timeouts: e.spurious_timeouts.load(Relaxed),
             probes: e.probes.load(Relaxed),
             resolvers: health.map(|h| h.report(now)).unwrap_or_default(),
-            outage_s: outages.iter().map(|o| o.span.seconds).sum(),
+            // Summed from 0.0: a float sum of nothing is -0.0.
+            outage_s: outages.iter().fold(0.0, |s, o| s + o.span.seconds),
             outages,
             by_status: Status::ALL
                 .iter()
