@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::domain::{DomainOutput, DomainProbe};
 use super::host::{HostChecker, HostProbe};
-use super::last_pass::{Again, Held, failing};
+use super::last_pass::{Again, Held, LastPassStats, address_bytes, domain_bytes, failing};
 use super::outputs::{Ending, Manifest, Outputs, prepare_out, write_manifest};
 use super::policies::PolicyStage;
 use super::recipients::{self, RecipientJob, RecipientProbe, RecipientSink};
@@ -166,6 +166,7 @@ struct Passes<P: Probe, A> {
 }
 
 /// The running stages, first to last, and their counters for run.json.
+#[derive(Default)]
 struct Chain {
     handles: Vec<JoinHandle<()>>,
     stats: Vec<Arc<StageStats>>,
@@ -259,6 +260,28 @@ impl Chain {
         tx
     }
 
+    /// The domain stage, with its last pass, into `sink`.
+    fn domains<P, A>(
+        &mut self,
+        domain: Passes<P, A>,
+        sink: Arc<DomainSink>,
+        stop: StageStop,
+    ) -> mpsc::Sender<String>
+    where
+        P: Probe<Target = String, Output = DomainOutput>,
+        A: Probe<Target = String, Output = DomainOutput>,
+    {
+        self.stage_with_last_pass(
+            domain,
+            |out: &DomainOutput| failing(out.row.statuses()).then(|| out.row.domain.clone()),
+            stop,
+            move |out| {
+                let sink = sink.clone();
+                async move { sink.send(out).await }
+            },
+        )
+    }
+
     /// Each stage ends once its input has closed and its probes are done (or abandoned).
     async fn join(self) {
         for h in self.handles.into_iter().chain(self.between) {
@@ -276,6 +299,13 @@ fn graces(worst_cases: &[Duration]) -> Vec<Duration> {
             Some(*sum)
         })
         .collect()
+}
+
+/// [`graces`] of the stages that run (`Some` worst case), in their places.
+fn stage_graces<const N: usize>(worst: [Option<Duration>; N]) -> [Option<Duration>; N] {
+    let present: Vec<Duration> = worst.iter().flatten().copied().collect();
+    let mut grace = graces(&present).into_iter();
+    worst.map(|w| w.and_then(|_| grace.next()))
 }
 
 /// The hosts table's side of the host and SMTP stages: the row counted, and in an address scan
@@ -356,69 +386,39 @@ impl<'a> Parts<'a> {
         orphans: Vec<(IpAddr, Option<super::smtp::Via>)>,
         done_hosts: &std::collections::HashSet<IpAddr, ahash::RandomState>,
     ) -> (Chain, Entry) {
-        let held_domains = Arc::new(Held::new(
-            self.opts.last_pass.clone(),
-            |d: &String| d.len() + 32,
-            self.stats.last_pass_domains.clone(),
-        ));
-        let held_hosts = Arc::new(Held::new(
-            self.opts.last_pass.clone(),
-            |_: &IpAddr| std::mem::size_of::<IpAddr>(),
-            self.stats.last_pass_hosts.clone(),
-        ));
-        let domain_probe = |resolver: Resolver| DomainProbe {
-            resolver,
-            opts: self.opts.domain.clone(),
-            policy: self.policy.clone(),
-            stats: self.stats.clone(),
-            checker: self.checker.clone(),
-            concurrency: self.opts.domain_concurrency.max(1),
-        };
         let domain = matches!(source, Source::Domains(_)).then(|| {
-            let again = self
-                .resolver
-                .with_fresh_failures(held_domains.since.clone());
-            Passes {
-                probe: Arc::new(layer.layer(domain_probe(self.resolver.clone()))),
-                again: Arc::new(layer.layer(Again {
-                    probe: domain_probe(again),
-                    name: "domains-last-pass",
-                    concurrency: self.opts.last_pass.concurrency.max(1),
-                })),
-                held: held_domains,
-            }
+            self.passes(
+                layer,
+                |resolver| DomainProbe {
+                    resolver,
+                    opts: self.opts.domain.clone(),
+                    policy: self.policy.clone(),
+                    stats: self.stats.clone(),
+                    checker: self.checker.clone(),
+                    concurrency: self.opts.domain_concurrency.max(1),
+                },
+                ("domains-last-pass", domain_bytes),
+                self.stats.last_pass_domains.clone(),
+            )
         });
-        let host_probe = |resolver: Resolver| HostProbe {
-            resolver,
-            checker: self.checker.clone(),
-            concurrency: self.opts.host_concurrency.max(1),
-        };
-        let host = Passes {
-            probe: Arc::new(layer.layer(host_probe(self.resolver.clone()))),
-            again: Arc::new(layer.layer(Again {
-                probe: host_probe(self.resolver.with_fresh_failures(held_hosts.since.clone())),
-                name: "hosts-last-pass",
-                concurrency: self.opts.last_pass.concurrency.max(1),
-            })),
-            held: held_hosts,
-        };
+        let host = self.passes(
+            layer,
+            |resolver| HostProbe {
+                resolver,
+                checker: self.checker.clone(),
+                concurrency: self.opts.host_concurrency.max(1),
+            },
+            ("hosts-last-pass", address_bytes),
+            self.stats.last_pass_hosts.clone(),
+        );
         let smtp = self.smtp.clone().map(|p| Arc::new(layer.layer(p)));
-        let worst: Vec<Duration> = [
+        let [domain_grace, host_grace, smtp_grace] = stage_graces([
             domain.as_ref().map(|p| p.probe.worst_case()),
             Some(host.probe.worst_case()),
             smtp.as_ref().map(|p| p.worst_case()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let mut grace = graces(&worst).into_iter();
-        let domain_grace = domain.as_ref().and_then(|_| grace.next());
-        let (host_grace, smtp_grace) = (grace.next().unwrap_or_default(), grace.next());
-        let mut chain = Chain {
-            handles: Vec::new(),
-            stats: Vec::new(),
-            between: Vec::new(),
-        };
+        ]);
+        let host_grace = host_grace.unwrap_or_default();
+        let mut chain = Chain::default();
         let batches = domain_grace
             .filter(|_| self.recipients())
             .and_then(|g| self.start_batches(layer, &mut chain, outputs, g));
@@ -445,20 +445,39 @@ impl<'a> Parts<'a> {
         });
         sink.resume_orphans(orphans);
         let stop = self.stop(true, domain_grace.unwrap_or_default());
-        let domains = chain.stage_with_last_pass(
-            domain,
-            |out: &DomainOutput| failing(out.row.statuses()).then(|| out.row.domain.clone()),
-            stop,
-            move |out| {
-                let sink = sink.clone();
-                async move { sink.send(out).await }
-            },
-        );
+        let domains = chain.domains(domain, sink, stop);
         let entry = Entry {
             domains: Some(domains),
             hosts,
         };
         (chain, entry)
+    }
+
+    /// A stage's probe and its last pass's, each through `layer`: the same probe, the second on
+    /// a resolver that asks again what failed before the pass; the pass's name, how much a held
+    /// target weighs, and its counters.
+    #[allow(clippy::type_complexity)]
+    fn passes<L: ProbeLayer, P: Probe>(
+        &self,
+        layer: &L,
+        make: impl Fn(Resolver) -> P,
+        (name, weight): (&'static str, fn(&P::Target) -> usize),
+        stats: Arc<LastPassStats>,
+    ) -> Passes<
+        impl Probe<Target = P::Target, Output = P::Output>,
+        impl Probe<Target = P::Target, Output = P::Output>,
+    > {
+        let held = Arc::new(Held::new(self.opts.last_pass.clone(), weight, stats));
+        let again = make(self.resolver.with_fresh_failures(held.since.clone()));
+        Passes {
+            probe: Arc::new(layer.layer(make(self.resolver.clone()))),
+            again: Arc::new(layer.layer(Again {
+                probe: again,
+                name,
+                concurrency: self.opts.last_pass.concurrency.max(1),
+            })),
+            held,
+        }
     }
 
     /// The address dedup of a domain scan. A resumed scan's hosts rows are there already.
@@ -580,5 +599,14 @@ mod tests {
         assert_eq!(graces(&[s(10), s(5), s(60)]), [s(10), s(15), s(75)]);
         assert_eq!(graces(&[s(5)]), [s(5)]);
         assert!(graces(&[]).is_empty());
+        // An address scan: no domain stage, the others' graces in their places.
+        assert_eq!(
+            stage_graces([None, Some(s(5)), Some(s(60))]),
+            [None, Some(s(5)), Some(s(65))]
+        );
+        assert_eq!(
+            stage_graces([Some(s(10)), Some(s(5)), None]),
+            [Some(s(10)), Some(s(15)), None]
+        );
     }
 }

@@ -285,49 +285,62 @@ async fn clean(input: &Path, dir: &Path, u: &Unbound) -> (PathBuf, Duration) {
     (out, t.elapsed())
 }
 
-/// Runs a scan through `resolvers` in the background; `fault` runs on a thread of its own
-/// after `after`, while the scan goes on.
-async fn scan_with_fault(
-    input: &Path,
-    out: &Path,
-    resolvers: &[SocketAddr],
-    after: Duration,
-    fault: impl FnOnce() + Send + 'static,
-) -> RunManifest {
-    let faulting = std::thread::spawn(move || {
-        std::thread::sleep(after);
-        fault();
-    });
-    let m = scan(options(input, out, resolvers), Stop::new())
-        .await
-        .unwrap();
-    faulting.join().unwrap();
-    m
+/// What a fault test compares: a clean scan's output and a faulted one's, with its run.json.
+struct Faulted {
+    f: Fixtures,
+    clean: PathBuf,
+    out: PathBuf,
+    m: RunManifest,
+    _dir: tempfile::TempDir,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// A clean scan of the slice through an Unbound of the test's own on `port`, then the same scan
+/// again with `fault` run on that Unbound (on a thread of its own) a quarter of the clean scan's
+/// time in. None, with a SKIP, without the fixtures.
+// The lock orders whole tests (common::HEAVY).
 #[allow(clippy::await_holding_lock)]
-async fn a_resolver_stopped_for_5s_mid_scan_and_started_again_changes_no_row() {
-    let Some(f) = crate::common::fixtures("resolver_state") else {
-        return;
-    };
-    let Some(u) = Unbound::start("resolver_state", 5371) else {
-        return;
-    };
+async fn clean_then_faulted(
+    port: u16,
+    fault: impl FnOnce(&Unbound) + Send + 'static,
+) -> Option<Faulted> {
+    let f = crate::common::fixtures("resolver_state")?;
+    let u = std::sync::Arc::new(Unbound::start("resolver_state", port)?);
     let _heavy = crate::common::heavy();
     let dir = tempfile::tempdir().unwrap();
     let input = input(&f, dir.path());
-    let (clean_out, took) = clean(&input, dir.path(), &u).await;
-    let u = std::sync::Arc::new(u);
-    let ub = u.clone();
+    let (clean, took) = clean(&input, dir.path(), &u).await;
     let out = dir.path().join("faulted");
-    let m = scan_with_fault(&input, &out, &[u.addr], took / 4, move || {
-        ub.stop();
-        std::thread::sleep(Duration::from_secs(5));
-        ub.run();
-    })
-    .await;
+    let ub = u.clone();
+    let faulting = std::thread::spawn(move || {
+        std::thread::sleep(took / 4);
+        fault(&ub);
+    });
+    let m = scan(options(&input, &out, &[u.addr]), Stop::new())
+        .await
+        .unwrap();
+    faulting.join().unwrap();
     assert_eq!(m.state, "done");
+    Some(Faulted {
+        f,
+        clean,
+        out,
+        m,
+        _dir: dir,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolver_stopped_for_5s_mid_scan_and_started_again_changes_no_row() {
+    let Some(t) = clean_then_faulted(5371, |u| {
+        u.stop();
+        std::thread::sleep(Duration::from_secs(5));
+        u.run();
+    })
+    .await
+    else {
+        return;
+    };
+    let m = &t.m;
     assert!(
         !m.dns.outages.is_empty() && m.dns.excused_attempts > 0,
         "the stop is seen as an outage: {:?}, {} attempts excused",
@@ -336,38 +349,26 @@ async fn a_resolver_stopped_for_5s_mid_scan_and_started_again_changes_no_row() {
     );
     let o = &m.dns.outages[0];
     assert!(o.span.end.is_some() && o.span.seconds >= 3.0, "{o:?}");
-    same_rows(&f, &clean_out, &out);
+    same_rows(&t.f, &t.clean, &t.out);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[allow(clippy::await_holding_lock)]
 async fn a_resolver_cache_flushed_mid_scan_changes_no_row() {
-    let Some(f) = crate::common::fixtures("resolver_state") else {
-        return;
-    };
-    let Some(u) = Unbound::start("resolver_state", 5372) else {
-        return;
-    };
-    let _heavy = crate::common::heavy();
-    let dir = tempfile::tempdir().unwrap();
-    let input = input(&f, dir.path());
-    let (clean_out, took) = clean(&input, dir.path(), &u).await;
-    let u = std::sync::Arc::new(u);
-    let ub = u.clone();
-    let out = dir.path().join("faulted");
-    let m = scan_with_fault(&input, &out, &[u.addr], took / 4, move || {
+    let Some(t) = clean_then_faulted(5372, |u| {
         // Twice, a moment apart: the infrastructure cache too (the delegations' servers and
         // their round trips), and the requests in progress.
         for _ in 0..2 {
-            ub.control(&["flush_zone", "."]);
-            ub.control(&["flush_infra", "all"]);
-            ub.control(&["flush_requestlist"]);
+            u.control(&["flush_zone", "."]);
+            u.control(&["flush_infra", "all"]);
+            u.control(&["flush_requestlist"]);
             std::thread::sleep(Duration::from_millis(500));
         }
     })
-    .await;
-    assert_eq!(m.state, "done");
-    same_rows(&f, &clean_out, &out);
+    .await
+    else {
+        return;
+    };
+    same_rows(&t.f, &t.clean, &t.out);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
