@@ -491,9 +491,10 @@ pub struct ScanArgs {
     pub resolver_outage_limit: Duration,
 
     /// Most targets per stage (domains, hosts) held for the last pass: a row that would say
-    /// `timeout` or `servfail` in any column is not written at once; its target is probed again
-    /// at the end of the stage, and only that row is written. 0 turns the last pass off. At most
-    /// 16 MiB of targets are held per stage whatever this says.
+    /// `timeout`, `servfail` or `temperror` in any column is not written at once; its target is probed again
+    /// at the end of the stage, and only that row is written. 0 turns the last pass off (and the
+    /// DNS engine's own second pass on: each timed-out query asked twice more, seconds later). At
+    /// most 16 MiB of targets are held per stage whatever this says.
     #[arg(
         help_heading = "DNS",
         long,

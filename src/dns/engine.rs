@@ -78,7 +78,8 @@ pub struct EngineOptions {
     /// Ask a query whose attempts all timed out twice more, `second_pass_delay` and then twice
     /// that later, each with the full timeout, before reporting `timeout`: a resolver that was
     /// overloaded for a moment (its request list full of slow zones) gets a second chance at low
-    /// priority. Default true.
+    /// priority. Default true; a scan with a last pass (`pipeline::last_pass`) turns it off, as
+    /// that pass asks the failed rows again at the end anyway.
     pub second_pass: bool,
     /// Default 500 ms (so the two attempts go 0.5 s and 1 s after the previous timeout): the
     /// pass is what a dead zone's first query costs at the end of a scan, so it stays short.

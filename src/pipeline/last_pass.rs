@@ -1,5 +1,6 @@
-//! The last pass: a target whose row would say `timeout` or `servfail` in any column is held, not
-//! written, and probed again at the end of its stage, once the load is gone, at low concurrency.
+//! The last pass: a target whose row would say `timeout` or `servfail` in any column, or a
+//! policy's `temperror` (RFC 7208 2.6.6: a transient DNS error, which is one of those two met on
+//! the way, an SPF include's among them), is held, not written, and probed again at the end of its stage, once the load is gone, at low concurrency.
 //! Only the last pass's row is written: a `timeout` in the output is then the domain's (its zone
 //! did not answer twice, minutes apart), not the resolver's busy moment (issue 37).
 //!
@@ -90,7 +91,7 @@ pub fn address_bytes(_: &std::net::IpAddr) -> usize {
 
 /// A row's statuses that send its target to the last pass.
 pub fn failing<'a>(mut statuses: impl Iterator<Item = (&'static str, Option<&'a str>)>) -> bool {
-    statuses.any(|(_, s)| matches!(s, Some("timeout" | "servfail")))
+    statuses.any(|(_, s)| matches!(s, Some("timeout" | "servfail" | "temperror")))
 }
 
 /// The targets held by one stage, with their bytes.
@@ -182,12 +183,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_timeout_or_servfail_in_any_column_sends_the_row_to_the_last_pass() {
+    fn a_timeout_servfail_or_temperror_in_any_column_sends_the_row_to_the_last_pass() {
         let cases: &[(&[Option<&str>], bool)] = &[
             (&[Some("ok"), Some("nxdomain"), None], false),
             (&[Some("ok"), Some("timeout")], true),
             (&[Some("servfail"), Some("ok")], true),
             (&[Some("refused"), Some("error")], false),
+            (&[Some("ok"), Some("temperror")], true),
+            (&[Some("permerror"), Some("none")], false),
             (&[], false),
         ];
         for (statuses, want) in cases {
