@@ -5,6 +5,7 @@
 pub mod asn;
 pub mod bimi;
 pub mod dane;
+pub mod dangling;
 pub mod dkim;
 pub mod dmarc;
 pub mod dnsbl;

@@ -27,6 +27,17 @@ pub struct MxFindings {
     /// `ok` when every address lookup of the exchanges was answered, else the first failure;
     /// None without exchanges to look up.
     pub ips_status: Option<Status>,
+    /// Every exchange (of those looked up) has an AAAA record; set by the scan ([`all_ipv6`]).
+    pub ipv6: Option<bool>,
+}
+
+/// `mx_ipv6` from each exchange's AAAA answer status and record count: None without exchanges or
+/// when an AAAA query failed (unknown, not "no").
+pub fn all_ipv6(aaaa: &[(Status, usize)]) -> Option<bool> {
+    if aaaa.is_empty() || aaaa.iter().any(|(s, _)| s.is_failure()) {
+        return None;
+    }
+    Some(aaaa.iter().all(|(_, n)| *n > 0))
 }
 
 pub fn mx_findings(answer: &Answer) -> MxFindings {
@@ -57,6 +68,7 @@ pub fn mx_findings(answer: &Answer) -> MxFindings {
         errors,
         ips: None,
         ips_status: None,
+        ipv6: None,
     }
 }
 
@@ -71,6 +83,7 @@ impl MxFindings {
             errors: Vec::new(),
             ips: None,
             ips_status: None,
+            ipv6: None,
         }
     }
 
@@ -92,6 +105,16 @@ impl MxFindings {
                 .doc("`ok` when every A/AAAA query of the exchanges was answered (with records or without), else the first failure status; null without exchanges"),
             C::new("mx_errors", ListUtf8, |f| StrList(Some(&f.errors)))
                 .doc("`null-mx-mixed`, `null-mx-preference`, `mx-ip-literal` (an exchange written as an address, RFC 5321 5.1), `mx-cname` (an exchange that is an alias, RFC 2181 10.3: found by a CNAME query per exchange), `mx-no-address`, `mx-address-lookup`, `mx-too-many`, `dns-<status>`"),
+        ]
+    }
+
+    /// The MX columns added later, at the end of the table (readers select by position).
+    #[rustfmt::skip]
+    pub fn later_columns() -> Vec<Column<MxFindings>> {
+        type C = Column<MxFindings>;
+        vec![
+            C::new("mx_ipv6", Boolean, |f| Bool(f.ipv6))
+                .doc("every MX exchange (of the first 16) has at least one AAAA record (reachable over IPv6, as internet.nl checks); null without usable MX (none, null MX, the MX query failed) or when an AAAA query failed (`mx_ips_status`)"),
         ]
     }
 }
@@ -116,6 +139,23 @@ impl StructItem for (u16, String) {
 mod tests {
     use super::*;
     use crate::dns::Rdata;
+
+    #[test]
+    fn ipv6_at_every_exchange_or_unknown() {
+        use Status::*;
+        type Aaaa = [(Status, usize)];
+        let cases: &[(&Aaaa, Option<bool>)] = &[
+            (&[], None),
+            (&[(Ok, 1), (Ok, 2)], Some(true)),
+            (&[(Ok, 1), (NoData, 0)], Some(false)),
+            (&[(NxDomain, 0)], Some(false)),
+            (&[(Ok, 1), (Timeout, 0)], None),
+            (&[(NoData, 0), (ServFail, 0)], None),
+        ];
+        for (aaaa, want) in cases {
+            assert_eq!(all_ipv6(aaaa), *want, "{aaaa:?}");
+        }
+    }
 
     fn mx(records: &[(u16, &str)]) -> Answer {
         Answer {

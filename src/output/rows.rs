@@ -12,6 +12,7 @@ use super::columns::{Column, Row, part, part_or_null};
 use super::status::{Checked, DomainStatus, HostStatus};
 use crate::checks::asn::AsnFindings;
 use crate::checks::dane::DaneFindings;
+use crate::checks::dangling::DanglingFindings;
 use crate::checks::dkim::DkimFindings;
 pub use crate::checks::dkim::DkimKeyRow;
 use crate::checks::dmarc::DmarcFindings;
@@ -57,6 +58,9 @@ pub struct DomainRow {
     /// answer from the domain); then every check status says `error` and `domain_error` says why.
     pub domain_status: DomainStatus,
     pub domain_error: Option<String>,
+    /// The dangling-name columns (`DanglingFindings::columns`); None when the domain was not
+    /// asked further (NXDOMAIN, its MX query timed out) or the probe failed.
+    pub dangling: Option<DanglingFindings>,
 }
 
 /// One row per IP address probed: its own columns around those its checks define over their
@@ -89,6 +93,19 @@ impl HostRow {
     /// Forward-confirmed reverse DNS ([`crate::checks::rdns::fcrdns`]); None when unknown.
     pub fn fcrdns(&self) -> Option<bool> {
         self.reverse.as_ref()?.fcrdns
+    }
+}
+
+impl DomainRow {
+    /// Every status of the row, its status columns' and those of the answers it rests on
+    /// whose columns are not statuses of its own (the exchanges' address and TLSA lookups):
+    /// what the last pass judges a row by (`pipeline::last_pass::failing`).
+    pub fn all_statuses(&self) -> impl Iterator<Item = (&'static str, Option<&'static str>)> + '_ {
+        let mx = self.mx.done();
+        let ips = mx.and_then(|m| m.ips_status).map(Status::as_str);
+        let dane = self.dane.as_ref().map(|d| d.status.as_str());
+        self.statuses()
+            .chain([("mx_ips_status", ips), ("dane_status", dane)])
     }
 }
 
@@ -193,6 +210,14 @@ static DOMAIN_COLUMNS: LazyLock<Vec<D>> = LazyLock::new(|| {
         }))
         .chain(part(TxtPolicies::columns(), |r: &DomainRow| r.txt.done()))
         .chain(domain_tail())
+        .chain(part_or_null(
+            MxFindings::later_columns(),
+            |r: &DomainRow| r.mx.done(),
+        ))
+        .chain(part_or_null(
+            DanglingFindings::columns(),
+            |r: &DomainRow| r.dangling.as_ref(),
+        ))
         .collect()
 });
 
@@ -315,6 +340,7 @@ mod tests {
             dnssec_ad: None,
             domain_status: DomainStatus::Ok,
             domain_error: None,
+            dangling: None,
         }
     }
 
@@ -337,6 +363,7 @@ mod tests {
                 errors: Vec::new(),
                 ips: Some(vec!["127.0.0.1".into(), "::1".into()]),
                 ips_status: Some(Status::Ok),
+                ipv6: Some(false),
             }),
             spf: Checked::Done(SpfFindings {
                 status: SpfStatus::Valid,
@@ -388,6 +415,7 @@ mod tests {
                 errors: l(),
                 ips: Some(l()),
                 ips_status: Some(Status::Ok),
+                ipv6: Some(false),
             }),
             spf: Checked::Done(SpfFindings {
                 status: SpfStatus::Valid,
@@ -477,6 +505,10 @@ mod tests {
             dnssec_ad: Some(true),
             domain_status: DomainStatus::Error,
             domain_error: Some("panicked: x".into()),
+            dangling: Some(DanglingFindings {
+                names: Some(vec!["spf-include:_spf.gone.example".into()]),
+                status: Status::Ok,
+            }),
         }
     }
 
@@ -605,7 +637,7 @@ mod tests {
     fn a_failed_domain_row_says_error_in_every_status_and_measures_nothing() {
         let r = DomainRow::failed("x.example", "panicked: x", 0);
         let statuses: Vec<_> = r.statuses().collect();
-        assert_eq!(statuses.len(), 9, "{statuses:?}");
+        assert_eq!(statuses.len(), 10, "{statuses:?}");
         for (name, v) in statuses {
             assert_eq!(v, Some("error"), "{name}");
         }
@@ -618,6 +650,21 @@ mod tests {
                 .value(&r);
             assert_eq!(v.is_null(), !c.name.ends_with("_status"), "{}", c.name);
         }
+    }
+
+    #[test]
+    fn the_exchanges_lookup_statuses_count_for_the_last_pass() {
+        // A live domain whose exchange's A query timed out says so only in mx_ips_status, which
+        // is not a status column of its own: the last pass must still see it (issue 37 soak).
+        let mut d = full_domain();
+        d.domain_status = DomainStatus::Ok;
+        let failing = |d: &DomainRow| crate::pipeline::last_pass::failing(d.all_statuses());
+        assert!(!failing(&d));
+        if let Checked::Done(m) = &mut d.mx {
+            m.ips_status = Some(Status::Timeout);
+        }
+        assert!(failing(&d));
+        assert!(!crate::pipeline::last_pass::failing(d.statuses()));
     }
 
     #[test]
@@ -650,6 +697,7 @@ mod tests {
                 "bimi_status",
                 "soa_status",
                 "domain_status",
+                "dangling_status",
             ]
         );
         let ok = full_host(HostStatus::Ok);

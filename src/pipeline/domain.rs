@@ -101,12 +101,13 @@ pub async fn scan_domain(
         return (row, Vec::new(), Vec::new());
     }
     let exchanges = mxf.exchanges[..mxf.exchanges.len().min(MAX_EXCHANGES)].to_vec();
-    let ((spf, mut found), lookups, type99) = tokio::join!(
+    let ((mut spf, mut found), lookups, type99) = tokio::join!(
         spf_and_policies(res, domain, opts, policy, stats, &exchanges),
         exchange_lookups(res, &exchanges),
         type99_lookup(res, domain, opts),
     );
     let ex = Exchanges::from_lookups(&lookups);
+    let spf_targets = std::mem::take(&mut spf.targets);
     let spf = spf_findings(res, domain, spf, &ex.ips, type99).await;
     exchange_problems(&mut mxf, &ex);
     let mut dane_findings = None;
@@ -114,6 +115,10 @@ pub async fn scan_domain(
         mxf.ips = Some(ex.ips.iter().map(|ip| ip.to_string()).collect());
         if !exchanges.is_empty() {
             mxf.ips_status = Some(ex.first_failure.unwrap_or(Status::Ok));
+            let aaaa: Vec<(Status, usize)> = (lookups.iter())
+                .map(|l| (l.aaaa.status, l.aaaa.ips().count()))
+                .collect();
+            mxf.ipv6 = crate::checks::mx::all_ipv6(&aaaa);
             dane_findings = Some(dane::dane(&ex.tlsa));
         }
     }
@@ -124,6 +129,8 @@ pub async fn scan_domain(
     }
     let mut row = DomainRow::new(domain, mxf, dnssec_ad, spf, found);
     row.dane = dane_findings;
+    let psl = policy.opts.psl.as_deref();
+    row.dangling = Some(super::dangling::findings(res, &row, &spf_targets, psl).await);
     row.scanned_at = now_ms();
     (row, ex.ips, ex.exchange_of)
 }
@@ -426,6 +433,7 @@ impl DomainRow {
             dnssec_ad,
             domain_status: DomainStatus::Ok,
             domain_error: None,
+            dangling: None,
         }
     }
 
@@ -447,6 +455,7 @@ impl DomainRow {
             dnssec_ad: None,
             domain_status: DomainStatus::Error,
             domain_error: Some(why.to_string()),
+            dangling: Some(crate::checks::dangling::DanglingFindings::error()),
         }
     }
 }

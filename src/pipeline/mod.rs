@@ -18,6 +18,7 @@
 //! and the writers flush complete files and the manifest.
 
 pub mod check;
+pub mod dangling;
 pub mod domain;
 pub mod host;
 pub mod last_pass;

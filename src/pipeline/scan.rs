@@ -273,7 +273,7 @@ impl Chain {
     {
         self.stage_with_last_pass(
             domain,
-            |out: &DomainOutput| failing(out.row.statuses()).then(|| out.row.domain.clone()),
+            |out: &DomainOutput| failing(out.row.all_statuses()).then(|| out.row.domain.clone()),
             stop,
             move |out| {
                 let sink = sink.clone();

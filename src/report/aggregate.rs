@@ -187,6 +187,13 @@ pub struct DomainAgg {
     /// Domains with at least one TLSA record.
     pub dane_tlsa: u64,
     pub dane_all_mx: Counter,
+    /// `mx_ipv6` (true/false/null).
+    pub mx_ipv6: Counter,
+    pub dangling_status: Counter,
+    /// Domains with at least one dangling name.
+    pub dangling_domains: u64,
+    /// Domains per kind of dangling name (a domain counts once per kind).
+    pub dangling_kinds: Counter,
 }
 merge_fields!(DomainAgg {
     rows,
@@ -231,6 +238,10 @@ merge_fields!(DomainAgg {
     dane_status,
     dane_tlsa,
     dane_all_mx,
+    mx_ipv6,
+    dangling_status,
+    dangling_domains,
+    dangling_kinds,
 });
 
 /// The power-of-two bucket of an address count (see `DomainAgg::spf_ipv4_buckets`).

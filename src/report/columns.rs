@@ -292,6 +292,9 @@ pub(crate) struct DomainCols {
     pub dane_status: Col<Utf8>,
     pub dane_tlsa: Col<StrList>,
     pub dane_all_mx: Col<Bool>,
+    pub mx_ipv6: Col<Bool>,
+    pub dangling: Col<StrList>,
+    pub dangling_status: Col<Utf8>,
 }
 
 impl DomainCols {
@@ -341,6 +344,9 @@ impl DomainCols {
             dane_status: d.col("dane_status"),
             dane_tlsa: d.col("dane_tlsa"),
             dane_all_mx: d.col("dane_all_mx"),
+            mx_ipv6: d.col("mx_ipv6"),
+            dangling: d.col("dangling"),
+            dangling_status: d.col("dangling_status"),
         }
     }
 }

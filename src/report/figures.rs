@@ -136,6 +136,7 @@ pub fn sections(
         dkim(a, opts),
         policies(a),
         mx(a, opts),
+        dangling(a),
         hosts(a, reading, opts),
         smtp(a)?,
         readiness(a),
@@ -664,12 +665,19 @@ fn mx(a: &Aggregates, opts: &ReportOptions) -> Section {
                 None,
             ),
             figures(
-                "Null MX",
-                &[(
-                    "null MX (mx_null), of domains whose MX query was answered",
-                    d.mx_null.get("true"),
-                    d.mx_null.known(),
-                )],
+                "Null MX and IPv6",
+                &[
+                    (
+                        "null MX (mx_null), of domains whose MX query was answered",
+                        d.mx_null.get("true"),
+                        d.mx_null.known(),
+                    ),
+                    (
+                        "every exchange has an AAAA record (mx_ipv6), of domains with exchanges whose AAAA queries were answered",
+                        d.mx_ipv6.get("true"),
+                        d.mx_ipv6.known(),
+                    ),
+                ],
             ),
             breakdown(
                 &format!(
@@ -699,6 +707,56 @@ fn mx(a: &Aggregates, opts: &ReportOptions) -> Section {
                 d.with_mx,
                 "null",
                 Some(opts.top),
+            ),
+        ],
+        charts: vec![],
+        notes: vec![],
+    }
+}
+
+/// Names the mail set-up depends on whose organizational domain does not exist: registrable by
+/// anyone (`dangling`).
+fn dangling(a: &Aggregates) -> Section {
+    let d = &a.domains;
+    let asked = d.dangling_status.total();
+    Section {
+        id: "dangling",
+        title: "Dangling names",
+        basis: format!(
+            "{} domains whose mail set-up was asked (not NXDOMAIN, MX answered); a domain counts \
+             once per kind. Only an NXDOMAIN for the name's organizational domain counts: a failed \
+             query is in dangling_status, never taken for one.",
+            num(asked)
+        ),
+        tables: vec![
+            figures(
+                "Dangling names",
+                &[(
+                    "domains with at least one dangling name",
+                    d.dangling_domains,
+                    asked,
+                )],
+            ),
+            breakdown_of(
+                &format!(
+                    "Domains per kind of dangling name (dangling), of {} domains",
+                    num(asked)
+                ),
+                "kind",
+                &d.dangling_kinds,
+                asked,
+                "null",
+                None,
+            ),
+            breakdown(
+                &format!(
+                    "dangling_status (the organizational domains' NS queries), of {} domains",
+                    num(asked)
+                ),
+                "status",
+                &d.dangling_status,
+                "null",
+                None,
             ),
         ],
         charts: vec![],

@@ -564,6 +564,9 @@ pub(crate) fn domain_batch(
     let dane_status = c.get(k.dane_status);
     let dane_tlsa = c.get(k.dane_tlsa);
     let dane_all = c.get(k.dane_all_mx);
+    let mx_ipv6 = c.get(k.mx_ipv6);
+    let dangling = c.get(k.dangling);
+    let dangling_status = c.get(k.dangling_status);
 
     for i in 0..c.rows() {
         a.rows += 1;
@@ -689,6 +692,20 @@ pub(crate) fn domain_batch(
         a.dane_tlsa += u64::from(non_empty(dane_tlsa, i));
         if ds.is_some() {
             a.dane_all_mx.add_bool(b(dane_all, i));
+        }
+        a.mx_ipv6.add_bool(b(mx_ipv6, i));
+        let dst = s(dangling_status, i);
+        a.dangling_status.add_opt(dst);
+        if dst.is_some() {
+            let kinds: BTreeSet<&str> = strs(dangling, i)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|n| n.split_once(':').map(|(k, _)| k))
+                .collect();
+            a.dangling_domains += u64::from(!kinds.is_empty());
+            for k in kinds {
+                a.dangling_kinds.add(k);
+            }
         }
 
         let facts = DomainFacts {

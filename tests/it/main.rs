@@ -25,3 +25,4 @@ mod scan_fixtures;
 mod smtp_fixtures;
 mod spf_conformance;
 mod stages;
+mod standards_fixtures;

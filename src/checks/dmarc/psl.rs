@@ -83,7 +83,7 @@ impl SuffixList {
 
 /// Lowercases, drops a trailing dot and punycodes non-ASCII labels; None for an empty name or an
 /// empty label.
-pub(super) fn to_ascii_name(domain: &str) -> Option<String> {
+pub(crate) fn to_ascii_name(domain: &str) -> Option<String> {
     let d = domain.strip_suffix('.').unwrap_or(domain);
     if d.is_empty() {
         return None;

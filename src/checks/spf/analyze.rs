@@ -131,6 +131,20 @@ pub struct SpfAnalysis {
     pub loop_detected: bool,
     /// The tree was walked: the counts, `all` and address figures are meaningful.
     pub walked: bool,
+    /// Every name a term of the tree names (not the implicit current domain of a bare `a`/`mx`),
+    /// with its term, in walk order, at most [`MAX_TREE_NAMES`]: what the policy depends on
+    /// (`checks::dangling`).
+    pub targets: Vec<(SpfTerm, String)>,
+}
+
+/// The SPF terms that name another domain (RFC 7208 5 and 6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpfTerm {
+    Include,
+    Redirect,
+    A,
+    Mx,
+    Exists,
 }
 
 impl SpfAnalysis {
@@ -153,6 +167,7 @@ impl SpfAnalysis {
             redirect_with_all: false,
             loop_detected: false,
             walked: false,
+            targets: Vec::new(),
         }
     }
 }
@@ -496,6 +511,7 @@ impl<'a, D: SpfDns> Walker<'a, D> {
                 Mechanism::Exists(spec) => {
                     self.enumerable = false;
                     if let Some(target) = self.fixed_target(spec, domain) {
+                        self.target(SpfTerm::Exists, &target);
                         self.probe_a(&target).await;
                     }
                     Ipv4Set::default()
@@ -513,6 +529,13 @@ impl<'a, D: SpfDns> Walker<'a, D> {
                     if term_pass && (cidr.v4 < 16 || cidr.v6 < 32) {
                         self.out.wide_ranges = true;
                     }
+                    if let (Some(t), Some(_)) = (&target, spec) {
+                        let term = match m {
+                            Mechanism::A { .. } => SpfTerm::A,
+                            _ => SpfTerm::Mx,
+                        };
+                        self.target(term, t);
+                    }
                     match target {
                         None => Ipv4Set::default(),
                         Some(t) if matches!(m, Mechanism::A { .. }) => {
@@ -526,11 +549,13 @@ impl<'a, D: SpfDns> Walker<'a, D> {
                         self.enumerable = false;
                     }
                     match self.fixed_target(spec, domain) {
-                        Some(t) => self
-                            .walk_target(t, Code::IncludeNone, depth + 1, term_pass, path)
-                            .await
-                            .map(|w| w.pass)
-                            .unwrap_or_default(),
+                        Some(t) => {
+                            self.target(SpfTerm::Include, &t);
+                            self.walk_target(t, Code::IncludeNone, depth + 1, term_pass, path)
+                                .await
+                                .map(|w| w.pass)
+                                .unwrap_or_default()
+                        }
                         None => Ipv4Set::default(),
                     }
                 }
@@ -546,6 +571,7 @@ impl<'a, D: SpfDns> Walker<'a, D> {
                 self.enumerable = false;
             }
             if let Some(t) = self.fixed_target(spec, domain) {
+                self.target(SpfTerm::Redirect, &t);
                 // RFC 7208 6.1: the target's result becomes this record's,
                 // so a pass there is a pass here (same context).
                 if let Some(w) = self
@@ -558,6 +584,12 @@ impl<'a, D: SpfDns> Walker<'a, D> {
             }
         }
         Walked { pass, all }
+    }
+
+    fn target(&mut self, term: SpfTerm, name: &str) {
+        if self.out.targets.len() < MAX_TREE_NAMES {
+            self.out.targets.push((term, name.to_owned()));
+        }
     }
 
     /// A target known without a client: no macros, or only `%{d}`-style
