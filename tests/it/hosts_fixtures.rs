@@ -25,6 +25,7 @@ fn host_options(allow_loopback: bool) -> HostOptions {
         asn: None,
         exclude: Arc::new(ExcludeList::defaults(allow_loopback)),
         asn_dns: None,
+        rpki: None,
     }
 }
 
