@@ -18,17 +18,18 @@ pub struct VrpFile {
     pub set: VrpSet,
 }
 
-/// Why `--rpki-vrps` cannot be used.
+/// Why `--rpki-vrps` cannot be used. The message names the file; the reason is the source
+/// (main.rs prints the chain).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VrpFileError {
-    #[error("--rpki-vrps {}: {source}", path.display())]
+    #[error("--rpki-vrps {}", path.display())]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("--rpki-vrps {}: {source}", path.display())]
+    #[error("--rpki-vrps {}", path.display())]
     Parse {
         path: PathBuf,
         #[source]
@@ -83,20 +84,23 @@ mod tests {
         let f = VrpFile::read(&path).unwrap();
         assert_eq!(f.set.len(), 1);
         assert_eq!(f.format, VrpFormat::Csv);
-        // what sha256sum prints for the file.
+        // What sha256sum prints for the file.
         assert_eq!(
             f.sha256,
             "39878fd3507428ba9d1a563589b4b8d0a90cedaf2720adaae914e22408be41bd"
         );
+        // The message and its source, as main.rs prints them.
+        let chain = |e: VrpFileError| {
+            let source = std::error::Error::source(&e).map(|s| s.to_string());
+            format!("{e}: {}", source.unwrap_or_default())
+        };
         std::fs::write(&path, "ASN,IP Prefix,Max Length\nAS1,192.0.2.0/24,99\n").unwrap();
-        let e = VrpFile::read(&path).unwrap_err().to_string();
+        let e = chain(VrpFile::read(&path).unwrap_err());
         assert!(
             e.starts_with("--rpki-vrps ") && e.contains("vrps.csv: line 2: max length 99"),
             "{e}"
         );
-        let e = VrpFile::read(&dir.path().join("none.json"))
-            .unwrap_err()
-            .to_string();
+        let e = chain(VrpFile::read(&dir.path().join("none.json")).unwrap_err());
         assert!(e.contains("none.json: No such file"), "{e}");
     }
 }
