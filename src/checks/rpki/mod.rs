@@ -314,6 +314,61 @@ mod tests {
         }
     }
 
+    /// RFC 6811 2's words read literally, over every VRP: what the trie walk must agree with.
+    fn naive(vrps: &[Vrp], r: Route) -> RouteValidity {
+        let covers = |v: &Vrp| {
+            v.prefix.prefix_len() <= r.prefix.prefix_len() && v.prefix.contains(&r.prefix)
+        };
+        let matches = |v: &Vrp| {
+            covers(v) && r.prefix.prefix_len() <= v.max_length && v.asn != 0 && v.asn == r.origin
+        };
+        if vrps.iter().any(matches) {
+            Valid
+        } else if vrps.iter().any(covers) {
+            Invalid
+        } else {
+            NotFound
+        }
+    }
+
+    /// Random VRPs and routes crowded into 10.0.0.0/12 (so they nest and overlap), each route
+    /// judged by the trie and by the literal definition; every state is met.
+    #[test]
+    fn the_trie_agrees_with_the_definition_on_random_sets() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(6811);
+        let random_net = |rng: &mut StdRng, min: u8, max: u8| {
+            let len = rng.random_range(min..=max);
+            let addr = std::net::Ipv4Addr::from(0x0a00_0000 | (rng.random::<u32>() & 0x000f_ffff));
+            IpNet::new(addr.into(), len).unwrap().trunc()
+        };
+        let mut met = std::collections::BTreeSet::new();
+        for _ in 0..20 {
+            let vrps: Vec<Vrp> = (0..rng.random_range(1..60))
+                .map(|_| {
+                    let prefix = random_net(&mut rng, 12, 22);
+                    Vrp {
+                        prefix,
+                        max_length: rng.random_range(prefix.prefix_len()..=26),
+                        asn: rng.random_range(0..4),
+                    }
+                })
+                .collect();
+            let set: VrpSet = vrps.iter().copied().collect();
+            for _ in 0..500 {
+                let r = Route {
+                    prefix: random_net(&mut rng, 10, 28),
+                    origin: rng.random_range(0..4),
+                };
+                let want = naive(&vrps, r);
+                assert_eq!(set.validate(r), want, "{r:?} against {vrps:?}");
+                met.insert(want);
+            }
+        }
+        assert_eq!(met.len(), 3, "{met:?}");
+    }
+
     #[test]
     fn an_empty_set_finds_nothing() {
         let set = VrpSet::default();
