@@ -21,6 +21,7 @@ use mxray::output::{Formats, WriterOptions};
 use mxray::pipeline::host::{AsnDnsZones, HostOptions};
 use mxray::pipeline::smtp::{SmtpOptions, SmtpPort};
 use mxray::pipeline::{PolicyOptions, ProgressMode, ScanOptions, Targets};
+use mxray::rpki::VrpFile;
 use mxray::smtp::command::Arg;
 use mxray::smtp::conn::Deadlines;
 use mxray::smtp::legacy::LegacyProbe;
@@ -121,6 +122,11 @@ pub struct CheckArgs {
     #[arg(help_heading = "Checks", long)]
     pub no_asn_dns: bool,
 
+    /// RPKI route origin validation of each address's route and origin AS (as `scan
+    /// --rpki-vrps`): a VRP export of Routinator, rpki-client or Fort, JSON or CSV.
+    #[arg(help_heading = "Checks", long, value_name = "FILE")]
+    pub rpki_vrps: Option<PathBuf>,
+
     /// DKIM selectors to probe: a file, one per line, or `full` (as `scan --dkim-selectors`).
     #[arg(help_heading = "Checks", long, value_name = "FILE|full")]
     pub dkim_selectors: Option<PathBuf>,
@@ -201,6 +207,7 @@ impl CheckArgs {
         s.dnsbl_config = self.dnsbl_config.clone();
         s.asn_db = self.asn_db.clone();
         s.asn_dns = !self.no_asn_dns;
+        s.rpki_vrps = self.rpki_vrps.clone();
         s.dkim_selectors = self.dkim_selectors.clone();
         s.mta_sts_fetch = true;
         s.smtp = !self.no_smtp;
@@ -448,6 +455,15 @@ pub struct ScanArgs {
     /// The zones of another service of that form: V4ZONE,V6ZONE[,ASNAMEZONE] (implies --asn-dns).
     #[arg(help_heading = "Host stage", long, value_name = "ZONES")]
     pub asn_dns_zones: Option<String>,
+
+    /// RPKI route origin validation (RFC 6811) of each address's route and origin AS (from
+    /// --asn-db or --asn-dns) into rpki_status: valid, invalid or not-found. FILE is the VRP set
+    /// as Routinator, rpki-client or Fort export it: their JSON ({"roas": [...]}) or CSV (with
+    /// the header line, e.g. `ASN,IP Prefix,Max Length,Trust Anchor`). Read whole before any
+    /// query; a malformed entry stops the scan naming its line. run.json records the file's
+    /// SHA-256 and VRP count.
+    #[arg(help_heading = "Host stage", long, value_name = "FILE")]
+    pub rpki_vrps: Option<PathBuf>,
 
     /// Output directory: domains/ and hosts/ Parquet parts, run.json, rejects.csv.
     #[arg(help_heading = "Output", long, value_name = "DIR")]
@@ -933,11 +949,20 @@ impl ScanArgs {
             }
             None => self.asn_dns.then(AsnDnsZones::default),
         };
+        let rpki = match &self.rpki_vrps {
+            // Without an origin AS there is no route to judge: every rpki_status would be null.
+            Some(_) if asn.is_none() && asn_dns.is_none() => {
+                bail!("--rpki-vrps needs each address's origin AS: give --asn-db or --asn-dns")
+            }
+            Some(path) => Some(std::sync::Arc::new(VrpFile::read(path)?)),
+            None => None,
+        };
         Ok(HostOptions {
             dnsbl,
             asn,
             exclude: std::sync::Arc::new(exclude),
             asn_dns,
+            rpki,
         })
     }
 }

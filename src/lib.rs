@@ -14,6 +14,7 @@
 //!   the bulk-sender readiness table.
 //! - [`check`]: `mxray check`: the operator's checklist of one domain or server, read from the
 //!   rows the scan's probes produce ([`pipeline::check`] runs them), as text or JSON;
+//! - [`rpki`]: the `--rpki-vrps` file, read and hashed once before any query;
 //! - [`lab`]: a simulated internet of mail domains on loopback (`mxray lab`, `mxray demo`).
 
 pub mod check;
@@ -26,6 +27,7 @@ pub mod lab;
 pub mod output;
 pub mod pipeline;
 pub mod report;
+pub mod rpki;
 pub mod smtp;
 pub mod targets;
 

@@ -8,6 +8,7 @@ use super::{CheckTarget, CheckedHost, Item, Mark, Observed};
 use crate::checks::dkim::{self, DkimStatus};
 use crate::checks::dmarc::{DmarcFindings, DmarcStatus};
 use crate::checks::problem::{Code, Problem};
+use crate::checks::rpki::RouteValidity;
 use crate::checks::spf::{MAX_DNS_TERMS, Qualifier, SpfFindings, SpfStatus};
 use crate::checks::{RecordStatus, mta_sts};
 use crate::columns::{Row, StructItems, Value};
@@ -698,7 +699,16 @@ fn asn(hosts: &[CheckedHost]) -> Item {
                     .as_deref()
                     .map(|c| format!(", {c}"))
                     .unwrap_or_default();
-                p.add(Mark::Pass, format!("{w}: AS{}{name}{cc}", a.asn), None)
+                let finding = format!("{w}: AS{}{name}{cc}", a.asn);
+                match h.row.rpki {
+                    None => p.add(Mark::Pass, finding, None),
+                    Some(v @ RouteValidity::Invalid) => p.add(
+                        Mark::Warn,
+                        format!("{finding}, RPKI {v} (RFC 6811: a ROA covers the route but none authorises this AS at its length)"),
+                        Some("have the address block's holder publish a ROA for this origin AS and prefix length (or announce the prefix the ROA names): networks that drop RPKI-invalid routes cannot reach this server"),
+                    ),
+                    Some(v) => p.add(Mark::Pass, format!("{finding}, RPKI {v}"), None),
+                }
             }
             None => {
                 let failed = h.row.reverse.as_ref().and_then(|r| {

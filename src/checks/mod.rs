@@ -14,6 +14,7 @@ pub mod mx;
 pub mod mx_policy;
 pub mod problem;
 pub mod rdns;
+pub mod rpki;
 pub mod smtp;
 pub mod soa;
 pub mod spf;

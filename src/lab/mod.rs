@@ -90,6 +90,8 @@ pub struct LabFiles {
     pub dnsbl_config: PathBuf,
     /// An IP-to-AS table of the lab's addresses (for `--asn-db`).
     pub asn_db: PathBuf,
+    /// The lab's VRP set, as Routinator's JSON (for `--rpki-vrps`).
+    pub rpki_vrps: PathBuf,
     /// The lab CA's certificate (for `--smtp-ca`).
     pub ca: PathBuf,
 }
@@ -102,6 +104,7 @@ impl LabFiles {
             hosts_truth: dir.join("truth-hosts.csv"),
             dnsbl_config: dir.join("dnsbl-zones.csv"),
             asn_db: dir.join("asn.tsv"),
+            rpki_vrps: dir.join("vrps.json"),
             ca: dir.join("lab-ca.pem"),
         }
     }
@@ -136,10 +139,27 @@ const DNSBL_TABLE: &str = "zone,kind,listing_codes,error_codes,rate_qps,descript
 bl.lab.test,ip,127.0.0.2=listed in the lab,127.255.255.254=query refused by the lab,1000000,\
 the mxray lab's DNSBL,datasets/lab-world.md\n";
 
-/// The lab's addresses by AS (private-use AS numbers, RFC 6996).
+/// The lab's addresses by AS (private-use AS numbers, RFC 6996). The pool's AS announces three
+/// routes, so that its hosts meet each RPKI state ([`world::rpki_truth`]); the many-exchange
+/// hosts (127.78.0.0/24) have no AS.
 const ASN_TABLE: &str = "127.66.0.0\t127.66.255.255\t64500\tZZ\tLAB-WEB\n\
-127.77.0.0\t127.77.255.255\t64501\tZZ\tLAB-MAIL-POOL\n\
+127.77.0.0\t127.77.15.255\t64501\tZZ\tLAB-MAIL-POOL\n\
+127.77.16.0\t127.77.23.255\t64501\tZZ\tLAB-MAIL-POOL\n\
+127.77.24.0\t127.77.255.255\t64501\tZZ\tLAB-MAIL-POOL\n\
 127.100.0.0\t127.254.255.255\t64502\tZZ\tLAB-OWN-HOSTS\n";
+
+/// The lab's VRPs, as Routinator's `json` output writes them: what [`world::rpki_truth`] judges
+/// against. 127.66.0.0/16 is the web AS's, for completeness (no host is there).
+const VRPS: &str = r#"{
+  "metadata": { "generated": 0, "generatedTime": "1970-01-01T00:00:00Z" },
+  "roas": [
+    { "asn": "AS64500", "prefix": "127.66.0.0/16", "maxLength": 24, "ta": "lab" },
+    { "asn": "AS64501", "prefix": "127.77.0.0/20", "maxLength": 20, "ta": "lab" },
+    { "asn": "AS0", "prefix": "127.77.16.0/21", "maxLength": 24, "ta": "lab" },
+    { "asn": "AS64502", "prefix": "127.96.0.0/11", "maxLength": 12, "ta": "lab" }
+  ]
+}
+"#;
 
 impl Lab {
     /// Generates the world, writes its files, and starts the DNS server and the SMTP listeners
@@ -192,6 +212,8 @@ impl Lab {
             &p(&self.files.dnsbl_config),
             "--asn-db",
             &p(&self.files.asn_db),
+            "--rpki-vrps",
+            &p(&self.files.rpki_vrps),
             "--smtp",
             "--smtp-ports",
             &self.smtp_port.to_string(),
@@ -301,5 +323,53 @@ fn write_files(world: &World, files: &LabFiles, dir: &Path) -> Result<(), LabErr
     hosts.flush().map_err(err(&files.hosts_truth))?;
     write(&files.dnsbl_config, DNSBL_TABLE.as_bytes())?;
     write(&files.asn_db, ASN_TABLE.as_bytes())?;
+    write(&files.rpki_vrps, VRPS.as_bytes())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::asn::AsnDb;
+    use crate::checks::rpki::{Route, range_route_prefix, vrps};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// The hand-worked truth of `world::rpki_truth` against the lab's own table and VRPs, as a
+    /// scan joins them, over every pool host, the many-exchange hosts and own hosts across the
+    /// largest world's range: a change to either table that the truth does not follow fails here.
+    #[test]
+    fn rpki_truth_follows_the_lab_tables() {
+        let (db, report) = AsnDb::from_reader(ASN_TABLE.as_bytes()).unwrap();
+        assert_eq!(report.bad, 0);
+        let (vrps, _) = vrps::parse(VRPS.as_bytes()).unwrap();
+        let judge = |ip: Ipv4Addr| {
+            let ip = IpAddr::V4(ip);
+            let info = db.lookup(ip)?;
+            let prefix = range_route_prefix(info.prefix_start, info.prefix_end, ip)?;
+            Some(
+                vrps.validate(Route {
+                    prefix,
+                    origin: info.asn,
+                })
+                .as_str(),
+            )
+        };
+        let own = (0..world::MAX_DOMAINS as u64)
+            .step_by(4099)
+            .map(world::own_ip);
+        let addresses = (0..POOL.len())
+            .map(world::pool_ip)
+            .chain((1..world::TOO_MANY_EXCHANGES).map(world::many_ip))
+            .chain(own);
+        let mut met = std::collections::BTreeSet::new();
+        for ip in addresses {
+            assert_eq!(judge(ip), world::rpki_truth(ip), "{ip}");
+            met.insert(world::rpki_truth(ip));
+        }
+        assert_eq!(
+            met.len(),
+            4,
+            "valid, invalid, not-found and no route: {met:?}"
+        );
+    }
 }

@@ -1013,6 +1013,32 @@ pub struct HostTruth {
     pub tls_cert_valid: Option<bool>,
     /// The version the handshake ends with (`TLSv1.3`, `TLSv1.2`); None without STARTTLS.
     pub tls_version: Option<&'static str>,
+    /// `rpki_status` of a scan with the lab's `--asn-db` and `--rpki-vrps` ([`rpki_truth`]).
+    pub rpki_status: Option<&'static str>,
+}
+
+/// RFC 6811's verdict on the route of a lab address, worked out by hand from the lab's ASN table
+/// and VRP set (`src/lab/mod.rs`, `ASN_TABLE` and `VRPS`); None where the table has no AS.
+///
+/// Routes are the CIDR blocks of the table's ranges holding the address:
+/// - pool hosts 0-15, 127.77.0.0/20 AS64501: the VRP 127.77.0.0/20-20 AS64501 matches: `valid`;
+/// - pool hosts 16-23, 127.77.16.0/21 AS64501: only the AS 0 VRP 127.77.16.0/21-24 covers it,
+///   and AS 0 never matches: `invalid`;
+/// - pool hosts 24-31 (127.77.24.0/21) and 32 (127.77.32.0/19): no VRP covers them: `not-found`;
+/// - own hosts, range 127.100.0.0-127.254.255.255 AS64502, under the VRP 127.96.0.0/11-12
+///   AS64502: 127.100-103 (route /14) and 127.104-111 (/13) are longer than its max length:
+///   `invalid`; 127.112-127 (/12) matches: `valid`; 127.128 and up are not covered: `not-found`;
+/// - the many-exchange hosts (127.78.0.0/24): no AS in the table, so no route: None.
+pub fn rpki_truth(ip: Ipv4Addr) -> Option<&'static str> {
+    match ip.octets() {
+        [127, 77, 0..=15, _] => Some("valid"),
+        [127, 77, 16..=23, _] => Some("invalid"),
+        [127, 77, _, _] => Some("not-found"),
+        [127, 100..=111, _, _] => Some("invalid"),
+        [127, 112..=127, _, _] => Some("valid"),
+        [127, 128..=254, _, _] => Some("not-found"),
+        _ => None,
+    }
 }
 
 pub const HOSTS_TRUTH_HEADER: &[&str] = &[
@@ -1026,6 +1052,7 @@ pub const HOSTS_TRUTH_HEADER: &[&str] = &[
     "accepts_any_recipient",
     "tls_cert_valid",
     "tls_version",
+    "rpki_status",
 ];
 
 impl HostTruth {
@@ -1071,6 +1098,7 @@ impl HostTruth {
             } else {
                 "TLSv1.3"
             }),
+            rpki_status: rpki_truth(pool_ip(h)),
         }
     }
 
@@ -1080,6 +1108,7 @@ impl HostTruth {
             ip: many_ip(k),
             fcrdns: true,
             dnsbl_listed: false,
+            rpki_status: rpki_truth(many_ip(k)),
             ..HostTruth::own(0)
         }
     }
@@ -1096,6 +1125,7 @@ impl HostTruth {
             accepts_any_recipient: None,
             tls_cert_valid: None,
             tls_version: None,
+            rpki_status: rpki_truth(own_ip(index)),
         }
     }
 
@@ -1112,6 +1142,7 @@ impl HostTruth {
             o(self.accepts_any_recipient),
             o(self.tls_cert_valid),
             self.tls_version.unwrap_or_default().into(),
+            self.rpki_status.unwrap_or_default().into(),
         ]
     }
 }

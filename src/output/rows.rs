@@ -20,6 +20,7 @@ use crate::checks::dnsbl::Listings;
 use crate::checks::mta_sts::StsFindings;
 use crate::checks::mx::MxFindings;
 use crate::checks::rdns::ReverseFindings;
+use crate::checks::rpki::RouteValidity;
 use crate::checks::smtp::SmtpFindings;
 use crate::checks::spf::SpfFindings;
 use crate::checks::txt_policies::TxtPolicies;
@@ -82,6 +83,9 @@ pub struct HostRow {
     pub host_error: Option<String>,
     /// The SMTP columns (`SmtpFindings::columns`); None without `--smtp` (every one null).
     pub smtp: Option<SmtpFindings>,
+    /// The RPKI column (`RouteValidity::columns`): the origin AS's route judged against
+    /// `--rpki-vrps`; None without the flag or without a known route.
+    pub rpki: Option<RouteValidity>,
 }
 
 impl HostRow {
@@ -258,7 +262,7 @@ fn checked<'a, P>(r: &HostRow, part: &'a Option<P>) -> Option<&'a P> {
 
 /// The hosts table: its own columns around those its checks define over their findings, each
 /// in its file in `src/checks/`: reverse DNS (`rdns.rs`), DNSBL (`dnsbl.rs`), ASN (`asn.rs`),
-/// SMTP (`smtp.rs`).
+/// SMTP (`smtp.rs`), RPKI (`rpki/`: last, the order the table grew in).
 static HOST_COLUMNS: LazyLock<Vec<H>> = LazyLock::new(|| {
     host_head()
         .into_iter()
@@ -274,6 +278,9 @@ static HOST_COLUMNS: LazyLock<Vec<H>> = LazyLock::new(|| {
         .chain(host_tail())
         .chain(part_or_null(SmtpFindings::columns(), |r: &HostRow| {
             r.smtp.as_ref()
+        }))
+        .chain(part_or_null(RouteValidity::columns(), |r: &HostRow| {
+            checked(r, &r.rpki)
         }))
         .collect()
 });
@@ -535,6 +542,7 @@ mod tests {
             }),
             host_error: Some("panicked: x".into()),
             smtp: Some(SmtpFindings::full()),
+            rpki: Some(RouteValidity::Invalid),
         }
     }
 
@@ -617,6 +625,7 @@ mod tests {
             .map(|c| c.name)
             .chain(Listings::ip_columns().iter().map(|c| c.name))
             .chain(AsnFindings::columns().iter().map(|c| c.name))
+            .chain(RouteValidity::columns().iter().map(|c| c.name))
             .collect();
         assert!(checks.contains(&"ptr_status") && checks.contains(&"asn"));
         for status in [HostStatus::Skipped, HostStatus::Error] {
@@ -701,12 +710,17 @@ mod tests {
             ]
         );
         let ok = full_host(HostStatus::Ok);
-        assert_eq!(names(&ok), ["host_status", "ptr_status", "smtp_status"]);
+        assert_eq!(
+            names(&ok),
+            ["host_status", "ptr_status", "smtp_status", "rpki_status"]
+        );
         assert_eq!(ok.status("ptr_status"), Some("ok"));
+        assert_eq!(ok.status("rpki_status"), Some("invalid"));
         // A host not checked has no PTR status, whatever its findings; the SMTP stage's own
         // status stays (`skipped` for an excluded address).
         let skipped = full_host(HostStatus::Skipped);
         assert_eq!(skipped.status("ptr_status"), None);
+        assert_eq!(skipped.status("rpki_status"), None);
         assert_eq!(skipped.status("smtp_status"), Some("ok"));
         // Without SMTP findings (no --smtp), no SMTP status.
         assert_eq!(blank_host().status("smtp_status"), None);

@@ -12,10 +12,12 @@ use crate::checks::asn::{self, AsnDb, AsnFindings};
 use crate::checks::dnsbl::Listings;
 use crate::checks::dnsbl::{self, DnsStatus, Verdict, ZoneConfig, ZoneKind};
 use crate::checks::rdns::ReverseFindings;
+use crate::checks::rpki::{self, Route, RouteValidity};
 use crate::checks::{Lookup, rdns};
 use crate::dns::{Answer, RecordType, Resolver, Status, reverse_name};
 use crate::output::HostRow;
 use crate::output::status::HostStatus;
+use crate::rpki::VrpFile;
 use crate::targets::exclude::ExcludeList;
 
 pub use crate::checks::rdns::MAX_PTR_NAMES;
@@ -33,6 +35,9 @@ pub struct HostOptions {
     /// Origin AS over DNS (Team Cymru's interface) for addresses the table does not know;
     /// `None` by default.
     pub asn_dns: Option<AsnDnsZones>,
+    /// VRPs to judge each host's route and origin AS against (`--rpki-vrps`); `None` leaves
+    /// `rpki_status` null.
+    pub rpki: Option<Arc<VrpFile>>,
 }
 
 /// The zones of a Team Cymru style IP-to-ASN DNS service.
@@ -59,6 +64,8 @@ impl Default for AsnDnsZones {
 struct AsnHit {
     asn: u32,
     range: String,
+    /// The announced prefix the service named.
+    route: ipnet::IpNet,
     country: String,
     name: Option<String>,
 }
@@ -128,6 +135,7 @@ impl Default for HostOptions {
             asn: None,
             exclude: Arc::new(ExcludeList::defaults(false)),
             asn_dns: None,
+            rpki: None,
         }
     }
 }
@@ -144,6 +152,7 @@ impl std::fmt::Debug for HostOptions {
                     .collect::<Vec<_>>(),
             )
             .field("asn", &self.asn.is_some())
+            .field("rpki_vrps", &self.rpki.as_ref().map(|f| f.set.len()))
             .field("exclude_entries", &self.exclude.len())
             .finish()
     }
@@ -200,11 +209,18 @@ impl HostChecker {
             return HostRow::skipped(ip, format!("excluded: {}", reason.text), now_ms());
         }
         let (mut reverse, dnsbl) = tokio::join!(self.reverse(res, ip), self.dnsbl(res, ip));
-        let mut asn = None;
+        let (mut asn, mut route) = (None, None);
         if let Some(db) = &self.opts.asn
             && let Some(info) = db.lookup(ip)
         {
             asn = Some(AsnFindings::from_table(&info));
+            route =
+                rpki::range_route_prefix(info.prefix_start, info.prefix_end, ip).map(|prefix| {
+                    Route {
+                        prefix,
+                        origin: info.asn,
+                    }
+                });
         } else if let Some(zones) = &self.opts.asn_dns {
             match self.asn_over_dns(res, ip, zones).await {
                 Ok(Some(hit)) => {
@@ -213,15 +229,27 @@ impl HostChecker {
                         range: hit.range.clone(),
                         country: (!hit.country.is_empty()).then(|| hit.country.clone()),
                         name: hit.name.clone(),
-                    })
+                    });
+                    route = Some(Route {
+                        prefix: hit.route,
+                        origin: hit.asn,
+                    });
                 }
                 Ok(None) => {}
                 Err(e) => reverse.errors.push(problem(Code::AsnLookup, e)),
             }
         }
         let mut row = HostRow::checked(ip, reverse, dnsbl, asn);
+        row.rpki = self.route_validity(route);
         row.scanned_at = now_ms();
         row
+    }
+
+    /// RFC 6811 validation of the host's route against `--rpki-vrps`. A prefix announced by
+    /// several ASes (MOAS) is judged for the origin the `asn` column shows, the route the row
+    /// describes.
+    fn route_validity(&self, route: Option<Route>) -> Option<RouteValidity> {
+        Some(self.opts.rpki.as_ref()?.set.validate(route?))
     }
 
     /// PTR and forward confirmation (FCrDNS), judged by [`rdns`].
@@ -291,6 +319,9 @@ impl HostChecker {
         let hit = Arc::new(AsnHit {
             asn,
             range: format!("{}/{}", origin.prefix, origin.prefix_len),
+            route: ipnet::IpNet::new(origin.prefix, origin.prefix_len)
+                .map_err(|e| format!("{name}: {e}"))?
+                .trunc(),
             country: origin.country.clone(),
             name: as_name,
         });
@@ -486,6 +517,7 @@ impl HostRow {
             asn: None,
             host_error: None,
             smtp: None,
+            rpki: None,
         }
     }
 }
@@ -498,6 +530,7 @@ mod tests {
         Arc::new(AsnHit {
             asn,
             range: String::new(),
+            route: "0.0.0.0/0".parse().unwrap(),
             country: String::new(),
             name: None,
         })

@@ -158,6 +158,8 @@ pub struct RunManifest {
     pub last_pass: LastPassReport,
     /// The SMTP stage's settings and trust store; null without `--smtp`.
     pub smtp: Option<SmtpManifest>,
+    /// The VRP set `rpki_status` was judged against; null without `--rpki-vrps`.
+    pub rpki: Option<RpkiManifest>,
     /// Every `--resume` of this output directory, the last one this run's; empty for a scan
     /// that ran in one go.
     pub resumes: Vec<super::resume::ResumeRecord>,
@@ -190,6 +192,28 @@ fn smtp_manifest(o: &crate::pipeline::smtp::SmtpOptions) -> SmtpManifest {
         } else {
             mozilla + extra
         },
+    }
+}
+
+/// See [`RunManifest::rpki`].
+#[derive(Debug, Serialize)]
+pub struct RpkiManifest {
+    /// `--rpki-vrps` as given.
+    pub file: String,
+    /// SHA-256 of the file, lowercase hex: the RPKI snapshot the scan was judged against.
+    pub sha256: String,
+    /// `json` or `csv`.
+    pub format: &'static str,
+    /// Distinct VRPs (prefix, max length, AS) in the file.
+    pub vrps: usize,
+}
+
+fn rpki_manifest(f: &crate::rpki::VrpFile) -> RpkiManifest {
+    RpkiManifest {
+        file: f.path.display().to_string(),
+        sha256: f.sha256.clone(),
+        format: f.format.as_str(),
+        vrps: f.set.len(),
     }
 }
 
@@ -492,6 +516,7 @@ impl RunManifest {
                 hosts: stats.last_pass_hosts.counts(),
             },
             smtp: opts.smtp.as_ref().map(smtp_manifest),
+            rpki: opts.hosts.rpki.as_deref().map(rpki_manifest),
             resumes: resumes.to_vec(),
         }
     }

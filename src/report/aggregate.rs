@@ -280,6 +280,8 @@ pub struct HostAgg {
     pub open_relay: Counter,
     pub open_relay_direct: Counter,
     pub accepts_any_recipient: Counter,
+    /// `rpki_status` of checked hosts (null: no `--rpki-vrps`, or no known route).
+    pub rpki_status: Counter,
 }
 merge_fields!(HostAgg {
     rows,
@@ -299,6 +301,7 @@ merge_fields!(HostAgg {
     open_relay,
     open_relay_direct,
     accepts_any_recipient,
+    rpki_status,
 });
 
 /// One origin AS: addresses scanned and listed.
@@ -310,6 +313,9 @@ pub struct AsAgg {
     pub listed: Counter,
     /// The `asn_name` seen first in key order, so it is the same whatever the merge order.
     pub name: Option<String>,
+    /// Addresses per `rpki_status` (`valid`, `invalid`, `not-found`); empty without
+    /// `--rpki-vrps`.
+    pub rpki: Counter,
 }
 
 impl Merge for AsAgg {
@@ -317,6 +323,7 @@ impl Merge for AsAgg {
         self.hosts += other.hosts;
         self.listed_any += other.listed_any;
         self.listed.merge(other.listed);
+        self.rpki.merge(other.rpki);
         self.name = match (self.name.take(), other.name) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -364,6 +371,7 @@ mod tests {
                 listed_any: 1,
                 listed: counter(&[("zen", 1)]),
                 name: Some(format!("AS-{seed}")),
+                rpki: counter(&[("valid", seed), ("invalid", 1)]),
             },
         );
         a.readiness.failed = counter(&[("dkim-none", seed)]);

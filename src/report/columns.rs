@@ -393,6 +393,7 @@ pub(crate) struct HostCols {
     pub open_relay: Col<Bool>,
     pub open_relay_direct: Col<Bool>,
     pub accepts_any_recipient: Col<Bool>,
+    pub rpki_status: Col<Utf8>,
 }
 
 impl HostCols {
@@ -413,6 +414,7 @@ impl HostCols {
             open_relay: d.col("open_relay"),
             open_relay_direct: d.col("open_relay_direct"),
             accepts_any_recipient: d.col("accepts_any_recipient"),
+            rpki_status: d.col("rpki_status"),
         }
     }
 }

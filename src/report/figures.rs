@@ -9,6 +9,7 @@ use super::read::Reading;
 use crate::checks::dkim::DkimStatus;
 use crate::checks::dmarc::{DmarcStatus, Policy};
 use crate::checks::mta_sts::StsStatus;
+use crate::checks::rpki::RouteValidity;
 use crate::checks::spf::{MAX_DNS_TERMS, Qualifier, SpfStatus};
 use crate::output::HostStatus;
 
@@ -802,10 +803,7 @@ fn hosts(a: &Aggregates, reading: &Reading, opts: &ReportOptions) -> Section {
     );
     let mut by_hosts: Vec<(&u32, &super::aggregate::AsAgg)> = h.asn.iter().collect();
     by_hosts.sort_by(|x, y| y.1.hosts.cmp(&x.1.hosts).then(x.0.cmp(y.0)));
-    let as_name = |n: &u32, x: &super::aggregate::AsAgg| match &x.name {
-        Some(name) => format!("AS{n} {name}"),
-        None => format!("AS{n}"),
-    };
+    let as_name = as_label;
     let zone_cells = |x: &super::aggregate::AsAgg| -> String {
         x.listed
             .top(usize::MAX)
@@ -836,6 +834,7 @@ fn hosts(a: &Aggregates, reading: &Reading, opts: &ReportOptions) -> Section {
             })
             .collect(),
     );
+    let rpki = rpki_per_as(h, &by_hosts, opts.top);
     let mut by_share: Vec<(&u32, &super::aggregate::AsAgg)> = h
         .asn
         .iter()
@@ -906,13 +905,71 @@ fn hosts(a: &Aggregates, reading: &Reading, opts: &ReportOptions) -> Section {
             dnsbl,
             top_hosts,
             top_share,
-        ],
+        ]
+        .into_iter()
+        .chain(rpki)
+        .collect(),
         charts: vec![],
         notes: if zones.is_empty() {
             vec!["No DNSBL zone was queried (`--dnsbl`).".into()]
         } else {
             vec![]
         },
+    }
+}
+
+/// RPKI route origin validation (`rpki_status`): the whole, and per origin AS in the order of
+/// the AS table; nothing when no host was judged (a scan without `--rpki-vrps`).
+fn rpki_per_as(
+    h: &super::aggregate::HostAgg,
+    by_hosts: &[(&u32, &super::aggregate::AsAgg)],
+    top: usize,
+) -> Vec<Table> {
+    let judged = h.rpki_status.total() - h.rpki_status.get(NULL);
+    if judged == 0 {
+        return Vec::new();
+    }
+    let states = RouteValidity::ALL.map(RouteValidity::as_str);
+    let mut head = vec!["AS", "judged"];
+    head.extend(states);
+    head.push("invalid share");
+    let rows = by_hosts
+        .iter()
+        .filter(|(_, x)| x.rpki.total() > 0)
+        .take(top)
+        .map(|(n, x)| {
+            let of = x.rpki.total();
+            let mut row = vec![as_label(n, x), num(of)];
+            row.extend(states.iter().map(|k| num(x.rpki.get(k))));
+            row.push(share(x.rpki.get(RouteValidity::Invalid.as_str()), of));
+            row
+        })
+        .collect();
+    vec![
+        breakdown(
+            &format!(
+                "RPKI route origin validation (rpki_status, RFC 6811), of {} checked hosts ({} with a known route judged)",
+                num(h.rpki_status.total()),
+                num(judged)
+            ),
+            "rpki_status",
+            &h.rpki_status,
+            "not judged (no known route)",
+            None,
+        ),
+        table(
+            format!("RPKI status per origin AS (top {top} by addresses scanned)"),
+            &head,
+            rows,
+        ),
+    ]
+}
+
+/// `AS64500 NAME`, or `AS64500` without a name.
+fn as_label(n: &u32, x: &super::aggregate::AsAgg) -> String {
+    match &x.name {
+        Some(name) => format!("AS{n} {name}"),
+        None => format!("AS{n}"),
     }
 }
 
@@ -1159,5 +1216,60 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn rpki_status_per_as_in_the_as_tables_order() {
+        use super::super::aggregate::AsAgg;
+        let mut a = Aggregates::default();
+        let h = &mut a.hosts;
+        assert!(
+            rpki_per_as(h, &[], 10).is_empty(),
+            "no --rpki-vrps: no table"
+        );
+        let agg = |name: &str, hosts: u64, rpki: &[(&str, u64)]| {
+            let mut x = AsAgg {
+                hosts,
+                name: Some(name.into()),
+                ..AsAgg::default()
+            };
+            for (k, n) in rpki {
+                x.rpki.add_n(k, *n);
+            }
+            x
+        };
+        let (big, small, none) = (
+            agg("BIG", 5, &[("valid", 3), ("invalid", 1)]),
+            agg("SMALL", 2, &[("not-found", 2)]),
+            agg("UNJUDGED", 1, &[]),
+        );
+        h.rpki_status.add_n("valid", 3);
+        h.rpki_status.add_n("invalid", 1);
+        h.rpki_status.add_n("not-found", 2);
+        h.rpki_status.add_n(NULL, 2);
+        let t = rpki_per_as(h, &[(&1, &big), (&3, &none), (&2, &small)], 10);
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            t[0].caption,
+            "RPKI route origin validation (rpki_status, RFC 6811), of 8 checked hosts (6 with a known route judged)"
+        );
+        assert_eq!(
+            t[1].head,
+            [
+                "AS",
+                "judged",
+                "valid",
+                "invalid",
+                "not-found",
+                "invalid share"
+            ]
+        );
+        assert_eq!(
+            t[1].rows,
+            [
+                ["AS1 BIG", "4", "3", "1", "0", "25.0% of 4"],
+                ["AS2 SMALL", "2", "0", "0", "2", "0.0% of 2"],
+            ]
+        );
     }
 }

@@ -409,6 +409,7 @@ pub(crate) fn host_batch(k: &HostCols, c: &Batch, keep: &[bool], a: &mut HostAgg
     let relay = c.get(k.open_relay);
     let direct = c.get(k.open_relay_direct);
     let any_rcpt = c.get(k.accepts_any_recipient);
+    let rpki = c.get(k.rpki_status);
     for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
         a.rows += 1;
         let hs = s(host_status, i);
@@ -424,10 +425,15 @@ pub(crate) fn host_batch(k: &HostCols, c: &Batch, keep: &[bool], a: &mut HostAgg
             for z in keys(strs(errors, i), zone) {
                 a.dnsbl_errors.add(z);
             }
+            let validity = s(rpki, i);
+            a.rpki_status.add_opt(validity);
             match p(asn, i) {
                 Some(n) => {
                     let e = a.asn.entry(n).or_default();
                     e.hosts += 1;
+                    if let Some(v) = validity {
+                        e.rpki.add(v);
+                    }
                     e.listed_any += u64::from(!zones.is_empty());
                     for z in &zones {
                         e.listed.add(z);
@@ -807,6 +813,7 @@ mod tests {
         smtp_status: Option<&'static str>,
         starttls: Option<bool>,
         tls_version: Option<&'static str>,
+        rpki_status: Option<&'static str>,
     }
 
     static H_COLUMNS: &[Column<H>] = &[
@@ -820,6 +827,7 @@ mod tests {
         Column::new("smtp_status", Utf8, |r| Str(r.smtp_status)),
         Column::new("starttls", Boolean, |r| Bool(r.starttls)),
         Column::new("tls_version", Utf8, |r| Str(r.tls_version)),
+        Column::new("rpki_status", Utf8, |r| Str(r.rpki_status)),
     ];
 
     impl Row for H {
@@ -916,6 +924,7 @@ mod tests {
             smtp_status: Some("ok"),
             starttls: Some(true),
             tls_version: Some("TLSv1.3"),
+            rpki_status: asn.map(|_| "valid"),
         };
         let mut v = vec![
             h("192.0.2.1", Some(true), &[], Some(64500)),
@@ -928,6 +937,7 @@ mod tests {
             ),
         ];
         v[2].dnsbl_errors = strings(&["other.example: 127.255.255.254 (refused)"]);
+        v[1].rpki_status = Some("invalid");
         v
     }
 
@@ -1011,6 +1021,9 @@ mod tests {
         assert_eq!(h.asn[&64500].hosts, 2);
         assert_eq!(h.asn[&64500].listed.get("zen.example"), 1);
         assert_eq!(h.asn_unknown, 1);
+        assert_eq!(h.asn[&64500].rpki.get("valid"), 1);
+        assert_eq!(h.asn[&64500].rpki.get("invalid"), 1);
+        assert_eq!(h.rpki_status.get(NULL_KEY), 1, "no route: null");
         assert_eq!(h.fcrdns.get("true"), 2);
         assert_eq!(h.tls_version.get("TLSv1.3"), 3);
         // Readiness: d0, d3 (+all is still valid SPF) and d9 meet everything; d8's only MX

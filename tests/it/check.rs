@@ -36,7 +36,7 @@ fn good_host(h: usize) -> bool {
         && !p.greeting_421
 }
 
-/// `mxray check` with the lab's resolver, tables, CA and port, and `extra` arguments; its exit
+/// `mxray check` with the lab's resolver, tables (DNSBL, ASN, VRPs), CA and port, and `extra` arguments; its exit
 /// code, stdout and stderr.
 async fn check(lab: &Lab, extra: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let f = &lab.files;
@@ -46,6 +46,7 @@ async fn check(lab: &Lab, extra: &[&str], env: &[(&str, &str)]) -> (i32, String,
         .args(["--resolver", &lab.dns.to_string(), "--allow-loopback"])
         .args(["--dnsbl-config", &p(&f.dnsbl_config)])
         .args(["--asn-db", &p(&f.asn_db)])
+        .args(["--rpki-vrps", &p(&f.rpki_vrps)])
         .args(["--smtp-ports", &lab.smtp_port.to_string()])
         .args(["--smtp-ca", &p(&f.ca)])
         .args(["--helo", mxray::lab::SCAN_HELO])

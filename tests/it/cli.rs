@@ -476,3 +476,65 @@ fn resume_after_sigkill_loses_and_repeats_nothing() {
     let rejects = |o: &std::path::Path| std::fs::read_to_string(o.join("rejects.csv")).unwrap();
     assert_eq!(rejects(&out), rejects(&whole), "each bad line once");
 }
+
+/// `--rpki-vrps` is read whole at startup: a malformed entry stops the scan before the output
+/// directory is made or any query is sent, naming the file and the line or entry.
+#[test]
+fn rpki_vrps_are_checked_before_any_query() {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in ["scan", "check"] {
+        let help = mxray().args([cmd, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&help.stdout);
+        assert!(help.contains("--rpki-vrps <FILE>"), "{cmd} --help: {help}");
+    }
+    let asn = dir.path().join("asn.tsv");
+    std::fs::write(&asn, "127.0.0.0\t127.255.255.255\t64500\tZZ\tTEST\n").unwrap();
+    let csv = dir.path().join("vrps.csv");
+    std::fs::write(
+        &csv,
+        "ASN,IP Prefix,Max Length,Trust Anchor\nAS64500,127.0.0.0/8,8,x\nAS64500,127.0.0.0/8,7,x\n",
+    )
+    .unwrap();
+    let json = dir.path().join("vrps.json");
+    std::fs::write(
+        &json,
+        "{\"roas\": [\n{\"asn\": \"AS1\", \"prefix\": \"127.0.0.0/8\", \"maxLength\": 8},\n{\"asn\": \"AS1\", \"prefix\": \"127.0.0.0/8\"}\n]}",
+    )
+    .unwrap();
+    let with_asn: &[&str] = &["--asn-db", asn.to_str().unwrap()];
+    for (file, extra, msg) in [
+        (
+            &csv,
+            with_asn,
+            "vrps.csv: line 3: max length 7 outside 8..=32",
+        ),
+        (
+            &json,
+            with_asn,
+            "vrps.json: JSON line 3, column 39, at roas[1]: missing field `maxLength`",
+        ),
+        (&csv, &[][..], "--rpki-vrps needs each address's origin AS"),
+    ] {
+        let out_dir = dir.path().join("o");
+        let out = mxray()
+            .args([
+                "scan",
+                "--domains",
+                "-",
+                "--resolver",
+                "127.0.0.1:9",
+                "--out",
+            ])
+            .arg(&out_dir)
+            .args(extra)
+            .arg("--rpki-vrps")
+            .arg(file)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(msg), "{msg}: {err}");
+        assert!(!out_dir.exists(), "{msg}: the output directory was made");
+    }
+}

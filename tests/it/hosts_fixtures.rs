@@ -25,6 +25,7 @@ fn host_options(allow_loopback: bool) -> HostOptions {
         asn: None,
         exclude: Arc::new(ExcludeList::defaults(allow_loopback)),
         asn_dns: None,
+        rpki: None,
     }
 }
 
@@ -324,4 +325,77 @@ async fn origin_as_over_dns_cached_per_prefix() {
         "{} queries in all",
         m.dns.queries
     );
+}
+
+/// RPKI origin validation of the fixtures' routes (RFC 6811): the origin AS over DNS from the
+/// fixture's Team Cymru style zones (127.0.0.0/24 AS64500, 127.5.0.0/16 AS64501), and from an
+/// `--asn-db` table for 127.9.0.0/24 (AS64510, which the table answers first), judged against an
+/// rpki-client CSV export written here. 127.6.0.1 has no origin record: no route, no state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rpki_status_of_routes_over_dns_and_from_the_table() {
+    let Some(f) = common::fixtures("rpki_status") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let vrps = dir.path().join("vrps.csv");
+    std::fs::write(
+        &vrps,
+        "ASN,IP Prefix,Max Length,Trust Anchor,Expires\n\
+         AS64500,127.0.0.0/24,24,test,1765000000\n\
+         AS64999,127.5.0.0/16,24,test,1765000000\n\
+         AS0,127.5.0.0/16,16,test,1765000000\n",
+    )
+    .unwrap();
+    let (db, _) = mxray::checks::asn::AsnDb::from_reader(
+        "127.9.0.0\t127.9.0.255\t64510\tZZ\tTABLE-ONLY\n".as_bytes(),
+    )
+    .unwrap();
+    let mut hosts = host_options(true);
+    hosts.dnsbl.clear();
+    hosts.asn = Some(Arc::new(db));
+    hosts.asn_dns = Some(mxray::pipeline::host::AsnDnsZones {
+        origin_v4: "origin.hosts.test".into(),
+        origin_v6: "origin6.hosts.test".into(),
+        as_names: None,
+    });
+    hosts.rpki = Some(Arc::new(
+        mxray::rpki::VrpFile::read(&vrps).expect("the test's VRP file"),
+    ));
+    let mut o = options(&out, &f, hosts);
+    o.targets = Targets::Ips("127.0.0.10,127.0.0.11,127.5.1.2,127.9.0.1,127.6.0.1".into());
+    let m = scan(o, CancellationToken::new()).await.unwrap();
+    let rows = common::by_key(common::read_table(&out, "hosts"), "ip");
+    let got = |ip: &str| (rows[ip]["asn"].clone(), rows[ip]["rpki_status"].clone());
+    // The /24 over DNS, its VRP's AS and length.
+    assert_eq!(got("127.0.0.10"), (json!(64500), json!("valid")));
+    assert_eq!(got("127.0.0.11"), (json!(64500), json!("valid")));
+    // Covered by a VRP of another AS and by an AS 0 VRP: neither matches.
+    assert_eq!(got("127.5.1.2"), (json!(64501), json!("invalid")));
+    // The table's range as the route: no VRP covers 127.9.0.0/24.
+    assert_eq!(got("127.9.0.1"), (json!(64510), json!("not-found")));
+    assert_eq!(rows["127.9.0.1"]["asn_range"], "127.9.0.0-127.9.0.255");
+    // No origin record: no AS, no route, no state.
+    assert_eq!(got("127.6.0.1"), (Value::Null, Value::Null));
+    let counts = &m.status_counts["rpki_status"];
+    assert_eq!(
+        (
+            counts.get("valid"),
+            counts.get("invalid"),
+            counts.get("not-found")
+        ),
+        (Some(&2), Some(&1), Some(&1)),
+        "{counts:?}"
+    );
+    let rpki = m.rpki.as_ref().expect("run.json's rpki");
+    assert_eq!(rpki.vrps, 3);
+    assert_eq!(rpki.format, "csv");
+    let bytes = std::fs::read(&vrps).unwrap();
+    let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(rpki.sha256, hex);
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(manifest["rpki"]["vrps"], 3);
+    assert_eq!(manifest["rpki"]["sha256"], hex.as_str());
 }

@@ -130,6 +130,7 @@ async fn lab_hosts_and_smtp_match_ground_truth() {
     let rows = by_key(read_table(&out, "hosts"), "ip");
     let mut truth = csv::Reader::from_path(dir.path().join("lab/truth-hosts.csv")).unwrap();
     let (mut n, mut behaviours) = (0, BTreeMap::<String, usize>::new());
+    let mut rpki = BTreeMap::<String, usize>::new();
     for t in truth.deserialize::<BTreeMap<String, String>>() {
         let t = t.unwrap();
         let ip = &t["ip"];
@@ -171,6 +172,12 @@ async fn lab_hosts_and_smtp_match_ground_truth() {
             t["tls_version"],
             "{what} tls_version"
         );
+        assert_eq!(
+            r["rpki_status"].as_str().unwrap_or(""),
+            t["rpki_status"],
+            "{what} rpki_status"
+        );
+        *rpki.entry(t["rpki_status"].clone()).or_default() += 1;
         if t["behaviour"] == "no-listener" {
             assert_eq!(r["smtp_outcome"], "refused", "{what} smtp_outcome");
         }
@@ -205,6 +212,9 @@ async fn lab_hosts_and_smtp_match_ground_truth() {
         "no-listener",
     ] {
         assert!(behaviours.contains_key(b), "no {b} host in the world");
+    }
+    for state in ["valid", "invalid", "not-found"] {
+        assert!(rpki.contains_key(state), "no RPKI {state} host: {rpki:?}");
     }
 
     // `mxray report` on that scan: its figures against the lab's truth, as exact counts and as
@@ -270,6 +280,25 @@ async fn lab_hosts_and_smtp_match_ground_truth() {
             assert_eq!(count(&h[col], k), want, "report {col} {k}");
         }
     }
+    // RPKI per origin AS: the lab's pool (AS64501, 127.77/16) and own hosts (AS64502).
+    for (k, want) in tally(&hosts, "rpki_status") {
+        assert_eq!(count(&h["rpki_status"], &k), want, "report rpki_status {k}");
+    }
+    for (asn, net) in [("64501", "127.77."), ("64502", "127.1")] {
+        let of_as: Vec<_> = hosts
+            .iter()
+            .filter(|t| t["ip"].starts_with(net))
+            .cloned()
+            .collect();
+        for (k, want) in tally(&of_as, "rpki_status") {
+            let got = count(&h["asn"][asn]["rpki"], &k);
+            assert_eq!(got, want, "report AS{asn} rpki {k}");
+        }
+    }
+    assert!(
+        md.contains("RPKI status per origin AS"),
+        "report.md has no RPKI table"
+    );
     let listed = tally(&hosts, "dnsbl_listed")["true"];
     assert_eq!(h["dnsbl_listed_any"], listed, "report DNSBL listings");
     for (v, want) in tally(&hosts, "tls_version") {
