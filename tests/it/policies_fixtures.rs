@@ -495,7 +495,7 @@ async fn builtin_list_tree_walk_no_dkim_and_dnssec() {
 
     // DMARCbis tree walk: sub.orgdmarc.example.test, then orgdmarc.example.test (found).
     let opts = PolicyOptions {
-        dmarc_discovery: DiscoveryMode::TreeWalk,
+        dmarc_discovery: DiscoveryMode::Rfc9989,
         dkim: false,
         ..PolicyOptions::default()
     };
