@@ -541,6 +541,7 @@ pub(crate) fn domain_batch(
     let spf_providers = c.get(k.spf_providers);
     let dmarc_status = c.get(k.dmarc_status);
     let dmarc_source = c.get(k.dmarc_source);
+    let dmarc_differ = c.get(k.dmarc_methods_differ);
     let dmarc_p = c.get(k.dmarc_p);
     let dmarc_eff = c.get(k.dmarc_effective_p);
     let dmarc_pct = c.get(k.dmarc_pct);
@@ -627,6 +628,7 @@ pub(crate) fn domain_batch(
         if let Some(src) = s(dmarc_source, i) {
             a.dmarc_source.add(src);
         }
+        a.dmarc_methods_differ.add_bool(b(dmarc_differ, i));
         if dmarc == Some(DmarcStatus::Valid.as_str()) {
             match p(dmarc_pct, i) {
                 Some(n) => a.dmarc_pct.add(&n.to_string()),
