@@ -163,8 +163,10 @@ fn check_lookup(lines: &[String]) {
             };
             assert_eq!(f.status, want);
             if !r.valid {
-                // RFC 7489 6.6.3 step 6: a syntactically valid rua acts as p=none.
-                let as_none = r.version_ok && !r.rua.is_empty();
+                // RFC 7489 6.6.3 step 6: a syntactically valid rua acts as p=none; RFC 9989 4.7:
+                // so does a record whose only fault is a missing p.
+                let absent_p = r.p.is_none() && !r.invalid_p && !r.invalid_sp && !r.invalid_np;
+                let as_none = r.version_ok && (!r.rua.is_empty() || absent_p);
                 assert_eq!(f.effective_p.is_some(), as_none);
             } else {
                 assert_eq!(f.p.as_deref(), r.p.map(|p| p.as_str()));

@@ -505,6 +505,32 @@ mod tests {
                 "none - - -",
             ),
             ("example.com", Rfc9989, true, &["-", "-"], "", "none - - -"),
+            // RFC 9989 4.7: a record without p is treated as p=none (still invalid for RFC
+            // 7489 readers, 6.3); an invalid p is not absent: no rua, no policy (4.10.1).
+            (
+                "example.com",
+                Rfc9989,
+                true,
+                &["v=DMARC1; adkim=r"],
+                "",
+                "invalid domain example.com none",
+            ),
+            (
+                "example.com",
+                Rfc7489,
+                true,
+                &["v=DMARC1; adkim=r"],
+                "",
+                "invalid domain - -",
+            ),
+            (
+                "example.com",
+                Rfc9989,
+                true,
+                &["v=DMARC1; p=bogus"],
+                "",
+                "invalid domain - -",
+            ),
             (
                 AMC,
                 Rfc9989,

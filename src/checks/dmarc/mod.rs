@@ -126,8 +126,17 @@ impl DmarcFindings {
             f.record = Some(raw.to_string());
             f.errors = r.errors.clone();
             // RFC 9989 4.10.1, RFC 7489 6.6.3 step 6: with a syntactically valid rua, act as
-            // if `p=none` was published.
-            if r.version_ok && !r.rua.is_empty() {
+            // if `p=none` was published. RFC 9989 4.7 (`p`) goes further: "If this tag is not
+            // present in an otherwise syntactically valid DMARC Policy Record, then the record is
+            // treated as if it included p=none". The status stays `invalid` (RFC 7489 6.3: `p` is
+            // REQUIRED, so such readers ignore the record); the policy a receiver applies is
+            // RFC 9989's.
+            let absent_p = mode == DiscoveryMode::Rfc9989
+                && r.p.is_none()
+                && !r.invalid_p
+                && !r.invalid_sp
+                && !r.invalid_np;
+            if r.version_ok && (!r.rua.is_empty() || absent_p) {
                 f.effective_p = Some("none".into());
             }
             return f;
@@ -227,7 +236,7 @@ impl DmarcFindings {
             C::new("dmarc_ruf", ListUtf8, |f| StrList(f.used(&f.ruf)))
                 .doc("failure report URIs of the record used, as written; null when no valid record"),
             C::new("dmarc_effective_p", Utf8, |f| Str(f.effective_p.as_deref()))
-                .doc("the policy a receiver applies to the domain: `p` of a record found at the domain; of one found above it, `sp` (else `p`) for a domain that exists, `np` (else `sp`, else `p`) for one that does not (RFC 9989 4.10.1 and 4.7; RFC 7489 has no `np`); `none` for an invalid record with a valid `rua` (RFC 9989 4.10.1, RFC 7489 6.6.3 step 6: act as if `p=none`); null when no record applies (none, several, temperror, invalid without `rua`)"),
+                .doc("the policy a receiver applies to the domain: `p` of a record found at the domain; of one found above it, `sp` (else `p`) for a domain that exists, `np` (else `sp`, else `p`) for one that does not (RFC 9989 4.10.1 and 4.7; RFC 7489 has no `np`); `none` for an invalid record with a valid `rua` (RFC 9989 4.10.1, RFC 7489 6.6.3 step 6: act as if `p=none`) and, by RFC 9989 4.7, for one whose only fault is a missing `p`; null when no record applies (none, several, temperror, invalid without `rua`)"),
             C::new("dmarc_rua_authorized", ListUtf8, |f| StrList(f.rua_authorized.as_deref()))
                 .doc("`rua` and `ruf` destination domains outside the record's Organizational Domain that authorise the reports: a `v=DMARC1` TXT record at `<record domain>._report._dmarc.<destination>` (RFC 7489 7.1); null without a record"),
             C::new("dmarc_rua_unauthorized", ListUtf8, |f| StrList(f.rua_unauthorized.as_deref()))

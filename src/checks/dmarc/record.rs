@@ -91,7 +91,8 @@ pub struct DmarcRecord {
     /// A policy applies (RFC 9989 4.10.1): `version_ok`, a valid `p`, and no invalid `sp` or
     /// `np`. RFC 7489 6.6.3 step 6 knows no `np`: see [`DmarcRecord::valid_rfc7489`].
     pub valid: bool,
-    /// An `sp` or `np` tag was present with a value that is not a policy.
+    /// A `p`, `sp` or `np` tag was present with a value that is not a policy.
+    pub invalid_p: bool,
     pub invalid_sp: bool,
     pub invalid_np: bool,
     pub p: Option<Policy>,
@@ -229,10 +230,13 @@ pub fn parse(record: &str) -> DmarcRecord {
             )),
             "p" => match Policy::parse(value) {
                 Some(p) => r.p = Some(p),
-                None => r.errors.push(problem(
-                    Code::InvalidP,
-                    format_args!("{value:?} (none, quarantine or reject)"),
-                )),
+                None => {
+                    r.invalid_p = true;
+                    r.errors.push(problem(
+                        Code::InvalidP,
+                        format_args!("{value:?} (none, quarantine or reject)"),
+                    ))
+                }
             },
             "sp" => match Policy::parse(value) {
                 Some(p) => r.sp = Some(p),
@@ -342,10 +346,10 @@ pub fn parse(record: &str) -> DmarcRecord {
             }
         }
     }
-    if r.p.is_none() && !r.errors.iter().any(|e| e.starts_with("invalid-p:")) {
+    if r.p.is_none() && !r.invalid_p {
         r.errors.push(problem(
             Code::MissingP,
-            "no p= tag (RFC 7489 6.3: REQUIRED for policy records)",
+            "no p= tag (RFC 7489 6.3: REQUIRED for policy records; RFC 9989 4.7: treated as p=none)",
         ));
     }
     r.valid = r.version_ok && r.p.is_some() && !r.invalid_sp && !r.invalid_np;
