@@ -18,8 +18,10 @@ use mxray::checks::dmarc::{
 };
 use mxray::checks::{Lookup, TxtPolicy};
 
-/// `code: text`, the code lowercase letters, digits and hyphens.
+/// `code: text`, the code lowercase letters, digits and hyphens; no `;` (the CSV output joins a
+/// list's items with it).
 fn assert_coded(e: &str) {
+    assert!(!e.contains(';'), "{e:?} holds the CSV list separator");
     let (code, _) = e
         .split_once(": ")
         .unwrap_or_else(|| panic!("{e:?} has no code"));
