@@ -40,7 +40,8 @@ to servers that never answer.
                   (all invalid), or a valid p= with pct=150 or a rua= without a scheme (valid: RFC 7489
                   6.6.3 invalidates a record only for its p= and sp=; the bad tag is an error beside it)
    4%   multimx   2-3 MX records of different preference
-   3%   dmarconly only _dmarc (with sp= and pct=): the domain itself is an empty non-terminal (MX: nodata)
+   3%   dmarconly only _dmarc (with sp= and pct=; in three of four RFC 9989's np=, t=, psd=, in one of
+                  four p= after sp=): the domain itself is an empty non-terminal (MX: nodata)
    1.6% servfail  delegated to a lame server (NS ns.dead.<zone>, 127.0.0.99 answers REFUSED): SERVFAIL
    0.4% timeout   delegated to a server that never answers (NS ns.silent.<zone>, 127.0.0.98, nothing
                   listens): the resolver keeps trying; its client times out, or gets SERVFAIL once the
@@ -360,7 +361,12 @@ def build_domain(i, seed, zone):
         r //= 3
         sp = DMARC_P[r % 3]
         pct = (25, 50, 100)[(r // 3) % 3]
-        dmarc("v=DMARC1; p=%s; sp=%s; pct=%d" % (p, sp, pct), p=p)
+        # RFC 9989's tags (np, t, psd), and p= not second (RFC 9989 4.8 allows any order after v=)
+        bis = ("", "; np=reject; t=y", "; psd=n; t=n", "; np=quarantine; psd=u")[(r // 9) % 4]
+        if (r // 9) % 4 == 3:
+            dmarc("v=DMARC1; sp=%s; p=%s; pct=%d%s" % (sp, p, pct, bis), p=p)
+        else:
+            dmarc("v=DMARC1; p=%s; sp=%s; pct=%d%s" % (p, sp, pct, bis), p=p)
     elif kind in ("servfail", "timeout"):
         # servfail: the server answers REFUSED (the resolver says SERVFAIL at once); timeout: nothing
         # answers, and the resolver keeps trying (its client times out, or gets SERVFAIL once the

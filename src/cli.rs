@@ -622,10 +622,13 @@ pub struct ScanArgs {
     #[arg(help_heading = "Domain stage", long, value_name = "FILE")]
     pub psl: Option<PathBuf>,
 
-    /// Where a domain without its own `_dmarc` record finds its policy: `rfc7489` (its
-    /// Organizational Domain, RFC 7489 6.6.3) or `tree-walk` (each parent up to the TLD, at most
-    /// 8 queries, DMARCbis).
-    #[arg(help_heading = "Domain stage", long, value_enum, default_value_t = Discovery::Rfc7489)]
+    /// Where a domain without its own `_dmarc` record finds its policy: `rfc9989` (the DNS Tree
+    /// Walk: each parent up to the TLD, at most 8 queries, to the Organizational Domain that
+    /// `psd` tags or the shortest name with a record give, else the Public Suffix Domain; RFC
+    /// 9989 4.10; `tree-walk` is the same) or `rfc7489` (its Organizational Domain by the Public
+    /// Suffix List, RFC 7489 6.6.3). Both are computed; the other one's disagreements are the
+    /// `dmarc_methods_differ` column.
+    #[arg(help_heading = "Domain stage", long, value_enum, default_value_t = Discovery::Rfc9989)]
     pub dmarc_discovery: Discovery,
 
     /// DKIM selectors to probe at every domain: a file, one per line (`#` comments), or `full`
@@ -803,8 +806,9 @@ pub struct ScanArgs {
 /// `--dmarc-discovery` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Discovery {
+    #[value(alias = "tree-walk")]
+    Rfc9989,
     Rfc7489,
-    TreeWalk,
 }
 
 /// `128M`, `1G`, `64K` (powers of 1024) or plain bytes.
@@ -1060,7 +1064,7 @@ impl ScanArgs {
         let policies = PolicyOptions {
             dmarc_discovery: match self.dmarc_discovery {
                 Discovery::Rfc7489 => DiscoveryMode::Rfc7489,
-                Discovery::TreeWalk => DiscoveryMode::TreeWalk,
+                Discovery::Rfc9989 => DiscoveryMode::Rfc9989,
             },
             psl,
             dkim: !self.no_dkim,

@@ -1,7 +1,8 @@
 //! The DMARC record parser, the findings of one TXT answer, and policy discovery over a few
 //! answers: no panic, and the rules the columns promise hold.
 //!
-//! Input: one flags byte (bit 0: DNS Tree Walk, else RFC 7489; bit 1: a small loaded PSL instead
+//! Input: one flags byte (bit 0: RFC 9989 DNS Tree Walk, else RFC 7489; bit 2: the domain does
+//! not exist; bit 1: a small loaded PSL instead
 //! of the built-in one), then text. The whole text and each of its lines are parsed as records;
 //! all lines are one TXT answer for `from_lookup`; for discovery the first line is the domain
 //! and the rest, split at blank lines, are the answers (`-` NODATA, `x` NXDOMAIN, `!...` a
@@ -12,13 +13,15 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use mxray::checks::dmarc::{
-    DiscoveryMode, DmarcFindings, DmarcSource, DmarcStatus, SuffixList, discover,
+    DiscoveryMode, DmarcFindings, DmarcSource, DmarcStatus, SuffixList, discover_for,
     discovery_names_with, is_dmarc_record, next_query, parse,
 };
 use mxray::checks::{Lookup, TxtPolicy};
 
-/// `code: text`, the code lowercase letters, digits and hyphens.
+/// `code: text`, the code lowercase letters, digits and hyphens; no `;` (the CSV output joins a
+/// list's items with it).
 fn assert_coded(e: &str) {
+    assert!(!e.contains(';'), "{e:?} holds the CSV list separator");
     let (code, _) = e
         .split_once(": ")
         .unwrap_or_else(|| panic!("{e:?} has no code"));
@@ -35,9 +38,15 @@ const POLICIES: [&str; 3] = ["none", "quarantine", "reject"];
 
 fn check_record(text: &str) {
     let r = parse(text);
+    let bad = |code: &str| r.errors.iter().any(|e| e.starts_with(code));
     assert_eq!(
         r.valid,
-        r.version_ok && r.p.is_some() && !r.errors.iter().any(|e| e.starts_with("invalid-sp:")),
+        r.version_ok && r.p.is_some() && !bad("invalid-sp:") && !bad("invalid-np:"),
+        "{text:?}"
+    );
+    assert_eq!(
+        r.valid_rfc7489(),
+        r.version_ok && r.p.is_some() && !bad("invalid-sp:"),
         "{text:?}"
     );
     if r.valid {
@@ -98,6 +107,8 @@ fn check_findings(f: &DmarcFindings) {
         assert!(POLICIES.contains(&p.as_str()), "{p:?}");
     }
     assert!(f.rua_authorized.is_none() && f.rua_unauthorized.is_none());
+    // The policy domain is named exactly when a policy applies.
+    assert_eq!(f.policy_domain.is_some(), f.effective_p.is_some(), "{f:?}");
     match f.status {
         DmarcStatus::Valid => {
             assert!(f.p.is_some() && f.parsed.is_some() && f.record.is_some());
@@ -109,8 +120,8 @@ fn check_findings(f: &DmarcFindings) {
         _ => {
             // "A field taken from a record that is not used is null."
             assert_eq!(
-                (&f.p, &f.sp, &f.np, f.pct, &f.adkim, &f.aspf),
-                (&None, &None, &None, None, &None, &None),
+                (&f.p, &f.sp, &f.np, f.pct, &f.adkim, &f.aspf, &f.psd, f.t),
+                (&None, &None, &None, None, &None, &None, &None, None),
                 "{f:?}"
             );
             assert!(
@@ -154,8 +165,10 @@ fn check_lookup(lines: &[String]) {
             };
             assert_eq!(f.status, want);
             if !r.valid {
-                // RFC 7489 6.6.3 step 6: a syntactically valid rua acts as p=none.
-                let as_none = r.version_ok && !r.rua.is_empty();
+                // RFC 7489 6.6.3 step 6: a syntactically valid rua acts as p=none; RFC 9989 4.7:
+                // so does a record whose only fault is a missing p.
+                let absent_p = r.p.is_none() && !r.invalid_p && !r.invalid_sp && !r.invalid_np;
+                let as_none = r.version_ok && (!r.rua.is_empty() || absent_p);
                 assert_eq!(f.effective_p.is_some(), as_none);
             } else {
                 assert_eq!(f.p.as_deref(), r.p.map(|p| p.as_str()));
@@ -194,12 +207,16 @@ fn check_discovery(
     domain: &str,
     mode: DiscoveryMode,
     list: Option<&SuffixList>,
+    exists: bool,
     answers: &[Lookup<String>],
 ) {
+    let discover = |d: &str, m: DiscoveryMode, l: Option<&SuffixList>, a: &[Lookup<String>]| {
+        discover_for(d, m, l, exists, a)
+    };
     let names = discovery_names_with(domain, mode, list);
     let max = match mode {
         DiscoveryMode::Rfc7489 => 2,
-        DiscoveryMode::TreeWalk => 8,
+        DiscoveryMode::Rfc9989 => 8,
     };
     assert!(names.len() <= max, "{} names", names.len());
     if let Some((first, rest)) = names.split_first() {
@@ -236,20 +253,20 @@ fn check_discovery(
             "discovery stopped early, so found something"
         );
     }
-    match &f.source {
-        Some(DmarcSource::Organizational) => assert_eq!(mode, DiscoveryMode::Rfc7489),
-        Some(DmarcSource::TreeWalk(n)) => {
-            assert_eq!(mode, DiscoveryMode::TreeWalk);
-            assert!(
-                names[1..].contains(&format!("_dmarc.{n}")),
-                "{n:?} was planned"
-            );
-        }
-        Some(DmarcSource::Domain) | None => {}
+    if let Some(d) = &f.policy_domain {
+        assert!(names.contains(&format!("_dmarc.{d}")), "{d:?} was planned");
+        assert_eq!(
+            f.source == Some(DmarcSource::Domain),
+            names[0] == format!("_dmarc.{d}"),
+            "{d:?}"
+        );
+    }
+    if f.source == Some(DmarcSource::PublicSuffix) {
+        assert_eq!(mode, DiscoveryMode::Rfc9989);
     }
     if f.source.is_none() && f.status == DmarcStatus::Invalid {
         // Only the Tree Walk discards several records and goes on.
-        assert_eq!(mode, DiscoveryMode::TreeWalk);
+        assert_eq!(mode, DiscoveryMode::Rfc9989);
         assert!(f.errors.iter().all(|e| e.starts_with("multiple-records: ")));
     }
 }
@@ -275,8 +292,8 @@ fuzz_target!(|data: &[u8]| {
     let mode = if flags & 1 == 0 {
         DiscoveryMode::Rfc7489
     } else {
-        DiscoveryMode::TreeWalk
+        DiscoveryMode::Rfc9989
     };
     let list = (flags & 2 != 0).then(suffix_list);
-    check_discovery(domain, mode, list, &answers);
+    check_discovery(domain, mode, list, flags & 4 == 0, &answers);
 });

@@ -666,14 +666,16 @@ fn dmarc_valid(m: &DmarcFindings) -> Item {
             .fix("move to p=quarantine, then p=reject, once the aggregate reports show only your own mail")
     } else if m.rua.is_empty() {
         item(Mark::Warn, finding).fix("add rua=mailto:... to learn who sends mail as the domain")
-    } else if let Some((problem, fix)) = first_fix(&m.errors) {
-        item(Mark::Warn, format!("{finding}; {problem}")).fix(fix)
     } else if !pct.is_empty() {
+        // Before the record's other problems: its `removed-tag` warning says the same of pct,
+        // in the standard's words, not the sender's.
         item(
             Mark::Warn,
             format!("{finding}: the policy applies to part of the mail"),
         )
         .fix("drop pct= (or set pct=100) once the policy holds")
+    } else if let Some((problem, fix)) = first_fix(&m.errors) {
+        item(Mark::Warn, format!("{finding}; {problem}")).fix(fix)
     } else {
         item(Mark::Pass, finding)
     }

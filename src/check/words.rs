@@ -13,13 +13,14 @@ pub fn fix(code: Code) -> Option<&'static str> {
         MultipleRecords => "keep one record and delete the others: receivers ignore them all",
         Syntax => "correct the record where the error points",
         UnknownTag | ObsoleteTag => "remove the tag the specification does not define",
+        RemovedTag => "drop pct, rf and ri: RFC 9989 removed them and receivers ignore them",
         DuplicateTag | DuplicateField | DuplicateId | DuplicateRua => {
             "give each tag once: a duplicate makes the record invalid"
         }
         MissingVersion | InvalidVersion => {
             "start the record with its version tag (v=spf1, v=DMARC1, v=DKIM1, v=STSv1, v=TLSRPTv1, v=BIMI1)"
         }
-        MissingP | InvalidP => "set p= to none, quarantine or reject, right after v=DMARC1",
+        MissingP | InvalidP => "set p= to none, quarantine or reject",
         InvalidSp | InvalidNp => "set the subdomain policy to none, quarantine or reject",
         InvalidPct => "set pct= to a number from 0 to 100, or drop it",
         InvalidAdkim | InvalidAspf => "set the alignment mode to r (relaxed) or s (strict)",

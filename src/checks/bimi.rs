@@ -434,7 +434,7 @@ mod tests {
             f
         };
         let (own, org) = (Some(DmarcSource::Domain), Some(DmarcSource::Organizational));
-        let walk = Some(DmarcSource::TreeWalk("example.com".into()));
+        let walk = Some(DmarcSource::PublicSuffix);
         // (BIMI status, DMARC record ("" = none), where it was found, verdict)
         let cases: Vec<(BimiStatus, &str, Option<DmarcSource>, Option<bool>)> = vec![
             (None, "v=DMARC1; p=none", own.clone(), Option::None),

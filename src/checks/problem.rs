@@ -74,6 +74,8 @@ codes! {
     /// Text that is not the record's grammar.
     Syntax = "syntax",
     UnknownTag = "unknown-tag",
+    /// DMARC: a tag RFC 9989 removed (`pct`, `rf`, `ri`), kept for RFC 7489 readers.
+    RemovedTag = "removed-tag",
     DuplicateTag = "duplicate-tag",
     DuplicateField = "duplicate-field",
     DuplicateId = "duplicate-id",

@@ -98,6 +98,9 @@ pub enum DmarcKind {
     /// A valid `p=` beside `sp=block`.
     BadSp,
     TwoRecords,
+    /// RFC 9989's tags (`np`, `t`, `psd`), `p=` not second and `pct` (removed by RFC 9989):
+    /// valid, with warnings.
+    Rfc9989,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,6 +218,7 @@ impl Spec {
                         "bad_p" => DmarcKind::BadP,
                         "bad_sp" => DmarcKind::BadSp,
                         "two_records" => DmarcKind::TwoRecords,
+                        "rfc9989" => DmarcKind::Rfc9989,
                         _ => return Err(unknown()),
                     },
                     w,
@@ -765,6 +769,10 @@ impl Domain {
                 v.push(txt(&dm, "v=DMARC1; p=none"));
                 v.push(txt(&dm, "v=DMARC1; p=reject"));
             }
+            DmarcKind::Rfc9989 => v.push(txt(
+                &dm,
+                format!("v=DMARC1; t=y; np=reject; p=quarantine; psd=n; pct=100; {rua}"),
+            )),
         }
         let (k, p, _) = DKIM_KEYS[self.dkim_key];
         let key = format!("v=DKIM1; k={k}; p={}", p.trim());
@@ -870,6 +878,7 @@ impl Domain {
                 DmarcKind::PNone => ("valid", Some("none")),
                 DmarcKind::Quarantine => ("valid", Some("quarantine")),
                 DmarcKind::Reject => ("valid", Some("reject")),
+                DmarcKind::Rfc9989 => ("valid", Some("quarantine")),
                 DmarcKind::NoP | DmarcKind::BadP | DmarcKind::BadSp | DmarcKind::TwoRecords => {
                     ("invalid", None)
                 }
@@ -895,6 +904,8 @@ impl Domain {
             spf_status,
             dmarc_status,
             dmarc_p,
+            dmarc_np: (alive && self.dmarc == DmarcKind::Rfc9989).then_some("reject"),
+            dmarc_t: (alive && self.dmarc == DmarcKind::Rfc9989).then_some(true),
             // Unknown where the zone does not answer.
             dkim_selectors: (!dead).then_some(dkim),
             mta_sts: alive && self.mta_sts,
@@ -929,6 +940,9 @@ pub struct Truth {
     pub spf_status: &'static str,
     pub dmarc_status: &'static str,
     pub dmarc_p: Option<&'static str>,
+    /// RFC 9989 `np` and `t` as published in the record used.
+    pub dmarc_np: Option<&'static str>,
+    pub dmarc_t: Option<bool>,
     /// Sorted; None where the domain's zone does not answer.
     pub dkim_selectors: Option<Vec<String>>,
     /// The record is published and answered (the raw column holds it).
@@ -951,6 +965,8 @@ pub const TRUTH_HEADER: &[&str] = &[
     "spf_status",
     "dmarc_status",
     "dmarc_p",
+    "dmarc_np",
+    "dmarc_t",
     "dkim_selectors",
     "mta_sts",
     "tls_rpt",
@@ -980,6 +996,8 @@ impl Truth {
             self.spf_status.into(),
             self.dmarc_status.into(),
             self.dmarc_p.unwrap_or("").into(),
+            self.dmarc_np.unwrap_or("").into(),
+            self.dmarc_t.map_or(String::new(), |t| t.to_string()),
             match &self.dkim_selectors {
                 None => String::new(),
                 Some(v) if v.is_empty() => "-".into(),

@@ -92,9 +92,12 @@ pub async fn scan_domain(
     // validated the answer (RFC 4035 3.2.3, RFC 6840 5.8).
     let dnssec_ad =
         (res.engine().options().dnssec_ok && !mx.status.is_failure()).then_some(mx.authentic);
-    if let Some((spf, policies)) = short_cut(domain, &mx, opts, policy) {
+    if let Some((spf, mut policies)) = short_cut(domain, &mx, opts, policy) {
         if mx.status == Status::NxDomain {
             mxf.ips = Some(Vec::new());
+            // Nothing exists below it, but the names above it do: DMARC discovery goes on at
+            // its parents, and RFC 9989 4.10.1 applies their `np` to exactly such a domain.
+            policies.dmarc = policies::dmarc_stage(res, domain, &policy.opts, false).await;
         }
         let mut row = DomainRow::new(domain, mxf, dnssec_ad, spf, policies);
         row.scanned_at = now_ms();
@@ -137,7 +140,8 @@ pub async fn scan_domain(
 
 /// The SPF and policy findings of a domain whose other questions are not asked: one that does
 /// not exist (RFC 8020: nothing exists at or below it, so the apex TXT and _dmarc queries
-/// would only return NXDOMAIN again), or whose MX query timed out (`skip_after_mx_timeout`).
+/// would only return NXDOMAIN again; its DMARC discovery above it is the caller's), or whose MX
+/// query timed out (`skip_after_mx_timeout`).
 fn short_cut(
     domain: &str,
     mx: &Answer,
@@ -600,16 +604,46 @@ mod tests {
         assert_eq!(dkim_selectors(&row), Some(vec!["s2".to_string()]));
     }
 
+    /// RFC 8020: nothing exists below an NXDOMAIN name, so only its MX is asked of it; DMARC
+    /// discovery goes on above it (RFC 9989 4.10.1), where `np` applies.
     #[tokio::test]
-    async fn a_domain_that_does_not_exist_costs_one_query() {
+    async fn a_domain_that_does_not_exist_asks_only_dmarc_above_it() {
         let (row, ips, dns, _) = scan(world(), "gone.example").await;
-        assert_eq!(asked_names(&dns), ["MX gone.example"]);
+        assert_eq!(asked_names(&dns), ["MX gone.example", "TXT _dmarc.example"]);
         assert_eq!(
             (mx(&row).status.as_str(), spf(&row).status.as_str()),
             ("nxdomain", "none")
         );
+        assert_eq!(dmarc(&row).status.as_str(), "none");
         assert_eq!(mx(&row).ips, Some(vec![]));
         assert!(ips.is_empty());
+
+        // (the Organizational Domain's record, effective policy of the non-existent subdomain)
+        for (record, want) in [
+            ("v=DMARC1; p=reject", "reject"),
+            ("v=DMARC1; p=none; sp=quarantine", "quarantine"),
+            ("v=DMARC1; p=none; sp=quarantine; np=reject", "reject"),
+        ] {
+            let dns = MockDns::new().txt("_dmarc.d.example", &[record]);
+            let (row, _, dns, _) = scan(dns, "gone.d.example").await;
+            assert_eq!(
+                asked_names(&dns),
+                [
+                    "MX gone.d.example",
+                    "TXT _dmarc.d.example",
+                    "TXT _dmarc.example"
+                ],
+                "{record}"
+            );
+            let f = dmarc(&row);
+            assert_eq!(
+                (f.effective_p.as_deref(), f.policy_domain.as_deref()),
+                (Some(want), Some("d.example")),
+                "{record}"
+            );
+            // RFC 7489 has no np: the two methods disagree exactly when np is used.
+            assert_eq!(f.methods_differ, Some(record.contains("np=")), "{record}");
+        }
     }
 
     #[tokio::test]

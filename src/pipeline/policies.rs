@@ -1,11 +1,12 @@
 //! A domain's mail policies beyond SPF, fetched through the shared cache and judged by
-//! [`crate::checks`]: DMARC discovery (RFC 7489 6.6.3, or the DMARCbis DNS Tree Walk) with the
+//! [`crate::checks`]: DMARC discovery (RFC 9989's DNS Tree Walk, or RFC 7489 6.6.3) with the
 //! external report destinations' authorisation (RFC 7489 7.1), DKIM keys under a list of known
 //! selectors (RFC 6376 3.6.2.1), MTA-STS (RFC 8461 3.1), TLS-RPT (RFC 8460 3), BIMI, and the SOA
 //! contact (RFC 1035 3.3.13).
 //!
-//! Queries per domain: the `_dmarc` names of the discovery plan until a record is found (1 or 2
-//! with RFC 7489), one TXT per external report destination, `_domainkey.<domain>` and, unless it
+//! Queries per domain: the `_dmarc` names of both discovery methods' plans until each is done
+//! (the domain's own, then, without one, its parents up to the TLD, shared through the cache
+//! with every other domain below them), one TXT per external report destination, `_domainkey.<domain>` and, unless it
 //! is NXDOMAIN (RFC 8020: nothing exists below it), one TXT per selector; one TXT each for
 //! `_mta-sts`, `_smtp._tls` and `default._bimi`; one SOA. All run concurrently.
 
@@ -29,7 +30,8 @@ use crate::output::DomainRow;
 #[derive(Debug, Clone)]
 pub struct PolicyOptions {
     /// Where a domain without a `_dmarc` record of its own finds its policy. Default
-    /// [`DiscoveryMode::Rfc7489`] (the Organizational Domain, from the Public Suffix List).
+    /// [`DiscoveryMode::Rfc9989`] (the DNS Tree Walk). The other method is computed too, from
+    /// the same answers, to tell where the two differ.
     pub dmarc_discovery: DiscoveryMode,
     /// A Public Suffix List to use instead of the one built into the `psl` crate. Default None.
     pub psl: Option<Arc<SuffixList>>,
@@ -51,7 +53,7 @@ pub struct PolicyOptions {
 impl Default for PolicyOptions {
     fn default() -> Self {
         PolicyOptions {
-            dmarc_discovery: DiscoveryMode::Rfc7489,
+            dmarc_discovery: DiscoveryMode::Rfc9989,
             psl: None,
             dkim: true,
             dkim_selectors: None,
@@ -178,7 +180,7 @@ pub async fn scan(
     let opts = &stage.opts;
     let sts_name = format!("_mta-sts.{domain}");
     let (dmarc, dkim, mta_sts, mut txt, soa_answer) = tokio::join!(
-        dmarc_stage(res, domain, opts),
+        dmarc_stage(res, domain, opts, true),
         dkim_stage(res, domain, opts, stats, exchanges, spf_providers),
         sts_stage(res, domain, &sts_name, stage.fetcher.as_ref()),
         // Each at the target's own name (`_smtp._tls.<domain>`, `default._bimi.<domain>`): no
@@ -242,23 +244,56 @@ fn fetch_failed(e: &FetchError) -> StsPolicyStatus {
     }
 }
 
-/// The discovery loop (one `_dmarc` name at a time, stopping at the first record), then the
-/// authorisation of the external `rua` destinations (RFC 7489 7.1), queried concurrently.
-async fn dmarc_stage(res: &Resolver, domain: &str, opts: &PolicyOptions) -> DmarcFindings {
-    let (mode, psl) = (opts.dmarc_discovery, opts.psl.as_deref());
+/// One discovery method's loop, one `_dmarc` name at a time, each asked once per domain however
+/// many methods want it (`asked`), through the shared cache (parents are shared between domains).
+/// A domain that does not exist is not asked for its own record: NXDOMAIN (RFC 8020).
+async fn discover(
+    res: &Resolver,
+    domain: &str,
+    mode: DiscoveryMode,
+    psl: Option<&SuffixList>,
+    exists: bool,
+    asked: &mut Vec<(String, Lookup<String>)>,
+) -> DmarcFindings {
+    let own = format!("_dmarc.{domain}");
     let mut answers: Vec<Lookup<String>> = Vec::new();
     while let Some(name) = dmarc::next_query(domain, mode, psl, &answers) {
-        let a = res.lookup(&name, RecordType::TXT).await;
-        answers.push(txt_lookup(&a));
+        let answer = match asked.iter().find(|(n, _)| *n == name) {
+            Some((_, a)) => a.clone(),
+            None if !exists && name.eq_ignore_ascii_case(&own) => Lookup::NxDomain,
+            None => {
+                let a = res.lookup(&name, RecordType::TXT).await;
+                let a = txt_lookup(&a);
+                asked.push((name, a.clone()));
+                a
+            }
+        };
+        answers.push(answer);
     }
-    let f = dmarc::discover(domain, mode, psl, &answers);
-    let Some(parsed) = &f.parsed else {
+    dmarc::discover_for(domain, mode, psl, exists, &answers)
+}
+
+/// Discovery by the chosen method, then by the other from the same answers (asking only what
+/// the first did not), then the authorisation of the external `rua` destinations (RFC 7489
+/// 7.1), queried concurrently. `exists` is false for a domain whose MX query was NXDOMAIN.
+pub async fn dmarc_stage(
+    res: &Resolver,
+    domain: &str,
+    opts: &PolicyOptions,
+    exists: bool,
+) -> DmarcFindings {
+    let (mode, psl) = (opts.dmarc_discovery, opts.psl.as_deref());
+    let mut asked = Vec::new();
+    let mut f = discover(res, domain, mode, psl, exists, &mut asked).await;
+    let other = discover(res, domain, mode.other(), psl, exists, &mut asked).await;
+    f.methods_differ =
+        Some(f.effective_p != other.effective_p || f.policy_domain != other.policy_domain);
+    let (Some(parsed), Some(record_domain)) = (&f.parsed, &f.policy_domain) else {
         return f;
     };
-    let record_domain = dmarc::record_domain(domain, f.source.as_ref(), psl);
     // Both report kinds need the destination's consent (RFC 7489 7.1 covers rua and ruf).
     let dests =
-        dmarc::external_destinations(&record_domain, parsed.rua.iter().chain(&parsed.ruf), psl);
+        dmarc::external_destinations(record_domain, parsed.rua.iter().chain(&parsed.ruf), psl);
     let answers = futures::future::join_all(dests.iter().map(|(dest, name)| async move {
         let a = res.lookup(name, RecordType::TXT).await;
         (dest.as_str(), name.as_str(), txt_lookup(&a))

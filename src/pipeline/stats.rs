@@ -535,10 +535,7 @@ impl ManifestOptions {
             rate_per_resolver: opts.engine.rate_per_server.map(|r| r.get()),
             edns_payload: opts.engine.edns_payload,
             dnssec_ok: opts.engine.dnssec_ok,
-            dmarc_discovery: match opts.policies.dmarc_discovery {
-                crate::checks::dmarc::DiscoveryMode::Rfc7489 => "rfc7489",
-                crate::checks::dmarc::DiscoveryMode::TreeWalk => "tree-walk",
-            },
+            dmarc_discovery: opts.policies.dmarc_discovery.as_str(),
             psl: if opts.policies.psl.is_some() {
                 "file"
             } else {

@@ -157,6 +157,8 @@ pub struct DomainAgg {
     pub dmarc_effective_p: Counter,
     /// `dmarc_source` of records found.
     pub dmarc_source: Counter,
+    /// `dmarc_methods_differ`: RFC 9989's and RFC 7489's discovery judge the domain differently.
+    pub dmarc_methods_differ: Counter,
     /// `dmarc_pct` of `valid` records: the value, or null when absent (100 applies).
     pub dmarc_pct: Counter,
     /// `valid` records with at least one `rua` URI.
@@ -218,6 +220,7 @@ merge_fields!(DomainAgg {
     dmarc_p,
     dmarc_effective_p,
     dmarc_source,
+    dmarc_methods_differ,
     dmarc_pct,
     dmarc_rua,
     dmarc_external,

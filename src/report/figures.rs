@@ -466,6 +466,14 @@ fn dmarc(a: &Aggregates) -> Result<Section, ReportError> {
                 None,
             ),
             figures(
+                "Discovery methods (one scan computes both: dmarc_methods_differ)",
+                &[(
+                    "domains RFC 9989's Tree Walk and RFC 7489's PSL judge differently (effective policy or policy domain)",
+                    d.dmarc_methods_differ.get("true"),
+                    d.dmarc_methods_differ.known(),
+                )],
+            ),
+            figures(
                 "Reporting",
                 &[
                     ("valid records with rua", d.dmarc_rua, valid),

@@ -547,6 +547,7 @@ pub(crate) fn domain_batch(
     let spf_providers = c.get(k.spf_providers);
     let dmarc_status = c.get(k.dmarc_status);
     let dmarc_source = c.get(k.dmarc_source);
+    let dmarc_differ = c.get(k.dmarc_methods_differ);
     let dmarc_p = c.get(k.dmarc_p);
     let dmarc_eff = c.get(k.dmarc_effective_p);
     let dmarc_pct = c.get(k.dmarc_pct);
@@ -636,6 +637,7 @@ pub(crate) fn domain_batch(
         if let Some(src) = s(dmarc_source, i) {
             a.dmarc_source.add(src);
         }
+        a.dmarc_methods_differ.add_bool(b(dmarc_differ, i));
         if dmarc == Some(DmarcStatus::Valid.as_str()) {
             match p(dmarc_pct, i) {
                 Some(n) => a.dmarc_pct.add(&n.to_string()),
@@ -763,6 +765,7 @@ mod tests {
         dmarc_status: &'static str,
         dmarc_p: Option<&'static str>,
         dmarc_effective_p: Option<&'static str>,
+        dmarc_methods_differ: Option<bool>,
         dkim_status: &'static str,
         dkim_selectors: Option<Vec<String>>,
         dkim_keys: Option<Vec<DkimKeyRow>>,
@@ -786,6 +789,9 @@ mod tests {
         Column::new("dmarc_status", Utf8, |r| Str(Some(r.dmarc_status))),
         Column::new("dmarc_p", Utf8, |r| Str(r.dmarc_p)),
         Column::new("dmarc_effective_p", Utf8, |r| Str(r.dmarc_effective_p)),
+        Column::new("dmarc_methods_differ", Boolean, |r| {
+            Bool(r.dmarc_methods_differ)
+        }),
         Column::new("dkim_status", Utf8, |r| Str(Some(r.dkim_status))),
         Column::new("dkim_selectors", ListUtf8, |r| {
             StrList(r.dkim_selectors.as_deref())
@@ -877,6 +883,7 @@ mod tests {
             dmarc_status: "valid",
             dmarc_p: Some("reject"),
             dmarc_effective_p: Some("reject"),
+            dmarc_methods_differ: Some(false),
             dkim_status: "valid",
             dkim_selectors: Some(strings(&["s"])),
             dkim_keys: Some(vec![key(2048)]),
@@ -901,6 +908,7 @@ mod tests {
         v[6].dkim_keys = Some(vec![]);
         v[7].mx = Some(vec![(0, String::new())]);
         v[7].mx_null = Some(true);
+        v[7].dmarc_methods_differ = Some(true);
         v[7].mx_ips = Some(vec![]);
         v[7].mx_ips_status = None;
         // Two domains of one operator (the registrable domain of the exchanges).
@@ -1010,6 +1018,13 @@ mod tests {
         assert_eq!((d.dkim_weak_keys, d.dkim_weak_domains), (1, 1));
         assert_eq!(d.dkim_keys.get("rsa 2048"), 8);
         assert_eq!(d.mx_null.get("true"), 1);
+        assert_eq!(
+            (
+                d.dmarc_methods_differ.get("true"),
+                d.dmarc_methods_differ.known()
+            ),
+            (1, 10)
+        );
         assert_eq!(d.with_mx, 9);
         assert_eq!(d.mx_operators.get("provider.example"), 2);
         assert_eq!(d.mx_operators.get("d9.example"), 1);

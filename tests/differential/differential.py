@@ -395,8 +395,11 @@ def checkdmarc_columns(c, domain):
     if d.get("valid"):
         out["dmarc_status"] = "valid"
         org = d.get("location") and d["location"] != domain
-        # mxray's names: organizational (RFC 7489) or tree-walk:<name> (DMARCbis)
+        # mxray's dmarc_policy_domain: where the record used was found (RFC 9989 4.10.1)
         out["dmarc_location"] = d.get("location")
+        out["dmarc_np"] = t.get("np")
+        out["dmarc_psd"] = t.get("psd")
+        out["dmarc_t"] = {"y": True, "n": False}.get(t.get("t")) if t.get("t") is not None else None
         # a record found at a parent: its sp (else p) is the domain's policy
         out["dmarc_p"] = dmarc_policy(t.get("sp") if org and "sp" in t else t.get("p"))
         out["dmarc_sp"] = t.get("sp")
@@ -449,6 +452,10 @@ def mxray_columns(row):
         "spf_ipv4_authorized": m_int(row["spf_ipv4_authorized"]),
         "dmarc_status": row["dmarc_status"],
         "dmarc_source": m_str(row["dmarc_source"]),
+        "dmarc_policy_domain": m_str(row["dmarc_policy_domain"]),
+        "dmarc_np": m_str(row["dmarc_np"]),
+        "dmarc_psd": m_str(row["dmarc_psd"]),
+        "dmarc_t": m_bool(row["dmarc_t"]),
         "dmarc_record": m_str(row["dmarc_record"]),
         "dmarc_p": m_str(row["dmarc_p"]),
         "dmarc_sp": m_str(row["dmarc_sp"]),
@@ -467,8 +474,9 @@ def mxray_columns(row):
 
 def comparisons(mx, mt, py, cd, domain):
     """(peer, column, mxray value, peer value) for every column both sides have an answer for.
-    mx: mxray's row (default options); mt: its row with --dmarc-discovery tree-walk, the discovery
-    checkdmarc implements (RFC 9989), for the DMARC columns."""
+    mx: mxray's row (default options); mt: its row with --dmarc-discovery rfc9989 (the default
+    since RFC 9989: the same discovery, named so the comparison does not follow a default), the
+    discovery checkdmarc implements, for the DMARC columns."""
     out = []
     for col in ("spf_status", "spf_all", "spf_lookups", "spf_void_lookups", "spf_ipv4_authorized"):
         if col in py:
@@ -497,8 +505,8 @@ def comparisons(mx, mt, py, cd, domain):
     out.append(("checkdmarc", "dmarc_status", mt["dmarc_status"], cd["dmarc_status"]))
     if mt["dmarc_status"] == "valid" and cd["dmarc_status"] == "valid":
         loc = cd["dmarc_location"]
-        out.append(("checkdmarc", "dmarc_source", mt["dmarc_source"], "domain" if loc == domain else "tree-walk:" + loc))
-        for col in ("dmarc_record", "dmarc_sp", "dmarc_pct", "dmarc_rua"):
+        out.append(("checkdmarc", "dmarc_policy_domain", mt["dmarc_policy_domain"], loc))
+        for col in ("dmarc_record", "dmarc_sp", "dmarc_pct", "dmarc_rua", "dmarc_np", "dmarc_psd", "dmarc_t"):
             out.append(("checkdmarc", col, mt[col], cd.get(col)))
     out.append(("checkdmarc", "dmarc_p", mt["dmarc_p"], cd["dmarc_p"]))
     for col in ("mta_sts", "tls_rpt", "bimi"):

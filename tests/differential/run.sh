@@ -77,9 +77,10 @@ t=$EPOCHREALTIME
 "$BIN" scan --domains "$OUT/sample.jsonl.txt" --out "$OUT/mxray" --resolver "$MXRAY_TEST_RESOLVER" \
   --allow-loopback --no-hosts --format csv --quiet > "$OUT/mxray.log" 2>&1 \
   || { tail -20 "$OUT/mxray.log" >&2; die "mxray scan failed"; }
-# checkdmarc discovers DMARC by RFC 9989's tree walk: its DMARC columns are compared with this scan
+# checkdmarc (>= 6) discovers DMARC by RFC 9989's tree walk, mxray's default: its DMARC columns are
+# compared with this scan, which names the method rather than rely on the default
 "$BIN" scan --domains "$OUT/sample.jsonl.txt" --out "$OUT/mxray-tree-walk" --resolver "$MXRAY_TEST_RESOLVER" \
-  --allow-loopback --no-hosts --format csv --quiet --no-dkim --dmarc-discovery tree-walk > "$OUT/mxray-tree-walk.log" 2>&1 \
+  --allow-loopback --no-hosts --format csv --quiet --no-dkim --dmarc-discovery rfc9989 > "$OUT/mxray-tree-walk.log" 2>&1 \
   || { tail -20 "$OUT/mxray-tree-walk.log" >&2; die "mxray scan (tree-walk) failed"; }
 log "mxray scans: $(el "$t")s"
 

@@ -249,7 +249,8 @@ fn policy_files_are_read_at_startup_and_checked() {
     for flag in [
         "--psl <FILE>",
         "--dmarc-discovery <DMARC_DISCOVERY>",
-        "[default: rfc7489]",
+        "[default: rfc9989]",
+        "rfc7489",
         "--dkim-selectors <FILE|full>",
         "--no-dkim",
         "--dnssec",

@@ -66,6 +66,12 @@ async fn lab_scan_matches_ground_truth() {
             t["domain"]
         );
         assert_eq!(s("dmarc_p"), t["dmarc_p"], "{} dmarc_p", t["domain"]);
+        assert_eq!(s("dmarc_np"), t["dmarc_np"], "{} dmarc_np", t["domain"]);
+        let dmarc_t = r["dmarc_t"]
+            .as_bool()
+            .map_or(String::new(), |b| b.to_string());
+        assert_eq!(dmarc_t, t["dmarc_t"], "{} dmarc_t", t["domain"]);
+        met.insert(("dmarc_t", t["dmarc_t"].clone()));
         if t["existence"] == "ok" {
             assert_eq!(
                 r["mx_null"].as_bool().unwrap().to_string(),
@@ -102,6 +108,13 @@ async fn lab_scan_matches_ground_truth() {
         assert!(
             met.contains(&("mx_ips", count.to_string())),
             "no domain with {count} MX addresses: {met:?}"
+        );
+    }
+    // RFC 9989's t= (and np=) published at some domain, so the comparison above had one.
+    for t in ["true", ""] {
+        assert!(
+            met.contains(&("dmarc_t", t.to_string())),
+            "no domain of the lab has dmarc_t {t:?}: {met:?}"
         );
     }
 }

@@ -469,6 +469,7 @@ async fn builtin_list_tree_walk_no_dkim_and_dnssec() {
         Some("example.test")
     );
     let opts = PolicyOptions {
+        dmarc_discovery: DiscoveryMode::Rfc7489,
         dkim: false,
         ..PolicyOptions::default()
     };
@@ -494,29 +495,163 @@ async fn builtin_list_tree_walk_no_dkim_and_dnssec() {
     assert_eq!(rows["missing.example.test"]["dnssec_ad"], false);
     assert_eq!(rows["broken.example.test"]["dnssec_ad"], Value::Null);
 
-    // DMARCbis tree walk: sub.orgdmarc.example.test, then orgdmarc.example.test (found).
+    // RFC 9989 Tree Walk (the default): sub.orgdmarc.example.test, orgdmarc.example.test (found,
+    // no psd: the walk goes on), example.test and test (none): the Organizational Domain is
+    // orgdmarc.example.test, whose sp applies. RFC 7489 said none: the methods differ.
     let opts = PolicyOptions {
-        dmarc_discovery: DiscoveryMode::TreeWalk,
         dkim: false,
         ..PolicyOptions::default()
     };
     let (rows, _) = run(f.resolver, opts, false).await;
     let x = &rows["sub.orgdmarc.example.test"];
     assert_eq!(
-        (&x["dmarc_status"], &x["dmarc_source"]),
-        (&json!("valid"), &json!("tree-walk:orgdmarc.example.test"))
+        (
+            &x["dmarc_status"],
+            &x["dmarc_source"],
+            &x["dmarc_policy_domain"]
+        ),
+        (
+            &json!("valid"),
+            &json!("organizational"),
+            &json!("orgdmarc.example.test")
+        )
     );
-    assert_eq!(x["dmarc_p"], "quarantine");
-    // Without any record the walk reaches _dmarc.test, a name outside the fixture zones: the
-    // resolver's SERVFAIL makes the policy unknown (temperror), never "none".
+    assert_eq!(
+        (
+            &x["dmarc_p"],
+            &x["dmarc_effective_p"],
+            &x["dmarc_methods_differ"]
+        ),
+        (&json!("quarantine"), &json!("reject"), &json!(true))
+    );
+    // Without any record the walk reaches _dmarc.test, NXDOMAIN in the fixtures' empty TLD zone.
     let x = &rows["dkim.example.test"];
-    assert_eq!(x["dmarc_status"], "temperror");
-    assert!(
-        x["dmarc_errors"][0]
-            .as_str()
-            .unwrap()
-            .starts_with("dns-temperror: _dmarc.test: ")
+    assert_eq!(
+        (&x["dmarc_status"], &x["dmarc_methods_differ"]),
+        (&json!("none"), &json!(false))
     );
+}
+
+/// The RFC 9989 cases of the fixtures' example.test (tests/fixtures/up.sh), each worked out by
+/// hand from RFC 9989 4.10 (the walk), 4.10.1 (which record applies) and 4.10.2 (the
+/// Organizational Domain); RFC 7489 with the built-in PSL finds none of them (example.test, the
+/// Organizational Domain of every name, has no record).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dmarc_rfc9989_tree_walk_worked_out_by_hand() {
+    let Some(f) = common::fixtures("dmarc_rfc9989") else {
+        return;
+    };
+    let domains = [
+        "mail.org.psdy.example.test",
+        "lone.psdy.example.test",
+        "gone.psdy.example.test",
+        "a.dept.psdn.example.test",
+        "a.mid.walk.example.test",
+        "k.j.i.h.g.f.e.d.deep.example.test",
+        "tags.example.test",
+        "ok.example.test",
+    ];
+    let opts = |mode| PolicyOptions {
+        dmarc_discovery: mode,
+        dkim: false,
+        ..PolicyOptions::default()
+    };
+    let (rows, m) = run_on(&domains, f.resolver, opts(DiscoveryMode::Rfc9989), false).await;
+    assert_eq!(m.options.dmarc_discovery, "rfc9989");
+    // (domain, "status source policy_domain effective_p p psd t", methods differ)
+    let cases = [
+        // psd=y at psdy: the Organizational Domain is org.psdy, one label below, whose record
+        // applies: p (sp absent) to an existing subdomain.
+        (
+            "mail.org.psdy.example.test",
+            "valid organizational org.psdy.example.test none none - true",
+            true,
+        ),
+        // The Organizational Domain lone.psdy (one below the PSD) publishes nothing: the PSD's
+        // record applies, its sp to a domain that exists...
+        (
+            "lone.psdy.example.test",
+            "valid public-suffix psdy.example.test quarantine reject y -",
+            true,
+        ),
+        // ...and its np to one that does not (MX nxdomain; _dmarc.gone.psdy is never asked).
+        (
+            "gone.psdy.example.test",
+            "valid public-suffix psdy.example.test reject reject y -",
+            true,
+        ),
+        // psd=n stops the walk at dept.psdn: psdn's record is never used.
+        (
+            "a.dept.psdn.example.test",
+            "valid organizational dept.psdn.example.test quarantine quarantine n -",
+            true,
+        ),
+        // No psd: the record at the fewest labels (walk), not the nearest (mid.walk).
+        (
+            "a.mid.walk.example.test",
+            "valid organizational walk.example.test none reject - false",
+            true,
+        ),
+        // 11 labels: the name, then its last 7; the psd=n record 8 labels up is skipped.
+        (
+            "k.j.i.h.g.f.e.d.deep.example.test",
+            "valid organizational deep.example.test quarantine none - -",
+            true,
+        ),
+        (
+            "tags.example.test",
+            "valid domain tags.example.test quarantine quarantine - -",
+            false,
+        ),
+        (
+            "ok.example.test",
+            "valid domain ok.example.test reject reject - -",
+            false,
+        ),
+    ];
+    let s = |v: &Value| match v {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    for (d, want, differ) in cases {
+        let x = &rows[d];
+        let got = [
+            "dmarc_status",
+            "dmarc_source",
+            "dmarc_policy_domain",
+            "dmarc_effective_p",
+            "dmarc_p",
+            "dmarc_psd",
+            "dmarc_t",
+        ]
+        .map(|c| s(&x[c]))
+        .join(" ");
+        assert_eq!(got, want, "{d}");
+        assert_eq!(x["dmarc_methods_differ"], differ, "{d}");
+    }
+    assert_eq!(rows["gone.psdy.example.test"]["mx_status"], "nxdomain");
+    assert_eq!(rows["gone.psdy.example.test"]["dmarc_np"], "reject");
+    // p not second, ri (removed) and foo (unknown): warnings; ri's value is not a column.
+    assert_eq!(
+        codes(&rows["tags.example.test"]["dmarc_errors"]),
+        ["removed-tag", "unknown-tag"]
+    );
+    // pct: warned of as removed, its value still in its column for RFC 7489 readers.
+    let x = &rows["ok.example.test"];
+    assert_eq!(codes(&x["dmarc_errors"]), ["removed-tag"]);
+    assert_eq!(x["dmarc_pct"], 50);
+
+    // RFC 7489: the PSL's Organizational Domain example.test has no record; a record at the
+    // domain itself is found alike.
+    let (rows, m) = run_on(&domains, f.resolver, opts(DiscoveryMode::Rfc7489), false).await;
+    assert_eq!(m.options.dmarc_discovery, "rfc7489");
+    for (d, _, differ) in cases {
+        let x = &rows[d];
+        let want = if differ { "none" } else { "valid" };
+        assert_eq!(x["dmarc_status"], want, "{d}");
+        assert_eq!(x["dmarc_methods_differ"], differ, "{d}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

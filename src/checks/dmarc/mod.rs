@@ -1,18 +1,19 @@
-//! DMARC policy records (RFC 7489; draft-ietf-dmarc-dmarcbis, "DMARCbis", for `np`, `t`, `psd`
-//! and the DNS Tree Walk): record selection at `_dmarc.<domain>`, tag parsing, the Organizational
+//! DMARC policy records (RFC 9989, which obsoletes RFC 7489 and RFC 9091; RFC 7489's PSL method
+//! one option away): record selection at `_dmarc.<domain>`, tag parsing, the Organizational
 //! Domain, the discovery plan, and external report destinations (RFC 7489 7.1).
 //!
-//! The parts: [`record`] (the record and its tags, RFC 7489 6.3-6.4), [`discovery`] (RFC 7489
-//! 6.6.3 and the DMARCbis DNS Tree Walk), [`psl`] (the Public Suffix List and the Organizational
-//! Domain, RFC 7489 3.2), [`report`] (external report destinations, RFC 7489 7.1). Their items
-//! are re-exported here.
+//! The parts: [`record`] (the record and its tags, RFC 9989 4.7-4.8, RFC 7489 6.3-6.4),
+//! [`discovery`] (RFC 9989 4.10 DNS Tree Walk and RFC 7489 6.6.3), [`psl`] (the Public Suffix
+//! List and RFC 7489's Organizational Domain, 3.2), [`report`] (external report destinations,
+//! RFC 7489 7.1). Their items are re-exported here.
 //!
 //! Pure: the scanner queries the names this module plans and passes the TXT answers back in (each
 //! record's character-strings joined, RFC 7489 6.6.3 step 2 / RFC 7208 3.3).
 //!
 //! `dmarc_source` values ([`DmarcSource`]): `domain` (the record is at `_dmarc.<domain>`),
-//! `organizational` (RFC 7489 6.6.3 step 3: found at `_dmarc.<Organizational Domain>`), and
-//! `tree-walk:<name>` (DMARCbis DNS Tree Walk: found at `_dmarc.<name>`, a parent of the domain).
+//! `organizational` (found at `_dmarc.<Organizational Domain>`: RFC 9989 4.10.2 by the Tree
+//! Walk, RFC 7489 6.6.3 step 3 by the PSL), `public-suffix` (RFC 9989 4.10.1: the `psd=y`
+//! record of the Public Suffix Domain); `dmarc_policy_domain` names where.
 
 pub mod discovery;
 pub mod psl;
@@ -20,11 +21,12 @@ pub mod record;
 pub mod report;
 
 pub use discovery::{
-    DiscoveryMode, DmarcSource, discover, discovery_names, discovery_names_with, next_query,
+    DiscoveryMode, DmarcSource, discover, discover_for, discovery_names, discovery_names_with,
+    next_query,
 };
 pub use psl::{SuffixList, organizational_domain, organizational_domain_with};
 pub use record::{Alignment, DmarcRecord, Policy, Psd, ReportUri, is_dmarc_record, parse};
-pub use report::{Authorization, authorization, authorizes, external_destinations, record_domain};
+pub use report::{Authorization, authorization, authorizes, external_destinations};
 
 use super::{Lookup, TxtPolicy};
 use crate::checks::problem::{Code, problem};
@@ -42,13 +44,18 @@ pub struct DmarcFindings {
     pub status: DmarcStatus,
     /// Where the record was found, when one was.
     pub source: Option<DmarcSource>,
-    /// `source` as `dmarc_source` writes it (`domain`, `organizational`, `tree-walk:<name>`).
+    /// `source` as `dmarc_source` writes it (`domain`, `organizational`, `public-suffix`).
     pub source_text: Option<String>,
+    /// The name whose `_dmarc` record gives `effective_p`; None when no record applies.
+    pub policy_domain: Option<String>,
     /// The record used (or, when several, the first), raw.
     pub record: Option<String>,
     pub p: Option<String>,
     pub sp: Option<String>,
     pub np: Option<String>,
+    /// RFC 9989 `psd` and `t`, as published.
+    pub psd: Option<String>,
+    pub t: Option<bool>,
     pub pct: Option<u8>,
     pub adkim: Option<String>,
     pub aspf: Option<String>,
@@ -64,6 +71,9 @@ pub struct DmarcFindings {
     /// The parsed record, for follow-up checks such as [`external_destinations`]; None when no
     /// record is used (none, several, invalid).
     pub parsed: Option<DmarcRecord>,
+    /// The other discovery method judges the domain differently: another effective policy or
+    /// policy domain (set by the scan, which computes both; None when not computed).
+    pub methods_differ: Option<bool>,
 }
 
 impl DmarcFindings {
@@ -81,10 +91,13 @@ impl DmarcFindings {
             status,
             source: None,
             source_text: None,
+            policy_domain: None,
             record: None,
             p: None,
             sp: None,
             np: None,
+            psd: None,
+            t: None,
             pct: None,
             adkim: None,
             aspf: None,
@@ -95,19 +108,35 @@ impl DmarcFindings {
             rua_unauthorized: None,
             effective_p: None,
             parsed: None,
+            methods_differ: None,
         }
     }
 
     /// The findings of the one record found. The tag columns come only from a record that is
-    /// used: an invalid record (no valid `p`, an invalid `sp`: RFC 7489 6.6.3 step 6) keeps
-    /// its raw text and its errors, and what a receiver does with it goes in `effective_p`.
-    fn from_record(raw: &str, r: DmarcRecord) -> DmarcFindings {
-        if !r.valid {
+    /// used: an invalid record (no valid `p`, an invalid `sp` or, by RFC 9989, `np`: RFC 9989
+    /// 4.10.1, RFC 7489 6.6.3 step 6) keeps its raw text and its errors, and what a receiver
+    /// does with it goes in `effective_p`.
+    fn from_record(raw: &str, r: DmarcRecord, mode: DiscoveryMode) -> DmarcFindings {
+        let valid = match mode {
+            DiscoveryMode::Rfc9989 => r.valid,
+            DiscoveryMode::Rfc7489 => r.valid_rfc7489(),
+        };
+        if !valid {
             let mut f = DmarcFindings::empty(DmarcStatus::Invalid);
             f.record = Some(raw.to_string());
             f.errors = r.errors.clone();
-            // Step 6: with a syntactically valid rua, act as if `p=none` was published.
-            if r.version_ok && !r.rua.is_empty() {
+            // RFC 9989 4.10.1, RFC 7489 6.6.3 step 6: with a syntactically valid rua, act as
+            // if `p=none` was published. RFC 9989 4.7 (`p`) goes further: "If this tag is not
+            // present in an otherwise syntactically valid DMARC Policy Record, then the record is
+            // treated as if it included p=none". The status stays `invalid` (RFC 7489 6.3: `p` is
+            // REQUIRED, so such readers ignore the record); the policy a receiver applies is
+            // RFC 9989's.
+            let absent_p = mode == DiscoveryMode::Rfc9989
+                && r.p.is_none()
+                && !r.invalid_p
+                && !r.invalid_sp
+                && !r.invalid_np;
+            if r.version_ok && (!r.rua.is_empty() || absent_p) {
                 f.effective_p = Some("none".into());
             }
             return f;
@@ -116,10 +145,13 @@ impl DmarcFindings {
             status: DmarcStatus::Valid,
             source: None,
             source_text: None,
+            policy_domain: None,
             record: Some(raw.to_string()),
             p: r.p.map(|p| p.as_str().to_string()),
             sp: r.sp.map(|p| p.as_str().to_string()),
             np: r.np.map(|p| p.as_str().to_string()),
+            psd: r.psd.map(|p| p.as_str().to_string()),
+            t: r.t,
             pct: r.pct,
             adkim: r.adkim.map(|a| a.as_str().to_string()),
             aspf: r.aspf.map(|a| a.as_str().to_string()),
@@ -130,18 +162,27 @@ impl DmarcFindings {
             rua_unauthorized: None,
             effective_p: r.p.map(|p| p.as_str().to_string()),
             parsed: Some(r),
+            methods_differ: None,
         }
     }
 
-    /// Sets where the record was found, and so the policy that applies to the domain: a record
-    /// found at the domain itself applies `p`; one found at the Organizational Domain (or a
-    /// parent, by the tree walk) applies `sp` when present, else `p` (RFC 7489 6.3 `sp`, 6.6.3).
-    pub fn found_at(mut self, source: DmarcSource) -> DmarcFindings {
+    /// Sets where the record was found (at `_dmarc.<name>`), and so the policy that applies to
+    /// the domain: a record found at the domain itself applies `p`; one found above it (the
+    /// Organizational or Public Suffix Domain) applies, to a domain that exists, `sp` else `p`
+    /// (RFC 9989 4.10.1, RFC 7489 6.3 `sp`), and, with `np_applies` (the domain does not
+    /// exist, and the method is RFC 9989's), `np`, else `sp`, else `p` (RFC 9989 4.7 `np`,
+    /// 4.10.1).
+    pub fn found_at(mut self, source: DmarcSource, name: &str, np_applies: bool) -> DmarcFindings {
         if let Some(r) = &self.parsed
             && source != DmarcSource::Domain
-            && let Some(sp) = r.sp
         {
-            self.effective_p = Some(sp.as_str().to_string());
+            let np = if np_applies { r.np } else { None };
+            if let Some(p) = np.or(r.sp).or(r.p) {
+                self.effective_p = Some(p.as_str().to_string());
+            }
+        }
+        if self.effective_p.is_some() {
+            self.policy_domain = Some(name.to_string());
         }
         self.source_text = Some(source.to_string());
         self.source = Some(source);
@@ -162,21 +203,21 @@ impl DmarcFindings {
         type C = Column<DmarcFindings>;
         vec![
             C::status("dmarc_status", |f| Some(f.status.as_str())).required()
-                .doc("`none`, `valid`, `invalid` (no or bad `p=`, bad `sp=`, several records), `temperror` (a `_dmarc` query of the discovery failed). Discovery (RFC 7489 6.6.3): `_dmarc.<domain>`, then, if it holds no record, `_dmarc.<Organizational Domain>` (the registrable domain by the Public Suffix List: mxray's built-in copy, or `--psl FILE`). `--dmarc-discovery tree-walk`: the DMARCbis DNS Tree Walk (each parent up to the TLD, at most 8 queries). A domain that does not exist (MX nxdomain) is `none` without any query (RFC 8020)"),
+                .doc("`none`, `valid`, `invalid` (no or bad `p=`, bad `sp=` or `np=`, several records), `temperror` (a `_dmarc` query of the discovery failed). Discovery (default `--dmarc-discovery rfc9989`, RFC 9989 4.10.1): `_dmarc.<domain>`, then, if it holds no record, the DNS Tree Walk (4.10: each parent up to the TLD, at most 8 queries, stopping at a `psd=n` or `psd=y` record) and the record of the Organizational Domain it finds (4.10.2), else of the Public Suffix Domain. `--dmarc-discovery rfc7489`: `_dmarc.<domain>`, then `_dmarc.<Organizational Domain>` (the registrable domain by the Public Suffix List: mxray's built-in copy, or `--psl FILE`; RFC 7489 6.6.3). A domain that does not exist (MX nxdomain) is not asked for its own record (RFC 8020) but discovery goes on above it, where `np` applies"),
             C::new("dmarc_record", Utf8, |f| Str(f.record.as_deref()))
                 .doc("the record used (the first when several), raw"),
             C::new("dmarc_source", Utf8, |f| Str(f.source_text.as_deref()))
-                .doc("`domain` (found at `_dmarc.<domain>`), `organizational` (found at the Organizational Domain), `tree-walk:<name>` (found at `_dmarc.<name>` by the tree walk); null when no record"),
+                .doc("`domain` (found at `_dmarc.<domain>`), `organizational` (found at the Organizational Domain: by the Tree Walk, RFC 9989 4.10.2, or by the PSL with `--dmarc-discovery rfc7489`), `public-suffix` (RFC 9989: the `psd=y` record of the Public Suffix Domain, when the Organizational Domain below it has none); null when no record"),
             C::new("dmarc_p", Utf8, |f| Str(f.p.as_deref()))
                 .doc("`none`, `quarantine`, `reject` as published in the record used (for an `organizational` record, the policy of the domain itself is its `sp`, else `p`); null when no valid record"),
             C::new("dmarc_sp", Utf8, |f| Str(f.sp.as_deref()))
                 .doc("subdomain policy as published"),
             C::new("dmarc_pct", UInt8, |f| U8(f.pct))
-                .doc("as published (null when absent or out of range)"),
+                .doc("as published (null when absent or out of range); RFC 9989 removed `pct`: a record with it also has a `removed-tag` warning"),
             C::new("dmarc_rua", ListUtf8, |f| StrList(f.used(&f.rua)))
                 .doc("aggregate report URIs of the record used, as written; null when no valid record"),
             C::new("dmarc_errors", ListUtf8, |f| StrList(Some(&f.errors)))
-                .doc("`missing-p`, `invalid-p`, `invalid-sp`, `invalid-pct`, `invalid-rua`, `multiple-records`, `duplicate-tag`, `unknown-tag`, `tag-order`, `syntax`, ... (full tag validation, RFC 7489 6.3 and DMARCbis), `rua-authorization-temperror` (an external destination's authorisation query failed: it is in neither list below), `dns-temperror`"),
+                .doc("`missing-p`, `invalid-p`, `invalid-sp`, `invalid-np`, `invalid-pct`, `invalid-rua`, `multiple-records`, `duplicate-tag`, `syntax`, ... (full tag validation, RFC 9989 4.7-4.8 and RFC 7489 6.3), warnings that leave the record valid: `unknown-tag` (RFC 9989 4.7: ignored), `removed-tag` (`pct`, `rf`, `ri`: removed by RFC 9989, their values still in their columns); `rua-authorization-temperror` (an external destination's authorisation query failed: it is in neither list below), `dns-temperror`"),
         ]
     }
 
@@ -187,7 +228,7 @@ impl DmarcFindings {
         type C = Column<DmarcFindings>;
         vec![
             C::new("dmarc_np", Utf8, |f| Str(f.np.as_deref()))
-                .doc("DMARCbis `np` (policy for non-existent subdomains), as published"),
+                .doc("RFC 9989 `np` (policy for non-existent subdomains) as published in the record used, null when absent"),
             C::new("dmarc_adkim", Utf8, |f| Str(f.adkim.as_deref()))
                 .doc("`r` or `s` as published"),
             C::new("dmarc_aspf", Utf8, |f| Str(f.aspf.as_deref()))
@@ -195,11 +236,19 @@ impl DmarcFindings {
             C::new("dmarc_ruf", ListUtf8, |f| StrList(f.used(&f.ruf)))
                 .doc("failure report URIs of the record used, as written; null when no valid record"),
             C::new("dmarc_effective_p", Utf8, |f| Str(f.effective_p.as_deref()))
-                .doc("the policy a receiver applies to the domain: `p` of a record found at the domain, `sp` (else `p`) of one found at the Organizational Domain or a parent; `none` for an invalid record with a valid `rua` (RFC 7489 6.6.3 step 6: act as if `p=none`); null when no record applies (none, several, temperror, invalid without `rua`)"),
+                .doc("the policy a receiver applies to the domain: `p` of a record found at the domain; of one found above it, `sp` (else `p`) for a domain that exists, `np` (else `sp`, else `p`) for one that does not (RFC 9989 4.10.1 and 4.7; RFC 7489 has no `np`); `none` for an invalid record with a valid `rua` (RFC 9989 4.10.1, RFC 7489 6.6.3 step 6: act as if `p=none`) and, by RFC 9989 4.7, for one whose only fault is a missing `p`; null when no record applies (none, several, temperror, invalid without `rua`)"),
             C::new("dmarc_rua_authorized", ListUtf8, |f| StrList(f.rua_authorized.as_deref()))
                 .doc("`rua` and `ruf` destination domains outside the record's Organizational Domain that authorise the reports: a `v=DMARC1` TXT record at `<record domain>._report._dmarc.<destination>` (RFC 7489 7.1); null without a record"),
             C::new("dmarc_rua_unauthorized", ListUtf8, |f| StrList(f.rua_unauthorized.as_deref()))
                 .doc("external `rua` and `ruf` destinations without that record (receivers will not send them reports)"),
+            C::new("dmarc_policy_domain", Utf8, |f| Str(f.policy_domain.as_deref()))
+                .doc("the name whose `_dmarc` record gives `dmarc_effective_p` (the domain itself, or the Organizational or Public Suffix Domain found by discovery), null when no record applies"),
+            C::new("dmarc_psd", Utf8, |f| Str(f.psd.as_deref()))
+                .doc("RFC 9989 `psd` as published in the record used (`y`, `n`, `u`), null when absent"),
+            C::new("dmarc_t", Boolean, |f| Bool(f.t))
+                .doc("RFC 9989 `t` (testing mode) of the record used: `t=y` true, `t=n` false, null when absent"),
+            C::new("dmarc_methods_differ", Boolean, |f| Bool(f.methods_differ))
+                .doc("the other discovery method (RFC 7489's PSL when the default RFC 9989 Tree Walk is used, and the reverse) gives another `dmarc_effective_p` or `dmarc_policy_domain`; null when the domain's DMARC was not asked (a failed probe, or its zone did not answer)"),
         ]
     }
 }
@@ -231,7 +280,7 @@ impl TxtPolicy for DmarcFindings {
 
     fn one(record: String) -> DmarcFindings {
         let parsed = parse(&record);
-        DmarcFindings::from_record(&record, parsed)
+        DmarcFindings::from_record(&record, parsed, DiscoveryMode::Rfc9989)
     }
 
     fn multiple(records: Vec<String>) -> DmarcFindings {
@@ -330,7 +379,7 @@ mod tests {
             ),
         ];
         for (records, source, status, p, effective) in cases {
-            let f = findings(&s(records)).found_at(source.clone());
+            let f = findings(&s(records)).found_at(source.clone(), "x.example", false);
             assert_eq!(f.status, *status, "{records:?}");
             assert_eq!(f.p.as_deref(), *p, "{records:?}");
             assert_eq!(f.effective_p.as_deref(), *effective, "{records:?}");

@@ -56,6 +56,16 @@ pub enum Psd {
     Unspecified,
 }
 
+impl Psd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Psd::Yes => "y",
+            Psd::No => "n",
+            Psd::Unspecified => "u",
+        }
+    }
+}
+
 /// One reporting URI from `rua` or `ruf`.
 ///
 /// RFC 7489 6.4: `dmarc-uri = URI [ "!" 1*DIGIT [ "k" / "m" / "g" / "t" ] ]`; 6.2: the units are
@@ -78,8 +88,13 @@ pub struct ReportUri {
 pub struct DmarcRecord {
     /// The record began with `v=DMARC1` (RFC 7489 6.4 `dmarc-version`).
     pub version_ok: bool,
-    /// A policy applies: `version_ok`, a valid `p`, and no invalid `sp` (RFC 7489 6.6.3 step 6).
+    /// A policy applies (RFC 9989 4.10.1): `version_ok`, a valid `p`, and no invalid `sp` or
+    /// `np`. RFC 7489 6.6.3 step 6 knows no `np`: see [`DmarcRecord::valid_rfc7489`].
     pub valid: bool,
+    /// A `p`, `sp` or `np` tag was present with a value that is not a policy.
+    pub invalid_p: bool,
+    pub invalid_sp: bool,
+    pub invalid_np: bool,
     pub p: Option<Policy>,
     pub sp: Option<Policy>,
     pub np: Option<Policy>,
@@ -99,8 +114,8 @@ pub struct DmarcRecord {
     /// DMARCbis `t` (testing mode): `y` true, `n` false.
     pub t: Option<bool>,
     pub psd: Option<Psd>,
-    /// Tags this parser does not know, as `(name, value)`: RFC 7489 6.3 says they MUST be ignored,
-    /// but they are kept so a scan can count typos such as `rue=`.
+    /// Tags this parser does not know, as `(name, value)`: RFC 7489 6.3 and RFC 9989 4.7 say they
+    /// MUST be ignored, but they are kept (and warned of) so a scan can count typos such as `rue=`.
     pub unknown: Vec<(String, String)>,
     /// Problems, each `code: text`.
     pub errors: Vec<String>,
@@ -148,11 +163,12 @@ pub fn is_dmarc_record(txt: &str) -> bool {
 /// dmarc-auri      = "rua" *WSP "=" *WSP dmarc-uri *(*WSP "," *WSP dmarc-uri)
 /// ```
 ///
-/// Receivers accept the tags in any order after `v`, so only `v` is held to its place. The first
+/// RFC 9989 4.8 (`dmarc-record = dmarc-version *(dmarc-sep dmarc-tag) [dmarc-sep]`) takes the
+/// tags in any order after `v`, and receivers did so under RFC 7489 too: only `v` is held to its
+/// place, and `p` need not be second. The first
 /// of duplicated tags wins, as a lenient receiver would do; the duplicate is flagged.
 pub fn parse(record: &str) -> DmarcRecord {
     let mut r = DmarcRecord::default();
-    let mut bad_sp = false;
     for (i, part) in taglist::parse(record, &taglist::DMARC)
         .into_iter()
         .enumerate()
@@ -198,6 +214,14 @@ pub fn parse(record: &str) -> DmarcRecord {
             ));
             continue;
         }
+        if matches!(tag.as_str(), "pct" | "rf" | "ri") {
+            // RFC 9989 removed them (its tag registry marks them historic); RFC 7489 readers may
+            // still honour them, so the value is parsed and kept in its column all the same.
+            r.errors.push(problem(
+                Code::RemovedTag,
+                format_args!("{tag}={value} (removed by RFC 9989, RFC 7489 readers may honour it)"),
+            ));
+        }
         match tag.as_str() {
             "v" if i == 0 => {}
             "v" => r.errors.push(problem(
@@ -206,15 +230,18 @@ pub fn parse(record: &str) -> DmarcRecord {
             )),
             "p" => match Policy::parse(value) {
                 Some(p) => r.p = Some(p),
-                None => r.errors.push(problem(
-                    Code::InvalidP,
-                    format_args!("{value:?} (none, quarantine or reject)"),
-                )),
+                None => {
+                    r.invalid_p = true;
+                    r.errors.push(problem(
+                        Code::InvalidP,
+                        format_args!("{value:?} (none, quarantine or reject)"),
+                    ))
+                }
             },
             "sp" => match Policy::parse(value) {
                 Some(p) => r.sp = Some(p),
                 None => {
-                    bad_sp = true;
+                    r.invalid_sp = true;
                     r.errors.push(problem(
                         Code::InvalidSp,
                         format_args!("{value:?} (none, quarantine or reject)"),
@@ -223,10 +250,13 @@ pub fn parse(record: &str) -> DmarcRecord {
             },
             "np" => match Policy::parse(value) {
                 Some(p) => r.np = Some(p),
-                None => r.errors.push(problem(
-                    Code::InvalidNp,
-                    format_args!("{value:?} (none, quarantine or reject)"),
-                )),
+                None => {
+                    r.invalid_np = true;
+                    r.errors.push(problem(
+                        Code::InvalidNp,
+                        format_args!("{value:?} (none, quarantine or reject)"),
+                    ))
+                }
             },
             "pct" => match value.parse::<u8>() {
                 Ok(n) if n <= 100 && is_digits(value, 3) => r.pct = Some(n),
@@ -316,14 +346,22 @@ pub fn parse(record: &str) -> DmarcRecord {
             }
         }
     }
-    if r.p.is_none() && !r.errors.iter().any(|e| e.starts_with("invalid-p:")) {
+    if r.p.is_none() && !r.invalid_p {
         r.errors.push(problem(
             Code::MissingP,
-            "no p= tag (RFC 7489 6.3: REQUIRED for policy records)",
+            "no p= tag (RFC 7489 6.3: REQUIRED for policy records, RFC 9989 4.7: treated as p=none)",
         ));
     }
-    r.valid = r.version_ok && r.p.is_some() && !bad_sp;
+    r.valid = r.version_ok && r.p.is_some() && !r.invalid_sp && !r.invalid_np;
     r
+}
+
+impl DmarcRecord {
+    /// RFC 7489 6.6.3 step 6: a valid `p` and no invalid `sp`; `np` is not an RFC 7489 tag,
+    /// so an invalid one is an unknown tag's value, ignored (6.3).
+    pub fn valid_rfc7489(&self) -> bool {
+        self.version_ok && self.p.is_some() && !self.invalid_sp
+    }
 }
 
 fn is_digits(s: &str, max: usize) -> bool {
@@ -490,7 +528,16 @@ mod tests {
             "v=DMARC1; p=Reject; sp=quarantine; np=none; pct=50; adkim=s; aspf=R; fo=0:1:d:s; \
              rf=afrf; ri=3600; t=y; psd=n",
         );
-        assert!(r.valid && r.errors.is_empty(), "{:?}", r.errors);
+        assert!(r.valid, "{:?}", r.errors);
+        // RFC 9989 removed pct, rf and ri: warned of, their values kept.
+        assert_eq!(
+            r.errors,
+            [
+                "removed-tag: pct=50 (removed by RFC 9989, RFC 7489 readers may honour it)",
+                "removed-tag: rf=afrf (removed by RFC 9989, RFC 7489 readers may honour it)",
+                "removed-tag: ri=3600 (removed by RFC 9989, RFC 7489 readers may honour it)",
+            ]
+        );
         assert_eq!(
             (r.p, r.sp, r.np, r.pct),
             (
@@ -522,11 +569,15 @@ mod tests {
             ("v=DMARC1; rua=mailto:a@example.com", false, "missing-p"),
             ("v=DMARC1; p=bogus", false, "invalid-p"),
             ("v=DMARC1; p=none; sp=bogus", false, "invalid-sp"),
-            ("v=DMARC1; p=none; np=bogus", true, "invalid-np"),
+            // RFC 9989 4.10.1: an invalid np spoils the record as an invalid sp does.
+            ("v=DMARC1; p=none; np=bogus", false, "invalid-np"),
+            ("v=DMARC1; np=reject; p=quarantine", true, ""),
+            ("v=DMARC1; rua=mailto:a@example.com; p=none", true, ""),
             ("v=DMARC1; p=none; pct=150", true, "invalid-pct"),
             ("v=DMARC1; p=none; pct=-1", true, "invalid-pct"),
             ("v=DMARC1; p=none; pct=0100", true, "invalid-pct"),
-            ("v=DMARC1; p=none; pct=100", true, ""),
+            ("v=DMARC1; p=none; pct=100", true, "removed-tag"),
+            ("v=DMARC1; p=none; ri=86400", true, "removed-tag"),
             ("v=DMARC1; p=none; adkim=x", true, "invalid-adkim"),
             ("v=DMARC1; p=none; aspf=relaxed", true, "invalid-aspf"),
             ("v=DMARC1; p=none; fo=1:x", true, "invalid-fo"),
@@ -536,6 +587,7 @@ mod tests {
             ("v=DMARC1; p=none; t=maybe", true, "invalid-t"),
             ("v=DMARC1; p=none; psd=x", true, "invalid-psd"),
             ("v=DMARC1; p=none; foo=bar", true, "unknown-tag"),
+            ("v=DMARC1; p=none; t=y; psd=n", true, ""),
             ("v=DMARC1; p=none; p=reject", true, "duplicate-tag"),
             ("v=DMARC1; p=none; v=DMARC1", true, "duplicate-tag"),
             ("v=DMARC1; p=none; junk", true, "syntax"),
@@ -570,6 +622,8 @@ mod tests {
         ] {
             let r = parse(rec);
             assert_eq!(r.valid, valid, "{rec:?}: {:?}", r.errors);
+            // The CSV output joins a list's items with `;`.
+            assert!(r.errors.iter().all(|e| !e.contains(';')), "{:?}", r.errors);
             if code.is_empty() {
                 assert!(r.errors.is_empty(), "{rec:?}: {:?}", r.errors);
             } else {

@@ -5,13 +5,13 @@ use crate::checks::problem::{Code, problem};
 use std::collections::HashMap;
 
 use super::Lookup;
-use super::discovery::DmarcSource;
 use super::psl::{SuffixList, organizational_domain_with, to_ascii_name};
 use super::record::{ReportUri, is_dmarc_record};
 
 /// The report destinations outside the record's Organizational Domain, each with the name whose
 /// TXT records must authorize it: `(dest_domain, "<record domain>._report._dmarc.<dest domain>")`
-/// (RFC 7489 7.1). `record_domain` is the domain whose `_dmarc` record listed the URIs. Each
+/// (RFC 7489 7.1). `record_domain` is the domain whose `_dmarc` record listed the URIs (the
+/// findings' `policy_domain`). Each
 /// destination domain appears once, in the order first seen.
 pub fn external_destinations<'a>(
     record_domain: &str,
@@ -34,23 +34,6 @@ pub fn external_destinations<'a>(
         }
     }
     out
-}
-
-/// The domain whose `_dmarc` record named the destinations, against which RFC 7489 7.1 judges
-/// them: the domain itself, its Organizational Domain, or the Tree Walk's name where the record
-/// was found.
-pub fn record_domain(
-    domain: &str,
-    source: Option<&DmarcSource>,
-    list: Option<&SuffixList>,
-) -> String {
-    match source {
-        Some(DmarcSource::Organizational) => {
-            organizational_domain_with(domain, list).unwrap_or_else(|| domain.to_string())
-        }
-        Some(DmarcSource::TreeWalk(name)) => name.clone(),
-        _ => domain.to_string(),
-    }
 }
 
 /// The external destinations judged: the `dmarc_rua_authorized` / `dmarc_rua_unauthorized`
@@ -119,24 +102,6 @@ mod tests {
             ]
         );
         assert!(external_destinations("sub.example.com", &r.rua[..1], None).is_empty());
-    }
-
-    #[test]
-    fn record_domain_table() {
-        let walk = DmarcSource::TreeWalk("mail.example.com".into());
-        for (source, want) in [
-            (None, "a.mail.example.com"),
-            (Some(&DmarcSource::Domain), "a.mail.example.com"),
-            (Some(&DmarcSource::Organizational), "example.com"),
-            (Some(&walk), "mail.example.com"),
-        ] {
-            assert_eq!(record_domain("a.mail.example.com", source, None), want);
-        }
-        // A public suffix has no Organizational Domain: the domain itself.
-        assert_eq!(
-            record_domain("co.uk", Some(&DmarcSource::Organizational), None),
-            "co.uk"
-        );
     }
 
     #[test]
