@@ -24,9 +24,6 @@ const PENDING_HOSTS: &[&str] = &[];
 /// The contract's second round ("## Additions"), likewise: the columns of issue 34 and its
 /// neighbours not built yet.
 const PENDING_ADDED_DOMAINS: &[&str] = &[
-    "dmarc_policy_domain",
-    "dmarc_psd",
-    "dmarc_t",
     "dnssec_status",
     "dns_ede",
 ];
