@@ -23,10 +23,7 @@ const PENDING_HOSTS: &[&str] = &[];
 
 /// The contract's second round ("## Additions"), likewise: the columns of issue 34 and its
 /// neighbours not built yet.
-const PENDING_ADDED_DOMAINS: &[&str] = &[
-    "dnssec_status",
-    "dns_ede",
-];
+const PENDING_ADDED_DOMAINS: &[&str] = &["dnssec_status", "dns_ede"];
 const PENDING_ADDED_HOSTS: &[&str] = &[
     "tls_kx_group",
     "tls_cert_key",

@@ -132,8 +132,11 @@ pub async fn scan_domain(
     }
     let mut row = DomainRow::new(domain, mxf, dnssec_ad, spf, found);
     row.dane = dane_findings;
-    let psl = policy.opts.psl.as_deref();
-    row.dangling = Some(super::dangling::findings(res, &row, &spf_targets, psl).await);
+    // Only a domain whose MX answer came: otherwise its exchanges, and so its set-up, are unknown.
+    if !mx.status.is_failure() {
+        let psl = policy.opts.psl.as_deref();
+        row.dangling = Some(super::dangling::findings(res, &row, &spf_targets, psl).await);
+    }
     row.scanned_at = now_ms();
     (row, ex.ips, ex.exchange_of)
 }

@@ -286,8 +286,10 @@ pub async fn dmarc_stage(
     let mut asked = Vec::new();
     let mut f = discover(res, domain, mode, psl, exists, &mut asked).await;
     let other = discover(res, domain, mode.other(), psl, exists, &mut asked).await;
-    f.methods_differ =
-        Some(f.effective_p != other.effective_p || f.policy_domain != other.policy_domain);
+    // Only two answers compare: a walk that met a failure (temperror) judged nothing.
+    let judged = |d: &DmarcFindings| d.status != dmarc::DmarcStatus::TempError;
+    f.methods_differ = (judged(&f) && judged(&other))
+        .then(|| f.effective_p != other.effective_p || f.policy_domain != other.policy_domain);
     let (Some(parsed), Some(record_domain)) = (&f.parsed, &f.policy_domain) else {
         return f;
     };
