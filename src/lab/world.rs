@@ -84,7 +84,14 @@ pub enum SpfKind {
     Void,
     /// An include whose zone answers SERVFAIL (RFC 7208 5.2: temperror).
     IncludeDead,
+    /// An include in a registrable domain that does not exist ([`GONE_INCLUDE`]): a dangling
+    /// name (whoever registers it decides what passes SPF), and RFC 7208 5.2's permerror.
+    IncludeGone,
 }
+
+/// The include of [`SpfKind::IncludeGone`]: its organizational domain is NXDOMAIN in the lab's
+/// `test.` zone.
+pub const GONE_INCLUDE: &str = "_spf.gone-provider.test";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DmarcKind {
@@ -204,6 +211,7 @@ impl Spec {
                         "syntax" => SpfKind::Syntax,
                         "void" => SpfKind::Void,
                         "include_dead" => SpfKind::IncludeDead,
+                        "include_gone" => SpfKind::IncludeGone,
                         _ => return Err(unknown()),
                     },
                     w,
@@ -752,6 +760,7 @@ impl Domain {
                 "v=spf1 a:v1.void.{INFRA} a:v2.void.{INFRA} a:v3.void.{INFRA} -all"
             ))),
             SpfKind::IncludeDead => v.push(spf(&format!("v=spf1 include:_spf.{LAME} -all"))),
+            SpfKind::IncludeGone => v.push(spf(&format!("v=spf1 include:{GONE_INCLUDE} -all"))),
         }
         let dm = format!("_dmarc.{d}");
         let rua = format!("rua=mailto:dmarc@{d}");
@@ -862,9 +871,11 @@ impl Domain {
                 | SpfKind::Redirect
                 | SpfKind::Split
                 | SpfKind::PlusAll => "valid",
-                SpfKind::OverLimit | SpfKind::TwoRecords | SpfKind::Syntax | SpfKind::Void => {
-                    "permerror"
-                }
+                SpfKind::OverLimit
+                | SpfKind::TwoRecords
+                | SpfKind::Syntax
+                | SpfKind::Void
+                | SpfKind::IncludeGone => "permerror",
                 SpfKind::IncludeDead => "temperror",
             }
         };
@@ -914,6 +925,11 @@ impl Domain {
             mta_sts_status: record_status(self.existence, self.mta_sts),
             tls_rpt_status: record_status(self.existence, self.tls_rpt),
             bimi_status: record_status(self.existence, self.bimi),
+            // Every other name of the lab's set-ups is the domain's own or under lab.test.
+            dangling: alive.then(|| match self.spf {
+                SpfKind::IncludeGone => format!("spf-include:{GONE_INCLUDE}"),
+                _ => String::new(),
+            }),
         }
     }
 }
@@ -954,6 +970,8 @@ pub struct Truth {
     pub mta_sts_status: &'static str,
     pub tls_rpt_status: &'static str,
     pub bimi_status: &'static str,
+    /// The `dangling` column, `;`-joined; None where the domain's MX query does not answer.
+    pub dangling: Option<String>,
 }
 
 pub const TRUTH_HEADER: &[&str] = &[
@@ -974,6 +992,7 @@ pub const TRUTH_HEADER: &[&str] = &[
     "mta_sts_status",
     "tls_rpt_status",
     "bimi_status",
+    "dangling",
 ];
 
 impl Truth {
@@ -1009,6 +1028,7 @@ impl Truth {
             self.mta_sts_status.into(),
             self.tls_rpt_status.into(),
             self.bimi_status.into(),
+            self.dangling.clone().unwrap_or_else(|| "-".into()),
         ]
     }
 }

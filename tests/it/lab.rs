@@ -71,6 +71,20 @@ async fn lab_scan_matches_ground_truth() {
             .as_bool()
             .map_or(String::new(), |b| b.to_string());
         assert_eq!(dmarc_t, t["dmarc_t"], "{} dmarc_t", t["domain"]);
+        // `-` in the truth: null (the MX query does not answer); else the names, `;`-joined.
+        let dangling = r["dangling"].as_array().map_or("-".to_string(), |a| {
+            let v: Vec<&str> = a.iter().map(|v| v.as_str().unwrap()).collect();
+            v.join(";")
+        });
+        assert_eq!(dangling, t["dangling"], "{} dangling", t["domain"]);
+        if t["dangling"] != "-" {
+            assert_eq!(
+                r["dangling_status"], "ok",
+                "{} dangling_status",
+                t["domain"]
+            );
+        }
+        met.insert(("dangling", t["dangling"].clone()));
         met.insert(("dmarc_t", t["dmarc_t"].clone()));
         if t["existence"] == "ok" {
             assert_eq!(
@@ -108,6 +122,13 @@ async fn lab_scan_matches_ground_truth() {
         assert!(
             met.contains(&("mx_ips", count.to_string())),
             "no domain with {count} MX addresses: {met:?}"
+        );
+    }
+    // The lab's dangling include at some domain, and domains without one.
+    for d in [format!("spf-include:{}", mxray::lab::world::GONE_INCLUDE), String::new()] {
+        assert!(
+            met.contains(&("dangling", d.clone())),
+            "no domain of the lab has dangling {d:?}: {met:?}"
         );
     }
     // RFC 9989's t= (and np=) published at some domain, so the comparison above had one.
