@@ -727,7 +727,9 @@ fn mx(a: &Aggregates, opts: &ReportOptions) -> Section {
 /// anyone (`dangling`).
 fn dangling(a: &Aggregates) -> Section {
     let d = &a.domains;
-    let asked = d.dangling_status.total();
+    // Domains whose set-up was asked: a null status is a domain that was not (NXDOMAIN, its MX
+    // query failed).
+    let asked = d.dangling_status.known();
     Section {
         id: "dangling",
         title: "Dangling names",
@@ -763,7 +765,7 @@ fn dangling(a: &Aggregates) -> Section {
                     num(asked)
                 ),
                 "status",
-                &d.dangling_status,
+                &without_null(&d.dangling_status),
                 "null",
                 None,
             ),
@@ -1224,6 +1226,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn dangling_shares_are_of_the_domains_asked_not_of_every_row() {
+        let mut a = Aggregates::default();
+        let d = &mut a.domains;
+        d.dangling_status.add_n("ok", 3);
+        d.dangling_status.add_n("timeout", 1);
+        d.dangling_status.add_n(NULL, 6);
+        d.dangling_domains = 1;
+        d.dangling_kinds.add("spf-include");
+        let s = dangling(&a);
+        assert!(s.basis.starts_with("4 domains"), "{}", s.basis);
+        assert!(
+            s.tables[0].rows[0]
+                .iter()
+                .any(|c| c.contains("of 4") || c == "4"),
+            "{:?}",
+            s.tables[0].rows
+        );
+        let statuses: Vec<&str> = s.tables[2].rows.iter().map(|r| r[0].as_str()).collect();
+        assert!(!statuses.iter().any(|k| k.contains("null")), "{statuses:?}");
     }
 
     #[test]

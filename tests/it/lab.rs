@@ -125,7 +125,10 @@ async fn lab_scan_matches_ground_truth() {
         );
     }
     // The lab's dangling include at some domain, and domains without one.
-    for d in [format!("spf-include:{}", mxray::lab::world::GONE_INCLUDE), String::new()] {
+    for d in [
+        format!("spf-include:{}", mxray::lab::world::GONE_INCLUDE),
+        String::new(),
+    ] {
         assert!(
             met.contains(&("dangling", d.clone())),
             "no domain of the lab has dangling {d:?}: {met:?}"
