@@ -60,7 +60,7 @@ pub struct DomainRow {
     pub domain_status: DomainStatus,
     pub domain_error: Option<String>,
     /// The dangling-name columns (`DanglingFindings::columns`); None when the domain was not
-    /// asked further (NXDOMAIN, its MX query timed out) or the probe failed.
+    /// asked further (NXDOMAIN) or its MX query failed.
     pub dangling: Option<DanglingFindings>,
 }
 

@@ -1,10 +1,14 @@
 //! The last pass: a target whose row would say `timeout` or `servfail` in any column, or a
 //! policy's `temperror` (RFC 7208 2.6.6: a transient DNS error, which is one of those two met on
-//! the way, an SPF include's among them), is held, not written, and probed again at the end of its stage, once the load is gone, at low concurrency.
+//! the way, an SPF include's among them), is held, not written, and probed again at the end of
+//! its stage, once the load is gone, at low concurrency. It is the scan's second chance: the
+//! engine's own second pass is off while it is on (`Parts::new`). A domain row's exchanges'
+//! address and TLSA lookups count too (`DomainRow::all_statuses`).
 //! Only the last pass's row is written: a `timeout` in the output is then the domain's (its zone
 //! did not answer twice, minutes apart), not the resolver's busy moment (issue 37).
 //!
-//! Dead zones stay dead at little cost: their zones are marked dead by the engine's first pass
+//! Dead zones stay dead at little cost (about one `--timeout` per stage, whatever the scan's size:
+//! benches/README.md): their zones are marked dead by the engine's first pass
 //! (one patient attempt per query, no second pass), the pass runs beside nothing else, and a zone
 //! that fails again in the pass is not asked again for its other names (a DNSBL zone that is down
 //! costs the pass one query's wait, not one per address: [`crate::dns::Resolver::with_fresh_failures`]).
