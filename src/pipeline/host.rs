@@ -6,6 +6,8 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+use crate::targets::ips::{Family, host_mask};
+
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::checks::asn::{self, AsnDb, AsnFindings};
@@ -112,18 +114,10 @@ impl PrefixCache {
         if self.v4.len() + self.v6.len() >= PREFIX_CACHE_MAX {
             *self = PrefixCache::default();
         }
-        let bits: u32 = if prefix.is_ipv4() { 32 } else { 128 };
-        let len = u32::from(len).min(bits);
+        let family = Family::of(prefix);
+        let len = u32::from(len).min(family.bits());
         let (m, start) = self.map(prefix);
-        let span = if len == 0 {
-            if bits == 32 {
-                u128::from(u32::MAX)
-            } else {
-                u128::MAX
-            }
-        } else {
-            (1u128 << (bits - len)).wrapping_sub(1)
-        };
+        let span = host_mask(family, len).unwrap_or(0);
         m.insert((start, len as u8), (start.saturating_add(span), hit));
     }
 }

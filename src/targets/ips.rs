@@ -193,7 +193,7 @@ impl fmt::Display for IpRange {
 }
 
 /// Mask of the host bits under a prefix of `prefix` bits; `None` if the prefix is too long.
-fn host_mask(family: Family, prefix: u32) -> Option<u128> {
+pub fn host_mask(family: Family, prefix: u32) -> Option<u128> {
     let width = family.bits();
     if prefix > width {
         return None;

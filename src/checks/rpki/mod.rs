@@ -27,6 +27,7 @@ use prefix_trie::PrefixMap;
 use smallvec::SmallVec;
 
 use crate::columns::Column;
+use crate::targets::ips::{host_mask, ip_value};
 
 /// The validation state of a route, RFC 6811 2's three words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -172,35 +173,17 @@ impl FromIterator<Vrp> for VrpSet {
 /// known; its block within the range is the closest route that is. None when the range does not
 /// hold `ip` or mixes families.
 pub fn range_route_prefix(first: IpAddr, last: IpAddr, ip: IpAddr) -> Option<IpNet> {
-    let (first, last, x, bits) = match (first, last, ip) {
-        (IpAddr::V4(a), IpAddr::V4(b), IpAddr::V4(x)) => (
-            u32::from(a).into(),
-            u32::from(b).into(),
-            u32::from(x).into(),
-            32,
-        ),
-        (IpAddr::V6(a), IpAddr::V6(b), IpAddr::V6(x)) => {
-            (u128::from(a), u128::from(b), u128::from(x), 128)
-        }
-        _ => return None,
-    };
-    if !(first <= x && x <= last) {
+    let ((family, first), (last_family, last), (ip_family, x)) =
+        (ip_value(first), ip_value(last), ip_value(ip));
+    if family != last_family || family != ip_family || !(first <= x && x <= last) {
         return None;
     }
     // From the shortest length down: the first block of `x` inside the range is the largest.
-    (0..=bits).find_map(|len: u8| {
-        let host = if len == 0 {
-            if bits == 32 {
-                u128::from(u32::MAX)
-            } else {
-                u128::MAX
-            }
-        } else {
-            (1u128 << (bits - len)).wrapping_sub(1)
-        };
+    (0..=family.bits()).find_map(|len| {
+        let host = host_mask(family, len)?;
         let start = x & !host;
         if first <= start && (start | host) <= last {
-            IpNet::new(ip, len).ok().map(|n| n.trunc())
+            IpNet::new(ip, len as u8).ok().map(|n| n.trunc())
         } else {
             None
         }
